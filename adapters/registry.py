@@ -40,9 +40,11 @@ FIELDS = {
     "FACE": "the simulator's REST face: PREFIXES, handle(server, request), sim_account(server, account, **fields), "
             "MASTER (its master account's endpoints, where it has them)",
     "STREAM_FACE": "the simulator's websocket face: stream_face(server, **options), or None",
+    "SPOT_FACE": "the simulator's face of the venue's spot account where FACE serves its futures (its "
+                 "sim_account), or None",
 }
 # what a package that leaves a field out declares (SIM_ID: its one ccxt id; a package of several names it)
-DEFAULTS = {"DIALECT": "dialect", "FACE": "face", "STREAM_FACE": None}
+DEFAULTS = {"DIALECT": "dialect", "FACE": "face", "STREAM_FACE": None, "SPOT_FACE": None}
 
 
 class Part(NamedTuple):

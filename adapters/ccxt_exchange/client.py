@@ -8,10 +8,10 @@ What it owns
       dialect's client options and the options it reads from the account's credentials;
     * the default factory ``ccxt.async_support.<venue>(config)``, and the streaming one
       ``ccxt.pro.<venue>(config)`` (:func:`pro_factory`), imported lazily;
-    * configuring the built client: strict JSON, what the dialect prepares, our request pacer in place of ccxt's limiter
-      (:class:`~.budget.RequestPacer`), the dialect's order-count endpoints off the weight limit
-      and its reads at the venue's weights, the market type, the sandbox, and the ``urls``
-      override.
+    * configuring the built client: strict JSON, Keccak in C (:mod:`.keccak`), what the dialect
+      prepares, our request pacer in place of ccxt's limiter (:class:`~.budget.RequestPacer`),
+      the dialect's order-count endpoints off the weight limit and its reads at the venue's
+      weights, the market type, the sandbox, and the ``urls`` override.
 
 What it must not do
     import ccxt at import time, log or return a credential other than in the config ccxt gets,
@@ -29,6 +29,7 @@ from ..base import AdapterError, Reason, Secret, resolve_secret
 from .budget import pace_requests, weigh_endpoints
 from .dialects import Dialect
 from .errors import adapter_error, strict_json
+from .keccak import install as install_keccak
 from .tls import share_tls_context
 
 Factory = Callable[[dict], Any]
@@ -88,6 +89,7 @@ def configure_client(ex: Any, dialect: Dialect, *, market_type: str, sandbox: bo
     if hasattr(ex, "on_json_response"):
         strict_json(ex)
     share_tls_context(ex)  # (building one per client held the loop at start: tls.py)
+    install_keccak()  # a wallet's signatures hashed in C, not on the loop in Python
     dialect.prepare_client(ex)
     pace_requests(ex)
     costs = {**{e: 0.0 for e in dialect.order_count_endpoints}, **dialect.read_weights}

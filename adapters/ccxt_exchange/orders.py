@@ -191,10 +191,11 @@ class OrderPlacement(KnownPositions):
                 params[param] = mode
         return params
 
-    def position_mode(self) -> PositionMode:
+    def position_mode(self) -> Optional[PositionMode]:
         """The account's position mode as the venue read it last, beside the declared one (and
-        why it was not read, where it was not); see :mod:`.modes`."""
-        return self._mode.value()
+        why it was not read, where it was not); see :mod:`.modes`. None for a spot account: it
+        holds assets, not legs, and has no mode to read (nor one to warn of as unread)."""
+        return None if self.market_type == "spot" else self._mode.value()
 
     async def _reread_mode(self) -> None:
         """Read the position mode again now (after a refusal for it), within its own deadline."""

@@ -45,7 +45,6 @@ from .rules import (
     MarketSpec,
     SimError,
     SimOrder,
-    _clean,
     _round_px,
     floor_step,
     order_leg,
@@ -302,12 +301,8 @@ class Matching(Ledger):
         a.rev += 1
         a.fees_paid += fee
         a.realized_pnl += realized
-        o.executed_qty = _clean(o.executed_qty + qty)
-        o.cum_quote += notional
-        o.fee += fee
+        o.record_fill(qty, notional, fee, now)
         o.realized_pnl += realized
-        o.update_time = now
-        o.status = "FILLED" if o.remaining <= EPS else "PARTIALLY_FILLED"
         self.events.append({"event": "fill", "account": a.spec.name, "order": o.order_id, "symbol": m.symbol,
                             "side": o.side, "position_side": o.position_side, "qty": qty, "price": px,
                             "fee": round(fee, 10), "realized": round(realized, 10), "ts": now})

@@ -214,5 +214,14 @@ class SimOrder:
         return ((self.position_side == "LONG" and self.side == "SELL")
                 or (self.position_side == "SHORT" and self.side == "BUY"))
 
+    def record_fill(self, qty: float, notional: float, fee: float, now: int) -> None:
+        """A fill of ``qty`` worth ``notional`` (its fee ``fee``) at ``now``: the order filled once
+        nothing of it remains, partly filled till then."""
+        self.executed_qty = _clean(self.executed_qty + qty)
+        self.cum_quote += notional
+        self.fee += fee
+        self.update_time = now
+        self.status = "FILLED" if self.remaining <= EPS else "PARTIALLY_FILLED"
+
     def copy(self) -> "SimOrder":
         return replace(self)

@@ -181,11 +181,7 @@ class SpotDesk(Matching):
         a.spot[m.base] = _clean(a.spot.get(m.base, 0.0) + sign * fill)
         a.spot[m.quote] = a.spot.get(m.quote, 0.0) - sign * notional - fee
         a.fees_paid += fee
-        o.executed_qty = _clean(o.executed_qty + fill)
-        o.cum_quote += notional
-        o.fee += fee
-        o.update_time = now
-        o.status = "FILLED" if o.remaining <= EPS else "PARTIALLY_FILLED"
+        o.record_fill(fill, notional, fee, now)
         self.events.append({"event": "spot_fill", "account": a.spec.name, "order": o.order_id, "symbol": m.symbol,
                             "side": o.side, "qty": fill, "price": px, "fee": round(fee, 10), "ts": now})
 

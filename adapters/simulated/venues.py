@@ -13,34 +13,55 @@ What it must not do: build a client or an adapter (the runner's bootstrap does),
 (a new one is a folder: :mod:`adapters.registry`), or point an account anywhere but the
 simulated server on loopback.
 
-:func:`spot_venues` names those whose account is a spot one (the face's ``MARKET_TYPE``).
+:func:`spot_venues` names those whose account is a spot one (the face's ``MARKET_TYPE``);
+:func:`market_types` what else a venue serves (a spot account beside its futures: ``SPOT_FACE``).
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from types import ModuleType
+from typing import Any, Optional
 
 from ..registry import sim_venues
 
 VENUES: tuple[str, ...] = tuple(sim_venues())
 
 
-def sim_account(server: Any, account: str, venue: str, **fields: Any) -> Any:
-    """The Account of the engine's ``account`` on ``server``, speaking ``venue``'s dialect;
-    ``fields`` (labels, initial_capital, ...) go into the document as written."""
+def face_of(venue: str, market: Optional[str] = None) -> ModuleType:
+    """The face module serving ``venue``'s simulated account of ``market`` (None: its own, the
+    REST face's): the REST face, or its spot account's (``SPOT_FACE``) for ``spot`` where the
+    REST face serves futures; ValueError naming what the simulator serves otherwise."""
     pkg = sim_venues().get(venue)
     if pkg is None:
         raise ValueError(f"the simulated exchange does not answer as {venue!r}; it answers as {', '.join(VENUES)}")
     face = importlib.import_module(f"{pkg.__name__}.{pkg.FACE}")
-    return face.sim_account(server, account, **fields)
+    own = str(getattr(face, "MARKET_TYPE", "futures"))
+    if market in (None, own):
+        return face
+    if market == "spot" and pkg.SPOT_FACE is not None:
+        return importlib.import_module(f"{pkg.__name__}.{pkg.SPOT_FACE}")
+    raise ValueError(f"the simulated {venue} serves a {' or a '.join(market_types(venue))} account, not {market!r}")
+
+
+def sim_account(server: Any, account: str, venue: str, **fields: Any) -> Any:
+    """The Account of the engine's ``account`` on ``server``, speaking ``venue``'s dialect, of
+    the ``market_type`` in ``fields`` (its face's own when none); ``fields`` (labels,
+    initial_capital, ...) go into the document as written."""
+    return face_of(venue, fields.get("market_type")).sim_account(server, account, **fields)
 
 
 def market_type(venue: str) -> str:
     """The market type of ``venue``'s simulated account: its face module's ``MARKET_TYPE``
     (Kraken spot's: spot), futures where it declares none."""
-    pkg = sim_venues()[venue]
-    return str(getattr(importlib.import_module(f"{pkg.__name__}.{pkg.FACE}"), "MARKET_TYPE", "futures"))
+    return str(getattr(face_of(venue), "MARKET_TYPE", "futures"))
+
+
+def market_types(venue: str) -> tuple[str, ...]:
+    """Every market type the simulator serves an account of on ``venue``: its own, and spot
+    where its package names a ``SPOT_FACE`` (MEXC's)."""
+    own = market_type(venue)
+    return (own, "spot") if own != "spot" and sim_venues()[venue].SPOT_FACE is not None else (own,)
 
 
 def spot_venues() -> tuple[str, ...]:
@@ -49,4 +70,4 @@ def spot_venues() -> tuple[str, ...]:
     return tuple(v for v in VENUES if market_type(v) == "spot")
 
 
-__all__ = ["VENUES", "market_type", "sim_account", "spot_venues"]
+__all__ = ["VENUES", "face_of", "market_type", "market_types", "sim_account", "spot_venues"]

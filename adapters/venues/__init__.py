@@ -13,7 +13,8 @@ A venue folder (``adapters/venues/<venue>/``) holds
   venue has one, its switch of the keys' trading permission;
 * ``face*.py`` — the simulated exchange's face of the venue: its REST API (``PREFIXES``,
   ``handle``, ``sim_account``, ``MASTER``: its master endpoints, ``face_master.py``) and its
-  websocket (``stream_face``), each a table-driven subclass of :mod:`adapters.simulated`'s shapes;
+  websocket (``stream_face``) and, where the REST face serves futures, its spot account's
+  (``SPOT_FACE``), each a table-driven subclass of :mod:`adapters.simulated`'s shapes;
 * ``contract.py`` — what the tests read of the venue, found through the registry: its rows of
   the adapter contract (tests/contract) and where its face differs (``FACE_TERMS``;
   ``SWITCH_TERMS``, its switch's), how a hedge account's mode is read (``POSITION_MODE_READ``), its

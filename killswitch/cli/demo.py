@@ -11,11 +11,12 @@ of that name): the crash comes at minute 1, while the runner just started is bli
 minute 12, when the crash is in the window whole and stage 3 flattens and locks at once.
 Exits 0 when the book is flat and the lock says halted, with a runbook per stage entered.
 
-A spot venue (``--venue kraken``: its face serves a spot account) tells the spot book's story
-instead (:data:`SPOT_STORY`, ``spot-book.yaml``): a bot's take-profit-limit and limit buy rest on
-the book; BTC and ETH slide from minute 15; the book, down more than 8% on the day, cancels them
-and sells every held asset back to USDT, then halts. Exits 0 when no asset but USDT and no
-resting order is left and the lock says halted.
+A spot account (``--venue kraken``, whose face serves one; ``--venue mexc --market spot``, its
+spot face beside its futures) tells the spot book's story instead (:data:`SPOT_STORY`,
+``spot-book.yaml``): a bot's take-profit-limit (a limit sell where the venue rests no conditional
+order) and limit buy rest on the book; BTC and ETH slide from minute 15; the book, down more
+than 8% on the day, cancels them and sells every held asset back to USDT, then halts. Exits 0
+when no asset but USDT and no resting order is left and the lock says halted.
 
 The sinks run too: every stage entry gets its runbook rendered and stored (from runbooks/ when
 found), the pages go through the notification routes to a local webhook receiver the demo
@@ -32,7 +33,7 @@ import socket
 import tempfile
 import time
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, Optional
 
 import click
 
@@ -137,10 +138,11 @@ SPOT_STORY = Story(26, (1,), "calm for 15 minutes; then BTC -15% and ETH -20% fr
                              "held asset back to USDT (stage 1)")
 
 
-def spot_engine(clock):
+def spot_engine(clock, conditional: bool = True):
     """The simulated exchange of the spot story, on ``clock``: the calm scenario's spot balances,
-    the slide of :data:`SPOT_STORY`, and a bot's resting orders (a take-profit-limit sell of 0.5
-    BTC, a limit buy of ETH) that hold part of the balances."""
+    the slide of :data:`SPOT_STORY`, and a bot's resting orders (a sell of 0.5 BTC: a
+    take-profit-limit where the venue's face rests ``conditional`` orders, else a limit; a limit
+    buy of ETH) that hold part of the balances."""
     from adapters.simulated.accounts import RateLimits
     from adapters.simulated.paths import Piecewise
     from adapters.simulated.scenarios import build
@@ -150,17 +152,22 @@ def spot_engine(clock):
     for symbol, price, drop in (("BTCUSDT", 60_000.0, 0.15), ("ETHUSDT", 3_000.0, 0.20), ("SOLUSDT", 140.0, 0.0)):
         engine.set_price_path(symbol, Piecewise(((0, price), (15 * MINUTE, price),
                                                  (17 * MINUTE, price * (1 - drop)))))
-    engine.place_spot_order("sim-main", "BTCUSDT", "SELL", 0.5, 66_500.0, client_order_id="bot-tp-1",
-                            trigger=TAKE_PROFIT, trigger_price=66_000.0)
+    if conditional:
+        engine.place_spot_order("sim-main", "BTCUSDT", "SELL", 0.5, 66_500.0, client_order_id="bot-tp-1",
+                                trigger=TAKE_PROFIT, trigger_price=66_000.0)
+    else:
+        engine.place_spot_order("sim-main", "BTCUSDT", "SELL", 0.5, 66_500.0, client_order_id="bot-sell-1",
+                                time_in_force="GTC")
     engine.place_spot_order("sim-main", "ETHUSDT", "BUY", 2.0, 2_000.0, client_order_id="bot-dip-1",
                             time_in_force="GTC")
     return engine
 
 
-async def _run(policy_dir: Path, echo, venue: str = "binanceusdm", scenario: str = "ladder") -> int:
+async def _run(policy_dir: Path, echo, venue: str = "binanceusdm", scenario: str = "ladder",
+               market: Optional[str] = None) -> int:
     from adapters.simulated.engine import ManualClock
     from adapters.simulated.http import SimServer, wall_clock
-    from adapters.simulated.venues import sim_account, spot_venues
+    from adapters.simulated.venues import face_of, market_type, market_types, sim_account
 
     from ..compile.compiler import compile_documents
     from ..policy.load import load_sources
@@ -171,7 +178,8 @@ async def _run(policy_dir: Path, echo, venue: str = "binanceusdm", scenario: str
 
 
     web_runner, port, pages = await _receiver()
-    spot = venue in spot_venues()
+    market = market or market_type(venue)
+    spot = market == "spot"
     policy = "spot-book" if spot else "futures-book"
     src = read_sources([str(policy_dir / f"{policy}.yaml")])
     files = list(src.files) + [("demo-routes.yaml", DEMO_ROUTES.format(port=port))]
@@ -185,7 +193,8 @@ async def _run(policy_dir: Path, echo, venue: str = "binanceusdm", scenario: str
     clock = ManualClock(1_772_456_400_000)
     story = SPOT_STORY if spot else STORIES[scenario]
     ticks = story.minutes * MINUTE // TICK_MS
-    engine = spot_engine(clock) if spot else story_engine(scenario, clock)
+    conditional = bool(getattr(face_of(venue, market), "CONDITIONAL_ORDERS", False))
+    engine = spot_engine(clock, conditional) if spot else story_engine(scenario, clock)
     work = Path(tempfile.mkdtemp(prefix="ksdemo-"))
     from ..state.audit_chain import AuditKey
 
@@ -195,7 +204,7 @@ async def _run(policy_dir: Path, echo, venue: str = "binanceusdm", scenario: str
     started = time.monotonic()
     async with SimServer(engine, auth_clock=wall_clock) as server:
         # the account as an Accounts document names it: the venue's dialect, the server's URL
-        account = sim_account(server, "sim-main", venue, labels={"book": "spot" if spot else "futures"},
+        account = sim_account(server, "sim-main", venue, labels={"book": market}, market_type=market,
                               initial_capital=250_000 if spot else 1_000_000)
         # the simulated exchange enforces its own limits, in simulated time: ccxt's pacing would
         # stretch the scripted minutes into real ones
@@ -209,7 +218,8 @@ async def _run(policy_dir: Path, echo, venue: str = "binanceusdm", scenario: str
         runner = build_runner_and_desk(graph, built.by_key, store, sinks=sinks, lock_path=work / "lock.json",
                                        dry_run=False, clock=clock, holder="demo", send_wait_s=None).runner
         echo(f"killswitch demo: policy {policy} {graph.short_digest}, simulated {VENUE_NAMES[venue]} "
-             f"({venue}) at {server.base_url}, scenario {'spot ladder' if spot else scenario}")
+             f"({venue}{', spot' if spot and market_types(venue)[0] != 'spot' else ''}) at {server.base_url}, "
+             f"scenario {'spot ladder' if spot else scenario}")
         echo("mode: LIVE against the simulated exchange (a real deployment stays in dry run unless "
              "the accounts say dry_run: false)")
         book = holdings(engine) if spot else {p.symbol: p.amount for p in engine.positions("sim-main")}
@@ -262,9 +272,11 @@ async def _run(policy_dir: Path, echo, venue: str = "binanceusdm", scenario: str
     store.close()
     ok = (not left and not still and lock["mode"] == "halted"
           and tuple(sorted(rb.level for rb in books)) == story.stages and bool(pages))
-    others = [v for v in sorted(VENUE_NAMES) if v != venue]
-    others = [v for v in others if (v in spot_venues()) == spot]
-    if others:
+    others = [v for v in sorted(VENUE_NAMES) if v != venue and market in market_types(v)]
+    if others and spot:
+        echo("  the same story in another venue's dialect: " + ", ".join(
+            f"ksctl demo --venue {v}" + ("" if market_type(v) == "spot" else " --market spot") for v in others))
+    elif others:
         echo(f"  the same story in another venue's dialect: ksctl demo --venue {'|'.join(others)}"
              + ("" if scenario == "ladder" else f" --scenario {scenario}"))
     if spot:
@@ -313,15 +325,21 @@ def _lock_change(path: Path, held, now_ms: int, echo):
 @click.option("--venue", type=click.Choice(sorted(VENUE_NAMES)), default="binanceusdm", show_default=True,
               help="The dialect the simulated exchange answers in, and the account's venue: the real ccxt "
                    "client of that venue runs against it (kraken: a spot account, the spot book's story).")
+@click.option("--market", type=click.Choice(["futures", "spot"]), default=None,
+              help="The account's market: its venue's own by default (kraken: spot; the others: futures); "
+                   "spot where the simulator serves a venue's spot account beside its futures (mexc).")
 @click.option("--scenario", type=click.Choice(sorted(STORIES)), default="ladder", show_default=True,
               help="ladder: calm for 15 minutes, then the longs slide and the short is squeezed (stages 1, 2, 3); "
                    "crash-while-blind: a crash at minute 1 while the runner just started is blind for 12 minutes "
                    "(stage 3 at minute 12).")
-def demo(policy_dir: str, venue: str, scenario: str) -> None:
+def demo(policy_dir: str, venue: str, market: Optional[str], scenario: str) -> None:
     """Run the runner against the simulated exchange through a scripted crash (about 10 s)."""
-    from adapters.simulated.venues import spot_venues
+    from adapters.simulated.venues import market_type, market_types
 
-    spot = venue in spot_venues()  # a spot account: the spot book's story (SPOT_STORY)
+    if market is not None and market not in market_types(venue):
+        raise click.BadParameter(f"the simulated {venue} serves a {' or a '.join(market_types(venue))} account",
+                                 param_hint="--market")
+    spot = (market or market_type(venue)) == "spot"  # a spot account: the spot book's story (SPOT_STORY)
     policy = "spot-book" if spot else "futures-book"
     if not (Path(policy_dir) / f"{policy}.yaml").is_file():
         raise click.BadParameter(f"no {policy}.yaml in {policy_dir!r}: the demo runs that policy",
@@ -337,7 +355,7 @@ def demo(policy_dir: str, venue: str, scenario: str) -> None:
     # and errors) goes through the same scrubbing handlers as in ksctl run
     configure("text", level=logging.WARNING)
     try:
-        code = asyncio.run(_run(Path(policy_dir), click.echo, venue, scenario))
+        code = asyncio.run(_run(Path(policy_dir), click.echo, venue, scenario, market))
     finally:
         unconfigure()
     raise SystemExit(code)

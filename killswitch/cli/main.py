@@ -18,39 +18,39 @@ import click  # noqa: E402
 from .. import DISTRIBUTION
 from .common import EXIT_INTERNAL, SuggestingGroup
 
+# name: (its module under killswitch.cli, the help line); the command is the module's function of
+# the name (check-order: check_order)
 COMMANDS = {
-    "validate": ("killswitch.cli.validate", "validate", "Check policy files and report every problem."),
-    "schema": ("killswitch.cli.schema", "schema", "Print the JSON Schema of a document kind."),
-    "graph": ("killswitch.cli.graph", "graph", "Draw the compiled decision graph (mermaid or dot)."),
-    "replay": ("killswitch.cli.replay", "replay", "Replay recorded snapshots through policies; nothing is sent."),
-    "test": ("killswitch.cli.test", "test", "Run policy unit tests (PolicyTest files)."),
-    "plan": ("killswitch.cli.plan", "plan", "Preview what the policies would do, live or over a recording."),
-    "status": ("killswitch.cli.ops", "status", "The running runner: stages, trading locks, resumptions, data ages."),
-    "reset": ("killswitch.cli.ops", "reset", "Approve the reset of a latched stage."),
-    "close": ("killswitch.cli.close", "close", "Emergency close of a scope: its plan first, sent once confirmed."),
-    "heartbeat": ("killswitch.cli.ops", "heartbeat", "Tell the runner a bot is alive."),
-    "check-order": ("killswitch.cli.check_order", "check_order",
-                    "Ask the runner's pre-trade gate whether an order may be sent now."),
-    "history": ("killswitch.cli.ops", "history", "The order journal and the audit chain's integrity."),
-    "audit": ("killswitch.cli.ops", "audit", "Verify the audit chain (ksctl audit verify)."),
-    "lock": ("killswitch.cli.ops", "lock", "Lock trading on a scope by hand (bots see it in the lock)."),
-    "kill": ("killswitch.cli.kill", "kill", "Kill trading across the firm (--firm), previewed; --release by two."),
-    "revoke": ("killswitch.cli.revoke", "revoke", "Revoke the bots' trading at the venue (or --restore it)."),
-    "dms": ("killswitch.cli.dms", "dms", "Dead man's switch: arm, disarm, status."),
-    "silence": ("killswitch.cli.silence", "silence", "Silence pages (add, list, expire), as Alertmanager does."),
-    "override": ("killswitch.cli.override", "override",
-                 "Override one pre-trade limit for a while: requested, approved by another, audited."),
-    "ack": ("killswitch.cli.silence", "ack", "Say you have an incident: shown in status, console and runbook."),
-    "routes": ("killswitch.cli.routes", "routes", "Where would a notification go? (ksctl routes test)"),
-    "runbook": ("killswitch.cli.runbook", "runbook", "Render an incident's runbook again."),
-    "report": ("killswitch.cli.report", "report", "Write a closure report from the audit trail."),
-    "diff": ("killswitch.cli.diff", "diff", "Replay two policy revisions and show where their decisions differ."),
-    "drift": ("killswitch.cli.drift", "drift", "Does each runner run what git holds? In sync, behind, diverged."),
-    "token": ("killswitch.cli.token", "token", "Make an API token for one identity; check a tokens document."),
-    "pr": ("killswitch.cli.pr", "pr", "A policy pull request and the forge: other open ones on the same policies."),
-    "shards": ("killswitch.cli.shards", "shards", "Which shard holds which accounts and policies; the firm-wide ones."),
-    "run": ("killswitch.cli.run", "run", "Run the kill switch: tick, decide, act, lock, serve the API."),
-    "demo": ("killswitch.cli.demo", "demo", "Run the runner against the simulated exchange through a crash."),
+    "validate": ("validate", "Check policy files and report every problem."),
+    "schema": ("schema", "Print the JSON Schema of a document kind."),
+    "graph": ("graph", "Draw the compiled decision graph (mermaid or dot)."),
+    "replay": ("replay", "Replay recorded snapshots through policies; nothing is sent."),
+    "test": ("test", "Run policy unit tests (PolicyTest files)."),
+    "plan": ("plan", "Preview what the policies would do, live or over a recording."),
+    "status": ("ops", "The running runner: stages, trading locks, resumptions, data ages."),
+    "reset": ("ops", "Approve the reset of a latched stage."),
+    "close": ("close", "Emergency close of a scope: its plan first, sent once confirmed."),
+    "heartbeat": ("ops", "Tell the runner a bot is alive."),
+    "check-order": ("check_order", "Ask the runner's pre-trade gate whether an order may be sent now."),
+    "history": ("ops", "The order journal and the audit chain's integrity."),
+    "audit": ("ops", "Verify the audit chain (ksctl audit verify)."),
+    "lock": ("ops", "Lock trading on a scope by hand (bots see it in the lock)."),
+    "kill": ("kill", "Kill trading across the firm (--firm), previewed; --release by two."),
+    "revoke": ("revoke", "Revoke the bots' trading at the venue (or --restore it)."),
+    "dms": ("dms", "Dead man's switch: arm, disarm, status."),
+    "silence": ("silence", "Silence pages (add, list, expire), as Alertmanager does."),
+    "override": ("override", "Override one pre-trade limit for a while: requested, approved by another, audited."),
+    "ack": ("silence", "Say you have an incident: shown in status, console and runbook."),
+    "routes": ("routes", "Where would a notification go? (ksctl routes test)"),
+    "runbook": ("runbook", "Render an incident's runbook again."),
+    "report": ("report", "Write a closure report from the audit trail."),
+    "diff": ("diff", "Replay two policy revisions and show where their decisions differ."),
+    "drift": ("drift", "Does each runner run what git holds? In sync, behind, diverged."),
+    "token": ("token", "Make an API token for one identity; check a tokens document."),
+    "pr": ("pr", "A policy pull request and the forge: other open ones on the same policies."),
+    "shards": ("shards", "Which shard holds which accounts and policies; the firm-wide ones."),
+    "run": ("run", "Run the kill switch: tick, decide, act, lock, serve the API."),
+    "demo": ("demo", "Run the runner against the simulated exchange through a crash."),
 }
 
 
@@ -68,11 +68,11 @@ class LazyGroup(SuggestingGroup):
             from .verbs import VERBS, command
 
             return command(VERBS[(name,)]) if (name,) in VERBS else None
-        module, attr, _ = COMMANDS[name]
-        return getattr(importlib.import_module(module), attr)
+        module = importlib.import_module(f".{COMMANDS[name][0]}", __package__)
+        return getattr(module, name.replace("-", "_"))
 
     def format_commands(self, ctx, formatter):
-        rows = [(name, COMMANDS[name][2] if name in COMMANDS else self.get_command(ctx, name).get_short_help_str(99))
+        rows = [(name, COMMANDS[name][1] if name in COMMANDS else self.get_command(ctx, name).get_short_help_str(99))
                 for name in self.list_commands(ctx)]
         with formatter.section("Commands"):
             formatter.write_dl(rows)

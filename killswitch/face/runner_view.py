@@ -2,7 +2,7 @@
 it serves) calls, over the values of :mod:`killswitch.view`.
 
 The API depends on this protocol only, so it can be built and tested with a fake, and the
-runner's desk (:class:`killswitch.runner.operator.desk.Desk`, built from the runner's parts)
+runner's desk (:class:`killswitch.face.desk.desk.Desk`, built from the runner's parts)
 implements it. Every method is quick and never blocks on an exchange: status and lock come from
 memory; mutations are coroutines that wait for their turn on the tick loop (and for the state
 store), never for an order to be sent.

@@ -16,11 +16,14 @@ counted and its ``LEAD`` before the facts' labels, or its own ``shown(facts, whe
 the console says it elsewhere; ``when`` is the console's own way of writing a time).
 
 The runner's status document carries them as ``facts`` (:func:`standing`); ``ksctl status``
-(:func:`status_lines`), the console's standing problems and the incident's runbook iterate that
-list and ask nothing of a fact's kind. Views that say a fact from other values borrow its module's
-words: the start-up log the accounts out of reach (:mod:`.trading`), the ``PAGES_FAILING`` line a
-receiver failing (:func:`.pages.failing_text`), the runbooks an acceptance and its command. A new
-standing fact, or a reworded one, is a module here and its test.
+(:func:`status_lines`) and the console's standing problems iterate that list and ask nothing of a
+fact's kind. Views that say a fact from other values borrow its module's words: a page its
+sentence (:func:`.still_open.still_open_text`, :func:`.residuals.leg_text`,
+:func:`.modes.mismatch_text`, :func:`.reload.failed_text`), the start-up log the accounts out of
+reach (:mod:`.trading`), the ``PAGES_FAILING`` line a receiver failing
+(:func:`.pages.failing_text`), the runbooks an acceptance and its command, the closure report and
+the console what a violation came to (:func:`.violations.outcome_text`). A new standing fact, or a
+reworded one, is a module here and its test.
 
 Pure: no I/O, no clock; imports nothing of the runner, the faces or the CLI (a contract).
 """

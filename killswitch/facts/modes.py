@@ -11,10 +11,15 @@ RANK = 70
 KIND = kind_of(__name__)
 
 
+def mismatch_text(account: str, reason: object) -> str:
+    """``POSITION_MODE_MISMATCH: declared one-way, the venue reads hedge (…): <account>: closes …``."""
+    return f"{reason}: {account}: closes are sent as the venue's mode"
+
+
 def facts(st: Any) -> Iterator[Fact]:
     for acct, m in sorted(st.position_modes.items()):
         if m.get("mismatch"):
-            text = f"{m.get('reason')}: {acct}: closes are sent as the venue's mode"
+            text = mismatch_text(acct, m.get("reason"))
         elif m.get("read") == "unread":
             text = (f"position mode {acct}: unread ({m.get('reason') or 'no read'}); closes follow the positions' own "
                     f"legs, declared {m.get('declared')}")

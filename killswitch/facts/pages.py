@@ -14,7 +14,7 @@ INDENT = ""  # the runner's own failure: loud, at the left of ksctl status
 
 
 def failing_text(document: str, receiver: str, cause: str, failures: int) -> str:
-    """A receiver failing, as status and the ``PAGES_FAILING`` log line say it:
+    """A receiver failing, as status and the ``PAGES_FAILING`` and ``PAGES_RECOVERED`` lines say it:
     ``alerts/ops: HTTP_503 (3 failed rounds)``."""
     return f"{document}/{receiver}: {cause}" + (f" ({failures} failed rounds)" if failures > 1 else "")
 

@@ -11,10 +11,15 @@ KIND = kind_of(__name__)
 INDENT = ""  # the runner's own failure: loud, at the left of ksctl status
 
 
+def failed_text(error: object) -> str:
+    """``POLICY RELOAD FAILED (last good graph running): <the first error>``."""
+    return "POLICY RELOAD FAILED (last good graph running)" + (f": {error}" if error else "")
+
+
 def facts(st: Any) -> Iterator[Fact]:
     if st.reload_ok and st.policy_error is None:
         return
-    lines = [f"POLICY RELOAD FAILED (last good graph running): {st.policy_error}"] if st.policy_error else []
+    lines = [failed_text(st.policy_error)] if st.policy_error else []
     if not st.reload_ok:
         lines.append(f"policies: reload FAILED at {stamp(st.reload_failed_ms)}, running the graph loaded at "
                      f"{stamp(st.last_good_reload_ms)}")

@@ -2,7 +2,8 @@
 how many of each, since when, and the latest, newest first. One fact: the count.
 
 Also :func:`counted_text`, the title and the count ``ksctl status`` and the console both give
-them (a lock's and a pre-trade limit's counted apart).
+them (a lock's and a pre-trade limit's counted apart), and what a violation came to and whose it
+is (:func:`outcome_text`, :func:`strategies_of`) as status and the closure report say them.
 """
 
 from __future__ import annotations
@@ -46,20 +47,21 @@ def violation_lines(doc: dict, latest: int = LATEST) -> list[str]:
         return []
     title, count = counted_text(doc)
     lines = [f"  {title}: {count}{_counted(doc, total)} (the latest first)"]
-    for v in list(doc.get("recent") or ())[:latest]:
-        notional = v.get("notional")
-        value = f"notional {notional:,.2f}" if isinstance(notional, (int, float)) else "notional unknown"
-        who = _bot_order(v)
-        outcome = v.get("outcome") or ("dry run" if v.get("dry_run") else "pending")
-        if v.get("action") == "revert":  # the runner's own order, named apart from the bot's
-            outcome = f"the runner's own revert {revert_side(v)} {v.get('revert_client_order_id') or '-'}: {outcome}"
-        # a limit's breach under an active lock says which limit, not "under active"
-        broke = (f"breaking {v.get('reason')}" if v.get("kind") == "LIMIT_VIOLATION" and v.get("reason")
-                 else f"under {v.get('mode')} {v.get('scope')}")
-        lines.append(f"    {stamp(v.get('ts_ms'))} {v.get('action', '?'):<6} {v.get('account')} {v.get('symbol')} "
-                     f"{bot_side(v)} {figure(v.get('amount', 0), v.get('amount_step'))} ({value}) {_strategies(v)} "
-                     f"{'orders' if len(v.get('orders') or ()) > 1 else 'order'} {who} {broke}: {outcome}")
-    return lines
+    return lines + ["    " + violation_text(v) for v in list(doc.get("recent") or ())[:latest]]
+
+
+def violation_text(v: dict) -> str:
+    """One violation as status lists it and the incident's runbook says it (``v``: its audit row's
+    payload with its ``ts_ms`` and ``outcome``)."""
+    notional, names = v.get("notional"), strategies_of(v)
+    value = f"notional {notional:,.2f}" if isinstance(notional, (int, float)) else "notional unknown"
+    # a limit's breach under an active lock says which limit, not "under active"
+    broke = (f"breaking {v.get('reason')}" if v.get("kind") == "LIMIT_VIOLATION" and v.get("reason")
+             else f"under {v.get('mode')} {v.get('scope')}")
+    return (f"{stamp(v.get('ts_ms'))} {v.get('action', '?'):<6} {v.get('account')} {v.get('symbol')} {bot_side(v)} "
+            f"{figure(v.get('amount', 0), v.get('amount_step'))} ({value}) "
+            f"{'strategy' if len(names) == 1 else 'strategies'} {', '.join(names)} "
+            f"{'orders' if len(v.get('orders') or ()) > 1 else 'order'} {_bot_order(v)} {broke}: {outcome_text(v)}")
 
 
 def _counted(doc: dict, total: int) -> str:
@@ -88,15 +90,22 @@ def _bot_order(v: dict) -> str:
     return str(cid or (f"id {oid}" if oid else "-"))
 
 
-def _strategies(v: dict) -> str:
-    """``strategy alpha``, ``strategies alpha, beta``, and why a revert's is unknown."""
+def outcome_text(v: dict) -> str:
+    """What the watch's action came to; a revert's names the runner's own order apart from the
+    bot's: ``the runner's own revert sell ks…: revert filled`` (status, the console and the report)."""
+    outcome = v.get("outcome") or ("dry run" if v.get("dry_run") else "pending")
+    if v.get("action") != "revert":
+        return str(outcome)
+    side = v.get("revert_side") or revert_side(v)  # (a report's row has it: its "side" is the bot's)
+    return f"the runner's own revert {side} {v.get('revert_client_order_id') or '-'}: {outcome}"
+
+
+def strategies_of(v: dict) -> list[str]:
+    """Every strategy a violation names; a revert's unknown one with why (no fill read, ...)."""
     names = [str(n) for n in v.get("strategies") or ()] or [str(v.get("strategy"))]
-    said = ("strategy " if len(names) == 1 else "strategies ") + ", ".join(names)
     why = v.get("attribution")
-    if isinstance(why, str) and why.startswith("unknown"):
-        said = ("strategy " if len(names) == 1 else "strategies ") + ", ".join(
-            why if n == "unknown" else n for n in names)
-    return said
+    unknown = why if isinstance(why, str) and why.startswith("unknown") else "unknown"
+    return [unknown if n == "unknown" else n for n in names]
 
 
 def facts(st: Any) -> Iterator[Fact]:

@@ -112,7 +112,7 @@ class PageHealth:
         self._named.clear()
         was = f" after {st.failures} failed round(s) since {iso(st.since_ms)} ({_age(now_ms - st.since_ms)})" \
             if st is not None else ""
-        still = "; ".join(f"{d}/{r}: {s.cause}" for (d, r), s in sorted(self._failing()))
+        still = "; ".join(failing_text(d, r, s.cause, s.failures) for (d, r), s in sorted(self._failing()))
         return (f"PAGES_RECOVERED: {document}/{receiver} delivers again{was}"
                 + (f"; still failing: {still}" if still else "; every receiver delivers"))
 

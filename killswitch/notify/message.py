@@ -18,10 +18,15 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from types import SimpleNamespace
 from typing import Any, Callable, Mapping, Optional
 
 from .. import events as ev
-from ..figures import iso_ms as iso, shortfall_text  # (iso: to the millisecond, as the audit trail)
+from ..facts.modes import mismatch_text
+from ..facts.reload import failed_text
+from ..facts.residuals import label_of, leg_text
+from ..facts.still_open import still_open_text
+from ..figures import iso_ms as iso  # (iso: to the millisecond, as the audit trail)
 from ..fills import bot_side, revert_side
 from ..holds import unreached_text
 from ..relatch import relatched_text
@@ -85,29 +90,11 @@ def _order_failed(lab: Labels, data: Data, where: str) -> str:  # the venue's ow
     return f"order failed on {_account(lab)}: {lab.get('reason', '?')}" + (f": {said}" if said else "")
 
 
-def _left_leg(data: Data) -> tuple[str, str]:
-    """A residual's leg and why it is left open: ``("30 ETH/USDT LONG", "shortfall 1 of 2, CLOSE_REJECTED")``."""
-    amount = data.get("amount")
-    size = f"{amount:g} " if isinstance(amount, (int, float)) else ""
-    leg = data.get("position_side") or data.get("side")  # each leg of a hedge its own page: named
-    short = shortfall_text(amount, data.get("shortfall"))  # a partial reduction's: what it failed to take off
-    return f"{size}{data.get('symbol', '?')}{' ' + str(leg) if leg else ''}", \
-        f"{short + ', ' if short else ''}{data.get('why', '?')}"
-
-
-def _close_residual(lab: Labels, data: Data, where: str) -> str:
-    leg, why = _left_leg(data)
-    return (f"{where}: {leg} left open, no longer closed ({why})"
-            + (f": {data.get('detail')}" if data.get("why") == "CLOSE_REJECTED" and data.get("detail") else ""))
-
-
-def _order_still_open(lab: Labels, data: Data, where: str) -> str:
-    """Each order by name, with what the venue said of it."""
-    amount = data.get("amount")
-    size = f" {amount:g}" if isinstance(amount, (int, float)) else ""
-    return (f"order still open after its cancel on {data.get('account', _account(lab))}: {data.get('symbol', '?')} "
-            f"{data.get('side', '?')}{size} order {data.get('order_id', '?')} ({data.get('cause', '?')}): "
-            f"{data.get('said', '?')}")
+def _residual(lab: Labels, data: Data) -> SimpleNamespace:
+    """A residual as its page's data says it, read as status holds one (:mod:`killswitch.facts.residuals`)."""
+    said = {k: data.get(k) for k in ("incident", "symbol", "side", "position_side", "amount", "shortfall", "why",
+                                     "detail")}
+    return SimpleNamespace(**said, account=_account(lab), accepted=None)
 
 
 def _scope_blind(lab: Labels, data: Data, where: str) -> str:
@@ -177,24 +164,22 @@ def _residuals_headline(lead: Alert, pool: list[Alert]) -> Optional[str]:
     left = [a for a in sorted(pool, key=lambda a: a.event.ts_ms) if a.event.kind == ev.CLOSE_RESIDUAL]
     if len(left) < 2:
         return None
-    where = list(dict.fromkeys(" ".join(x for x in (a.labels.get("policy"), a.labels.get("scope")) if x)
-                               for a in left))
-    legs = ["{} ({})".format(*_left_leg(a.event.data)) for a in left]
-    return f"{', '.join(where)}: {len(left)} legs left open, no longer closed: {'; '.join(legs)}"
+    legs = [label_of(_residual(a.labels, a.event.data)) for a in left]
+    return f"{len(left)} legs left open, no longer closed: {'; '.join(legs)}"
 
 
 # each kind's headline from its labels, its data and where it happened (policy and scope)
 _HEADLINES: dict[str, Callable[[Labels, Data, str], str]] = {
     ev.STAGE_TRANSITION: _stage_transition,
     ev.ORDER_FAILED: _order_failed,
-    ev.POSITION_MODE_MISMATCH: lambda lab, data, where: (
-        f"{_account(lab)}: {data.get('detail', 'POSITION_MODE_MISMATCH')}; closes are sent as the venue's mode"),
+    ev.POSITION_MODE_MISMATCH: lambda lab, data, where: mismatch_text(
+        _account(lab), data.get("detail", "POSITION_MODE_MISMATCH")),
     ev.POSITION_MODE_MATCHED: lambda lab, data, where: (
         f"{_account(lab)}: {data.get('detail', 'the position mode matches')}"),
     ev.CLOSE_RETRIES_EXHAUSTED: lambda lab, data, where: f"{where}: closes still unfilled after every retry",
-    ev.CLOSE_RESIDUAL: _close_residual,
-    ev.ORDER_STILL_OPEN: _order_still_open,
-    ev.POLICY_RELOAD_FAILED: lambda lab, data, where: "policy reload failed: the last good graph keeps running",
+    ev.CLOSE_RESIDUAL: lambda lab, data, where: leg_text([_residual(lab, data)]),
+    ev.ORDER_STILL_OPEN: lambda lab, data, where: still_open_text({"account": _account(lab), **data}),
+    ev.POLICY_RELOAD_FAILED: lambda lab, data, where: failed_text(str(data.get("error") or "").split("\n")[0]),
     ev.RESET: lambda lab, data, where: f"{where}: reset approval ({data.get('result', '?')})",
     ev.MANUAL_CLOSE: lambda lab, data, where: f"manual close of {lab.get('scope')} queued",
     ev.LOAD_SHED: lambda lab, data, where: (f"runner {lab.get('holder', '?')} under load: "

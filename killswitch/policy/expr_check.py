@@ -48,8 +48,8 @@ from .expr import (
     Sum,
     ValueType,
     canonical,
-    children,
     computed,
+    refs,
 )
 from .expr_eval import constant
 from .units import DIMENSIONS, Dimension
@@ -193,7 +193,7 @@ class _Checker:
         rt = self.of(node.right)
         if lt is None or rt is None:
             return ValueType.BOOL
-        if not _reads(node.left) and not _reads(node.right):
+        if not refs(node):  # neither side reads a signal
             self.fail("a comparison of two constants is always the same", node.offset,
                       "compare a signal with a threshold", "type")
             return ValueType.BOOL
@@ -219,13 +219,6 @@ class _Checker:
         at = lits[0].offset if len(lits) == 1 else node.offset
         self.fail(f"cannot compare a {_name(lt)} with a {_name(rt)}", at, hint, "type")
         return ValueType.BOOL
-
-
-def _reads(node: Node) -> bool:
-    """Whether ``node`` reads a signal (a side that does not is a constant)."""
-    if isinstance(node, Ref):
-        return True
-    return any(_reads(x) for x in children(node))
 
 
 def _example(t: Typed) -> str:

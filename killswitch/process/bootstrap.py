@@ -17,6 +17,7 @@ core. ccxt, apprise and OpenTelemetry are imported only inside the builders that
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -31,8 +32,8 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only
 
     from ..compile.graph import DecisionGraph
     from ..events import Sink
+    from ..face.desk.desk import Desk
     from ..runner.firm.ports import ShardPorts
-    from ..runner.operator.desk import Desk
     from ..runner.sync.tracker import StartSources
     from ..runner.tick.loop import Runner
     from ..runner.tick.parts import RunnerParts
@@ -318,6 +319,11 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, Exchan
     each account's sends and the reconciliation, which go on beside the ticks after it
     (:mod:`killswitch.runner.venue.lanes`; ``...``: its ``SEND_WAIT_S``; None: until they end).
     Reads the last saved state (the book) from ``store`` before any loop exists."""
+    from ..face.desk.desk import Desk
+    from ..face.readout.charts import Charts
+    from ..face.readout.positions import PositionsReadout
+    from ..face.readout.previews import Previews
+    from ..face.readout.readout import Readout
     from ..overrides import scope_docs
     from ..runner.book.book import Book
     from ..runner.book.resuming import Resumptions
@@ -331,17 +337,10 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, Exchan
     from ..runner.operator.accepts import RejectionAccepts
     from ..runner.operator.closes import ManualCloses
     from ..runner.operator.commands import OperatorCommands
-    from ..runner.operator.desk import Desk
-    from ..runner.operator.positions import PositionsReadout
-    from ..runner.operator.previews import Previews
     from ..runner.operator.revoke_commands import OperatorRevokes
     from ..runner.override.overrides import Overrides
-    from ..runner.readout.armed import CoverageMetrics, coverage_rows
-    from ..runner.readout.catalog_build import Known
-    from ..runner.readout.charts import ChartHistory
-    from ..runner.readout.guards import Guards
-    from ..runner.readout.readout import Readout
     from ..runner.silence.silences import Silences
+    from ..runner.sinks.charts import ChartHistory
     from ..runner.sinks.context import RunnerSinkContext
     from ..runner.sinks.entries import EntryOutbox
     from ..runner.sinks.fanout import SinkFanout
@@ -349,8 +348,11 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, Exchan
     from ..runner.sync.kept import recall_now
     from ..runner.sync.tracker import PolicySync
     from ..runner.tick.loop import Runner, wall_ms
+    from ..runner.tick.pace import Pace
     from ..runner.tick.parts import ReloadState, RunnerParts
     from ..runner.tick.persist import Persistence
+    from ..runner.tick.shed import LoadShed
+    from ..runner.venue.catalog_build import Known
     from ..runner.venue.executor import Executor
     from ..runner.venue.fetches import FetchHealth
     from ..runner.venue.lanes import SEND_WAIT_S
@@ -361,7 +363,10 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, Exchan
     from ..runner.venue.streams import StreamWatch
     from ..runner.watch.enforcement import Enforcement
     from ..runner.watch.entry_watch import EntryWatch
+    from ..runner.watch.guards import Guards
     from ..runner.watch.limits_watch import LimitWatch
+    from ..runner.watch.pretrade import Pretrade
+    from ..view.coverage import CoverageMetrics, coverage_rows
 
     clock = clock or wall_ms
     # the one way out to each account's venue (a runner built again over another's: its ports)
@@ -385,7 +390,7 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, Exchan
         # told at once which accounts' entries a lock now watches (a streamed entry placed before
         # the next tick then wakes the runner: the watch's fast path, not the next tick); both
         # are built below, before the book is first written
-        readout.gate.changed()
+        pretrade.gate.changed()
         enforcement.watch_entries(clock())
 
     book = Book.open(graph, store, lock_changed)  # before the loop exists
@@ -432,7 +437,9 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, Exchan
     # the firm's close of an account no local policy has: under a firm-wide policy at account level
     closes = ManualCloses(book, lead, store, io, dry_run=dry_run, clock=clock, known=known, sinks=fanout,
                           rates=venues.rates, also=firm.close_nodes)
-    charts = ChartHistory(book, store, io, clock=clock, lead=lead, known=known)
+    # a chart sample per policy instance and tick, stored; the charts read back from them (above the runner)
+    charts = ChartHistory(book, store, io, clock=clock, lead=lead)
+    chart_reads = Charts(book, store, io, clock=clock, known=known)
     # the venue watch: orders and positions that break a lock, cancelled or brought back
     # with the pre-trade limits at the venue: an order that never asked and breaks them is cancelled too
     enforcement = Enforcement(book, store, io, lead, venues, dry_run=dry_run, clock=clock,
@@ -443,11 +450,16 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, Exchan
     # a shard ticks (and publishes its facts) at its firm-wide policies' interval too, whatever its own;
     # its name, the modes, the closes refused and the venue watch's violations in the status and on /metrics
     guards = Guards(book, venues.declared)  # the accounts no running policy's scope selects
+    # the pre-trade gate: its view published at every change of the lock book, a tick's end, a reload
+    pretrade = Pretrade(book, lead, resumptions, known, limits, guards, clock=clock, counted=book.counted)
+    pace = Pace(book, clock, firm.intervals)  # a shard's firm-wide policies' interval too
+    shed = LoadShed(None, time.monotonic)  # the loop's holds once a lease thread measures them
+    # the reads people see, above the runner (killswitch/face/readout/): handed the parts, never the runner
     readout = Readout(book, lead, countdowns, resumptions, known, fanout, store, io, clock=clock, dry_run=dry_run,
                       counters=counters, policy_error=lambda: reloads.error, manual_closes=lambda: closes.tracked,
                       reloads=lambda: (reloads.loaded_ms, reloads.failed_ms), fetches=fetches, streams=streams,
-                      limits=limits, shard=shard, modes=modes, rejections=rejections, paces=firm.intervals,
-                      violations=enforcement.status, stored=stored, sync=sync, guards=guards, counted=book.counted,
+                      limits=limits, shard=shard, modes=modes, rejections=rejections, pace=pace, pretrade=pretrade,
+                      violations=enforcement.status, stored=stored, sync=sync, load=shed.status,
                       collectors=[CoverageMetrics(lambda: coverage_rows(book), clock),
                                   charts,  # its sample writes that failed
                                   revokes,  # killswitch_trading_revoked, killswitch_revoke_failures_total
@@ -456,13 +468,14 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, Exchan
                                   enforcement,  # killswitch_lock_violations_total
                                   stored,  # killswitch_locks_stored_waiting
                                   entry_watch,  # killswitch_lock_violations_fast_total
-                                  guards])  # killswitch_accounts_unguarded
+                                  guards,  # killswitch_accounts_unguarded
+                                  shed])  # the load shed's level and the loop's holds
     silencing = Silences(book, lead, store, io, clock=clock, catalog=known.catalog, save=persist.save,
                          emit=fanout.emit, open_closes=lambda: tuple(closes.tracked),
                          pages=fanout.pages_in_force)
     # the overrides of the pre-trade limits: the index the gate and the watch read is ``limits``
     overriding = Overrides(book, lead, store, io, limits, clock=clock, catalog=known.catalog,
-                           changed=lambda: readout.gate.changed())
+                           changed=lambda: pretrade.gate.changed())
     previews = Previews(book, lead, closes, known=known, clock=clock, dry_run=dry_run, triggers=readout.triggers,
                         silences=silencing.held_by_reset, unguarded=guards.now)
     position_readout = PositionsReadout(book, clock, lambda: lead.leader)
@@ -473,21 +486,23 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, Exchan
                                        dry_run=dry_run, violations=enforcement.status)
     parts = RunnerParts(io=io, book=book, counters=counters, turn=turn, lead=lead, fanout=fanout, known=known,
                         executor=executor, countdowns=countdowns, resumptions=resumptions, persist=persist,
-                        shortfalls=shortfalls, closes=closes, readout=readout, previews=previews, charts=charts,
-                        position_readout=position_readout, commands=commands, silencing=silencing,
+                        shortfalls=shortfalls, closes=closes, pretrade=pretrade, pace=pace, shed=shed,
+                        charts=charts, commands=commands, silencing=silencing,
                         fetches=fetches, streams=streams, reloads=reloads, sync=sync, entries=entries,
                         revokes=revokes,
                         operator_revokes=operator_revokes, enforcement=enforcement, still_open=still_open,
                         modes=modes, rejections=rejections, entry_watch=entry_watch, stored=stored, firm=firm,
-                        clock=clock, dry_run=dry_run, accounts=tuple(venues), overrides=overriding)
+                        clock=clock, dry_run=dry_run, accounts=tuple(venues), overrides=overriding,
+                        guards=guards)
     runner = Runner(parts, venues, store, holder=holder, snapshot_timeout_s=snapshot_timeout_s)
     # the desk the API serves: the operators' reads, previews and commands, from the parts, never the runner
-    desk = Desk(readout=readout, previews=previews, commands=commands, closes=closes, silencing=silencing,
-                operator_revokes=operator_revokes, positions=position_readout, countdowns=countdowns, charts=charts,
-                turn=turn, lead=lead, store=store, io=io, clock=clock, firm=firm, sync=sync, holder=holder,
+    desk = Desk(readout=readout, pretrade=pretrade, previews=previews, commands=commands, closes=closes,
+                silencing=silencing, operator_revokes=operator_revokes, positions=position_readout,
+                countdowns=countdowns, charts=chart_reads, turn=turn, lead=lead, store=store, io=io, clock=clock,
+                firm=firm, sync=sync, holder=holder,
                 accepts=RejectionAccepts(book, lead, persist=persist, clock=clock), overriding=overriding,
                 # ksctl kill --firm on a runner of no shard: the same kill, through the same ports as a shard's
-                local_kill=LocalKill(shard_ports(parts), readout.pace_s))
+                local_kill=LocalKill(shard_ports(parts), pace.pace_s))
     return RunnerAndDesk(runner, desk, parts)
 
 

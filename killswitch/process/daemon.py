@@ -38,10 +38,10 @@ from typing import Any, Callable, Optional, Sequence
 
 from ..compile.graph import DecisionGraph
 from ..events import DMS_FIRED, POLICY_RELOAD_FAILED, Event
+from ..face.desk.desk import Desk
 from ..policy.accounts_doc import Account
 from ..runner.firm.firm import FirmLink
 from ..runner.lease.pod_label import PodRoleLabel
-from ..runner.operator.desk import Desk
 from ..runner.sync.tracker import StartSources
 from ..runner.tick.loop import Runner
 from ..runner.tick.parts import RunnerParts
@@ -98,7 +98,7 @@ class Daemon(PolicyReloads):
         self.lease_moved = asyncio.Event()  # set from the lease thread when the token held changes
         self.role_moved = asyncio.Event()  # the same, for the pod's role label (its own task clears it)
         self.runner: Optional[Runner] = None
-        self.desk: Optional[Desk] = None  # what the API serves: the operators' calls (runner/operator/desk.py)
+        self.desk: Optional[Desk] = None  # what the API serves: the operators' calls (face/desk/desk.py)
         self.parts: Optional[RunnerParts] = None  # what both are made of (the firm link is made from them too)
         self._files: Optional[list[tuple[str, str]]] = None  # the sources of the graph running
         self._saved: Optional[str] = None  # the digest last kept as the good bundle
@@ -288,7 +288,7 @@ class Daemon(PolicyReloads):
         # facts, at the firm-wide policies' interval too; the firm's close of an account no local policy has
         parts.firm.fill(self.firm, board)
         desk.add_metrics(self.firm)
-        self.echo(f"ksctl run: shard {self._shard.name} ticks every {parts.readout.pace_s():g}s: "
+        self.echo(f"ksctl run: shard {self._shard.name} ticks every {parts.pace.pace_s():g}s: "
                   + _pace_why(graph, self.firm))
         return True
 
@@ -449,8 +449,8 @@ class Daemon(PolicyReloads):
             self._say_tick(report)
             if self.opts.max_ticks is not None and self.ticks >= self.opts.max_ticks:
                 return
-            wait = interval_wait_s(parts.readout.pace_s(), self.wakes.last_start, loop.time(), self._shard is not None)
-            edge = parts.readout.window_edge_s()  # a trading window changes sooner: tick at its edge
+            wait = interval_wait_s(parts.pace.pace_s(), self.wakes.last_start, loop.time(), self._shard is not None)
+            edge = parts.pace.window_edge_s()  # a trading window changes sooner: tick at its edge
             cause = await self._wait(runner, wait if edge is None else min(wait, edge))
 
     def _say_tick(self, report: Any) -> None:

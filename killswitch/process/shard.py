@@ -178,5 +178,5 @@ def firm_link(parts: "RunnerParts", start: ShardStart, whole: Optional["Decision
         firm.close()
         code = refused[0].split(":", 1)[0]  # the first's code; the others keep theirs in the text
         raise ShardRefused(code, "; ".join(r.removeprefix(f"{code}: ") for r in refused))
-    return link, BoardLink(parts.clock, parts.book, parts.lead, parts.readout.pace_s, firm, start,
+    return link, BoardLink(parts.clock, parts.book, parts.lead, parts.pace.pace_s, firm, start,
                            lambda: link.graph, ttl_ms, console, err, sync=parts.sync.summary)

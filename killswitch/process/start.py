@@ -32,7 +32,7 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only
     from ..audit.siem.shipper import AuditSinks
     from ..face.api.proxy import ProxyConfig
     from ..face.api.tls.context import LiveTls
-    from ..runner.operator.desk import Desk
+    from ..face.desk.desk import Desk
     from ..state.store import StateStore
 
 
@@ -201,7 +201,7 @@ async def start_api(desk: "Desk", opts: Any, tokens: Any, reloader: Any, echo: C
                     refusal: Optional[Callable[[], Optional[str]]] = None,
                     proxy_config: "Optional[ProxyConfig]" = None, signin: Optional[Any] = None,
                     warn: Optional[Callable[[str], None]] = None) -> Optional[Any]:
-    """The HTTP API over the runner's ``desk`` (:mod:`killswitch.runner.operator.desk`) on threads of its
+    """The HTTP API over the runner's ``desk`` (:mod:`killswitch.face.desk.desk`) on threads of its
     own, the bots' connections on one of their own (``opts``: the daemon's
     :class:`~killswitch.process.options.RunOptions`; ``tokens``: the tokens document read at start;
     ``reloader``: what follows it; ``tls``: :func:`load_tls`'s, https on one loop; ``proxy_config``:

@@ -16,8 +16,8 @@ from __future__ import annotations
 import json
 from typing import Optional
 
+from ..facts.violations import outcome_text, strategies_of
 from ..figures import fees_text, figure, money, pnl_text, shortfall_text
-from ..fills import revert_side
 from ..holds import OUT_OF_REACH
 from ..sources import revision_text
 from .runbook import html_page, markdown_html
@@ -310,22 +310,6 @@ def _figure(value: object, step: object = None) -> object:
     return figure(value, float(step) if isinstance(step, (int, float)) and not isinstance(step, bool) else None)
 
 
-def _strategies(v: dict) -> str:
-    """Every strategy a violation names; a revert's unknown one with why (no fill read, ...)."""
-    names = [str(n) for n in v.get("strategies") or ()] or [str(v.get("strategy"))]
-    why = v.get("attribution")
-    unknown = why if isinstance(why, str) and why.startswith("unknown") else "unknown"
-    return ", ".join(unknown if n == "unknown" else n for n in names)
-
-
-def _outcome(v: dict) -> str:
-    """What the watch's action came to; a revert's names the runner's own order apart from the bot's."""
-    cid = v.get("revert_client_order_id")
-    if v.get("action") == "revert" and cid:
-        return f"{v['outcome']} (the runner's own revert {v.get('revert_side') or revert_side(v)} {cid})"
-    return str(v.get("outcome"))
-
-
 def halt_break_lines(broke: dict) -> list[str]:
     """What broke the halt: the venue watch's violations with what each came to, and the changes
     of the bots' trading permission at the venues."""
@@ -338,8 +322,8 @@ def halt_break_lines(broke: dict) -> list[str]:
                 "outcome | lock it broke | incident |", "|---" * 13 + "|"]
         out += [f"| {v['at']}{_unverified(v)} | {v['kind']} | {_c(v['account'])} | {_c(v['symbol'])} | "
                 f"{_c(v['side'])} | {_c(_figure(v['amount'], v.get('amount_step')))} | {_amount(v['notional'])} | "
-                f"{_c(v.get('orders_text') or v['client_order_id'])} | {_c(_strategies(v))} | {_c(v['action'])} | "
-                f"{_c(_outcome(v))} | "
+                f"{_c(v.get('orders_text') or v['client_order_id'])} | {_c(', '.join(strategies_of(v)))} | "
+                f"{_c(v['action'])} | {_c(outcome_text(v))} | "
                 f"{_c(v.get('lock'))} | {_c(v['incident'])} |"
                 for v in violations]
     else:

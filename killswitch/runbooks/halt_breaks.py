@@ -36,6 +36,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping, Optional, Sequence
 
+from ..facts.violations import violation_text
 from ..fills import bot_side, orders_text, revert_side
 from ..holds import OUT_OF_REACH, holder, unreached_text
 from ..state.violations import CANCEL_RESULT_KIND, VIOLATION_KINDS, cancel_outcome, cancel_results
@@ -98,6 +99,7 @@ def halt_breaks(rows: Sequence[Any], statuses: Mapping[str, str], incidents: Seq
                 "strategies": list(p.get("strategies") or ()) or [p.get("strategy")],
                 "attribution": p.get("attribution"), "revert_client_order_id": p.get("revert_client_order_id"),
                 "outcome": outcome, "reason": p.get("reason"), "dry_run": bool(p.get("dry_run")),
+                "text": violation_text({**p, "ts_ms": r.ts_ms, "outcome": outcome}),  # as ksctl status says it
                 "lock": _lock_text(p.get("lock")),
                 "incident": _incident(incidents, r.ts_ms, lambda i: i["scope"] in (scope, account)
                                       and _held_by(p.get("lock"), i)),

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Optional
 
 from ..compile.graph import PolicyNode, StageNode
+from ..facts.violations import violation_text
 from ..policy.actions import CLOSING_ACTIONS
 from ..policy.expr import ValueType
 from .incident import action_text, assemble, comparisons, iso, residual_doc
@@ -122,6 +123,13 @@ def _sample_story(incident: str, scope: str, acct: str, created_ms: int) -> dict
     """What became of the incident (:mod:`.story`), every part of it shown: ended, removed by a
     reload, pages delivered, failed and silenced, a lock violation and a revoke."""
     at = iso(created_ms + 600_000)
+    broke: dict = {"at": iso(created_ms + 60_000), "kind": "LOCK_VIOLATION", "scope": scope, "mode": "halted",
+                   "account": acct, "symbol": "BTC/USDT:USDT", "side": "buy", "amount": 0.5,
+                   "notional": 30_000.0, "client_order_id": "bot-a-123", "order_id": "8812",
+                   "strategy": "bot-a", "action": "cancel", "outcome": "canceled", "incident": incident,
+                   # a revert's bots' orders (each its own strategy); a cancel names its own order
+                   "orders": [], "orders_text": "",
+                   "during": incident, "lock": None, "amount_step": 0.001}
     return {
         "ended": {"how": "reset", "at": at, "by": ["alice", "bob"], "to": 0,
                   "reason": "MANUAL_RESET: stage=3 approvers=alice,bob", "text": f"reset by alice, bob at {at}"},
@@ -137,13 +145,7 @@ def _sample_story(incident: str, scope: str, acct: str, created_ms: int) -> dict
                                              f"this incident's first page had gone out at {iso(created_ms + 1_200)} "
                                              "(to desk-chat), before the silence held any"}]},
         "halt_breaks": {
-            "violations": [{"at": iso(created_ms + 60_000), "kind": "LOCK_VIOLATION", "scope": scope, "mode": "halted",
-                            "account": acct, "symbol": "BTC/USDT:USDT", "side": "buy", "amount": 0.5,
-                            "notional": 30_000.0, "client_order_id": "bot-a-123", "order_id": "8812",
-                            "strategy": "bot-a", "action": "cancel", "outcome": "canceled", "incident": incident,
-                            # a revert's bots' orders (each its own strategy); a cancel names its own order
-                            "orders": [], "orders_text": "",
-                            "during": incident, "lock": None, "amount_step": 0.001}],
+            "violations": [{**broke, "text": violation_text({**broke, "ts_ms": created_ms + 60_000})}],
             "trading": [{"at": iso(created_ms + 1_000), "event": "revoked", "account": acct, "keys": ["trade"],
                          "read_back": True, "code": None, "message": None, "why": "policy on " + scope,
                          "incident": incident}]},

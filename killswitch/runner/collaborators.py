@@ -3,7 +3,7 @@
 What it owns: the protocols a part names its collaborators by — the book's writer
 (:class:`Saves`: :class:`~killswitch.runner.tick.persist.Persistence`), the sinks (:class:`Emits`:
 :class:`~killswitch.runner.sinks.fanout.SinkFanout`), the names the runner resolves (:class:`Names`:
-:class:`~killswitch.runner.readout.catalog_build.Known`) and the fenced audit with the lead it is written under
+:class:`~killswitch.runner.venue.catalog_build.Known`) and the fenced audit with the lead it is written under
 (:class:`Audits`: :class:`~killswitch.runner.lease.leadership.Leadership`; :class:`Fences` adds the
 fence asked before a venue call; :class:`Leads` adds the refusals of a standby and of a deposed
 runner; :class:`Tells` the sinks' ``holds``). A part given one of these

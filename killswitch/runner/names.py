@@ -1,6 +1,6 @@
 """Names resolved exactly: the catalog of scopes, accounts, symbols and policies a human or a bot
 may type, and the resolution that refuses anything else (the catalog is built from the runner's
-parts in :mod:`.readout.catalog_build`).
+parts in :mod:`.venue.catalog_build`).
 
 A kill switch that accepts a typo fails open: ``ksctl lock --scope binanceusdm/SIM-MAIN`` answered
 ``LOCKED`` while the real account ``binanceusdm/sim-main`` went on trading. Every place a name is

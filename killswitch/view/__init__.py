@@ -1,8 +1,11 @@
 """What the runner's operations answer and the API serialises, and the one table of those
-operations (:mod:`.operations`): a room of their own below both the runner, which works the
-values out (its reads in :mod:`killswitch.runner.readout`), and the face above it
+operations (:mod:`.operations`): a room of their own below both the runner and the face above it
 (:mod:`killswitch.face`: the API calls the runner through
-:class:`killswitch.face.runner_view.RunnerView`), each kind in a module of its own.
+:class:`killswitch.face.runner_view.RunnerView`, and the readout, :mod:`killswitch.face.readout`,
+works the values out from the runner's parts), each kind in a module of its own. The pure reads
+of those values from the book's read-only face are here too: the scopes (:mod:`.scopes`, a
+stage's own lock :mod:`.own_lock`), the triggers (:mod:`.triggers`), the armed coverage
+(:mod:`.coverage`) and a reset's warning of a trigger that still fires (:mod:`.relatch`).
 
 Re-exported here: the runner's status (:mod:`.status`), an incident's and its triggers'
 (:mod:`.incidents`), an action's preview and answer (:mod:`.answers`), the positions'

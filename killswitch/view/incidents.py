@@ -104,7 +104,7 @@ class IncidentStatus:
     """An open incident: the stage entry a scope is in now (``kind`` stage), or one of the latest
     manual closes (``kind`` manual_close), with what the store recorded of it: approvals of its
     reset, whether a runbook is stored, its orders (the latest
-    :data:`~killswitch.runner.readout.readout.MAX_INCIDENT_ORDERS`; the counts in ``statuses``
+    :data:`~killswitch.face.readout.readout.MAX_INCIDENT_ORDERS`; the counts in ``statuses``
     cover all of them) and the residuals it left."""
 
     incident: str  # the decision id: "policy/scope/L3/e2", or "manual/scope/m<ms>"

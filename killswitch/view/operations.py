@@ -8,7 +8,7 @@ of the desk that answers it, the words of its operator log line and the operatio
 it. Read by the API (``face/api/api.py``: its routes, and one handler for every entry with no
 handler of its own, ``face/api/handlers.py``), the access checks (``face/api/access.py``: who may
 call each route, which are writes and what they do to risk), the turn (``runner/lease/turn.py``:
-which calls run without it), the desk (``runner/operator/desk.py``: its forwards), the typed
+which calls run without it), the desk (``face/desk/desk.py``: its forwards), the typed
 client (``client/calls.py``), the ``ksctl`` verbs of the entries that name one (``cli/verbs.py``:
 an option for each field) and the test that holds ``docs/openapi.yaml`` to it
 (``tests/integration/test_openapi.py``). A new operation is its entry here, the part's method

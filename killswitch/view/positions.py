@@ -2,7 +2,7 @@
 them: each account's last snapshot, its age, and each position with its risk and resting orders.
 
 Values only (re-exported by :mod:`killswitch.view`, whose :class:`~killswitch.face.runner_view.RunnerView` answers
-them); :mod:`killswitch.runner.operator.positions` works them out.
+them); :mod:`killswitch.face.readout.positions` works them out.
 """
 
 from __future__ import annotations

@@ -249,7 +249,7 @@ class RunnerStatus:
     tick_interval_s: Optional[float] = None  # the pace the runner ticks at (the console's "tick stalled")
     holder: Optional[str] = None  # this runner's name in the lease (--holder; the pod's name in the chart)
     lease_holder: Optional[str] = None  # who holds the lease, as it stores the name (None: nobody, or unknown)
-    # venue → its REST weight of the last minute against its per-IP limit (killswitch.runner.readout.weights)
+    # venue → its REST weight of the last minute against its per-IP limit (killswitch.face.readout.weights)
     venue_weight: dict = field(default_factory=dict)
     shard: Optional[str] = None  # the shard this runner runs (ksctl run --shard); None: not sharded
     # "venue/account" -> the bots' trading permission at the venue (revoke_trading, ksctl revoke):

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from adapters.registry import sim_venues
-from adapters.simulated.venues import spot_venues
+from adapters.simulated.venues import face_of, market_type, market_types, spot_venues
 from tests.conftest import ROOT
 
 
@@ -65,17 +65,25 @@ def test_demo_runs_the_same_story_in_every_dialect_of_the_simulator(venue):
     assert "c2ltLW1haW4tc2VjcmV0" not in text + out.stderr  # (base64, as Kraken Futures hands its secret)
 
 
-@pytest.mark.parametrize("venue", spot_venues())
+SPOT_ACCOUNTS = [v for v in sim_venues() if "spot" in market_types(v)]  # Kraken's own, MEXC's beside its futures
+
+
+@pytest.mark.parametrize("venue", SPOT_ACCOUNTS)
 def test_demo_tells_the_spot_books_story_on_a_spot_venue(venue):
-    """A spot account (Kraken spot): the spot-book policy, a bot's resting orders on the book; the
-    slide takes the book past -8% on the day, stage 1 cancels the resting orders and sells every
-    held asset back to USDT, and the lock halts."""
+    """A spot account (Kraken spot; MEXC's with --market spot): the spot-book policy, a bot's
+    resting orders on the book; the slide takes the book past -8% on the day, stage 1 cancels the
+    resting orders and sells every held asset back to USDT, and the lock halts."""
     exe = Path(sys.executable).with_name("ksctl")
-    out = subprocess.run([str(exe), "demo", "--venue", venue], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    market = [] if market_type(venue) == "spot" else ["--market", "spot"]
+    out = subprocess.run([str(exe), "demo", "--venue", venue, *market], cwd=ROOT, capture_output=True, text=True,
+                         timeout=120)
     assert out.returncode == 0, out.stdout + out.stderr
     text = out.stdout
-    assert "policy spot-book" in text and f"({venue}) at http://127.0.0.1:" in text
-    assert "resting: bot-tp-1 (sell 0.5 BTCUSDT take-profit at 66000, limit 66500), bot-dip-1" in text
+    assert "policy spot-book" in text and f"({venue}{', spot' if market else ''}) at http://127.0.0.1:" in text
+    sell = "bot-tp-1 (sell 0.5 BTCUSDT take-profit at 66000, limit 66500)" \
+        if getattr(face_of(venue, "spot"), "CONDITIONAL_ORDERS", False) else "bot-sell-1 (sell 0.5 BTCUSDT limit 66500)"
+    assert f"resting: {sell}, bot-dip-1" in text
+    assert "POSITION_MODE" not in text + out.stderr  # a spot account has no mode to read
     assert "stage 0 → 1 sell-to-stables  ESCALATED: stage=0->1 triggers=day_loss" in text
     assert f"cancel  {venue}/sim-main all: 2 order(s)" in text and "2 canceled, 0 rejected, 0 unknown" in text
     assert "assets left: none" in text and "resting orders left: none" in text
@@ -83,6 +91,13 @@ def test_demo_tells_the_spot_books_story_on_a_spot_venue(venue):
     assert "runbook of stage 1 (flatten.md.j2)" in text and "stage 1 → 2" not in text
     assert "sim-main-secret" not in text + out.stderr
     assert text.rstrip().endswith("demo: ok")
-    refused = subprocess.run([str(exe), "demo", "--venue", venue, "--scenario", "crash-while-blind"], cwd=ROOT,
-                             capture_output=True, text=True, timeout=60)
+    refused = subprocess.run([str(exe), "demo", "--venue", venue, *market, "--scenario", "crash-while-blind"],
+                             cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert refused.returncode != 0 and "spot account" in refused.stderr
+
+
+def test_demo_refuses_a_market_the_simulator_does_not_serve_for_the_venue():
+    exe = Path(sys.executable).with_name("ksctl")
+    refused = subprocess.run([str(exe), "demo", "--venue", "bybit", "--market", "spot"], cwd=ROOT,
+                             capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2 and "the simulated bybit serves a futures account" in refused.stderr

@@ -26,10 +26,10 @@ from adapters.simulated.engine import ManualClock
 from adapters.simulated.faults import FaultPlan
 from adapters.simulated.scenarios import build
 from adapters.simulated.venues import VENUES, spot_venues
+from killswitch.face.desk.desk import Desk
 from killswitch.notify.message import headline
 from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.runbooks.sink import RunbookSink
-from killswitch.runner.operator.desk import Desk
 from killswitch.runner.tick.loop import Runner
 from killswitch.state import open_store
 from tests.conftest import bench_module
@@ -265,8 +265,8 @@ def test_a_position_below_the_minimum_is_a_residual_in_status_runbook_and_a_noti
     (ev,) = [e for e in rec.events if e.kind == "close_residual"]
     assert ev.labels["severity"] == "warning" and ev.labels["reason"] == "BELOW_MINIMUM"
     assert ev.labels["symbol"] == "BTC/USDT:USDT" and ev.data["incident"] == r.incident
-    assert headline(SimpleNamespace(labels=ev.labels, event=ev)) == (
-        "close-all simulated/sim-main: 0.0005 BTC/USDT:USDT long left open, no longer closed (BELOW_MINIMUM)")
+    assert headline(SimpleNamespace(labels=ev.labels, event=ev)) == (  # in its standing fact's words
+        f"RESIDUAL simulated/sim-main BTC/USDT:USDT long 0.0005: BELOW_MINIMUM ({r.detail}); incident {r.incident}")
     assert [row.payload["why"] for row in store.audit_rows(kinds=["close_residual"])] == ["BELOW_MINIMUM"]
     rb = store.runbook(r.incident)
     assert [x["symbol"] for x in rb.data["residuals"]] == ["BTC/USDT:USDT"]

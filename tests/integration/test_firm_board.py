@@ -222,7 +222,7 @@ def test_a_runner_without_shards_says_so_and_an_unreadable_firm_is_a_503_not_an_
                 async with http.get(url + "/v1/firm/shards") as r:
                     got.append((r.status, await r.json()))
                 start = SimpleNamespace(name="desk-a", schema="ks_shard_desk_a", assignment={"desk-a": []}, consoles={})
-                board = BoardLink(parts.clock, parts.book, parts.lead, parts.readout.pace_s, None,
+                board = BoardLink(parts.clock, parts.book, parts.lead, parts.pace.pace_s, None,
                                   start, lambda: parts.book.graph, 3_000, None, print)
                 board._reader = _Unreachable()  # the database stopped answering
                 parts.firm.fill(None, board)  # its board alone: the firm link's routes are not asked here

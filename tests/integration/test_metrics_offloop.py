@@ -9,7 +9,7 @@ import threading
 import urllib.request
 
 from killswitch import metrics
-from killswitch.runner.readout import readout
+from killswitch.face.readout import readout
 from tests.integration.test_gate_view_runner import make, serving, tick
 
 

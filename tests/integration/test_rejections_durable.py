@@ -143,8 +143,8 @@ def test_each_refused_leg_stands_after_a_restart_on_the_status_and_the_first_scr
     eth = {e.labels["leg"]: e for e in pages if e.labels["symbol"] == "ETH/USDT:USDT"}
     assert fingerprint(eth["LONG"].labels, None) != fingerprint(eth["SHORT"].labels, None)
     words = {leg: headline(Alert("fp", dict(e.labels), e, 0, 0, False)) for leg, e in eth.items()}
-    assert "30 ETH/USDT:USDT LONG left open" in words["LONG"] and "80 ETH/USDT:USDT SHORT left open" in \
-        words["SHORT"], words
+    assert " ETH/USDT:USDT long LONG 30: CLOSE_REJECTED" in words["LONG"] and \
+        " ETH/USDT:USDT short SHORT 80: CLOSE_REJECTED" in words["SHORT"], words  # as status says each leg
 
 
 def test_a_standby_that_takes_over_on_postgresql_shows_the_refused_legs(tmp_path, pg_database):

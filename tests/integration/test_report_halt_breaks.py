@@ -82,5 +82,5 @@ def test_the_closure_report_shows_each_violation_and_what_it_came_to(tmp_path):
     assert cells[1:] == ["LOCK_VIOLATION", ACCOUNT, "BTC/USDT:USDT", "buy", "0.500", "27,500.00", "alp-rogue-1",
                          "alpha", "cancel", "canceled", "operator op", "-"], cells  # (BTC: amount step 0.001) op's lock
     # the bot's side and the runner's revert, each said whose
-    assert f"| revert | revert filled (the runner's own revert sell {revert['revert_client_order_id']}) |" in section
+    assert f"| revert | the runner's own revert sell {revert['revert_client_order_id']}: revert filled |" in section
     assert "No change of the bots' trading permission in the period." in section

@@ -3,9 +3,9 @@ against the simulated exchange's MEXC spot face (:mod:`adapters.venues.mexc.face
 
 Each test starts a :class:`SimServer` on a free 127.0.0.1 port, runs, and stops; each is bounded
 in time. The engine runs on a manual clock at T0 (flat marks); the account holds the scenario's
-spot balances (USDT, BTC, ETH, SOL). The face places immediate orders alone: the open-order
-list is empty here, and a cancel finds nothing (the rows are proven on MEXC's documented answers,
-tests/unit/adapters/venues/test_mexc_spot.py).
+spot balances (USDT, BTC, ETH, SOL). A bot's resting limit orders are placed through a ccxt
+client of its own (the rows of the order types the face does not place are proven on MEXC's
+documented answers, tests/unit/adapters/venues/test_mexc_spot.py).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import pytest
 
 from adapters.base import AdapterError, CancelSelector, Reason
 from adapters.simulated.http import wall_clock
+from adapters.venues.mexc.face import mexc_client
 from adapters.venues.mexc.face_spot import sim_account
 from killswitch.orders import OrderIntent
 from killswitch.snapshot import Order
@@ -71,6 +72,7 @@ def test_a_cancel_the_venue_does_not_know_keeps_mexcs_2011():
 
 def test_no_countdown_is_offered_on_mexc_spot():
     async def body(srv, ad, eng):
+        assert ad.position_mode() is None  # a spot account holds assets: no mode to read or warn of
         assert not ad.capabilities.cancel_all_after
         with pytest.raises(AdapterError) as e:
             await ad.arm_cancel_all_after(60, ())
@@ -97,5 +99,74 @@ def test_a_bad_signature_and_a_stale_timestamp_are_refused_in_mexcs_shape():
             400, {"code": 700002, "msg": "Signature for this request is not valid."})
         status, stale = await get(f"timestamp={now - 60_000}&recvWindow=5000", spec.secret)
         assert status == 400 and stale["code"] == 700003
+
+    serve(body)
+
+
+async def _bot(srv):
+    """A bot's ccxt ``mexc`` client on the account's spot API."""
+    ex = mexc_client(srv, "sim-main", options={"defaultType": "spot"})
+    await ex.load_markets()
+    return ex
+
+
+def test_a_resting_limit_is_listed_holds_its_balance_and_is_cancelled_by_id():
+    async def body(srv, ad, eng):
+        ex = await _bot(srv)
+        try:
+            placed = await ex.create_order(BTC, "limit", "sell", 0.5, 65_000, {"clientOrderId": "bot-a-1"})
+            rows = await ex.fetch_open_orders(BTC)
+            assert [(o["id"], o["clientOrderId"], o["price"], o["info"]["type"], o["info"]["status"]) for o in rows] \
+                == [(placed["id"], "bot-a-1", 65_000.0, "LIMIT", "NEW")]
+            bal = await ex.fetch_balance()  # what it holds is locked, the rest free
+            assert (bal["BTC"]["total"], bal["BTC"]["used"], bal["BTC"]["free"]) == pytest.approx((1.5, 0.5, 1.0))
+        finally:
+            await ex.close()
+        s = await ad.snapshot()
+        assert s.fetch.ok, s.fetch.error
+        assert [(o.id, o.client_id, o.kind, o.type, o.side, o.price, o.amount) for o in s.orders] == [
+            (placed["id"], "bot-a-1", "regular", "limit", "sell", 65_000.0, 0.5)]
+        r = await ad.cancel_orders(CancelSelector(order_ids=(placed["id"],)))
+        assert r.canceled == (placed["id"],) and not r.failed
+        assert eng.open_spot_orders("sim-main") == [] and (await ad.snapshot()).orders == []
+        ad._orders = {o.id: o for o in s.orders}  # cancelled again: the venue no longer knows it
+        again = await ad.cancel_orders(CancelSelector(order_ids=(placed["id"],)))
+        assert again.failed == {placed["id"]: "ORDER_NOT_FOUND"} and "-2011" in again.words[placed["id"]]
+
+    serve(body)
+
+
+def test_a_symbols_orders_go_by_one_request_each_named_cancelled():
+    async def body(srv, ad, eng):
+        kept = eng.place_spot_order("sim-main", "ETHUSDT", "BUY", 1.0, 2_500.0, time_in_force="GTC")
+        for price in (64_000.0, 66_000.0):
+            eng.place_spot_order("sim-main", "BTCUSDT", "SELL", 0.2, price, time_in_force="GTC")
+        s = await ad.snapshot()
+        assert s.fetch.ok and len(s.orders) == 3
+        before = len(srv.requests)
+        r = await ad.cancel_orders(CancelSelector(symbols=(BTC,)))
+        assert sorted(r.canceled) == sorted(o.id for o in s.orders if o.symbol == BTC) and not r.failed
+        sent = [(m, p) for m, p, _ in srv.requests[before:] if m == "DELETE"]
+        assert sent == [("DELETE", "/api/v3/openOrders")]
+        assert [o.order_id for o in eng.open_spot_orders("sim-main")] == [kept.order_id]
+
+    serve(body)
+
+
+def test_a_limit_rests_until_the_mark_crosses_it_and_an_unplaceable_type_is_refused():
+    async def body(srv, ad, eng):
+        ex = await _bot(srv)
+        try:
+            placed = await ex.create_order(BTC, "limit", "sell", 0.5, 61_000)
+            eng.set_mark("BTCUSDT", 61_500.0)
+            assert await ex.fetch_open_orders(BTC) == []
+            row = await ex.fetch_order(placed["id"], BTC)
+            assert (row["info"]["status"], row["info"]["executedQty"]) == ("FILLED", "0.5")
+            with pytest.raises(Exception) as e:  # post-only: not placed by this face (30041)
+                await ex.create_order(BTC, "limit", "sell", 0.1, 70_000, {"postOnly": True})
+            assert "30041" in str(e.value)
+        finally:
+            await ex.close()
+        assert eng.account_state("sim-main").spot["BTC"] == pytest.approx(1.0)
 
     serve(body)

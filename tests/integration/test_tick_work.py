@@ -127,7 +127,7 @@ def counted(case: str, n: int, work: Path) -> LinesRun:
                     unlocked = await book.desk.commands.unlock_scope(key, "work count", actor="op")
                     await asyncio.sleep(0)
                 assert locked.done and unlocked.done, (locked.reason, unlocked.reason)
-                assert book.parts.readout.gate.publications >= 2
+                assert book.parts.pretrade.gate.publications >= 2
             return lines
         finally:
             await book.close()

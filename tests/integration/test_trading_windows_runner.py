@@ -62,7 +62,7 @@ def test_a_window_lock_refuses_inside_and_allows_outside_and_status_says_the_nex
 
                 assert (await check())["allow"] is True
                 # the daemon's wait ends at the edge
-                assert parts_of(runner).readout.window_edge_s() == (OPENS - clock() + 1) / 1000
+                assert parts_of(runner).pace.window_edge_s() == (OPENS - clock() + 1) / 1000
                 st = await status()
                 [row] = st.windows
                 assert row["open"] is False and row["next_change_ms"] == OPENS

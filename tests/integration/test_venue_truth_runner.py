@@ -174,7 +174,9 @@ def test_the_mismatch_is_one_event_and_its_page_says_what_the_venue_reads(tmp_pa
     mismatches = [e for e in events if e.kind == POSITION_MODE_MISMATCH]
     assert len(mismatches) == 1, [e.kind for e in events]
     page = headline(Alert("fp", dict(mismatches[0].labels), mismatches[0], 0, 0, False))
-    assert page.startswith("binanceusdm/sim-hedge: POSITION_MODE_MISMATCH: declared one-way, the venue reads hedge")
+    # in the words of the standing fact, as ksctl status says it (killswitch/facts/modes.py)
+    assert page.startswith("POSITION_MODE_MISMATCH: declared one-way, the venue reads hedge")
+    assert page.endswith(": binanceusdm/sim-hedge: closes are sent as the venue's mode")
 
 
 def test_a_close_the_venue_keeps_refusing_stops_after_its_bound_and_every_view_says_what_it_said(tmp_path):
@@ -212,8 +214,9 @@ def test_a_close_the_venue_keeps_refusing_stops_after_its_bound_and_every_view_s
     assert headline(Alert("fp", dict(failed[0].labels), failed[0], 0, 0, False)).endswith(
         f"REDUCE_ONLY_REJECTED: {said}")
     residual = next(e for e in events if e.kind == CLOSE_RESIDUAL)
-    assert headline(Alert("fp", dict(residual.labels), residual, 0, 0, False)).endswith(
-        f"(CLOSE_REJECTED): 2 of 2 orders rejected by the venue: {said}")
+    page = headline(Alert("fp", dict(residual.labels), residual, 0, 0, False))
+    assert page.startswith("RESIDUAL ") and f": CLOSE_REJECTED (2 of 2 orders rejected by the venue: {said}); " in page
+    assert page.strip() in {line.strip() for line in text.splitlines()}, page  # as status says it
     # the metric by the venue's code; the history; the console's journal and banner; the report
     assert metric(metrics, "killswitch_close_rejected_total", venue="binanceusdm", account="sim-main",
                   code="-2022") == len(journal)

@@ -6,7 +6,7 @@ The layers, bottom up (see docs/architecture.md): ``policy`` → ``compile`` →
 (``telemetry``, ``notify``, ``runbooks``, ``audit``) → ``cli``. The contracts state them: the core
 layered within and importing nothing above it nor a heavy or I/O library, RE2 by the label
 patterns alone, the previews below the runner and the sinks, the view (the values the API
-answers) below the runner and pure, the face above the runner, the sinks never importing the
+answers) below the runner and pure, the face above the runner (its readout too), the sinks never importing the
 runner nor the command line, nothing importing what wires it, and no import circle. grimp reads
 every import from the source, one inside a function or under ``if TYPE_CHECKING`` too: a lazy
 import still ties the layers together, and a circle through one still makes the modules one unit.
@@ -79,6 +79,11 @@ PLANTED = {
     # (the runner's lock reaching up to the face's view of it: the face sits above the runner)
     "face-above": ("killswitch/runner/lock/zz_face.py", "from killswitch.face.console import chart_svg\n",
                    "killswitch.runner.lock.zz_face -> killswitch.face.console.chart_svg"),
+    # (an operator's command naming the readout for a type: the reads people see stand above the runner)
+    "readout-above": ("killswitch/runner/operator/zz_readout.py",
+                      "from typing import TYPE_CHECKING\n"
+                      "if TYPE_CHECKING:\n    from killswitch.face.readout import readout\n",
+                      "killswitch.runner.operator.zz_readout -> killswitch.face.readout.readout"),
     # (the values the operations answer opening a file: the client reads them without I/O)
     "view-pure": ("killswitch/view/zz_io.py", "import sqlite3\n", "killswitch.view.zz_io -> sqlite3"),
     # (in adapters: the imports planted in killswitch above make circles of their own there)

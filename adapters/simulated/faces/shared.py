@@ -21,9 +21,10 @@ What it owns
 
     Every answer goes out through :meth:`RestFace.respond`, told whose request it answers once
     known (Binance writes the account's used weight in a header), with the headers a refusal
-    carries (``Retry-After``). A new face subclasses it, fills ``ROUTES``, ``OPERATIONS`` and
-    the hooks, serves a request through :meth:`RestFace.serve` (its module's ``handle``), and is
-    registered in :mod:`adapters.simulated.faces` with its path prefixes.
+    carries (``Retry-After``). A new face subclasses it, fills ``ROUTES`` (:func:`routes` of
+    its ``"METHOD /path"`` → operation table), ``OPERATIONS`` and the hooks, serves a request
+    through :meth:`RestFace.serve` (its module's ``handle``), and is registered in
+    :mod:`adapters.simulated.faces` with its path prefixes.
 
     What the faces read alike: the order a request names (:meth:`RestFace.order_ref`), a number
     (:func:`finite_number`), a count (:func:`whole`), a page of a list given newest first
@@ -62,6 +63,8 @@ from ..engine import (
     POSITION_SIDE_MISMATCH,
     PRECISION,
     REDUCE_ONLY_REJECTED,
+    TOO_MANY_ORDERS,
+    TOO_MANY_REQUESTS,
     SimError,
 )
 from ..faults import HTTP_STATUS, Fault, FaultKind, first, restamp, stale, total_latency_ms
@@ -84,9 +87,10 @@ Answer = TypeVar("Answer")
 FILTER_FAILURE = -1013
 
 
-def engine_codes(*, duplicate_id: Answer, no_margin: Answer, too_small: Answer, precision: Answer,
-                 no_balance: Optional[Answer] = None, unknown_symbol: Optional[Answer] = None,
-                 no_position: Optional[Answer] = None, wrong_mode: Optional[Answer] = None,
+def engine_codes(*, duplicate_id: Answer, no_margin: Answer, too_small: Optional[Answer] = None,
+                 precision: Optional[Answer] = None, no_balance: Optional[Answer] = None,
+                 unknown_symbol: Optional[Answer] = None, no_position: Optional[Answer] = None,
+                 wrong_mode: Optional[Answer] = None,
                  more: Optional[Mapping[int, Answer]] = None) -> dict[int, Answer]:
     """A venue's answer to each of the engine's (Binance) refusals of an order, by what the
     refusal means: a client order id sent twice; too little margin (the balance's refusal read
@@ -185,6 +189,18 @@ def newest_first(rows: list[dict], id_field: str, p: Mapping[str, Any], *, most:
     return rows[:n]
 
 
+# the operations a face answers without a key: every other operation a route names is signed
+PUBLIC_OPS = frozenset({"assets", "depth", "exchange_info", "mark_price", "ping", "ticker", "ticker_24hr", "time"})
+
+
+def routes(table: Mapping[str, str]) -> dict[tuple[str, str], tuple[str, bool]]:
+    """A face's ``ROUTES`` from its table of ``"METHOD /path"`` → operation name (the Binance
+    face's name where the operation is the same, so that one fault plan fires on every face):
+    signed unless the operation is one of :data:`PUBLIC_OPS`."""
+    return {(method, path): (op, op not in PUBLIC_OPS)
+            for (method, path), op in ((endpoint.split(" ", 1), op) for endpoint, op in table.items())}
+
+
 STATUS_FAULTS = (FaultKind.HTTP_429, FaultKind.HTTP_418, FaultKind.HTTP_500, FaultKind.HTTP_503)
 
 
@@ -229,8 +245,17 @@ class RestFace:
     def not_found(self, method: str, path: str) -> tuple[int, Any]:
         return 404, "404 page not found"
 
+    def rate_limited(self) -> Optional[tuple[int, Any]]:
+        """The venue's one answer to a spent budget where it has no ban of its own: to a 429 or
+        418 status fault and to the engine's TOO_MANY_REQUESTS or TOO_MANY_ORDERS alike (None:
+        each its own, :meth:`status_fault`'s and :meth:`sim_error`'s)."""
+        return None
+
     def status_fault(self, code: int) -> tuple[int, Any]:
         """The venue's answer to a status fault of HTTP ``code`` (429, 418, 500, 503)."""
+        limited = self.rate_limited() if code in (429, 418) else None
+        if limited is not None:
+            return limited
         reason = "Internal Server Error" if code == 500 else "Service Unavailable"
         return code, f"<html><body><h1>{code} {reason}</h1></body></html>"
 
@@ -260,6 +285,11 @@ class RestFace:
         its :func:`prehash`."""
         return signs(secret, prehash(stamp, request.method, request.path, query, body), sign, b64=True)
 
+    def out_of_window(self, stamp_ms: int, window_ms: int) -> bool:
+        """Whether a signed request's time is more than ``window_ms`` off the server's clock (never
+        where the server does not check times)."""
+        return bool(self.server.check_timestamp) and abs(int(self.server.auth_clock()) - stamp_ms) > window_ms
+
     def dispatch(self, op: str, path: str, params: Any, account: Optional[str], at: Optional[int]) -> Any:
         """The answer's body of one operation: its :attr:`OPERATIONS` entry's (a face whose
         operation is in the body answers it its own way)."""
@@ -287,8 +317,10 @@ class RestFace:
         return VenueFail(*self.status_fault(HTTP_STATUS[fault.kind]))
 
     def sim_refusal(self, e: SimError, op: str) -> VenueFail:
-        """The venue's answer to an engine refusal (:meth:`sim_error` by default)."""
-        return VenueFail(*self.sim_error(e, op))
+        """The venue's answer to an engine refusal (:meth:`rate_limited` for a spent budget where
+        the venue has that answer, else :meth:`sim_error`)."""
+        limited = self.rate_limited() if e.code in (TOO_MANY_REQUESTS, TOO_MANY_ORDERS) else None
+        return VenueFail(*(self.sim_error(e, op) if limited is None else limited))
 
     def stale_key(self, params: Any, raw_query: str) -> Any:
         """What of a read a STALE rule keeps one frozen answer per, beside the endpoint and the
@@ -424,14 +456,36 @@ def loopback(base_url: str) -> str:
 
 
 def ccxt_client(make: Callable[[dict], Any], server: Any, account: str, config: dict,
-                options: Mapping[str, Any], *, password: bool = False) -> Any:
+                options: Mapping[str, Any], *, password: bool = False, secret: Optional[str] = None) -> Any:
     """A ccxt client (``make``: a ccxt exchange class) of the engine's ``account``: its key and
-    secret (and its passphrase, ``password``), ccxt's own rate limit off, ``config`` over them
-    and the venue's ``options`` under ``config``'s own. Its URLs are the caller's to point."""
+    secret (``secret``: as the venue hands it, where that is not the engine's; and its
+    passphrase, ``password``), ccxt's own rate limit off, ``config`` over them and the venue's
+    ``options`` under ``config``'s own. Its URLs are the caller's to point (:func:`rehosted`)."""
     spec = server.engine.accounts[account].spec
-    keys = {"apiKey": spec.api_key, "secret": spec.secret, **({"password": spec.passphrase} if password else {})}
+    keys = {"apiKey": spec.api_key, "secret": spec.secret if secret is None else secret,
+            **({"password": spec.passphrase} if password else {})}
     options = {**options, **config.pop("options", {})}
     return make({**keys, "enableRateLimit": False, **config, "options": options})
+
+
+def b64_secret(server: Any, account: str) -> str:
+    """The engine's secret of ``account`` in base64, as Kraken hands a secret."""
+    return base64.b64encode(server.engine.accounts[account].spec.secret.encode()).decode()
+
+
+def rehosted(api: Mapping[str, Any], base: str) -> dict[str, Any]:
+    """A ccxt client's ``urls['api']`` with the host of each URL in it (``https://host``) the
+    server's ``base`` (on loopback, :func:`loopback`)."""
+    return {k: re.sub(r"^https://[^/]+", loopback(base), v) if isinstance(v, str) else v for k, v in api.items()}
+
+
+def rehosted_client(make: Callable[[dict], Any], server: Any, account: str, config: dict, *, strict: bool = True,
+                    secret: Optional[str] = None) -> Any:
+    """A ccxt client of the engine's ``account`` (:func:`ccxt_client`, no options of the venue's)
+    whose every URL is on the server (:func:`rehosted`), strict unless told (:func:`strict_client`)."""
+    ex = ccxt_client(make, server, account, config, {}, secret=secret)
+    ex.urls["api"] = rehosted(ex.urls["api"], server.base_url)
+    return strict_client(ex, strict)
 
 
 def strict_client(ex: Any, on: bool = True) -> Any:
@@ -468,5 +522,6 @@ def key_account(server: Any, account: str, venue: str, *, name: Optional[str] = 
         "credentials": {k: {"env": f"{prefix}_{suffix}"} for k, (_, suffix) in values.items()}, **fields})
 
 
-__all__ = ["RestFace", "VenueFail", "ccxt_client", "finite_number", "loopback", "key_account", "newest_first",
-           "prehash", "read_json", "respond", "signs", "strict_client", "whole"]
+__all__ = ["RestFace", "VenueFail", "b64_secret", "ccxt_client", "finite_number", "loopback", "key_account",
+           "newest_first", "prehash", "read_json", "rehosted", "rehosted_client", "respond", "routes", "signs",
+           "strict_client", "whole"]

@@ -54,7 +54,7 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from ...simulated.engine import SimError
-from ...simulated.faces.shared import RestFace, VenueFail, key_account, loopback, respond, signs, strict_client
+from ...simulated.faces.shared import RestFace, VenueFail, key_account, loopback, respond, routes, signs, strict_client
 from ...simulated.faults import HTTP_STATUS, Fault
 from ...simulated.numbers import money_text as _money
 from .face_master import BinanceMaster
@@ -62,40 +62,6 @@ from .face_rows import BAD_SIGNATURE, INVALID_KEY, BinanceRows, err
 
 PREFIXES = ("",)
 MASTER = BinanceMaster  # the master account's endpoints that switch its sub-accounts' keys
-
-# (method, path) → (operation name, signed)
-ROUTES: dict[tuple[str, str], tuple[str, bool]] = {
-    ("GET", "/fapi/v1/ping"): ("ping", False),
-    ("GET", "/fapi/v1/time"): ("time", False),
-    ("GET", "/fapi/v1/exchangeInfo"): ("exchange_info", False),
-    ("GET", "/fapi/v1/ticker/price"): ("ticker", False),
-    ("GET", "/fapi/v2/ticker/price"): ("ticker", False),
-    ("GET", "/fapi/v1/ticker/24hr"): ("ticker_24hr", False),
-    ("GET", "/fapi/v1/premiumIndex"): ("mark_price", False),
-    ("GET", "/fapi/v1/depth"): ("depth", False),
-    ("GET", "/fapi/v2/account"): ("account", True),
-    ("GET", "/fapi/v3/account"): ("account", True),
-    ("GET", "/fapi/v2/balance"): ("balance", True),
-    ("GET", "/fapi/v3/balance"): ("balance", True),
-    ("GET", "/fapi/v2/positionRisk"): ("positions", True),
-    ("GET", "/fapi/v3/positionRisk"): ("positions", True),
-    ("GET", "/fapi/v1/leverageBracket"): ("leverage_bracket", True),
-    ("GET", "/fapi/v1/openOrders"): ("open_orders", True),
-    ("GET", "/fapi/v1/openAlgoOrders"): ("open_algo_orders", True),
-    ("GET", "/fapi/v1/algoOrder"): ("get_algo_order", True),
-    ("POST", "/fapi/v1/algoOrder"): ("place_algo_order", True),
-    ("DELETE", "/fapi/v1/algoOrder"): ("cancel_algo_order", True),
-    ("DELETE", "/fapi/v1/algoOpenOrders"): ("cancel_all_algo", True),
-    ("GET", "/fapi/v1/positionSide/dual"): ("position_mode", True),
-    ("POST", "/fapi/v1/positionSide/dual"): ("set_position_mode", True),
-    ("POST", "/fapi/v1/leverage"): ("set_leverage", True),
-    ("GET", "/fapi/v1/order"): ("get_order", True),
-    ("GET", "/fapi/v1/userTrades"): ("user_trades", True),
-    ("POST", "/fapi/v1/order"): ("place_order", True),
-    ("DELETE", "/fapi/v1/order"): ("cancel_order", True),
-    ("DELETE", "/fapi/v1/allOpenOrders"): ("cancel_all", True),
-    ("POST", "/fapi/v1/countdownCancelAll"): ("countdown", True),
-}
 
 # ccxt binanceusdm ``urls['api']`` entries served here, and the path prefix of each
 CCXT_API_PATHS = {
@@ -118,7 +84,38 @@ CCXT_OPTIONS = {
 class BinanceFace(RestFace):
     """One request's view of the engine in Binance USDⓈ-M's terms."""
 
-    ROUTES = ROUTES
+    ROUTES = routes({
+        "GET /fapi/v1/ping": "ping",
+        "GET /fapi/v1/time": "time",
+        "GET /fapi/v1/exchangeInfo": "exchange_info",
+        "GET /fapi/v1/ticker/price": "ticker",
+        "GET /fapi/v2/ticker/price": "ticker",
+        "GET /fapi/v1/ticker/24hr": "ticker_24hr",
+        "GET /fapi/v1/premiumIndex": "mark_price",
+        "GET /fapi/v1/depth": "depth",
+        "GET /fapi/v2/account": "account",
+        "GET /fapi/v3/account": "account",
+        "GET /fapi/v2/balance": "balance",
+        "GET /fapi/v3/balance": "balance",
+        "GET /fapi/v2/positionRisk": "positions",
+        "GET /fapi/v3/positionRisk": "positions",
+        "GET /fapi/v1/leverageBracket": "leverage_bracket",
+        "GET /fapi/v1/openOrders": "open_orders",
+        "GET /fapi/v1/openAlgoOrders": "open_algo_orders",
+        "GET /fapi/v1/algoOrder": "get_algo_order",
+        "POST /fapi/v1/algoOrder": "place_algo_order",
+        "DELETE /fapi/v1/algoOrder": "cancel_algo_order",
+        "DELETE /fapi/v1/algoOpenOrders": "cancel_all_algo",
+        "GET /fapi/v1/positionSide/dual": "position_mode",
+        "POST /fapi/v1/positionSide/dual": "set_position_mode",
+        "POST /fapi/v1/leverage": "set_leverage",
+        "GET /fapi/v1/order": "get_order",
+        "GET /fapi/v1/userTrades": "user_trades",
+        "POST /fapi/v1/order": "place_order",
+        "DELETE /fapi/v1/order": "cancel_order",
+        "DELETE /fapi/v1/allOpenOrders": "cancel_all",
+        "POST /fapi/v1/countdownCancelAll": "countdown",
+    })
     KEY_HEADER = "X-MBX-APIKEY"
     TIME_FIELDS = ("updateTime", "time", "closeTime", "serverTime")
     VENUE = "binanceusdm"
@@ -417,5 +414,5 @@ def sim_account(server: Any, account: str, **fields: Any) -> Any:
 sim_client = binanceusdm_client  # the ccxt client of an account (a bot's, with its own key)
 
 
-__all__ = ["MASTER", "sim_client", "BinanceFace", "CCXT_API_PATHS", "CCXT_OPTIONS", "PREFIXES", "ROUTES", "api_urls",
+__all__ = ["MASTER", "sim_client", "BinanceFace", "CCXT_API_PATHS", "CCXT_OPTIONS", "PREFIXES", "api_urls",
            "binanceusdm_client", "binanceusdm_pro_client", "ccxt_config", "handle", "point_ccxt", "sim_account"]

@@ -60,8 +60,8 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
-from ...simulated.engine import NO_SUCH_ORDER, TOO_MANY_ORDERS, TOO_MANY_REQUESTS, UNKNOWN_ORDER, SimError
-from ...simulated.faces.shared import VenueFail, ccxt_client, key_account, loopback, read_json, strict_client
+from ...simulated.engine import NO_SUCH_ORDER, UNKNOWN_ORDER, SimError
+from ...simulated.faces.shared import VenueFail, ccxt_client, key_account, loopback, read_json, routes, strict_client
 from .face_orders import BitgetOrders
 from .face_plans import BitgetPlans
 from .face_reads import BitgetReads
@@ -70,27 +70,6 @@ from .face_wire import _CODES, CANCEL_NOT_FOUND, NO_ORDER_ID, NO_POSITION, NOT_F
 PREFIXES = ("/api/v2/",)
 V2 = "/api/v2"
 
-ROUTES: dict[tuple[str, str], tuple[str, bool]] = {
-    ("GET", f"{V2}/public/time"): ("time", False),
-    ("GET", f"{V2}/mix/market/contracts"): ("exchange_info", False),
-    ("GET", f"{V2}/spot/public/symbols"): ("exchange_info", False),
-    ("GET", f"{V2}/spot/public/coins"): ("exchange_info", False),
-    ("GET", f"{V2}/margin/currencies"): ("exchange_info", False),
-    ("GET", f"{V2}/mix/market/tickers"): ("ticker", False),
-    ("GET", f"{V2}/mix/market/ticker"): ("ticker", False),
-    ("GET", f"{V2}/mix/market/merge-depth"): ("depth", False),
-    ("GET", f"{V2}/mix/account/accounts"): ("account", True),
-    ("GET", f"{V2}/mix/account/account"): ("position_mode", True),
-    ("GET", f"{V2}/mix/position/all-position"): ("positions", True),
-    ("GET", f"{V2}/mix/order/orders-pending"): ("open_orders", True),
-    ("GET", f"{V2}/mix/order/orders-plan-pending"): ("open_algo_orders", True),
-    ("GET", f"{V2}/mix/order/detail"): ("get_order", True),
-    ("POST", f"{V2}/mix/order/place-order"): ("place_order", True),
-    ("POST", f"{V2}/mix/order/cancel-order"): ("cancel_order", True),
-    ("POST", f"{V2}/mix/order/batch-cancel-orders"): ("cancel_order", True),
-    ("POST", f"{V2}/mix/order/cancel-plan-order"): ("cancel_algo_order", True),
-}
-
 TIMESTAMP_WINDOW_MS = 30_000
 
 
@@ -98,7 +77,26 @@ class BitgetFace(BitgetReads, BitgetOrders, BitgetPlans):
     """One request's view of the engine in Bitget's terms: the shared face's hooks and the
     dispatch of each operation over the reads, orders and plan orders it is built from."""
 
-    ROUTES = ROUTES
+    ROUTES = routes({
+        f"GET {V2}/public/time": "time",
+        f"GET {V2}/mix/market/contracts": "exchange_info",
+        f"GET {V2}/spot/public/symbols": "exchange_info",
+        f"GET {V2}/spot/public/coins": "exchange_info",
+        f"GET {V2}/margin/currencies": "exchange_info",
+        f"GET {V2}/mix/market/tickers": "ticker",
+        f"GET {V2}/mix/market/ticker": "ticker",
+        f"GET {V2}/mix/market/merge-depth": "depth",
+        f"GET {V2}/mix/account/accounts": "account",
+        f"GET {V2}/mix/account/account": "position_mode",
+        f"GET {V2}/mix/position/all-position": "positions",
+        f"GET {V2}/mix/order/orders-pending": "open_orders",
+        f"GET {V2}/mix/order/orders-plan-pending": "open_algo_orders",
+        f"GET {V2}/mix/order/detail": "get_order",
+        f"POST {V2}/mix/order/place-order": "place_order",
+        f"POST {V2}/mix/order/cancel-order": "cancel_order",
+        f"POST {V2}/mix/order/batch-cancel-orders": "cancel_order",
+        f"POST {V2}/mix/order/cancel-plan-order": "cancel_algo_order",
+    })
     KEY_HEADER = "ACCESS-KEY"
     TIME_FIELDS = ("requestTime", "cTime", "uTime", "serverTime", "ts")
     VENUE = "bitget"
@@ -108,10 +106,8 @@ class BitgetFace(BitgetReads, BitgetOrders, BitgetPlans):
     def not_found(self, method: str, path: str) -> tuple[int, Any]:
         return 404, {"code": "40404", "msg": "Request URL NOT FOUND", "requestTime": self.engine.now(), "data": None}
 
-    def status_fault(self, code: int) -> tuple[int, Any]:
-        if code in (429, 418):  # Bitget answers every rate limit 429; it has no 418 ban
-            return 429, {"code": "429", "msg": "Too Many Requests", "requestTime": self.engine.now(), "data": None}
-        return super().status_fault(code)
+    def rate_limited(self) -> tuple[int, Any]:  # Bitget answers every rate limit 429; it has no 418 ban
+        return 429, {"code": "429", "msg": "Too Many Requests", "requestTime": self.engine.now(), "data": None}
 
     def authenticate(self, request: web.Request, key: str, account: Optional[str], raw_query: str,
                      raw_body: str) -> str:
@@ -127,8 +123,7 @@ class BitgetFace(BitgetReads, BitgetOrders, BitgetPlans):
             raise self.fail("40005", "Invalid ACCESS_TIMESTAMP")
         if account is None:
             raise self.fail("40006", "Invalid ACCESS_KEY")
-        srv = self.server
-        if srv.check_timestamp and abs(int(srv.auth_clock()) - int(stamp)) > TIMESTAMP_WINDOW_MS:
+        if self.out_of_window(int(stamp), TIMESTAMP_WINDOW_MS):
             raise self.fail("40008", "Request timestamp expired")
         creds = self.engine.permissions.credentials(key)
         secret, passphrase = creds if creds is not None else (self.engine.secret(account),
@@ -151,8 +146,6 @@ class BitgetFace(BitgetReads, BitgetOrders, BitgetPlans):
                          lambda parsed: self.fail("40017", "Parameter verification failed: body"))
 
     def sim_error(self, e: SimError, op: str) -> tuple[int, Any]:
-        if e.code in (TOO_MANY_REQUESTS, TOO_MANY_ORDERS):
-            return 429, {"code": "429", "msg": "Too Many Requests", "requestTime": self.engine.now(), "data": None}
         if e.code in (UNKNOWN_ORDER, NO_SUCH_ORDER):
             code, msg = CANCEL_NOT_FOUND if op.startswith("cancel") else NOT_FOUND
         else:
@@ -257,5 +250,5 @@ def bitget_pro_client(server: Any, account: str, *, strict: bool = True, **confi
 sim_client = bitget_pro_client  # the ccxt client of an account (a bot's, with its own key)
 
 
-__all__ = ["sim_client", "BitgetFace", "CCXT_OPTIONS", "PREFIXES", "ROUTES", "bitget_account",
+__all__ = ["sim_client", "BitgetFace", "CCXT_OPTIONS", "PREFIXES", "bitget_account",
            "bitget_pro_client", "handle", "sim_account", "ws_urls"]

@@ -75,7 +75,7 @@ from typing import Any, Callable, Mapping, Optional, cast
 from aiohttp import web
 
 from ...simulated.engine import SimError
-from ...simulated.faces.shared import VenueFail, key_account, loopback, read_json, signs, strict_client
+from ...simulated.faces.shared import VenueFail, key_account, loopback, read_json, routes, signs, strict_client
 from ...simulated.faults import HTTP_STATUS, Fault
 from .face_master import BybitMaster
 from .face_orders import BybitOrders
@@ -97,26 +97,6 @@ from .face_wire import (
 PREFIXES = ("/v5/",)
 MASTER = BybitMaster  # the master account's endpoints that switch its sub-accounts' keys
 
-# (method, path) → (operation name, signed); the names are the Binance face's where the
-# operation is the same, so that one fault plan runs over every face
-ROUTES: dict[tuple[str, str], tuple[str, bool]] = {
-    ("GET", "/v5/market/time"): ("time", False),
-    ("GET", "/v5/market/instruments-info"): ("exchange_info", False),
-    ("GET", "/v5/market/tickers"): ("ticker", False),
-    ("GET", "/v5/user/query-api"): ("api_key_info", True),
-    ("GET", "/v5/account/info"): ("account_info", True),
-    ("GET", "/v5/account/wallet-balance"): ("account", True),
-    ("GET", "/v5/position/list"): ("positions", True),
-    ("GET", "/v5/order/realtime"): ("open_orders", True),
-    ("GET", "/v5/order/history"): ("get_order", True),
-    ("POST", "/v5/order/create"): ("place_order", True),
-    ("POST", "/v5/order/cancel"): ("cancel_order", True),
-    ("POST", "/v5/order/cancel-all"): ("cancel_all", True),
-    ("POST", "/v5/position/switch-mode"): ("set_position_mode", True),
-    ("POST", "/v5/position/set-leverage"): ("set_leverage", True),
-    ("POST", "/v5/order/disconnected-cancel-all"): ("countdown", True),
-}
-
 API_KEY_INFO = {"id": "1", "note": "simulated", "readOnly": 0, "secret": "",
                 "permissions": {"ContractTrade": ["Order", "Position"], "Spot": [], "Wallet": [], "Options": [],
                                 "Derivatives": [], "CopyTrading": [], "BlockTrade": [], "Exchange": [], "NFT": []},
@@ -135,7 +115,23 @@ class _Face(BybitReads, BybitOrders):
     (:class:`.face_orders.BybitOrders`), each reading what the request names as
     :class:`.face_params.BybitParams` does."""
 
-    ROUTES = ROUTES
+    ROUTES = routes({
+        "GET /v5/market/time": "time",
+        "GET /v5/market/instruments-info": "exchange_info",
+        "GET /v5/market/tickers": "ticker",
+        "GET /v5/user/query-api": "api_key_info",
+        "GET /v5/account/info": "account_info",
+        "GET /v5/account/wallet-balance": "account",
+        "GET /v5/position/list": "positions",
+        "GET /v5/order/realtime": "open_orders",
+        "GET /v5/order/history": "get_order",
+        "POST /v5/order/create": "place_order",
+        "POST /v5/order/cancel": "cancel_order",
+        "POST /v5/order/cancel-all": "cancel_all",
+        "POST /v5/position/switch-mode": "set_position_mode",
+        "POST /v5/position/set-leverage": "set_leverage",
+        "POST /v5/order/disconnected-cancel-all": "countdown",
+    })
     KEY_HEADER = "X-BAPI-API-KEY"
     TIME_FIELDS = ("updatedTime", "seq")  # updatedTime as digits, seq as a number
     VENUE = "bybit"
@@ -348,5 +344,5 @@ bybit_account = sim_account
 sim_client = bybit_client  # the ccxt client of an account (a bot's, with its own key)
 
 
-__all__ = ["MASTER", "sim_client", "PREFIXES", "ROUTES", "RET_CODES", "CCXT_OPTIONS", "handle", "envelope",
+__all__ = ["MASTER", "sim_client", "PREFIXES", "RET_CODES", "CCXT_OPTIONS", "handle", "envelope",
            "point_ccxt", "ccxt_config", "bybit_client", "bybit_account", "sim_account"]

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from ...simulated.faces.shared import VenueFail
+from ...simulated.engine import NO_SUCH_ORDER, UNKNOWN_ORDER
+from ...simulated.faces.shared import VenueFail, engine_codes
 from ...simulated.numbers import digits as _digits, money_text as _money, plain as _f  # noqa: F401
 
 # Bybit's codes
@@ -37,24 +38,23 @@ POSITION_MODE_UNCHANGED = 110025
 DUPLICATE_LINK_ID = 110072
 NOTIONAL_TOO_SMALL = 110094
 TOO_MANY_STOPS = 110009
+NO_ORDER = (ORDER_NOT_FOUND, "order not exists or too late to cancel")
 RISING_TRIGGER = 110092  # a rising trigger at or below the price: it would trigger at once
 FALLING_TRIGGER = 110093
 
 # the engine's (Binance) code → Bybit's code and message; any other is 10001 with the engine's message
-RET_CODES: dict[int, tuple[int, Optional[str]]] = {
-    -2022: (REDUCE_ONLY, "Reduce-only rule not satisfied"),
-    -2011: (ORDER_NOT_FOUND, "order not exists or too late to cancel"),
-    -2013: (ORDER_NOT_FOUND, "order not exists or too late to cancel"),
-    -2019: (NOT_ENOUGH_MARGIN, "ab not enough for new order"),
-    -2010: (NOT_ENOUGH_MARGIN, "ab not enough for new order"),
-    -4116: (DUPLICATE_LINK_ID, "OrderLinkedID is duplicate"),
-    -4164: (NOTIONAL_TOO_SMALL, "Order does not meet minimum order value"),
-    -4045: (TOO_MANY_STOPS, "The number of stop orders exceeds maximum limit allowed"),
-    -4059: (POSITION_MODE_UNCHANGED, "Position mode is not modified"),
-    -4061: (PARAMS, "position idx not match position mode"),
-    -1121: (PARAMS, "params error: symbol invalid"),
-    -2015: (BAD_KEY, "API key is invalid."),
-}
+# (the notional floor alone: a filter's floor or a precision past the market's is 10001 as well)
+RET_CODES: dict[int, tuple[int, Optional[str]]] = engine_codes(
+    duplicate_id=(DUPLICATE_LINK_ID, "OrderLinkedID is duplicate"),
+    no_margin=(NOT_ENOUGH_MARGIN, "ab not enough for new order"),
+    unknown_symbol=(PARAMS, "params error: symbol invalid"),
+    no_position=(REDUCE_ONLY, "Reduce-only rule not satisfied"),
+    wrong_mode=(PARAMS, "position idx not match position mode"),
+    more={UNKNOWN_ORDER: NO_ORDER, NO_SUCH_ORDER: NO_ORDER,
+          -4164: (NOTIONAL_TOO_SMALL, "Order does not meet minimum order value"),
+          -4045: (TOO_MANY_STOPS, "The number of stop orders exceeds maximum limit allowed"),
+          -4059: (POSITION_MODE_UNCHANGED, "Position mode is not modified"), -2015: (BAD_KEY, "API key is invalid.")},
+)
 
 ORDER_STATUS = {"NEW": "New", "PARTIALLY_FILLED": "PartiallyFilled", "FILLED": "Filled"}
 ALGO_STATUS = {"NEW": "Untriggered", "TRIGGERED": "Triggered", "CANCELED": "Deactivated",

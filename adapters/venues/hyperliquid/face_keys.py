@@ -17,6 +17,8 @@ import functools
 import hashlib
 from typing import Any, Optional
 
+from ...ccxt_exchange.keccak import keccak256
+
 CHAIN_ID = 1337  # the L1 actions' EIP-712 domain ("Exchange", version 1, the zero contract)
 
 
@@ -53,9 +55,7 @@ _N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
 
 def _keccak(data: bytes) -> bytes:
-    from ccxt.base.exchange import Exchange  # the keccak ccxt ships (hashlib's sha3 pads otherwise)
-
-    return Exchange.hash(data, "keccak", "binary")
+    return bytes(keccak256(data))  # in C (hashlib's sha3 pads otherwise; ccxt's own is Python)
 
 
 def _address(public: bytes) -> str:
@@ -88,8 +88,7 @@ def _typehash(spec: str) -> bytes:
 @functools.cache
 def _domain_and_agent() -> tuple[bytes, bytes]:
     """The EIP-712 domain separator and the Agent type's hash: made at the first signature
-    checked, not at import (keccak is ccxt's, whose import costs a simulator that serves no
-    Hyperliquid request a second of CPU at every start)."""
+    checked, not at import."""
     domain = _keccak(_typehash("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)")
                      + _keccak(b"Exchange") + _keccak(b"1") + CHAIN_ID.to_bytes(32, "big") + bytes(32))
     return domain, _typehash("Agent(string source,bytes32 connectionId)")

@@ -40,15 +40,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import re
 import weakref
 from typing import Any, Callable, Optional
 from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from ...simulated.engine import NO_SUCH_ORDER, TOO_MANY_ORDERS, TOO_MANY_REQUESTS, UNKNOWN_ORDER, SimError
-from ...simulated.faces.shared import RestFace, VenueFail, key_account, loopback, strict_client
+from ...simulated.engine import NO_SUCH_ORDER, UNKNOWN_ORDER, SimError
+from ...simulated.faces.shared import RestFace, VenueFail, b64_secret, key_account, rehosted_client, routes
 from .face_rows import (
     INVALID_ARGUMENTS,
     INVALID_KEY,
@@ -72,21 +71,7 @@ from .face_rows import (
 
 PREFIXES = ("/0/",)
 MARKET_TYPE = "spot"  # the account it serves (adapters.simulated.venues.spot_venues)
-
-ROUTES: dict[tuple[str, str], tuple[str, bool]] = {
-    ("GET", "/0/public/AssetPairs"): ("exchange_info", False),
-    ("GET", "/0/public/Assets"): ("assets", False),
-    ("GET", "/0/public/Ticker"): ("ticker", False),
-    ("GET", "/0/public/Time"): ("time", False),
-    ("POST", "/0/private/Balance"): ("account", True),
-    ("POST", "/0/private/BalanceEx"): ("account", True),
-    ("POST", "/0/private/OpenOrders"): ("open_orders", True),
-    ("POST", "/0/private/ClosedOrders"): ("get_order", True),
-    ("POST", "/0/private/AddOrder"): ("place_order", True),
-    ("POST", "/0/private/CancelOrder"): ("cancel_order", True),
-    ("POST", "/0/private/CancelAll"): ("cancel_order", True),
-    ("POST", "/0/private/CancelAllOrdersAfter"): ("countdown", True),
-}
+CONDITIONAL_ORDERS = True  # its stop-loss and take-profit orders rest (the demo's bot rests one)
 
 # each engine's keys → the last nonce each signed with (a weak map: gone with the engine)
 NONCES: "weakref.WeakKeyDictionary[Any, dict[str, int]]" = weakref.WeakKeyDictionary()
@@ -103,7 +88,20 @@ def signature(secret_b64: str, path: str, nonce: str, post_data: str) -> str:
 class KrakenSpotFace(RestFace):
     """One request's view of the engine in Kraken spot's terms."""
 
-    ROUTES = ROUTES
+    ROUTES = routes({
+        "GET /0/public/AssetPairs": "exchange_info",
+        "GET /0/public/Assets": "assets",
+        "GET /0/public/Ticker": "ticker",
+        "GET /0/public/Time": "time",
+        "POST /0/private/Balance": "account",
+        "POST /0/private/BalanceEx": "account",
+        "POST /0/private/OpenOrders": "open_orders",
+        "POST /0/private/ClosedOrders": "get_order",
+        "POST /0/private/AddOrder": "place_order",
+        "POST /0/private/CancelOrder": "cancel_order",
+        "POST /0/private/CancelAll": "cancel_order",
+        "POST /0/private/CancelAllOrdersAfter": "countdown",
+    })
     KEY_HEADER = "API-Key"
     VENUE = "kraken"
 
@@ -120,10 +118,8 @@ class KrakenSpotFace(RestFace):
     def not_found(self, method: str, path: str) -> tuple[int, Any]:
         return 404, {"error": [UNKNOWN_METHOD], "result": {}}
 
-    def status_fault(self, code: int) -> tuple[int, Any]:
-        if code in (429, 418):  # Kraken says a rate limit in its envelope
-            return 200, {"error": [RATE_LIMIT], "result": {}}
-        return super().status_fault(code)
+    def rate_limited(self) -> tuple[int, Any]:  # Kraken says a rate limit in its envelope
+        return 200, {"error": [RATE_LIMIT], "result": {}}
 
     def authenticate(self, request: web.Request, key: str, account: Optional[str], raw_query: str,
                      raw_body: str) -> str:
@@ -150,8 +146,6 @@ class KrakenSpotFace(RestFace):
         return dict(parse_qsl(raw_query if method == "GET" else raw_body, keep_blank_values=True))
 
     def sim_error(self, e: SimError, op: str) -> tuple[int, Any]:
-        if e.code in (TOO_MANY_REQUESTS, TOO_MANY_ORDERS):
-            return 200, {"error": [RATE_LIMIT], "result": {}}
         if e.code in (UNKNOWN_ORDER, NO_SUCH_ORDER):
             return 200, {"error": ["EOrder:Unknown order"], "result": {}}
         return 200, {"error": [error_text(e.code, e.msg)], "result": {}}
@@ -279,25 +273,19 @@ handle = KrakenSpotFace.serve  # one request under PREFIXES, as the module docst
 def sim_account(server: Any, account: str, **fields: Any) -> Any:
     """The Account of the engine's ``account`` on venue ``kraken``, a spot account quoted in the
     engine's USDT, its key and its secret (base64, as Kraken hands one) in the environment."""
-    secret = base64.b64encode(server.engine.accounts[account].spec.secret.encode()).decode()
     fields = {"hedge_mode": False, "market_type": "spot", "quote_currency": "USDT", **fields}
-    return key_account(server, account, "kraken", secret=secret, **fields)
+    return key_account(server, account, "kraken", secret=b64_secret(server, account), **fields)
 
 
 def kraken_client(server: Any, account: str, *, strict: bool = True, **config: Any) -> Any:
     """A ``ccxt.async_support.kraken`` bound to ``server`` as ``account`` (close it after use)."""
     import ccxt.async_support as ccxt_async
 
-    base = loopback(server.base_url)
-    spec = server.engine.accounts[account].spec
-    ex = ccxt_async.kraken({"apiKey": spec.api_key, "secret": base64.b64encode(spec.secret.encode()).decode(),
-                            "enableRateLimit": False, **config})
-    ex.urls["api"] = {k: re.sub(r"^https://[^/]+", base, v) if isinstance(v, str) else v
-                      for k, v in ex.urls["api"].items()}
-    return strict_client(ex, strict)
+    return rehosted_client(ccxt_async.kraken, server, account, config, strict=strict,
+                           secret=b64_secret(server, account))
 
 
 sim_client = kraken_client  # the ccxt client of an account (a bot's, with its own key)
 
-__all__ = ["KrakenSpotFace", "MARKET_TYPE", "PREFIXES", "ROUTES", "handle", "kraken_client", "signature", "sim_account",
-           "sim_client"]
+__all__ = ["CONDITIONAL_ORDERS", "KrakenSpotFace", "MARKET_TYPE", "PREFIXES", "handle", "kraken_client", "signature",
+           "sim_account", "sim_client"]

@@ -70,13 +70,8 @@ from ...ccxt_exchange.dialects.stream_events import StreamEvent
 from ...ccxt_exchange.dialects.trigger_countdown import TriggerCountdown
 from ...ccxt_exchange.parsing import BadData, num
 from . import dialect_answers as answers, dialect_stream as kf_stream
+from .dialect_answers import ACCOUNTS, DEAD_MANS_SWITCH, OPEN_ORDERS, POSITIONS, TICKERS
 
-POSITIONS = "GET /derivatives/api/v3/openpositions"
-TICKERS = "GET /derivatives/api/v3/tickers"
-ACCOUNTS = "GET /derivatives/api/v3/accounts"
-OPEN_ORDERS = "GET /derivatives/api/v3/openorders"
-ORDERS_STATUS = "GET /derivatives/api/v3/orders/status"
-DEAD_MANS_SWITCH = "POST /derivatives/api/v3/cancelallordersafter"
 RATE_LIMITS = "https://docs.kraken.com/api/docs/guides/futures-rate-limits/"
 
 # what one request costs the per-key budget (the rate limits page), by ccxt's path of it

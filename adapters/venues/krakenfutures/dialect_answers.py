@@ -6,6 +6,7 @@ What it owns
       Kraken's documentation of ``sendorder`` / ``cancelorder`` (an answer carries the status alone,
       no text: the refusal's message is the documentation's meaning of it);
     * :data:`REFUSALS`: the refusal table (status → reason code, and how a retry fares);
+    * the venue's endpoints the dialect names (:data:`SEND_ORDER`, :data:`POSITIONS`, ...);
     * :func:`kraken_refusal`: (code, words) in an answer's body, whatever the write;
     * :func:`refused_order`: the AdapterError of a ``sendorder`` answered ``result: success`` with a
       refused ``sendStatus`` (Kraken answers HTTP 200 either way: a refused close must never read
@@ -26,6 +27,12 @@ from ...ccxt_exchange.dialects.base import CancelAnswer, bad_field, unknown_valu
 from ...ccxt_exchange.dialects.refusals import MAX_MESSAGE, Rule, mapped as mapped_by
 
 VENUE = "krakenfutures"
+# the venue's endpoints the dialect names ("METHOD /path"): its reads, its writes and its switch
+POSITIONS = "GET /derivatives/api/v3/openpositions"
+TICKERS = "GET /derivatives/api/v3/tickers"
+ACCOUNTS = "GET /derivatives/api/v3/accounts"
+OPEN_ORDERS = "GET /derivatives/api/v3/openorders"
+DEAD_MANS_SWITCH = "POST /derivatives/api/v3/cancelallordersafter"
 SEND_ORDER = "POST /derivatives/api/v3/sendorder"
 CANCEL_ORDER = "POST /derivatives/api/v3/cancelorder"
 CANCEL_ALL = "POST /derivatives/api/v3/cancelallorders"
@@ -279,5 +286,6 @@ def _batch(answer: Any, sent: Sequence[Any]) -> CancelAnswer:
     return CancelAnswer(frozenset(done), refused)
 
 
-__all__ = ["BATCH_ORDER", "CANCEL_ALL", "CANCEL_ORDER", "PLACED", "REFUSALS", "SEND_ORDER", "STATUS_WORDS",
-           "cancel_answer", "kraken_refusal", "mapped", "refused_order", "words"]
+__all__ = ["ACCOUNTS", "BATCH_ORDER", "CANCEL_ALL", "CANCEL_ORDER", "DEAD_MANS_SWITCH", "OPEN_ORDERS", "PLACED",
+           "POSITIONS", "REFUSALS", "SEND_ORDER", "STATUS_WORDS", "TICKERS", "cancel_answer", "kraken_refusal",
+           "mapped", "refused_order", "words"]

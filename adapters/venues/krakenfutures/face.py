@@ -40,32 +40,17 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import re
 from typing import Any, Callable, Optional
 
 from aiohttp import web
 
-from ...simulated.engine import TOO_MANY_ORDERS, TOO_MANY_REQUESTS, SimError
-from ...simulated.faces.shared import VenueFail, key_account, loopback, read_json, strict_client
+from ...simulated.engine import SimError
+from ...simulated.faces.shared import VenueFail, b64_secret, key_account, read_json, rehosted_client, routes
 from .face_orders import KrakenOrders
 from .face_wire import engine_id, error
 
 PREFIXES = ("/derivatives/",)
 V3 = "/derivatives/api/v3"
-
-ROUTES: dict[tuple[str, str], tuple[str, bool]] = {
-    ("GET", f"{V3}/instruments"): ("exchange_info", False),
-    ("GET", f"{V3}/tickers"): ("ticker", False),
-    ("GET", f"{V3}/orderbook"): ("depth", False),
-    ("GET", f"{V3}/accounts"): ("account", True),
-    ("GET", f"{V3}/openpositions"): ("positions", True),
-    ("GET", f"{V3}/openorders"): ("open_orders", True),
-    ("GET", f"{V3}/orders/status"): ("get_order", True),
-    ("POST", f"{V3}/sendorder"): ("place_order", True),
-    ("POST", f"{V3}/cancelorder"): ("cancel_order", True),
-    ("POST", f"{V3}/cancelallorders"): ("cancel_all", True),
-    ("POST", f"{V3}/cancelallordersafter"): ("countdown", True),
-}
 
 
 def signature(secret: str, post_data: str, path: str) -> str:
@@ -79,7 +64,19 @@ class KrakenFace(KrakenOrders):
     """One request's view of the engine in Kraken Futures' terms: the shared face's hooks and the
     dispatch of each operation over the reads and orders it is built from."""
 
-    ROUTES = ROUTES
+    ROUTES = routes({
+        f"GET {V3}/instruments": "exchange_info",
+        f"GET {V3}/tickers": "ticker",
+        f"GET {V3}/orderbook": "depth",
+        f"GET {V3}/accounts": "account",
+        f"GET {V3}/openpositions": "positions",
+        f"GET {V3}/openorders": "open_orders",
+        f"GET {V3}/orders/status": "get_order",
+        f"POST {V3}/sendorder": "place_order",
+        f"POST {V3}/cancelorder": "cancel_order",
+        f"POST {V3}/cancelallorders": "cancel_all",
+        f"POST {V3}/cancelallordersafter": "countdown",
+    })
     KEY_HEADER = "APIKey"
     TIME_FIELDS = ("serverTime", "receivedTime", "lastUpdateTime", "fillTime", "lastTime")
     VENUE = "krakenfutures"
@@ -89,10 +86,8 @@ class KrakenFace(KrakenOrders):
     def not_found(self, method: str, path: str) -> tuple[int, Any]:
         return 404, error("notFound", self.engine.now())
 
-    def status_fault(self, code: int) -> tuple[int, Any]:
-        if code in (429, 418):  # Kraken answers a spent budget apiLimitExceeded; it has no 418 ban
-            return 429, error("apiLimitExceeded", self.engine.now())
-        return super().status_fault(code)
+    def rate_limited(self) -> tuple[int, Any]:  # Kraken answers a spent budget apiLimitExceeded; it has no 418 ban
+        return 429, error("apiLimitExceeded", self.engine.now())
 
     def authenticate(self, request: web.Request, key: str, account: Optional[str], raw_query: str,
                      raw_body: str) -> str:
@@ -117,8 +112,6 @@ class KrakenFace(KrakenOrders):
         return read_json("GET", raw_query, raw_body, lambda parsed: self.fail("invalidArgument"))
 
     def sim_error(self, e: SimError, op: str) -> tuple[int, Any]:
-        if e.code in (TOO_MANY_REQUESTS, TOO_MANY_ORDERS):
-            return 429, error("apiLimitExceeded", self.engine.now())
         return 400, error("invalidArgument", self.engine.now())
 
     def placed_order_ids(self, op: str, body: Any) -> list[int]:
@@ -153,25 +146,20 @@ handle = KrakenFace.serve  # one request under PREFIXES, as the module docstring
 def sim_account(server: Any, account: str, **fields: Any) -> Any:
     """The Account of the engine's ``account`` on venue ``krakenfutures``, its key and its secret
     (base64, as Kraken hands one) in the environment (:func:`adapters.simulated.venues.sim_account`)."""
-    secret = base64.b64encode(server.engine.accounts[account].spec.secret.encode()).decode()
     fields = {"hedge_mode": False, "quote_currency": "USD", **fields}  # no hedge mode; settled in USD
-    return key_account(server, account, "krakenfutures", secret=secret, **fields)
+    return key_account(server, account, "krakenfutures", secret=b64_secret(server, account), **fields)
 
 
 def krakenfutures_client(server: Any, account: str, *, strict: bool = True, **config: Any) -> Any:
     """A ``ccxt.async_support.krakenfutures`` bound to ``server`` as ``account`` (close it after use)."""
     import ccxt.async_support as ccxt_async
 
-    base = loopback(server.base_url)
-    spec = server.engine.accounts[account].spec
-    ex = ccxt_async.krakenfutures({"apiKey": spec.api_key, "secret": base64.b64encode(spec.secret.encode()).decode(),
-                                   "enableRateLimit": False, **config})
-    ex.urls["api"] = {k: re.sub(r"^https://[^/]+", base, v) for k, v in ex.urls["api"].items()}
-    return strict_client(ex, strict)
+    return rehosted_client(ccxt_async.krakenfutures, server, account, config, strict=strict,
+                           secret=b64_secret(server, account))
 
 
 sim_client = krakenfutures_client  # the ccxt client of an account (a bot's, with its own key)
 
 
-__all__ = ["PREFIXES", "ROUTES", "KrakenFace", "handle", "krakenfutures_client", "sim_account", "sim_client",
+__all__ = ["PREFIXES", "KrakenFace", "handle", "krakenfutures_client", "sim_account", "sim_client",
            "signature"]

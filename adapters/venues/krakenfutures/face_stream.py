@@ -53,7 +53,6 @@ import base64
 import hashlib
 import hmac
 import json
-import re
 import uuid
 from typing import Any, Optional
 
@@ -64,7 +63,7 @@ from ...simulated.conditional import SimAlgoOrder
 from ...simulated.engine import MarketSpec, SimOrder
 from ...simulated.faces.channels import ChannelFace
 from ...simulated.faces.push import _Socket, dumps
-from ...simulated.faces.shared import loopback, strict_client
+from ...simulated.faces.shared import b64_secret, ccxt_client, rehosted, strict_client
 from .face_wire import market_id, order_uuid, trigger_uuid
 
 PATH = "/ws/v1"
@@ -310,12 +309,8 @@ def krakenfutures_pro_client(server: Any, account: str, *, strict: bool = True, 
     ``/derivatives``, the websocket at the server's :data:`PATH` (close it after use)."""
     import ccxt.pro as ccxt_pro
 
-    base = loopback(server.base_url)
-    spec = server.engine.accounts[account].spec
-    ex = ccxt_pro.krakenfutures({"apiKey": spec.api_key, "secret": base64.b64encode(spec.secret.encode()).decode(),
-                                 "enableRateLimit": False, **config})
-    ex.urls["api"] = {k: (re.sub(r"^https://[^/]+", base, v) if k != "ws" else "ws" + base[len("http"):] + PATH)
-                      for k, v in ex.urls["api"].items()}
+    ex = ccxt_client(ccxt_pro.krakenfutures, server, account, config, {}, secret=b64_secret(server, account))
+    ex.urls["api"] = {**rehosted(ex.urls["api"], server.base_url), "ws": "ws" + server.base_url[len("http"):] + PATH}
     return strict_client(ex, strict)
 
 

@@ -12,3 +12,4 @@ which verbatim).
 ORDER = 6
 CCXT_IDS = ("mexc",)
 STREAM_FACE = "face_stream"
+SPOT_FACE = "face_spot"  # its spot account's face (ksctl demo --venue mexc --market spot)

@@ -39,8 +39,8 @@ from typing import Any, Callable, Optional
 
 from aiohttp import web
 
-from ...simulated.engine import NO_SUCH_ORDER, TOO_MANY_ORDERS, TOO_MANY_REQUESTS, UNKNOWN_ORDER, SimError
-from ...simulated.faces.shared import VenueFail, ccxt_client, key_account, loopback, signs, strict_client
+from ...simulated.engine import NO_SUCH_ORDER, UNKNOWN_ORDER, SimError
+from ...simulated.faces.shared import VenueFail, ccxt_client, key_account, loopback, routes, signs, strict_client
 from . import face_spot
 from .face_orders import MexcOrders
 from .face_rows import is_plan, is_stop
@@ -60,24 +60,6 @@ from .face_wire import (
 PREFIXES = ("/api/v1/contract/", "/api/v1/private/", "/api/v3/")
 PRIVATE = "/api/v1/private"
 
-ROUTES: dict[tuple[str, str], tuple[str, bool]] = {
-    ("GET", "/api/v1/contract/ping"): ("time", False),
-    ("GET", "/api/v1/contract/detail"): ("exchange_info", False),
-    ("GET", "/api/v1/contract/ticker"): ("ticker", False),
-    ("GET", f"{PRIVATE}/account/assets"): ("account", True),
-    ("GET", f"{PRIVATE}/position/open_positions"): ("positions", True),
-    ("GET", f"{PRIVATE}/position/position_mode"): ("position_mode", True),
-    ("GET", f"{PRIVATE}/order/list/open_orders"): ("open_orders", True),
-    ("GET", f"{PRIVATE}/planorder/list/orders"): ("open_algo_orders", True),
-    ("GET", f"{PRIVATE}/stoporder/list/orders"): ("open_algo_orders", True),
-    ("POST", f"{PRIVATE}/order/create"): ("place_order", True),
-    ("POST", f"{PRIVATE}/order/cancel"): ("cancel_order", True),
-    ("POST", f"{PRIVATE}/order/cancel_all"): ("cancel_order", True),
-    ("POST", f"{PRIVATE}/planorder/cancel"): ("cancel_algo_order", True),
-    ("POST", f"{PRIVATE}/planorder/cancel_all"): ("cancel_algo_order", True),
-    ("POST", f"{PRIVATE}/stoporder/cancel"): ("cancel_algo_order", True),
-    ("POST", f"{PRIVATE}/stoporder/cancel_all"): ("cancel_algo_order", True),
-}
 # the routes with the contract or the order in the path: (METHOD, pattern) → (operation, signed)
 PATH_ROUTES: tuple[tuple[str, re.Pattern[str], tuple[str, bool]], ...] = (
     ("GET", re.compile(r"^/api/v1/contract/depth/(?P<symbol>[A-Z0-9_]+)$"), ("depth", False)),
@@ -94,7 +76,24 @@ class MexcFace(MexcOrders):
     """One request's view of the engine in MEXC's terms: the shared face's hooks and the dispatch
     of each operation over the rows and the writes it is built from."""
 
-    ROUTES = ROUTES
+    ROUTES = routes({
+        "GET /api/v1/contract/ping": "time",
+        "GET /api/v1/contract/detail": "exchange_info",
+        "GET /api/v1/contract/ticker": "ticker",
+        f"GET {PRIVATE}/account/assets": "account",
+        f"GET {PRIVATE}/position/open_positions": "positions",
+        f"GET {PRIVATE}/position/position_mode": "position_mode",
+        f"GET {PRIVATE}/order/list/open_orders": "open_orders",
+        f"GET {PRIVATE}/planorder/list/orders": "open_algo_orders",
+        f"GET {PRIVATE}/stoporder/list/orders": "open_algo_orders",
+        f"POST {PRIVATE}/order/create": "place_order",
+        f"POST {PRIVATE}/order/cancel": "cancel_order",
+        f"POST {PRIVATE}/order/cancel_all": "cancel_order",
+        f"POST {PRIVATE}/planorder/cancel": "cancel_algo_order",
+        f"POST {PRIVATE}/planorder/cancel_all": "cancel_algo_order",
+        f"POST {PRIVATE}/stoporder/cancel": "cancel_algo_order",
+        f"POST {PRIVATE}/stoporder/cancel_all": "cancel_algo_order",
+    })
     KEY_HEADER = "ApiKey"
     TIME_FIELDS = ("timestamp", "createTime", "updateTime", "ts")
     VENUE = "mexc"
@@ -110,7 +109,7 @@ class MexcFace(MexcOrders):
 
     def route(self, request: web.Request, raw_body: str) -> tuple[str, bool]:
         self.path_params: dict[str, str] = {}
-        found = ROUTES.get((request.method, request.path))
+        found = self.ROUTES.get((request.method, request.path))
         if found is not None:
             return found
         for method, pattern, route in PATH_ROUTES:
@@ -123,10 +122,8 @@ class MexcFace(MexcOrders):
     def not_found(self, method: str, path: str) -> tuple[int, Any]:
         return 404, {"success": False, "code": 404, "message": "Not Found"}
 
-    def status_fault(self, code: int) -> tuple[int, Any]:
-        if code in (429, 418):  # MEXC answers a rate limit 429 (code 510); it has no 418 ban
-            return 429, {"success": False, "code": TOO_FREQUENT[0], "message": TOO_FREQUENT[1]}
-        return super().status_fault(code)
+    def rate_limited(self) -> tuple[int, Any]:  # MEXC answers a rate limit 429 (code 510); it has no 418 ban
+        return 429, {"success": False, "code": TOO_FREQUENT[0], "message": TOO_FREQUENT[1]}
 
     def authenticate(self, request: web.Request, key: str, account: Optional[str], raw_query: str,
                      raw_body: str) -> str:
@@ -134,9 +131,7 @@ class MexcFace(MexcOrders):
         stamp, sign = h.get("Request-Time", ""), h.get("Signature", "")
         if not key or account is None:
             raise self.fail(*UNAUTHORIZED)
-        if not stamp.isdigit():
-            raise self.fail(*STALE_REQUEST)
-        if self.server.check_timestamp and abs(int(self.server.auth_clock()) - int(stamp)) > TIMESTAMP_WINDOW_MS:
+        if not stamp.isdigit() or self.out_of_window(int(stamp), TIMESTAMP_WINDOW_MS):
             raise self.fail(*STALE_REQUEST)
         signed = key + stamp + (raw_query if request.method == "GET" else raw_body)
         if not signs(self.engine.key_secret(key, account), signed, sign):
@@ -165,8 +160,6 @@ class MexcFace(MexcOrders):
         return got
 
     def sim_error(self, e: SimError, op: str) -> tuple[int, Any]:
-        if e.code in (TOO_MANY_REQUESTS, TOO_MANY_ORDERS):
-            return 429, {"success": False, "code": TOO_FREQUENT[0], "message": TOO_FREQUENT[1]}
         code, msg = NOT_FOUND if e.code in (UNKNOWN_ORDER, NO_SUCH_ORDER) else CODES.get(e.code, (PARAMS[0],
                                                                                                     f"{e.msg}"))
         return 200, {"success": False, "code": code, "message": msg}
@@ -241,6 +234,7 @@ class MexcFace(MexcOrders):
 
 
 handle = MexcFace.serve  # one request under PREFIXES, as the module docstring says
+ROUTES = MexcFace.ROUTES  # the contract API's (every path under /api/v3/ is the spot face's)
 
 
 # --- clients -----------------------------------------------------------------------------------------------

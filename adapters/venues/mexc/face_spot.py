@@ -16,15 +16,18 @@ What it answers, as MEXC documents it
       of the query string before it (700002); a key without trade permission refused an order
       (700007);
     * the engine's markets as spot pairs (``BTCUSDT``), the account's spot balances (``free``,
-      ``locked`` 0), the marks as price tickers; an order is the engine's spot order (immediate,
-      at the mark: ``MARKET``, or a limit ``IMMEDIATE_OR_CANCEL``), found again by
-      ``origClientOrderId`` or ``orderId``.
+      and ``locked``: what its resting orders hold), the marks as price tickers; an order is the
+      engine's spot order (:mod:`adapters.simulated.spot`), found again by ``origClientOrderId``
+      or ``orderId``: ``MARKET`` and ``IMMEDIATE_OR_CANCEL`` at once, at the mark, a ``LIMIT``
+      order (GTC) filling what crosses and resting the rest, listed by ``GET
+      /api/v3/openOrders`` (one symbol's, or every symbol's when none is named), cancelled by
+      ``DELETE /api/v3/order`` (the order's row, ``status`` ``CANCELED``) or a symbol's by
+      ``DELETE /api/v3/openOrders`` (a row each).
 
-    This face places immediate orders alone (``MARKET``, ``IMMEDIATE_OR_CANCEL``; the engine's
-    spot desk can rest orders, which only the Kraken face serves so far): ``openOrders`` is
-    always empty here, ``DELETE /api/v3/order`` answers -2011 and ``DELETE /api/v3/openOrders``
-    an empty list. Rows of the
-    other order types are proven on the documented answers instead
+    ``LIMIT_MAKER`` and ``FILL_OR_KILL`` are refused (30041: the engine has no post-only or
+    all-or-nothing order); the spot API documents no stop order, so nothing conditional rests
+    here (Kraken's face serves the spot desk's triggers). The rows of the types this face does
+    not place are proven on the documented answers instead
     (tests/unit/adapters/venues/test_mexc_spot.py). The spot API has no cancel-all-after.
 
 What it must not do
@@ -39,22 +42,11 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from ...simulated.engine import NO_SUCH_ORDER, TOO_MANY_ORDERS, TOO_MANY_REQUESTS, UNKNOWN_ORDER, SimError
-from ...simulated.faces.shared import RestFace, VenueFail, engine_codes, signs
+from ...simulated.engine import NO_SUCH_ORDER, UNKNOWN_ORDER, SimError
+from ...simulated.faces.shared import RestFace, VenueFail, engine_codes, routes, signs
 from ...simulated.rules import MarketSpec, SimOrder
 
 V3 = "/api/v3"
-ROUTES: dict[tuple[str, str], tuple[str, bool]] = {
-    ("GET", f"{V3}/exchangeInfo"): ("exchange_info", False),
-    ("GET", f"{V3}/ticker/price"): ("ticker", False),
-    ("GET", f"{V3}/time"): ("time", False),
-    ("GET", f"{V3}/account"): ("account", True),
-    ("GET", f"{V3}/openOrders"): ("open_orders", True),
-    ("GET", f"{V3}/order"): ("get_order", True),
-    ("POST", f"{V3}/order"): ("place_order", True),
-    ("DELETE", f"{V3}/order"): ("cancel_order", True),
-    ("DELETE", f"{V3}/openOrders"): ("cancel_order", True),
-}
 
 # the spot API's error codes (its "Error Code" table) the face answers with
 UNKNOWN = (-2011, "Unknown order sent.")
@@ -71,6 +63,9 @@ CODES = engine_codes(duplicate_id=(PARAM[0], "duplicate newClientOrderId"), no_m
                      too_small=(30002, "The minimum transaction volume cannot be less than :"),
                      precision=(PARAM[0], "quantity scale is invalid"))
 RECV_WINDOW_MS = 5000
+# the spot API's order types this face places → the engine's time in force; its rows' type back
+PLACES = {"MARKET": "IOC", "IMMEDIATE_OR_CANCEL": "IOC", "LIMIT": "GTC"}
+PLACED_AS = {("LIMIT", "GTC"): "LIMIT", ("LIMIT", "IOC"): "IMMEDIATE_OR_CANCEL"}
 
 
 def decimals(step: float) -> int:
@@ -92,19 +87,38 @@ def spot_symbol(m: MarketSpec) -> dict:
 
 
 def order_row(o: SimOrder) -> dict:
-    """A spot order as ``GET /api/v3/order`` prints it."""
+    """A spot order as ``GET /api/v3/order`` and ``openOrders`` print it."""
     return {"symbol": o.symbol, "orderId": str(o.order_id), "orderListId": -1, "clientOrderId": o.client_order_id,
             "price": f"{o.price:g}", "origQty": f"{o.quantity:g}", "executedQty": f"{o.executed_qty:g}",
             "cummulativeQuoteQty": f"{o.cum_quote:g}", "status": o.status, "timeInForce": o.time_in_force,
-            "type": "LIMIT" if o.type == "LIMIT" else "MARKET", "side": o.side, "stopPrice": "0.0",
+            "type": PLACED_AS.get((o.type, o.time_in_force), "MARKET"), "side": o.side, "stopPrice": "0.0",
             "icebergQty": "0.0", "time": o.time, "updateTime": o.update_time, "isWorking": True,
             "origQuoteOrderQty": "0.000000"}
+
+
+def cancelled_row(o: SimOrder) -> dict:
+    """A cancelled order as ``DELETE /api/v3/order`` and ``DELETE /api/v3/openOrders`` answer it."""
+    row = order_row(o)
+    return {"symbol": o.symbol, "origClientOrderId": o.client_order_id, "orderId": row["orderId"],
+            "clientOrderId": o.client_order_id, **{k: row[k] for k in ("price", "origQty", "executedQty",
+                                                                         "cummulativeQuoteQty", "status",
+                                                                         "timeInForce", "type", "side")}}
 
 
 class MexcSpotFace(RestFace):
     """One request's view of the engine in MEXC spot's terms."""
 
-    ROUTES = ROUTES
+    ROUTES = routes({
+        f"GET {V3}/exchangeInfo": "exchange_info",
+        f"GET {V3}/ticker/price": "ticker",
+        f"GET {V3}/time": "time",
+        f"GET {V3}/account": "account",
+        f"GET {V3}/openOrders": "open_orders",
+        f"GET {V3}/order": "get_order",
+        f"POST {V3}/order": "place_order",
+        f"DELETE {V3}/order": "cancel_order",
+        f"DELETE {V3}/openOrders": "cancel_order",
+    })
     KEY_HEADER = "X-MEXC-APIKEY"
     TIME_FIELDS = ("serverTime", "time", "updateTime", "transactTime")
     VENUE = "mexc"
@@ -118,10 +132,8 @@ class MexcSpotFace(RestFace):
     def not_found(self, method: str, path: str) -> tuple[int, Any]:
         return 404, {"code": 404, "msg": "Not Found"}
 
-    def status_fault(self, code: int) -> tuple[int, Any]:
-        if code in (429, 418):  # MEXC's rate limit: 429
-            return 429, {"code": TOO_MANY[0], "msg": TOO_MANY[1]}
-        return super().status_fault(code)
+    def rate_limited(self) -> tuple[int, Any]:  # MEXC's rate limit: 429
+        return 429, {"code": TOO_MANY[0], "msg": TOO_MANY[1]}
 
     def authenticate(self, request: web.Request, key: str, account: Optional[str], raw_query: str,
                      raw_body: str) -> str:
@@ -131,9 +143,7 @@ class MexcSpotFace(RestFace):
         signed, _, sign = (raw_query + raw_body).rpartition("&signature=")
         p = dict(parse_qsl(signed))
         stamp, window = str(p.get("timestamp", "")), str(p.get("recvWindow", RECV_WINDOW_MS))
-        if not stamp.isdigit() or not window.isdigit():
-            raise self.fail(*STALE)
-        if self.server.check_timestamp and abs(int(self.server.auth_clock()) - int(stamp)) > int(window):
+        if not (stamp.isdigit() and window.isdigit()) or self.out_of_window(int(stamp), int(window)):
             raise self.fail(*STALE)
         if not sign or not signs(self.engine.key_secret(key, account), signed, sign):
             raise self.fail(*SIGNATURE)
@@ -149,8 +159,6 @@ class MexcSpotFace(RestFace):
         return {k: v for k, v in parse_qsl(raw_query + raw_body, keep_blank_values=True) if k != "signature"}
 
     def sim_error(self, e: SimError, op: str) -> tuple[int, Any]:
-        if e.code in (TOO_MANY_REQUESTS, TOO_MANY_ORDERS):
-            return 429, {"code": TOO_MANY[0], "msg": TOO_MANY[1]}
         if e.code in (UNKNOWN_ORDER, NO_SUCH_ORDER):
             return 400, {"code": UNKNOWN[0], "msg": UNKNOWN[1]}
         code, msg = CODES.get(e.code, (PARAM[0], e.msg))
@@ -177,39 +185,50 @@ class MexcSpotFace(RestFace):
 
     def op_account(self, p: dict, account: str, at: Optional[int], path: str) -> dict:
         spot = self.engine.account_state(account, at).spot
+        held = self.engine.spot_locked(account)
         return {"canTrade": True, "canWithdraw": False, "canDeposit": False, "updateTime": None,
                 "accountType": "SPOT", "permissions": ["SPOT"],
-                "balances": [{"asset": a, "free": f"{q:g}", "locked": "0"} for a, q in sorted(spot.items()) if q]}
+                "balances": [{"asset": a, "free": f"{max(0.0, q - held.get(a, 0.0)):g}",
+                              "locked": f"{held.get(a, 0.0):g}"} for a, q in sorted(spot.items()) if q]}
+
+    def op_open_orders(self, p: dict, account: str, at: Optional[int], path: str) -> list:
+        symbol = self.market(p["symbol"]).symbol if p.get("symbol") else None
+        return [order_row(o) for o in self.engine.open_spot_orders(account, symbol)]
 
     def op_get_order(self, p: dict, account: str, at: Optional[int], path: str) -> dict:
-        cid, oid = p.get("origClientOrderId"), p.get("orderId")
-        o = self.engine.get_spot_order(account, cid) if cid else None
-        if o is None or (oid is not None and str(o.order_id) != str(oid)):
+        cid, oid = p.get("origClientOrderId") or None, p.get("orderId")
+        if cid is None and not str(oid or "").isdigit():
+            raise self.fail(700004, "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null")
+        o = self.engine.get_spot_order(account, cid, None if cid else int(str(oid)))
+        if oid is not None and str(o.order_id) != str(oid):
             raise SimError(UNKNOWN_ORDER, f"no spot order {cid or oid}")
         return order_row(o)
 
     def op_place(self, p: dict, account: str, at: Optional[int], path: str) -> dict:
         m = self.market(p.get("symbol"))
         side, kind = p.get("side"), p.get("type")
-        if side not in ("BUY", "SELL") or kind not in ("MARKET", "IMMEDIATE_OR_CANCEL"):
-            raise self.fail(30041, "current order type can not place order")  # immediate orders alone here
+        if side not in ("BUY", "SELL") or kind not in PLACES:
+            raise self.fail(30041, "current order type can not place order")
         try:
             qty = float(p.get("quantity", ""))
             price = float(p["price"]) if kind != "MARKET" else None
         except (KeyError, ValueError):
             raise self.fail(*PARAM) from None
-        o = self.engine.place_spot_order(account, m.symbol, side, qty, price,
+        o = self.engine.place_spot_order(account, m.symbol, side, qty, price, time_in_force=PLACES[kind],
                                          client_order_id=p.get("newClientOrderId") or None)
         return {"symbol": m.symbol, "orderId": str(o.order_id), "orderListId": -1, "price": f"{o.price:g}",
                 "origQty": f"{o.quantity:g}", "type": kind, "side": side, "transactTime": o.time}
 
     def op_cancel(self, p: dict, account: str, at: Optional[int], path: str) -> Any:
-        self.market(p.get("symbol"))
+        m = self.market(p.get("symbol"))  # (the engine finds an order by its id alone)
         if path.endswith("/openOrders"):
-            return []  # nothing of this face's rests
-        if not (p.get("orderId") or p.get("origClientOrderId")):
+            return [cancelled_row(o) for o in self.engine.cancel_all_spot(account, m.symbol)]
+        cid, oid = p.get("origClientOrderId") or None, p.get("orderId")
+        if cid is None and not oid:
             raise self.fail(700004, "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null")
-        raise SimError(UNKNOWN_ORDER, f"no open order {p.get('orderId') or p.get('origClientOrderId')}")
+        if cid is None and not str(oid).isdigit():
+            raise SimError(UNKNOWN_ORDER, f"no open order {oid}")
+        return cancelled_row(self.engine.cancel_spot_order(account, int(str(oid)) if cid is None else None, cid))
 
     # operation → what answers it (face, params, account, at, path)
     OPERATIONS: dict[str, Callable[..., Any]] = {
@@ -217,12 +236,13 @@ class MexcSpotFace(RestFace):
         "exchange_info": lambda f, p, account, at, path: {
             "timezone": "CST", "serverTime": f.engine.now(), "rateLimits": [], "exchangeFilters": [],
             "symbols": [spot_symbol(m) for m in f.engine.markets.values()]},
-        "ticker": op_ticker, "account": op_account, "open_orders": lambda f, p, account, at, path: [],
+        "ticker": op_ticker, "account": op_account, "open_orders": op_open_orders,
         "get_order": op_get_order, "place_order": op_place, "cancel_order": op_cancel,
     }
 
 
 handle = MexcSpotFace.serve  # one request under /api/v3/, as the module docstring says
+ROUTES = MexcSpotFace.ROUTES
 
 
 def sim_account(server: Any, account: str, **fields: Any) -> Any:
@@ -233,4 +253,5 @@ def sim_account(server: Any, account: str, **fields: Any) -> Any:
     return key_account(server, account, "mexc", **{"hedge_mode": False, "market_type": "spot", **fields})
 
 
-__all__ = ["MexcSpotFace", "ROUTES", "decimals", "handle", "order_row", "sim_account", "spot_symbol"]
+__all__ = ["MexcSpotFace", "ROUTES", "cancelled_row", "decimals", "handle", "order_row", "sim_account",
+           "spot_symbol"]

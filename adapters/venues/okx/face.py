@@ -72,7 +72,7 @@ from typing import Any, Callable, Optional
 from aiohttp import web
 
 from ...simulated.engine import SimError
-from ...simulated.faces.shared import VenueFail, ccxt_client, key_account, loopback, read_json, strict_client
+from ...simulated.faces.shared import VenueFail, ccxt_client, key_account, loopback, read_json, routes, strict_client
 from .face_algos import OkxAlgos
 from .face_master import OkxMaster
 from .face_orders import OkxOrders
@@ -90,39 +90,11 @@ from .face_wire import (
     _Fail,
     _ok,
     _okx_error,
-    _sim_status,
     inst_id,
 )
 
 PREFIXES = ("/api/v5/",)
 MASTER = OkxMaster  # the master account's endpoints that switch its sub-accounts' keys
-
-# (method, path) → (operation name, signed): the Binance face's operation names, so a fault
-# plan written for one venue fires on the other
-ROUTES: dict[tuple[str, str], tuple[str, bool]] = {
-    ("GET", "/api/v5/public/time"): ("time", False),
-    ("GET", "/api/v5/public/instruments"): ("exchange_info", False),
-    ("GET", "/api/v5/public/mark-price"): ("mark_price", False),
-    ("GET", "/api/v5/market/ticker"): ("ticker", False),
-    ("GET", "/api/v5/market/tickers"): ("ticker", False),
-    ("GET", "/api/v5/market/books"): ("depth", False),
-    ("GET", "/api/v5/account/balance"): ("account", True),
-    ("GET", "/api/v5/account/positions"): ("positions", True),
-    ("GET", "/api/v5/account/config"): ("position_mode", True),
-    ("POST", "/api/v5/account/set-position-mode"): ("set_position_mode", True),
-    ("POST", "/api/v5/account/set-leverage"): ("set_leverage", True),
-    ("GET", "/api/v5/trade/order"): ("get_order", True),
-    ("GET", "/api/v5/trade/orders-pending"): ("open_orders", True),
-    ("GET", "/api/v5/trade/order-algo"): ("get_algo_order", True),
-    ("GET", "/api/v5/trade/orders-algo-pending"): ("open_algo_orders", True),
-    ("POST", "/api/v5/trade/order"): ("place_order", True),
-    ("POST", "/api/v5/trade/batch-orders"): ("place_order", True),
-    ("POST", "/api/v5/trade/order-algo"): ("place_algo_order", True),
-    ("POST", "/api/v5/trade/cancel-order"): ("cancel_order", True),
-    ("POST", "/api/v5/trade/cancel-batch-orders"): ("cancel_order", True),
-    ("POST", "/api/v5/trade/cancel-algos"): ("cancel_algo_order", True),
-    ("POST", "/api/v5/trade/cancel-all-after"): ("countdown", True),
-}
 
 TIMESTAMP_WINDOW_MS = 30_000  # OKX refuses a request stamped further than this from its clock (50102)
 
@@ -144,7 +116,30 @@ class _Okx(OkxReads, OkxOrders, OkxAlgos):
     orders (:class:`.face_algos.OkxAlgos`), each reading its parameters as
     :class:`.face_params.OkxParams` does."""
 
-    ROUTES = ROUTES
+    ROUTES = routes({
+        "GET /api/v5/public/time": "time",
+        "GET /api/v5/public/instruments": "exchange_info",
+        "GET /api/v5/public/mark-price": "mark_price",
+        "GET /api/v5/market/ticker": "ticker",
+        "GET /api/v5/market/tickers": "ticker",
+        "GET /api/v5/market/books": "depth",
+        "GET /api/v5/account/balance": "account",
+        "GET /api/v5/account/positions": "positions",
+        "GET /api/v5/account/config": "position_mode",
+        "POST /api/v5/account/set-position-mode": "set_position_mode",
+        "POST /api/v5/account/set-leverage": "set_leverage",
+        "GET /api/v5/trade/order": "get_order",
+        "GET /api/v5/trade/orders-pending": "open_orders",
+        "GET /api/v5/trade/order-algo": "get_algo_order",
+        "GET /api/v5/trade/orders-algo-pending": "open_algo_orders",
+        "POST /api/v5/trade/order": "place_order",
+        "POST /api/v5/trade/batch-orders": "place_order",
+        "POST /api/v5/trade/order-algo": "place_algo_order",
+        "POST /api/v5/trade/cancel-order": "cancel_order",
+        "POST /api/v5/trade/cancel-batch-orders": "cancel_order",
+        "POST /api/v5/trade/cancel-algos": "cancel_algo_order",
+        "POST /api/v5/trade/cancel-all-after": "countdown",
+    })
     KEY_HEADER = "OK-ACCESS-KEY"
     TIME_FIELDS = ("ts", "uTime", "cTime", "pTime", "fillTime")
     VENUE = "okx"
@@ -152,14 +147,12 @@ class _Okx(OkxReads, OkxOrders, OkxAlgos):
     # --- the shared hooks ----------------------------------------------------------------------------
 
     def not_found(self, method: str, path: str) -> tuple[int, Any]:
-        known = any(p == path for _, p in ROUTES)
+        known = any(p == path for _, p in self.ROUTES)
         return 404, {"code": "50115" if known else "404", "msg": f"Path {path}, Method {method} is invalid",
                      "data": []}
 
-    def status_fault(self, code: int) -> tuple[int, Any]:
-        if code in (429, 418):  # OKX answers every rate limit 429 50011; it has no 418 ban
-            return 429, {"code": RATE_LIMITED[0], "msg": RATE_LIMITED[1], "data": []}
-        return super().status_fault(code)
+    def rate_limited(self) -> tuple[int, Any]:  # OKX answers every rate limit 429 50011; it has no 418 ban
+        return 429, {"code": RATE_LIMITED[0], "msg": RATE_LIMITED[1], "data": []}
 
     def authenticate(self, request: web.Request, key: str, account: Optional[str], raw_query: str,
                      raw_body: str) -> str:
@@ -179,7 +172,7 @@ class _Okx(OkxReads, OkxOrders, OkxAlgos):
         ts = _iso_ms(stamp)
         if ts is None:
             raise _Fail("50112", "Invalid OK-ACCESS-TIMESTAMP.", 401)
-        if self.server.check_timestamp and abs(int(self.server.auth_clock()) - ts) > TIMESTAMP_WINDOW_MS:
+        if self.out_of_window(ts, TIMESTAMP_WINDOW_MS):
             raise _Fail("50102", "Timestamp request expired.", 401)
         creds = self.engine.permissions.credentials(key)
         secret, passphrase = creds if creds is not None else (self.engine.secret(account), "")
@@ -204,7 +197,7 @@ class _Okx(OkxReads, OkxOrders, OkxAlgos):
 
     def sim_error(self, e: SimError, op: str) -> tuple[int, Any]:
         code, msg = _okx_error(e, cancel=op.startswith("cancel"))
-        return _sim_status(e), {"code": code, "msg": msg, "data": []}
+        return 400, {"code": code, "msg": msg, "data": []}
 
     def placed_order_ids(self, op: str, body: Any) -> list[int]:
         if op != "place_order":
@@ -340,5 +333,5 @@ okx_account = sim_account
 sim_client = okx_client  # the ccxt client of an account (a bot's, with its own key)
 
 
-__all__ = ["MASTER", "sim_client", "PREFIXES", "ROUTES", "handle", "okx_client", "okx_account", "sim_account",
+__all__ = ["MASTER", "sim_client", "PREFIXES", "handle", "okx_client", "okx_account", "sim_account",
            "CCXT_OPTIONS"]

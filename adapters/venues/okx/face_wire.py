@@ -93,10 +93,6 @@ def _okx_error(e: SimError, *, cancel: bool = False) -> tuple[str, str]:
     return got if got is not None else ("51000", f"Parameter error: {e.msg}")
 
 
-def _sim_status(e: SimError) -> int:
-    return 429 if e.code in (TOO_MANY_REQUESTS, TOO_MANY_ORDERS) else 400
-
-
 # --- numbers as OKX writes them: strings -----------------------------------------------------------------
 
 

@@ -2,8 +2,9 @@
 rendered with the HTTP status its reason code maps to.
 
 What it owns: :class:`ChangeHandlers`, the base of the silences' and the revokes' handlers (each
-says which of its reason codes are bad input, unknown names or a runner that cannot answer).
-Must not: read a request's fields (:mod:`killswitch.face.request` does) or decide anything (the view does).
+says which of its reason codes are bad input, unknown names or a runner that cannot answer), and
+a body read with the fields it may have. Must not: read a field's value (:mod:`killswitch.face.request`
+does) or decide anything (the view does).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 from typing import Any, Awaitable, Callable
 
 from aiohttp import web
+
+from ..request import fields
 
 
 class ChangeHandlers:
@@ -27,6 +30,12 @@ class ChangeHandlers:
     def __init__(self, view: Any, call: Callable[..., Awaitable[Any]], reply: Callable[[int, Any], web.Response],
                  body: Callable[[web.Request], Awaitable[dict]]):
         self.view, self.call, self.reply, self.body = view, call, reply, body
+
+    async def fields_of(self, request: web.Request, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> dict:
+        """The request's body: its ``required`` fields, maybe ``optional`` ones, none else (or 400)."""
+        body = await self.body(request)
+        fields(body, required, optional)
+        return body
 
     def status(self, done: bool, why: str) -> int:
         """The HTTP status of a change's answer."""

@@ -1,4 +1,4 @@
-"""The API's policy drift verdict (:class:`~killswitch.runner.operator.desk.Desk` stores it;
+"""The API's policy drift verdict (:class:`~killswitch.face.desk.desk.Desk` stores it;
 the operations' table lists the route, :mod:`killswitch.view.operations`; its body and answer
 are docs/api.md's and docs/openapi.yaml's).
 

@@ -18,7 +18,7 @@ from aiohttp import web
 
 from ...policy.units import LIMIT_VALUE_HINT, UnitError, parse_limit_value
 from ...runner.gate.request import finite as _finite
-from ..request import MAX_REASON, bad, fields, seconds, show, string_field
+from ..request import MAX_REASON, bad, seconds, show, string_field
 from .access import caller
 from .changes import ChangeHandlers
 
@@ -53,9 +53,8 @@ class OverrideHandlers(ChangeHandlers):
     CARRIES = "override"
 
     async def override_request(self, request: web.Request) -> web.Response:
-        body = await self.body(request)
-        fields(body, ("scope", "reason_code", "reason", "expires_s"),
-               ("strategy", "limit", "raise_to", "waive", "order"))
+        body = await self.fields_of(request, ("scope", "reason_code", "reason", "expires_s"),
+                                    ("strategy", "limit", "raise_to", "waive", "order"))
         named = [k for k in ("limit", "waive", "order") if body.get(k) is not None]
         if len(named) != 1:
             raise bad('name one of "limit" (with "raise_to"), "waive" or "order"')

@@ -86,7 +86,7 @@ def action_of(path: str) -> str:
 
 class RefusedWrites(FoldedRows):
     """Counts the refused writes and writes their bounded audit rows through ``audit`` (the desk's
-    :meth:`~killswitch.runner.operator.desk.Desk.audit_write_refusal`); see the module doc."""
+    :meth:`~killswitch.face.desk.desk.Desk.audit_write_refusal`); see the module doc."""
 
     def __init__(self, audit: Optional[Callable[[dict], Awaitable[Any]]], clock: Callable[[], float] = time.monotonic,
                  window_s: float = WINDOW_S, rows_per_window: int = ROWS_PER_WINDOW, tracked: int = TRACKED):

@@ -16,7 +16,7 @@ from typing import Any, Optional
 
 from aiohttp import web
 
-from ..request import MAX_REASON, bad, fields, seconds, show, string_field
+from ..request import MAX_REASON, bad, seconds, show, string_field
 from .access import caller
 from .changes import ChangeHandlers
 
@@ -45,8 +45,7 @@ class SilenceHandlers(ChangeHandlers):
     CARRIES = "silence"
 
     async def silence_add(self, request: web.Request) -> web.Response:
-        body = await self.body(request)
-        fields(body, ("duration_s", "comment"), ("matchers", "incident", "every_scope"))
+        body = await self.fields_of(request, ("duration_s", "comment"), ("matchers", "incident", "every_scope"))
         texts, incident = _matchers(body)
         duration_s = seconds(body, "duration_s", MAX_SILENCE_S)
         comment = string_field(body, "comment", MAX_REASON, free_text=True)
@@ -61,15 +60,13 @@ class SilenceHandlers(ChangeHandlers):
         return self.answer(result, "silence_add")
 
     async def silence_preview(self, request: web.Request) -> web.Response:
-        body = await self.body(request)
-        fields(body, (), ("matchers", "incident"))
+        body = await self.fields_of(request, (), ("matchers", "incident"))
         texts, incident = _matchers(body)
         p = await self.call(self.view.silence_preview, texts, incident)
         return self.reply(200 if p.ok else self.status(False, p.reason), p)
 
     async def silence_change(self, request: web.Request) -> web.Response:
-        body = await self.body(request)
-        fields(body, ("id",), ("duration_s", "comment"))
+        body = await self.fields_of(request, ("id",), ("duration_s", "comment"))
         if body.get("duration_s") is None and body.get("comment") is None:
             raise bad('give "duration_s" (extend) or "comment" (edit)')
         duration_s = seconds(body, "duration_s", MAX_SILENCE_S) if body.get("duration_s") is not None else None
@@ -80,8 +77,7 @@ class SilenceHandlers(ChangeHandlers):
         return self.answer(result, "silence_change")
 
     async def acknowledge(self, request: web.Request) -> web.Response:
-        body = await self.body(request)
-        fields(body, (), ("incident", "policy", "scope", "comment"))
+        body = await self.fields_of(request, (), ("incident", "policy", "scope", "comment"))
         incident = string_field(body, "incident", 600) if "incident" in body else None
         policy = string_field(body, "policy") if "policy" in body else None
         scope = string_field(body, "scope") if "scope" in body else None

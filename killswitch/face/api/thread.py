@@ -5,7 +5,7 @@ aiohttp applications built by :func:`killswitch.face.api.api.make_app`, each on 
 own, started and stopped from the runner's loop. Accepting, parsing, authenticating and
 answering requests then never wait for the runner's work (a tick, a store write), and the
 runner's loop spends no time on HTTP: the view hands every call back to the loop its state
-lives on (:meth:`killswitch.runner.operator.desk.Desk.run_view_call`).
+lives on (:meth:`killswitch.face.desk.desk.Desk.run_view_call`).
 
 Built with a ``gate`` application (``ksctl run`` builds one: the same routes, middleware and
 view, with handlers of its own for its own loop, and the same identities and admission of

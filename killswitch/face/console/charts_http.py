@@ -2,7 +2,7 @@
 
 What it owns: reading the request (``hours``: how far back, above 0 and at most 12, default 3;
 ``format``: ``svg``, the default, or ``json``), asking the view for the chart
-(``view.chart(policy, scope, hours)``, :class:`~killswitch.runner.readout.charts.ChartHistory`), and
+(``view.chart(policy, scope, hours)``, :class:`~killswitch.face.readout.charts.Charts`), and
 answering it: ``image/svg+xml`` drawn by :mod:`.chart_svg`, or the
 :class:`~killswitch.view.charts.ScopeChart` as JSON (every series, threshold, stage
 transition and gap the SVG draws). An unknown policy or scope is a 404 with its reason code

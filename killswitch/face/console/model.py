@@ -30,9 +30,9 @@ from typing import Any, Optional, Sequence
 
 from ...facts import of as facts_of
 from ...facts.residuals import accepted_text
-from ...facts.violations import counted_text
+from ...facts.violations import counted_text, outcome_text
 from ...figures import figure, money, shortfall_text, step_of
-from ...fills import bot_side, orders_text, revert_side
+from ...fills import bot_side, orders_text
 from ...holds import KILL_HOLD, KILL_RELEASE, LockHold, holder
 from ...policy.kinds.heartbeat_age import unheard
 from ...relatch import relatched_text
@@ -440,17 +440,16 @@ def _still_open(r: Any, now: int) -> dict:
 def _violations(doc: dict, now: int) -> dict:
     """What broke a lock at the venue: the count and the latest (status's ``lock_violations``)."""
     rows = [{"when": _when(v.get("ts_ms"), now), "action": v.get("action"), "account": v.get("account"),
-             "symbol": v.get("symbol"), "side": bot_side(v), "revert_side": revert_side(v),
+             "symbol": v.get("symbol"), "side": bot_side(v),
              "amount": _number(v.get("amount"), v.get("amount_step")),
              "notional": _number(v.get("notional")),
              "strategy": ", ".join(str(n) for n in v.get("strategies") or ()) or v.get("strategy"),
              "attribution": v.get("attribution") or "",
-             # the bot's order that broke the lock; the runner's own revert apart, labelled as its own
+             # the bot's order that broke the lock (the runner's own revert is said in its outcome)
              # (a revert's: every bot's order whose fills grew the leg, each with its own strategy)
              "order": orders_text(v["orders"]) if v.get("orders") else v.get("client_order_id") or "",
              "order_id": "" if v.get("orders") else v.get("order_id") or "",
-             "revert": v.get("revert_client_order_id") or "",
-             "lock": f"{v.get('mode')} {v.get('scope')}", "outcome": v.get("outcome") or "pending"}
+             "lock": f"{v.get('mode')} {v.get('scope')}", "outcome": outcome_text(v)}  # as status says it
             for v in list((doc or {}).get("recent") or ())[:20]]
     title, count = counted_text(doc or {})  # as ksctl status titles and counts them
     return {"total": int((doc or {}).get("total") or 0), "title": title, "count": count, "rows": rows}

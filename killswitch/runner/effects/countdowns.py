@@ -26,9 +26,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 from dataclasses import dataclass
-from typing import AbstractSet, Any, Callable, Mapping, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 from adapters.base import AdapterError, CancelSelector, DmsStatus
 
@@ -38,8 +37,8 @@ from ...engine.state import forget_heartbeats, record_heartbeat
 from ...events import DMS_NATIVE_LAPSED, Event
 from ...snapshot import Snapshot
 from ...state.store import StateStore
+from ...view.dms import summarised, venue_said
 from ..book.book import Book
-from ..book.dms_state import SourceStatus
 from ..book.still_open import still_open_of
 from ..collaborators import Audits, Saves
 from ..lock.lock import DEAD_MANS_SWITCH, iso_ms
@@ -49,9 +48,6 @@ from .beat_sources import SourceGate, named_by
 
 log = logging.getLogger("killswitch.runner.countdowns")
 
-SYMBOLS_SHOWN = 5  # a per-symbol countdown's symbols a status names
-DMS_SHOWN = 20  # sources (and watched sources never heard from) the status lists: the most urgent
-DMS_ALL = "/v1/status?dms=all"  # where the status lists every one (and GET /v1/dms, the switch alone)
 
 
 @dataclass(frozen=True)
@@ -340,7 +336,7 @@ class Countdowns:
     def status(self, shown: Optional[int] = None) -> dict:
         """The dead man's switch as ``GET /v1/dms`` shows it: every source held (``sources``), the
         venues' countdowns, the latest refused sources and every source watched. With ``shown``,
-        as the status shows it (:func:`summarised`): the ``shown`` most urgent sources, the
+        as the status shows it (:func:`~killswitch.view.dms.summarised`): the ``shown`` most urgent sources, the
         watched sources never heard from (at most ``shown``), and ``summary``: how many there are
         of each, the soonest to fire, and where every one is read."""
         now = self.clock()
@@ -379,54 +375,6 @@ class Countdowns:
         for port in self.venues.values():
             accounts |= port.strategy_names()
         return {s: list(by) for s, by in named_by(self.book.graph, accounts, self.book.dms.armed).items()}
-
-
-def _urgency(name: str, st: SourceStatus, locked: AbstractSet[str]) -> tuple:
-    """Fired first, then a halt its firing left, then armed by the time left, then the rest."""
-    if st.fired:
-        return (0, 0.0, name)
-    if name in locked:
-        return (1, 0.0, name)
-    if st.armed:
-        return (2, st.fires_in_s if st.fires_in_s is not None else math.inf, name)
-    return (3, 0.0, name)
-
-
-def summarised(doc: dict, states: Mapping[str, SourceStatus], locked: AbstractSet[str], shown: int) -> dict:
-    """``doc`` (the switch as :meth:`Countdowns.status` shows it whole, without its ``sources``)
-    with the ``shown`` most urgent of ``states`` as its sources (each group by name: fired, a halt
-    left, armed by the time left, the rest), the watched sources never heard from (at most
-    ``shown``, by name) as its ``watched``, and ``summary``: the counts of every source held,
-    armed, fired, halting trading, watched and never heard, how many of each are listed, the
-    soonest to fire, and where every one is read (:data:`DMS_ALL`)."""
-    ranked = sorted(states.items(), key=lambda kv: _urgency(kv[0], kv[1], locked))[:shown]
-    watched = doc["watched"]
-    never = [s for s in sorted(watched) if s not in states]
-    soonest = min(((st.fires_in_s, name) for name, st in states.items() if st.armed and st.fires_in_s is not None),
-                  default=None)
-    summary = {"sources": len(states), "armed": sum(1 for st in states.values() if st.armed),
-               "fired": sum(1 for st in states.values() if st.fired), "locked": len(locked),
-               "watched": len(watched), "never_heard": len(never), "shown": len(ranked),
-               "never_heard_shown": min(len(never), shown),
-               "soonest": soonest[1] if soonest else None, "soonest_fires_in_s": soonest[0] if soonest else None,
-               "all": DMS_ALL}
-    return {**doc, "sources": {name: {**st.to_json(), "locked": name in locked} for name, st in ranked},
-            "watched": {s: watched[s] for s in never[:shown]}, "summary": summary}
-
-
-def venue_said(said: Optional[DmsStatus]) -> str:
-    """The venue's answer to an account's last arm, in the words every screen shows."""
-    if said is None:
-        return "not asked by this runner yet"
-    if not said.supported:
-        return "not armed: the venue has no cancel-all-after for this account"
-    if not said.armed:
-        return ("not armed: no open order or position to cancel (a per-symbol countdown; "
-                "looked at again at each refresh)")
-    shown = ", ".join(said.symbols[:SYMBOLS_SHOWN]) + (f" and {len(said.symbols) - SYMBOLS_SHOWN} more"
-                                                      if len(said.symbols) > SYMBOLS_SHOWN else "")
-    where = f" on {shown}" if said.symbols else ""
-    return f"armed, {said.seconds:g}s{where}" if said.seconds is not None else f"armed{where}"
 
 
 def error_code(e: BaseException) -> str:

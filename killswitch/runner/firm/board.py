@@ -11,7 +11,7 @@ facts (:mod:`.firm`):
   (a refusal is counted); a standby publishes nothing. A board that cannot be written is said once
   a run (``FIRM_BOARD_UNWRITTEN``) and again when it is written;
 * the desk's view of it: ``firm_board``, the shard's link, and ``firm_shards``, what the API
-  calls (:class:`~killswitch.runner.operator.desk.Desk`, through its :class:`~.ports.FirmSlot`);
+  calls (:class:`~killswitch.face.desk.desk.Desk`, through its :class:`~.ports.FirmSlot`);
 * :meth:`BoardLink.read` — every shard and the firm-wide breaker as the firm's tables say now
   (:func:`killswitch.firm.board.firm_board`), on a connection of its own so that a console's
   refresh never waits behind the tick's writes nor they behind it; ``FIRM_STATE_UNREACHABLE``

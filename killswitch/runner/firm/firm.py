@@ -61,7 +61,7 @@ from ...metrics import Registry
 from ...state.firm_tables import NOTIFY_CHANNEL
 from ...state.store import FencedError, StoreError
 from ...view import ChangeResult, ResetResult
-from ..readout.armed import BlindReports
+from ..sinks.coverage import BlindReports
 from .apply import DirectiveApplier, Listener, firm_scope
 from .entries import FirmOutbox
 from .kill import kill_preview, kill_status, release_kill, send_kill, unlock_under_kill

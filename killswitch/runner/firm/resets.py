@@ -3,7 +3,7 @@
 What it owns:
 
 - :func:`relatch_of`: per firm policy instance, what a reset of it runs into now — a trigger that
-  still fires enters the stage again at the next evaluation (:mod:`..readout.relatch`'s warning), from the
+  still fires enters the stage again at the next evaluation (:mod:`killswitch.view.relatch`'s warning), from the
   firm's state and the holder's last evaluation; the holder writes it in its view (``relatch``);
 - :func:`route_reset`: an approval sent to any shard's API, written as a ``reset`` directive for
   the holder; while the holder's last view says a trigger of it still fires, refused
@@ -23,8 +23,8 @@ from typing import Any, Optional
 from ...firm.directives import FIRM_HOLD_PREFIX, RESET, UNLOCK, Directive
 from ...state.store import StoreError
 from ...view import ResetResult
-from ..readout.readout import trigger_statuses
-from ..readout.relatch import relatch_unconfirmed, still_firing
+from ...view.relatch import relatch_unconfirmed, still_firing
+from ...view.triggers import trigger_statuses
 
 
 def relatch_of(graph: Any, state: Any, ev: Any) -> dict[tuple[str, str], tuple[str, ...]]:

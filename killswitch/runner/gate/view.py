@@ -36,7 +36,7 @@ A refusal answered from a view published while the runner led is counted
 (:class:`~.refusals.Counted`: one increment, handed to the engine's tally at the next tick). The
 message buckets are the other thing a check changes; the gate spends them under their own
 lock (:class:`~.limits_state.MessageBuckets`), so their accounting is exact whichever thread
-checks (the API's, or the loop's own :meth:`~killswitch.runner.readout.readout.Readout.check_order`).
+checks (the API's, or the loop's own :meth:`~killswitch.runner.watch.pretrade.Pretrade.check_order`).
 
 Must not: read the runner's state from another thread than its loop (a check reads the view, the
 clock and :meth:`~killswitch.runner.lease.leadership.Leadership.term_holds`, which is made for any thread),

@@ -1,5 +1,5 @@
-"""The operators' calls: the desk (the ``RunnerView`` the API serves, each call a delegation to
-the part that owns it), the commands that change the book (audited, applied, saved), manual
-closes and their plans, previews, the operators' revokes and positions, the log line of a
-change.
+"""The operators' commands: those that change the book (audited, applied, saved), resets, manual
+closes and their plans, the operators' revokes, the refused closes a person accepts. The desk that
+calls them (:mod:`killswitch.face.desk`) and the reads and previews it answers
+(:mod:`killswitch.face.readout`) stand above the runner.
 """

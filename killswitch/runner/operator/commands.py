@@ -358,7 +358,7 @@ class OperatorCommands(ResetApprovals):
                                   + ("; the halt of its firing stays until ksctl unlock" if locked else ""))
 
 
-# --- the decisions, shared with the previews (:mod:`.previews`): what is previewed is what is done ---
+# --- the decisions, shared with the previews (:mod:`killswitch.face.readout.previews`): what is previewed is done ---
 
 
 def lock_ttl_ms(ttl_s: Optional[float]) -> tuple[Optional[int], Optional[str]]:

@@ -24,15 +24,15 @@ from ...events import RESET, Event
 from ...notify.message import iso
 from ...state.store import FencedError, StateStore
 from ...view import ResetResult, TriggerStatus
+from ...view.relatch import relatch_unconfirmed, still_firing, taken
 from ..book.book import Book
 from ..book.resuming import Resumptions
 from ..book.revoke_state import holder_of
 from ..collaborators import Emits, Names, Saves
 from ..effects.revokes import Revokes
 from ..lease.leadership import Leadership
-from ..readout.planned import PlannedOrders
-from ..readout.relatch import relatch_unconfirmed, still_firing, taken
 from ..storeio import StoreIO
+from ..venue.planned import PlannedOrders
 
 
 class ResetApprovals:

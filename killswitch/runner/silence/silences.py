@@ -26,9 +26,9 @@ from typing import Any, Awaitable, Callable, Container, Mapping, Optional, Seque
 from ...engine.stages import decision_id
 from ...events import RESET, SEVERITY, Event
 from ...policy.matchers import PAGE_LABELS, LabelMatcher, SilenceError, close_names, matcher_problem, parse_matchers
-from ...silences import INCIDENT_ENDED, Acknowledgement, Silence, every_scope_problem, own_words
+from ...silences import INCIDENT_ENDED, Silence, every_scope_problem, own_words
 from ...state.store import FencedError, StateStore
-from ...view import AckStatus, SilenceResult, SilenceStatus
+from ...view import SilenceResult, SilenceStatus
 from ...view.silence_preview import SilencePreview
 from ..book.book import Book
 from ..book.view import BookView
@@ -56,13 +56,6 @@ def silence_status(s: Silence, now: int, open_: Optional[Container[str]] = None,
                          s.incident, s.tied, idle)
 
 
-
-
-def ack_fields(have: Optional[Sequence[Acknowledgement]]) -> tuple[Optional[AckStatus], tuple[AckStatus, ...]]:
-    """A status's ``ack`` (the latest) and ``acks`` (everyone who has the incident, oldest first)."""
-    shown = tuple(AckStatus(a.incident, a.author, a.ts_ms, a.comment) for a in have or ())
-    latest = max(shown, key=lambda a: a.ts_ms, default=None)
-    return latest, shown
 
 
 def known_labels(book: BookView) -> set[str]:

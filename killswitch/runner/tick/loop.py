@@ -4,7 +4,7 @@ What it owns: the tick pipeline (its order written here, in :meth:`Runner.tick`,
 else), the lease's lifecycle (start, renew, lost, handed to a keeper, close), and the one entry a
 policy reload reaches a running runner by (:meth:`Runner.apply_graph`). Its parts
 (:mod:`.parts`) are built by :func:`killswitch.process.bootstrap.build_runner_and_desk`, which builds
-the operator's :class:`~..operator.desk.Desk` from the same parts: the API, the console and the
+the operator's :class:`~killswitch.face.desk.desk.Desk` from the same parts: the API, the console and the
 operators' calls go to the desk, never to the runner. The order of a tick is the
 crash-safety argument (see :mod:`killswitch.runner.venue.executor`): intents are journaled before
 the state that records the stage entry is saved, and sent only after both. The entry's audit
@@ -28,7 +28,7 @@ Threads. The runner's state lives on one event loop, the tick's: ticks and opera
 interleave only at await points, and no lock guards it — a second thread touching it would need
 one around every read as well as every write, and the tick's store calls would then hold it.
 What runs elsewhere touches none of it: the HTTP API's thread hands every view call to this
-loop through the desk (:mod:`..operator.desk`), in the turn (:mod:`..lease.turn`), which the tick holds from
+loop through the desk (:mod:`killswitch.face.desk.desk`), in the turn (:mod:`..lease.turn`), which the tick holds from
 start to end ahead of every change waiting — it lends it out only while its snapshots are
 fetched. The leader lease is taken and renewed by
 a :class:`~killswitch.runner.lease.keeper.LeaseKeeper` thread on a store connection of its own, so
@@ -65,8 +65,7 @@ from ...state.store import FencedError, StateStore, StoreError
 from ..book.rejections import CLOSE_REJECTED
 from ..lease.keeper import LeaseKeeper
 from ..lease.runs import Runs
-from ..readout.armed import BlindReports, log_changes
-from ..readout.standing import log_standing
+from ..sinks.coverage import BlindReports, log_changes
 from ..venue.depth import BOOK_TIMEOUT_S, plan_with_books
 from ..venue.execution import ExecutionReport
 from ..venue.lanes import LANES_DRAIN_S
@@ -74,7 +73,8 @@ from ..venue.port import Venues
 from ..venue.shortfalls import MAX_CLOSE_RETRIES
 from .gc_pause import CollectorPause
 from .parts import RunnerParts
-from .shed import LoadShed, shed_words
+from .shed import shed_words
+from .standing import log_standing
 from .takeover import Takeover, said_removed
 
 log = logging.getLogger("killswitch.runner")
@@ -132,7 +132,7 @@ class ReloadOutcome:
 class Runner:
     """The tick pipeline and the lease's lifecycle (see the module doc): the parts taken in,
     the tick and ``apply_graph``; the logic lives in the parts, and what operators ask for is
-    the desk's (:class:`~..operator.desk.Desk`). It hands none of its parts out: a caller reads the part
+    the desk's (:class:`~killswitch.face.desk.desk.Desk`). It hands none of its parts out: a caller reads the part
     that owns a value from the parts the composition root built (``parts.book.state``,
     ``parts.lead.fence``, ``parts.fanout.sinks``, ``parts.reloads.error``:
     :func:`killswitch.process.bootstrap.build_runner_and_desk`).
@@ -155,21 +155,20 @@ class Runner:
         self._io, self._book, self._counters, self._turn = p.io, p.book, p.counters, p.turn
         self._lead, self._fanout, self._known, self._executor = p.lead, p.fanout, p.known, p.executor
         self._countdowns, self._resumptions, self._persist = p.countdowns, p.resumptions, p.persist
-        self._shortfalls, self._closes, self._readout, self._charts = p.shortfalls, p.closes, p.readout, p.charts
+        self._shortfalls, self._closes, self._pretrade, self._charts = p.shortfalls, p.closes, p.pretrade, p.charts
         self._fetches, self._streams = p.fetches, p.streams
         self._entries, self._revokes = p.entries, p.revokes
         self._enforcement, self._still_open = p.enforcement, p.still_open
         self._overrides = p.overrides  # the limits' overrides: ended at expiry or a halt (runner/override/)
         self._silencing = p.silencing  # the silences made from an incident: their end recorded when it ends
         self._modes, self._rejections = p.modes, p.rejections
+        self._guards = p.guards  # the accounts no running policy guards (runner/watch/guards.py)
         self._takeover = Takeover(p, venues)  # what a stop or a takeover left, carried on at the first tick
         self._runs = Runs(p.lead, holder, lambda: p.book.graph.digest)  # this process's start and stop, audited
         self._blind_reports = BlindReports()
         self._coverage_logged = False  # this process has said every blind or unmatched scope once
         self._collector = CollectorPause()
-        self._shed = LoadShed(None, time.monotonic)  # the loop's holds once a lease thread measures them
-        self._readout.load = self._shed.status
-        self._readout.collectors.append(self._shed)
+        self._shed = p.shed  # the loop's holds once a lease thread measures them
         load_arrays()  # numpy, which a stage's entry over a large scope computes with: imported now, not then
 
     # --- lifecycle -----------------------------------------------------------------------------------
@@ -257,7 +256,7 @@ class Runner:
             log.warning("DMS_NATIVE_LEFT_ARMED: %s", line)
 
     def _take_up_chart_write(self) -> None:
-        """What a chart sample write queued after a tick raised (:meth:`~..readout.charts.ChartHistory.failed`),
+        """What a chart sample write queued after a tick raised (:meth:`~..sinks.charts.ChartHistory.failed`),
         taken up as any store call outside a tick: fenced, a standby; a store error, counted and
         the state read back; the process dying in it (not an ``Exception``: a signal, an
         interpreter exit) dies here. A bug is counted and said by the charts, and the ticks go on."""
@@ -293,9 +292,8 @@ class Runner:
         self._book.swap_graph(reload.graph)
         pruned = self._book.prune_instances(self.venues.declared(), now, before)  # engine/removed.py
         said_removed(pruned, "the reload")
-        if self._readout.guards is not None:  # an account the new graph leaves unguarded: logged now
-            self._readout.guards.now()
-        self._readout.gate.changed()  # the new graph's limits and scopes in the gate's view
+        self._guards.now()  # an account the new graph leaves unguarded: logged now
+        self._pretrade.gate.changed()  # the new graph's limits and scopes in the gate's view
         self._reloads.error, self._reloads.loaded_ms, self._reloads.failed_ms = None, now, None
         self._sync.took(reload.graph.digest, reload.graph.revision, reload.files, now)
         failures = []
@@ -340,7 +338,7 @@ class Runner:
             self.store_failed()
             report.leader = False
             report.store_error = f"{e}"
-        self._readout.gate.publish()  # the pre-trade gate's view: the book as this tick left it
+        self._pretrade.gate.publish()  # the pre-trade gate's view: the book as this tick left it
         if report.leader and report.evaluation is not None and not report.execution.deposed:
             self._charts.record(report.evaluation)  # queued behind the tick's writes, not awaited
         if report.execution.deposed:

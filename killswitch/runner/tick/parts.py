@@ -1,5 +1,5 @@
 """What a runner is made of: the parts :func:`killswitch.process.bootstrap.build_runner_and_desk` builds,
-which the :class:`~.loop.Runner` (the tick, the lease) and the :class:`~..operator.desk.Desk` (the
+which the :class:`~.loop.Runner` (the tick, the lease) and the :class:`~killswitch.face.desk.desk.Desk` (the
 operator's view calls) are each handed their share of.
 
 What it owns: :class:`RunnerParts`, the list of the parts, each built with the narrow
@@ -24,18 +24,15 @@ from ..lease.leadership import Leadership, Turn
 from ..lease.stored import StoredLocks
 from ..operator.closes import ManualCloses
 from ..operator.commands import OperatorCommands
-from ..operator.positions import PositionsReadout
-from ..operator.previews import Previews
 from ..operator.revoke_commands import OperatorRevokes
 from ..override.overrides import Overrides
-from ..readout.catalog_build import Known
-from ..readout.charts import ChartHistory
-from ..readout.readout import Readout
 from ..silence.silences import Silences
+from ..sinks.charts import ChartHistory
 from ..sinks.entries import EntryOutbox
 from ..sinks.fanout import SinkFanout
 from ..storeio import StoreIO
 from ..sync.tracker import PolicySync
+from ..venue.catalog_build import Known
 from ..venue.executor import Executor
 from ..venue.fetches import FetchHealth
 from ..venue.left_open import StillOpenOrders
@@ -44,7 +41,11 @@ from ..venue.shortfalls import Shortfalls
 from ..venue.streams import StreamWatch
 from ..watch.enforcement import Enforcement
 from ..watch.entry_watch import EntryWatch
+from ..watch.guards import Guards
+from ..watch.pretrade import Pretrade
+from .pace import Pace
 from .persist import Persistence
+from .shed import LoadShed
 
 
 @dataclass
@@ -61,8 +62,10 @@ class ReloadState:
 @dataclass
 class RunnerParts:
     """What a runner and its desk are made of (see the module doc). The tick's parts go to the
-    runner; the operator's (previews, positions, commands, silences, revokes asked for by an
-    operator) to the desk alone; the reads, the closes and the turn to both."""
+    runner; the operator's (commands, silences, revokes asked for by an operator) to the desk
+    alone; the closes and the turn to both. The reads people see (status, incidents, positions,
+    the actions' previews) are not among them: they stand above the runner
+    (:mod:`killswitch.face.readout`), handed these parts, and the desk is handed them."""
 
     io: StoreIO
     book: Book
@@ -77,10 +80,10 @@ class RunnerParts:
     persist: Persistence
     shortfalls: Shortfalls
     closes: ManualCloses
-    readout: Readout
-    previews: Previews
+    pretrade: Pretrade  # the pre-trade gate: its published view and its checks on the loop
+    pace: Pace  # the interval it ticks at, and the next edge of a trading window
+    shed: LoadShed  # the load shed: what is read less often while the loop is held
     charts: ChartHistory
-    position_readout: PositionsReadout
     commands: OperatorCommands
     silencing: Silences
     fetches: FetchHealth
@@ -103,5 +106,6 @@ class RunnerParts:
     dry_run: bool
     accounts: tuple[str, ...]  # the accounts it guards ("venue/name")
     overrides: Overrides  # the overrides of the pre-trade limits (runner/override/)
+    guards: Guards  # the accounts no running policy's scope selects, logged when that changes
     # a shard's firm link, for the parts built before it (filled by the composition root on a shard)
     firm: FirmSlot = field(default_factory=FirmSlot)

@@ -56,8 +56,7 @@ class Takeover:
         if said_removed(pruned, "the start") and pruned.news:
             await p.lead.audit("policy_instances_removed", now, {"removed": pruned.rows(),
                                                                  "graph": p.book.graph.digest})
-        if p.readout.guards is not None:  # an account no policy guards: logged at the start
-            p.readout.guards.now()
+        p.guards.now()  # an account no policy guards: logged at the start
         events += await p.still_open.resume(now)  # orders left open, saved but not paged
         await p.enforcement.recall(now)  # the last day's lock violations, shown again by status
         await p.overrides.reload(if_stale=True)  # the limits' overrides as stored (a start, another's state)

@@ -51,8 +51,8 @@ def test_the_console_shows_the_bots_order_and_the_runners_revert_labelled_as_its
     from killswitch.face.console.model import _violations
 
     (row,) = _violations({"total": 1, "recent": [REVERT]}, REVERT["ts_ms"])["rows"]
-    assert (row["order"], row["order_id"], row["revert"], row["strategy"], row["outcome"]) == (
-        "beta-mkt-1", "4626764239", "ks" + "f" * 30, "beta", "revert filled 1")
+    assert (row["order"], row["order_id"], row["strategy"], row["outcome"]) == (  # in the words of status's line
+        "beta-mkt-1", "4626764239", "beta", f"the runner's own revert sell ks{'f' * 30}: revert filled 1")
 
 
 def test_refused_closes_are_counted_as_refusals_never_more_of_fewer_tries():

@@ -24,9 +24,9 @@ from killswitch.preview.replay import read_ticks, replay
 from killswitch.render.evaluation import replay_json, replay_text
 from killswitch.render.plan import plan_json, plan_text
 from killswitch.runbooks.sample import sample_incident
-from killswitch.runner.readout.readout import _check
 from killswitch.telemetry.thresholds import check, comparisons, describe
 from killswitch.view.charts import sample_of, threshold_key, thresholds_of
+from killswitch.view.triggers import _check
 from tests.conftest import ROOT
 
 POLICY = ROOT / "policies" / "volatility-drawdown.yaml"
@@ -187,8 +187,8 @@ def test_the_sample_runbook_puts_the_signal_just_past_its_computed_threshold():
 
 
 def test_the_threshold_gauge_is_the_number_of_the_last_evaluation():
+    from killswitch.face.readout.gauges import _triggers
     from killswitch.metrics import Registry
-    from killswitch.runner.readout.gauges import _triggers
 
     g = graph()
     last = None

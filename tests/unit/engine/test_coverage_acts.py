@@ -11,8 +11,8 @@ from killswitch.engine import coverage as cv
 from killswitch.facts import standing, status_lines
 from killswitch.preview.coverage import BlindTally
 from killswitch.render.coverage import blind_lines
-from killswitch.runner.readout.armed import coverage_rows
 from killswitch.view import RunnerStatus
+from killswitch.view.coverage import coverage_rows
 from tests.unit.engine_helpers import MIN
 from tests.unit.face.console.test_model import model, render, status, text_of
 

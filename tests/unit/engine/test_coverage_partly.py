@@ -16,7 +16,7 @@ from killswitch.facts import standing, status_lines
 from killswitch.notify.alerts import Alert
 from killswitch.notify.message import headline
 from killswitch.policy.expr_parse import parse
-from killswitch.runner.readout.armed import BlindReports, log_changes
+from killswitch.runner.sinks.coverage import BlindReports, log_changes
 from killswitch.view import BlindTrigger, CoverageStatus, RunnerStatus
 from tests.unit.engine_helpers import MIN, SEC, only, run
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from killswitch.face.console.model import _trigger
 from killswitch.render.runbook import fallback_markdown
 from killswitch.runbooks.incident import assemble
-from killswitch.runner.readout.readout import trigger_statuses
+from killswitch.view.triggers import trigger_statuses
 from tests.unit.engine_helpers import MIN, run, signal, single_signal_graph, snap
 
 GRACE = "{heartbeat_age: {source: bot-a, grace: 10m}}"

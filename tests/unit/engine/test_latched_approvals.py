@@ -9,7 +9,7 @@ from types import SimpleNamespace
 from killswitch.engine.removed import Declared, prune, reset_needs
 from killswitch.engine.stages import approve_reset
 from killswitch.engine.state import StageState, State
-from killswitch.runner.readout.readout import stage_facts
+from killswitch.view.scopes import stage_facts
 from tests.unit.engine_helpers import SEC, policy_graph, run, snap
 
 

@@ -12,7 +12,7 @@ import pytest
 import killswitch.facts as facts
 from killswitch.facts import SEVERITIES, Fact, kind_of, modules, of, standing, status_lines
 from killswitch.render.status import status_json, status_text
-from killswitch.view import ReceiverFailure, RunnerStatus, StillOpenStatus, decode
+from killswitch.view import ReceiverFailure, ResidualStatus, RunnerStatus, StillOpenStatus, decode
 from tests.unit.cli.test_loud_status import UNLOCKED
 
 T = 1_772_456_400_000
@@ -88,3 +88,25 @@ def test_two_modules_of_one_rank_are_refused(monkeypatch):
         monkeypatch.undo()
         modules.cache_clear()
     assert "twin" not in [kind_of(m.__name__) for m in modules()]
+
+
+def test_a_page_says_a_fact_in_the_words_ksctl_status_prints():
+    """The page of an order still open, a position left open, a position mode read apart and a
+    failed reload is the fact's own sentence, not a second phrasing of it."""
+    from killswitch import events as ev
+    from killswitch.notify.message import headline
+
+    reason = "POSITION_MODE_MISMATCH: declared one-way, the venue reads hedge (positionSide)"
+    error = "KS104: nope\n  hint: a hint"  # a page's title is its first line; its body says the rest
+    modes = {"binanceusdm/main": {"mismatch": True, "reason": reason, "read_ms": T}}
+    left = ResidualStatus("book/binanceusdm/main/L3/e1", "book", "binanceusdm/main", "binanceusdm/main", "ETH/USDT",
+                          "long", "LONG", 30.0, "CLOSE_REJECTED", "-2022 ReduceOnly", T, T, shortfall=15.0)
+    st = RunnerStatus(**{**status(still_open=(OPEN,), position_modes=modes, residuals=(left,)).__dict__,
+                         "policy_error": error})
+    said = {f.kind: f.text for f in standing(st)}
+    pages = {"still_open": ev.Event.make(ev.ORDER_STILL_OPEN, T, {**vars(OPEN)}, account=OPEN.account),
+             "modes": ev.Event.make(ev.POSITION_MODE_MISMATCH, T, {"detail": reason}, account="binanceusdm/main"),
+             "reload": ev.Event.make(ev.POLICY_RELOAD_FAILED, T, {"error": error}),
+             "residuals": ev.Event.make(ev.CLOSE_RESIDUAL, T, vars(left), account=left.account)}
+    for kind, e in pages.items():
+        assert headline(types.SimpleNamespace(labels=e.labels, event=e)) == said[kind].split("\n")[0], kind

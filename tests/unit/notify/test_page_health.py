@@ -71,10 +71,12 @@ def test_a_page_that_reaches_nobody_names_each_receiver_and_a_recovery_is_said_o
         {"document": "desk", "receiver": "fallback", "cause": "connection refused", "since_ms": T0 + 1_000,
          "failures": 2, "fallback": None, "fallback_ms": None}]
     assert h.round_delivered("desk", "pager", T0 + 61_000) is None  # not named in a PAGES_FAILING line
+    h.round_failed("desk", "desk-chat", "secret not resolved: {env: KS_CHAT} is not set", T0 + 62_000)
     back = h.round_delivered("desk", "fallback", T0 + 121_000)
+    # the receiver still failing, as status and the PAGES_FAILING line say it (killswitch/facts/pages.py)
     assert back == ("PAGES_RECOVERED: desk/fallback delivers again after 2 failed round(s) since "
                     "2026-03-02T13:00:01Z (2m00s); still failing: desk/desk-chat: secret not resolved: {env: KS_CHAT} "
-                    "is not set")
+                    "is not set (2 failed rounds)")
     assert h.round_delivered("desk", "fallback", T0 + 122_000) is None  # once
     assert h.status_fields()["pages_failing_since_ms"] == T0  # desk-chat still fails
     h.round_delivered("desk", "desk-chat", T0 + 123_000)

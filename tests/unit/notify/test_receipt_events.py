@@ -114,4 +114,4 @@ def test_the_reports_notifications_table_credits_each_page_with_its_own_events(t
     assert len(rows) == 4, out.stdout
     events = [row.split(" | ")[3] for row in rows]
     assert events == ["trading_revoked", "trading_restored", "order_failed", "policy_reload_failed"], rows
-    assert "policy reload failed" in rows[3]
+    assert "POLICY RELOAD FAILED (last good graph running)" in rows[3]

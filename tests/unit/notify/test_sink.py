@@ -213,9 +213,11 @@ def test_a_refused_close_of_both_legs_of_a_hedge_pages_each_leg():
 
     asyncio.run(go())
     text = "\n".join(m.title + "\n" + m.body for m in capture.messages)
-    assert "30 ETH/USDT:USDT LONG left open" in text and "80 ETH/USDT:USDT SHORT left open" in text, text
+    # each leg in the words of its standing fact (killswitch/facts/residuals.py), as ksctl status says it
+    assert "RESIDUAL binanceusdm/sim-hedge ETH/USDT:USDT long LONG 30: CLOSE_REJECTED (1 of 1 orders" in text, text
+    assert "RESIDUAL binanceusdm/sim-hedge ETH/USDT:USDT short SHORT 80: CLOSE_REJECTED (1 of 1 orders" in text, text
     # and the title names both legs, the larger not hidden behind "+1 more"
     titles = [m.title for m in capture.messages if "left open" in m.title]
-    assert any("2 legs left open, no longer closed: 30 ETH/USDT:USDT LONG (CLOSE_REJECTED); 80 ETH/USDT:USDT "
-               "SHORT (CLOSE_REJECTED)" in t for t in titles), titles
+    assert any("2 legs left open, no longer closed: ETH/USDT:USDT LONG 30 on binanceusdm/sim-hedge; ETH/USDT:USDT "
+               "SHORT 80 on binanceusdm/sim-hedge" in t for t in titles), titles
     assert not any("more)" in t for t in titles), titles

@@ -124,7 +124,7 @@ def test_the_runbook_shows_a_violations_amount_without_float_noise(incident, tem
                  client_order_id="bot-a-1", order_id="88", strategy="bot-a", mode="reducing")]
     data = {**incident, "story": incident_story(incident, rows, [], {}, T + 2 * MIN)}
     md = render_runbook(data, templates).markdown
-    assert "SOL/USDT:USDT buy 0.05 (≈2,572.73)" in md and "0.0499999" not in md
+    assert "SOL/USDT:USDT buy 0.05 (notional 2,572.73)" in md and "0.0499999" not in md  # as status says it
 
 
 def test_the_runbook_lists_a_violation_under_an_operators_lock_on_its_scope_naming_that_lock(incident, templates):
@@ -137,7 +137,8 @@ def test_the_runbook_lists_a_violation_under_an_operators_lock_on_its_scope_nami
     [v] = story["halt_breaks"]["violations"]
     assert v["incident"] is None and v["during"] == incident["incident"]
     md = render_runbook({**incident, "story": story}, templates).markdown
-    assert "strategy bot-a: cancel, no result recorded (under the lock of operator alice, not this incident's)" in md
+    assert (f"strategy bot-a order bot-a-2 (id 89) under halted {scope}: no result recorded (under the lock of "
+            "operator alice, not this incident's)") in md
 
 
 def test_an_amount_is_shown_to_its_markets_step_where_the_violation_knows_it(incident, templates):
@@ -154,4 +155,4 @@ def test_an_amount_is_shown_to_its_markets_step_where_the_violation_knows_it(inc
                                                        "silences": []},
              "halt_breaks": {"violations": [{**got, "incident": incident["incident"]}], "trading": []}}
     md = render_runbook({**incident, "story": story}, templates).markdown
-    assert "SOL/USDT:USDT buy 0.10 (≈12.6)" in md
+    assert "SOL/USDT:USDT buy 0.10 (notional 12.60)" in md

@@ -12,6 +12,7 @@ import pytest
 
 from killswitch.compile.compiler import compile_documents
 from killswitch.facts.rejected import accept_command
+from killswitch.facts.violations import violation_text
 from killswitch.policy.load import load_sources
 from killswitch.runbooks.incident import order_summary, residual_doc
 from killswitch.runbooks.render import render_runbook
@@ -150,8 +151,9 @@ def test_what_broke_the_halt_names_the_incidents_own_violations_and_revoke(flatt
     md = _render({**flatten_incident, "story": _story(flatten_incident)}, templates)
     section = md.split("### What broke the halt")[1].split("## 5.")[0]
     assert "Lock violations on `binanceusdm/main` while this incident was open (1), as audited:" in section
-    assert ("`LOCK_VIOLATION` binanceusdm/main BTC/USDT:USDT buy 0.5 (≈30,000.00), client order id `bot-a-7`, "
-            "strategy bot-a: cancel, canceled") in section
+    # each in the line ksctl status lists it in (killswitch/facts/violations.py)
+    assert ("cancel binanceusdm/main BTC/USDT:USDT buy 0.5 (notional 30,000.00) strategy bot-a order bot-a-7"
+            in section and ": canceled\n" in section), section
     assert "bots' keys **revoked** on binanceusdm/main (trade), read back: yes" in section
     assert "other-1" not in md
 
@@ -160,13 +162,17 @@ def test_each_violation_is_a_bullet_of_its_own(flatten_incident, templates):
     """Two violations: two bullets, not ``… cancel, canceled- 2026-… `LOCK_VIOLATION` …`` run together."""
     data = {**flatten_incident, "story": _story(flatten_incident)}
     [v] = data["story"]["halt_breaks"]["violations"]
-    second = {**v, "client_order_id": "x-rogue-1", "strategy": None, "action": "revert", "outcome": "revert filled 0.3"}
+    second = {**v, "text": violation_text({
+        "ts_ms": T + 3 * MIN, "action": "revert", "account": v["account"], "symbol": v["symbol"], "side": "buy",
+        "amount": 0.3, "client_order_id": "x-rogue-1", "strategy": "unknown", "mode": "halted", "scope": v["scope"],
+        "revert_client_order_id": "ks-1", "outcome": "revert filled 0.3"})}
     data["story"] = {**data["story"], "halt_breaks": {**data["story"]["halt_breaks"], "violations": [v, second]}}
     section = _render(data, templates).split("### What broke the halt")[1].split("## 5.")[0]
-    bullets = [line for line in section.splitlines() if line.startswith("- ") and "`LOCK_VIOLATION`" in line]
+    bullets = [line for line in section.splitlines() if line.startswith("- ") and " under halted " in line]
     assert len(bullets) == 2, section
-    assert bullets[0].endswith("strategy bot-a: cancel, canceled")
-    assert bullets[1].endswith("client order id `x-rogue-1`, strategy unknown: revert, revert filled 0.3")
+    assert bullets[0].endswith(": canceled")
+    assert bullets[1].endswith("order x-rogue-1 under halted binanceusdm/main: the runner's own revert sell ks-1: "
+                               "revert filled 0.3"), bullets[1]
 
 
 def _refused(data: dict) -> dict:

@@ -172,7 +172,7 @@ def test_the_runner_hands_none_of_its_parts_out(tmp_path):
     public = {n for n in vars(w.runner) if not n.startswith("_")}
     assert public == RUNNER_ATTRIBUTES, f"the runner hands out {sorted(public - RUNNER_ATTRIBUTES)}"
     # the parts it ticks are the composition root's: the same objects, reached without the runner
-    assert w.parts.book is w.runner._book and w.desk.readout is w.parts.readout
+    assert w.parts.book is w.runner._book and w.desk.pretrade is w.parts.pretrade
     w.store.close()
 
 
@@ -202,8 +202,8 @@ def test_the_wiring_check_finds_an_attribute_set_from_outside():
 
 
 def test_the_desk_answers_every_view_call_and_holds_none_of_the_runner(tmp_path):
+    from killswitch.face.desk.desk import Desk
     from killswitch.face.runner_view import RunnerView
-    from killswitch.runner.operator.desk import Desk
     from killswitch.view.operations import OPERATIONS
 
     views = {n for n, v in vars(RunnerView).items() if inspect.isfunction(v) and not n.startswith("_")}
@@ -254,9 +254,9 @@ def test_the_parts_that_only_read_the_book_are_handed_its_read_only_view():
     assert takes_book == BOOK_WRITERS - {"book"}, (
         f"a part imports the mutable Book: {sorted(takes_book - BOOK_WRITERS)} (hand it a BookView: "
         f"runner/book/view.py), or a writer no longer does: {sorted(BOOK_WRITERS - {'book'} - takes_book)}")
+    from killswitch.face.readout.previews import Previews
+    from killswitch.face.readout.readout import Readout
     from killswitch.runner.book.view import BookView
-    from killswitch.runner.operator.previews import Previews
-    from killswitch.runner.readout.readout import Readout
 
     for part in (Readout, Previews):
         assert inspect.signature(part).parameters["book"].annotation in ("BookView", BookView), part

@@ -1,5 +1,5 @@
 """What still stands when a runner process first evaluates is said in its log
-(killswitch/runner/readout/standing.py): an engaged stage (latched: its approvals), a close the
+(killswitch/runner/tick/standing.py): an engaged stage (latched: its approvals), a close the
 venue refused (not sent again, or accepted) and the lock violations recalled."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from types import SimpleNamespace
 
-from killswitch.runner.readout.standing import log_standing
+from killswitch.runner.tick.standing import log_standing
 
 T = 1_795_000_000_000
 

@@ -44,7 +44,7 @@ READS = ("GET", "HEAD")
 class TrustedProxy:
     """``config`` (:mod:`.config`); ``external_urls``: more origins a browser's change may come
     from (``--external-url``); ``audit``: writes one audit row (the payload) where the runner's
-    store is (:meth:`~killswitch.runner.operator.desk.Desk.audit_api_refusal` through the view's
+    store is (:meth:`~killswitch.face.desk.desk.Desk.audit_api_refusal` through the view's
     call); ``refusals``: the counts and the rows' bound."""
 
     def __init__(self, config: ProxyConfig, audit: Optional[Callable[[dict], Awaitable[Any]]] = None,

@@ -16,9 +16,9 @@ from adapters.ccxt_exchange.budget import WeightMeter
 from adapters.ccxt_exchange.dialects import dialect_for
 from adapters.simulated.http import SimServer, wall_clock
 from adapters.simulated.venues import VENUES, sim_account, spot_venues
+from killswitch.face.readout.weights import VenueWeights
 from killswitch.metrics import Registry
 from killswitch.render.status import weight_lines
-from killswitch.runner.readout.weights import VenueWeights
 from killswitch.runner.venue.port import Venues
 from killswitch.view import RunnerStatus
 from killswitch.weights import (

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from killswitch.runner.lock.lock import iso_ms
-from killswitch.runner.readout.charts import RETENTION_MS
+from killswitch.runner.sinks.charts import RETENTION_MS
 from tests.unit.face.console.test_console import ALICE, VERA, Api
 from tests.unit.runner.operator.test_operator import ACCOUNT, T0, TICK_MS, make
 

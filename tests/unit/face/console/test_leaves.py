@@ -192,7 +192,7 @@ def test_a_stage_whose_own_lock_ran_out_says_so_in_status_and_its_card(tmp_path)
 
 def test_an_ended_own_lock_names_what_binds_the_scope_instead():
     from killswitch.runner.lock.lock import OPERATOR
-    from killswitch.runner.readout.own_lock import applied_ms, own_lock_ended
+    from killswitch.view.own_lock import applied_ms, own_lock_ended
     from tests.unit.engine_helpers import compile_graph
 
     stage = compile_graph(TTL).policies[0].stages[0]

@@ -1,7 +1,7 @@
 """What the console shows through an incident, below the browser: the tab's state and the stage
 entries a notification tells of (console/alerts.py), an incident's runbook as an escaped HTML
 fragment (``GET /console/runbook/{incident}``), and the orders a dry run planned, read back from
-the audit trail (runner/readout/planned.py). The browser tests (tests/browser/test_console_ux.py) drive
+the audit trail (runner/venue/planned.py). The browser tests (tests/browser/test_console_ux.py) drive
 the same in chromium."""
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from killswitch.face.console.alerts import tab_alert
 from killswitch.face.console.model import page_model
 from killswitch.orders import PLANNED_KIND, PLANNED_ONE_KIND, OrderIntent, planned_payloads
 from killswitch.runner.lock.lock import OPERATOR, LockBook
-from killswitch.runner.readout.planned import PlannedOrders, of_incident
 from killswitch.runner.storeio import StoreIO
+from killswitch.runner.venue.planned import PlannedOrders, of_incident
 from killswitch.state import open_store
 from killswitch.view import IncidentStatus, PlannedRow, RunnerStatus, ScopeStatus
 

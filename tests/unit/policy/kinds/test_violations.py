@@ -271,7 +271,7 @@ def test_a_recording_carries_the_counts_or_leaves_them_blind():
 
 def test_a_tally_not_yet_counting_is_blind_only_for_a_policy_that_reads_it_and_says_when_in_utc():
     from killswitch.engine.tally import Tally
-    from killswitch.runner.readout.readout import counts_read
+    from killswitch.face.readout.readout import counts_read
 
     t = Tally()
     t.add({}, 1_772_456_460_000, 0)  # counting begins at this tick

@@ -76,6 +76,7 @@ def test_its_page_names_the_order_and_what_the_venue_said():
     (r,) = still_open_of(ACC, result(order("7")), cause="CANCEL_ALL", now=1_000, incident="p/bybit/main/L1/e1")
     e = event_of(r, dry_run=False)
     assert e.labels["severity"] == "critical" and e.labels["incident"] == "p/bybit/main/L1/e1"
+    # in the words of the standing fact, as ksctl status says it (killswitch/facts/still_open.py)
     assert headline(SimpleNamespace(labels=e.labels, event=e)) == (
-        f"order still open after its cancel on {ACC}: BTC/USDT:USDT sell 2 order 7 (CANCEL_ALL): "
-        f"ORDER_STILL_OPEN: {WORDS}")
+        f"STILL OPEN {ACC} BTC/USDT:USDT sell 2 order 7: ORDER_STILL_OPEN: {WORDS}; incident p/bybit/main/L1/e1")
+

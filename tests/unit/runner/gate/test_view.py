@@ -290,7 +290,7 @@ def test_unit_prices_are_the_first_holders_mark_times_size_and_read_only_the_pos
     """The gate's unit prices come from the snapshots when a check first asks (mark × contract
     size of the first good snapshot holding the symbol); a symbol held nowhere has none; only the
     position asked for is read as a model."""
-    from killswitch.runner.readout.catalog_build import UnitPrices
+    from killswitch.runner.venue.catalog_build import UnitPrices
     from killswitch.snapshot import FetchStatus, Position, PositionList, PositionsOnReading, Snapshot, with_positions
 
     def held(symbol, mark, size=1.0):

@@ -6,8 +6,8 @@ from __future__ import annotations
 import logging
 from types import SimpleNamespace
 
+from killswitch.face.desk.oplog import said
 from killswitch.runbooks.operator_actions import operator_actions
-from killswitch.runner.operator.oplog import said
 from killswitch.view.answers import ResetResult
 
 T0 = 1_790_000_000_000

@@ -18,8 +18,8 @@ from killswitch.render.ops import failure_line
 from killswitch.render.routes import routes_text
 from killswitch.runner.gate.gate import check_order
 from killswitch.runner.lock.lock import OPERATOR, LockBook, iso_ms
-from killswitch.runner.readout.relatch import still_firing
 from killswitch.view import RunnerStatus, ThresholdCheck, TriggerStatus
+from killswitch.view.relatch import still_firing
 
 T0 = 1_700_000_000_000
 ACCOUNT = "binanceusdm/main"

@@ -50,7 +50,7 @@ def test_two_bots_fills_keep_each_its_own_client_order_id_and_strategy(incident)
                                                        "silences": []},
              "halt_breaks": {"violations": [{**got, "incident": incident["incident"]}], "trading": []}}
     md = render_runbook({**incident, "story": story}, Templates.load(ROOT / "runbooks")).markdown
-    assert f"orders {said}: revert" in md, md.split("### What broke the halt")[1][:600]
+    assert f"orders {said} under halted" in md, md.split("### What broke the halt")[1][:600]  # as status says it
     # as the audit row keeps them
     assert row["orders"] == [
         {"client_order_id": "bot-a-0001", "order_id": "4626764238", "strategy": "bot-a", "amount": 0.5},

@@ -3,14 +3,17 @@
 What it owns: the dry run an operator reads before confirming an action (the console shows it
 before it asks for the scope to be typed). Each preview goes through the same checks as the
 action, in the same order, and works the change out with the same functions
-(:func:`~.commands.operator_lock`, :func:`~.commands.unlock_decision`,
-:func:`~.resets.trial_reset`, :meth:`~.closes.ManualCloses.draft`) on copies: what is
-previewed is what the action would answer, as of now. The book may move before the action is
-sent (a tick, another operator); the action is then worked out again, and its answer is the one
-that counts — for a close, held to the preview it carries the id of (:mod:`.close_plans`).
+(:func:`~killswitch.runner.operator.commands.operator_lock`,
+:func:`~killswitch.runner.operator.commands.unlock_decision`,
+:func:`~killswitch.runner.operator.resets.trial_reset`,
+:meth:`~killswitch.runner.operator.closes.ManualCloses.draft`) on copies: what is previewed is what
+the action would answer, as of now. The book may move before the action is sent (a tick, another
+operator); the action is then worked out again, and its answer is the one that counts — for a
+close, held to the preview it carries the id of (:mod:`killswitch.runner.operator.close_plans`). A
+read above the runner, as the readout is: the desk is handed it by the composition root.
 
 Must not: change anything, audit anything, or take the operator turn (previews are reads:
-:attr:`~..lease.turn.Turn.WITHOUT_TURN`).
+:attr:`~killswitch.runner.lease.turn.Turn.WITHOUT_TURN`).
 """
 
 from __future__ import annotations
@@ -20,15 +23,13 @@ from typing import Any, Callable, Optional, Sequence
 
 from ...engine.guarded import within
 from ...holds import others_binding
-from ...view import ActionPreview, PlannedOrder, TriggerStatus
-from ..book.view import BookView
-from ..collaborators import Names
-from ..lease.leadership import Leadership
-from ..lock.lock import NOT_A_POLICY, OPERATOR, LockBook, iso_ms
-from ..readout.relatch import entered_again, refused_again
-from .close_plans import default_max_notional
-from .closes import ManualCloses, preview_reason
-from .commands import (
+from ...runner.book.view import BookView
+from ...runner.collaborators import Names
+from ...runner.lease.leadership import Leadership
+from ...runner.lock.lock import NOT_A_POLICY, OPERATOR, LockBook, iso_ms
+from ...runner.operator.close_plans import default_max_notional
+from ...runner.operator.closes import ManualCloses, preview_reason
+from ...runner.operator.commands import (
     lift_unlocked,
     lock_ttl_ms,
     locked_reason,
@@ -37,7 +38,9 @@ from .commands import (
     unlock_decision,
     unlocked_reason,
 )
-from .resets import firing_again, resettable, trial_reset
+from ...runner.operator.resets import firing_again, resettable, trial_reset
+from ...view import ActionPreview, PlannedOrder, TriggerStatus
+from ...view.relatch import entered_again, refused_again
 
 
 def would(why: str) -> str:
@@ -130,8 +133,8 @@ class Previews:
         return self._answer("unlock", scope, unlocked_reason(scope, lifted, still), True, before, after, effects)
 
     def reset(self, policy: str, scope: str, approver: str) -> ActionPreview:
-        """The approval of ``approver`` (the caller), as :meth:`~.commands.OperatorCommands.reset`
-        would work it out now."""
+        """The approval of ``approver`` (the caller), as
+        :meth:`~killswitch.runner.operator.commands.OperatorCommands.reset` would work it out now."""
         refused = self.lead.not_leader("reset")
         if refused:
             return self._answer("reset", scope, refused, False)
@@ -189,7 +192,7 @@ class Previews:
     async def close(self, scope: str, symbol: Optional[str] = None, leg: Optional[str] = None) -> ActionPreview:
         """The orders a close of ``scope`` (of ``symbol`` in it, of its ``leg`` alone when given)
         would send, worked out as the close
-        works it out (:meth:`~.closes.ManualCloses.draft`: the last snapshots less the fills
+        works it out (:meth:`~killswitch.runner.operator.closes.ManualCloses.draft`: the last snapshots less the fills
         since), recorded under the id the close carries (the close itself plans again at the tick
         after it is sent, from the positions then, and is refused if that differs materially)."""
         d = await self.closes.draft(scope, symbol, leg)

@@ -5,17 +5,23 @@ whether its own lock ran out (:mod:`.own_lock`). Shared by the status and the in
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
-from ...engine.removed import removed_text, reset_needs
-from ...engine.stages import decision_id, leaves_at
-from ...view import RelatchStatus, ScopeStatus
-from ..book.view import BookView
-from ..silence.silences import ack_fields
+from ..engine.removed import removed_text, reset_needs
+from ..engine.stages import decision_id, leaves_at
 from .own_lock import applied_ms, own_lock_ended
+from .status import AckStatus, RelatchStatus, ScopeStatus
 
 
-def scope_rows(book: BookView, now: int) -> list[ScopeStatus]:
+def ack_fields(have: Optional[Sequence[Any]]) -> tuple[Optional[AckStatus], tuple[AckStatus, ...]]:
+    """A status's ``ack`` (the latest) and ``acks`` (everyone who has the incident, oldest first),
+    from its acknowledgements (:class:`killswitch.silences.Acknowledgement`)."""
+    shown = tuple(AckStatus(a.incident, a.author, a.ts_ms, a.comment) for a in have or ())
+    latest = max(shown, key=lambda a: a.ts_ms, default=None)
+    return latest, shown
+
+
+def scope_rows(book: Any, now: int) -> list[ScopeStatus]:
     """Every instance of the book, engaged or armed, as ``GET /v1/status`` lists it."""
     scopes = []
     for key, ss in sorted(book.state.scopes.items()):
@@ -43,7 +49,7 @@ def relatch_status(ss: Any) -> Optional[RelatchStatus]:
     return None if m is None else RelatchStatus(m.incident, m.reset_ms, m.approvers, m.orders, m.acked_by)
 
 
-def leave_facts(book: BookView, policy: str, scope: str, ss: Any, manual: bool, now: int) -> dict[str, Any]:
+def leave_facts(book: Any, policy: str, scope: str, ss: Any, manual: bool, now: int) -> dict[str, Any]:
     """For an engaged stage that leaves by itself: when (``leaves_ms``, if its triggers stay
     quiet), the quiet it needs, and when its own lock ran out (None while it holds). Empty for
     a stage reset by hand, and for an instance the graph no longer runs (never reset by its

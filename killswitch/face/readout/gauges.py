@@ -35,8 +35,8 @@ from typing import Iterable, Optional
 from ... import __version__
 from ...engine.triggers import recorded
 from ...metrics import Registry
+from ...runner.book.view import BookView
 from ...view.policy_sync import PolicySyncStatus
-from ..book.view import BookView
 
 
 def collect_book_families(reg: Registry, book: BookView, now_ms: int, accounts: Iterable[str], *,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from ..lease.leadership import Leadership
+from ...runner.lease.leadership import Leadership
 
 
 class RequestAudits:

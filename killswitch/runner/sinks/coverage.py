@@ -1,12 +1,9 @@
-"""Armed coverage in the runner: what the engine says it cannot see, said everywhere.
+"""Armed coverage told to the sinks and the log: what the engine says it cannot see, as it changes.
 
 The engine states, for every policy × scope instance, ``armed``, ``blind`` or ``unmatched``
-(:mod:`killswitch.engine.coverage`). This module turns that one fact into what each reader
-needs, so that they all agree:
+(:mod:`killswitch.engine.coverage`; the rows and gauges the views show of it are
+:mod:`killswitch.view.coverage`'s). Here, at each tick:
 
-- :func:`coverage_rows`: the rows of ``ksctl status``, ``/v1/status`` and the console — from the
-  last evaluation (the leader), or from the coverage the leader saved with the state (a standby,
-  a runner that has not ticked yet: state, reason, since and until, without the trigger details).
 - :class:`BlindReports`: a ``scope_blind`` event per blind scope and a ``policy_unmatched`` per
   unmatched policy, when it starts and every 30 s while it lasts, and once when it ends: a
   ``scope_armed`` when a blind scope is armed again, a ``policy_matched`` when the policy selects
@@ -19,75 +16,19 @@ needs, so that they all agree:
   nothing (ERROR ``POLICY_UNMATCHED``; INFO ``POLICY_UNMATCHED_ALLOWED`` when its scope says
   ``allow_empty: true``: expected, so never paged, and its reason ``UNMATCHED_ALLOWED`` keeps
   it out of the alert rules) or something again (INFO ``POLICY_MATCHED``).
-- :class:`CoverageMetrics`: ``killswitch_policy_armed{policy,scope,reason}``,
-  ``killswitch_policy_blind_until_seconds{policy,scope}`` and ``killswitch_policies_blind``.
 """
 
 from __future__ import annotations
 
 import logging
-import math
-from typing import Any, Callable, Optional
+from typing import Optional
 
 from ...engine import coverage as cv
 from ...engine.evaluate import Evaluation
 from ...events import POLICY_MATCHED, POLICY_UNMATCHED, SCOPE_ARMED, SCOPE_BLIND, Event
-from ...view import BlindTrigger, CoverageStatus
-from ..book.view import BookView
 from ..lock.lock import iso_ms
 
 log = logging.getLogger("killswitch.runner")
-
-
-def while_blind_text(node: Any) -> Optional[str]:
-    mode = getattr(node, "while_blind_lock", None) if node is not None else None
-    return f"lock_trading: {mode}" if mode else None
-
-
-def coverage_rows(book: BookView) -> tuple[CoverageStatus, ...]:
-    """Every policy × scope instance's coverage, policies in graph order, then scope."""
-    ev = book.evaluation
-    rows: list[CoverageStatus] = []
-    if ev is not None and ev.digest == book.graph.digest:
-        for se in ev.scopes:
-            c = se.coverage
-            rows.append(CoverageStatus(
-                se.policy, se.scope, c.state, c.reason, c.detail, c.since_ms, c.until_ms,
-                while_blind_text(book.node(se.policy)),
-                tuple(BlindTrigger(t.trigger, t.reason, t.detail, t.until_ms, t.fires_on, t.fires_from_ms)
-                      for t in c.triggers),
-                c.partly, c.acts_from_ms, c.acts_first))
-        rows += [_unmatched_row(book, u.policy, u.since_ms) for u in ev.unmatched]
-    else:  # a standby, or no tick yet under this graph: what the leader saved
-        names = {p.name for p in book.graph.policies}
-        for key, ss in sorted(book.state.scopes.items()):
-            policy, _, scope = key.partition("|")
-            if policy not in names or ss.coverage is None or ss.removed is not None:  # (removed: guards nothing)
-                continue
-            state, since, reason, until = ss.coverage
-            detail = ("every trigger can be evaluated" if state == cv.ARMED
-                      else f"{reason}: as the leader last saved it (the trigger details are on the leader)")
-            rows.append(CoverageStatus(policy, scope, state, reason, detail, since, until,
-                                       while_blind_text(book.node(policy))))
-        rows += [_unmatched_row(book, p, since) for p, since in sorted(book.state.unmatched.items()) if p in names]
-    order = {p.name: i for i, p in enumerate(book.graph.policies)}
-    return tuple(sorted(rows, key=lambda r: (order.get(r.policy, len(order)), r.scope)))
-
-
-def _unmatched_row(book: BookView, policy: str, since: Optional[int]) -> CoverageStatus:
-    node = book.node(policy)
-    selector = cv.selector_text(node) if node is not None else "?"
-    if node is not None and cv.allowed_empty(node):
-        return CoverageStatus(policy, cv.NO_SCOPE, cv.UNMATCHED, cv.UNMATCHED_ALLOWED,
-                              f"the scope ({selector}) selects no account (allowed: allow_empty: true)", since, None,
-                              while_blind_text(node))
-    return CoverageStatus(policy, cv.NO_SCOPE, cv.UNMATCHED, cv.UNMATCHED_REASON,
-                          f"the scope ({selector}) selects no account", since, None, while_blind_text(node))
-
-
-def alarming(row: CoverageStatus) -> bool:
-    """A row that is not armed and not expected to be: blind, or unmatched without allow_empty."""
-    return row.state != cv.ARMED and not row.allowed
 
 
 # A blind or unmatched scope is reported to the sinks when it becomes so (or its reason
@@ -177,27 +118,3 @@ def log_changes(ev: Evaluation, everything: bool = False) -> None:
                       u.policy, u.selector, since)
     for policy in ev.rematched:
         log.info("POLICY_MATCHED: %s: its scope selects accounts again", policy)
-
-
-class CoverageMetrics:
-    """The coverage families of ``/metrics`` (a collector of the readout's registry)."""
-
-    def __init__(self, rows: Callable[[], tuple[CoverageStatus, ...]], clock: Callable[[], int]):
-        self.rows, self.clock = rows, clock
-
-    def collect_metrics(self, reg: Any) -> None:
-        rows, now = self.rows(), self.clock()
-        armed = reg.sampled("killswitch_policy_armed", "gauge",
-                            "1 when every trigger of the policy's scope instance can be evaluated; 0 when it is "
-                            "blind or its scope selects no account (reason says why).", ("policy", "scope", "reason"))
-        until = reg.sampled("killswitch_policy_blind_until_seconds", "gauge",
-                            "Seconds until a blind scope is armed again if nothing else fails (+Inf: unknown).",
-                            ("policy", "scope"))
-        for r in rows:
-            armed.add(int(r.state == cv.ARMED), policy=r.policy, scope=r.scope, reason=r.reason or "ok")
-            if r.state != cv.ARMED:
-                until.add(math.inf if r.until_ms is None else max(0.0, (r.until_ms - now) / 1000),
-                          policy=r.policy, scope=r.scope)
-        reg.sampled("killswitch_policies_blind", "gauge",
-                    "Policy × scope instances that are blind or unmatched (not counting a scope that "
-                    "allow_empty lets select nothing).").add(sum(1 for r in rows if alarming(r)))

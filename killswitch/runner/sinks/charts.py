@@ -1,4 +1,5 @@
-"""The runner's chart history: a sample per policy instance and tick, stored, and a chart read back.
+"""The runner's chart history: a sample per policy instance and tick, stored (the chart read back
+from them is the readout's, above the runner: :mod:`killswitch.face.readout.charts`).
 
 What it owns: after each tick it leads, one :class:`~killswitch.state.store.SignalSampleRow`
 per policy instance its evaluation covered — the instance's equity and its charted signals
@@ -9,10 +10,6 @@ minute; what such a write raised is taken up by the next tick (:meth:`ChartHisto
 counted by reason in ``killswitch_chart_sample_failures_total{reason}`` (``fenced``,
 ``store_error``, ``error``), and one that is not the store's (a bug) said in the log as a
 ``CHART_SAMPLE_FAILED`` WARNING, at most once a minute with the count since the last line.
-:meth:`ChartHistory.chart` reads one instance's chart: its stored samples over the
-window, its stage transitions from the audit trail, the thresholds of the graph running, and
-what the last evaluation and coverage say of it now. A restarted runner, or a standby on a
-shared PostgreSQL store, draws the same history: it is read from the store, not from memory.
 
 Must not: write as a standby (it evaluates nothing: what it would store is not a fact), change
 the book, or hold a tick up.
@@ -22,24 +19,19 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, Optional
 
 from ...engine.evaluate import Evaluation
 from ...metrics import Registry
 from ...state.store import FencedError, SignalSampleRow, StateStore, StoreError
-from ...view.charts import ScopeChart, build_chart, sample_of
+from ...view.charts import sample_of
 from ..book.view import BookView
-from ..collaborators import Audits, Names
-from ..names import Unknown
+from ..collaborators import Audits
 from ..storeio import StoreIO
-from .armed import coverage_rows
 
 HOUR_MS = 3_600_000
 RETENTION_MS = 12 * HOUR_MS  # samples kept; the longest window a chart shows
-DEFAULT_HOURS = 3.0
 TRIM_EVERY_MS = 60_000
-AUDIT_PAGE = 1_000
-AUDIT_PAGES = 20  # stage transitions read per chart at most: 20,000 over the window
 LOG_EVERY_MS = 60_000  # a failing sample write is said at most once a minute (a tick writes one)
 REASONS = ("fenced", "store_error", "error")
 
@@ -50,13 +42,12 @@ class ChartHistory:
     """See the module doc. ``fence``: the token to write under (None: not leading)."""
 
     def __init__(self, book: BookView, store: StateStore, io: StoreIO, *, clock: Callable[[], int],
-                 lead: Audits, known: Names):
+                 lead: Audits):
         self.book = book
         self.store = store
         self.io = io
         self.clock = clock
         self.lead = lead  # its sample writes go under the leader's token (none: as a standby)
-        self.known = known
         self._trimmed_ms: Optional[int] = None
         # _done runs on the store thread (or on the loop, if the write ended before it was
         # added), failed() on the loop: what is held and counted changes under this lock
@@ -128,33 +119,6 @@ class ChartHistory:
                                   ("reason",))
         for reason in REASONS:
             family.add(counts[reason], reason=reason)
-
-    async def chart(self, policy: str, scope: str, hours: float = DEFAULT_HOURS) -> Union[ScopeChart, Unknown]:
-        """The chart of ``policy`` on ``scope`` over the last ``hours`` (at most the retention),
-        or why there is none (an unknown policy or scope, with the close matches)."""
-        unknown = self.known.catalog().resolve_policy_scope(policy, scope)
-        node = self.book.node(policy)
-        if unknown is not None or node is None:
-            return unknown or Unknown("UNKNOWN_POLICY", f"{policy!r} is not a policy of the graph running")
-        now = self.clock()
-        window = int(min(RETENTION_MS, max(60_000, hours * HOUR_MS)))
-        rows = await self.io(self.store.signal_samples, policy, scope, now - window)
-        transitions: list[Any] = []
-        after = 0
-        for _ in range(AUDIT_PAGES):
-            page = await self.io(self.store.audit_rows, now - window, ["stage_transition"], AUDIT_PAGE,
-                                 after_seq=after)
-            transitions += page
-            if len(page) < AUDIT_PAGE:
-                break
-            after = page[-1].seq
-        ev = self.book.evaluation
-        latest = next((se for se in ev.scopes if se.policy == policy and se.scope == scope), None) \
-            if ev is not None and ev.digest == self.book.graph.digest else None
-        cover = next((c for c in coverage_rows(self.book) if c.policy == policy and c.scope == scope), None)
-        ss = self.book.state.scopes.get(f"{policy}|{scope}")
-        return build_chart(node, scope, rows, transitions, now_ms=now, window_ms=window,
-                           stage=ss.stage.level if ss is not None else 0, latest=latest, coverage=cover)
 
 
 def _reason(error: BaseException) -> Optional[str]:

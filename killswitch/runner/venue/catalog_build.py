@@ -31,7 +31,7 @@ from ..book.view import BookView
 from ..gate.gate import HeldByAccount
 from ..gate.placement import Placement
 from ..names import Catalog
-from ..venue.port import Venues
+from .port import Venues
 
 _NONE: frozenset[str] = frozenset()
 

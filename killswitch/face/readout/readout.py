@@ -8,7 +8,7 @@ stages, data ages, resumptions, the dead man's switch, residuals), readiness, th
 with the resumed limits in force, the pre-trade gate's decision, every trigger with its
 comparisons against the last evaluated values, the open incidents with what the store recorded
 of them (approvals, orders with their latest result — on a dry run, the orders it planned
-instead, from the audit trail (:mod:`.planned`) — runbook, residuals), and ``/metrics``: one
+instead, from the audit trail (:mod:`killswitch.runner.venue.planned`) — runbook, residuals), and ``/metrics``: one
 registry with the runner's own families, the lease thread's and the sinks'.
 
 Must not: change anything. A read never waits for the operator turn (see
@@ -21,18 +21,33 @@ import asyncio
 import json
 from collections import Counter
 from dataclasses import replace
-from types import MappingProxyType
 from typing import Any, Callable, Mapping, Optional, Sequence
 
-from ...compile.graph import tick_interval_s as tick_interval_s
-from ...compile.windows import next_edge_ms, window_rows
+from ...compile.windows import window_rows
 from ...engine.stages import decision_id
-from ...engine.triggers import TriggerResult, recorded
 from ...facts import standing
 from ...metrics import CollectedPage, Registry, exposition, runner_registry
-from ...policy.expr import ValueType, value_text
-from ...policy.expr_eval import Comparison
-from ...policy.kinds.heartbeat_age import never_heard
+from ...runner.book.resuming import Resumptions
+from ...runner.book.revoke_state import permission_status
+from ...runner.book.view import BookView
+from ...runner.effects.countdowns import Countdowns
+from ...runner.gate.gate import binding_lock
+from ...runner.gate.limits_state import LimitsState
+from ...runner.gate.request import Decision, lock_keys
+from ...runner.lease.leadership import Leadership
+from ...runner.lease.stored import StoredLocks
+from ...runner.silence.check import incident_labels
+from ...runner.silence.silences import holding_back
+from ...runner.sinks.context import stage_incidents
+from ...runner.sinks.fanout import SinkFanout
+from ...runner.storeio import StoreIO
+from ...runner.sync.tracker import PolicySync
+from ...runner.tick.pace import Pace
+from ...runner.venue.catalog_build import Known
+from ...runner.venue.fetches import FetchHealth
+from ...runner.venue.planned import PlannedOrders
+from ...runner.venue.streams import StreamWatch
+from ...runner.watch.pretrade import Pretrade
 from ...state.store import StateStore
 from ...view import (
     ApprovalRow,
@@ -42,35 +57,14 @@ from ...view import (
     ResidualStatus,
     RunnerStatus,
     StillOpenStatus,
-    ThresholdCheck,
     TriggerStatus,
 )
+from ...view.coverage import coverage_rows
+from ...view.dms import DMS_SHOWN
 from ...view.overrides import override_status
-from ..book.resuming import Resumptions
-from ..book.revoke_state import permission_status
-from ..book.view import BookView
-from ..effects.countdowns import DMS_SHOWN, Countdowns
-from ..gate.gate import binding_lock
-from ..gate.limits_state import LimitsState
-from ..gate.refusals import Counted
-from ..gate.request import Decision, lock_keys
-from ..gate.view import GateView, PublishedGate, answer
-from ..lease.leadership import Leadership
-from ..lease.stored import StoredLocks
-from ..silence.check import incident_labels
-from ..silence.silences import ack_fields, holding_back
-from ..sinks.context import stage_incidents
-from ..sinks.fanout import SinkFanout
-from ..storeio import StoreIO
-from ..sync.tracker import PolicySync
-from ..venue.fetches import FetchHealth
-from ..venue.streams import StreamWatch
-from .armed import coverage_rows
-from .catalog_build import Known
+from ...view.scopes import ack_fields, leave_facts, relatch_status, scope_rows, stage_facts as stage_facts
+from ...view.triggers import trigger_statuses
 from .gauges import collect_book_families, collect_sync_families
-from .guards import Guards
-from .planned import PlannedOrders
-from .scopes import leave_facts, relatch_status, scope_rows, stage_facts as stage_facts
 from .weights import VenueWeights
 
 MAX_INCIDENT_ORDERS = 200  # orders listed per incident (the latest); its counts cover them all
@@ -87,13 +81,14 @@ class Readout:
                  manual_closes: Callable[[], Mapping[str, dict]],
                  reloads: Callable[[], tuple[Optional[int], Optional[int]]], fetches: FetchHealth,
                  streams: StreamWatch, limits: LimitsState, collectors: Sequence[Any],
-                 shard: Optional[str], modes: Any, rejections: Any, paces: Callable[[], Sequence[float]],
-                 violations: Callable[[], dict], stored: Optional[StoredLocks] = None,
-                 sync: Optional[PolicySync] = None, guards: Optional[Guards] = None,
-                 counted: Optional[Counted] = None):
+                 shard: Optional[str], modes: Any, rejections: Any, pace: Pace, pretrade: Pretrade,
+                 violations: Callable[[], dict], load: Callable[[], dict] = dict,
+                 stored: Optional[StoredLocks] = None, sync: Optional[PolicySync] = None):
         self.book = book
-        # the gate's refusals counted (the book's: the tick hands them to the engine's tally)
-        self.counted = counted if counted is not None else Counted()
+        # the pre-trade gate the runner keeps (runner/watch/pretrade.py): its published view, its
+        # checks on the loop, and the refusals it counted
+        self.pretrade = pretrade
+        self.gate, self.counted = pretrade.gate, pretrade.counted
         self.lead = lead
         self.countdowns = countdowns
         self.resumptions = resumptions
@@ -110,7 +105,7 @@ class Readout:
         self.fetches, self.streams = fetches, streams
         self.stored = stored  # operator locks stored while no runner led, waiting for a leader
         self.sync = sync  # what runs per document, the newest sources handed, the drift verdict
-        self.guards = guards  # the accounts no running policy's scope selects (UNGUARDED)
+        self.guards = pretrade.guards  # the accounts no running policy's scope selects (UNGUARDED)
         # the runner's own registry (never prometheus_client's global one): its families built at
         # each scrape (collect_families), then the process's and the platform's
         self.registry = runner_registry(self.collect_families)
@@ -118,7 +113,7 @@ class Readout:
         self.planned = PlannedOrders(store, io, keep=MAX_INCIDENT_ORDERS)  # a dry run's orders, from the audit
         # more families for /metrics (``collect_metrics(registry)``); the desk adds the process's
         self.collectors: list[Any] = list(collectors)
-        self.load: Callable[[], dict] = dict  # the load shed's status (the runner's tick sets it)
+        self.load = load  # the load shed's status (runner/tick/shed.py)
         self.weights = VenueWeights(known.venues)  # REST weight a minute per venue
         # the gate's limit tables and message buckets (the venue watch checks orders against them too)
         self.limits = limits
@@ -127,27 +122,10 @@ class Readout:
         # (runner/book/rejections.py)
         self.modes = modes
         self.rejections = rejections
-        # intervals the runner keeps besides its graph's: a shard's firm-wide policies', whose facts it publishes
-        self.paces = paces
-        # the venue watch's violations ({"total", "recent"}: :meth:`~..watch.enforcement.Enforcement.status`)
+        self.pace = pace  # the interval the runner ticks at (runner/tick/pace.py)
+        # the venue watch's violations ({"total", "recent"}:
+        # :meth:`~killswitch.runner.watch.enforcement.Enforcement.status`)
         self.violations = violations
-        # the pre-trade gate as the API's thread answers it: a view published at every change of
-        # the lock book (the book calls ``gate.changed``: wired by the bootstrap, which hands the
-        # book its writer's hook), at every tick's end and at a reload; none before the first of
-        # them, and the gate refuses meanwhile (runner/gate/view.py)
-        self.gate = PublishedGate(self.gate_view, self.limits.buckets, clock=clock, leading=lead.term_holds,
-                                  stale_after_s=lambda: lead.lease_ttl_ms / 1000, counted=self.counted)
-
-    def window_edge_s(self) -> Optional[float]:
-        """Seconds until the next edge of a trading window of the running graph (None: none), a
-        millisecond past it: the daemon's wait ends there, so the tick at the edge sees it open."""
-        now = self.clock()
-        edge = next_edge_ms(self.book.graph, now)
-        return None if edge is None else max(0.0, (edge - now + 1) / 1000)
-
-    def pace_s(self) -> float:
-        """The interval this runner ticks at (:func:`tick_interval_s` of its graph and its paces)."""
-        return tick_interval_s(self.book.graph, self.paces())
 
     def status(self, dms_shown: Optional[int] = DMS_SHOWN) -> RunnerStatus:
         """The runner's status; its dead man's switch summarised to the ``dms_shown`` most urgent
@@ -173,7 +151,7 @@ class Readout:
                           pages_failing_since_ms=sinks.get("pages_failing_since_ms"),
                           reload_ok=error is None, last_good_reload_ms=loaded_ms,
                           reload_failed_ms=failed_ms if error is not None else None,
-                          tick_interval_s=self.pace_s(),
+                          tick_interval_s=self.pace.pace_s(),
                           holder=self.lead.holder, lease_holder=self.lead.lease_holder,
                           venue_weight=self.weights.status(), shard=self.shard,
                           trading=permission_status(book.revokes),
@@ -183,7 +161,7 @@ class Readout:
                           locks_stored=self.stored.status() if self.stored is not None else (),
                           position_modes=self.modes.status(), close_rejections=tuple(self.rejections.status()),
                           policy_sync=self.sync.status() if self.sync is not None else None,
-                          unguarded=self.guards.now() if self.guards is not None else (),
+                          unguarded=self.guards.now(),
                           windows=tuple(window_rows(book.graph, now)), audit_sinks=self.collected("audit_sinks"),
                           overrides=tuple(override_status(o, now) for o in self.limits.listed
                                           if (o.ended_ms or o.expires_ms) > now - SHOWN_OVERRIDES_MS))
@@ -296,25 +274,9 @@ class Readout:
             doc["limits"] = self.limits.doc(graph, self.book.snapshots, scope)
         return doc
 
-    def gate_view(self) -> GateView:
-        """What the pre-trade gate reads, from the book as it is now (on the loop)."""
-        book, now = self.book, self.clock()
-        limits = self.limits.for_gate(book.graph, book.snapshots)
-        return GateView(book.lock_book, tuple(r for _, r in self.resumptions.in_force(now)), self.known.placement(now),
-                        limits.tables if limits is not None else None, MappingProxyType(book.snapshots),
-                        self.lead.leader, self.known.held(),
-                        self.guards.now() if self.guards is not None else (), self.limits.overrides,
-                        self.limits.refusals)
-
     def check_order(self, request: dict, counted: bool = True) -> Decision:
-        """The gate on the loop, against the book as it is now (the API's thread answers from the
-        view published: :meth:`PublishedGate.check`). ``counted``: a refusal counts for
-        ``gate_refusals`` (not an operator's question)."""
-        view = self.gate_view()
-        decision = answer(view, request, self.clock(), self.limits.buckets)
-        if view.leader and counted and not decision.allow:
-            self.counted.refused(request, decision)
-        return decision
+        """The gate on the loop, against the book as it is now (:meth:`Pretrade.check_order`)."""
+        return self.pretrade.check_order(request, counted)
 
     def metrics_text(self) -> str:
         """``/metrics``: the runner's registry (see :mod:`killswitch.metrics`), as text."""
@@ -424,72 +386,3 @@ def _why(e: Any) -> Optional[str]:
         return None
     said = p.get("reason") or p.get("action")
     return str(said) if said else None
-
-
-def trigger_statuses(node_of: Callable[[str], Any], state: Any, ev: Any) -> tuple[TriggerStatus, ...]:
-    """Every trigger of every policy instance ``state`` holds (``node_of``: a policy's compiled
-    node, None for one no longer run), firing as the state says, compared against the values of
-    the evaluation ``ev`` (None: none yet). The runner's own, and the firm lease holder's over the
-    firm-wide policies."""
-    evaluated = {(s.policy, s.scope): s for s in ev.scopes} if ev is not None else {}
-    out = []
-    for key, ss in sorted(state.scopes.items()):
-        policy, _, scope = key.partition("|")
-        node = node_of(policy)
-        if node is None:
-            continue
-        types = {s.name: s.type for s in node.signals}
-        se = evaluated.get((policy, scope))
-        values = {v.name: v.value for v in se.signals} if se is not None else {}
-        reasons = {v.name: v.reason for v in se.signals} if se is not None else {}
-        results = {t.name: t for t in se.triggers} if se is not None else {}
-        for t in node.triggers:
-            st, r = ss.triggers.get(t.name), results.get(t.name)
-            checks = tuple(_check(c, values, reasons, types, se is not None, r, t.on_missing_data)
-                           for c in t.comparisons)
-            out.append(TriggerStatus(policy, scope, t.name, t.when, bool(st and st.firing),
-                                     st.since_ms if st else None, st.last_fire_ms if st else None,
-                                     r.pending if r else None, r.reason if r else None, checks,
-                                     ev.now_ms if ev is not None and se is not None else None))
-    return tuple(out)
-
-
-def _check(c: Comparison, values: Mapping[str, Optional[float]], reasons: Mapping[str, Optional[str]],
-           types: Mapping[str, ValueType], evaluated: bool, result: Optional[TriggerResult] = None,
-           on_missing_data: Optional[str] = None) -> ThresholdCheck:
-    """``c`` against the values of an evaluation (``evaluated`` False: this runner has none); a
-    computed threshold as ``result`` (the trigger's at that evaluation) recorded it. A source never
-    heard within its grace reads "never heard", with when its silence counts from and when the
-    trigger (``on_missing_data``) fires, not as the 0s it is compared as."""
-    if not evaluated:
-        return ThresholdCheck(c.signal, c.op, c.text, None, "unknown", None, "NOT_EVALUATED")
-    v = values.get(c.signal)
-    unit = types.get(c.signal)
-    text = c.text
-    if c.computed:
-        at = recorded(result, c.signal, c.op, c.text)
-        threshold = at.value if at is not None else None
-        text = f"{value_text(threshold, unit)} = {c.text}"
-    else:
-        threshold = c.threshold_at(values)
-    breached = c.holds(v, threshold)
-    reason = reasons.get(c.signal) if v is None else None
-    if reason is None and breached is None and threshold is None:
-        reason = _unknown_threshold(c, values, reasons)
-    unheard = never_heard(reasons.get(c.signal), on_missing_data) if v is not None else None
-    if unheard is not None:
-        return ThresholdCheck(c.signal, c.op, text, v, "never heard", breached, unheard, threshold)
-    return ThresholdCheck(c.signal, c.op, text, v, value_text(v, unit), breached, reason, threshold)
-
-
-def _unknown_threshold(c: Comparison, values: Mapping[str, Optional[float]],
-                       reasons: Mapping[str, Optional[str]]) -> Optional[str]:
-    """Why a comparison's threshold had no value: the reason of a signal it reads that had none,
-    or, when every one had a value, a division by 0 (or an overflow) at that tick."""
-    reads = c.reads if c.computed else (c.text,) if c.other else ()
-    missing = next((name for name in reads if values.get(name) is None), None)
-    if missing is not None:
-        return reasons.get(missing)
-    return "THRESHOLD_UNDEFINED: a divisor was 0 (or a result overflowed) at this tick" if c.computed else None
-
-

@@ -3,7 +3,7 @@
 A restarted runner (or one taking over) carries on from the store: a stage entered before it
 started still holds, a close the venue refused is still not sent again, the lock violations of
 the last day are still recalled. Status and the console show them; one tailing the fresh log
-must be told too, not only what is blind (:func:`.armed.log_changes`). :func:`log_standing`
+must be told too, not only what is blind (:func:`..sinks.coverage.log_changes`). :func:`log_standing`
 writes one WARNING line each: ``STAGE_HOLDS`` per engaged stage (latched: how many approvers its
 reset needs, and who approved so far), ``CLOSE_REJECTED`` per refused leg not accepted
 (``CLOSE_ACCEPTED`` at INFO for one a person accepted), ``LOCK_VIOLATIONS`` with the count,

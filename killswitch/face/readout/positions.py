@@ -25,9 +25,9 @@ from typing import Any, Callable, Optional
 
 from ...engine.attribution import deltas, risk_scores
 from ...engine.scope import account_key, instances, position_key
+from ...runner.book.view import BookView
 from ...snapshot import Position, Snapshot
 from ...view import AccountPositions, PositionRow, PositionsStatus
-from ..book.view import BookView
 
 MAX_ROWS = 200  # positions listed per account (the largest by notional); the count says how many there are
 

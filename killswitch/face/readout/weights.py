@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from ..venue.port import VenuePort
+from ...runner.venue.port import VenuePort
 
 
 class VenueWeights:

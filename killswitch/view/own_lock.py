@@ -15,9 +15,8 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from ...figures import duration_text
-from ...holds import LockHold as HoldDoc, holder
-from ..lock.lock import LockBook, iso_ms
+from ..figures import duration_text, iso_ms
+from ..holds import LockHold as HoldDoc, holder
 
 
 def applied_ms(st: Any) -> Optional[int]:
@@ -25,7 +24,7 @@ def applied_ms(st: Any) -> Optional[int]:
     return st.last_entry_ms.get(st.level, st.entered_ms) if st.entered_ms is not None else None
 
 
-def own_lock_ended(stage: Any, level: int, entered_ms: Optional[int], book: LockBook, policy: str, scope: str,
+def own_lock_ended(stage: Any, level: int, entered_ms: Optional[int], book: Any, policy: str, scope: str,
                    now_ms: int) -> Optional[str]:
     """The words for ``policy``'s stage ``level`` on ``scope`` (its compiled ``stage``, its actions
     last run at ``entered_ms``: :func:`applied_ms`) whose own ttl'd lock has ended by ``now_ms``;

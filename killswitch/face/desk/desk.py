@@ -1,20 +1,27 @@
 """The operator's desk: the runner as the HTTP API, the console and the tests' operators see it.
 
-What it owns: :class:`Desk`, which implements :class:`~killswitch.face.runner_view.RunnerView` over the runner's parts
-— the reads (:mod:`..readout.readout`, :mod:`.positions`, :mod:`..readout.charts`), the commands (:mod:`.commands`,
-:mod:`.closes`, :mod:`.accepts`, :mod:`.revoke_commands`, :mod:`..silence.silences`), their previews (:mod:`.previews`),
-the heartbeats (:mod:`..effects.countdowns`), the turn its calls are carried in (:mod:`..lease.turn`) and, on a
-shard, the firm link its firm-wide commands are routed through (:class:`~..firm.ports.FirmRoutes`)
-and the firm board, both read from the :class:`~..firm.ports.FirmSlot` it is handed. Each view call is one delegation to
-the part that owns it, plus the log line of an operator's change (:mod:`.oplog`) and, for a
-reset, the silences of the incident it ends: a call whose entry in the operations' table
-(:mod:`killswitch.view.operations`) names that part (``by``) is made from the entry (:func:`_forward`);
-a call that does more is a method here. Built by :func:`killswitch.process.bootstrap.build_runner_and_desk`
-from the same parts as the :class:`~..tick.loop.Runner`, which keeps the tick and the lease.
+What it owns: :class:`Desk`, which implements :class:`~killswitch.face.runner_view.RunnerView` over
+the runner's parts, above the runner — the reads (the readout, :mod:`killswitch.face.readout.readout`;
+the positions, :mod:`killswitch.face.readout.positions`; the actions' previews,
+:mod:`killswitch.face.readout.previews`; the charts, :mod:`killswitch.face.readout.charts`), the
+pre-trade gate (:mod:`killswitch.runner.watch.pretrade`), the commands
+(:mod:`killswitch.runner.operator.commands`, :mod:`~killswitch.runner.operator.closes`,
+:mod:`~killswitch.runner.operator.accepts`, :mod:`~killswitch.runner.operator.revoke_commands`,
+:mod:`killswitch.runner.silence.silences`), the heartbeats (:mod:`killswitch.runner.effects.countdowns`),
+the turn its calls are carried in (:mod:`killswitch.runner.lease.turn`) and, on a shard, the firm
+link its firm-wide commands are routed through (:class:`~killswitch.runner.firm.ports.FirmRoutes`)
+and the firm board, both read from the :class:`~killswitch.runner.firm.ports.FirmSlot` it is
+handed. Each view call is one delegation to the part that owns it, plus the log line of an
+operator's change (:mod:`.oplog`) and, for a reset, the silences of the incident it ends: a call
+whose entry in the operations' table (:mod:`killswitch.view.operations`) names that part (``by``)
+is made from the entry (:func:`_forward`); a call that does more is a method here. Built by
+:func:`killswitch.process.bootstrap.build_runner_and_desk` from the same parts as the
+:class:`~killswitch.runner.tick.loop.Runner`, which keeps the tick and the lease; no module of
+the runner imports it.
 
 Threads. The API serves from a thread of its own (:mod:`killswitch.face.api.thread`) and hands every view call
 to the tick's loop (:meth:`Desk.run_view_call`): reads as they come, changes one at a time in the
-turn (:class:`~..lease.turn.Turn`), which the tick holds from start to end ahead of every change
+turn (:class:`~killswitch.runner.lease.turn.Turn`), which the tick holds from start to end ahead of every change
 waiting, so that no queue of operator calls delays a tick by more than the one change being
 applied when it asks. Every method is quick and never blocks on an exchange.
 
@@ -29,6 +36,21 @@ import inspect
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
+from ...runner.effects.countdowns import Countdowns
+from ...runner.firm.local import LocalKill
+from ...runner.firm.ports import FirmSlot
+from ...runner.gate.request import Decision
+from ...runner.lease.leadership import Leadership
+from ...runner.lease.turn import Turn
+from ...runner.operator.accepts import RejectionAccepts
+from ...runner.operator.closes import ManualCloses
+from ...runner.operator.commands import OperatorCommands
+from ...runner.operator.revoke_commands import OperatorRevokes
+from ...runner.override.overrides import Overrides
+from ...runner.silence.silences import Silences
+from ...runner.storeio import StoreIO
+from ...runner.sync.tracker import PolicySync
+from ...runner.watch.pretrade import Pretrade
 from ...state.store import FencedError, StateStore, StoreError
 from ...view import (
     ChangeResult,
@@ -40,27 +62,13 @@ from ...view import (
 )
 from ...view.operations import OPERATIONS, Operation
 from ...view.policy_sync import DriftVerdict, verdict_doc
-from ..effects.countdowns import Countdowns
-from ..firm.local import LocalKill
-from ..firm.ports import FirmSlot
-from ..gate.request import Decision
-from ..lease.leadership import Leadership
-from ..lease.turn import Turn
-from ..override.overrides import Overrides
-from ..readout.charts import ChartHistory
+from ..readout.charts import Charts
+from ..readout.positions import PositionsReadout
+from ..readout.previews import Previews
 from ..readout.readout import Readout
-from ..silence.silences import Silences
-from ..storeio import StoreIO
-from ..sync.tracker import PolicySync
-from .accepts import RejectionAccepts
-from .closes import ManualCloses
-from .commands import OperatorCommands
 from .firm_kill import FirmKillDesk
 from .oplog import said
-from .positions import PositionsReadout
-from .previews import Previews
 from .request_audits import RequestAudits
-from .revoke_commands import OperatorRevokes
 
 
 class Desk(RequestAudits, FirmKillDesk):
@@ -71,15 +79,17 @@ class Desk(RequestAudits, FirmKillDesk):
     if TYPE_CHECKING:  # the calls made from the operations' table (_forward), which a type checker cannot see
         def __getattr__(self, name: str) -> Any: ...
 
-    def __init__(self, *, readout: Readout, previews: Previews, commands: OperatorCommands, closes: ManualCloses,
-                 silencing: Silences, operator_revokes: OperatorRevokes, positions: PositionsReadout,
-                 countdowns: Countdowns, charts: ChartHistory, turn: Turn, lead: Leadership, store: StateStore,
+    def __init__(self, *, readout: Readout, pretrade: Pretrade, previews: Previews, commands: OperatorCommands,
+                 closes: ManualCloses, silencing: Silences, operator_revokes: OperatorRevokes,
+                 positions: PositionsReadout,
+                 countdowns: Countdowns, charts: Charts, turn: Turn, lead: Leadership, store: StateStore,
                  io: StoreIO, clock: Callable[[], int], accepts: RejectionAccepts,
                  firm: Optional[FirmSlot] = None, sync: Optional[PolicySync] = None, holder: str = "runner",
                  overriding: Optional[Overrides] = None, local_kill: Optional[LocalKill] = None):
         self.overriding = overriding  # the overrides of the pre-trade limits (runner/override/)
         self.accepts = accepts  # the closes the venue refused, accepted by a person
         self.readout, self.previews, self.commands, self.closes = readout, previews, commands, closes
+        self.pretrade = pretrade  # the pre-trade gate: its published view answers the API's thread
         self.silencing, self.operator_revokes, self.position_readout = silencing, operator_revokes, positions
         self.countdowns, self.charts, self.turn, self.lead = countdowns, charts, turn, lead
         self.store, self.io, self.clock = store, io, clock
@@ -147,7 +157,7 @@ class Desk(RequestAudits, FirmKillDesk):
         leader takes it in at once (saved with the state at its next tick); a standby stores it
         for the leader, which takes it in at its next tick, so a bot may beat at any replica.
         A source nothing names, or a new one past the bound, is refused: the reason
-        (``UNKNOWN_SOURCE``, ``SOURCES_FULL``: :mod:`..effects.beat_sources`), else None. Raises
+        (``UNKNOWN_SOURCE``, ``SOURCES_FULL``: :mod:`killswitch.runner.effects.beat_sources`), else None. Raises
         StoreError when a standby cannot store it (the API answers 503: beat again)."""
         return (await self.heartbeats((source,), now_ms)).get(source)
 
@@ -174,7 +184,7 @@ class Desk(RequestAudits, FirmKillDesk):
         return replace(self.readout.status(dms_shown=None), silences_idle=self.silencing.idle_flags())
 
     def check_order_now(self, request: dict, counted: bool = True) -> Decision:  # on the API's thread
-        return self.readout.gate.check(request, counted)  # from the view published
+        return self.pretrade.gate.check(request, counted)  # from the view published
 
     async def runbook(self, incident: str) -> Any:
         """The stored runbook of an incident (the runbook sink writes it at the stage entry)."""

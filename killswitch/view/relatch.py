@@ -20,10 +20,10 @@ from __future__ import annotations
 
 from typing import Any, Optional, Sequence
 
-from ...engine.guarded import within
-from ...policy.kinds.heartbeat_age import unheard
-from ...view import ThresholdCheck, TriggerStatus
-from ..lock.lock import iso_ms
+from ..engine.guarded import within
+from ..figures import iso_ms
+from ..policy.kinds.heartbeat_age import unheard
+from .incidents import ThresholdCheck, TriggerStatus
 
 
 def _check(c: ThresholdCheck) -> str:
