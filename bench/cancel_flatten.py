@@ -1,9 +1,9 @@
 """Benchmark: from a flatten's cancel to "nothing meant to go rests", at a venue that caps its cancel-all.
 
-The venue is the simulator's REST face of a venue (``--venue``: bybit, binance, bitget, mexc or
-krakenfutures; each answers a cancel in its own shape: Bybit's list, Binance's "done" naming none,
-Bitget's success and failure lists, MEXC's cancel_all success naming none, Kraken Futures'
-cancelledOrders), in this process; the kill
+The venue is the simulator's REST face of a venue (``--venue``: each of the registry's venues
+whose face holds futures, :data:`IDS`; each answers a cancel in its own shape: Bybit's list,
+Binance's "done" naming none, Bitget's success and failure lists, MEXC's cancel_all success naming
+none, Kraken Futures' cancelledOrders), in this process; the kill
 switch side is the real ``CcxtAdapter`` behind the runner's one way out
 (``killswitch.runner.venue.port.VenuePort``), which reads each answer order by order and lists
 the open orders again until nothing meant to go rests. One
@@ -46,8 +46,20 @@ from adapters.simulated.scenarios import wide_book  # noqa: E402
 from bench.harness import machine, median, pct, reference_ms  # noqa: E402
 from killswitch.runner.venue.port import VenuePort  # noqa: E402
 
-IDS = {"bybit": "bybit", "binance": "binanceusdm", "bitget": "bitget", "okx": "okx", "hyperliquid": "hyperliquid",
-       "mexc": "mexc", "krakenfutures": "krakenfutures"}
+
+def futures_faces() -> dict[str, str]:
+    """Venue folder → the ccxt id its simulated face answers as, for every venue of the registry
+    whose face holds futures (a face its contract says is spot only, ``FACE_TERMS["spot_only"]``,
+    holds no position to flatten)."""
+    from importlib import import_module
+
+    from adapters.registry import venues
+
+    return {pkg.__name__.rsplit(".", 1)[1]: pkg.SIM_ID for pkg in venues() if pkg.SIM_ID is not None
+            and "spot_only" not in import_module(f"{pkg.__name__}.contract").FACE_TERMS}
+
+
+IDS = futures_faces()
 PER_SYMBOL = 200  # the engine's (Binance's) most open orders a symbol
 
 

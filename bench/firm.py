@@ -1,8 +1,9 @@
-"""Benchmark: a firm's shape — N accounts of M positions over the five streaming dialects, at once.
+"""Benchmark: a firm's shape — N accounts of M positions over every streaming dialect, at once.
 
 One simulated exchange serves every account in a process of its own (``firm_book``: each account
-its own book, the markets ``C0USDT``… priced alike), answering as Binance USDⓈ-M, Bybit, OKX,
-Hyperliquid and Bitget; account ``sim-i`` speaks the dialect ``i mod 5``. The runner is ``ksctl
+its own book, the markets ``C0USDT``… priced alike), answering as every venue of the registry
+whose dialect streams (:data:`DIALECTS`, in registry order: ``adapters.registry.sim_venues``);
+account ``sim-i`` speaks the dialect ``i mod D``, D of them. The runner is ``ksctl
 run`` itself (SQLite state, the lease thread, the API), every account streamed (``stream:
 {enabled: true}`` at the recommended 30 s REST reconcile). Nothing is driven but the public
 interfaces: the simulator's own engine (in its process: the events, the rogue bot), the runner's
@@ -19,7 +20,7 @@ The policy: account scope, a hard trigger on leverage (``lev >= 3``; every calm 
    process of its own (any account, any market), and the checks' latency and answers. The gate's
    traffic goes on through the phases after it.
 4. **rogue**: an operator's ``halted`` lock on one account of each dialect (the answers: applied,
-   stored or refused), then a rogue bot in the venue's process resting limit buys on those five
+   stored or refused), then a rogue bot in the venue's process resting limit buys on those
    accounts at ``--rogue-rate`` a second each for ``--rogue-s`` s: acceptance → the runner's cancel
    (the venue's stamps).
 5. **events** (``--trials``): one account at a time (the dialects in turn, never a locked one) takes
@@ -102,7 +103,16 @@ from harness import (
     stop,
 )
 
-DIALECTS = ("binanceusdm", "bybit", "okx", "hyperliquid", "bitget")
+
+def streaming_dialects() -> tuple[str, ...]:
+    """The ccxt ids the simulator answers as whose dialect streams, in registry order."""
+    from adapters.ccxt_exchange.dialects import dialect_for
+    from adapters.registry import sim_venues
+
+    return tuple(cid for cid in sim_venues() if dialect_for(cid).streams)
+
+
+DIALECTS = streaming_dialects()
 RECONCILE_S = 30.0  # the recommended REST reconcile of a streamed account
 INTERVAL_S = 1.0
 POLICY = f"""\

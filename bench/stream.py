@@ -31,11 +31,10 @@
    flat or residual-only at the end, nothing open, nothing pending, every order the venue holds
    journaled and no intent accepted twice (the venue refuses a client id it holds), time to flat.
 
-``--venue``: the dialect the venue speaks and the runner streams (:data:`VENUES`: binanceusdm,
-the default, bybit, okx, hyperliquid, bitget, krakenfutures, mexc; a venue is one entry there — its
-ccxt id, the Accounts document's credentials, the simulator's websocket face and how that face writes
-a mark); the reaction (1) runs on any of them, the weight (2) and fault (3) runs are Binance's (its
-weights, its listen key).
+``--venue``: the dialect the venue speaks and the runner streams (:data:`VENUES`: every venue of
+the registry whose dialect streams, binanceusdm the default; each folder's ``contract.STREAM_BENCH``
+says how its face writes a mark, its account is its face's own); the reaction (1) runs on any of
+them, the weight (2) and fault (3) runs are Binance's (its weights, its listen key).
 ``--quick``: fewer trials; ``--layouts 1000,10000``; ``--trials N`` (streamed) and
 ``--poll-trials N``; ``--skip reaction,weight,faults``. Prints figures; asserts nothing.
 """
@@ -44,6 +43,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import statistics
 import sys
@@ -96,59 +96,42 @@ BUDGET = 2_400  # Binance USDⓈ-M REQUEST_WEIGHT a minute per IP (the default t
 
 @dataclass(frozen=True)
 class Venue:
-    """One venue the reaction runs on: the ccxt id the Accounts document names, its credentials
-    there (the book's account ``acct``: key ``k``, secret ``s``, passphrase ``sim-passphrase``,
-    through ``env``), the simulator's websocket face that streams it (a :class:`SimServer`
-    attribute) and the text a frame carrying the crossed mark (80) holds."""
+    """One venue the reaction runs on: the ccxt id the Accounts document names, its folder, and its
+    folder's ``contract.STREAM_BENCH``: its name here, the text a frame carrying the crossed mark
+    (80) holds, what the real venue's mark stream adds to the reaction and its stream face's
+    options. Its account's credentials are its face's own (``sim_account``, in the venue's process)."""
 
-    name: str
     ccxt_id: str
-    face: str
+    folder: str
+    name: str
     crossed: str
     # what the real venue's mark stream adds to the reaction (the simulator pushes a set mark at once)
-    cadence: str = "up to 1 s more to both (@1s; 3 s with @markPrice)"
-    credentials: str = "{api_key: {env: KS_B_KEY}, secret: {env: KS_B_SECRET}}"
-    env: dict = field(default_factory=lambda: {"KS_B_KEY": "k", "KS_B_SECRET": "s"})
-    quote: str = "USDT"
-    server: dict = field(default_factory=dict)  # the SimServer's options of the venue's face
+    cadence: str
+    options: dict = field(default_factory=dict)  # its stream face's options (SimServer's venue_streams)
 
 
-def _hyperliquid() -> Venue:
-    """Hyperliquid: its stream is the ``clearinghouseState`` channel (a set mark revalues the held
-    position, and the face pushes the account's state at the end of its next 50 ms block); a
-    wallet signs; the face's cadence push of the whole book (10,000 rows) once a minute, not a
-    second: the venue lists ~200 coins, not 10,000."""
-    from adapters.venues.hyperliquid.face import account_address, account_key
+def stream_venues() -> dict[str, Venue]:
+    """Every venue of the registry the simulator answers as whose dialect streams, by its ccxt id;
+    a venue whose folder gives no STREAM_BENCH is refused, named."""
+    from importlib import import_module
 
-    return Venue("simulated Hyperliquid", "hyperliquid", "hyperliquid_stream", '"markPx":"80',
-                 "its block cadence, which its documentation does not say (the simulator pushes the account's "
-                 "state at the end of its next 50 ms block)",
-                 f'{{wallet_address: "{account_address(ACCOUNT)}", private_key: {{env: KS_B_KEY}}}}',
-                 {"KS_B_KEY": account_key(ACCOUNT)}, "USDC", {"hyperliquid_stream": {"state_every_ms": 60_000}})
+    from adapters.ccxt_exchange.dialects import dialect_for
+    from adapters.registry import sim_venues
+
+    out = {}
+    for cid, pkg in sim_venues().items():
+        if not dialect_for(cid).streams:
+            continue
+        folder = pkg.__name__.rsplit(".", 1)[1]
+        terms = getattr(import_module(f"{pkg.__name__}.contract"), "STREAM_BENCH", None)
+        if terms is None:
+            raise SystemExit(f"adapters/venues/{folder}/contract.py has no STREAM_BENCH: the streamed reaction's "
+                             "terms of its stream (see adapters/venues/okx/contract.py)")
+        out[cid] = Venue(cid, folder, **terms)
+    return out
 
 
-VENUES = {
-    "binanceusdm": Venue("simulated Binance USDⓈ-M", "binanceusdm", "stream", '"p":"80.'),
-    "bybit": Venue("simulated Bybit v5", "bybit", "bybit_stream", '"markPrice":"80',
-                   "up to 100 ms more to both (the tickers' cadence)"),
-    "okx": Venue("simulated OKX v5", "okx", "okx_stream", '"markPx":"80',
-                 "up to 200 ms more to both (mark-price's cadence while the mark moves)",
-                 "{api_key: {env: KS_B_KEY}, secret: {env: KS_B_SECRET}, password: {env: KS_B_PASS}}",
-                 {"KS_B_KEY": "k", "KS_B_SECRET": "s", "KS_B_PASS": "sim-passphrase"}),
-    "hyperliquid": _hyperliquid(),
-    "bitget": Venue("simulated Bitget v2", "bitget", "bitget_stream", '"markPrice":"80',
-                    "what its ticker's cadence adds, which Bitget does not document (the simulator pushes a set "
-                    "mark at once, then every 300 ms while it moves)",
-                    "{api_key: {env: KS_B_KEY}, secret: {env: KS_B_SECRET}, password: {env: KS_B_PASS}}",
-                    {"KS_B_KEY": "k", "KS_B_SECRET": "s", "KS_B_PASS": "sim-passphrase"}),
-    "krakenfutures": Venue("simulated Kraken Futures", "krakenfutures", "krakenfutures_stream", '"markPrice":80',
-                           "what its ticker feed's cadence adds, which Kraken does not document (the simulator "
-                           "pushes a set mark at once, then on its cadence while it moves)",
-                           env={"KS_B_KEY": "k", "KS_B_SECRET": "cw=="}, quote="USD"),  # the secret "s", base64
-    "mexc": Venue("simulated MEXC contract API", "mexc", "mexc_stream", '"fairPrice":80',
-                  "up to 1 s more to both (MEXC pushes a contract's ticker once a second while it trades; the "
-                  "simulator pushes a set mark at once, then every 300 ms while it moves)"),
-}
+VENUES = stream_venues()
 
 
 # --- the venue: its own process, the system's clock ------------------------------------------------------
@@ -162,6 +145,7 @@ def venue_process(conn: Any, n: int, venue_id: str = "binanceusdm") -> None:
     from reaction import book
 
     from adapters.simulated.http import SimServer, wall_clock
+    from adapters.simulated.venues import sim_account
 
     async def main() -> None:
         eng = book(wall_clock, n)  # type: ignore[arg-type]
@@ -182,9 +166,10 @@ def venue_process(conn: Any, n: int, venue_id: str = "binanceusdm") -> None:
         eng.place_order = placed  # type: ignore[method-assign]
         eng._charge = charged  # type: ignore[method-assign]
         venue = VENUES[venue_id]
-        server = SimServer(eng, auth_clock=wall_clock, **venue.server)
+        server = SimServer(eng, auth_clock=wall_clock,
+                           venue_streams={venue.folder: venue.options} if venue.options else None)
         await server.start()
-        face = getattr(server, venue.face)
+        face = server.streams.get(venue.folder, server.stream)  # (Binance's is the server's own)
         pushes: list = []  # (rows rendered from, to, queued by, rows): the face's mark frames
         sends: list = []  # (start, end, bytes, the crossing's): each frame's send_str
         send = face._send
@@ -197,7 +182,7 @@ def venue_process(conn: Any, n: int, venue_id: str = "binanceusdm") -> None:
 
         face._send = traced_send  # type: ignore[method-assign]
         seen["pushes"], seen["sends"] = pushes, sends
-        if venue_id == "binanceusdm":
+        if face is server.stream:
             trace_marks(server.stream, pushes)
         conn.send(("port", server.port))
         stopped = asyncio.Event()
@@ -210,6 +195,10 @@ def venue_process(conn: Any, n: int, venue_id: str = "binanceusdm") -> None:
                 eng.set_mark(next(iter(eng.markets)), 80.0)  # pushed to the mark streams at once
             elif cmd == "result":
                 out = dict(seen)
+            elif cmd == "account":  # the book's account as the face's own, and the environment it names
+                before = dict(os.environ)
+                doc = sim_account(server, ACCOUNT, venue_id).model_dump(mode="json", exclude_none=True)
+                out = (doc, {k: v for k, v in os.environ.items() if before.get(k) != v})
             elif cmd == "stop":
                 stopped.set()
             conn.send(("ok", out))
@@ -247,26 +236,17 @@ def trace_marks(face: Any, pushes: list) -> None:
     face._send_marks = traced_marks  # type: ignore[method-assign]
 
 
-def write_inputs(work: Path, port: int, streamed: bool, venue: Venue = VENUES["binanceusdm"]) -> tuple[Path, Path]:
+def write_inputs(work: Path, account: dict, streamed: bool) -> tuple[Path, Path]:
+    """The policy and the Accounts document of ``account`` (the venue's own, :func:`venue_process`'s
+    ``account``), its stream block when ``streamed``."""
     pol = work / "policies"
     pol.mkdir(exist_ok=True)
     (pol / "reaction.yaml").write_text(POLICY)
     acc = work / "accounts.yaml"
-    block = f"\n      stream: {{enabled: true, reconcile_every: {RECONCILE_S:g}s}}" if streamed else ""
-    acc.write_text(f"""\
-apiVersion: killswitch/v1
-kind: Accounts
-metadata: {{name: bench}}
-spec:
-  dry_run: false
-  accounts:
-    - name: {ACCOUNT}
-      venue: {venue.ccxt_id}
-      quote_currency: {venue.quote}
-      market_type: futures
-      api_url: http://127.0.0.1:{port}
-      credentials: {venue.credentials}{block}
-""")
+    if streamed:
+        account = {**account, "stream": {"enabled": True, "reconcile_every": f"{RECONCILE_S:g}s"}}
+    acc.write_text(json.dumps({"apiVersion": "killswitch/v1", "kind": "Accounts", "metadata": {"name": "bench"},
+                               "spec": {"dry_run": False, "accounts": [account]}}, indent=1))
     return pol, acc
 
 
@@ -280,9 +260,9 @@ def one_trial(work: Path, n: int, streamed: bool, k: int, trace: bool = False,
     try:
         d = work / f"{'s' if streamed else 'p'}{n}-{k}"
         d.mkdir()
-        pol, acc = write_inputs(d, venue.port, streamed, spec)
+        account, env_key = venue.do("account")  # the book's account (reaction.book), as its face's own
+        pol, acc = write_inputs(d, account, streamed)
         api_port = free_port()
-        env_key = dict(spec.env)  # the book's account (reaction.book)
         os.environ.update(env_key)
         ENV.update(env_key)
         tfile = d / "trace.jsonl"

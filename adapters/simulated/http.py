@@ -25,7 +25,8 @@ OKX v5's ``/ws/v5/public``, ``/private``, ``/business``: ``okx_stream``; Bitget 
 ``/v2/ws/public``, ``/v2/ws/private``: ``bitget_stream``; Hyperliquid's bare
 ``/ws``, whose first request says whether it is Hyperliquid's or Binance's:
 ``hyperliquid_stream``). A face's keyword arguments are ``venue_streams[<venue>]``
-(``hyperliquid_stream=`` is Hyperliquid's, as before).
+(``hyperliquid_stream=`` is Hyperliquid's, as before). A websocket path two faces claim is refused
+when the server starts, as a REST prefix is (:func:`add_stream_routes`).
 
 Test harness endpoints (no venue's API): ``POST /_sim/mark?symbol=&price=`` holds a market's mark
 at a price from now on; ``POST /_sim/seed?account=&wallet=&legs=`` sets a wallet and seeds
@@ -52,7 +53,7 @@ from aiohttp import web
 from ..registry import parts
 from .admin import AdminRefusal, mark_request, refused, seed_request
 from .engine import SimExchange
-from .faces import face_for, registered
+from .faces import FaceCollision, face_for, registered
 from .faces.shared import respond
 from .faults import FaultPlan
 from .held_clock import ADMIN_GO_PATH, ScaledClock, held_go, wall_clock
@@ -65,6 +66,23 @@ ADMIN_STATE_PATH = "/_sim/state"
 ADMIN_MARK_PATH = "/_sim/mark"  # POST ?symbol=BTCUSDT&price=50000: hold that mark from now on
 # POST ?account=sim-0&wallet=1000000&legs=BTCUSDT:long:5:60000,...: the wallet set, those positions seeded
 ADMIN_SEED_PATH = "/_sim/seed"
+
+
+def add_stream_routes(app: web.Application, faces: list[tuple[str, Any]]) -> None:
+    """Each websocket face's routes on ``app``, in turn; a path one face holds that another claims
+    too (the same path, its one route would silently answer both) is refused
+    (:class:`~.faces.FaceCollision`, naming both faces and the path) before any route is added."""
+    owners: dict[str, str] = {}
+    for owner, face in faces:
+        probe = web.Application()  # the face's paths, read off a router of its own
+        face.add_routes(probe)
+        for path in dict.fromkeys(r.canonical for r in probe.router.resources()):
+            if path in owners:
+                raise FaceCollision(f"the simulator's faces {owners[path]} and {owner} both claim the websocket "
+                                    f"path {path!r}: a face's paths must be its own (adapters/simulated/faces)")
+            owners[path] = owner
+    for _, face in faces:
+        face.add_routes(app)
 
 
 class SimServer:
@@ -111,9 +129,9 @@ class SimServer:
     async def start(self) -> str:
         registered()  # two faces claiming one path prefix are refused here, before anything listens
         app = web.Application()
-        self.stream.add_routes(app)  # before the catch-all below
-        for face in self.streams.values():
-            face.add_routes(app)
+        # before the catch-all below; two stream faces claiming one path are refused here too
+        add_stream_routes(app, [("the server's own stream", self.stream),
+                                *((f"{venue!r} (stream)", face) for venue, face in self.streams.items())])
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=0.5, access_log=None)
         await self._runner.setup()
@@ -205,4 +223,5 @@ class SimServer:
         return respond(self, method, path, status, body, raw=raw, headers=h)
 
 
-__all__ = ["SimServer", "wall_clock", "ScaledClock", "ADMIN_STATE_PATH", "ADMIN_MARK_PATH", "ADMIN_SEED_PATH"]
+__all__ = ["SimServer", "add_stream_routes", "wall_clock", "ScaledClock", "ADMIN_STATE_PATH", "ADMIN_MARK_PATH",
+           "ADMIN_SEED_PATH"]

@@ -15,8 +15,14 @@ A venue folder (``adapters/venues/<venue>/``) holds
   ``handle``, ``sim_account``, ``MASTER``: its master endpoints, ``face_master.py``) and its
   websocket (``stream_face``) and, where the REST face serves futures, its spot account's
   (``SPOT_FACE``), each a table-driven subclass of :mod:`adapters.simulated`'s shapes;
-* ``contract.py`` — the venue's rows of the adapter contract (tests/contract) and where its face
-  differs (``FACE_TERMS``; ``SWITCH_TERMS``, its switch's), as data;
+* ``contract.py`` — what the tests read of the venue, found through the registry: its rows of
+  the adapter contract (tests/contract) and where its face differs (``FACE_TERMS``;
+  ``SWITCH_TERMS``, its switch's), how a hedge account's mode is read (``POSITION_MODE_READ``), its
+  documented refusals of an order (``REFUSALS``), the builders of its answers to a cancel
+  (``CANCEL_ANSWERS``, ``CANCEL_NOT_SENT``), its stream face's private topics (``STREAM_TOPICS``),
+  how a bot places a stop on its face (``BOT_STOP``) and the streamed reaction bench's terms
+  (``STREAM_BENCH``): a test that finds a venue without what it needs fails naming it, unless
+  the venue says why it has none;
 * ``fixtures/`` — the venue's recorded and documented answers, with a README saying which are
   verbatim recordings.
 

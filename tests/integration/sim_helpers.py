@@ -76,6 +76,16 @@ def leg(ex: SimExchange, account: str, symbol: str, ps: str = "BOTH") -> float:
     return 0.0
 
 
+def quote_of(venue: str) -> str:
+    """The quote currency of ``venue``'s simulated account (its folder's contract ``FACE_TERMS``;
+    USDT unless it says another)."""
+    from importlib import import_module
+
+    from adapters.registry import sim_venues
+
+    return str(import_module(f"{sim_venues()[venue].__name__}.contract").FACE_TERMS.get("quote", "USDT"))
+
+
 def streamed_venues(quotes: tuple[str, ...] = ("USDT",)) -> dict[str, Any]:
     """The ccxt id → face module of every venue whose dialect streams (``adapters.registry``) over
     the engine's markets quoted in one of ``quotes`` (USDT by default: Kraken Futures' are USD's,

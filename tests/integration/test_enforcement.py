@@ -37,7 +37,7 @@ from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.state import open_store
 from killswitch.state.store import IntentRow
 
-from .sim_helpers import T0, streamed_venues
+from .sim_helpers import T0, quote_of, streamed_venues
 from .test_runner import BUILT, parts_of
 
 pytest.importorskip("ccxt")
@@ -119,8 +119,9 @@ def cid(venue: str, name: str) -> str:
 
 
 def unified(venue: str, base: str) -> str:
-    """The ccxt symbol of ``base``'s perpetual: Hyperliquid's settle in USDC, Kraken Futures' in USD."""
-    quote = {"hyperliquid": "USDC", "krakenfutures": "USD"}.get(venue, "USDT")
+    """The ccxt symbol of ``base``'s perpetual, settled in the venue's quote (Hyperliquid's USDC,
+    Kraken Futures' USD: each contract's FACE_TERMS)."""
+    quote = quote_of(venue)
     return f"{base}/{quote}:{quote}"
 
 

@@ -2,8 +2,9 @@
 ``stream`` block against the simulated exchange's websocket faces (Binance USDⓈ-M's
 ``ALGO_UPDATE`` of its algo service, Bybit v5's ``order`` topic with ``stopOrderType``, OKX's
 ``orders-algo``, Bitget's ``orders-algo`` with its ``planType``, MEXC's plan orders), a bot (a REST client of the same
-account) placing and cancelling them at the venue (on Bitget and MEXC, whose simulated faces serve no
-place-plan-order, the venue's own book: the engine).
+account) placing and cancelling them at the venue the way its folder's ``contract.BOT_STOP`` says
+(on Bitget and MEXC, whose simulated faces serve no place-plan-order, the venue's own book: the
+engine).
 
 - A stop placed at the venue reaches the snapshot from the stream, of its kind (conditional, its
   trigger price, reduce-only), with no REST read; a REST reconcile then finds the stream right (no
@@ -19,41 +20,48 @@ Waits are bounded by ``DEADLINE_S`` (the rig's), a bound on events, never a meas
 from __future__ import annotations
 
 import logging
+from importlib import import_module
 from typing import Any
 
 import pytest
+
+from adapters.registry import sim_venues
 
 from .test_stream_adapter import BTC_U, VENUES, Rig, positions, rig
 
 DISAGREE = "stream and REST disagree"
 
 
+def bot_stop(venue: str) -> dict:
+    """How a bot places and cancels a stop on ``venue``'s face: its folder's ``contract.BOT_STOP``."""
+    pkg = sim_venues()[venue]
+    stop = getattr(import_module(f"{pkg.__name__}.contract"), "BOT_STOP", None)
+    assert stop is not None, (f"adapters/venues/{pkg.__name__.rsplit('.', 1)[1]}/contract.py has no BOT_STOP: how a "
+                              "bot places a reduce-only stop-market sell on its face")
+    return stop
+
+
 async def place_stop(r: Rig, trigger: float, amount: float = 0.01) -> str:
-    """The bot's reduce-only stop-market sell of the BTC long at ``trigger`` (Binance: through the
-    algo service; Bybit: a conditional order, ``triggerDirection`` falling; OKX: a trigger order of
-    its algo service, at market; Bitget: a normal_plan that closes, placed in the venue's book);
-    its venue id."""
-    if r.venue in ("bitget", "mexc"):  # faces that serve no place of a plan order
+    """The bot's reduce-only stop-market sell of the BTC long at ``trigger``, the venue's way
+    (:func:`bot_stop`: Binance through the algo service; Bybit a conditional order,
+    ``triggerDirection`` falling; OKX a trigger order of its algo service, at market; Bitget and
+    MEXC a plan that closes, placed in the venue's book); its venue id."""
+    stop = bot_stop(r.venue)
+    if stop.get("engine"):  # a face that serves no place of a plan order
         return str(r.engine.place_algo_order("sim-main", "BTCUSDT", "SELL", "STOP_MARKET", quantity=amount,
                                              trigger_price=trigger, reduce_only=True,
                                              label="normal_plan").algo_id)
-    if r.venue == "okx":
-        o = await r.bot.create_order(BTC_U, "market", "sell", amount, None,
-                                     {"triggerPrice": trigger, "reduceOnly": True})
-    elif r.venue == "bybit":
-        o = await r.bot.create_order(BTC_U, "market", "sell", amount, None,
-                                     {"triggerPrice": trigger, "triggerDirection": "descending", "reduceOnly": True})
-    else:
-        o = await r.bot.create_order(BTC_U, "STOP_MARKET", "sell", amount, None,
-                                     {"triggerPrice": trigger, "reduceOnly": True})
+    o = await r.bot.create_order(BTC_U, stop["type"], "sell", amount, None,
+                                 {**stop["params"], "triggerPrice": trigger, "reduceOnly": True})
     return str(o["id"])
 
 
 async def cancel_stop(r: Rig, oid: str) -> None:
-    if r.venue in ("bitget", "mexc"):
+    stop = bot_stop(r.venue)
+    if stop.get("engine"):
         r.engine.cancel_algo_order("sim-main", int(oid))
         return
-    await r.bot.cancel_order(oid, BTC_U, {} if r.venue == "bybit" else {"trigger": True})  # OKX, Binance: the algo id
+    await r.bot.cancel_order(oid, BTC_U, dict(stop["cancel"]))
 
 
 async def reconcile(r: Rig) -> Any:

@@ -20,23 +20,33 @@ websocket faces served on 127.0.0.1 in the same loop, the Accounts entry with a 
 from __future__ import annotations
 
 import asyncio
-import base64
+import json
 import logging
+import os
 import textwrap
+from importlib import import_module
 from pathlib import Path
 from typing import Callable
 
 import pytest
+import yaml
 
+from adapters.registry import sim_venues
 from adapters.simulated.http import SimServer, wall_clock
 from adapters.simulated.scenarios import build
+from adapters.simulated.venues import sim_account
 from killswitch.process.daemon import Daemon
 from killswitch.process.options import RunOptions
 from tests.procs import until
 
+from .sim_helpers import quote_of, streamed_venues
+
 DEADLINE_S = 120.0  # a bound on waits for events that only a hang reaches (a first tick took 30 s at load 17)
 KEY = "binanceusdm/sim-main"
 FLAT = {"BTCUSDT": 60_000.0, "ETHUSDT": 3_000.0, "SOLUSDT": 140.0}
+# the faces that stream (adapters.registry) over markets quoted in USDT or USD: every one but
+# Hyperliquid's (USDC, its wallet's keys: tests/integration/test_stream_hyperliquid.py)
+STREAMED = tuple(streamed_venues(("USDT", "USD")))
 
 
 def policy(interval: str) -> str:
@@ -57,56 +67,45 @@ def policy(interval: str) -> str:
         """)
 
 
-def write_inputs(tmp: Path, port: int, interval: str, reconcile_every: str = "30s", venue: str = "binanceusdm",
-                 extra: str = "") -> tuple[Path, Path]:
-    """The policy and the Accounts document of ``sim-main`` on ``venue`` (one that streams), with
-    ``extra`` (YAML lines of the account's, indented as its keys) added to the account."""
+def write_inputs(tmp: Path, server: SimServer, interval: str, reconcile_every: str = "30s",
+                 venue: str = "binanceusdm", extra: str = "") -> tuple[Path, Path, dict[str, str]]:
+    """The policy and the Accounts document of ``sim-main`` on ``venue`` (one that streams): its
+    face's own account (``sim_account``: its credentials, its quote currency) streamed, with
+    ``extra`` (YAML lines of the account's) added to it; and the environment its credentials name."""
     pol = tmp / "policies"
     pol.mkdir()
     (pol / "guard.yaml").write_text(policy(interval))
+    before = dict(os.environ)
+    account = sim_account(server, "sim-main", venue, labels={"book": "futures"},
+                          stream={"enabled": True, "stale_after": "1s", "reconcile_every": reconcile_every})
+    env = {k: v for k, v in os.environ.items() if before.get(k) != v}  # what its credentials name, set
+    for k in env:  # (handed back, for the test's monkeypatch to set and undo)
+        if k in before:
+            os.environ[k] = before[k]
+        else:
+            del os.environ[k]
+    doc = {**account.model_dump(mode="json", exclude_none=True), **(yaml.safe_load(textwrap.dedent(extra)) or {})}
     accounts = tmp / "accounts.yaml"
-    # OKX and Bitget sign with a passphrase too; Kraken Futures' flex account is in USD
-    password = ", password: {env: KS_T_PASS}" if venue in ("okx", "bitget") else ""
-    quote = "USD" if venue == "krakenfutures" else "USDT"
-    accounts.write_text(textwrap.dedent(f"""\
-        apiVersion: killswitch/v1
-        kind: Accounts
-        metadata: {{name: test}}
-        spec:
-          dry_run: false
-          accounts:
-            - name: sim-main
-              venue: {venue}
-              market_type: futures
-              quote_currency: {quote}
-              labels: {{book: futures}}
-              api_url: http://127.0.0.1:{port}
-              credentials: {{api_key: {{env: KS_T_KEY}}, secret: {{env: KS_T_SECRET}}{password}}}
-              stream: {{enabled: true, stale_after: 1s, reconcile_every: {reconcile_every}}}
-        """) + textwrap.indent(extra, " " * 6))
-    return pol, accounts
+    accounts.write_text(json.dumps({"apiVersion": "killswitch/v1", "kind": "Accounts", "metadata": {"name": "test"},
+                                    "spec": {"dry_run": False, "accounts": [doc]}}, indent=1))
+    return pol, accounts, env
 
 
 async def serve(tmp: Path, monkeypatch, interval: str, scenario, reconcile_every: str = "30s",
                 venue: str = "binanceusdm", extra: str = "") -> None:
     """``await scenario(daemon, server)`` with a runner leading over a fresh server, ``sim-main``
-    on ``venue`` (binanceusdm, bybit, okx, bitget, krakenfutures or mexc: the faces that stream), then stop."""
+    on ``venue`` (one of :data:`STREAMED`: the faces that stream), then stop."""
     engine = build("calm", wall_clock)
     for symbol, price in FLAT.items():
         engine.set_mark(symbol, price)
     server = SimServer(engine, auth_clock=wall_clock, stream={"mark_every_ms": 200, "mark_every_1s_ms": 200})
-    server.okx_stream.quiet_every_ms = 200  # an unchanged mark every 200 ms, not OKX's 10 s: stale_after is 1 s
-    server.bitget_stream.quiet_every_ms = 200  # (the same of Bitget's quiet tickers)
-    server.krakenfutures_stream.quiet_every_ms = 200  # (and Kraken Futures')
-    server.mexc_stream.quiet_every_ms = 200  # (and MEXC's)
+    for face in server.streams.values():  # an unchanged mark every 200 ms, not the venues' 10 s: stale_after is 1 s
+        if hasattr(face, "quiet_every_ms"):
+            face.quiet_every_ms = 200
     await server.start()
-    monkeypatch.setenv("KS_T_KEY", "sim-main-key")
-    secret = engine.accounts["sim-main"].spec.secret
-    if venue == "krakenfutures":  # Kraken hands its secret base64-encoded
-        secret = base64.b64encode(secret.encode()).decode()
-    monkeypatch.setenv("KS_T_SECRET", secret)
-    monkeypatch.setenv("KS_T_PASS", engine.accounts["sim-main"].spec.passphrase)
-    pol, accounts = write_inputs(tmp, server.port, interval, reconcile_every, venue, extra)
+    pol, accounts, env = write_inputs(tmp, server, interval, reconcile_every, venue, extra)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
     opts = RunOptions((str(pol),), str(accounts), f"sqlite://{tmp / 'state.db'}", str(tmp / "lock.json"),
                       api_port=None)
     daemon = Daemon(opts, logging.getLogger("killswitch.run").info, logging.getLogger("killswitch.run").error)
@@ -124,23 +123,22 @@ async def serve(tmp: Path, monkeypatch, interval: str, scenario, reconcile_every
         await server.stop()
 
 
-# what each face's private subscriptions are named, for the adapter's three watches (positions,
-# balance, orders), where a venue subscribes to each apart
-PRIVATE_TOPICS = {"bybit": {"position", "wallet", "order"}, "okx": {"positions", "account", "orders"},
-                  "bitget": {"positions", "account", "orders"},
-                  "krakenfutures": {"open_positions", "balances", "open_orders"},
-                  "mexc": {"positions", "account", "orders"}}
-
-
 def subscribed(server: SimServer, venue: str) -> bool:
     """Whether the simulator's face sends the account's orders, positions and balance to a socket
     now. A stream is live at its first message, which one subscription's answer can be while
     another's (Bybit's ``order`` topic, one subscribe each) is still on its way: an order placed
-    then is told to no one, and only the next interval's tick sees it."""
-    if venue in PRIVATE_TOPICS:
-        face = getattr(server, f"{venue}_stream")
-        return PRIVATE_TOPICS[venue] <= set().union(*(s.streams for s in face.sockets))
-    return any(s.key is not None for s in server.stream.sockets)  # Binance: the listen key's socket has all
+    then is told to no one, and only the next interval's tick sees it. The topics are the venue's
+    (its contract's ``STREAM_TOPICS``); a venue whose one socket carries them all (None: the
+    server's own stream, Binance's listen key) has them with its key."""
+    pkg = sim_venues()[venue]
+    contract = import_module(f"{pkg.__name__}.contract")
+    where = f"adapters/venues/{pkg.__name__.rsplit('.', 1)[1]}/contract.py"
+    assert hasattr(contract, "STREAM_TOPICS"), f"{where} has no STREAM_TOPICS: its private subscriptions' names"
+    topics = contract.STREAM_TOPICS
+    if topics is None:
+        return any(s.key is not None for s in server.stream.sockets)
+    face = server.streams[pkg.__name__.rsplit(".", 1)[1]]
+    return set(topics) <= set().union(*(s.streams for s in face.sockets))
 
 
 def stream_of(daemon: Daemon, key: str = KEY) -> dict:
@@ -158,7 +156,7 @@ def said(caplog, code: str) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.getMessage().startswith(code)]
 
 
-@pytest.mark.parametrize("venue", ["binanceusdm", "okx", "bitget", "krakenfutures", "mexc"])
+@pytest.mark.parametrize("venue", STREAMED)
 def test_a_mark_across_the_hard_threshold_closes_within_the_interval_though_the_stream_drops_mid_close(
         tmp_path, monkeypatch, caplog, venue):
     caplog.set_level(logging.INFO)
@@ -197,7 +195,7 @@ def test_a_mark_across_the_hard_threshold_closes_within_the_interval_though_the_
     assert all(e.status == "filled" for e in journal), [(e.symbol, e.status) for e in journal]
     at_venue = [o.client_order_id for o in seen["orders"]]
     assert sorted(at_venue) == sorted(ids)  # every journaled close reached the venue, none twice
-    quote = "USD" if venue == "krakenfutures" else "USDT"
+    quote = quote_of(venue)
     assert {e.symbol for e in journal} == {f"{b}/{quote}:{quote}" for b in ("BTC", "ETH", "SOL")}
 
 
@@ -214,7 +212,7 @@ def stream_readers(daemon: Daemon, key: str = KEY) -> tuple[Callable[[], dict], 
     return status_stream, rows
 
 
-@pytest.mark.parametrize("venue", ["binanceusdm", "okx", "bitget", "krakenfutures", "mexc"])
+@pytest.mark.parametrize("venue", STREAMED)
 def test_a_stalled_stream_falls_back_to_rest_polling_is_blind_only_when_rest_fails_too_and_comes_back_live(
         tmp_path, monkeypatch, caplog, venue):
     caplog.set_level(logging.INFO)
@@ -261,7 +259,7 @@ def test_a_stalled_stream_falls_back_to_rest_polling_is_blind_only_when_rest_fai
     assert ("blind", "ACCOUNT_NOT_READ") in seen["blind"]
 
 
-@pytest.mark.parametrize("venue", ["binanceusdm", "krakenfutures", "mexc"])
+@pytest.mark.parametrize("venue", STREAMED)
 def test_rest_failing_under_a_live_stream_is_blind_past_three_reconcile_cadences_not_calm_and_reconciles_when_back(
         tmp_path, monkeypatch, caplog, venue):
     caplog.set_level(logging.INFO)

@@ -33,7 +33,9 @@ Adding a venue
        have a form of their own maps the engine's ids to it both ways in the dialect
        (Hyperliquid's cloids), so that an order is still found by the engine's id.
     2. Write its contract rows (``contract.py``, one per ccxt id); the contract fails for a
-       registered id without a row and for a row without a dialect.
+       registered id without a row and for a row without a dialect. The same module gives the
+       venue's documented refusals (``REFUSALS``) and the builders of its cancel answers
+       (``CANCEL_ANSWERS``, ``CANCEL_NOT_SENT``), which the tests find through the registry.
     The dialect's ``order_rate`` is the venue's order budget: the adapter's, and the planner's
     spacing of the venue's closes (the runner hands the planner its adapters' rates). Nothing
     else changes: the adapter and the parsing code never name a venue.

@@ -1,6 +1,6 @@
 """Bybit's row of the adapter contract (tests/contract/test_adapter_contract.py; the fields: see
 adapters/venues/binance/contract.py). Its countdown (DCP) needs the adapter's option
-``bybit_dcp_websocket``. Plain data."""
+``bybit_dcp_websocket``. Data, and its cancel answers' builders."""
 
 ROWS = (
     {"id": "bybit", "market_id": "BTCUSDT", "one_way_close": {"clientOrderId": "ks1", "reduceOnly": True},
@@ -26,3 +26,83 @@ SWITCH_TERMS = {
     "revoke_sent": {"apikey": "{key}", "readOnly": 1, "ips": "*"},
     "refused_order": "10005", "not_master": ("10005", "Permission denied, please check your API key permissions."),
 }
+
+
+# Its answers to a cancel (tests/unit/adapters/ccxt/test_cancel_property.py; the fields: see
+# binance/contract.py): /v5/order/cancel's result {orderId, orderLinkId} (ccxt's parse, the result
+# in info); /v5/order/cancel-all's result.list (linear) or result.success "1" (spot): the
+# documented bodies of test_cancel_answers.py, through ccxt's bybit as its cancel_all_orders hands
+# them on.
+EVERY_KIND = ("regular", "conditional", "tpsl", "oco", "trailing")
+SPOT_ALL = {"retCode": 0, "retMsg": "OK", "result": {"success": "1"}, "retExtInfo": {}, "time": 1676962409398}
+
+
+def _one(f) -> tuple:
+    [o] = f.sent
+    named = o.id if f.done else f.strangers[0]  # an answer naming another order leaves ours unnamed
+    return f.ccxt("bybit").parse_order({"orderId": named, "orderLinkId": f.client(named)}), {named}
+
+
+def _all(f) -> tuple:
+    named = f.done + f.strangers
+    rows = f.shuffled([{"orderId": i, "orderLinkId": f.client(i)} for i in named])
+    return f.ccxt("bybit").parse_orders(rows), set(named)  # cancel-all's result.list, as ccxt hands it on
+
+
+def _spot_all(f) -> tuple:
+    return [f.ccxt("bybit").safe_order({"info": SPOT_ALL})], set()
+
+
+CANCEL_ANSWERS = (
+    {"how": "one", "endpoint": "POST /v5/order/cancel", "build": _one, "kinds": EVERY_KIND,
+     "fates": ("done", "unnamed"), "strangers": True},
+    {"how": "symbol", "endpoint": "POST /v5/order/cancel-all result.list", "build": _all, "kinds": EVERY_KIND,
+     "most": 20, "fates": ("done", "unnamed"), "strangers": True},
+    {"how": "symbol", "endpoint": "POST /v5/order/cancel-all result.success (spot)", "build": _spot_all, "most": 20,
+     "fates": ("unnamed",), "whole": True},
+)
+CANCEL_NOT_SENT = {"batch": "no batch"}
+
+
+# Its documented refusals of an order (tests/unit/adapters/ccxt/test_venue_refusals.py): the body
+# ccxt's client of its SIM_ID raises for (ccxt's own handle_errors), the reason and retry kind its
+# table maps it to, and the code and words the refusal keeps: (body, reason, kind, code, words).
+# Bybit v5's retCode / retMsg.
+
+
+def _refused(code: int, words: str) -> dict:
+    return {"retCode": code, "retMsg": words, "result": {}, "retExtInfo": {}, "time": 1}
+
+
+REFUSALS = (
+    (_refused(110017, "Reduce-only rule not satisfied"), "REDUCE_ONLY_REJECTED", "permanent", "110017",
+     "Reduce-only rule not satisfied"),
+    (_refused(10001, "position idx not match position mode"), "POSITION_MODE_MISMATCH", "mode", "10001",
+     "position idx not match position mode"),
+    (_refused(10001, "params error: qty invalid"), "INVALID_ORDER", "permanent", "10001", "params error: qty invalid"),
+    (_refused(110007, "ab not enough for new order"), "INSUFFICIENT_MARGIN", "transient", "110007",
+     "ab not enough for new order"),
+)
+
+
+# What its stream face's private subscriptions are named, for the adapter's three watches
+# (positions, balance, orders), each subscribed apart (tests/integration/test_stream_runner.py
+# waits for all of them before a scenario starts).
+STREAM_TOPICS = {"position", "wallet", "order"}
+
+# The streamed reaction bench's terms of it (bench/stream.py --venue): its name there, the text a
+# pushed frame carrying the crossed mark (80) holds, what the real venue's mark stream adds to the
+# reaction (the simulator pushes a set mark at once) and its stream face's options there.
+STREAM_BENCH = {"name": "simulated Bybit v5", "crossed": '"markPrice":"80',
+                "cadence": "up to 100 ms more to both (the tickers' cadence)"}
+
+# How its adapter reads a hedge-mode account's mode, and what names the leg in a close built for it
+# (tests/integration/test_venue_position_mode.py: a hedge account declared one-way is read as hedge
+# and its close fills): the mode's source as the adapter says it, the close's leg field and the
+# fields a close for a leg must not carry.
+POSITION_MODE_READ = {"source": "GET /v5/position/list positionIdx", "leg_field": "positionIdx"}
+
+# How a bot places, and cancels, a reduce-only stop-market sell on its face
+# (tests/integration/test_stream_conditional.py): ccxt's order type and params, and the cancel's
+# params; ``engine``: the face serves no place of a plan order, the test places it at the engine.
+BOT_STOP = {"type": "market", "params": {"triggerDirection": "descending"}, "cancel": {}}  # a conditional order

@@ -5,8 +5,11 @@ The row drives the generic contract client, whose account is a futures one: a cl
 client id in ccxt's ``clientOrderId`` (Kraken's ``cl_ord_id``; "ks1" is a free text the venue
 takes as it is) and ccxt's ``reduceOnly``; an order is looked up by its ``cl_ord_id`` in
 ``OpenOrders`` first, then ``ClosedOrders`` (its answer: ``raw_answers``); the countdown is
-``CancelAllOrdersAfter`` in whole seconds. Plain data.
+``CancelAllOrdersAfter`` in whole seconds. Data, and its cancel answers' builders.
 """
+
+import json
+from pathlib import Path
 
 CLOSED = {"id": "OGMZCL-KC6MC-ZRBGM6", "clientOrderId": "ks1", "symbol": "BTC/USDT:USDT", "side": "sell",
           "type": "market", "amount": 0.5, "filled": 0.5, "status": "closed", "average": 60_000.0,
@@ -36,3 +39,42 @@ ROWS = (
 FACE_TERMS = {"spot_only": "a spot venue: no position, reduce-only close or hedge leg; its face (resting and "
                            "conditional spot orders, their cancels) is proven by "
                            "tests/integration/test_simulated_kraken.py"}
+
+
+# Its answers to a cancel (tests/unit/adapters/ccxt/test_cancel_property.py; the fields: see
+# binance/contract.py): CancelOrder of one order (fixtures/spot-documented.json's CancelOrder:
+# result.count; a refusal in the error list of an HTTP 200 answer, EOrder:Unknown order among
+# them); a count of 0 names none.
+EVERY_KIND = ("regular", "conditional", "tpsl", "oco", "trailing")
+
+
+def _one(f) -> tuple:
+    [o] = f.sent
+    if o.id in f.refused:
+        return {"error": [f.refused[o.id].code], "result": {}}, set()
+    cases = json.loads((Path(__file__).parent / "fixtures" / "spot-documented.json").read_text())["cases"]
+    body = cases["CancelOrder"]["body"]
+    body["result"]["count"] = 1 if f.done else 0
+    return body, set(f.done)
+
+
+CANCEL_ANSWERS = (
+    {"how": "batch", "endpoint": "POST /0/private/CancelOrder (one order a request)", "build": _one,
+     "kinds": EVERY_KIND, "fates": ("done", "refused", "unnamed"),
+     "novel": r"E(Order|General|Service):[A-Z][a-z]{3,12}( [a-z]{2,9}){0,2}"},
+)
+CANCEL_NOT_SENT = {"one": "every kind one order a batch (cancels_itself)",
+                   "symbol": "CancelAll is the account's: never sent (cancels_itself)"}
+
+
+# Its documented refusals of an order (tests/unit/adapters/ccxt/test_venue_refusals.py): the body
+# ccxt's client of its SIM_ID raises for (ccxt's own handle_errors), the reason and retry kind its
+# table maps it to, and the code and words the refusal keeps: (body, reason, kind, code, words).
+# Kraken spot's error list (fixtures/spot-documented.json, AddOrder insufficient funds; the
+# documented error strings of https://docs.kraken.com/api/docs/guides/spot-errors).
+REFUSALS = (
+    ({"error": ["EOrder:Insufficient funds"], "result": {}}, "INSUFFICIENT_MARGIN", "transient",
+     "EOrder:Insufficient funds", "EOrder:Insufficient funds"),
+    ({"error": ["EGeneral:Invalid arguments:volume"], "result": {}}, "INVALID_ORDER", "permanent",
+     "EGeneral:Invalid arguments", "EGeneral:Invalid arguments:volume"),
+)

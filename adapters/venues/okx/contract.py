@@ -1,5 +1,5 @@
 """OKX's row of the adapter contract (tests/contract/test_adapter_contract.py; the fields: see
-adapters/venues/binance/contract.py). Plain data."""
+adapters/venues/binance/contract.py). Data, and its cancel answers' builders."""
 
 ROWS = (
     {"id": "okx", "market_id": "BTC-USDT-SWAP", "one_way_close": {"clientOrderId": "ks1", "reduceOnly": True},
@@ -30,3 +30,86 @@ SWITCH_TERMS = {
     "refused_order": "50120",
     "not_master": ("59500", "Only the APIKey of the main account has permission for this operation."),
 }
+
+
+# Its answers to a cancel (tests/unit/adapters/ccxt/test_cancel_property.py; the fields: see
+# binance/contract.py): cancel-order's row (ccxt raises on a refusal); cancel-batch-orders and
+# cancel-algos: a row per order, sCode "0" done, any other refused with its sMsg, the envelope's
+# code "2" when some were refused (the documented shape of test_cancel_answers.py and
+# test_okx_algo_orders.py).
+EVERY_KIND = ("regular", "conditional", "tpsl", "oco", "trailing")
+NUMERIC = r"[1-9][0-9]{2,4}"
+
+
+def _one(f) -> tuple:
+    [o] = f.sent
+    return f.parsed(o.id, {"clOrdId": "", "ordId": o.id, "sCode": "0", "sMsg": ""}), {o.id}
+
+
+def _batch(id_field: str):
+    def build(f) -> tuple:
+        def row(oid: str, code: str, words: str) -> dict:
+            return {"clOrdId": "", "ordId": "", "algoId": "", id_field: oid, "sCode": code, "sMsg": words}
+
+        rows = [row(i, "0", "") for i in f.done + f.strangers]
+        rows += [row(i, r.code, r.words) for i, r in f.refused.items()]
+        code = "2" if f.refused and f.done else ("1" if f.refused else "0")
+        return {"code": code, "msg": "", "data": f.shuffled(rows)}, set(f.done + f.strangers)
+    return build
+
+
+CANCEL_ANSWERS = (
+    {"how": "one", "endpoint": "POST /api/v5/trade/cancel-order", "build": _one, "kinds": EVERY_KIND},
+    {"how": "batch", "endpoint": "POST /api/v5/trade/cancel-batch-orders", "build": _batch("ordId"), "most": 20,
+     "fates": ("done", "refused", "unnamed"), "strangers": True, "novel": NUMERIC},
+    {"how": "batch", "endpoint": "POST /api/v5/trade/cancel-algos", "build": _batch("algoId"),
+     "kinds": EVERY_KIND[1:], "most": 10, "fates": ("done", "refused", "unnamed"), "strangers": True,
+     "novel": NUMERIC},
+)
+CANCEL_NOT_SENT = {"symbol": "no cancel-all"}
+
+
+# Its documented refusals of an order (tests/unit/adapters/ccxt/test_venue_refusals.py): the body
+# ccxt's client of its SIM_ID raises for (ccxt's own handle_errors), the reason and retry kind its
+# table maps it to, and the code and words the refusal keeps: (body, reason, kind, code, words).
+# OKX v5's: an order's own sCode / sMsg under code "1".
+
+
+def _order_failed(code: str, words: str) -> tuple:
+    body = {"code": "1", "data": [{"clOrdId": "ks1", "ordId": "", "sCode": code, "sMsg": words, "tag": "", "ts": "1"}],
+            "inTime": "1", "msg": "All operations failed", "outTime": "1"}
+    return body, code, words
+
+
+REFUSALS = tuple((body, reason, kind, code, words) for (body, code, words), reason, kind in (
+    (_order_failed("51169", "Order failed because you don't have any positions in this direction for this "
+                            "contract to reduce or close."), "REDUCE_ONLY_REJECTED", "permanent"),
+    (_order_failed("51170", "Failed to place order. A reduce-only order can't be the same direction as your "
+                            "existing positions."), "REDUCE_ONLY_REJECTED", "permanent"),
+    (_order_failed("51000", "Parameter posSide error"), "POSITION_MODE_MISMATCH", "mode"),
+    (_order_failed("51000", "Parameter sz error"), "INVALID_ORDER", "permanent"),
+    (_order_failed("51008", "Order failed. Insufficient USDT margin in account"), "INSUFFICIENT_MARGIN", "transient"),
+))
+
+
+# What its stream face's private subscriptions are named, for the adapter's three watches
+# (positions, balance, orders), each subscribed apart (tests/integration/test_stream_runner.py
+# waits for all of them before a scenario starts).
+STREAM_TOPICS = {"positions", "account", "orders"}
+
+# The streamed reaction bench's terms of it (bench/stream.py --venue): its name there, the text a
+# pushed frame carrying the crossed mark (80) holds, what the real venue's mark stream adds to the
+# reaction (the simulator pushes a set mark at once) and its stream face's options there.
+STREAM_BENCH = {"name": "simulated OKX v5", "crossed": '"markPx":"80',
+                "cadence": "up to 200 ms more to both (mark-price's cadence while the mark moves)"}
+
+# How its adapter reads a hedge-mode account's mode, and what names the leg in a close built for it
+# (tests/integration/test_venue_position_mode.py: a hedge account declared one-way is read as hedge
+# and its close fills): the mode's source as the adapter says it, the close's leg field and the
+# fields a close for a leg must not carry.
+POSITION_MODE_READ = {"source": "GET /api/v5/account/config posMode=long_short_mode", "leg_field": "posSide"}
+
+# How a bot places, and cancels, a reduce-only stop-market sell on its face
+# (tests/integration/test_stream_conditional.py): ccxt's order type and params, and the cancel's
+# params; ``engine``: the face serves no place of a plan order, the test places it at the engine.
+BOT_STOP = {"type": "market", "params": {}, "cancel": {"trigger": True}}  # a trigger order of its algo service

@@ -20,7 +20,11 @@ from pathlib import Path
 
 import pytest
 
+from adapters.registry import venues
+
 ROOT = Path(__file__).resolve().parents[3]
+LAST = max(p.ORDER for p in venues()) + 1  # the made-up venue's place: after every real one
+TAKEN = venues()[0].ORDER  # a place a real venue holds
 
 INIT = '''"""A made-up venue (no ccxt id of its name), added as a folder."""
 
@@ -104,17 +108,16 @@ def _probe(root: Path) -> subprocess.CompletedProcess:
 
 
 def test_a_new_venue_folder_is_in_every_registry_and_nothing_else_is_edited(tmp_path):
-    root = _copy_with_venue(tmp_path, "zzfutures", INIT.format(order=9, ids='("zzfutures",)'))
+    root = _copy_with_venue(tmp_path, "zzfutures", INIT.format(order=LAST, ids='("zzfutures",)'))
     r = _probe(root)
     assert r.returncode == 0, r.stderr
     got = json.loads(r.stdout)
-    assert got["dialects"] == ["binance", "binanceusdm", "binancecoinm", "bybit", "okx", "hyperliquid", "bitget",
-                               "krakenfutures", "mexc", "kraken", "zzfutures"]
+    from adapters.ccxt_exchange.dialects import DIALECTS, KNOWN_RAW_FIELDS
+
+    assert got["dialects"] == [*DIALECTS, "zzfutures"]
     assert got["rate"] == 3.0
     # raw answers are read in registry order, the new venue's fields last (its ORDER)
-    assert got["raw_fields"] == ["BinanceDialect", "BybitDialect", "OkxDialect", "HyperliquidDialect",
-                                 "BitgetDialect", "KrakenFuturesDialect", "MexcDialect", "KrakenDialect",
-                                 "ZzFuturesDialect"]
+    assert got["raw_fields"] == [*(type(d).__name__ for d in KNOWN_RAW_FIELDS.shapes), "ZzFuturesDialect"]
     assert got["dialects_alone"], "reading the dialects loaded the simulator"
     assert got["face"] and got["sim_venues"][-1] == "zzfutures"
     assert got["account"] == ["zzfutures", "a"] and got["stream"] == {"tick_s": 0.5}
@@ -122,12 +125,12 @@ def test_a_new_venue_folder_is_in_every_registry_and_nothing_else_is_edited(tmp_
 
 
 @pytest.mark.parametrize("init, said", [
-    (INIT.format(order=9, ids='("zzfutures", "zzspot")') + 'SIM_ID = "zzfutures"\n',  # two ids: it names one
+    (INIT.format(order=LAST, ids='("zzfutures", "zzspot")') + 'SIM_ID = "zzfutures"\n',  # two ids: it names one
      "adapters/venues/zz: CCXT_IDS ('zzfutures', 'zzspot') but its dialects are ('zzfutures',)"),
-    (INIT.format(order=2, ids='("zzfutures",)'), "two venue packages declare the same ORDER"),
-    (INIT.format(order=9, ids='("zzfutures",)').replace('CCXT_IDS = ("zzfutures",)\n', ""),
+    (INIT.format(order=TAKEN, ids='("zzfutures",)'), "two venue packages declare the same ORDER"),
+    (INIT.format(order=LAST, ids='("zzfutures",)').replace('CCXT_IDS = ("zzfutures",)\n', ""),
      "adapters.venues.zz does not declare CCXT_IDS"),
-    (INIT.format(order=9, ids='("zzfutures", "zzspot")'), "adapters.venues.zz does not declare SIM_ID"),
+    (INIT.format(order=LAST, ids='("zzfutures", "zzspot")'), "adapters.venues.zz does not declare SIM_ID"),
 ])
 def test_a_venue_folder_whose_data_is_wrong_is_refused_by_name(tmp_path, init, said):
     r = _probe(_copy_with_venue(tmp_path, "zz", init))
@@ -135,14 +138,16 @@ def test_a_venue_folder_whose_data_is_wrong_is_refused_by_name(tmp_path, init, s
 
 
 def test_the_registries_order_is_the_packages_and_every_package_declares_its_fields():
-    from adapters.registry import FIELDS, folder_names, venues
+    from adapters.registry import FIELDS, HOME, folder_names
 
-    assert [p.__name__ for p in venues()] == [f"adapters.venues.{v}" for v in
-                                              ("binance", "bybit", "okx", "hyperliquid", "bitget",
-                                               "krakenfutures", "mexc", "kraken")]
-    assert set(folder_names()) == {"binance", "bybit", "okx", "hyperliquid", "bitget", "krakenfutures", "mexc",
-                                   "kraken"}
-    assert all(hasattr(p, f) for p in venues() for f in FIELDS)
+    # every folder holding a package is a venue, in the order of its ORDER (each its own)
+    folders = {p.parent.name for p in HOME.glob("*/__init__.py")}
+    assert folders and set(folder_names()) == folders
+    found = venues()
+    assert [p.__name__.rsplit(".", 1)[1] for p in found] == sorted(folders, key=lambda v: {
+        p.__name__.rsplit(".", 1)[1]: p.ORDER for p in found}[v])
+    assert [p.ORDER for p in found] == sorted({p.ORDER for p in found})
+    assert all(hasattr(p, f) for p in found for f in FIELDS)
 
 
 def test_every_venue_fixture_is_in_its_readme_which_says_whether_it_is_verbatim():

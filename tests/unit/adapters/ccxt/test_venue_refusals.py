@@ -2,17 +2,15 @@
 error handling (the exception ccxt raises for that body) to the adapter's error: the venue's
 code and message kept verbatim, the reason code of the venue's table and how a retry fares.
 
-The bodies are the venues' documented shapes and texts: Binance's error codes page
-(``{"code": -1106, "msg": "Parameter 'reduceOnly' sent when not required."}``), Bybit v5's
-(``retCode`` / ``retMsg``), OKX v5's (an order's own ``sCode`` / ``sMsg`` under ``code`` "1"),
-Hyperliquid's action statuses (``{"error": "..."}``, no code), Bitget v2's (``{"code": "40774", "msg":
-..., "requestTime": ..., "data": null}``: the bodies ccxt's bitget quotes in its exceptions map are
-verbatim — 40774, 40762, 43012, 45110, 40808, 41103, 40917, 45122, 41114 — the others carry the text
-Bitget's error code pages give the code)."""
+The bodies, with the reason, kind, code and words each must give, are the venues' own: each
+venue folder's ``contract.py`` ``REFUSALS`` (found by the registry), its documented shapes and
+texts cited there; a venue whose refusals ccxt never raises says where they are read instead
+(``REFUSALS_ELSEWHERE``), and one that gives neither fails, named."""
 
 from __future__ import annotations
 
 import json
+from importlib import import_module
 
 import ccxt.async_support as ccxt_async
 import pytest
@@ -22,91 +20,30 @@ from adapters.ccxt_exchange.budget import OrderBudget
 from adapters.ccxt_exchange.calls import Calls
 from adapters.ccxt_exchange.dialects import DIALECTS, dialect_for
 from adapters.ccxt_exchange.dialects.refusals import body_of
-
-BINANCE = [
-    ({"code": -1106, "msg": "Parameter 'reduceOnly' sent when not required."}, "POSITION_MODE_MISMATCH", MODE),
-    ({"code": -1106, "msg": "Parameter 'price' sent when not required."}, "INVALID_ORDER", PERMANENT),
-    ({"code": -4061, "msg": "Order's position side does not match user's setting."}, "POSITION_MODE_MISMATCH", MODE),
-    ({"code": -2022, "msg": "ReduceOnly Order is rejected."}, "REDUCE_ONLY_REJECTED", PERMANENT),
-    ({"code": -2019, "msg": "Margin is insufficient."}, "INSUFFICIENT_MARGIN", TRANSIENT),
-    ({"code": -4164, "msg": "Order's notional must be no smaller than 5 (unless you choose reduce only)."},
-     "INVALID_ORDER", PERMANENT),
-    ({"code": -1013, "msg": "Filter failure: LOT_SIZE"}, "INVALID_ORDER", PERMANENT),
-    ({"code": -4999, "msg": "A refusal no table lists."}, "VENUE_REFUSED", PERMANENT),
-]
-BYBIT = [
-    ({"retCode": 110017, "retMsg": "Reduce-only rule not satisfied", "result": {}, "retExtInfo": {}, "time": 1},
-     "REDUCE_ONLY_REJECTED", PERMANENT),
-    ({"retCode": 10001, "retMsg": "position idx not match position mode", "result": {}, "retExtInfo": {},
-      "time": 1}, "POSITION_MODE_MISMATCH", MODE),
-    ({"retCode": 10001, "retMsg": "params error: qty invalid", "result": {}, "retExtInfo": {}, "time": 1},
-     "INVALID_ORDER", PERMANENT),
-    ({"retCode": 110007, "retMsg": "ab not enough for new order", "result": {}, "retExtInfo": {}, "time": 1},
-     "INSUFFICIENT_MARGIN", TRANSIENT),
-]
-
-
-def okx_order_failed(code: str, msg: str) -> dict:
-    return {"code": "1", "data": [{"clOrdId": "ks1", "ordId": "", "sCode": code, "sMsg": msg, "tag": "", "ts": "1"}],
-            "inTime": "1", "msg": "All operations failed", "outTime": "1"}
-
-
-OKX = [
-    (okx_order_failed("51169", "Order failed because you don't have any positions in this direction for this "
-                               "contract to reduce or close."), "REDUCE_ONLY_REJECTED", PERMANENT),
-    (okx_order_failed("51170", "Failed to place order. A reduce-only order can't be the same direction as your "
-                               "existing positions."), "REDUCE_ONLY_REJECTED", PERMANENT),
-    (okx_order_failed("51000", "Parameter posSide error"), "POSITION_MODE_MISMATCH", MODE),
-    (okx_order_failed("51000", "Parameter sz error"), "INVALID_ORDER", PERMANENT),
-    (okx_order_failed("51008", "Order failed. Insufficient USDT margin in account"), "INSUFFICIENT_MARGIN", TRANSIENT),
-]
-
-
-def hyperliquid_status(error: str) -> dict:
-    return {"status": "ok", "response": {"type": "order", "data": {"statuses": [{"error": error}]}}}
-
-
-HYPERLIQUID = [
-    (hyperliquid_status("Reduce only order would increase position. asset=0"), "REDUCE_ONLY_REJECTED", PERMANENT),
-    (hyperliquid_status("Insufficient margin to place order. asset=4"), "INSUFFICIENT_MARGIN", TRANSIENT),
-    (hyperliquid_status("Order could not immediately match against any resting orders. asset=0"), "INVALID_ORDER",
-     TRANSIENT),
-]
+from adapters.registry import PACKAGE, venues
 
 
 def bitget_body(code: str, msg: str) -> dict:
     return {"code": code, "msg": msg, "requestTime": 1758709764409, "data": None}
 
 
-# every code of Bitget's table, each with the reason and retry kind it maps to
-BITGET = [
-    (bitget_body("40774", "The order type for unilateral position must also be the unilateral position type."),
-     "POSITION_MODE_MISMATCH", MODE),
-    (bitget_body("40017", "Parameter verification failed, the position direction cannot be empty"),
-     "POSITION_MODE_MISMATCH", MODE),
-    (bitget_body("40017", "Parameter verification failed,Number of ordersRange error"), "INVALID_ORDER", PERMANENT),
-    (bitget_body("40757", "Not enough position is available."), "REDUCE_ONLY_REJECTED", PERMANENT),
-    (bitget_body("45006", "Insufficient position"), "REDUCE_ONLY_REJECTED", PERMANENT),
-    (bitget_body("22002", "No position to close"), "REDUCE_ONLY_REJECTED", PERMANENT),
-    (bitget_body("40891", "Insufficient position, can not set profit or stop loss"), "REDUCE_ONLY_REJECTED",
-     PERMANENT),
-    (bitget_body("40762", "The order amount exceeds the balance"), "INSUFFICIENT_MARGIN", TRANSIENT),
-    (bitget_body("43012", "Insufficient balance"), "INSUFFICIENT_MARGIN", TRANSIENT),
-    (bitget_body("40754", "balance not enough"), "INSUFFICIENT_MARGIN", TRANSIENT),
-    (bitget_body("45110", "less than the minimum amount 5 USDT"), "INVALID_ORDER", PERMANENT),
-    (bitget_body("43006", "The order amount is less than the minimum transaction volume"), "INVALID_ORDER",
-     PERMANENT),
-    (bitget_body("40808", "Parameter verification exception size checkBDScale error value=2293.577 checkScale=2"),
-     "INVALID_ORDER", PERMANENT),
-    (bitget_body("41103", "param price scale error error"), "INVALID_ORDER", PERMANENT),
-    (bitget_body("40786", "Duplicate clientOid"), "INVALID_ORDER", PERMANENT),
-    (bitget_body("40917", "Stop price for long positions please < mark price 106.86"), "INVALID_ORDER", TRANSIENT),
-    (bitget_body("45122", "Short position stop loss price please > mark price 106.86"), "INVALID_ORDER", TRANSIENT),
-    (bitget_body("40034", "Parameter symbol does not exist"), "UNKNOWN_SYMBOL", PERMANENT),
-    (bitget_body("40309", "The contract has been removed"), "UNKNOWN_SYMBOL", PERMANENT),
-    (bitget_body("40015", "System is abnormal, please try again later"), "EXCHANGE_UNAVAILABLE", TRANSIENT),
-    (bitget_body("40999", "A refusal no table lists."), "VENUE_REFUSED", PERMANENT),
-]
+def venue_refusals() -> list:
+    """(ccxt id, its venue's REFUSALS) of every venue of the registry, by the id it answers as
+    (its SIM_ID, else its first ccxt id)."""
+    out = []
+    for pkg in venues():
+        venue = pkg.__name__.rsplit(".", 1)[1]
+        contract = import_module(f"{pkg.__name__}.contract")
+        cid = pkg.SIM_ID or pkg.CCXT_IDS[0]
+        out.append(pytest.param(venue, cid, getattr(contract, "REFUSALS", None),
+                                getattr(contract, "REFUSALS_ELSEWHERE", None), id=cid))
+    return out
+
+
+def refusals_of(venue: str) -> tuple:
+    return import_module(f"{PACKAGE}.{venue}.contract").REFUSALS
+
+
 # codes ccxt raises as a network error (DDoSProtection, OnMaintenance): the adapter keeps ccxt's
 # reason and reads an order's outcome as unknown; the table maps them where a body is read directly
 BITGET_NETWORK = [
@@ -137,33 +74,26 @@ def adapter_error(venue: str, exc: BaseException) -> AdapterError:
     return calls.error(exc, "create_order")
 
 
-@pytest.mark.parametrize("venue,cases", [("binanceusdm", BINANCE), ("bybit", BYBIT), ("okx", OKX),
-                                         ("hyperliquid", HYPERLIQUID), ("bitget", BITGET)])
-def test_each_venues_documented_refusal_is_mapped_by_its_table_and_kept_verbatim(venue, cases):
-    for body, reason, kind in cases:
-        err = adapter_error(venue, venue_error(venue, body))
+@pytest.mark.parametrize("venue, cid, cases, elsewhere", venue_refusals())
+def test_each_venues_documented_refusal_is_mapped_by_its_table_and_kept_verbatim(venue, cid, cases, elsewhere):
+    where = f"adapters/venues/{venue}/contract.py"
+    assert cases is not None, f"{where} has no REFUSALS: its documented refusals of an order (see binance's)"
+    if not cases:
+        assert elsewhere, f"{where}: REFUSALS is empty and REFUSALS_ELSEWHERE does not say where they are read"
+        pytest.skip(f"{venue}: {elsewhere}")
+    for body, reason, kind, code, words in cases:
+        err = adapter_error(cid, venue_error(cid, body))
         r = err.refusal
-        assert r is not None, (venue, body)
-        assert (r.reason, r.kind) == (reason, kind), (venue, body, r)
+        assert r is not None, (cid, body)
+        assert (r.reason, r.kind) == (reason, kind), (cid, body, r)
         # the venue's own code and message, as it sent them, never UNKNOWN
-        if venue == "okx":
-            expected_code, expected_msg = body["data"][0]["sCode"], body["data"][0]["sMsg"]
-        elif venue == "bybit":
-            expected_code, expected_msg = str(body["retCode"]), body["retMsg"]
-        elif venue == "bitget":
-            expected_code, expected_msg = body["code"], body["msg"]
-        elif venue == "hyperliquid":
-            text = body["response"]["data"]["statuses"][0]["error"]
-            expected_code, expected_msg = text.split(".")[0], text
-        else:
-            expected_code, expected_msg = str(body["code"]), body["msg"]
-        assert (r.code, r.message) == (expected_code, expected_msg)
+        assert (r.code, r.message) == (code, words), (cid, body)
         assert err.reason is not Reason.UNKNOWN
         assert err.reason.value == reason or reason not in Reason.__members__, (err.reason, reason)
 
 
 def test_the_finding_refusal_reads_as_the_venue_said_it():
-    err = adapter_error("binanceusdm", venue_error("binanceusdm", BINANCE[0][0]))
+    err = adapter_error("binanceusdm", venue_error("binanceusdm", refusals_of("binance")[0][0]))
     assert err.reason is Reason.POSITION_MODE_MISMATCH  # ccxt's own reading of -1106 is a BadRequest: UNKNOWN
     assert err.refusal.text() == "-1106 Parameter 'reduceOnly' sent when not required."
 
@@ -172,7 +102,7 @@ def test_bitgets_table_is_tested_code_by_code():
     """Every code the table maps has its case above (a rule added without one fails here)."""
     from adapters.venues.bitget.dialect import REFUSALS
 
-    assert {r.code for r in REFUSALS} <= {body["code"] for body, _, _ in BITGET} | {
+    assert {r.code for r in REFUSALS} <= {body["code"] for body, *_ in refusals_of("bitget")} | {
         body["code"] for body, *_ in BITGET_NETWORK}
 
 
@@ -185,7 +115,7 @@ def test_bitgets_network_class_codes_keep_ccxts_reason_and_the_table_maps_their_
 
 
 def test_bitgets_refusal_for_the_mode_is_rebuilt_not_resent_and_an_unknown_code_is_verbatim():
-    err = adapter_error("bitget", venue_error("bitget", BITGET[0][0]))
+    err = adapter_error("bitget", venue_error("bitget", refusals_of("bitget")[0][0]))
     assert err.reason is Reason.POSITION_MODE_MISMATCH and err.refusal.kind == MODE  # never re-sent as it was
     assert err.refusal.text() == ("40774 The order type for unilateral position must also be the unilateral "
                                   "position type.")

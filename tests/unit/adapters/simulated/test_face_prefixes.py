@@ -1,13 +1,16 @@
 """The simulator's REST faces each hold path prefixes of their own: a face that claims another's
 prefix (or a master endpoint's path) is refused when the registry is built, at the server's start,
-naming both faces and the prefix; the venues' own faces are accepted, every prefix to its face."""
+naming both faces and the prefix; the venues' own faces are accepted, every prefix to its face.
+A websocket face that claims another's path is refused at the server's start, naming both."""
 
 from __future__ import annotations
 
 import asyncio
+import re
 from types import SimpleNamespace
 
 import pytest
+from aiohttp import web
 
 from adapters.registry import parts
 from adapters.simulated import faces as faces_pkg
@@ -38,12 +41,17 @@ def test_the_venues_faces_are_accepted_each_prefix_to_its_own_face():
     assert build_faces(_venue_faces() + [("zz", _face("/zz/api/"))])["/zz/api/"] is _handle
 
 
-@pytest.mark.parametrize("prefix, owner", [("/v5/", "'bybit'"), ("", "'binance'"), ("/api/v2/", "'bitget'")])
-def test_a_face_claiming_another_faces_prefix_is_refused_naming_both(prefix, owner):
+def _claimed() -> list:
+    """Every prefix a venue's face claims, with its venue (the registry's faces)."""
+    return [pytest.param(prefix, venue, id=f"{venue}:{prefix}") for venue, m in _venue_faces() for prefix in m.PREFIXES]
+
+
+@pytest.mark.parametrize("prefix, venue", _claimed())
+def test_a_face_claiming_another_faces_prefix_is_refused_naming_both(prefix, venue):
     with pytest.raises(FaceCollision) as refused:
         build_faces(_venue_faces() + [("zz", _face("/zz/api/", prefix))])
     said = str(refused.value)
-    assert owner in said and "'zz'" in said and repr(prefix) in said
+    assert f"'{venue}'" in said and "'zz'" in said and repr(prefix) in said
 
 
 def test_a_face_claiming_a_master_endpoint_is_refused():
@@ -54,17 +62,51 @@ def test_a_face_claiming_a_master_endpoint_is_refused():
 
 
 def test_the_server_refuses_to_start_when_two_faces_share_a_prefix(monkeypatch):
-    planted = (*parts("FACE"), SimpleNamespace(venue="zz", module=_face("/v5/")))
+    venue, face = _venue_faces()[-1]
+    prefix = face.PREFIXES[0]
+    planted = (*parts("FACE"), SimpleNamespace(venue="zz", module=_face(prefix)))
     monkeypatch.setattr(faces_pkg, "parts", lambda field: planted)
     faces_pkg._faces.cache_clear()
     try:
         server = SimServer(build("calm", ManualClock(0)))
-        with pytest.raises(FaceCollision, match="'bybit' and 'zz' both claim the path prefix '/v5/'"):
+        said = f"'{venue}' and 'zz' both claim the path prefix {prefix!r}"
+        with pytest.raises(FaceCollision, match=re.escape(said)):
             asyncio.run(server.start())
         assert server._runner is None  # refused before anything listens
     finally:
         monkeypatch.undo()
         faces_pkg._faces.cache_clear()
+
+
+class _Clash:
+    """A websocket face claiming ``path``, another face's."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_get("/zz/ws", _handle)
+        app.router.add_get(self.path, _handle)
+
+
+def _paths(face) -> list[str]:
+    probe = web.Application()
+    face.add_routes(probe)
+    return sorted(r.canonical for r in probe.router.resources())
+
+
+def test_the_server_refuses_to_start_when_two_stream_faces_share_a_path():
+    server = SimServer(build("calm", ManualClock(0)))
+    faces = [("the server's own stream", server.stream), *((f"{v!r} (stream)", f) for v, f in server.streams.items())]
+    claimed = [(owner, _paths(face)[-1]) for owner, face in faces if _paths(face)]  # (Hyperliquid's shares /ws)
+    assert len(claimed) > 1
+    for owner, path in claimed:
+        server = SimServer(build("calm", ManualClock(0)))
+        server.streams["zz"] = _Clash(path)
+        said = f"{owner} and 'zz' (stream) both claim the websocket path {path!r}"
+        with pytest.raises(FaceCollision, match=re.escape(said)):
+            asyncio.run(server.start())
+        assert server._runner is None  # refused before anything listens
 
 
 def test_every_route_of_a_face_has_the_operation_that_answers_it():
