@@ -37,6 +37,7 @@ FIELDS = {
     "CCXT_IDS": "the ccxt ids its dialect serves: its DIALECT module's DIALECTS, in their order",
     "DIALECT": "the module holding DIALECTS, one Dialect per ccxt id",
     "SIM_ID": "the ccxt id the simulated exchange answers as, or None",
+    "NAME": "the venue as people name it (ksctl demo says it)",
     "FACE": "the simulator's REST face: PREFIXES, handle(server, request), sim_account(server, account, **fields), "
             "MASTER (its master account's endpoints, where it has them)",
     "STREAM_FACE": "the simulator's websocket face: stream_face(server, **options), or None",
@@ -66,7 +67,8 @@ def venues() -> tuple[ModuleType, ...]:
     found = [importlib.import_module(f"{PACKAGE}.{name}") for name in folder_names()]
     for pkg in found:
         # the defaults written into the package once, so that every reader finds each field on it
-        defaults = {**DEFAULTS, **({"SIM_ID": pkg.CCXT_IDS[0]} if len(getattr(pkg, "CCXT_IDS", ())) == 1 else {})}
+        defaults = {**DEFAULTS, **({"SIM_ID": pkg.CCXT_IDS[0]} if len(getattr(pkg, "CCXT_IDS", ())) == 1 else {}),
+                    "NAME": pkg.__name__.rsplit(".", 1)[1]}
         for f, value in defaults.items():
             if not hasattr(pkg, f):
                 setattr(pkg, f, value)

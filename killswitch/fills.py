@@ -9,11 +9,12 @@ adapter (``ExchangeAdapter.fills``), with the strategy the adapter read off its 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Mapping, Optional, Sequence
 
+from .records import record
 
-@dataclass(frozen=True)
+
+@record
 class Fill:
     """One trade of the account: the order it filled (the venue's id and the client order id,
     looked up by the adapter where the trade does not carry it), its side, amount in contracts,

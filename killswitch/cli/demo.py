@@ -37,6 +37,8 @@ from typing import NamedTuple, Optional
 
 import click
 
+from adapters.registry import sim_venues
+
 MINUTE = 60_000
 TICK_MS = 5_000
 
@@ -126,9 +128,8 @@ async def _receiver():
     return runner, port, pages
 
 
-VENUE_NAMES = {"binanceusdm": "Binance USD-M", "bybit": "Bybit v5", "okx": "OKX v5", "hyperliquid": "Hyperliquid",
-               "bitget": "Bitget v2", "krakenfutures": "Kraken Futures", "mexc": "MEXC contract API",
-               "kraken": "Kraken spot"}
+# the ccxt id each venue's simulated face answers as → the venue as people name it (its package's NAME)
+VENUE_NAMES = {sim_id: pkg.NAME for sim_id, pkg in sim_venues().items()}
 
 # a spot book's ladder: calm for 15 minutes, then BTC and ETH slide; the book, down more than 8% on
 # the day, sells every held asset back to the quote (spot-book's one stage) and halts. A bot's

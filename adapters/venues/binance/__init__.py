@@ -8,4 +8,5 @@ rows (:mod:`.contract`) and its answers (``fixtures/``, README.md: which are ver
 
 ORDER = 0
 CCXT_IDS = ("binance", "binanceusdm", "binancecoinm")
+NAME = "Binance USD-M"  # as people name it (ksctl demo)
 SIM_ID = "binanceusdm"

@@ -7,4 +7,5 @@ verbatim).
 
 ORDER = 4
 CCXT_IDS = ("bitget",)
+NAME = "Bitget v2"  # as people name it (ksctl demo)
 STREAM_FACE = "face_stream"

@@ -7,4 +7,5 @@ README.md: which are verbatim).
 
 ORDER = 1
 CCXT_IDS = ("bybit",)
+NAME = "Bybit v5"  # as people name it (ksctl demo)
 STREAM_FACE = "face_stream"

@@ -8,4 +8,5 @@ Its dialect (:mod:`.dialect`; its order ids :mod:`.dialect_orders`, its stream's
 
 ORDER = 3
 CCXT_IDS = ("hyperliquid",)
+NAME = "Hyperliquid"  # as people name it (ksctl demo)
 STREAM_FACE = "face_stream"

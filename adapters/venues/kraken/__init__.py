@@ -8,6 +8,7 @@ recordings, which documented examples).
 
 ORDER = 7
 CCXT_IDS = ("kraken",)
+NAME = "Kraken spot"  # as people name it (ksctl demo)
 # the simulator's list of venues (``adapters.registry.sim_venues``) holds it: ``ksctl demo --venue
 # kraken`` tells the spot book's story over its face (its MARKET_TYPE: spot)
 SIM_ID = "kraken"

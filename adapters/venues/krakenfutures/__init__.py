@@ -8,4 +8,5 @@ answers (``fixtures/``, README.md: which are verbatim).
 
 ORDER = 5
 CCXT_IDS = ("krakenfutures",)
+NAME = "Kraken Futures"  # as people name it (ksctl demo)
 STREAM_FACE = "face_stream"

@@ -11,5 +11,6 @@ which verbatim).
 
 ORDER = 6
 CCXT_IDS = ("mexc",)
+NAME = "MEXC contract API"  # as people name it (ksctl demo)
 STREAM_FACE = "face_stream"
 SPOT_FACE = "face_spot"  # its spot account's face (ksctl demo --venue mexc --market spot)

@@ -7,4 +7,5 @@ and its answers (``fixtures/``, README.md: which are verbatim).
 
 ORDER = 2
 CCXT_IDS = ("okx",)
+NAME = "OKX v5"  # as people name it (ksctl demo)
 STREAM_FACE = "face_stream"
