@@ -61,7 +61,8 @@ def pytest_addoption(parser):
 # directories in a directory of its own on /dev/shm, and removes it at its end, when /dev/shm is
 # writable, has room (a run writes a few hundred MB: pre-commit's and a wheel's venvs among them)
 # and lets a file written there be run (Docker mounts its /dev/shm noexec, 64 MB); otherwise the
-# default, under the system's temp directory. --basetemp DIR keeps a run's files for a look.
+# default, under the system's temp directory. A run that fails keeps it, for a look at what its
+# tests left (the summary says where: remove it after); --basetemp DIR chooses the place.
 TMPFS = Path("/dev/shm")
 TMPFS_ROOM = 4 << 30
 
@@ -96,7 +97,19 @@ def pytest_configure(config: pytest.Config) -> None:
     base = tmpfs_basetemp()
     if base is not None:
         config.option.basetemp = base
-        config.add_cleanup(lambda: shutil.rmtree(base, ignore_errors=True))
+        config.stash[_TMPFS_BASE] = base
+
+
+_TMPFS_BASE = pytest.StashKey[str]()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    base = config.stash.get(_TMPFS_BASE, None)
+    if base is not None and not config.stash.get(_FAILED, False):
+        shutil.rmtree(base, ignore_errors=True)
+
+
+_FAILED = pytest.StashKey[bool]()
 
 
 def pytest_collection_modifyitems(session, config, items):
@@ -146,7 +159,11 @@ def skipped_suites(skips: list[tuple[str, str]]) -> list[str]:
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     """A local run says which suites it did not run and why: `make test` on a machine without
     chromium, PostgreSQL or Go passes with those suites skipped, and CI (KS_REQUIRE_ALL=1) would
-    fail on them."""
+    fail on them. A failed run on tmpfs says where its tests' files are kept."""
+    base = config.stash.get(_TMPFS_BASE, None)
+    if base is not None and exitstatus != 0:
+        config.stash[_FAILED] = True
+        terminalreporter.write_line(f"the tests' files are kept in {base} (tmpfs: remove it when done)")
     skips = []
     for report in terminalreporter.stats.get("skipped", []):
         if isinstance(report.longrepr, tuple) and len(report.longrepr) == 3:
