@@ -106,10 +106,38 @@ _TMPFS_BASE = pytest.StashKey[str]()
 def pytest_unconfigure(config: pytest.Config) -> None:
     base = config.stash.get(_TMPFS_BASE, None)
     if base is not None and not config.stash.get(_FAILED, False):
+        _keep_screenshots(Path(base))
         shutil.rmtree(base, ignore_errors=True)
 
 
 _FAILED = pytest.StashKey[bool]()
+SHOTS_KEPT = 3  # runs whose console screenshots stay in the system's temp directory
+
+
+def _screenshots(base: Path) -> list[Path]:
+    """The console screenshots' directories (tests/browser/conftest.py) of the run in ``base``:
+    its own, or each xdist worker's."""
+    return sorted([*base.glob("console-screenshots"), *base.glob("popen-*/console-screenshots")])
+
+
+def _screenshots_kept(base: Path) -> Path:
+    return Path(tempfile.gettempdir()) / f"ks-console-screenshots-{base.name.removeprefix('ks-pytest-')}"
+
+
+def _keep_screenshots(base: Path) -> None:
+    """A passing run's console screenshots moved out of tmpfs to the system's temp directory (one
+    directory a worker), where the last runs' stay as pytest's own base directories did."""
+    found = _screenshots(base)
+    if not found:
+        return
+    kept = _screenshots_kept(base)
+    for d in found:
+        dest = kept / (d.parent.name if d.parent != base else "main")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(d), str(dest))
+    runs = sorted(kept.parent.glob("ks-console-screenshots-*"), key=lambda d: d.stat().st_mtime)
+    for old in runs[:-SHOTS_KEPT]:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def pytest_collection_modifyitems(session, config, items):
@@ -164,6 +192,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if base is not None and exitstatus != 0:
         config.stash[_FAILED] = True
         terminalreporter.write_line(f"the tests' files are kept in {base} (tmpfs: remove it when done)")
+    elif base is not None and _screenshots(Path(base)):
+        terminalreporter.write_line(f"console screenshots kept in {_screenshots_kept(Path(base))}")
     skips = []
     for report in terminalreporter.stats.get("skipped", []):
         if isinstance(report.longrepr, tuple) and len(report.longrepr) == 3:
