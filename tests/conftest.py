@@ -52,6 +52,94 @@ def pytest_addoption(parser):
     parser.addoption("--update-goldens", action="store_true", help="rewrite golden files; review the diff")
 
 
+# --- the tests' scratch directories on tmpfs ----------------------------------------------------
+# What the tests write goes under ``tmp_path``: the SQLite stores they open (synchronous=FULL: an
+# fsync a commit), the lock files a runner fsyncs every tick, the state of the ``ksctl run``
+# processes they start. On a disk those fsyncs were a fifth of tests/unit/runner's time (two
+# cores: 111.6 s, 89.7 s on tmpfs). No test proves durability against a power cut (a process
+# killed leaves what it wrote to the kernel). So a run given no --basetemp keeps its scratch
+# directories in a directory of its own on /dev/shm, and removes it at its end, when /dev/shm is
+# writable, has room (a run writes a few hundred MB: pre-commit's and a wheel's venvs among them)
+# and lets a file written there be run (Docker mounts its /dev/shm noexec, 64 MB); otherwise the
+# default, under the system's temp directory. A run that fails keeps it, for a look at what its
+# tests left (the summary says where: remove it after); --basetemp DIR chooses the place.
+TMPFS = Path("/dev/shm")
+TMPFS_ROOM = 4 << 30
+
+
+def tmpfs_basetemp() -> Optional[str]:
+    """A new directory on /dev/shm for a run's scratch directories; None where it would not do."""
+    try:
+        if not (TMPFS.is_dir() and os.access(TMPFS, os.W_OK)) or shutil.disk_usage(TMPFS).free < TMPFS_ROOM:
+            return None
+        base = tempfile.mkdtemp(prefix="ks-pytest-", dir=TMPFS)
+    except OSError:
+        return None
+    probe = Path(base) / "probe"
+    try:
+        probe.write_text("#!/bin/sh\nexit 0\n")
+        probe.chmod(0o700)
+        runs = subprocess.run([str(probe)], timeout=30).returncode == 0
+    except (OSError, subprocess.SubprocessError):  # noexec: EACCES
+        runs = False
+    if not runs:
+        shutil.rmtree(base, ignore_errors=True)
+        return None
+    probe.unlink()
+    return base
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """Before pytest reads --basetemp (and pytest-xdist hands each worker a directory under it)."""
+    if config.option.basetemp is not None or hasattr(config, "workerinput"):
+        return
+    base = tmpfs_basetemp()
+    if base is not None:
+        config.option.basetemp = base
+        config.stash[_TMPFS_BASE] = base
+
+
+_TMPFS_BASE = pytest.StashKey[str]()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    base = config.stash.get(_TMPFS_BASE, None)
+    if base is not None and not config.stash.get(_FAILED, False):
+        _keep_screenshots(Path(base))
+        shutil.rmtree(base, ignore_errors=True)
+
+
+_FAILED = pytest.StashKey[bool]()
+SHOTS_KEPT = 3  # runs whose console screenshots stay in the system's temp directory
+
+
+def _screenshots(base: Path) -> list[Path]:
+    """The console screenshots' directories (tests/browser/conftest.py) of the run in ``base``:
+    its own, or each xdist worker's."""
+    return sorted([*base.glob("console-screenshots"), *base.glob("popen-*/console-screenshots")])
+
+
+def _screenshots_kept(base: Path) -> Path:
+    return Path(tempfile.gettempdir()) / f"ks-console-screenshots-{base.name.removeprefix('ks-pytest-')}"
+
+
+def _keep_screenshots(base: Path) -> None:
+    """A passing run's console screenshots moved out of tmpfs to the system's temp directory (one
+    directory a worker), where the last runs' stay as pytest's own base directories did."""
+    found = _screenshots(base)
+    if not found:
+        return
+    kept = _screenshots_kept(base)
+    for d in found:
+        dest = kept / (d.parent.name if d.parent != base else "main")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(d), str(dest))
+    runs = sorted(kept.parent.glob("ks-console-screenshots-*"), key=lambda d: d.stat().st_mtime)
+    for old in runs[:-SHOTS_KEPT]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
 def pytest_collection_modifyitems(session, config, items):
     """The tests that use helm run last (otherwise in their usual order): on a fresh machine
     `make test` builds helm in the background meanwhile, and the ``helm`` fixture waits for it
@@ -99,7 +187,13 @@ def skipped_suites(skips: list[tuple[str, str]]) -> list[str]:
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     """A local run says which suites it did not run and why: `make test` on a machine without
     chromium, PostgreSQL or Go passes with those suites skipped, and CI (KS_REQUIRE_ALL=1) would
-    fail on them."""
+    fail on them. A failed run on tmpfs says where its tests' files are kept."""
+    base = config.stash.get(_TMPFS_BASE, None)
+    if base is not None and exitstatus != 0:
+        config.stash[_FAILED] = True
+        terminalreporter.write_line(f"the tests' files are kept in {base} (tmpfs: remove it when done)")
+    elif base is not None and _screenshots(Path(base)):
+        terminalreporter.write_line(f"console screenshots kept in {_screenshots_kept(Path(base))}")
     skips = []
     for report in terminalreporter.stats.get("skipped", []):
         if isinstance(report.longrepr, tuple) and len(report.longrepr) == 3:

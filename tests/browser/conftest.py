@@ -9,8 +9,9 @@ never looks for another, and ``SE_OFFLINE`` tells it not to try. Without them (o
 selenium) the tests skip, and fail under ``KS_REQUIRE_ALL=1`` as in CI (``.ci/run`` installs them).
 
 Screenshots are test artifacts: PNG files under ``$KS_ARTIFACTS/console/`` when ``KS_ARTIFACTS``
-is set, else under pytest's base temporary directory (``console-screenshots/``); the run's
-summary names the directory.
+is set, else under pytest's base temporary directory (``console-screenshots/``; a passing run
+whose base is on tmpfs moves them to the system's temp directory at its end, tests/conftest.py);
+the run's summary names the directory.
 """
 
 from __future__ import annotations

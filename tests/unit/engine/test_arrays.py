@@ -63,7 +63,7 @@ def columns(draw: st.DrawFn) -> tuple[list, ...]:
 
 
 @pytest.mark.slow
-@settings(max_examples=600, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(cols=columns(), weights=st.tuples(weight, weight, weight, weight, weight),
        equity=st.one_of(edges, anything), max_decline=share_of, max_loss=share_of)
 def test_the_arrays_give_the_loops_scores_bit_for_bit(cols, weights, equity, max_decline, max_loss):
@@ -113,7 +113,7 @@ def test_no_largest_decline_or_loss_and_no_equity_leave_those_terms_out_in_both(
 
 
 @pytest.mark.slow
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(data=st.data(), n=st.integers(0, 40),
        limit=st.one_of(st.sampled_from([0.0, 0.03, 1.0, 2.0, math.inf, math.nan]), st.floats(0.0, 3.0)))
 def test_the_positions_near_liquidation_are_the_loops_as_arrays_too(data, n, limit):

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import functools
 import json
 import logging
 import sqlite3
@@ -346,10 +347,18 @@ MUTATORS = frozenset({"add", "append", "appendleft", "clear", "discard", "extend
                       "remove", "setdefault", "sort", "update"})
 
 
+@functools.cache
+def parsed(path: Path) -> ast.Module:
+    """``path``'s source as a tree, parsed once a run: the checks below read every module of
+    killswitch/ for each part, and each module's tree again for its part's fields (read only)."""
+    return ast.parse(path.read_text(), str(path))
+
+
+@functools.cache
 def fields_of(path: Path, cls: str) -> frozenset[str]:
     """The fields of ``cls`` as its source declares them: its annotated class attributes (a
     dataclass's fields), its properties and every ``self.<name>`` its methods assign."""
-    tree = ast.parse(path.read_text(), str(path))
+    tree = parsed(path)
     node = next(n for n in ast.walk(tree) if isinstance(n, ast.ClassDef) and n.name == cls)
     names = {n.target.id for n in node.body if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name)}
     for f in node.body:
@@ -377,8 +386,10 @@ def part_writes(path: Path, part: str) -> list[str]:
     """Where ``path`` changes a field of ``part``'s class (or something a field holds) other
     than through the class's methods: through a name it is held by, or an alias of one."""
     cls, held_by = PARTS[part]
+    if not any(name in path.read_text() for name in held_by):  # every write named below goes through one
+        return []
     fields = fields_of(SOURCE / part, cls)
-    tree = ast.parse(path.read_text(), str(path))
+    tree = parsed(path)
     found: dict[tuple[int, str], str] = {}
     scopes = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
     for scope in [tree, *scopes]:
