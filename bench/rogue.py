@@ -1,8 +1,10 @@
 """Benchmark: a rogue bot that never asks the gate, under an operator halt — how fast the kill switch
 cancels what it sends at the venue, and how much exposure it adds after the lock.
 
-The venue is the simulated Binance USDⓈ-M exchange (REST and websocket faces) in a process of its
-own, on the system's clock; the runner is ``ksctl run`` itself with the real ``CcxtAdapter``,
+The venue is the simulated exchange in a process of its own, on the system's clock, speaking
+Binance USDⓈ-M (REST and websocket faces) or, with ``--venue``, any streaming dialect of the
+registry (``bench/stream.py``'s venues: each folder's ``contract.STREAM_BENCH``; the account its
+face's own); the runner is ``ksctl run`` itself with the real ``CcxtAdapter``,
 polled (REST every policy interval) or streamed (``stream: {enabled: true}``). One account of N
 longs of 1,000 at 100 on N markets; a calm policy (nothing fires), so every action the runner
 takes is the lock's. An operator ``halted`` lock is put on the account through the API; one
@@ -62,7 +64,6 @@ from harness import (
 )
 
 ACCOUNT = "acct"
-KEY = f"binanceusdm/{ACCOUNT}"
 INTERVAL_S = 5.0
 POLICY = f"""\
 apiVersion: killswitch/v1
@@ -90,10 +91,12 @@ MASTER_KEY, MASTER_SECRET = "bench-master-key", "bench-master-secret"
 SUB_EMAIL = "acct@sub.example"
 
 
-def venue_process(conn: Any, n: int) -> None:
-    """Serves ``reaction.book(n)`` on the system's clock; the rogue bot runs here on command
-    (``rogue`` with its rate and seconds). ``result``: the stamps; ``stop``."""
+def venue_process(conn: Any, n: int, venue_id: str = "binanceusdm") -> None:
+    """Serves ``reaction.book(n)`` on the system's clock in ``venue_id``'s dialect; the rogue bot
+    runs here on command (``rogue`` with its rate and seconds). ``account``: the book's account as
+    its face's own and the environment it names; ``result``: the stamps; ``stop``."""
     from reaction import book
+    from stream import VENUES
 
     from adapters.simulated.http import SimServer, wall_clock
 
@@ -103,10 +106,12 @@ def venue_process(conn: Any, n: int) -> None:
         perms.add_key(ACCOUNT, BOT_KEY, BOT_SECRET)
         perms.add_master(MASTER_KEY, MASTER_SECRET)
         perms.name_sub(ACCOUNT, SUB_EMAIL)
-        server = SimServer(eng, auth_clock=wall_clock)
+        spec = VENUES[venue_id]
+        server = SimServer(eng, auth_clock=wall_clock,
+                           venue_streams={spec.folder: spec.options} if spec.options else None)
         await server.start()
         conn.send(("port", server.port))
-        venue = _RogueVenue(eng, server.port)
+        venue = _RogueVenue(eng, server, venue_id)
         asyncio.get_running_loop().add_reader(conn.fileno(), lambda: conn.send(("ok", venue.command(*conn.recv()))))
         await venue.stopped.wait()
         await server.stop()
@@ -118,9 +123,10 @@ class _RogueVenue:
     """The venue's side of a run: the rogue bot (in the venue's process, or over its REST face)
     and the stamps of what became of its orders."""
 
-    def __init__(self, eng: Any, port: int) -> None:
+    def __init__(self, eng: Any, server: Any, venue_id: str) -> None:
         self.eng = eng
-        self.port = port
+        self.server, self.venue_id = server, venue_id
+        self.port = server.port
         self.markets = list(eng.markets)
         self.first, self.second = self.markets[0], self.markets[1]
         self.seen: dict[str, Any] = {"accepted": {}, "cancelled": {}, "growth": [], "reverts": [], "exposure": [],
@@ -147,6 +153,12 @@ class _RogueVenue:
     def command(self, cmd: str, arg: Any) -> Any:
         if cmd == "rogue":
             asyncio.get_running_loop().create_task(self.rogue(*arg))
+        elif cmd == "account":  # the book's account as the face's own, and the environment it names
+            from adapters.simulated.venues import sim_account
+
+            before = dict(os.environ)
+            doc = sim_account(self.server, ACCOUNT, self.venue_id).model_dump(mode="json", exclude_none=True)
+            return doc, {k: v for k, v in os.environ.items() if before.get(k) != v}
         elif cmd == "rogue_http":
             asyncio.get_running_loop().create_task(self.rogue_http(*arg))
         elif cmd == "result":
@@ -210,30 +222,32 @@ class _RogueVenue:
                 await asyncio.sleep(max(0.0, nxt - time.monotonic()))
 
 
-def write_inputs(work: Path, port: int, streamed: bool, revoke: bool = False) -> tuple[Path, Path]:
+def write_inputs(work: Path, account: dict, streamed: bool, revoke: bool = False) -> tuple[Path, Path]:
+    """The policy and the Accounts document of ``account`` (its face's own: the venue process's
+    ``account``), the bot's strategy declared, its stream block when ``streamed``, the revoke's
+    master credentials when ``revoke``."""
     pol = work / "policies"
     pol.mkdir(exist_ok=True)
     (pol / "rogue.yaml").write_text(POLICY)
-    acc = work / "accounts.yaml"
-    block = f"\n      stream: {{enabled: true, reconcile_every: {RECONCILE_S:g}s}}" if streamed else ""
+    account = {**account, "strategies": ["rogue"]}
+    if streamed:
+        account["stream"] = {"enabled": True, "reconcile_every": f"{RECONCILE_S:g}s"}
     if revoke:
-        block += ("\n      revoke: {master_credentials: {api_key: {env: KS_M_KEY}, secret: {env: KS_M_SECRET}}, "
-                  f"sub_account: {SUB_EMAIL}, api_keys: [{BOT_KEY}]}}")
-    acc.write_text(f"""\
-apiVersion: killswitch/v1
-kind: Accounts
-metadata: {{name: bench}}
-spec:
-  dry_run: false
-  accounts:
-    - name: {ACCOUNT}
-      venue: binanceusdm
-      market_type: futures
-      strategies: [rogue]
-      api_url: http://127.0.0.1:{port}
-      credentials: {{api_key: {{env: KS_B_KEY}}, secret: {{env: KS_B_SECRET}}}}{block}
-""")
+        account["revoke"] = {"master_credentials": {"api_key": {"env": "KS_M_KEY"}, "secret": {"env": "KS_M_SECRET"}},
+                             "sub_account": SUB_EMAIL, "api_keys": [BOT_KEY]}
+    acc = work / "accounts.yaml"
+    acc.write_text(json.dumps({"apiVersion": "killswitch/v1", "kind": "Accounts", "metadata": {"name": "bench"},
+                               "spec": {"dry_run": False, "accounts": [account]}}, indent=1))
     return pol, acc
+
+
+def the_account(venue: Any) -> dict:
+    """The venue process's account document, its credentials' environment set here (and in the
+    runner's, :data:`harness.ENV`)."""
+    account, env_key = venue.do("account")
+    os.environ.update(env_key)
+    ENV.update(env_key)
+    return account
 
 
 def post_json(url: str, body: dict) -> dict:
@@ -243,30 +257,29 @@ def post_json(url: str, body: dict) -> dict:
         return json.loads(r.read())
 
 
-def one_run(work: Path, n: int, streamed: bool, rate: float, seconds: float, at_lock: bool = False) -> dict:
-    venue = VenueProcess(venue_process, n)
+def one_run(work: Path, n: int, streamed: bool, rate: float, seconds: float, at_lock: bool = False,
+            venue_id: str = "binanceusdm") -> dict:
+    venue = VenueProcess(venue_process, n, venue_id)
     runner = None
     try:
-        d = work / f"{'s' if streamed else 'p'}{n}"
+        d = work / f"{'s' if streamed else 'p'}{n}-{venue_id}"
         d.mkdir()
-        pol, acc = write_inputs(d, venue.port, streamed)
+        pol, acc = write_inputs(d, the_account(venue), streamed)
         api_port = free_port()
-        env_key = {"KS_B_KEY": "k", "KS_B_SECRET": "s"}  # the book's account (reaction.book)
-        os.environ.update(env_key)
-        ENV.update(env_key)
         runner = start_runner(d, pol, acc, f"sqlite://{d / 'state.db'}", "bench", api_port)
         api = f"http://127.0.0.1:{api_port}"
+        key = f"{venue_id}/{ACCOUNT}"
 
         def ready() -> bool:
             st = get_json(api + "/v1/status", token=API_TOKEN)
             if not streamed:
                 return bool(st.get("leader")) and st.get("last_tick_ms") is not None
-            s = (st.get("streams") or {}).get(KEY) or {}
+            s = (st.get("streams") or {}).get(key) or {}
             return s.get("state") == "live" and bool(s.get("answers"))
 
         if not wait_until(ready, 180, step=0.2):
             raise RuntimeError(f"the runner was not ready in 180 s (see {d}/bench.err)")
-        answer = post_json(api + "/v1/lock", {"scope": KEY, "mode": "halted", "reason": "bench: rogue bot"})
+        answer = post_json(api + "/v1/lock", {"scope": key, "mode": "halted", "reason": "bench: rogue bot"})
         if not answer.get("done"):
             raise RuntimeError(f"the lock was refused: {answer}")
         if not at_lock:
@@ -322,9 +335,9 @@ def revoke_run(work: Path, n: int, rate: float, seconds: float) -> dict:
     try:
         d = work / f"revoke{n}"
         d.mkdir()
-        pol, acc = write_inputs(d, venue.port, False, revoke=True)
+        pol, acc = write_inputs(d, the_account(venue), False, revoke=True)
         api_port = free_port()
-        env_key = {"KS_B_KEY": "k", "KS_B_SECRET": "s", "KS_M_KEY": MASTER_KEY, "KS_M_SECRET": MASTER_SECRET}
+        env_key = {"KS_M_KEY": MASTER_KEY, "KS_M_SECRET": MASTER_SECRET}
         os.environ.update(env_key)
         ENV.update(env_key)
         runner = start_runner(d, pol, acc, f"sqlite://{d / 'state.db'}", "bench", api_port)
@@ -334,9 +347,10 @@ def revoke_run(work: Path, n: int, rate: float, seconds: float) -> dict:
             raise RuntimeError(f"the runner was not ready in 180 s (see {d}/bench.err)")
         venue.do("rogue_http", (rate, seconds))
         time.sleep(seconds / 2)
-        preview = post_json(api + "/v1/preview/revoke", {"scope": KEY})
+        key = f"binanceusdm/{ACCOUNT}"
+        preview = post_json(api + "/v1/preview/revoke", {"scope": key})
         asked = time.monotonic()
-        answer = post_json(api + "/v1/revoke", {"scope": KEY, "reason": "bench: rogue bot",
+        answer = post_json(api + "/v1/revoke", {"scope": key, "reason": "bench: rogue bot",
                                                 "preview_id": preview["preview_id"]})
         acked = time.monotonic()
         time.sleep(seconds / 2 + 1.0)
@@ -375,27 +389,41 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=None, help="how long the rogue sends (default 30; quick 10)")
     ap.add_argument("--modes", default="streamed,polled,revoke",
                     help="streamed, polled (the venue watch) and revoke (revoke_trading under a rogue over REST)")
+    ap.add_argument("--venue", default="binanceusdm", help="the dialect the simulated venue speaks (a streaming "
+                    "one of bench/stream.py's; comma-separated for several in turn; revoke: Binance only)")
     ap.add_argument("--at-lock", action="store_true",
                     help="the bot starts as the lock is placed, before the first tick under it (not one interval on)")
     args = ap.parse_args()
     layouts = [int(x) for x in (args.layouts or ("1000" if args.quick else "1000,10000")).split(",")]
     seconds = args.seconds or (10.0 if args.quick else 30.0)
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    from stream import VENUES
+
+    venues = [v.strip() for v in args.venue.split(",") if v.strip()]
+    unknown = [v for v in venues if v not in VENUES]
+    if unknown:
+        ap.error(f"--venue {', '.join(unknown)}: the streaming venues are {', '.join(sorted(VENUES))}")
+    if "revoke" in modes and venues != ["binanceusdm"]:
+        ap.error("--modes revoke runs on binanceusdm alone (its bot trades over Binance's REST face)")
     work = Path(tempfile.mkdtemp(prefix="ks-rogue-"))
     print(f"a rogue bot under an operator halt — machine: {machine()}", flush=True)
     for n in layouts:
         ref = reference_ms()
         print(f"layout: one account, {n:,} longs on {n:,} markets, an operator halted lock on it; the rogue bot "
-              f"at {args.rate:g} orders/s for {seconds:g} s inside the venue's process; simulated Binance USDⓈ-M "
-              f"(REST + websocket faces), ksctl run with ccxt / ccxt.pro, SQLite, interval {INTERVAL_S:g} s; "
+              f"at {args.rate:g} orders/s for {seconds:g} s inside the venue's process; simulated "
+              f"{', '.join(VENUES[v].name for v in venues)} (REST + websocket faces), ksctl run with ccxt / ccxt.pro, "
+              f"SQLite, interval {INTERVAL_S:g} s; "
               f"the bot starting {'as the lock is placed' if args.at_lock else 'one interval after the lock'}; "
               f"load average {os.getloadavg()[0]:.1f}; reference loop {ref:.1f} ms", flush=True)
         for m in modes:
             if m == "revoke":
                 report_revoke(revoke_run(work, n, args.rate, seconds), ref)
             else:
-                r = one_run(work, n, m == "streamed", args.rate, seconds, args.at_lock)
-                report(n, m == "streamed", r, ref)
+                for v in venues:
+                    r = one_run(work, n, m == "streamed", args.rate, seconds, args.at_lock, v)
+                    if len(venues) > 1:
+                        print(f"  {VENUES[v].name} ({v}):")
+                    report(n, m == "streamed", r, ref)
             sys.stdout.flush()
 
 
