@@ -410,7 +410,7 @@ def main() -> None:
     for n in layouts:
         ref = reference_ms()
         print(f"layout: one account, {n:,} longs on {n:,} markets, an operator halted lock on it; the rogue bot "
-              f"at {args.rate:g} orders/s for {seconds:g} s inside the venue's process; simulated "
+              f"at {args.rate:g} orders/s for {seconds:g} s inside the venue's process; "
               f"{', '.join(VENUES[v].name for v in venues)} (REST + websocket faces), ksctl run with ccxt / ccxt.pro, "
               f"SQLite, interval {INTERVAL_S:g} s; "
               f"the bot starting {'as the lock is placed' if args.at_lock else 'one interval after the lock'}; "
