@@ -203,10 +203,6 @@ def source_name(v: Any, where: str = "a source") -> str:
     return v
 
 
-def source_field(body: dict) -> str:
-    return source_name(body["source"], '"source"')
-
-
 def path_name(v: str, key: str, limit: int = 2 * MAX_NAME) -> str:
     """An id taken from the path (a close's, an incident's), after URL decoding: a name as
     :func:`string_field` reads one, and each of its ``/``-separated parts non-empty and not only
