@@ -67,6 +67,8 @@ class FillReads(AdapterCore):
             return None
         oid = _text(t.get("order"))
         cid = _client_id(t) or (looked_up.get(oid) if oid is not None else None)
+        if cid is not None:  # the engine's id where the venue writes it another way (a cloid)
+            cid = _text(self.dialect.order_answer({"clientOrderId": cid}).get("clientOrderId"))
         raw = t.get("info")
         info: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
         leg = str(info.get("positionSide") or info.get("posSide") or "").upper()

@@ -63,8 +63,9 @@ QUIET = textwrap.dedent("""\
       stages:
         - {level: 1, name: flatten, on: [hard], reset: manual, actions: [close_all]}
     """)
-STRATEGIES = [{"name": "alpha", "client_id_prefixes": ["alp", "0xa1"]}, "beta"]
-TRADES_SERVED = ("binanceusdm",)  # the faces that answer a read of the account's trades
+STRATEGIES = [{"name": "alpha", "client_id_prefixes": ["alp", "0xa1"]},
+              {"name": "beta", "client_id_prefixes": ["beta", "0xbe"]}]
+TRADES_SERVED = ("binanceusdm", "hyperliquid")  # the faces that answer a read of the account's trades
 
 
 class Crash(BaseException):

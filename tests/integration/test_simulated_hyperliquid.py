@@ -380,3 +380,32 @@ def test_the_hedge_key_does_not_trade_the_main_account(monkeypatch):
         assert r.status == "filled" and eng.positions("other") == []
         assert eng.positions("sim-main", "BTCUSDT")[0].amount == 5.0
     serve(t)
+
+
+def test_the_accounts_fills_are_read_by_time_with_their_order(monkeypatch):
+    """``userFillsByTime`` (ccxt's fetchMyTrades with a start): the close's trade, its oid and
+    cloid as the venue documents a fill; what a revert's attribution reads."""
+    async def t(srv, eng, clock):
+        a = adapter(srv, monkeypatch)
+        try:
+            await a.submit(close(2.0, 59_000.0))
+            fills = await a.fills(BTC, T0 - 1)
+            later = await a.fills(BTC, clock() + 60_000)
+        finally:
+            await a.close()
+        o = eng.order_by_client_id("sim-main", CLOID)
+        assert [(f.order_id, f.client_id, f.side, f.amount, f.symbol) for f in fills] == [
+            (str(o.order_id), CID, "sell", 2.0, BTC)]
+        assert later == []
+        status, rows = await _info(srv, {"type": "userFills", "user": account_address("sim-main")})
+        assert status == 200 and [(r["coin"], r["side"], r["sz"], r["oid"], r["cloid"], r["dir"]) for r in rows] == [
+            ("BTC", "A", "2.0", o.order_id, CLOID, "Close Long")]
+        status, _ = await _info(srv, {"type": "userFillsByTime", "user": account_address("sim-main")})
+        assert status == 422  # no startTime
+    serve(t)
+
+
+async def _info(srv, body: dict) -> tuple[int, object]:
+    async with aiohttp.ClientSession() as s, s.post(srv.base_url + "/info", json=body) as r:
+        text = await r.text()
+        return r.status, json.loads(text) if r.status == 200 else text

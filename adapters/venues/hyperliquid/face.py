@@ -80,7 +80,8 @@ from .face_reads import HyperliquidReads
 PREFIXES = ("/info", "/exchange")
 
 INFO_OPS = {"metaAndAssetCtxs": "exchange_info", "clearinghouseState": "account", "frontendOpenOrders": "open_orders",
-            "openOrders": "open_orders", "orderStatus": "get_order", "userAbstraction": "account_mode"}
+            "openOrders": "open_orders", "orderStatus": "get_order", "userAbstraction": "account_mode",
+            "userFills": "fills", "userFillsByTime": "fills"}
 ACTION_OPS = {"order": "place_order", "cancel": "cancel_order", "cancelByCloid": "cancel_order",
               "scheduleCancel": "countdown"}
 

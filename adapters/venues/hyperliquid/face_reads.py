@@ -4,7 +4,8 @@ What it owns
     :class:`HyperliquidReads`: ``metaAndAssetCtxs`` (the coins and their marks),
     ``clearinghouseState`` (the account's equity and one-way positions; an address no account
     has reads as an empty account), ``frontendOpenOrders`` / ``openOrders`` (the engine's
-    regular and conditional books), ``orderStatus`` (by oid or cloid) and ``userAbstraction``,
+    regular and conditional books), ``orderStatus`` (by oid or cloid), ``userFills`` /
+    ``userFillsByTime`` (the account's trades) and ``userAbstraction``,
     each as of ``at`` when a frozen feed asks; the rows are :mod:`.face_rows`'.
 
 What it must not do
@@ -22,6 +23,7 @@ from .face_rows import (
     clearinghouse,
     dec as _dec,
     empty_clearinghouse,
+    fill_row,
     order_row,
     order_status,
     trigger_row,
@@ -47,7 +49,26 @@ class HyperliquidReads(HyperliquidParams):
             return sorted(rows, key=lambda r: r["oid"])
         if kind == "orderStatus":
             return self.order_status(account, body.get("oid"))
+        if kind in ("userFills", "userFillsByTime"):
+            return self.fills(kind, body, account)
         raise _unprocessable(f"unknown variant `{kind}`")
+
+    def fills(self, kind: str, body: dict, account: Optional[str]) -> list:
+        """``userFills`` (the newest 2,000) or ``userFillsByTime`` (``startTime`` to ``endTime``,
+        the first 2,000): the account's trades, newest first, as the venue documents a fill
+        (weight 20; an address no account has: none)."""
+        if kind == "userFillsByTime":
+            start, end = body.get("startTime"), body.get("endTime")
+            if not isinstance(start, int) or isinstance(start, bool) or not (end is None or isinstance(end, int)):
+                raise _unprocessable("startTime: expected an integer of milliseconds")
+        else:
+            start, end = None, None
+        if account is None:
+            return []
+        trades = self.eng.trades(account, None, start, 0, until=end, weight=20)
+        trades = trades[:2000] if kind == "userFillsByTime" else trades[-2000:]
+        orders = self.eng.accounts[account].orders
+        return [fill_row(self.eng, t, orders.get(t["order"])) for t in reversed(trades) if t["symbol"] in self.index]
 
     def meta(self, at: int) -> list:
         eng = self.eng

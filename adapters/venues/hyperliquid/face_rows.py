@@ -98,6 +98,24 @@ def order_row(eng: Any, o: SimOrder) -> dict:
             "tif": TIF_BACK.get(o.time_in_force, "Gtc"), "cloid": cloid(o.client_order_id)}
 
 
+def fill_row(eng: Any, t: dict, o: Optional[SimOrder]) -> dict:
+    """One of the account's trades (the engine's ``fill`` event) as ``userFills`` documents it:
+    the coin, price, size, side (B buy, A sell), time, the order's oid and cloid, the fee in
+    USDC, the realized PnL, and the direction against the position it started from."""
+    m = eng.markets[t["symbol"]]
+    buy = t["side"] == "BUY"
+    row = {"coin": m.base, "px": dec(t["price"], m.price_decimals), "sz": dec(t["qty"], m.amount_decimals),
+           "side": "B" if buy else "A", "time": t["ts"], "startPosition": "0.0",
+           "dir": ("Close Short" if buy else "Close Long") if o is not None and o.closes
+           else ("Open Long" if buy else "Open Short"),
+           "closedPnl": dec(t["realized"], 6), "hash": "0x" + format(t["id"], "064x"), "oid": t["order"],
+           "crossed": True, "fee": dec(t["fee"], 6), "tid": t["id"], "feeToken": "USDC"}
+    said = cloid(o.client_order_id) if o is not None else None
+    if said is not None:
+        row["cloid"] = said
+    return row
+
+
 def order_status(o: SimOrder) -> str:
     """A regular order's status as ``orderStatus`` and ``orderUpdates`` say it."""
     if o.is_open:
@@ -136,4 +154,4 @@ def trigger_row(eng: Any, o: Any) -> dict:
 
 
 __all__ = ["ALGO_STATUS", "TIF", "TIF_BACK", "CLOID_RE", "account_fields", "dec", "usd", "cloid", "empty_clearinghouse",
-           "clearinghouse", "order_row", "order_status", "position_row", "trigger_row"]
+           "clearinghouse", "fill_row", "order_row", "order_status", "position_row", "trigger_row"]
