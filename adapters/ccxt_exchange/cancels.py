@@ -139,6 +139,7 @@ class Cancels(KnownPositions):
                 continue
             by_symbol.setdefault(o.symbol, []).append(o)
         whole = selector.which == "all" and self._has("cancelAllOrders")
+        many: list[Order] = []  # cancelled by id, in the venue's batches (across symbols where they span them)
         for symbol in sorted(by_symbol):
             # one cancel per endpoint the venue cancels its kinds of orders through (Binance
             # and OKX cancel conditional orders through their algo service)
@@ -149,7 +150,8 @@ class Cancels(KnownPositions):
                 if whole and not self.dialect.cancels_itself(orders[0].kind):
                     await self._cancel_all(op, symbol, dict(params), orders, tally)
                 else:
-                    await self._cancel_many(op, orders, tally)
+                    many += orders
+        await self._cancel_many(op, many, tally)
         self._released(set(by_symbol))
 
     async def _cancel_all(self, op: Op, symbol: str, params: dict, orders: list[Order], tally: Tally) -> None:
@@ -163,18 +165,20 @@ class Cancels(KnownPositions):
 
     async def _cancel_many(self, op: Op, orders: list[Order], tally: Tally) -> None:
         """``orders`` cancelled in the venue's batches where its dialect has them (a batch per
-        symbol and endpoint, at most its size; always for a kind ccxt's cancels do not reach,
+        symbol and endpoint, or per endpoint where a batch spans symbols, at most its size;
+        always for a kind ccxt's cancels do not reach,
         :meth:`~.dialects.base.Dialect.cancels_itself`), else one a call."""
         groups: dict[tuple, list[Order]] = {}
         for o in orders:
-            key = (o.symbol, tuple(sorted(self.dialect.order_cancel_params(o).items())))
+            spans = self.dialect.cancel_batch_spans_symbols(o.kind)
+            key = (None if spans else o.symbol, tuple(sorted(self.dialect.order_cancel_params(o).items())))
             groups.setdefault(key, []).append(o)
-        for (symbol, _), group in groups.items():
+        for group in groups.values():
             size = self.dialect.cancel_batch_size(group[0].kind)
             if size < 1 or (len(group) < 2 and not self.dialect.cancels_itself(group[0].kind)):
                 await self._cancel_each(op, group, tally)
                 continue
-            market_id = self._markets.require(symbol)["id"]
+            market_id = self._markets.require(group[0].symbol)["id"]
             call = functools.partial(self._calls.call, op, order=True)  # cancels spend the order budget
             for at in range(0, len(group), size):
                 chunk = group[at:at + size]

@@ -217,6 +217,26 @@ def test_cancel_entries_then_all(monkeypatch):
     serve(t)
 
 
+def test_entries_on_several_coins_go_in_one_cancel_action(monkeypatch):
+    """A cancel action names each oid's asset: a rogue's entries spread over coins are one signed
+    request, not one a coin (each spends the account's order budget of 5 a second)."""
+    async def t(srv, eng, clock):
+        placed = [eng.place_order("sim-main", sym, "BUY", "LIMIT", qty, px, time_in_force="GTC")
+                  for sym, qty, px in (("BTCUSDT", 0.1, 50_000.0), ("ETHUSDT", 1.0, 2_500.0),
+                                       ("SOLUSDT", 10.0, 100.0), ("BTCUSDT", 0.1, 49_000.0))]
+        a = adapter(srv, monkeypatch)
+        try:
+            await a.snapshot()
+            before = len(srv.requests)
+            r = await a.cancel_orders(CancelSelector(which="entries"))
+        finally:
+            await a.close()
+        assert sorted(r.canceled) == sorted(str(o.order_id) for o in placed) and not r.failed
+        assert [p for p in paths(srv)[before:] if p.endswith("/exchange")] == ["POST /exchange"]
+        assert eng.open_orders("sim-main") == []
+    serve(t)
+
+
 def test_ccxt_places_rests_and_cancels_by_cloid():
     async def t(srv, eng, clock):
         ex = hyperliquid_client(srv, "sim-main")

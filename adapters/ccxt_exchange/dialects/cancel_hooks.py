@@ -100,10 +100,17 @@ class CancelHooks:
         venue's orders are cancelled one a call (or a whole symbol at once)."""
         return 0
 
+    def cancel_batch_spans_symbols(self, kind: str) -> bool:
+        """Whether one batch cancel of ``kind`` may hold orders of several symbols (a request
+        that names each order's market): one batch for the account's orders of the kind, not one
+        a symbol, so that orders spread over many markets do not each spend a request."""
+        return False
+
     async def cancel_batch(self, call: Call, orders: Sequence[Any], market_id: str) -> Any:
-        """One batch cancel of ``orders`` (one symbol, one kind's endpoint, at most
-        :meth:`cancel_batch_size`), sent as the venue's own request (ccxt's parse drops rows it
-        refused), its raw answer for :meth:`cancel_answer` (``how`` ``batch``)."""
+        """One batch cancel of ``orders`` (one symbol unless :meth:`cancel_batch_spans_symbols`,
+        one kind's endpoint, at most :meth:`cancel_batch_size`), sent as the venue's own request
+        (ccxt's parse drops rows it refused), its raw answer for :meth:`cancel_answer` (``how``
+        ``batch``); ``market_id``: the first order's market."""
         raise NotImplementedError(f"{self.id}: no batch cancel")
 
     def cancel_refusal(self, code: Any, message: Any) -> VenueRefusal:

@@ -182,16 +182,25 @@ class HyperliquidDialect(Dialect):
         # requests): 40 a batch
         return 40
 
+    def cancel_batch_spans_symbols(self, kind: str) -> bool:
+        return True  # a cancel action names each oid's asset: one action for every coin's orders
+
     async def cancel_batch(self, call: Call, orders: Sequence[Any], market_id: str) -> Any:
-        """ccxt's ``cancel_orders`` (it signs the action); where it raised for a refused status,
-        its error holds the venue's whole answer, every status in the order sent."""
+        """ccxt's ``cancel_orders_for_symbols`` (one action naming each order's asset; it signs
+        it), read as the venue's answer: ccxt hands it back whole as its one order's ``info``;
+        where it raised for a refused status, its error holds the whole answer, every status in
+        the order sent."""
         try:
-            return await call("cancel_orders", [o.id for o in orders], orders[0].symbol)
+            got = await call("cancel_orders_for_symbols", [{"id": o.id, "symbol": o.symbol} for o in orders])
         except AdapterError as e:
             body = body_of(e.message)
             if statuses_of(body) is None:
                 raise
             return body
+        if isinstance(got, list) and len(got) == 1 and isinstance(got[0], Mapping) \
+                and isinstance(got[0].get("info"), Mapping) and statuses_of(got[0]["info"]) is not None:
+            return got[0]["info"]
+        return got
 
     def cancel_answer(self, how: str, answer: Any, sent: Sequence[Any]) -> CancelAnswer:
         """A cancel action's ``statuses``, one per order in the order sent: ``"success"``, or
