@@ -4,16 +4,50 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 import socket
 import time
 from pathlib import Path
 from typing import Any, Sequence
 
+# A port handed out here is chosen below the kernel's ephemeral range (32768 on Linux), from a
+# block of the xdist worker's own: a server that binds port 0 (the simulators, a runner's readers)
+# is given an ephemeral port, so it can never take one a test was handed and has not bound yet,
+# and two workers never hand out the same one (a port picked by binding 0 and closed again could
+# go to the next bind(0) of any process: a runner then found its API port taken).
+PORT_BASE, PORT_BLOCK = 20_000, 1_500
+_next_port: dict[str, int] = {}
+
+
+@functools.cache
+def _below_ephemeral() -> bool:
+    """Whether the workers' blocks lie below the kernel's ephemeral range (else: ports by bind(0))."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return False
+    return low >= PORT_BASE + 8 * PORT_BLOCK
+
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port of 127.0.0.1 nothing listens on now, from this worker's block (see above)."""
+    if not _below_ephemeral():
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    n = int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else 0
+    first = PORT_BASE + (n % 8) * PORT_BLOCK
+    for _ in range(PORT_BLOCK):
+        at = _next_port.get(worker, 0)
+        _next_port[worker] = (at + 1) % PORT_BLOCK
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", first + at))
+            except OSError:  # in use, or still closing: the next one
+                continue
+            return first + at
+    raise RuntimeError(f"no free port in {first}..{first + PORT_BLOCK - 1}")
 
 
 def wait_port(port: int, timeout: float = 20.0) -> None:
