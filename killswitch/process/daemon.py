@@ -94,6 +94,7 @@ class Daemon(PolicyReloads):
         self.reload = asyncio.Event()
         # SIGHUP (said in the log) reads the policies and the tokens document again; so does a change of either
         self.tokens = TokensReloader(opts.api_tokens, echo, err, on_sighup=self.reload.set)
+        self._early_hup = False  # a SIGHUP that came before the loop's handler (see main)
         self._compiling: Optional[asyncio.Future] = None  # a reload's compile, running on a worker thread
         self.lease_moved = asyncio.Event()  # set from the lease thread when the token held changes
         self.role_moved = asyncio.Event()  # the same, for the pod's role label (its own task clears it)
@@ -292,18 +293,25 @@ class Daemon(PolicyReloads):
                   + _pace_why(graph, self.firm))
         return True
 
-    async def _serve(self, runner: Runner, desk: Desk, parts: RunnerParts, store, adapters: dict, api: Optional[Any],
-                     holder: str) -> int:
-        """The lease thread, then the process's named tasks under the supervisor until the tick
-        loop ends (a stop, ``--max-ticks``, a task whose failure stops the process); then the
-        clean stop, in its order."""
-        loop = asyncio.get_running_loop()
+    def _signals(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The loop's handlers of SIGTERM, SIGINT and SIGHUP; a SIGHUP that came while the runner
+        started (kept by :func:`main`'s handler) acted on now."""
         for sig, on in ((signal.SIGTERM, self.stop.set), (signal.SIGINT, self.stop.set),
                         (signal.SIGHUP, self.tokens.sighup)):
             try:
                 loop.add_signal_handler(sig, on)
             except (NotImplementedError, RuntimeError):
                 pass
+        if self._early_hup:
+            self.tokens.sighup()
+
+    async def _serve(self, runner: Runner, desk: Desk, parts: RunnerParts, store, adapters: dict, api: Optional[Any],
+                     holder: str) -> int:
+        """The lease thread, then the process's named tasks under the supervisor until the tick
+        loop ends (a stop, ``--max-ticks``, a task whose failure stops the process); then the
+        clean stop, in its order."""
+        loop = asyncio.get_running_loop()
+        self._signals(loop)
         from ..runner.lease.keeper import LeaseKeeper
         from ..telemetry.metrics_otlp import OtlpMetrics
 
@@ -568,6 +576,12 @@ def main(opts: RunOptions) -> int:
     # 1 ms instead of the default 5 keeps that wait short (see bench/api_load.py).
     sys.setswitchinterval(SWITCH_INTERVAL_S)
     daemon = Daemon(opts, log.info, log.error, log.warning)
+    # a SIGHUP before the loop's handler is installed (a reload sent while the runner starts)
+    # would end the process by default: kept, and acted on once the loop's handler is there
+    def early_sighup(signum: int, frame: Any) -> None:
+        daemon._early_hup = True
+
+    signal.signal(signal.SIGHUP, early_sighup)
     try:
         return asyncio.run(daemon.run())
     except KeyboardInterrupt:  # pragma: no cover - the signal handler normally catches it

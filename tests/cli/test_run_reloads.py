@@ -126,3 +126,32 @@ def test_tokens_and_policies_reload_in_place_and_every_change_is_said(tmp_path):
     assert " WARNING killswitch.run ksctl run: warning: no audit key" in warned, warned
     for secret in (ALICE, BOB, token_digest(ALICE), token_digest(BOB), "sim-main-secret"):
         assert secret not in logs
+
+
+def test_a_sighup_while_the_runner_starts_is_kept_and_acted_on_not_fatal(tmp_path):
+    """A reload sent while ``ksctl run`` starts (before its loop's handler is installed: the
+    default action of SIGHUP ends a process) is kept, and said and acted on once it runs."""
+    tokens = tmp_path / "tokens.yaml"
+    _tokens(tokens, ("alice", ALICE, "operator, approver"))
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("KS_API_TOKEN", "KS_AUDIT_KEY")}
+    env.update({"KS_T_KEY": "sim-main-key", "KS_T_SECRET": "sim-main-secret"})
+    out_path = tmp_path / "out.log"
+    with open(out_path, "w") as out:
+        proc = subprocess.Popen(
+            [str(Path(sys.executable).with_name("ksctl")), "run", "--policies", str(POLICIES),
+             "--accounts", str(accounts_file(tmp_path, free_port())),
+             "--state", f"sqlite://{tmp_path / 'state.db'}", "--lock-file", str(tmp_path / "lock.json"),
+             "--api-port", str(port), "--api-tokens", str(tokens)], stdout=out, stderr=subprocess.STDOUT, env=env)
+    try:
+        # as soon as the process has said its first line: well before the loop's handlers
+        _wait(lambda: out_path.read_text().strip() or proc.poll() is not None, "the first line")
+        proc.send_signal(signal.SIGHUP)
+        _wait(lambda: "ksctl run: SIGHUP: reloading the policies" in out_path.read_text() or proc.poll() is not None,
+              "the kept SIGHUP")
+        assert proc.poll() is None, out_path.read_text()[-2000:]
+        wait_port(port, 60)
+        assert _whoami(f"http://127.0.0.1:{port}", ALICE) == 200
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
