@@ -94,7 +94,7 @@ class Daemon(PolicyReloads):
         self.reload = asyncio.Event()
         # SIGHUP (said in the log) reads the policies and the tokens document again; so does a change of either
         self.tokens = TokensReloader(opts.api_tokens, echo, err, on_sighup=self.reload.set)
-        self._early_hup = False  # a SIGHUP that came before the loop's handler (see main)
+        self.early_hup: list[int] = []  # a SIGHUP that came before the loop's handler (see main)
         self._compiling: Optional[asyncio.Future] = None  # a reload's compile, running on a worker thread
         self.lease_moved = asyncio.Event()  # set from the lease thread when the token held changes
         self.role_moved = asyncio.Event()  # the same, for the pod's role label (its own task clears it)
@@ -302,7 +302,7 @@ class Daemon(PolicyReloads):
                 loop.add_signal_handler(sig, on)
             except (NotImplementedError, RuntimeError):
                 pass
-        if self._early_hup:
+        if self.early_hup:
             self.tokens.sighup()
 
     async def _serve(self, runner: Runner, desk: Desk, parts: RunnerParts, store, adapters: dict, api: Optional[Any],
@@ -578,10 +578,7 @@ def main(opts: RunOptions) -> int:
     daemon = Daemon(opts, log.info, log.error, log.warning)
     # a SIGHUP before the loop's handler is installed (a reload sent while the runner starts)
     # would end the process by default: kept, and acted on once the loop's handler is there
-    def early_sighup(signum: int, frame: Any) -> None:
-        daemon._early_hup = True
-
-    signal.signal(signal.SIGHUP, early_sighup)
+    signal.signal(signal.SIGHUP, lambda signum, frame: daemon.early_hup.append(signum))
     try:
         return asyncio.run(daemon.run())
     except KeyboardInterrupt:  # pragma: no cover - the signal handler normally catches it
