@@ -22,87 +22,46 @@ import pytest
 
 from adapters.simulated.http import SimServer, wall_clock
 from adapters.simulated.scenarios import build
-from adapters.simulated.venues import sim_account
 from adapters.venues.hyperliquid.face import account_address, account_key, hyperliquid_client
-from killswitch.process.bootstrap import ccxt_adapters
 from tests.procs import until
 
-from .sim_helpers import run
 from .test_stream_adapter import States
+from .venue_stream_rig import DEADLINE_S, FLAT, StreamRig
 
 pytest.importorskip("ccxt")
 
-DEADLINE_S = 10.0
 KEY = "hyperliquid/sim-main"
 BTC = "BTC/USDC:USDC"
-FLAT = {"BTCUSDT": 60_000.0, "ETHUSDT": 3_000.0, "SOLUSDT": 140.0}
 FACE = {"tick_s": 0.02, "state_every_ms": 200}
 CLOID = "0xa1" + "0" * 29 + "1"  # a bot's cloid (0x and 32 hex digits)
 
 
-class Rig:
-    """A server on the wall clock, the adapter of ``sim-main`` on Hyperliquid with a stream
-    block, a REST client of the same account (the desk's bot), and the wakes the adapter called."""
+class Rig(StreamRig):
+    """The shared rig on Hyperliquid, with a REST client of the same account (the desk's bot)."""
+
+    VENUE = "hyperliquid"
+    FACE = FACE
+    RATE_LIMIT = False
 
     def __init__(self, stale_after: str = "1s", reconcile_every: str = "30s", quote: str = "USDC"):
-        self.engine = build("calm", wall_clock)
-        for symbol, price in FLAT.items():
-            self.engine.set_mark(symbol, price)
-        self.server = SimServer(self.engine, auth_clock=wall_clock, hyperliquid_stream=FACE)
-        self.stale_after, self.reconcile_every, self.quote = stale_after, reconcile_every, quote
-        self.wakes: list[str] = []
+        super().__init__(stale_after, reconcile_every, quote_currency=quote)
 
     async def __aenter__(self) -> "Rig":
-        await self.server.start()
-        account = sim_account(self.server, "sim-main", "hyperliquid", quote_currency=self.quote, stream={
-            "enabled": True, "stale_after": self.stale_after, "reconcile_every": self.reconcile_every})
-        self.adapters = ccxt_adapters([account], rate_limit=False)
-        self.adapter = self.adapters.by_key[KEY]
-        self.adapter.set_wake(self.wakes.append)
+        await super().__aenter__()
         self.bot = hyperliquid_client(self.server, "sim-main")
         await self.bot.load_markets()
         return self
 
     async def __aexit__(self, *exc: Any) -> None:
-        await self.adapters.close()
         await self.bot.close()
-        await self.server.stop()
-
-    @property
-    def health(self) -> Any:
-        return self.adapter.stream_health()
-
-    def rest_reads(self) -> int:
-        return len(self.server.requests)
-
-    async def live(self) -> None:
-        await self.adapter.start_streams()
-        await until(lambda: self.health.state == "live", "the stream live", DEADLINE_S)
-        await self.adapter.snapshot()  # the REST reconcile of the (re)connect
-        await self.from_stream()
-
-    async def from_stream(self) -> Any:
-        before = self.rest_reads()
-        snap = await self.adapter.snapshot()
-        assert snap.fetch.ok and snap.fetch.calls == 0, snap.fetch
-        assert self.rest_reads() == before
-        return snap
-
-    async def seen(self, ok: Any, what: str) -> Any:
-        end = time.monotonic() + DEADLINE_S
-        while True:
-            snap = await self.from_stream()
-            if ok(snap):
-                return snap
-            assert time.monotonic() < end, f"gave up waiting: {what}"
-            await asyncio.sleep(0.02)
+        await super().__aexit__(*exc)
 
     def truth(self) -> dict:
         legs = self.engine.accounts["sim-main"].legs
         return {f"{s[:-4]}/USDC:USDC": leg.amount for (s, _), leg in legs.items() if leg.amount}
 
     def frames(self, channel: str) -> list[Any]:
-        return [json.loads(t)["data"] for _, t in self.server.hyperliquid_stream.sent
+        return [json.loads(t)["data"] for _, t in self.server.streams["hyperliquid"].sent
                 if t.startswith('{"channel":"%s"' % channel)]
 
 
@@ -130,11 +89,7 @@ def positions(snap: Any) -> dict:
     return {p.symbol: p.contracts * (1 if p.side == "long" else -1) for p in snap.positions}
 
 
-def rig(test, timeout: float = 40.0, **kw: Any):
-    async def go():
-        async with Rig(**kw) as r:
-            return await test(r)
-    return run(go(), timeout)
+rig = Rig.run
 
 
 # --- live ---------------------------------------------------------------------------------------------
@@ -154,7 +109,7 @@ def test_a_live_stream_answers_snapshots_without_rest_as_the_venue_holds_them(qu
         assert (h.state, h.reason, h.reconnects, h.disagreements, h.reconciles, h.dropped) == (
             "live", None, 0, 0, 1, {})
         # the channels ccxt.pro's watches subscribed: the state and the orders of the account's address
-        subs = [sub for s in r.server.hyperliquid_stream.sockets for sub in s.pushed["subs"].values()]
+        subs = [sub for s in r.server.streams["hyperliquid"].sockets for sub in s.pushed["subs"].values()]
         assert sorted(s["type"] for s in subs) == ["clearinghouseState", "orderUpdates"]
         assert {s["user"].lower() for s in subs} == {account_address("sim-main")}
     rig(t, quote=quote)
@@ -392,7 +347,7 @@ async def serve(tmp: Path, monkeypatch: Any, scenario: Any, readers: int = 0) ->
     engine = build("calm", wall_clock)
     for symbol, price in FLAT.items():
         engine.set_mark(symbol, price)
-    server = SimServer(engine, auth_clock=wall_clock, hyperliquid_stream=FACE)
+    server = SimServer(engine, auth_clock=wall_clock, venue_streams={"hyperliquid": FACE})
     await server.start()
     monkeypatch.setenv("KS_T_HL_KEY", account_key("sim-main"))
     (tmp / "policies").mkdir()

@@ -27,21 +27,25 @@ class StreamRig:
     """``account`` on the subclass's ``VENUE``, streamed (``stale_after``, ``reconcile_every``)."""
 
     VENUE = ""
+    FACE = FACE  # the venue face's keyword arguments
+    RATE_LIMIT = True  # ccxt's own pacing of the account's REST calls
 
-    def __init__(self, stale_after: str = "1s", reconcile_every: str = "30s", account: str = "sim-main"):
+    def __init__(self, stale_after: str = "1s", reconcile_every: str = "30s", account: str = "sim-main",
+                 **account_kw: Any):
         self.engine = build("calm", wall_clock)
         for symbol, price in FLAT.items():
             self.engine.set_mark(symbol, price)
-        self.server = SimServer(self.engine, auth_clock=wall_clock, venue_streams={self.VENUE: FACE})
+        self.server = SimServer(self.engine, auth_clock=wall_clock, venue_streams={self.VENUE: self.FACE})
         self.stale_after, self.reconcile_every, self.account = stale_after, reconcile_every, account
+        self.account_kw = account_kw  # more of the account's fields (``quote_currency``)
         self.key = f"{self.VENUE}/{account}"
         self.wakes: list[str] = []
 
     async def __aenter__(self) -> "StreamRig":
         await self.server.start()
-        account = sim_account(self.server, self.account, self.VENUE, stream={
+        account = sim_account(self.server, self.account, self.VENUE, **self.account_kw, stream={
             "enabled": True, "stale_after": self.stale_after, "reconcile_every": self.reconcile_every})
-        self.adapters = ccxt_adapters([account], rate_limit=True)
+        self.adapters = ccxt_adapters([account], rate_limit=self.RATE_LIMIT)
         self.adapter = self.adapters.by_key[self.key]
         self.adapter.set_wake(self.wakes.append)
         return self
