@@ -412,15 +412,23 @@ RatioField = Annotated[
 ]
 
 
-def fraction_in_range(v: Ratio) -> Ratio:
-    """A close's ``fraction`` of a position: above 0 % and at most 100 % (a field validator's body)."""
-    if not (0 < v.exact <= 1):
-        raise PydanticCustomError("ks_percent", "fraction must be above 0% and at most 100%")
-    return v
+def checked(ok: Callable[[Any], bool], error_type: str, message: str, hint: str | None = None) -> AfterValidator:
+    """A field's check after its type's (in ``Annotated``): the value where ``ok`` holds, else
+    ``error_type`` with ``message`` (``{got}`` in it: the value) and ``hint``."""
+
+    def check(v: T) -> T:
+        if not ok(v):
+            ctx = {"got": str(v)} if "{got}" in message else {}
+            raise PydanticCustomError(error_type, message, {**ctx, "ks_hint": hint} if hint else ctx or None)
+        return v
+
+    return AfterValidator(check)
 
 
 # the fraction of each position an action closes (reduce_all_by, reduce_top_risk)
-CloseFraction = Annotated[RatioField, AfterValidator(fraction_in_range)]
+CloseFraction = Annotated[
+    RatioField, checked(lambda r: 0 < r.exact <= 1, "ks_percent", "fraction must be above 0% and at most 100%")
+]
 
 
 PercentField = Annotated[
