@@ -226,28 +226,14 @@ def comparisons(node: expr.Node) -> list[Comparison]:
     ``&&`` and ``||`` alike: what a person compares a signal's value with to see why a trigger
     fired or did not. A comparison with no bare signal on either side is left out."""
     out: list[Comparison] = []
-
-    def walk(n: expr.Node) -> None:
-        if isinstance(n, expr.Compare):
-            left, right, op = n.left, n.right, n.op
-            if not isinstance(left, expr.Ref) and isinstance(right, expr.Ref):
-                left, right, op = right, left, expr.mirrored(op)
-            if not isinstance(left, expr.Ref):
-                return
-            if isinstance(right, expr.Literal):
-                out.append(Comparison(left.name, op, right.value, right.text))
-            elif isinstance(right, expr.Ref):
-                out.append(Comparison(left.name, op, None, right.name))
-            elif expr.computed(right):
-                out.append(Comparison(left.name, op, None, expr.canonical(right), numeric(right),
-                                      tuple(dict.fromkeys(r.name for r in expr.refs(right)))))
-        elif isinstance(n, expr.Not):
-            walk(n.item)
-        elif isinstance(n, (expr.And, expr.Or)):
-            for item in n.items:
-                walk(item)
-
-    walk(node)
+    for signal, op, right in expr.signal_comparisons(node):
+        if isinstance(right, expr.Literal):
+            out.append(Comparison(signal, op, right.value, right.text))
+        elif isinstance(right, expr.Ref):
+            out.append(Comparison(signal, op, None, right.name))
+        elif expr.computed(right):
+            out.append(Comparison(signal, op, None, expr.canonical(right), numeric(right),
+                                  tuple(dict.fromkeys(r.name for r in expr.refs(right)))))
     return out
 
 
