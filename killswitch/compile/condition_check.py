@@ -198,22 +198,7 @@ def check_threshold_order(pc: PolicyPass, triggers: dict[str, TriggerNode], stag
 
 def _comparisons(ast: ex.Node) -> list[tuple[str, str, ex.Literal]]:
     """Every ``name op literal`` comparison of a condition, the name on the left."""
-    out: list[tuple[str, str, ex.Literal]] = []
-
-    def walk(n: ex.Node) -> None:
-        if isinstance(n, ex.Compare):
-            if isinstance(n.left, ex.Ref) and isinstance(n.right, ex.Literal):
-                out.append((n.left.name, n.op, n.right))
-            elif isinstance(n.right, ex.Ref) and isinstance(n.left, ex.Literal):
-                out.append((n.right.name, ex.mirrored(n.op), n.left))
-        elif isinstance(n, ex.Not):
-            walk(n.item)
-        elif isinstance(n, (ex.And, ex.Or)):
-            for x in n.items:
-                walk(x)
-
-    walk(ast)
-    return out
+    return [(sig, op, x) for sig, op, x in ex.signal_comparisons(ast) if isinstance(x, ex.Literal)]
 
 
 def _range_verdict(op: str, v: float, lo: Optional[float], hi: Optional[float]) -> Optional[str]:

@@ -217,51 +217,47 @@ def check_test(doc: LoadedDoc, ctx: Context, diags: list[Diagnostic]) -> None:
     levels = {s.level for s in policy.spec.stages}
     triggers = set(policy.spec.triggers)
     declared = triggers | target.poisoned_names("triggers")  # a broken trigger is still declared
+    stages_hint = "levels declared: " + ", ".join(map(str, sorted(levels)))
+
+    def unknown(at: tuple[Any, ...], message: str, hint: str) -> None:
+        diags.append(Diagnostic.make(d.KS104, doc.file, sm.value(at), message, hint))
+
     for i, case in enumerate(spec.tests):
         path = doc.item_path("tests", i)
         if case.stages is not None and not target.dropped_stages:
             wrong = sorted({int(float(v)) for v in parse_series(case.stages) if v is not None} - levels - {0})
             if wrong:
-                diags.append(Diagnostic.make(
-                    d.KS104, doc.file, sm.value(path + ("stages",)),
-                    f'policy "{spec.policy}" has no stage at level {wrong[0]}',
-                    "levels declared: " + ", ".join(map(str, sorted(levels)))))
+                unknown(path + ("stages",), f'policy "{spec.policy}" has no stage at level {wrong[0]}', stages_hint)
         for j, exp in enumerate(case.expect):
             ep = path + ("expect", j)
             if exp.stage and exp.stage not in levels and not target.dropped_stages:
-                diags.append(Diagnostic.make(
-                    d.KS104, doc.file, sm.value(ep + ("stage",)),
-                    f'policy "{spec.policy}" has no stage at level {exp.stage}',
-                    "levels declared: " + ", ".join(map(str, sorted(levels)))))
+                unknown(ep + ("stage",), f'policy "{spec.policy}" has no stage at level {exp.stage}', stages_hint)
             for key in ("firing", "not_firing"):
                 for k, t in enumerate(getattr(exp, key) or ()):
                     if t not in declared:
-                        diags.append(Diagnostic.make(
-                            d.KS104, doc.file, sm.value(ep + (key, k)),
-                            f'policy "{spec.policy}" has no trigger "{t}"',
-                            d.suggestion_hint(t, triggers, "triggers of the policy under test")))
-            _check_sends(doc, case, ep, exp, diags)
+                        unknown(ep + (key, k), f'policy "{spec.policy}" has no trigger "{t}"',
+                                d.suggestion_hint(t, triggers, "triggers of the policy under test"))
+            _check_sends(case, ep, exp, unknown)
 
 
-def _check_sends(doc: LoadedDoc, case: PolicyTestCase, ep: tuple[Any, ...], exp: Expectation,
-                 diags: list[Diagnostic]) -> None:
+def _check_sends(case: PolicyTestCase, ep: tuple[Any, ...], exp: Expectation,
+                 unknown: Callable[[tuple[Any, ...], str, str], None]) -> None:
     """An expected order names a symbol of the test's input, an expected cancel the ids of its open
-    orders: else the expectation could never be met, or would be met by something else."""
+    orders: else the expectation could never be met, or would be met by something else (KS104 at
+    the name, through ``unknown``)."""
     symbols = case.input.symbols()
     ids = case.input.order_ids()
     for k, o in enumerate(exp.orders or ()):
         if o.symbol not in symbols:
-            diags.append(Diagnostic.make(
-                d.KS104, doc.file, doc.srcmap.value(ep + ("orders", k, "symbol")),
-                f'expected order names symbol "{o.symbol}", which is not in this test\'s input',
-                d.suggestion_hint(o.symbol, symbols, "symbols of the input's positions, open orders and balances")))
+            unknown(ep + ("orders", k, "symbol"),
+                    f'expected order names symbol "{o.symbol}", which is not in this test\'s input',
+                    d.suggestion_hint(o.symbol, symbols, "symbols of the input's positions, open orders and balances"))
     for k, c in enumerate(exp.cancels or ()):
         for n, oid in enumerate(c.orders or ()):
             if oid not in ids:
-                diags.append(Diagnostic.make(
-                    d.KS104, doc.file, doc.srcmap.value(ep + ("cancels", k, "orders", n)),
-                    f'expected cancel names order "{oid}", which is not an open order of this test',
-                    d.suggestion_hint(oid, ids, "ids of input.open_orders (o1, o2, ... unless given)")))
+                unknown(ep + ("cancels", k, "orders", n),
+                        f'expected cancel names order "{oid}", which is not an open order of this test',
+                        d.suggestion_hint(oid, ids, "ids of input.open_orders (o1, o2, ... unless given)"))
 
 
 def _name_forms(accounts: Iterable[Account]) -> set[str]:

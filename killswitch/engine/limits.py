@@ -448,18 +448,15 @@ def _exposure(limits: LimitsNode, order: LimitOrder, usage: Optional[Usage], mar
         if own is None or turn is None:
             return [] if turn is None else [no_mark]
         buys, sells, others = turn
-        before = reach(leg, held.contracts, pv, buys, sells)
-        after = (reach(leg, held.contracts, pv, plus(buys, order.amount, own), sells) if order.side == "buy"
-                 else reach(leg, held.contracts, pv, buys, plus(sells, order.amount, own)))
     else:
         unit = (order.price * size if order.price is not None else mark.price * mark.contract_size
                 if mark is not None else held.notional / abs(held.contracts) if held.contracts else None)
         if unit is None:
             return [no_mark]
         own = order.amount * unit
-        before = reach(leg, held.contracts, pv, buys, sells)
-        after = (reach(leg, held.contracts, pv, plus(buys, order.amount, own), sells) if order.side == "buy"
-                 else reach(leg, held.contracts, pv, buys, plus(sells, order.amount, own)))
+    before = reach(leg, held.contracts, pv, buys, sells)
+    after = (reach(leg, held.contracts, pv, plus(buys, order.amount, own), sells) if order.side == "buy"
+             else reach(leg, held.contracts, pv, buys, plus(sells, order.amount, own)))
     if after <= before * (1 + _TOLERANCE):  # it takes the leg no further
         return []
     added = after - before

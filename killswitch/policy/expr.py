@@ -264,19 +264,31 @@ def disjunct_thresholds(node: Node) -> list[Threshold]:
     left out rather than guessed at.
     """
     items = node.items if isinstance(node, Or) else (node,)
-    out = []
-    for n in items:
-        if isinstance(n, Compare):
-            if isinstance(n.left, Ref) and isinstance(n.right, Literal):
-                out.append(Threshold(n.left.name, n.op, n.right.value, n.right.text))
-            elif isinstance(n.right, Ref) and isinstance(n.left, Literal):
-                out.append(Threshold(n.right.name, _MIRROR[n.op], n.left.value, n.left.text))
-    return out
+    found = [signal_first(n) for n in items if isinstance(n, Compare)]
+    return [Threshold(sig, op, x.value, x.text) for sig, op, x in filter(None, found) if isinstance(x, Literal)]
 
 
-def mirrored(op: str) -> str:
-    """``op`` with its sides swapped: ``>=`` for ``<=``."""
-    return _MIRROR[op]
+def signal_first(node: Compare) -> Optional[tuple[str, str, Node]]:
+    """``node`` as ``(signal, op, other side)``, mirrored where the signal comes second (``>=``
+    for ``<=``); None when neither side is a signal."""
+    if isinstance(node.left, Ref):
+        return node.left.name, node.op, node.right
+    if isinstance(node.right, Ref):
+        return node.right.name, _MIRROR[node.op], node.left
+    return None
+
+
+def signal_comparisons(node: Node) -> list[tuple[str, str, Node]]:
+    """Every comparison of a signal in the condition as :func:`signal_first` says it, in the
+    order written, under ``!``, ``&&`` and ``||`` alike."""
+    if isinstance(node, Compare):
+        found = signal_first(node)
+        return [found] if found else []
+    if isinstance(node, Not):
+        return signal_comparisons(node.item)
+    if isinstance(node, (And, Or)):
+        return [c for item in node.items for c in signal_comparisons(item)]
+    return []
 
 
 def canonical(node: Node) -> str:

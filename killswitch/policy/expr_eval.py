@@ -25,25 +25,7 @@ from dataclasses import field
 from typing import Callable, Mapping, Optional
 
 from ..records import record
-from .expr import (
-    FUNCTIONS,
-    And,
-    Call,
-    Compare,
-    Literal,
-    Neg,
-    Node,
-    Not,
-    Or,
-    Product,
-    Ref,
-    Sum,
-    ValueType,
-    canonical,
-    computed,
-    mirrored,
-    refs,
-)
+from . import expr
 
 Values = Mapping[str, "float | bool | None"]
 Predicate = Callable[[Values], "bool | None"]
@@ -59,24 +41,24 @@ _OPS: dict[str, Callable[[float, float], bool]] = {
 }
 
 
-def compile_predicate(node: Node) -> Predicate:
+def compile_predicate(node: expr.Node) -> Predicate:
     """Turn an AST into a closure ``values -> True | False | None`` (None: unknown).
 
     Thresholds are inclusive exactly as written: ``>=`` fires at equality. Ratio and duration
     literals are compared in fractions and seconds, which is how signals report them.
     """
-    if isinstance(node, Ref):
+    if isinstance(node, expr.Ref):
         return _ref(node.name)
-    if isinstance(node, Literal):
-        const = bool(node.value) if node.type is ValueType.BOOL else node.value
+    if isinstance(node, expr.Literal):
+        const = bool(node.value) if node.type is expr.ValueType.BOOL else node.value
         return lambda v: const  # type: ignore[return-value]
-    if isinstance(node, Compare):
+    if isinstance(node, expr.Compare):
         return _compare(node)
-    if isinstance(node, Not):
+    if isinstance(node, expr.Not):
         return _negation(compile_predicate(node.item))
-    if isinstance(node, And):
+    if isinstance(node, expr.And):
         return _junction(tuple(compile_predicate(x) for x in node.items), False)
-    if isinstance(node, Or):
+    if isinstance(node, expr.Or):
         return _junction(tuple(compile_predicate(x) for x in node.items), True)
     raise AssertionError(node)  # pragma: no cover
 
@@ -89,11 +71,11 @@ def _ref(name: str) -> Predicate:
     return ref
 
 
-def _compare(node: Compare) -> Predicate:
+def _compare(node: expr.Compare) -> Predicate:
     """A comparison; a signal against a literal (most thresholds) reads the signal alone."""
     op = _OPS[node.op]
     left, right = node.left, node.right
-    if isinstance(left, Ref) and isinstance(right, Literal):
+    if isinstance(left, expr.Ref) and isinstance(right, expr.Literal):
         name, const = left.name, right.value
 
         def cmp_rl(v: Values) -> bool | None:
@@ -134,8 +116,8 @@ def _junction(parts: tuple[Predicate, ...], decisive: bool) -> Predicate:
     return junction
 
 
-def _operand(node: Node) -> Number:
-    if isinstance(node, (Ref, Literal)) or computed(node):
+def _operand(node: expr.Node) -> Number:
+    if isinstance(node, (expr.Ref, expr.Literal)) or expr.computed(node):
         return numeric(node)
     pred = compile_predicate(node)
     return lambda v: (None if (x := pred(v)) is None else float(x))
@@ -145,19 +127,19 @@ def _finite(x: float) -> Optional[float]:
     return x if math.isfinite(x) else None
 
 
-def numeric(node: Node) -> Number:
+def numeric(node: expr.Node) -> Number:
     """The value of a number-valued node at a tick (a fraction for a ratio, seconds for a
     duration); None when a signal it reads has none, a divisor is 0 or a result overflows."""
-    if isinstance(node, Ref):
+    if isinstance(node, expr.Ref):
         name = node.name
         return lambda v: v.get(name)
-    if isinstance(node, Literal):
+    if isinstance(node, expr.Literal):
         const = node.value
         return lambda v: const
-    if isinstance(node, Neg):
+    if isinstance(node, expr.Neg):
         item = numeric(node.item)
         return lambda v: None if (x := item(v)) is None else -x
-    if isinstance(node, (Sum, Product)):
+    if isinstance(node, (expr.Sum, expr.Product)):
         first = numeric(node.first)
         rest = tuple((op, numeric(x)) for op, x, _ in node.rest)
 
@@ -173,11 +155,11 @@ def numeric(node: Node) -> Number:
             return acc
 
         return fold
-    if isinstance(node, Call):
+    if isinstance(node, expr.Call):
         args = tuple(numeric(x) for x in node.args)
         name = node.name
 
-        least, most = FUNCTIONS.get(name, (1, 0))  # (a name it does not know: no arity fits)
+        least, most = expr.FUNCTIONS.get(name, (1, 0))  # (a name it does not know: no arity fits)
         fits = len(args) >= least and (most is None or len(args) <= most)
 
         def call(v: Values) -> float | None:
@@ -238,40 +220,26 @@ class Comparison:
         return None if value is None or right is None else _OPS[self.op](value, right)
 
 
-def comparisons(node: Node) -> list[Comparison]:
+def comparisons(node: expr.Node) -> list[Comparison]:
     """Every ``signal op literal``, ``signal op signal`` and ``signal op expression`` of a
     condition, in the order written (mirrored where the signal comes second), under ``!``,
     ``&&`` and ``||`` alike: what a person compares a signal's value with to see why a trigger
     fired or did not. A comparison with no bare signal on either side is left out."""
     out: list[Comparison] = []
-
-    def walk(n: Node) -> None:
-        if isinstance(n, Compare):
-            left, right, op = n.left, n.right, n.op
-            if not isinstance(left, Ref) and isinstance(right, Ref):
-                left, right, op = right, left, mirrored(op)
-            if not isinstance(left, Ref):
-                return
-            if isinstance(right, Literal):
-                out.append(Comparison(left.name, op, right.value, right.text))
-            elif isinstance(right, Ref):
-                out.append(Comparison(left.name, op, None, right.name))
-            elif computed(right):
-                out.append(Comparison(left.name, op, None, canonical(right), numeric(right),
-                                      tuple(dict.fromkeys(r.name for r in refs(right)))))
-        elif isinstance(n, Not):
-            walk(n.item)
-        elif isinstance(n, (And, Or)):
-            for item in n.items:
-                walk(item)
-
-    walk(node)
+    for signal, op, right in expr.signal_comparisons(node):
+        if isinstance(right, expr.Literal):
+            out.append(Comparison(signal, op, right.value, right.text))
+        elif isinstance(right, expr.Ref):
+            out.append(Comparison(signal, op, None, right.name))
+        elif expr.computed(right):
+            out.append(Comparison(signal, op, None, expr.canonical(right), numeric(right),
+                                  tuple(dict.fromkeys(r.name for r in expr.refs(right)))))
     return out
 
 
-def constant(node: Node) -> Optional[float]:
+def constant(node: expr.Node) -> Optional[float]:
     """The value of a node that reads no signal (``3 * 1.5%``); None when it reads one or has
     no value (a division by 0)."""
-    if refs(node):
+    if expr.refs(node):
         return None
     return numeric(node)({})

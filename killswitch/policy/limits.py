@@ -25,7 +25,7 @@ classes are made, as in :mod:`.model`.)
 from decimal import Decimal
 from typing import Annotated, Any, Optional, Self
 
-from pydantic import BeforeValidator, Field, PlainSerializer, WithJsonSchema, field_validator, model_validator
+from pydantic import BeforeValidator, Field, PlainSerializer, WithJsonSchema, model_validator
 from pydantic_core import PydanticCustomError
 
 from .registry import Strict
@@ -37,6 +37,7 @@ from .units import (
     Duration,
     DurationField,
     Ratio,
+    checked,
     parse_amount,
     parse_ratio,
     shown,
@@ -72,13 +73,6 @@ def _above_zero(a: Amount) -> Amount:
         raise _range(f"{a} is not above 0", "a limit of 0 or less refuses every order; leave the key out "
                                             "for no limit")
     return a
-
-
-def _within(v: Duration, low_ms: int, high_ms: int, what: str, hint: str) -> Duration:
-    """``v`` when it is from ``low_ms`` to ``high_ms``; else ``what`` is out of range."""
-    if not low_ms <= v.ms <= high_ms:
-        raise _range(f"{what} {v} is out of range", hint)
-    return v
 
 
 def _notional(value: Any) -> Amount:
@@ -182,15 +176,12 @@ class OverridePolicy(Strict):
     longest expiry one may ask (default 1h, at most 24h), and ``approvals``, how many people it
     needs, the requester counted (default 2: the requester and an approver, never the same)."""
 
-    max_duration: DurationField = Field(default=DEFAULT_OVERRIDE_DURATION,
-                                        description="the longest expiry an override may ask (default 1h)")
+    max_duration: Annotated[DurationField, checked(
+        lambda d: 60_000 <= d.ms <= 86_400_000, RANGE, "override max_duration {got} is out of range",
+        "write a duration from 1m to 24h, such as 1h")] = Field(
+        default=DEFAULT_OVERRIDE_DURATION, description="the longest expiry an override may ask (default 1h)")
     approvals: Annotated[int, Field(default=2, ge=2, le=MAX_OVERRIDE_APPROVALS,
                                     description="people an override needs, its requester counted (default 2)")]
-
-    @field_validator("max_duration")
-    @classmethod
-    def _duration_range(cls, v: Duration) -> Duration:
-        return _within(v, 60_000, 86_400_000, "override max_duration", "write a duration from 1m to 24h, such as 1h")
 
 
 class Limits(Windowed):
@@ -213,15 +204,12 @@ class Limits(Windowed):
     max_open_orders: Optional[CountField] = None
     max_gross_notional: Optional[NotionalField] = None
     message_rate: Optional[MessageRate] = None
-    mark_max_age: DurationField = Field(default=DEFAULT_MARK_MAX_AGE,
-                                        description="how old a mark may be and still value an order (default 30s)")
+    mark_max_age: Annotated[DurationField, checked(
+        lambda d: 1_000 <= d.ms <= 3_600_000, RANGE, "mark_max_age {got} is out of range",
+        "write a duration from 1s to 1h, such as 30s")] = Field(
+        default=DEFAULT_MARK_MAX_AGE, description="how old a mark may be and still value an order (default 30s)")
     symbols: dict[Annotated[str, Field(min_length=1, max_length=64)], SymbolLimits] = {}
     override: Optional[OverridePolicy] = None
-
-    @field_validator("mark_max_age")
-    @classmethod
-    def _age_range(cls, v: Duration) -> Duration:
-        return _within(v, 1_000, 3_600_000, "mark_max_age", "write a duration from 1s to 1h, such as 30s")
 
     @model_validator(mode="after")
     def _says_something(self) -> Self:

@@ -37,7 +37,7 @@ from .registry import Strict
 from .scope import Scope
 from .signals import Signal
 from .time_intervals.model import WINDOW, TimeInterval, Windowed
-from .units import Amount, AmountField, ConfirmationField, Duration, DurationField, Ratio, RatioField
+from .units import AmountField, ConfirmationField, Duration, DurationField, Ratio, RatioField, checked
 
 # --- triggers -----------------------------------------------------------------------------------
 
@@ -123,18 +123,10 @@ class Unwind(Strict):
     chunk_notional: Optional[AmountField] = None
     orders_per_second: Annotated[float, Field(gt=0, le=1000)] | Literal["exchange"] = "exchange"
     max_retries: Annotated[int, Field(ge=0, le=100)] = 3
-    max_impact: Optional[RatioField] = None
+    max_impact: Optional[Annotated[RatioField, checked(
+        lambda r: 0 < r.exact <= Decimal("0.5"), "ks_value", "max_impact must be above 0% and at most 50%, got {got}",
+        "write it like 10%: how far one child order may move the price from the best bid (ask) of the book")]] = None
     book_depth: Optional[Annotated[int, Field(ge=5, le=MAX_BOOK_DEPTH)]] = None
-
-    @field_validator("max_impact")
-    @classmethod
-    def _impact_range(cls, v: Optional[Ratio]) -> Optional[Ratio]:
-        if v is not None and not (0 < v.exact <= Decimal("0.5")):
-            raise PydanticCustomError(
-                "ks_value", "max_impact must be above 0% and at most 50%, got {got}",
-                {"got": str(v), "ks_hint": "write it like 10%: how far one child order may move the price from "
-                                           "the best bid (ask) of the book"})
-        return v
 
     @field_validator("book_depth", mode="before")
     @classmethod
@@ -198,34 +190,16 @@ class Resume(Strict):
     ones; each further step multiplies them by ``step``, until they are normal again. The normal
     limits are per account: open positions, and gross exposure in the quote currency."""
 
-    start: RatioField
+    start: Annotated[RatioField, checked(lambda r: 0 < r.exact <= 1, "ks_percent",
+                                         "start must be above 0% and at most 100%")]
     step: FactorField = Field(default="x1.5", validate_default=True)
-    every: DurationField = Field(default="1d", validate_default=True)
+    every: Annotated[DurationField, checked(lambda d: 60_000 <= d.ms <= 30 * 86_400_000, "ks_duration",
+                                            "every must be between 1m and 30d")] = Field("1d", validate_default=True)
     # only a reset of a stage at this level or above starts a resumption (default: any stage's)
     from_level: Optional[Annotated[int, Field(ge=1, le=99)]] = None
     max_positions: Optional[Annotated[int, Field(ge=1, le=1_000_000)]] = None
-    max_gross_exposure: Optional[AmountField] = None
-
-    @field_validator("start")
-    @classmethod
-    def _start_range(cls, v: Ratio) -> Ratio:
-        if not (0 < v.exact <= 1):
-            raise PydanticCustomError("ks_percent", "start must be above 0% and at most 100%")
-        return v
-
-    @field_validator("every")
-    @classmethod
-    def _every_range(cls, v: Duration) -> Duration:
-        if not (60_000 <= v.ms <= 30 * 86_400_000):
-            raise PydanticCustomError("ks_duration", "every must be between 1m and 30d")
-        return v
-
-    @field_validator("max_gross_exposure")
-    @classmethod
-    def _gross_positive(cls, v: Optional[Amount]) -> Optional[Amount]:
-        if v is not None and v.exact <= 0:
-            raise PydanticCustomError("ks_amount", "max_gross_exposure must be above 0")
-        return v
+    max_gross_exposure: Optional[Annotated[AmountField, checked(lambda a: a.exact > 0, "ks_amount",
+                                                                "max_gross_exposure must be above 0")]] = None
 
     @model_validator(mode="after")
     def _limits_and_length(self) -> Self:
@@ -269,7 +243,8 @@ class WindowLock(Windowed):
 
 class PolicySpec(Strict):
     scope: Scope = Scope()
-    interval: DurationField = Duration(5_000)
+    interval: Annotated[DurationField, checked(lambda d: 100 <= d.ms <= 3_600_000, "ks_duration",
+                                               "interval must be between 100ms and 1h")] = Duration(5_000)
     signals: dict[Ident, Signal]
     triggers: dict[Ident, Trigger]
     stages: Annotated[list[Stage], Field(min_length=1)]
@@ -290,13 +265,6 @@ class PolicySpec(Strict):
     @classmethod
     def _runbook_name(cls, v: Optional[str]) -> Optional[str]:
         return None if v is None else template_name(v)
-
-    @field_validator("interval")
-    @classmethod
-    def _interval_range(cls, v: Duration) -> Duration:
-        if not (100 <= v.ms <= 3_600_000):
-            raise PydanticCustomError("ks_duration", "interval must be between 100ms and 1h")
-        return v
 
 
 class Policy(Document):

@@ -76,8 +76,7 @@ class Duration:
 def parse_duration(value: Any) -> Duration:
     if isinstance(value, Duration):
         return value
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise UnitError("duration", f"expected a duration, got {value_kind(value)}", DURATION_HINT)
+    _scalar(value, "duration", "a duration", DURATION_HINT)
     if isinstance(value, (int, float)):
         if value == 0:
             return Duration(0)
@@ -104,11 +103,16 @@ PERCENT_PATTERN = r"^[+-]?[0-9]+(\.[0-9]+)?\s*%$"
 
 
 @record
-class Ratio:
-    """A ratio written as a percentage (``4.5%``) and held exactly as a fraction (0.045)."""
+class _Exact:
+    """A value held as an exact decimal, ordered by it (a ratio, an amount)."""
 
     exact: Decimal
     __lt__, __le__, __gt__, __ge__ = field_order("exact")  # order=True's, made without exec
+
+
+@record
+class Ratio(_Exact):
+    """A ratio written as a percentage (``4.5%``) and held exactly as a fraction (0.045)."""
 
     @property
     def fraction(self) -> float:
@@ -135,8 +139,7 @@ def parse_ratio(value: Any, *, allow_fraction: bool = True) -> Ratio:
     """``4.5%`` → 0.045. A bare number is accepted only as a fraction in [0, 1] (``0.8`` = 80%)."""
     if isinstance(value, Ratio):
         return value
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise UnitError("percent", f"expected a percentage, got {value_kind(value)}", "write it like 4.5%")
+    _scalar(value, "percent", "a percentage", "write it like 4.5%")
     if isinstance(value, str):
         r = parse_percent_text(value)
         if r is None:
@@ -161,11 +164,8 @@ _AMOUNT_HINT = "use 50000, 50_000, 50k or 1.5M (in the account's quote currency)
 
 
 @record
-class Amount:
+class Amount(_Exact):
     """An amount in the account's quote currency (``50000``, ``50_000``, ``50k``, ``1.5M``)."""
-
-    exact: Decimal
-    __lt__, __le__, __gt__, __ge__ = field_order("exact")  # order=True's, made without exec
 
     @property
     def value(self) -> float:
@@ -178,8 +178,7 @@ class Amount:
 def parse_amount(value: Any) -> Amount:
     if isinstance(value, Amount):
         return value
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise UnitError("amount", f"expected an amount, got {value_kind(value)}", _AMOUNT_HINT)
+    _scalar(value, "amount", "an amount", _AMOUNT_HINT)
     if isinstance(value, (int, float)):
         if value != value or value in (float("inf"), float("-inf")):
             raise UnitError("amount", "an amount must be a finite number", _AMOUNT_HINT)
@@ -349,14 +348,18 @@ def shown(value: Any, limit: int = 40) -> str:
     return f"{text[:16]}...{text[-8:]} ({len(text):,} characters)"
 
 
-
-
 def _fmt_decimal(d: Decimal) -> str:
     d = d.normalize()
     text = format(d, "f")
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return "0" if text in ("-0", "") else text
+
+
+def _scalar(value: Any, kind: str, what: str, hint: str) -> None:
+    """:class:`UnitError` of ``kind`` for what no unit is written as: nothing, a boolean, a mapping, a list."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise UnitError(kind, f"expected {what}, got {value_kind(value)}", hint)
 
 
 def value_kind(value: Any) -> str:
@@ -412,23 +415,25 @@ RatioField = Annotated[
 ]
 
 
-def fraction_in_range(v: Ratio) -> Ratio:
-    """A close's ``fraction`` of a position: above 0 % and at most 100 % (a field validator's body)."""
-    if not (0 < v.exact <= 1):
-        raise PydanticCustomError("ks_percent", "fraction must be above 0% and at most 100%")
-    return v
+def checked(ok: Callable[[Any], bool], error_type: str, message: str, hint: str | None = None) -> AfterValidator:
+    """A field's check after its type's (in ``Annotated``): the value where ``ok`` holds, else
+    ``error_type`` with ``message`` (``{got}`` in it: the value) and ``hint``."""
+
+    def check(v: T) -> T:
+        if not ok(v):
+            ctx = {"got": str(v)} if "{got}" in message else {}
+            raise PydanticCustomError(error_type, message, {**ctx, "ks_hint": hint} if hint else ctx or None)
+        return v
+
+    return AfterValidator(check)
 
 
 # the fraction of each position an action closes (reduce_all_by, reduce_top_risk)
-CloseFraction = Annotated[RatioField, AfterValidator(fraction_in_range)]
-
-
-PercentField = Annotated[
-    Ratio,
-    BeforeValidator(unit_validator(lambda v: parse_ratio(v, allow_fraction=False), "ks_percent")),
-    PlainSerializer(str, return_type=str),
-    WithJsonSchema({"type": "string", "pattern": PERCENT_PATTERN, "examples": ["4.5%", "-8%"]}),
+CloseFraction = Annotated[
+    RatioField, checked(lambda r: 0 < r.exact <= 1, "ks_percent", "fraction must be above 0% and at most 100%")
 ]
+
+
 AmountField = Annotated[
     Amount,
     BeforeValidator(unit_validator(parse_amount, "ks_amount")),

@@ -85,10 +85,7 @@ def _unplaced_comment(e: BaseException, file: str, text: str) -> Diagnostic:
         return Diagnostic.make(d.KS002, file, Position(line, len(header.group("lead")) + 1),
                                "a comment after a block scalar's | or > cannot be read here", _COMMENT_HINT)
     comment = _COMMENT.search(text)
-    at = comment.start("at") if comment is not None else 0
-    line = text.count("\n", 0, at) + 1
-    col = at - (text.rfind("\n", 0, at) + 1) + 1
-    return Diagnostic.make(d.KS002, file, Position(line, col),
+    return Diagnostic.make(d.KS002, file, _at(text, comment.start("at") if comment is not None else 0),
                            f"the YAML reader cannot place the comments of this file ({type(e).__name__})",
                            _COMMENT_HINT)
 
@@ -111,12 +108,15 @@ def recover_identity(text: str, file: str, index: int, at: int) -> Optional[Load
     return None
 
 
+def _at(text: str, offset: int) -> Position:
+    """The line and column of ``offset`` in ``text``."""
+    return Position(text.count("\n", 0, offset) + 1, offset - text.rfind("\n", 0, offset))
+
+
 def _bad_character(e: ReaderError, file: str, text: str, at: int) -> Diagnostic:
-    line = text.count("\n", 0, at) + 1
-    col = at - (text.rfind("\n", 0, at) + 1) + 1
     code = e.character if isinstance(e.character, int) else None
     what = f"character U+{code:04X}" if code is not None else "a character"
-    return Diagnostic.make(d.KS002, file, Position(line, col), f"{what} is not allowed in YAML ({e.reason})",
+    return Diagnostic.make(d.KS002, file, _at(text, at), f"{what} is not allowed in YAML ({e.reason})",
                            "remove it: a control character (a NUL byte, an escape) has no place in a policy; "
                            "inside double quotes it can be written as an escape such as \\x1b")
 

@@ -16,7 +16,7 @@ Pure: no I/O, no clock.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, NamedTuple
+from typing import Iterable
 
 from ..orders import OrderIntent, position_of
 
@@ -26,26 +26,28 @@ AMOUNT_DIGITS = 9
 NOTIONAL_DIGITS = 2
 
 
-class Decided(NamedTuple):
-    """One decision's orders, and where it came from."""
+@dataclass(frozen=True)
+class Origin:
+    """Where orders came from: one decision, at ``now_ms``, of a policy's scope at a stage."""
 
     now_ms: int
     policy: str
     scope: str
     stage: int
     decision_id: str
+
+
+@dataclass(frozen=True)
+class Decided(Origin):
+    """One decision's orders."""
+
     orders: tuple[OrderIntent, ...]
 
 
 @dataclass(frozen=True)
-class PositionClose:
+class PositionClose(Origin):
     """What one decision closes of one position, summed over its chunks."""
 
-    now_ms: int
-    policy: str
-    scope: str
-    stage: int
-    decision_id: str
     amount: float
     notional: float
 

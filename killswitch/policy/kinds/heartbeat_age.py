@@ -25,13 +25,12 @@ import datetime as dt
 import re
 from typing import Annotated, Any, ClassVar, Optional
 
-from pydantic import Field, field_validator
-from pydantic_core import PydanticCustomError
+from pydantic import Field
 
 from ...records import record
 from ..expr import ValueType
 from ..registry import KeptState, Reading, SignalInputs, SignalKind, SignalParams
-from ..units import Duration, DurationField
+from ..units import Duration, DurationField, checked
 
 # [when the wait for a first beat began, in ms] (a list: what JSON gives back); None: no wait
 Wait = Optional[list[Any]]
@@ -49,14 +48,8 @@ class HeartbeatAge(SignalParams):
     decides. Without ``grace`` a source never heard from has no value from the first tick on."""
 
     source: Annotated[str, Field(min_length=1)]
-    grace: Optional[DurationField] = None
-
-    @field_validator("grace")
-    @classmethod
-    def _grace_positive(cls, v: Optional[Duration]) -> Optional[Duration]:
-        if v is not None and v.ms <= 0:
-            raise PydanticCustomError("ks_value", "grace must be longer than 0s (leave it out for none)")
-        return v
+    grace: Optional[Annotated[DurationField, checked(lambda d: d.ms > 0, "ks_value",
+                                                     "grace must be longer than 0s (leave it out for none)")]] = None
     value_type: ClassVar[ValueType] = ValueType.DURATION
     bounds: ClassVar = (0.0, None)
 
