@@ -54,7 +54,9 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from ..engine import (
+from ..faults import HTTP_STATUS, Fault, FaultKind, first, restamp, stale, total_latency_ms
+from ..permissions import TRADE_OPS
+from ..rules import (
     DUPLICATE_CLIENT_ID,
     INSUFFICIENT_BALANCE,
     INVALID_SYMBOL,
@@ -67,8 +69,6 @@ from ..engine import (
     TOO_MANY_REQUESTS,
     SimError,
 )
-from ..faults import HTTP_STATUS, Fault, FaultKind, first, restamp, stale, total_latency_ms
-from ..permissions import TRADE_OPS
 
 
 class VenueFail(Exception):

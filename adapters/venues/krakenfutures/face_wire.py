@@ -19,9 +19,9 @@ import datetime as dt
 import re
 from typing import Any, Optional
 
-from ...simulated.engine import POST_ONLY_REJECTED, MarketSpec
 from ...simulated.faces.shared import engine_codes
 from ...simulated.numbers import plain as _f, price_text as _px, size_text as _sz  # noqa: F401
+from ...simulated.rules import POST_ONLY_REJECTED, MarketSpec
 
 # Kraken's base of an engine base where they differ (its BTC is XBT)
 BASES = {"BTC": "XBT"}
