@@ -245,6 +245,11 @@ class RestFace:
     def not_found(self, method: str, path: str) -> tuple[int, Any]:
         return 404, "404 page not found"
 
+    def reduce_only_refusal(self, params: Any) -> Optional[VenueFail]:
+        """The venue's refusal of a reduce-only order (the REJECT_REDUCE_ONLY fault); None: the
+        face refuses it itself, per order (:attr:`faults`), or has no reduce-only order (spot)."""
+        return None
+
     def rate_limited(self) -> Optional[tuple[int, Any]]:
         """The venue's one answer to a spent budget where it has no ban of its own: to a 429 or
         418 status fault and to the engine's TOO_MANY_REQUESTS or TOO_MANY_ORDERS alike (None:
@@ -262,9 +267,6 @@ class RestFace:
     # (request, key, account, query, body) → the account a signed request is from, or VenueFail
     authenticate: Callable[[web.Request, str, Optional[str], str, str], str]
     no_permission: Callable[[str, str], VenueFail]  # (key, account): a key that may not trade on a trade operation
-    # (params) → the venue's refusal of a reduce-only order (the REJECT_REDUCE_ONLY fault); None: the
-    # face refuses it itself, per order (:attr:`faults`)
-    reduce_only_refusal: Callable[[Any], Optional[VenueFail]]
     params: Callable[[str, str, str], Any]  # (method, query, body) → the request's parameters
     sim_error: Callable[[SimError, str], tuple[int, Any]]  # (refusal, op) → the venue's answer to an engine refusal
 

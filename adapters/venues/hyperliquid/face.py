@@ -135,9 +135,6 @@ class _Face(HyperliquidIdentity, HyperliquidReads, HyperliquidActions):
     def params(self, method: str, raw_query: str, raw_body: str) -> Any:
         return self.body
 
-    def reduce_only_refusal(self, params: Any) -> None:
-        return None  # the action refuses each order itself
-
     def stale_key(self, params: Any, raw_query: str) -> Any:
         return self.kind, json.dumps(self.body.get("oid"))
 
