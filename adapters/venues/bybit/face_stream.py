@@ -55,7 +55,7 @@ from ...simulated.changes import AccountChanged, AlgoChanged, Change, LegState, 
 from ...simulated.faces.push import PushFace, _Socket, dumps
 from ...simulated.faces.shared import strict_client
 from ...simulated.numbers import digits as _digits, fixed as _f, money_text as _money
-from .face import _Face, ccxt_config, point_ccxt
+from .face import _Face, bound_client
 from .face_wire import ALGO_STATUS, IDX_OF_LEG
 
 PRIVATE_TOPICS = ("position", "order", "execution", "wallet")
@@ -327,11 +327,7 @@ def bybit_pro_client(server: Any, account: str, *, strict: bool = True, **config
     streams at the server's ``/v5/private`` and ``/v5/public/linear`` (close it after use)."""
     import ccxt.pro as ccxt_pro
 
-    cfg = ccxt_config(server, account)
-    options = {**cfg["options"], **config.pop("options", {})}
-    ex = ccxt_pro.bybit({**cfg, **config, "options": options})
-    ex.has = {**ex.has, "fetchCurrencies": False}
-    point_ccxt(ex, server.base_url)
+    ex = bound_client(ccxt_pro.bybit, server, account, config)
     ex.urls["api"]["ws"] = ws_urls(server.base_url)
     return strict_client(ex, strict)
 

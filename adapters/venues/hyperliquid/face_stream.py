@@ -357,32 +357,6 @@ class HyperliquidStreamFace(PushFace):
                     self._push_mids(s, now)
 
 
-
-def ws_urls(base_url: str) -> dict[str, Any]:
-    """``urls['api']['ws']`` of ccxt.pro's hyperliquid for a server at ``base_url`` (its ``/ws``)."""
-    return {"public": "ws" + base_url[len("http"):] + "/ws"}
-
-
-def hyperliquid_pro_client(server: Any, account: str, **config: Any) -> Any:
-    """A ``ccxt.pro.hyperliquid`` bound to ``server`` as ``account``: REST as
-    :func:`.face.hyperliquid_client`, the websocket at the server's ``/ws`` (testnet's
-    too). Close it after use."""
-    import ccxt.pro as ccxt_pro
-
-    from .dialect import HYPERLIQUID
-    from .face import ccxt_urls
-    from .face_keys import account_address, account_key
-
-    options = {**HYPERLIQUID.client_options, **config.pop("options", {})}
-    ex = ccxt_pro.hyperliquid({"walletAddress": account_address(account), "privateKey": account_key(account),
-                               "enableRateLimit": False, "options": options, **config})
-    HYPERLIQUID.prepare_client(ex)
-    ex.has = {**ex.has, "fetchCurrencies": False}
-    for family, urls in ccxt_urls(server.base_url).items():
-        ex.urls[family] = {**urls, "ws": ws_urls(server.base_url)}
-    return ex
-
-
 def stream_face(server: Any, **options: Any) -> HyperliquidStreamFace:
     """The face :class:`adapters.simulated.http.SimServer` serves as its ``hyperliquid_stream``:
     the bare ``/ws`` is Binance's path too, so it has no route of its own; the Binance face hands
@@ -392,5 +366,4 @@ def stream_face(server: Any, **options: Any) -> HyperliquidStreamFace:
     return face
 
 
-__all__ = ["HyperliquidStreamFace", "MARKET_CHANNELS", "UNKNOWN_CHANNEL", "USER_CHANNELS", "hyperliquid_pro_client",
-           "stream_face", "ws_urls"]
+__all__ = ["HyperliquidStreamFace", "MARKET_CHANNELS", "UNKNOWN_CHANNEL", "USER_CHANNELS", "stream_face"]
