@@ -345,9 +345,8 @@ def sim_account(server: Any, account: str, **fields: Any) -> Any:
     return key_account(server, account, "bybit", **fields)
 
 
-bybit_account = sim_account
 sim_client = bybit_client  # the ccxt client of an account (a bot's, with its own key)
 
 
 __all__ = ["MASTER", "sim_client", "PREFIXES", "RET_CODES", "CCXT_OPTIONS", "handle", "envelope",
-           "point_ccxt", "ccxt_config", "bybit_client", "bybit_account", "sim_account"]
+           "point_ccxt", "ccxt_config", "bybit_client", "sim_account"]
