@@ -93,9 +93,6 @@ class BitgetStreamFace(ChannelFace):
 
     # --- requests ---------------------------------------------------------------------------------------
 
-    def _say(self, sock: _Socket, body: dict) -> None:
-        sock.queue.put_nowait((None, dumps(body)))
-
     def _error(self, sock: _Socket, code: int, msg: str, arg: Any = None) -> None:
         self._say(sock, {"event": "error", **({"arg": arg} if arg is not None else {}), "code": code, "msg": msg})
 

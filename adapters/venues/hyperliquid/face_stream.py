@@ -101,11 +101,8 @@ class HyperliquidStreamFace(PushFace):
         sock.pushed["subs"] = {}  # canonical subscription → its object
         await self._serve(sock, first)
 
-    def _answer(self, sock: _Socket, body: Any) -> None:
-        sock.queue.put_nowait((None, dumps(body)))
-
     def _error(self, sock: _Socket, text: str) -> None:
-        self._answer(sock, {"channel": "error", "data": text})
+        self._say(sock, {"channel": "error", "data": text})
 
     def _command(self, sock: _Socket, data: str) -> None:
         try:
@@ -115,7 +112,7 @@ class HyperliquidStreamFace(PushFace):
             self._error(sock, f"Error parsing JSON into valid websocket request: {data[:200]}")
             return
         if method == "ping":
-            self._answer(sock, {"channel": "pong"})
+            self._say(sock, {"channel": "pong"})
         elif method in ("subscribe", "unsubscribe"):
             self._subscription(sock, method, req.get("subscription"))
         elif method == "post":
@@ -136,7 +133,7 @@ class HyperliquidStreamFace(PushFace):
         if method == "unsubscribe" and key not in subs:
             self._error(sock, f"Already unsubscribed: {dumps(sub)}")
             return
-        self._answer(sock, {"channel": "subscriptionResponse", "data": {"method": method, "subscription": sub}})
+        self._say(sock, {"channel": "subscriptionResponse", "data": {"method": method, "subscription": sub}})
         if method == "unsubscribe":
             del subs[key]
             return
@@ -178,7 +175,7 @@ class HyperliquidStreamFace(PushFace):
         """A read or an action over the socket: the REST face's, answered in the post envelope."""
         rid, request = req.get("id"), req.get("request")
         if not isinstance(request, dict) or request.get("type") not in ("info", "action"):
-            self._answer(sock, {"channel": "post", "data": {"id": rid, "response": {
+            self._say(sock, {"channel": "post", "data": {"id": rid, "response": {
                 "type": "error", "payload": "Failed to deserialize the JSON body into the target type"}}})
             return
         face, payload, kind = _Face(self.server), request.get("payload"), request["type"]
@@ -198,7 +195,7 @@ class HyperliquidStreamFace(PushFace):
                 out = face.act(account, payload.get("action") or {}, payload, False)
         except _Err as e:
             kind, out = ("action", e.body) if isinstance(e.body, dict) else ("error", e.body)
-        self._answer(sock, {"channel": "post", "data": {"id": rid, "response": {"type": kind, "payload": out}}})
+        self._say(sock, {"channel": "post", "data": {"id": rid, "response": {"type": kind, "payload": out}}})
 
     # --- events -----------------------------------------------------------------------------------------
 

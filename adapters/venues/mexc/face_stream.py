@@ -89,9 +89,6 @@ class MexcStreamFace(ChannelFace):
 
     # --- requests ---------------------------------------------------------------------------------------
 
-    def _say(self, sock: _Socket, body: dict) -> None:
-        sock.queue.put_nowait((None, dumps(body)))
-
     def _error(self, sock: _Socket, message: str) -> None:
         self._say(sock, {"channel": "rs.error", "data": message, "ts": self.engine.now()})
 
