@@ -309,7 +309,6 @@ class BybitStreamFace(PushFace):
                     self._push(s, symbol, texts[symbol])
 
 
-
 def ws_urls(base_url: str) -> dict[str, Any]:
     """``urls['api']['ws']`` of ccxt.pro's bybit for a server at ``base_url``: the linear public
     stream and the private one; every other family to ``/unsupported/<name>`` (no route)."""

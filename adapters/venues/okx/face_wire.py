@@ -96,14 +96,9 @@ def _okx_error(e: SimError, *, cancel: bool = False) -> tuple[str, str]:
 # --- numbers as OKX writes them: strings -----------------------------------------------------------------
 
 
-
-
-
-
 def inst_id(m: MarketSpec) -> str:
     """The OKX instrument id of an engine market: BTCUSDT → BTC-USDT-SWAP."""
     return f"{m.base}-{m.quote}-SWAP"
-
 
 
 def _ok(data: list) -> dict:
