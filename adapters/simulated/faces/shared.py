@@ -163,6 +163,13 @@ def finite_number(p: Mapping[str, Any], name: str, missing: Optional[Exception],
     return x
 
 
+def flag(v: Any, bad: Exception) -> bool:
+    """A true/false parameter as JSON or text gives it (text in any case); ``bad`` raised otherwise."""
+    if not isinstance(v, bool) and str(v).lower() not in ("true", "false"):
+        raise bad
+    return v if isinstance(v, bool) else str(v).lower() == "true"
+
+
 def whole(value: Any, default: int) -> int:
     """A count a request gives as digits (``limit``): ``default`` where it gives none, -1 (out of
     any range) where it is not a whole number."""
@@ -524,6 +531,6 @@ def key_account(server: Any, account: str, venue: str, *, name: Optional[str] = 
         "credentials": {k: {"env": f"{prefix}_{suffix}"} for k, (_, suffix) in values.items()}, **fields})
 
 
-__all__ = ["RestFace", "VenueFail", "b64_secret", "ccxt_client", "finite_number", "loopback", "key_account",
+__all__ = ["RestFace", "VenueFail", "b64_secret", "ccxt_client", "finite_number", "flag", "loopback", "key_account",
            "newest_first", "prehash", "read_json", "rehosted", "rehosted_client", "respond", "routes", "signs",
            "strict_client", "whole"]
