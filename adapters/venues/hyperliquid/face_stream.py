@@ -254,16 +254,14 @@ class HyperliquidStreamFace(PushFace):
         if isinstance(c, AlgoChanged):
             from ...simulated.conditional import LIMIT_TYPES
 
-            price = o.price if o.order_type in LIMIT_TYPES else o.trigger_price
-            order = {"coin": m.base, "side": "B" if o.side == "BUY" else "A", "limitPx": dec(price, m.price_decimals),
-                     "sz": dec(o.quantity, ad), "oid": o.algo_id, "timestamp": o.create_time,
-                     "origSz": dec(o.quantity, ad)}
+            price, size, oid, at = (o.price if o.order_type in LIMIT_TYPES else o.trigger_price), o.quantity, \
+                o.algo_id, o.create_time
             status, cid = ALGO_STATUS.get(o.status, "canceled"), cloid(o.client_algo_id)
         else:
-            order = {"coin": m.base, "side": "B" if o.side == "BUY" else "A", "limitPx": dec(o.price, m.price_decimals),
-                     "sz": dec(o.remaining if o.is_open else 0.0, ad), "oid": o.order_id, "timestamp": o.time,
-                     "origSz": dec(o.quantity, ad)}
+            price, size, oid, at = o.price, o.remaining if o.is_open else 0.0, o.order_id, o.time
             status, cid = order_status(o), cloid(o.client_order_id)
+        order = {"coin": m.base, "side": "B" if o.side == "BUY" else "A", "limitPx": dec(price, m.price_decimals),
+                 "sz": dec(size, ad), "oid": oid, "timestamp": at, "origSz": dec(o.quantity, ad)}
         if cid is not None:
             order["cloid"] = cid
         return {"order": order, "status": status, "statusTimestamp": c.ts}
