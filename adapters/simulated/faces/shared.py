@@ -221,6 +221,7 @@ class RestFace:
     VENUE = ""  # the name a frozen answer is kept under
     PARAMS_FIRST = False  # the request read before its signature is checked (a malformed one refused first)
     FAULT_BODY_STATUS: Mapping[int, int] = {}  # a status fault with a body of its own: the status it goes out with
+    WEIGHT_HEADER = ""  # the header an answer carries its account's used request weight in (Binance's)
     # operation → what answers it: (face, params, account, at, path) → the answer's body (at: the
     # time a STALE read is of); every operation ``ROUTES`` names has one (a face's test says so)
     OPERATIONS: Mapping[str, Callable[..., Any]] = {}
@@ -338,9 +339,12 @@ class RestFace:
 
     def respond(self, method: str, path: str, status: int, body: Any, *, account: Optional[str] = None,
                 headers: Optional[Mapping[str, str]] = None, raw: bool = False) -> web.Response:
-        """The HTTP answer (``account``: whose request it answers, once known; a venue that
-        writes the account's usage in a header reads it)."""
-        return respond(self.server, method, path, status, body, raw=raw, headers=headers)
+        """The HTTP answer, with the used weight of ``account`` (whose request it answers, once
+        known) in :attr:`WEIGHT_HEADER` where the venue writes one."""
+        h = dict(headers or {})
+        if self.WEIGHT_HEADER and account is not None and account in self.engine.accounts:
+            h[self.WEIGHT_HEADER] = str(self.engine.used_weight(account))
+        return respond(self.server, method, path, status, body, raw=raw, headers=h)
 
     # --- the pipeline ---------------------------------------------------------------------------
 
