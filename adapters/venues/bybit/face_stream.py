@@ -80,19 +80,13 @@ class BybitStreamFace(PushFace):
     # --- lifecycle ------------------------------------------------------------------------------------
 
     def add_routes(self, app: web.Application) -> None:
-        app.router.add_get("/v5/private", self._private)
-        app.router.add_get("/v5/public/linear", self._public)
+        for path in ("/v5/private", "/v5/public/linear"):
+            app.router.add_get(path, self._open)
 
     # --- sockets ----------------------------------------------------------------------------------------
 
-    async def _private(self, request: web.Request) -> web.StreamResponse:
-        return await self._open(request, private=True)
-
-    async def _public(self, request: web.Request) -> web.StreamResponse:
-        return await self._open(request, private=False)
-
-    async def _open(self, request: web.Request, private: bool) -> web.StreamResponse:
-        return await self._accept(request, private=private)
+    async def _open(self, request: web.Request) -> web.StreamResponse:
+        return await self._accept(request, private=request.path == "/v5/private")
 
     def _answer(self, sock: _Socket, op: str, req: dict, ok: bool = True, msg: str = "") -> None:
         body: dict[str, Any] = {"success": ok, "ret_msg": msg, "conn_id": sock.pushed["conn_id"], "op": op}
