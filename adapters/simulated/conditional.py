@@ -72,7 +72,6 @@ from .rules import (
 Engine = Any
 AccountState = Any
 
-ALGO_TYPES = ALGO_ONLY_TYPES
 LIMIT_TYPES = ("STOP", "TAKE_PROFIT")  # become a limit order at their price
 MAX_ALGO_ORDERS_PER_SYMBOL = 10
 
@@ -93,7 +92,7 @@ class SimAlgoOrder:
     account: str
     symbol: str
     side: str  # BUY | SELL
-    order_type: str  # one of ALGO_TYPES
+    order_type: str  # one of ALGO_ONLY_TYPES
     position_side: str  # BOTH | LONG | SHORT
     time_in_force: str  # GTC | IOC | FOK: of the limit order it becomes
     quantity: float  # 0 with close_position
@@ -176,7 +175,7 @@ class ConditionalBook:
         if side not in ("BUY", "SELL"):
             raise SimError(INVALID_SIDE, "Invalid side.")
         otype = (type or "").upper()
-        if otype not in ALGO_TYPES:
+        if otype not in ALGO_ONLY_TYPES:
             raise SimError(INVALID_ORDER_TYPE, "Invalid orderType.")
         trailing = otype == "TRAILING_STOP_MARKET"
         qty = self._order_quantity(m, otype, quantity, close_position, reduce_only)

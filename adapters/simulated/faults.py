@@ -165,8 +165,7 @@ class FaultPlan:
         return self.add(op, FaultKind.TIMEOUT, applied=applied, **when)
 
     def http_error(self, op: str, status: int, *, retry_after_s: Optional[float] = None, **when) -> "FaultPlan":
-        kind = {429: FaultKind.HTTP_429, 418: FaultKind.HTTP_418, 500: FaultKind.HTTP_500,
-                503: FaultKind.HTTP_503}[status]
+        kind = {code: k for k, code in HTTP_STATUS.items()}[status]
         return self.add(op, kind, retry_after_s=retry_after_s, **when)
 
     def malformed_json(self, op: str, **when) -> "FaultPlan":
@@ -271,17 +270,13 @@ def total_latency_ms(faults: list[Fault]) -> int:
     return sum(f.latency_ms for f in faults if f.kind == FaultKind.LATENCY)
 
 
-def stale_ms(faults: list[Fault]) -> int:
-    return max((f.stale_ms for f in faults if f.kind == FaultKind.STALE), default=0)
-
-
 def stale(faults: list[Fault]) -> Optional[Fault]:
     """The STALE fault that decides a read (the oldest data wins), or None."""
     return max((f for f in faults if f.kind == FaultKind.STALE), key=lambda f: f.stale_ms, default=None)
 
 
 __all__ = ["FaultKind", "Fault", "FaultRule", "FaultPlan", "FiredFault", "HTTP_STATUS", "STALE_STAMPS", "first",
-           "total_latency_ms", "stale_ms", "stale"]
+           "total_latency_ms", "stale"]
 
 
 def restamp(body: Any, now: int, fields: tuple[str, ...]) -> Any:

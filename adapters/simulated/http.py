@@ -213,15 +213,6 @@ class SimServer:
         status, text = refused(e)
         return web.Response(status=status, text=text, content_type="application/json")
 
-    def _respond(self, method: str, path: str, status: int, body: Any, headers: Optional[dict] = None,
-                 account: Optional[str] = None, raw: bool = False) -> web.Response:
-        """An answer recorded on the server, with ``account``'s used weight in Binance's
-        ``X-MBX-USED-WEIGHT-1M`` (for the faces that answer through the server: Hyperliquid's)."""
-        h = dict(headers or {})
-        if account is not None and account in self.engine.accounts:
-            h["X-MBX-USED-WEIGHT-1M"] = str(self.engine.used_weight(account))
-        return respond(self, method, path, status, body, raw=raw, headers=h)
-
 
 __all__ = ["SimServer", "add_stream_routes", "wall_clock", "ScaledClock", "ADMIN_STATE_PATH", "ADMIN_MARK_PATH",
            "ADMIN_SEED_PATH"]

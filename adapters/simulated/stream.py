@@ -256,7 +256,7 @@ class StreamFace(PushFace):
     def _expire(self, k: ListenKey) -> None:
         """The key is gone: its sockets are told (``listenKeyExpired``) and get no more user data."""
         k.expired = True
-        text = _dumps({"e": "listenKeyExpired", "E": str(self.engine.now()), "listenKey": k.key})
+        text = dumps({"e": "listenKeyExpired", "E": str(self.engine.now()), "listenKey": k.key})
         for s in self.sockets:
             if s.key is k:
                 s.queue.put_nowait((None, text))
@@ -304,7 +304,7 @@ class StreamFace(PushFace):
             req = json.loads(data)
             method, rid = req.get("method"), req.get("id")
         except (ValueError, AttributeError):
-            sock.queue.put_nowait((None, _dumps({"error": {"code": 3, "msg": "Invalid JSON"}})))
+            sock.queue.put_nowait((None, dumps({"error": {"code": 3, "msg": "Invalid JSON"}})))
             return
         params = req.get("params") or []
         if method in ("SUBSCRIBE", "UNSUBSCRIBE") and isinstance(params, list):
@@ -320,7 +320,7 @@ class StreamFace(PushFace):
             answer = {"result": sorted(sock.streams), "id": rid}
         else:
             answer = {"error": {"code": 1, "msg": f"Invalid request: unknown method {method}"}, "id": rid}
-        sock.queue.put_nowait((None, _dumps(answer)))
+        sock.queue.put_nowait((None, dumps(answer)))
 
     # --- events -----------------------------------------------------------------------------------------
 
@@ -336,7 +336,7 @@ class StreamFace(PushFace):
             body = algo_update(self.engine, c)
         else:
             body = order_trade_update(self.engine, c)
-        text = _dumps(body)
+        text = dumps(body)
         for s in self.sockets:
             if s.key is not None and s.account == c.account:
                 s.queue.put_nowait(("user", text))
@@ -346,11 +346,11 @@ class StreamFace(PushFace):
         event per symbol on a symbol's stream."""
         for name in names:
             if name.startswith("!"):
-                s.queue.put_nowait(("market", _dumps(updates)))
+                s.queue.put_nowait(("market", dumps(updates)))
             else:
                 for u in updates:
                     if u["s"].lower() == name.split("@")[0]:
-                        s.queue.put_nowait(("market", _dumps(u)))
+                        s.queue.put_nowait(("market", dumps(u)))
 
     def _pump_round(self, now: int, t: float) -> None:
         eng = self.engine
@@ -374,10 +374,6 @@ class StreamFace(PushFace):
 def _names(stream: str, symbol: str) -> bool:
     """Whether ``stream`` carries ``symbol``'s mark."""
     return stream.startswith("!") or stream.split("@")[0] == symbol.lower()
-
-
-def _dumps(body: Any) -> str:
-    return json.dumps(body, separators=(",", ":"))
 
 
 def ws_urls(base_url: str) -> dict[str, str]:

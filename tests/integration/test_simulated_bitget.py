@@ -19,7 +19,7 @@ from adapters.simulated.faults import FaultPlan
 from adapters.simulated.http import SimServer, wall_clock
 from adapters.simulated.scenarios import build
 from adapters.venues.bitget.dialect import read_position_mode
-from adapters.venues.bitget.face import bitget_account
+from adapters.venues.bitget.face import sim_account as bitget_account
 from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.state import open_store
 from tests.conftest import bench_module

@@ -19,7 +19,7 @@ import pytest
 from adapters.base import AdapterError, CancelSelector, Reason
 from adapters.ccxt_exchange import CcxtAdapter
 from adapters.simulated.http import SimServer, wall_clock
-from adapters.venues.bybit.face import bybit_account, bybit_client
+from adapters.venues.bybit.face import bybit_client, sim_account as bybit_account
 
 from .sim_helpers import T0, engine, intent, run
 

@@ -18,7 +18,7 @@ import pytest
 from adapters.base import AdapterError, CancelSelector, Reason
 from adapters.ccxt_exchange import CcxtAdapter
 from adapters.simulated.http import SimServer, wall_clock
-from adapters.venues.okx.face import okx_account, okx_client
+from adapters.venues.okx.face import okx_client, sim_account as okx_account
 
 from .sim_helpers import T0, engine, intent, run
 

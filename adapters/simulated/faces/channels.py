@@ -53,7 +53,6 @@ class ChannelFace(PushFace):
     # --- what the venue writes: its answers, subscriptions, a mark's frame and a change's rows -------
 
     _error: Callable[..., None]
-    _say: Callable[[_Socket, dict], None]
     _subscribe: Callable[[_Socket, str, Any], None]
     _instrument: Callable[[MarketSpec], str]  # the venue's instrument id of an engine market
     _mark_frame: Callable[[MarketSpec, float, int, Optional[dict]], dict]  # (market, price, ts, subscription)

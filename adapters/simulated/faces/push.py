@@ -192,6 +192,10 @@ class PushFace:
 
     _error: Callable[..., None]  # a venue's error on a socket (one that logs sockets in has one)
 
+    def _say(self, sock: _Socket, body: Any) -> None:
+        """An answer to the socket's own request (never faulted)."""
+        sock.queue.put_nowait((None, dumps(body)))
+
     def _malformed(self, text: str, how: str) -> str:
         """``text`` broken the way a STREAM_MALFORMED fault asks: "json" cut short, "fields"
         without its ``data``, "event" naming an event nobody knows (at :attr:`EVENT_AT`)."""

@@ -54,7 +54,9 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from ..engine import (
+from ..faults import HTTP_STATUS, Fault, FaultKind, first, restamp, stale, total_latency_ms
+from ..permissions import TRADE_OPS
+from ..rules import (
     DUPLICATE_CLIENT_ID,
     INSUFFICIENT_BALANCE,
     INVALID_SYMBOL,
@@ -67,8 +69,6 @@ from ..engine import (
     TOO_MANY_REQUESTS,
     SimError,
 )
-from ..faults import HTTP_STATUS, Fault, FaultKind, first, restamp, stale, total_latency_ms
-from ..permissions import TRADE_OPS
 
 
 class VenueFail(Exception):
@@ -163,6 +163,13 @@ def finite_number(p: Mapping[str, Any], name: str, missing: Optional[Exception],
     return x
 
 
+def flag(v: Any, bad: Exception) -> bool:
+    """A true/false parameter as JSON or text gives it (text in any case); ``bad`` raised otherwise."""
+    if not isinstance(v, bool) and str(v).lower() not in ("true", "false"):
+        raise bad
+    return v if isinstance(v, bool) else str(v).lower() == "true"
+
+
 def whole(value: Any, default: int) -> int:
     """A count a request gives as digits (``limit``): ``default`` where it gives none, -1 (out of
     any range) where it is not a whole number."""
@@ -214,6 +221,7 @@ class RestFace:
     VENUE = ""  # the name a frozen answer is kept under
     PARAMS_FIRST = False  # the request read before its signature is checked (a malformed one refused first)
     FAULT_BODY_STATUS: Mapping[int, int] = {}  # a status fault with a body of its own: the status it goes out with
+    WEIGHT_HEADER = ""  # the header an answer carries its account's used request weight in (Binance's)
     # operation → what answers it: (face, params, account, at, path) → the answer's body (at: the
     # time a STALE read is of); every operation ``ROUTES`` names has one (a face's test says so)
     OPERATIONS: Mapping[str, Callable[..., Any]] = {}
@@ -245,6 +253,11 @@ class RestFace:
     def not_found(self, method: str, path: str) -> tuple[int, Any]:
         return 404, "404 page not found"
 
+    def reduce_only_refusal(self, params: Any) -> Optional[VenueFail]:
+        """The venue's refusal of a reduce-only order (the REJECT_REDUCE_ONLY fault); None: the
+        face refuses it itself, per order (:attr:`faults`), or has no reduce-only order (spot)."""
+        return None
+
     def rate_limited(self) -> Optional[tuple[int, Any]]:
         """The venue's one answer to a spent budget where it has no ban of its own: to a 429 or
         418 status fault and to the engine's TOO_MANY_REQUESTS or TOO_MANY_ORDERS alike (None:
@@ -262,9 +275,6 @@ class RestFace:
     # (request, key, account, query, body) → the account a signed request is from, or VenueFail
     authenticate: Callable[[web.Request, str, Optional[str], str, str], str]
     no_permission: Callable[[str, str], VenueFail]  # (key, account): a key that may not trade on a trade operation
-    # (params) → the venue's refusal of a reduce-only order (the REJECT_REDUCE_ONLY fault); None: the
-    # face refuses it itself, per order (:attr:`faults`)
-    reduce_only_refusal: Callable[[Any], Optional[VenueFail]]
     params: Callable[[str, str, str], Any]  # (method, query, body) → the request's parameters
     sim_error: Callable[[SimError, str], tuple[int, Any]]  # (refusal, op) → the venue's answer to an engine refusal
 
@@ -329,9 +339,12 @@ class RestFace:
 
     def respond(self, method: str, path: str, status: int, body: Any, *, account: Optional[str] = None,
                 headers: Optional[Mapping[str, str]] = None, raw: bool = False) -> web.Response:
-        """The HTTP answer (``account``: whose request it answers, once known; a venue that
-        writes the account's usage in a header reads it)."""
-        return respond(self.server, method, path, status, body, raw=raw, headers=headers)
+        """The HTTP answer, with the used weight of ``account`` (whose request it answers, once
+        known) in :attr:`WEIGHT_HEADER` where the venue writes one."""
+        h = dict(headers or {})
+        if self.WEIGHT_HEADER and account is not None and account in self.engine.accounts:
+            h[self.WEIGHT_HEADER] = str(self.engine.used_weight(account))
+        return respond(self.server, method, path, status, body, raw=raw, headers=h)
 
     # --- the pipeline ---------------------------------------------------------------------------
 
@@ -522,6 +535,6 @@ def key_account(server: Any, account: str, venue: str, *, name: Optional[str] = 
         "credentials": {k: {"env": f"{prefix}_{suffix}"} for k, (_, suffix) in values.items()}, **fields})
 
 
-__all__ = ["RestFace", "VenueFail", "b64_secret", "ccxt_client", "finite_number", "loopback", "key_account",
+__all__ = ["RestFace", "VenueFail", "b64_secret", "ccxt_client", "finite_number", "flag", "loopback", "key_account",
            "newest_first", "prehash", "read_json", "rehosted", "rehosted_client", "respond", "routes", "signs",
            "strict_client", "whole"]

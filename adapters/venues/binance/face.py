@@ -54,7 +54,7 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from ...simulated.engine import SimError
-from ...simulated.faces.shared import RestFace, VenueFail, key_account, loopback, respond, routes, signs, strict_client
+from ...simulated.faces.shared import RestFace, VenueFail, key_account, loopback, routes, signs, strict_client
 from ...simulated.faults import HTTP_STATUS, Fault
 from ...simulated.numbers import money_text as _money
 from .face_master import BinanceMaster
@@ -117,6 +117,7 @@ class BinanceFace(RestFace):
         "POST /fapi/v1/countdownCancelAll": "countdown",
     })
     KEY_HEADER = "X-MBX-APIKEY"
+    WEIGHT_HEADER = "X-MBX-USED-WEIGHT-1M"
     TIME_FIELDS = ("updateTime", "time", "closeTime", "serverTime")
     VENUE = "binanceusdm"
 
@@ -125,13 +126,6 @@ class BinanceFace(RestFace):
         self.rows = BinanceRows(self.engine)
 
     # --- the shared hooks -----------------------------------------------------------------------------
-
-    def respond(self, method: str, path: str, status: int, body: Any, *, account: Optional[str] = None,
-                headers: Optional[Any] = None, raw: bool = False) -> web.Response:
-        h = dict(headers or {})
-        if account is not None and account in self.engine.accounts:
-            h["X-MBX-USED-WEIGHT-1M"] = str(self.engine.used_weight(account))
-        return respond(self.server, method, path, status, body, raw=raw, headers=h)
 
     def not_found(self, method: str, path: str) -> tuple[int, Any]:
         return 404, {"code": -5000, "msg": f"Path {path}, Method {method} is invalid"}

@@ -219,9 +219,6 @@ def sim_account(server: Any, account: str, **fields: Any) -> Any:
     return key_account(server, account, "bitget", passphrase=True, **fields)
 
 
-bitget_account = sim_account
-
-
 # ccxt's bitget options that keep it on the classic account's endpoints the faces serve
 CCXT_OPTIONS = {"defaultType": "swap", "uta": False}
 
@@ -250,5 +247,5 @@ def bitget_pro_client(server: Any, account: str, *, strict: bool = True, **confi
 sim_client = bitget_pro_client  # the ccxt client of an account (a bot's, with its own key)
 
 
-__all__ = ["sim_client", "BitgetFace", "CCXT_OPTIONS", "PREFIXES", "bitget_account",
+__all__ = ["sim_client", "BitgetFace", "CCXT_OPTIONS", "PREFIXES",
            "bitget_pro_client", "handle", "sim_account", "ws_urls"]

@@ -93,9 +93,6 @@ class BitgetStreamFace(ChannelFace):
 
     # --- requests ---------------------------------------------------------------------------------------
 
-    def _say(self, sock: _Socket, body: dict) -> None:
-        sock.queue.put_nowait((None, dumps(body)))
-
     def _error(self, sock: _Socket, code: int, msg: str, arg: Any = None) -> None:
         self._say(sock, {"event": "error", **({"arg": arg} if arg is not None else {}), "code": code, "msg": msg})
 
@@ -203,7 +200,6 @@ class BitgetStreamFace(ChannelFace):
         row["triggerTime"] = str(c.ts) if o.status == "TRIGGERED" else row["cTime"]
         row["uTime"] = str(c.ts)
         return row
-
 
 
 # the face SimServer serves as its ``bitget_stream`` (:meth:`~adapters.simulated.stream.PushFace.for_server`)

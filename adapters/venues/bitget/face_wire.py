@@ -48,10 +48,6 @@ _CODES: dict[int, tuple[str, str]] = engine_codes(
 )
 
 
-
-
-
-
 def symbol_id(m: MarketSpec) -> str:
     """Bitget's id of a USDT-M perpetual is the engine's: BTCUSDT."""
     return m.symbol

@@ -324,12 +324,17 @@ def bybit_client(server: Any, account: str, *, strict: bool = True, **config: An
     is an error (:func:`adapters.ccxt_exchange.strict_json`)."""
     import ccxt.async_support as ccxt_async
 
+    return strict_client(bound_client(ccxt_async.bybit, server, account, config), strict)
+
+
+def bound_client(make: Any, server: Any, account: str, config: dict) -> Any:
+    """A client of the ccxt class ``make`` (bybit's, async or pro) on ``server`` as ``account``
+    (:func:`ccxt_config`, ``config`` over it, :func:`point_ccxt`), the currencies off."""
     cfg = ccxt_config(server, account)
     options = {**cfg["options"], **config.pop("options", {})}
-    ex = ccxt_async.bybit({**cfg, **config, "options": options})
+    ex = make({**cfg, **config, "options": options})
     ex.has = {**ex.has, "fetchCurrencies": False}
-    point_ccxt(ex, server.base_url)
-    return strict_client(ex, strict)
+    return point_ccxt(ex, server.base_url)
 
 
 def sim_account(server: Any, account: str, **fields: Any) -> Any:
@@ -340,9 +345,8 @@ def sim_account(server: Any, account: str, **fields: Any) -> Any:
     return key_account(server, account, "bybit", **fields)
 
 
-bybit_account = sim_account
 sim_client = bybit_client  # the ccxt client of an account (a bot's, with its own key)
 
 
 __all__ = ["MASTER", "sim_client", "PREFIXES", "RET_CODES", "CCXT_OPTIONS", "handle", "envelope",
-           "point_ccxt", "ccxt_config", "bybit_client", "bybit_account", "sim_account"]
+           "point_ccxt", "ccxt_config", "bybit_client", "sim_account"]

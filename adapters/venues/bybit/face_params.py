@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Optional
 
 from ...simulated.engine import MarketSpec
-from ...simulated.faces.shared import RestFace, finite_number
+from ...simulated.faces.shared import RestFace, finite_number, flag
 from .face_wire import _params
 
 # the most a page holds, and what it holds when ``limit`` is not sent
@@ -92,9 +92,4 @@ def _num(p: dict, name: str, required: bool = False) -> Optional[float]:
 
 
 def _flag(p: dict, name: str) -> bool:
-    v = p.get(name, False)
-    if isinstance(v, bool):
-        return v
-    if str(v).lower() in ("true", "false"):
-        return str(v).lower() == "true"
-    raise _params(f"params error: {name} must be true or false")
+    return flag(p.get(name, False), _params(f"params error: {name} must be true or false"))

@@ -55,7 +55,7 @@ from ...simulated.changes import AccountChanged, AlgoChanged, Change, LegState, 
 from ...simulated.faces.push import PushFace, _Socket, dumps
 from ...simulated.faces.shared import strict_client
 from ...simulated.numbers import digits as _digits, fixed as _f, money_text as _money
-from .face import _Face, ccxt_config, point_ccxt
+from .face import _Face, bound_client
 from .face_wire import ALGO_STATUS, IDX_OF_LEG
 
 PRIVATE_TOPICS = ("position", "order", "execution", "wallet")
@@ -80,19 +80,13 @@ class BybitStreamFace(PushFace):
     # --- lifecycle ------------------------------------------------------------------------------------
 
     def add_routes(self, app: web.Application) -> None:
-        app.router.add_get("/v5/private", self._private)
-        app.router.add_get("/v5/public/linear", self._public)
+        for path in ("/v5/private", "/v5/public/linear"):
+            app.router.add_get(path, self._open)
 
     # --- sockets ----------------------------------------------------------------------------------------
 
-    async def _private(self, request: web.Request) -> web.StreamResponse:
-        return await self._open(request, private=True)
-
-    async def _public(self, request: web.Request) -> web.StreamResponse:
-        return await self._open(request, private=False)
-
-    async def _open(self, request: web.Request, private: bool) -> web.StreamResponse:
-        return await self._accept(request, private=private)
+    async def _open(self, request: web.Request) -> web.StreamResponse:
+        return await self._accept(request, private=request.path == "/v5/private")
 
     def _answer(self, sock: _Socket, op: str, req: dict, ok: bool = True, msg: str = "") -> None:
         body: dict[str, Any] = {"success": ok, "ret_msg": msg, "conn_id": sock.pushed["conn_id"], "op": op}
@@ -309,7 +303,6 @@ class BybitStreamFace(PushFace):
                     self._push(s, symbol, texts[symbol])
 
 
-
 def ws_urls(base_url: str) -> dict[str, Any]:
     """``urls['api']['ws']`` of ccxt.pro's bybit for a server at ``base_url``: the linear public
     stream and the private one; every other family to ``/unsupported/<name>`` (no route)."""
@@ -327,11 +320,7 @@ def bybit_pro_client(server: Any, account: str, *, strict: bool = True, **config
     streams at the server's ``/v5/private`` and ``/v5/public/linear`` (close it after use)."""
     import ccxt.pro as ccxt_pro
 
-    cfg = ccxt_config(server, account)
-    options = {**cfg["options"], **config.pop("options", {})}
-    ex = ccxt_pro.bybit({**cfg, **config, "options": options})
-    ex.has = {**ex.has, "fetchCurrencies": False}
-    point_ccxt(ex, server.base_url)
+    ex = bound_client(ccxt_pro.bybit, server, account, config)
     ex.urls["api"]["ws"] = ws_urls(server.base_url)
     return strict_client(ex, strict)
 

@@ -79,8 +79,5 @@ def _params(msg: str) -> BybitFail:
     return BybitFail(PARAMS, msg)
 
 
-
-
-
 def envelope(result: Any, now: int, code: int = OK, msg: str = "OK") -> dict:
     return {"retCode": code, "retMsg": msg, "result": result, "retExtInfo": {}, "time": now}

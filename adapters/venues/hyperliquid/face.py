@@ -64,7 +64,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Mapping, Optional, cast
+from typing import Any, Optional, cast
 
 from aiohttp import web
 
@@ -95,6 +95,7 @@ class _Face(HyperliquidIdentity, HyperliquidReads, HyperliquidActions):
 
     TIME_FIELDS = ("time", "timestamp", "statusTimestamp")
     VENUE = "hyperliquid"
+    WEIGHT_HEADER = "X-MBX-USED-WEIGHT-1M"  # (the simulator's weight, as the Binance face writes it)
 
     # --- the shared hooks ----------------------------------------------------------------------------
 
@@ -135,9 +136,6 @@ class _Face(HyperliquidIdentity, HyperliquidReads, HyperliquidActions):
     def params(self, method: str, raw_query: str, raw_body: str) -> Any:
         return self.body
 
-    def reduce_only_refusal(self, params: Any) -> None:
-        return None  # the action refuses each order itself
-
     def stale_key(self, params: Any, raw_query: str) -> Any:
         return self.kind, json.dumps(self.body.get("oid"))
 
@@ -164,10 +162,6 @@ class _Face(HyperliquidIdentity, HyperliquidReads, HyperliquidActions):
         placed = (st.get("resting") or st.get("filled") if isinstance(st, dict) else None
                   for st in body["response"]["data"]["statuses"])
         return [p["oid"] for p in placed if p]
-
-    def respond(self, method: str, path: str, status: int, body: Any, *, account: Optional[str] = None,
-                headers: Optional[Mapping[str, str]] = None, raw: bool = False) -> web.Response:
-        return self.server._respond(method, path, status, body, dict(headers or {}), account, raw=raw)
 
     def dispatch(self, op: str, path: str, params: Any, account: Optional[str], at: Optional[int]) -> Any:
         if self.refusal is not None:

@@ -101,11 +101,8 @@ class HyperliquidStreamFace(PushFace):
         sock.pushed["subs"] = {}  # canonical subscription → its object
         await self._serve(sock, first)
 
-    def _answer(self, sock: _Socket, body: Any) -> None:
-        sock.queue.put_nowait((None, dumps(body)))
-
     def _error(self, sock: _Socket, text: str) -> None:
-        self._answer(sock, {"channel": "error", "data": text})
+        self._say(sock, {"channel": "error", "data": text})
 
     def _command(self, sock: _Socket, data: str) -> None:
         try:
@@ -115,7 +112,7 @@ class HyperliquidStreamFace(PushFace):
             self._error(sock, f"Error parsing JSON into valid websocket request: {data[:200]}")
             return
         if method == "ping":
-            self._answer(sock, {"channel": "pong"})
+            self._say(sock, {"channel": "pong"})
         elif method in ("subscribe", "unsubscribe"):
             self._subscription(sock, method, req.get("subscription"))
         elif method == "post":
@@ -136,7 +133,7 @@ class HyperliquidStreamFace(PushFace):
         if method == "unsubscribe" and key not in subs:
             self._error(sock, f"Already unsubscribed: {dumps(sub)}")
             return
-        self._answer(sock, {"channel": "subscriptionResponse", "data": {"method": method, "subscription": sub}})
+        self._say(sock, {"channel": "subscriptionResponse", "data": {"method": method, "subscription": sub}})
         if method == "unsubscribe":
             del subs[key]
             return
@@ -178,7 +175,7 @@ class HyperliquidStreamFace(PushFace):
         """A read or an action over the socket: the REST face's, answered in the post envelope."""
         rid, request = req.get("id"), req.get("request")
         if not isinstance(request, dict) or request.get("type") not in ("info", "action"):
-            self._answer(sock, {"channel": "post", "data": {"id": rid, "response": {
+            self._say(sock, {"channel": "post", "data": {"id": rid, "response": {
                 "type": "error", "payload": "Failed to deserialize the JSON body into the target type"}}})
             return
         face, payload, kind = _Face(self.server), request.get("payload"), request["type"]
@@ -198,7 +195,7 @@ class HyperliquidStreamFace(PushFace):
                 out = face.act(account, payload.get("action") or {}, payload, False)
         except _Err as e:
             kind, out = ("action", e.body) if isinstance(e.body, dict) else ("error", e.body)
-        self._answer(sock, {"channel": "post", "data": {"id": rid, "response": {"type": kind, "payload": out}}})
+        self._say(sock, {"channel": "post", "data": {"id": rid, "response": {"type": kind, "payload": out}}})
 
     # --- events -----------------------------------------------------------------------------------------
 
@@ -257,16 +254,14 @@ class HyperliquidStreamFace(PushFace):
         if isinstance(c, AlgoChanged):
             from ...simulated.conditional import LIMIT_TYPES
 
-            price = o.price if o.order_type in LIMIT_TYPES else o.trigger_price
-            order = {"coin": m.base, "side": "B" if o.side == "BUY" else "A", "limitPx": dec(price, m.price_decimals),
-                     "sz": dec(o.quantity, ad), "oid": o.algo_id, "timestamp": o.create_time,
-                     "origSz": dec(o.quantity, ad)}
+            price, size, oid, at = (o.price if o.order_type in LIMIT_TYPES else o.trigger_price), o.quantity, \
+                o.algo_id, o.create_time
             status, cid = ALGO_STATUS.get(o.status, "canceled"), cloid(o.client_algo_id)
         else:
-            order = {"coin": m.base, "side": "B" if o.side == "BUY" else "A", "limitPx": dec(o.price, m.price_decimals),
-                     "sz": dec(o.remaining if o.is_open else 0.0, ad), "oid": o.order_id, "timestamp": o.time,
-                     "origSz": dec(o.quantity, ad)}
+            price, size, oid, at = o.price, o.remaining if o.is_open else 0.0, o.order_id, o.time
             status, cid = order_status(o), cloid(o.client_order_id)
+        order = {"coin": m.base, "side": "B" if o.side == "BUY" else "A", "limitPx": dec(price, m.price_decimals),
+                 "sz": dec(size, ad), "oid": oid, "timestamp": at, "origSz": dec(o.quantity, ad)}
         if cid is not None:
             order["cloid"] = cid
         return {"order": order, "status": status, "statusTimestamp": c.ts}
@@ -357,32 +352,6 @@ class HyperliquidStreamFace(PushFace):
                     self._push_mids(s, now)
 
 
-
-def ws_urls(base_url: str) -> dict[str, Any]:
-    """``urls['api']['ws']`` of ccxt.pro's hyperliquid for a server at ``base_url`` (its ``/ws``)."""
-    return {"public": "ws" + base_url[len("http"):] + "/ws"}
-
-
-def hyperliquid_pro_client(server: Any, account: str, **config: Any) -> Any:
-    """A ``ccxt.pro.hyperliquid`` bound to ``server`` as ``account``: REST as
-    :func:`.face.hyperliquid_client`, the websocket at the server's ``/ws`` (testnet's
-    too). Close it after use."""
-    import ccxt.pro as ccxt_pro
-
-    from .dialect import HYPERLIQUID
-    from .face import ccxt_urls
-    from .face_keys import account_address, account_key
-
-    options = {**HYPERLIQUID.client_options, **config.pop("options", {})}
-    ex = ccxt_pro.hyperliquid({"walletAddress": account_address(account), "privateKey": account_key(account),
-                               "enableRateLimit": False, "options": options, **config})
-    HYPERLIQUID.prepare_client(ex)
-    ex.has = {**ex.has, "fetchCurrencies": False}
-    for family, urls in ccxt_urls(server.base_url).items():
-        ex.urls[family] = {**urls, "ws": ws_urls(server.base_url)}
-    return ex
-
-
 def stream_face(server: Any, **options: Any) -> HyperliquidStreamFace:
     """The face :class:`adapters.simulated.http.SimServer` serves as its ``hyperliquid_stream``:
     the bare ``/ws`` is Binance's path too, so it has no route of its own; the Binance face hands
@@ -392,5 +361,4 @@ def stream_face(server: Any, **options: Any) -> HyperliquidStreamFace:
     return face
 
 
-__all__ = ["HyperliquidStreamFace", "MARKET_CHANNELS", "UNKNOWN_CHANNEL", "USER_CHANNELS", "hyperliquid_pro_client",
-           "stream_face", "ws_urls"]
+__all__ = ["HyperliquidStreamFace", "MARKET_CHANNELS", "UNKNOWN_CHANNEL", "USER_CHANNELS", "stream_face"]

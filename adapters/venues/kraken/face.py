@@ -139,9 +139,6 @@ class KrakenSpotFace(RestFace):
     def no_permission(self, key: str, account: str) -> VenueFail:
         return self.fail(PERMISSION_DENIED)
 
-    def reduce_only_refusal(self, params: Any) -> Optional[VenueFail]:
-        return None  # spot: nothing is reduce-only
-
     def params(self, method: str, raw_query: str, raw_body: str) -> Any:
         return dict(parse_qsl(raw_query if method == "GET" else raw_body, keep_blank_values=True))
 

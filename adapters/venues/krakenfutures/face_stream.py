@@ -100,9 +100,6 @@ class KrakenFuturesStreamFace(ChannelFace):
 
     # --- requests ---------------------------------------------------------------------------------------
 
-    def _say(self, sock: _Socket, body: dict) -> None:
-        sock.queue.put_nowait((None, dumps(body)))
-
     def _error(self, sock: _Socket, message: str, event: str = "alert") -> None:
         self._say(sock, {"event": event, "message": message})
 

@@ -2,7 +2,7 @@
 
 What it owns
     an engine market as Kraken's multi-collateral perpetual (:func:`market_id`: BTCUSDT is
-    ``PF_XBTUSD``, quoted and settled in USD) and back (:func:`engine_symbol`); the engine's
+    ``PF_XBTUSD``, quoted and settled in USD); the engine's
     order and trigger ids as Kraken's UUID-shaped ``order_id`` (:func:`order_uuid`,
     :func:`trigger_uuid`) and back (:func:`engine_id`); the engine's refusals as Kraken's
     statuses (:data:`SEND_STATUS`: an order refused is HTTP 200 ``result: success`` with its
@@ -19,9 +19,9 @@ import datetime as dt
 import re
 from typing import Any, Optional
 
-from ...simulated.engine import POST_ONLY_REJECTED, MarketSpec
 from ...simulated.faces.shared import engine_codes
 from ...simulated.numbers import plain as _f, price_text as _px, size_text as _sz  # noqa: F401
+from ...simulated.rules import POST_ONLY_REJECTED, MarketSpec
 
 # Kraken's base of an engine base where they differ (its BTC is XBT)
 BASES = {"BTC": "XBT"}
@@ -48,12 +48,6 @@ UUID_RE = re.compile(r"^00000000-0000-4000-(8000|9000)-(\d{12})$")
 def market_id(m: MarketSpec) -> str:
     """Kraken's id of the engine's perpetual: PF_ + its base (XBT for BTC) + USD."""
     return f"PF_{BASES.get(m.base, m.base)}USD"
-
-
-def engine_symbol(markets: dict[str, MarketSpec], kraken_id: str) -> Optional[str]:
-    """The engine's symbol of a Kraken id (any case), None when no market is listed so."""
-    wanted = kraken_id.upper()
-    return next((s for s, m in markets.items() if market_id(m) == wanted), None)
 
 
 def order_uuid(order_id: int) -> str:

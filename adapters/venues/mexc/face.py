@@ -251,18 +251,18 @@ def mexc_client(server: Any, account: str, **config: Any) -> Any:
     its spot's market list on the server; close it after use)."""
     import ccxt.async_support as ccxt_async
 
+    return strict_client(on_server(ccxt_async.mexc, server, account, config))
+
+
+def on_server(make: Any, server: Any, account: str, config: dict) -> Any:
+    """A client of the ccxt class ``make`` (mexc's, async or pro) of ``account`` whose
+    ``urls['api']`` are on ``server``: its contract API and its spot's market list."""
     base = loopback(server.base_url)
-    ex = ccxt_client(ccxt_async.mexc, server, account, config, {"defaultType": "swap"})
+    ex = ccxt_client(make, server, account, config, {"defaultType": "swap"})
     ex.has = {**ex.has, "fetchCurrencies": False}  # no signed spot wallet read (as the adapter's client)
-    on_server(ex.urls["api"], base)
-    return strict_client(ex)
-
-
-def on_server(api: dict, base: str) -> None:
-    """A ccxt mexc client's ``urls['api']`` pointed at the server's ``base``: its contract API and
-    its spot's market list."""
-    api["spot"] = {"public": base, "private": base}
-    api["contract"] = {"public": f"{base}/api/v1/contract", "private": f"{base}/api/v1/private"}
+    ex.urls["api"]["spot"] = {"public": base, "private": base}
+    ex.urls["api"]["contract"] = {"public": f"{base}/api/v1/contract", "private": f"{base}/api/v1/private"}
+    return ex
 
 
 sim_client = mexc_client  # the ccxt client of an account (a bot's, with its own key)

@@ -152,9 +152,6 @@ class MexcSpotFace(RestFace):
     def no_permission(self, key: str, account: str) -> VenueFail:
         return self.fail(*NO_PERMISSION)
 
-    def reduce_only_refusal(self, params: Any) -> Optional[VenueFail]:
-        return None  # spot: nothing is reduce-only
-
     def params(self, method: str, raw_query: str, raw_body: str) -> Any:
         return {k: v for k, v in parse_qsl(raw_query + raw_body, keep_blank_values=True) if k != "signature"}
 
@@ -163,9 +160,6 @@ class MexcSpotFace(RestFace):
             return 400, {"code": UNKNOWN[0], "msg": UNKNOWN[1]}
         code, msg = CODES.get(e.code, (PARAM[0], e.msg))
         return 400, {"code": code, "msg": msg}
-
-    def is_read(self, method: str, path: str) -> bool:
-        return method == "GET"
 
     # --- operations -----------------------------------------------------------------------------------
 

@@ -57,7 +57,7 @@ from ...simulated.changes import AccountChanged, AlgoChanged, OrderChanged
 from ...simulated.engine import MarketSpec
 from ...simulated.faces.channels import ChannelFace
 from ...simulated.faces.push import _Socket, dumps
-from ...simulated.faces.shared import loopback, signs, strict_client
+from ...simulated.faces.shared import signs, strict_client
 from .face import on_server
 from .face_rows import MexcRows, is_stop
 from .face_wire import SIGNATURE, UNAUTHORIZED, contract_id
@@ -88,9 +88,6 @@ class MexcStreamFace(ChannelFace):
         self.rows = MexcRows(server)  # the REST face's rows (a view with no request of its own)
 
     # --- requests ---------------------------------------------------------------------------------------
-
-    def _say(self, sock: _Socket, body: dict) -> None:
-        sock.queue.put_nowait((None, dumps(body)))
 
     def _error(self, sock: _Socket, message: str) -> None:
         self._say(sock, {"channel": "rs.error", "data": message, "ts": self.engine.now()})
@@ -200,13 +197,8 @@ def mexc_pro_client(server: Any, account: str, *, strict: bool = True, **config:
     contract websocket at the server's :data:`PATH` (close it after use)."""
     import ccxt.pro as ccxt_pro
 
-    base = loopback(server.base_url)
-    spec = server.engine.accounts[account].spec
-    ex = ccxt_pro.mexc({"apiKey": spec.api_key, "secret": spec.secret, "enableRateLimit": False,
-                        "options": {"defaultType": "swap"}, **config})
-    ex.has = {**ex.has, "fetchCurrencies": False}  # no signed spot wallet read (as the adapter's client)
-    on_server(ex.urls["api"], base)
-    ws = "ws" + base[len("http"):]
+    ex = on_server(ccxt_pro.mexc, server, account, config)
+    ws = "ws" + server.base_url[len("http"):]
     ex.urls["api"]["ws"] = {"spot": f"{ws}/sim-mexc-spot", "swap": ws + PATH}  # (no spot socket here)
     return strict_client(ex, strict)
 

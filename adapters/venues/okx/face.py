@@ -327,11 +327,8 @@ def sim_account(server: Any, account: str, **fields: Any) -> Any:
     return key_account(server, account, "okx", passphrase=True, **fields)
 
 
-okx_account = sim_account
-
-
 sim_client = okx_client  # the ccxt client of an account (a bot's, with its own key)
 
 
-__all__ = ["MASTER", "sim_client", "PREFIXES", "handle", "okx_client", "okx_account", "sim_account",
+__all__ = ["MASTER", "sim_client", "PREFIXES", "handle", "okx_client", "sim_account",
            "CCXT_OPTIONS"]

@@ -12,7 +12,7 @@ What it must not do
 
 from __future__ import annotations
 
-from ...simulated.engine import REDUCE_ONLY_REJECTED, SimError, SimOrder
+from ...simulated.rules import REDUCE_ONLY_REJECTED, SimError, SimOrder
 from .face_params import REQUEST_WEIGHT, OkxParams
 from .face_wire import CANCEL_NO_ORDER, _bad, _empty, _Fail, _money, _ok, _okx_error, _px, _sz, inst_id
 

@@ -17,7 +17,7 @@ import re
 from typing import Any, Callable, Optional
 
 from ...simulated.engine import MarketSpec, SimError
-from ...simulated.faces.shared import RestFace, finite_number, newest_first
+from ...simulated.faces.shared import RestFace, finite_number, flag, newest_first
 from .face_wire import NO_POSITION_TO_REDUCE, SAME_DIRECTION, _bad, _empty, _Fail, _ok, _okx_error, inst_id
 
 PAGE = 100  # the most rows a page of orders-pending and orders-algo-pending gives
@@ -101,12 +101,7 @@ class OkxParams(RestFace):
 
     @staticmethod
     def reduce_only(p: dict) -> bool:
-        v = p.get("reduceOnly", False)
-        if isinstance(v, bool):
-            return v
-        if str(v).lower() in ("true", "false"):
-            return str(v).lower() == "true"
-        raise _bad("reduceOnly")
+        return flag(p.get("reduceOnly", False), _bad("reduceOnly"))
 
     def check_td_mode(self, p: dict, closes: bool) -> None:
         td = p.get("tdMode")

@@ -226,7 +226,6 @@ class OkxStreamFace(ChannelFace):
         return row
 
 
-
 def _uid(account: str) -> str:
     return str(zlib.crc32(account.encode()))
 

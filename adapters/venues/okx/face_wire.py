@@ -16,7 +16,9 @@ from __future__ import annotations
 
 from typing import Optional
 
-from ...simulated.engine import (
+from ...simulated.faces.shared import VenueFail, engine_codes
+from ...simulated.numbers import money_text as _money, plain as _f, price_text as _px, size_text as _sz  # noqa: F401
+from ...simulated.rules import (
     NO_SUCH_ORDER,
     QTY_NOT_POSITIVE,
     QTY_TOO_LARGE,
@@ -26,8 +28,6 @@ from ...simulated.engine import (
     MarketSpec,
     SimError,
 )
-from ...simulated.faces.shared import VenueFail, engine_codes
-from ...simulated.numbers import money_text as _money, plain as _f, price_text as _px, size_text as _sz  # noqa: F401
 
 RATE_LIMITED = ("50011", "Too Many Requests")
 BAD_KEY = ("50111", "Invalid OK-ACCESS-KEY.")  # a key nobody has
@@ -96,14 +96,9 @@ def _okx_error(e: SimError, *, cancel: bool = False) -> tuple[str, str]:
 # --- numbers as OKX writes them: strings -----------------------------------------------------------------
 
 
-
-
-
-
 def inst_id(m: MarketSpec) -> str:
     """The OKX instrument id of an engine market: BTCUSDT → BTC-USDT-SWAP."""
     return f"{m.base}-{m.quote}-SWAP"
-
 
 
 def _ok(data: list) -> dict:
