@@ -12,6 +12,7 @@ a transaction open between calls.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Optional, Sequence
 
@@ -19,11 +20,12 @@ from ...orders import Fees, realized_pnl
 from ..sql_hooks import SqlHooks, now_ms
 from ..store import FINAL_STATUSES, ORDER_STATUSES, IntentRow, JournalEntry, UnknownIntentError
 
-_INTENT_COLS = ("i.seq, i.client_order_id, i.decision_id, i.venue, i.account, i.symbol, i.side, i.position_side, "
-                "i.amount, i.reduce_only, i.payload, i.fence, i.created_ms, "
-                "r.status, r.filled, r.avg_price, r.reason_code, r.detail, r.ts_ms, r.refusal, r.fees, r.realized_pnl, "
-                "i.entry_price, i.contract_size")
-_FEES = 20  # where the fees' JSON is in a row of _INTENT_COLS
+# a JournalEntry's fields, in order: the intent as journaled, then its latest result
+_INTENT_COLS = ("i.client_order_id, i.decision_id, i.venue, i.account, i.symbol, i.side, i.position_side, i.amount, "
+                "i.reduce_only, i.payload, i.entry_price, i.contract_size, i.seq, i.fence, i.created_ms, "
+                "r.status, r.filled, r.avg_price, r.reason_code, r.detail, r.ts_ms, r.refusal, r.fees, r.realized_pnl")
+_FEES = 22  # where the fees' JSON is in a row of _INTENT_COLS
+_NAMES = [f.name for f in dataclasses.fields(JournalEntry)]
 # Every intent with its latest result, if any.
 _INTENTS = (f"SELECT {_INTENT_COLS} FROM order_intent i LEFT JOIN order_result r ON r.seq = "
             "(SELECT MAX(seq) FROM order_result WHERE client_order_id = i.client_order_id)")
@@ -34,9 +36,9 @@ _IN_BATCH = 500  # ids per IN (...) list: well under every backend's bound on pa
 
 def _entry(row: tuple) -> JournalEntry:
     fields = list(row)
-    fields[9] = bool(fields[9])  # SQLite keeps booleans as 0/1
+    fields[8] = bool(fields[8])  # SQLite keeps booleans as 0/1
     fields[_FEES] = _fees_of(fields[_FEES])
-    return JournalEntry(*fields)
+    return JournalEntry(**dict(zip(_NAMES, fields)))
 
 
 def _fees_text(fees: Optional[Fees]) -> Optional[str]:
