@@ -36,10 +36,11 @@ from .common import (
     SuggestingGroup,
     deprecated_argument,
     duration_s,
+    open_reading,
     output_option,
-    reading_state,
     spelled,
     state_option,
+    store_read,
 )
 from .confirm import confirm
 
@@ -318,11 +319,12 @@ def history(state_url, limit, planned, audit_key_file, output) -> None:
     from ..render.history import history_json, history_text
 
     key = auditopts.audit_key(audit_key_file)
-    store = auditopts.open_for_audit(reading_state(state_url), key, "history")
+    store = open_reading(state_url, "history", key)
     try:
         rows = [] if planned else store.journal(limit=limit)
         dry, count = planned_orders(store, limit if planned else 0)
-        v = auditopts.verify(store, (), "history")
+        with store_read("history"):
+            v = store.audit_verification(())
     finally:
         store.close()
     if output == "json":
@@ -392,9 +394,10 @@ def audit_verify(state_url: str, audit_key_file, anchor_texts, anchors_file, out
     its key, 4 consistent but checked against neither the key nor an anchor."""
     key = auditopts.audit_key(audit_key_file)
     anchor_list = auditopts.anchors(anchor_texts, anchors_file)
-    store = auditopts.open_for_audit(reading_state(state_url), key, "audit verify")
+    store = open_reading(state_url, "audit verify", key)
     try:
-        v = auditopts.verify(store, anchor_list, "audit verify")
+        with store_read("audit verify"):
+            v = store.audit_verification(anchor_list)
     finally:
         store.close()
     if output == "json":
