@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Optional
 import click
 
 from . import auditopts
-from .apiopts import api_option, change, previewed, read, runner_client, sent, token_option
+from .apiopts import change, previewed, read, runner_client, runner_options, sent
 from .common import (
     EXIT_FINDINGS,
     EXIT_OK,
@@ -49,8 +49,7 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only
 
 
 @click.command()
-@api_option
-@token_option
+@runner_options
 @output_option
 @click.option("--firm", is_flag=True, help="The firm: every shard, the firm lease and the firm-wide policies.")
 @click.option("--dms-all", is_flag=True,
@@ -116,8 +115,7 @@ def _board(client: Any, output: str, token_env: str, call: Any = None) -> Option
 
 
 @click.command()
-@api_option
-@token_option
+@runner_options
 @click.option("--policy", required=True)
 @click.option("--scope", required=True, help="The scope instance, e.g. binanceusdm/main.")
 @click.option("--approver", default=None,
@@ -219,8 +217,7 @@ def _confirm_relatch(policy: str, scope: str, relatch: "tuple[str, ...]", output
 
 
 @click.command()
-@api_option
-@token_option
+@runner_options
 @click.option("--scope", required=True, help="What bots name in /v1/check-order: global, a venue, an account, a "
                                              "strategy or a symbol.")
 @click.option("--reason", required=True)
@@ -279,8 +276,7 @@ def downgrade(client, scope: str, reason: str, mode: str, ttl_s) -> "str | None"
 
 
 @click.command()
-@api_option
-@token_option
+@runner_options
 @click.option("--source", default=None, help="The heartbeat source (a bot's strategy name), as ksctl dms arm names it.")
 @deprecated_argument("source_arg", "[SOURCE]")
 @output_option
