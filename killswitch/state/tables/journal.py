@@ -118,23 +118,20 @@ class JournalTables(SqlHooks):
                      now_ms() if ts_ms is None else ts_ms, refusal, fees_json, pnl))
 
     def pending_intents(self) -> list[JournalEntry]:
-        with self._tx(write=False) as cur:
-            rows = self._q(cur, _INTENTS + " WHERE NOT EXISTS (SELECT 1 FROM order_result f WHERE "
-                                           "f.client_order_id = i.client_order_id AND f.final = ?) ORDER BY i.seq",
-                           (True,)).fetchall()
+        rows = self._fetchall(_INTENTS + " WHERE NOT EXISTS (SELECT 1 FROM order_result f WHERE "
+                                         "f.client_order_id = i.client_order_id AND f.final = ?) ORDER BY i.seq",
+                              (True,))
         return [_entry(r) for r in rows]
 
     def journal(self, limit: int = 100, since: Optional[int] = None) -> list[JournalEntry]:
-        with self._tx(write=False) as cur:
-            rows = self._q(cur, _INTENTS + " WHERE i.created_ms >= ? ORDER BY i.seq DESC LIMIT ?",
-                           (since if since is not None else -(2**62), int(limit))).fetchall()
+        rows = self._fetchall(_INTENTS + " WHERE i.created_ms >= ? ORDER BY i.seq DESC LIMIT ?",
+                              (since if since is not None else -(2**62), int(limit)))
         return [_entry(r) for r in reversed(rows)]
 
     def journal_of(self, decision_id: str, since: int) -> list[JournalEntry]:
         n = len(decision_id)
-        with self._tx(write=False) as cur:
-            rows = self._q(cur, _INTENTS + " WHERE i.created_ms >= ? AND (i.decision_id = ? OR "
-                                           "(SUBSTR(i.decision_id, 1, ?) = ? AND SUBSTR(i.decision_id, ?, 1) = '/')) "
-                                           "ORDER BY i.seq",
-                                  (int(since), decision_id, n, decision_id, n + 1)).fetchall()
+        rows = self._fetchall(_INTENTS + " WHERE i.created_ms >= ? AND (i.decision_id = ? OR "
+                                         "(SUBSTR(i.decision_id, 1, ?) = ? AND SUBSTR(i.decision_id, ?, 1) = '/')) "
+                                         "ORDER BY i.seq",
+                              (int(since), decision_id, n, decision_id, n + 1))
         return [_entry(r) for r in rows]
