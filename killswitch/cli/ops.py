@@ -323,10 +323,8 @@ def history(state_url, limit, planned, audit_key_file, output) -> None:
             v = store.audit_verification(())
     finally:
         store.close()
-    if output == "json":
-        click.echo(history_json(rows, v, dry if planned else None, count))
-    else:
-        click.echo(history_text(rows, v, dry if planned else None, count))
+    shown = history_json if output == "json" else history_text
+    click.echo(shown(rows, v, dry if planned else None, count))
     raise SystemExit(auditopts.exit_code(v.verdict))
 
 
