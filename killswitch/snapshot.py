@@ -355,12 +355,6 @@ class PositionList(_Carrying):
         out.columns = PositionColumns(list(map(row_of, out._items)))
         return out
 
-    @classmethod
-    def of_rows(cls, positions: list[Position], rows: list[tuple[Any, ...]]) -> "PositionList":
-        """``positions`` with the columns of ``rows``: each position's fields in the order of
-        :data:`COLUMN_FIELDS`, the values it was built of."""
-        return cls(positions, PositionColumns(rows))
-
     def _models(self) -> list[Position]:
         return self._items
 

@@ -109,6 +109,11 @@ token_option = click.option("--token-env", default="KS_API_TOKEN", show_default=
                                  "naming a file that holds it).")
 
 
+def runner_options(f: Callable) -> Callable:
+    """:func:`api_option` and :data:`token_option`: every command that sends its token to a runner."""
+    return api_option(token_option(f))
+
+
 def token_from_file(token_env: str) -> Optional[str]:
     """The token in the file that the variable ``<token_env>_FILE`` names; None when it is not
     set; a usage error (exit 2) naming the variable and the path when the file cannot be used."""

@@ -15,10 +15,10 @@ from typing import IO, TYPE_CHECKING, Iterable, Optional
 
 import click
 
-from .common import EXIT_FINDINGS, EXIT_INTERNAL, EXIT_OK, EXIT_UNVERIFIED
+from .common import EXIT_FINDINGS, EXIT_OK, EXIT_UNVERIFIED
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
-    from ..state.store import StateStore
+    pass
 
 key_file_option = click.option(
     "--audit-key-file", "audit_key_file", default=None, envvar="KS_AUDIT_KEY_FILE", show_envvar=True,
@@ -60,28 +60,6 @@ def anchors(texts: Iterable[str], file: Optional[IO[str]]) -> list:
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="--anchor / --anchors-from") from None
     return out
-
-
-def open_for_audit(state_url: str, key, what: str):
-    """The store, opened to read (no migration, no adoption of the key); exit 3 if it cannot be."""
-    from ..state import StoreError, open_store
-
-    try:
-        return open_store(state_url, migrate=False, audit_key=key)
-    except StoreError as e:
-        click.echo(f"ksctl {what}: STORE_UNREADABLE: {e}", err=True)
-        raise SystemExit(EXIT_INTERNAL)
-
-
-def verify(store: "StateStore", anchor_list, what: str):
-    """The store's verification of its chain; exit 3 if the store cannot be read meanwhile."""
-    from ..state import StoreError
-
-    try:
-        return store.audit_verification(anchor_list)
-    except StoreError as e:
-        click.echo(f"ksctl {what}: STORE_UNREADABLE: {e}", err=True)
-        raise SystemExit(EXIT_INTERNAL)
 
 
 def exit_code(verdict: str) -> int:

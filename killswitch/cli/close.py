@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Callable, NoReturn, Optional
 
 import click
 
-from .apiopts import api_option, refused as said_refused, runner_client, token_option, unreachable
+from .apiopts import refused as said_refused, runner_client, runner_options, unreachable
 from .common import EXIT_FINDINGS, EXIT_OK, duration_s, output_option
 from .confirm import confirm, tty
 
@@ -85,8 +85,7 @@ Exit codes: 0 previewed, or queued (with --wait: every order filled); 1 refused 
 runner, not confirmed, or with --wait an order that did not fill or a close still working
 at --wait-timeout; 2 usage (no --yes and no terminal to confirm on).
 """)
-@api_option
-@token_option
+@runner_options
 @click.option("--scope", required=True, help="The policy instance's scope, e.g. binanceusdm/main.")
 @click.option("--reason", required=True)
 @click.option("--dry-run", is_flag=True, help="Print the plan (the orders the close would send) and stop.")

@@ -273,16 +273,26 @@ def reading_state(url: str, option: str = "--state") -> str:
     return url
 
 
-def open_reading(url: str, command: str):
-    """The store at ``url``, opened to read (no migration); a store that cannot be opened (a
-    server down, a file that is not a store) is said in one line and exits 3."""
-    from ..state import StoreError, open_store
+@contextmanager
+def store_read(command: str) -> Iterator[None]:
+    """A read of the state store: one that fails (a server down, a file that is not a store) is
+    said in one line and exits 3."""
+    from ..state import StoreError
 
     try:
-        return open_store(reading_state(url), migrate=False)
+        yield
     except StoreError as e:
         click.echo(f"ksctl {command}: STORE_UNREADABLE: {e}", err=True)
         raise SystemExit(EXIT_INTERNAL)
+
+
+def open_reading(url: str, command: str, audit_key: Any = None):
+    """The store at ``url``, opened to read (no migration, no adoption of ``audit_key``), as
+    :func:`store_read` says."""
+    from ..state import open_store
+
+    with store_read(command):
+        return open_store(reading_state(url), migrate=False, audit_key=audit_key)
 
 
 def write_out(path: str, text: str, command: str) -> None:

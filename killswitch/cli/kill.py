@@ -31,7 +31,7 @@ import json
 
 import click
 
-from .apiopts import api_option, change, read, runner_client, token_option
+from .apiopts import change, read, runner_client, runner_options
 from .common import EXIT_FINDINGS, output_option
 from .confirm import confirm
 
@@ -43,8 +43,7 @@ Examples:
   ksctl kill --firm --release --reason "bots fixed"    # each of two approvers, own token
 Exit codes: 0 sent or approval taken, 1 refused or not confirmed, 2 usage.
 """)
-@api_option
-@token_option
+@runner_options
 @click.option("--firm", is_flag=True,
               help="Every shard of the firm (required: a runner's own scopes are ksctl lock's).")
 @click.option("--reason", required=True)

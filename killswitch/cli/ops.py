@@ -29,17 +29,18 @@ from typing import TYPE_CHECKING, Any, Optional
 import click
 
 from . import auditopts
-from .apiopts import api_option, change, previewed, read, runner_client, sent, token_option
+from .apiopts import change, previewed, read, runner_client, runner_options, sent
 from .common import (
     EXIT_FINDINGS,
     EXIT_OK,
     SuggestingGroup,
     deprecated_argument,
     duration_s,
+    open_reading,
     output_option,
-    reading_state,
     spelled,
     state_option,
+    store_read,
 )
 from .confirm import confirm
 
@@ -48,8 +49,7 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only
 
 
 @click.command()
-@api_option
-@token_option
+@runner_options
 @output_option
 @click.option("--firm", is_flag=True, help="The firm: every shard, the firm lease and the firm-wide policies.")
 @click.option("--dms-all", is_flag=True,
@@ -115,8 +115,7 @@ def _board(client: Any, output: str, token_env: str, call: Any = None) -> Option
 
 
 @click.command()
-@api_option
-@token_option
+@runner_options
 @click.option("--policy", required=True)
 @click.option("--scope", required=True, help="The scope instance, e.g. binanceusdm/main.")
 @click.option("--approver", default=None,
@@ -218,8 +217,7 @@ def _confirm_relatch(policy: str, scope: str, relatch: "tuple[str, ...]", output
 
 
 @click.command()
-@api_option
-@token_option
+@runner_options
 @click.option("--scope", required=True, help="What bots name in /v1/check-order: global, a venue, an account, a "
                                              "strategy or a symbol.")
 @click.option("--reason", required=True)
@@ -278,8 +276,7 @@ def downgrade(client, scope: str, reason: str, mode: str, ttl_s) -> "str | None"
 
 
 @click.command()
-@api_option
-@token_option
+@runner_options
 @click.option("--source", default=None, help="The heartbeat source (a bot's strategy name), as ksctl dms arm names it.")
 @deprecated_argument("source_arg", "[SOURCE]")
 @output_option
@@ -318,17 +315,16 @@ def history(state_url, limit, planned, audit_key_file, output) -> None:
     from ..render.history import history_json, history_text
 
     key = auditopts.audit_key(audit_key_file)
-    store = auditopts.open_for_audit(reading_state(state_url), key, "history")
+    store = open_reading(state_url, "history", key)
     try:
         rows = [] if planned else store.journal(limit=limit)
         dry, count = planned_orders(store, limit if planned else 0)
-        v = auditopts.verify(store, (), "history")
+        with store_read("history"):
+            v = store.audit_verification(())
     finally:
         store.close()
-    if output == "json":
-        click.echo(history_json(rows, v, dry if planned else None, count))
-    else:
-        click.echo(history_text(rows, v, dry if planned else None, count))
+    shown = history_json if output == "json" else history_text
+    click.echo(shown(rows, v, dry if planned else None, count))
     raise SystemExit(auditopts.exit_code(v.verdict))
 
 
@@ -392,9 +388,10 @@ def audit_verify(state_url: str, audit_key_file, anchor_texts, anchors_file, out
     its key, 4 consistent but checked against neither the key nor an anchor."""
     key = auditopts.audit_key(audit_key_file)
     anchor_list = auditopts.anchors(anchor_texts, anchors_file)
-    store = auditopts.open_for_audit(reading_state(state_url), key, "audit verify")
+    store = open_reading(state_url, "audit verify", key)
     try:
-        v = auditopts.verify(store, anchor_list, "audit verify")
+        with store_read("audit verify"):
+            v = store.audit_verification(anchor_list)
     finally:
         store.close()
     if output == "json":

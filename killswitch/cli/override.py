@@ -13,7 +13,7 @@ from typing import Any, Optional
 
 import click
 
-from .apiopts import api_option, change, runner_client, token_option
+from .apiopts import change, runner_client, runner_options
 from .common import SuggestingGroup, duration_s, output_option
 from .verbs import attach
 
@@ -51,8 +51,7 @@ def _amount(text: Optional[str]) -> Optional[float]:
 
 
 @override.command("request")
-@api_option
-@token_option
+@runner_options
 @click.option("--scope", required=True, help="The scope instance whose limit it is (as check-order names it).")
 @click.option("--strategy", default=None, help="Only this strategy's orders (default: every strategy of the scope).")
 @click.option("--limit", default=None, metavar="NAME", help="The limit raised (with --raise-to).")

@@ -13,7 +13,7 @@ from typing import Optional
 import click
 
 from . import auditopts
-from .common import EXIT_INTERNAL, file_format, file_output, reading_state, state_option, write_out
+from .common import file_format, file_output, open_reading, reading_state, state_option, store_read, write_out
 
 
 def parse_when(text: str, option: str, now_ms: Optional[int] = None) -> int:
@@ -68,7 +68,6 @@ def report(since: str, until: Optional[str], state_url: str, fmt: Optional[str],
     """Write a closure report for compliance from the audit trail."""
     from ..render.report import report_html, report_json, report_markdown
     from ..runbooks.report import closure_report
-    from ..state import StoreError
 
     output = file_format(output, fmt, ("md", "html"), "report")
     reading_state(state_url)
@@ -79,12 +78,10 @@ def report(since: str, until: Optional[str], state_url: str, fmt: Optional[str],
         raise click.BadParameter("the period is empty: --until must come after --since", param_hint="--until")
     key = auditopts.audit_key(audit_key_file)
     anchors = auditopts.anchors(anchor_texts, anchors_file)
-    store = auditopts.open_for_audit(state_url, key, "report")
+    store = open_reading(state_url, "report", key)
     try:
-        doc = closure_report(store, since_ms, until_ms, now_ms, anchors)
-    except StoreError as e:
-        click.echo(f"ksctl report: STORE_UNREADABLE: {e}", err=True)
-        raise SystemExit(EXIT_INTERNAL)
+        with store_read("report"):
+            doc = closure_report(store, since_ms, until_ms, now_ms, anchors)
     finally:
         store.close()
     text = report_json(doc) if output == "json" else report_html(doc) if output == "html" else report_markdown(doc)

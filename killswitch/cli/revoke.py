@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Callable, Optional
 import click
 
 from ..render.ops import change_json
-from .apiopts import api_option, change, previewed, runner_client, token_option
+from .apiopts import change, previewed, runner_client, runner_options
 from .common import output_option
 from .confirm import confirm
 
@@ -53,8 +53,7 @@ A stage's revoke_trading is restored by the stage's reset (ksctl reset), not her
 Exit codes: 0 done, 1 refused or not confirmed (or an account out of reach: no revoke: block),
 2 usage.
 """)
-@api_option
-@token_option
+@runner_options
 @click.option("--scope", required=True, help="The scope whose accounts' bots' keys are revoked (exact).")
 @click.option("--reason", required=True)
 @click.option("--restore", is_flag=True, help="Approve the restore of SCOPE's revoke (the approver role).")

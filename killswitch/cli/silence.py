@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import click
 
-from .apiopts import api_option, change, runner_client, token_option
+from .apiopts import change, runner_client, runner_options
 from .common import EXIT_OK, SuggestingGroup, deprecated_option, duration_s, output_option, spelled
 from .verbs import attach
 
@@ -48,8 +48,7 @@ def silence() -> None:
 
 
 @silence.command("add")
-@api_option
-@token_option
+@runner_options
 @click.option("--match", "matchers", multiple=True, metavar="NAME=VALUE",
               help="A matcher on a page's labels (repeat: every one must match).")
 @click.option("--incident", default=None, metavar="ID",
@@ -80,8 +79,7 @@ def add(api, token_env, matchers, incident, duration, comment, comment_old, ever
 
 
 @silence.command("extend")
-@api_option
-@token_option
+@runner_options
 @click.option("--silence", "silence_id", required=True, metavar="ID", help="The silence's id (ksctl silence list).")
 @click.option("--duration", required=True, help="It then ends this long from now, e.g. 4h (at most 30 days).")
 @output_option
@@ -93,8 +91,7 @@ def extend(api, token_env, silence_id, duration, output) -> None:
 
 
 @silence.command("edit")
-@api_option
-@token_option
+@runner_options
 @click.option("--silence", "silence_id", required=True, metavar="ID", help="The silence's id (ksctl silence list).")
 @click.option("--reason", "comment", required=True, help="The new comment (who handles what, and why).")
 @output_option
@@ -131,8 +128,7 @@ Examples:
 Shown in ksctl status, the console and the incident's runbook. It does not stop the pages: to
 hold back the repeats of a latched halt, add a silence (ksctl silence add).
 """)
-@api_option
-@token_option
+@runner_options
 @click.option("--incident", default=None, help="The incident's id (its decision id).")
 @click.option("--policy", default=None, help="With --scope: the incident that scope is in now.")
 @click.option("--scope", default=None)

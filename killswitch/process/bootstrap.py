@@ -55,12 +55,6 @@ class AccountsError(ValueError):
         self.diagnostics = list(diagnostics)
 
 
-def compile_policies(paths: Sequence[str], max_file_bytes: int = MAX_FILE_BYTES) -> CompileResult:
-    """Read, load and compile the policy documents under ``paths`` (files or directories); a
-    file over ``max_file_bytes`` is refused unread (KS010)."""
-    return compile_sources(tuple(paths), max_file_bytes=max_file_bytes)[0]
-
-
 def read_accounts(path: str, max_file_bytes: int = MAX_FILE_BYTES) -> Any:
     """The spec of the one Accounts document in ``path`` (accounts, dry_run); AccountsError if
     the file holds findings or not exactly one Accounts document."""
@@ -72,7 +66,7 @@ def read_accounts_file(path: str, max_file_bytes: int = MAX_FILE_BYTES) -> tuple
     that a command checking the accounts further reads the file once."""
     from ..policy.accounts_doc import Accounts
 
-    res = compile_policies((path,), max_file_bytes)
+    res = compile_sources((path,), max_file_bytes=max_file_bytes)[0]
     docs = [d.model for d in res.docs if isinstance(d.model, Accounts)]
     if res.errors or len(docs) != 1:
         raise AccountsError(f"{path} must hold exactly one valid Accounts document", res.errors)

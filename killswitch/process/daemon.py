@@ -207,7 +207,8 @@ class Daemon(PolicyReloads):
                 return 2 if isinstance(e, ShardRefused) else 1
         graph = result.graph
         assert graph is not None  # (compiled, or the last good bundle)
-        built = await self._adapters(self._shard.accounts if self._shard else spec.accounts)
+        built, self._readers = await venue_adapters(self._shard.accounts if self._shard else spec.accounts,
+                                                    self.opts.readers, self.err)  # None: the readers did not start
         if built is None:
             store.close()
             return 1
@@ -250,11 +251,6 @@ class Daemon(PolicyReloads):
             store.close()
             return 2
         return await self._serve(runner, desk, parts, store, adapters, api, holder)
-
-    async def _adapters(self, accounts: Sequence[Any]) -> Any:
-        """The accounts' adapters (:func:`~.bootstrap.venue_adapters`); None when the readers do not start."""
-        built, self._readers = await venue_adapters(accounts, self.opts.readers, self.err)
-        return built
 
     async def _close_readers(self) -> None:
         if self._readers is not None:

@@ -230,14 +230,15 @@ async def start_api(desk: "Desk", opts: Any, tokens: Any, reloader: Any, echo: C
         from ..face.api.identity import LiveTokens, Tokens
 
         live = reloader.serve(LiveTokens(tokens or Tokens(), shared_token(token or None), shared.source))
-        app = make_app(desk, tokens=live, console_public=opts.console_public, admission=admission,
-                       refusal=refusal, proxy=proxy, signin=signin)
+        def make() -> Any:
+            return make_app(desk, tokens=live, console_public=opts.console_public, admission=admission,
+                            refusal=refusal, proxy=proxy, signin=signin)
+
+        app = make()
         # the same application for the bots' loop: its handlers are its loop's, the identities
         # and the admission of writes the ones above (see face/api/thread.py); over TLS the
         # first bytes cannot be looked into and one loop serves every connection
-        gate = make_app(desk, tokens=live, console_public=opts.console_public, admission=admission,
-                        refusal=refusal, proxy=proxy, signin=signin) \
-            if tls is None else None
+        gate = make() if tls is None else None
     except (TokensError, ValueError) as e:
         err(f"ksctl run: {e}; nothing started")
         return None

@@ -165,9 +165,7 @@ class FirmStore(FirmKillTables, FirmBoardTables, FirmTables, PostgresStore):
 
     def shards(self) -> list[ShardRow]:
         """Every registered shard, by name."""
-        with self._tx(write=False) as cur:
-            rows = self._q(cur, "SELECT name, accounts_digest, accounts, registered_ms, holder FROM shard "
-                                "ORDER BY name").fetchall()
+        rows = self._fetchall("SELECT name, accounts_digest, accounts, registered_ms, holder FROM shard ORDER BY name")
         return [_row(r) for r in rows]
 
     def reopen(self, *, lock_timeout_ms: Optional[int] = None) -> "FirmStore":

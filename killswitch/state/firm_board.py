@@ -45,15 +45,12 @@ class FirmBoardTables(FirmTables):
 
     def boards(self) -> list[Board]:
         """Every shard's last board, by shard."""
-        with self._tx(write=False) as cur:
-            rows = self._q(cur, "SELECT shard, holder, fence, published_ms, doc FROM shard_board "
-                                "ORDER BY shard").fetchall()
+        rows = self._fetchall("SELECT shard, holder, fence, published_ms, doc FROM shard_board ORDER BY shard")
         return [Board.of(r[0], r[1], int(r[2]), int(r[3]), json.loads(r[4])) for r in rows]
 
     def fact_times(self) -> list[tuple[str, int, int]]:
         """(shard, token, newest ``published_ms``) of the facts of each shard by the token they were
         written under: how long each shard's facts have not been renewed, in one aggregate."""
-        with self._tx(write=False) as cur:
-            rows = self._q(cur, "SELECT shard, fence, MAX(published_ms) FROM account_fact GROUP BY shard, fence "
-                                "ORDER BY shard, fence").fetchall()
+        rows = self._fetchall("SELECT shard, fence, MAX(published_ms) FROM account_fact GROUP BY shard, fence "
+                              "ORDER BY shard, fence")
         return [(r[0], int(r[1]), int(r[2])) for r in rows]

@@ -74,10 +74,9 @@ class FirmKillTables(SqlHooks):
             return len(reports)
 
     def kill_reports(self, directive_id: int, shard: Optional[str] = None) -> list[KillReport]:
-        with self._tx(write=False) as cur:
-            rows = self._q(cur, f"SELECT {_COLUMNS} FROM kill_report WHERE directive_id = ?"
-                                + (" AND shard = ?" if shard else "") + " ORDER BY account",
-                           (directive_id, shard) if shard else (directive_id,)).fetchall()
+        rows = self._fetchall(f"SELECT {_COLUMNS} FROM kill_report WHERE directive_id = ?"
+                              + (" AND shard = ?" if shard else "") + " ORDER BY account",
+                              (directive_id, shard) if shard else (directive_id,))
         return [_report(r) for r in rows]
 
     def kills(self) -> tuple[Optional[Directive], Optional[Directive]]:
@@ -95,9 +94,8 @@ class FirmKillTables(SqlHooks):
         return kill, release
 
     def kill_approvals(self, directive_id: int) -> list[dict]:
-        with self._tx(write=False) as cur:
-            rows = self._q(cur, "SELECT approver, reason, shard, ts_ms FROM kill_approval WHERE directive_id = ? "
-                                "ORDER BY ts_ms, approver", (directive_id,)).fetchall()
+        rows = self._fetchall("SELECT approver, reason, shard, ts_ms FROM kill_approval WHERE directive_id = ? "
+                              "ORDER BY ts_ms, approver", (directive_id,))
         return [{"approver": r[0], "reason": r[1], "shard": r[2], "ts_ms": int(r[3])} for r in rows]
 
     def approve_kill_release(self, shard: str, shard_schema: str, fence: int, approver: str, reason: str,

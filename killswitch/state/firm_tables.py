@@ -116,8 +116,7 @@ class FirmTables(SqlHooks):
             return len(rows)
 
     def facts(self) -> list[Fact]:
-        with self._tx(write=False) as cur:
-            rows = self._q(cur, f"SELECT {_FACT_COLUMNS} FROM account_fact ORDER BY shard, venue, account").fetchall()
+        rows = self._fetchall(f"SELECT {_FACT_COLUMNS} FROM account_fact ORDER BY shard, venue, account")
         return [Fact(r[0], r[1], r[2], int(r[3]), int(r[4]), r[5], r[6], r[7], r[8],
                      None if r[9] is None else int(r[9]), bool(r[10]), r[11], bool(r[12]), int(r[13])) for r in rows]
 
@@ -142,9 +141,8 @@ class FirmTables(SqlHooks):
                          "seen_ms = excluded.seen_ms", (shard, holder, leader, now))
 
     def runners(self, since_ms: int) -> list[RunnerSeen]:
-        with self._tx(write=False) as cur:
-            rows = self._q(cur, "SELECT shard, holder, leader, seen_ms FROM shard_runner WHERE seen_ms >= ? "
-                                "ORDER BY shard, holder", (since_ms,)).fetchall()
+        rows = self._fetchall("SELECT shard, holder, leader, seen_ms FROM shard_runner WHERE seen_ms >= ? "
+                              "ORDER BY shard, holder", (since_ms,))
         return [RunnerSeen(r[0], r[1], bool(r[2]), int(r[3])) for r in rows]
 
     # --- directives -----------------------------------------------------------------------------
@@ -180,8 +178,7 @@ class FirmTables(SqlHooks):
 
     def firm_view(self) -> Optional[tuple[dict, int]]:
         """The holder's last view and when it was saved."""
-        with self._tx(write=False) as cur:
-            row = self._q(cur, "SELECT doc, saved_ms FROM firm_view WHERE id = 1").fetchone()
+        row = self._fetchone("SELECT doc, saved_ms FROM firm_view WHERE id = 1")
         return None if row is None else (json.loads(row[0]), int(row[1]))
 
     def send_directive(self, shard: str, shard_schema: str, fence: int, directive: Directive, now: int) -> int:
@@ -192,14 +189,12 @@ class FirmTables(SqlHooks):
             return self._insert(cur, directive, fence, f"shard:{shard}", now)
 
     def directives_after(self, after_id: int, limit: int = 500) -> list[Directive]:
-        with self._tx(write=False) as cur:
-            rows = self._q(cur, "SELECT id, decision_id, kind, scope, payload, created_ms, actor FROM directive "
-                                "WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit)).fetchall()
+        rows = self._fetchall("SELECT id, decision_id, kind, scope, payload, created_ms, actor FROM directive "
+                              "WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit))
         return [Directive(r[2], r[3], json.loads(r[4]), r[1], r[6], int(r[0]), int(r[5])) for r in rows]
 
     def last_directive_id(self) -> int:
-        with self._tx(write=False) as cur:
-            return int(self._q(cur, "SELECT COALESCE(MAX(id), 0) FROM directive").fetchone()[0])
+        return int(self._fetchone("SELECT COALESCE(MAX(id), 0) FROM directive")[0])
 
     # --- a shard's applied directives (in its own schema) ---------------------------------------
 
@@ -234,9 +229,8 @@ class FirmTables(SqlHooks):
 
     def inherited(self, shard_schema: str) -> list[int]:
         """The firm's locks in force at the shard's first run, not yet taken up by a leader of it."""
-        with self._tx(write=False) as cur:
-            return [int(r[0]) for r in self._q(cur, f'SELECT directive_id FROM "{shard_schema}".firm_applied '
-                                                    "WHERE state = 'inherited' ORDER BY directive_id").fetchall()]
+        return [int(r[0]) for r in self._fetchall(f'SELECT directive_id FROM "{shard_schema}".firm_applied '
+                                                  "WHERE state = 'inherited' ORDER BY directive_id")]
 
     def claim_directive(self, shard_schema: str, fence: int, directive_id: int, now: int) -> bool:
         """Claim a directive for the shard (fenced by its token, :class:`FencedError` if stale):
@@ -256,9 +250,8 @@ class FirmTables(SqlHooks):
     def unfinished(self, shard_schema: str) -> list[int]:
         """Directives claimed and never marked applied (a runner stopped between): applied again
         by the next leader (a lock is the same lock; a close closes what is still open)."""
-        with self._tx(write=False) as cur:
-            return [int(r[0]) for r in self._q(cur, f'SELECT directive_id FROM "{shard_schema}".firm_applied '
-                                                    "WHERE state = 'claimed' ORDER BY directive_id").fetchall()]
+        return [int(r[0]) for r in self._fetchall(f'SELECT directive_id FROM "{shard_schema}".firm_applied '
+                                                  "WHERE state = 'claimed' ORDER BY directive_id")]
 
     def reclaim(self, shard_schema: str, fence: int, directive_id: int, now: int) -> bool:
         with self._tx(write=True) as cur:

@@ -121,8 +121,7 @@ class SqlStore(JournalTables, AuditTables, SilenceTables, StoredLockTables, Poli
         return latest
 
     def schema_version(self) -> int:
-        with self._tx(write=False) as cur:
-            return self._q(cur, "SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()[0]
+        return self._fetchone("SELECT COALESCE(MAX(version), 0) FROM schema_version")[0]
 
     # --- fencing ------------------------------------------------------------------------------
 
@@ -169,8 +168,7 @@ class SqlStore(JournalTables, AuditTables, SilenceTables, StoredLockTables, Poli
         return self.lease().fence
 
     def lease(self) -> Lease:
-        with self._tx(write=False) as cur:
-            return Lease(*self._q(cur, "SELECT holder, expires_ms, fence FROM lease WHERE id = 1").fetchone())
+        return Lease(*self._fetchone("SELECT holder, expires_ms, fence FROM lease WHERE id = 1"))
 
     def reopen(self, *, lock_timeout_ms: Optional[int] = None) -> "SqlStore":
         """Another store on the same database with a connection of its own, already migrated:
@@ -182,8 +180,7 @@ class SqlStore(JournalTables, AuditTables, SilenceTables, StoredLockTables, Poli
     # --- engine state -------------------------------------------------------------------------
 
     def load_engine_state(self) -> Optional[dict]:
-        with self._tx(write=False) as cur:
-            row = self._q(cur, "SELECT doc FROM engine_state WHERE id = 1").fetchone()
+        row = self._fetchone("SELECT doc FROM engine_state WHERE id = 1")
         return None if row is None else json.loads(row[0])
 
     def load_engine_state_and_pnl(self) -> tuple[Optional[dict], list[PnlSampleRow]]:
@@ -241,8 +238,7 @@ class SqlStore(JournalTables, AuditTables, SilenceTables, StoredLockTables, Poli
         if until_ms is not None:
             query += " AND ts_ms < ?"
             params.append(int(until_ms))
-        with self._tx(write=False) as cur:
-            rows = self._q(cur, query + " ORDER BY ts_ms", params).fetchall()
+        rows = self._fetchall(query + " ORDER BY ts_ms", params)
         return [SignalSampleRow(policy, scope, ts, json.loads(v)) for ts, v in rows]
 
     # --- heartbeats received by any replica -----------------------------------------------------
@@ -261,8 +257,7 @@ class SqlStore(JournalTables, AuditTables, SilenceTables, StoredLockTables, Poli
                             [(source, int(ts)) for source, ts in sorted(beats.items())])
 
     def heartbeats(self) -> dict[str, int]:
-        with self._tx(write=False) as cur:
-            return dict(self._q(cur, "SELECT source, ts_ms FROM heartbeat ORDER BY source").fetchall())
+        return dict(self._fetchall("SELECT source, ts_ms FROM heartbeat ORDER BY source"))
 
     # --- order journal ------------------------------------------------------------------------
 
@@ -281,17 +276,15 @@ class SqlStore(JournalTables, AuditTables, SilenceTables, StoredLockTables, Poli
                            (scope_key, level, approver)).rowcount == 1
 
     def approvals(self, scope_key: str, level: int) -> list[Approval]:
-        with self._tx(write=False) as cur:
-            rows = self._q(cur, "SELECT scope_key, level, approver, reason, ts_ms FROM approval "
-                                "WHERE scope_key = ? AND level = ? ORDER BY ts_ms, approver",
-                           (scope_key, level)).fetchall()
+        rows = self._fetchall("SELECT scope_key, level, approver, reason, ts_ms FROM approval "
+                              "WHERE scope_key = ? AND level = ? ORDER BY ts_ms, approver",
+                              (scope_key, level))
         return [Approval(*r) for r in rows]
 
     def approvals_between(self, since_ms: int, until_ms: int, limit: int = 100_000) -> list[Approval]:
-        with self._tx(write=False) as cur:
-            rows = self._q(cur, "SELECT scope_key, level, approver, reason, ts_ms FROM approval "
-                                "WHERE ts_ms >= ? AND ts_ms < ? ORDER BY ts_ms, scope_key, level, approver LIMIT ?",
-                           (int(since_ms), int(until_ms), int(limit))).fetchall()
+        rows = self._fetchall("SELECT scope_key, level, approver, reason, ts_ms FROM approval "
+                              "WHERE ts_ms >= ? AND ts_ms < ? ORDER BY ts_ms, scope_key, level, approver LIMIT ?",
+                              (int(since_ms), int(until_ms), int(limit)))
         return [Approval(*r) for r in rows]
 
     # --- the last good policies -------------------------------------------------------------------
@@ -308,9 +301,7 @@ class SqlStore(JournalTables, AuditTables, SilenceTables, StoredLockTables, Poli
                          "saved_ms = excluded.saved_ms", (graph_digest, revision, text, fence, now_ms()))
 
     def policy_bundle(self) -> Optional[PolicyBundle]:
-        with self._tx(write=False) as cur:
-            row = self._q(cur, "SELECT graph_digest, revision, sources, saved_ms FROM policy_bundle WHERE id = 1"
-                          ).fetchone()
+        row = self._fetchone("SELECT graph_digest, revision, sources, saved_ms FROM policy_bundle WHERE id = 1")
         if row is None:
             return None
         return PolicyBundle(row[0], row[1], [(n, b) for n, b in json.loads(row[2])], row[3])
@@ -332,17 +323,15 @@ class SqlStore(JournalTables, AuditTables, SilenceTables, StoredLockTables, Poli
                          "data = excluded.data", row)
 
     def runbook(self, incident: str) -> Optional[RunbookRecord]:
-        with self._tx(write=False) as cur:
-            row = self._q(cur, f"SELECT {_RUNBOOK_COLS} FROM runbook WHERE incident = ?", (incident,)).fetchone()
+        row = self._fetchone(f"SELECT {_RUNBOOK_COLS} FROM runbook WHERE incident = ?", (incident,))
         return None if row is None else RunbookRecord(*row)
 
     def runbooks(self, since_ms: Optional[int] = None, until_ms: Optional[int] = None,
                  limit: int = 100) -> list[RunbookRecord]:
-        with self._tx(write=False) as cur:
-            rows = self._q(cur, f"SELECT {_RUNBOOK_COLS} FROM runbook WHERE created_ms >= ? AND created_ms < ? "
-                                "ORDER BY created_ms DESC, incident DESC LIMIT ?",
-                           (since_ms if since_ms is not None else -(2**62),
-                            until_ms if until_ms is not None else 2**62, int(limit))).fetchall()
+        rows = self._fetchall(f"SELECT {_RUNBOOK_COLS} FROM runbook WHERE created_ms >= ? AND created_ms < ? "
+                              "ORDER BY created_ms DESC, incident DESC LIMIT ?",
+                              (since_ms if since_ms is not None else -(2**62),
+                               until_ms if until_ms is not None else 2**62, int(limit)))
         return [RunbookRecord(*r) for r in reversed(rows)]
 
 

@@ -4,7 +4,8 @@
 :mod:`.tables.silences`) makes on the store it is mixed into: a transaction (``_tx``), a statement
 (``_q``, its placeholders rewritten by ``_sql``), the fence check and the schema's version.
 :class:`~.sql.SqlStore` defines them, and a backend (:mod:`.sqlite`, :mod:`.postgres`) the
-dialect's part; a mixin defines none of them. :func:`now_ms` is the wall clock the rows are
+dialect's part; a mixin defines none of them. A read in a transaction of its own is
+``_fetchall`` or ``_fetchone``, over ``_tx`` and ``_q``. :func:`now_ms` is the wall clock the rows are
 stamped with when the caller gives no time.
 
 Must not: hold state, or decide anything about a table.
@@ -49,6 +50,16 @@ class SqlHooks:
 
     def _sql(self, query: str) -> str:
         raise NotImplementedError
+
+    def _fetchall(self, query: str, params: Iterable[Any] = ()) -> list[Any]:
+        """Every row ``query`` reads, in a read transaction of its own."""
+        with self._tx(write=False) as cur:
+            return self._q(cur, query, params).fetchall()
+
+    def _fetchone(self, query: str, params: Iterable[Any] = ()) -> Any:
+        """The first row ``query`` reads (None: none), in a read transaction of its own."""
+        with self._tx(write=False) as cur:
+            return self._q(cur, query, params).fetchone()
 
     def _check_fence(self, cur: Cursor, fence: int) -> None:
         raise NotImplementedError

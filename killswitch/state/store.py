@@ -92,7 +92,8 @@ class UnknownIntentError(StoreError):
     """A result for a client order id that was never journaled: something sent without journaling."""
 
 
-class IntentRow(NamedTuple):
+@dataclass(frozen=True)
+class IntentRow:
     """One order intent to journal (see :meth:`StateStore.journal_intents`)."""
 
     client_order_id: str
@@ -110,21 +111,12 @@ class IntentRow(NamedTuple):
     contract_size: Optional[float] = None
 
 
-@dataclass(frozen=True)
-class JournalEntry:
-    """One order intent with its latest result (``status`` None: no result journaled yet)."""
+@dataclass(frozen=True, kw_only=True)
+class JournalEntry(IntentRow):
+    """One order intent as journaled, with its latest result (``status`` None: no result
+    journaled yet)."""
 
     seq: int
-    client_order_id: str
-    decision_id: str
-    venue: str
-    account: str
-    symbol: str
-    side: str
-    position_side: Optional[str]
-    amount: float
-    reduce_only: bool
-    payload_json: str
     fence: int
     created_ms: int
     status: Optional[str] = None
@@ -141,9 +133,6 @@ class JournalEntry:
     fees: Optional[Fees] = None
     # the PnL the close realized at its latest result (orders.realized_pnl; None: not known)
     realized_pnl: Optional[float] = None
-    # the position the close was planned from (None: not known)
-    entry_price: Optional[float] = None
-    contract_size: Optional[float] = None
 
     @property
     def payload(self) -> Any:

@@ -193,8 +193,9 @@ def test_ksctl_runbook_render_and_report_read_the_crash_back(tmp_path, monkeypat
 
 
 def test_ksctl_run_wires_the_runbook_sink_between_telemetry_and_notifications(tmp_path):
-    from killswitch.process.bootstrap import SinkOptions, compile_policies, runner_sinks
+    from killswitch.process.bootstrap import SinkOptions, runner_sinks
     from killswitch.process.options import RunOptions
+    from killswitch.sources import compile_sources
     from killswitch.state import open_store
 
     opts = RunOptions(policies=(str(ROOT / "policies"),), accounts=str(ROOT / "policies" / "accounts.yaml"),
@@ -202,7 +203,7 @@ def test_ksctl_run_wires_the_runbook_sink_between_telemetry_and_notifications(tm
     said: list[str] = []
     store = open_store(opts.state_url)
     try:
-        sinks = runner_sinks(compile_policies(opts.policies), store, SinkOptions(policies=opts.policies),
+        sinks = runner_sinks(compile_sources(tuple(opts.policies))[0], store, SinkOptions(policies=opts.policies),
                              echo=said.append, err=said.append)  # the sinks as `ksctl run` builds them
     finally:
         store.close()
@@ -428,7 +429,8 @@ def test_policies_outside_the_repository_warn_that_the_built_in_runbook_is_used(
     names --runbooks, not an INFO line a newcomer misses."""
     import shutil
 
-    from killswitch.process.bootstrap import SinkOptions, compile_policies, runner_sinks
+    from killswitch.process.bootstrap import SinkOptions, runner_sinks
+    from killswitch.sources import compile_sources
     from killswitch.state import open_store
 
     pol = tmp_path / "pol"
@@ -437,7 +439,7 @@ def test_policies_outside_the_repository_warn_that_the_built_in_runbook_is_used(
     warned: list[str] = []
     store = open_store(f"sqlite://{tmp_path / 'state.db'}")
     try:
-        sinks = runner_sinks(compile_policies((str(pol),)), store, SinkOptions(policies=(str(pol),)),
+        sinks = runner_sinks(compile_sources((str(pol),))[0], store, SinkOptions(policies=(str(pol),)),
                              echo=said.append, err=said.append, warn=warned.append)
     finally:
         store.close()

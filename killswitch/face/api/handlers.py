@@ -392,11 +392,8 @@ class ApiHandlers:
         return _json(status, {"done": done, "reason": why, "warnings": list(getattr(result, "warnings", ())),
                               "silences": list(getattr(result, "silences", ()))})
 
-    async def _close_body(self, request: web.Request, live: bool) -> dict:
-        return close_fields(await self.object_body(request), live)
-
     async def close(self, request: web.Request) -> web.Response:
-        b = await self._close_body(request, live=True)
+        b = close_fields(await self.object_body(request), live=True)
         extra = {k: b[k] for k in ("symbol", "leg", "preview_id", "max_notional") if b[k] is not None}
         result = await call_view(self.view.close, b["scope"], b["reason"], b["dry_run"], actor=_caller(request).name,
                              **extra)
@@ -405,11 +402,8 @@ class ApiHandlers:
             raise TypeError("close() must return a CloseResult")
         return _json(202 if accepted else _refusal_status(why, 409), result)
 
-    async def _lock_body(self, request: web.Request) -> tuple[str, str, str, Optional[float], Optional[dict]]:
-        return lock_fields(await self.object_body(request))
-
     async def lock_scope(self, request: web.Request) -> web.Response:
-        scope, mode, reason, ttl_s, enforce = await self._lock_body(request)
+        scope, mode, reason, ttl_s, enforce = lock_fields(await self.object_body(request))
         extra: dict[str, Any] = {"enforce": enforce} if enforce is not None else {}
         if (shut := sink_down(request)) is not None:  # a lock goes on without a sink, unless it loosens
             extra["sink_down"] = shut
@@ -427,7 +421,7 @@ class ApiHandlers:
         return _json(200, Caller(ident.name, tuple(r for r in ROLES if ident.may(r))))
 
     async def preview_lock(self, request: web.Request) -> web.Response:
-        scope, mode, reason, ttl_s, _ = await self._lock_body(request)
+        scope, mode, reason, ttl_s, _ = lock_fields(await self.object_body(request))
         return _json(200, _preview(await call_view(self.view.preview_lock, scope, mode, reason, ttl_s)))
 
     async def preview_reset(self, request: web.Request) -> web.Response:
@@ -438,6 +432,6 @@ class ApiHandlers:
         return _json(200, _preview(await call_view(self.view.preview_reset, policy, scope, caller.name)))
 
     async def preview_close(self, request: web.Request) -> web.Response:
-        b = await self._close_body(request, live=False)
+        b = close_fields(await self.object_body(request), live=False)
         extra = {k: b[k] for k in ("symbol", "leg") if b[k] is not None}
         return _json(200, _preview(await call_view(self.view.preview_close, b["scope"], **extra)))

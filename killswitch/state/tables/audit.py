@@ -208,8 +208,7 @@ class AuditTables(SqlHooks):
 
     def audit_head(self) -> Optional[AuditHead]:
         query = self._head_query()
-        with self._tx(write=False) as cur:
-            row = self._q(cur, query).fetchone()
+        row = self._fetchone(query)
         return None if row is None else AuditHead(*row)
 
     def audit_verification(self, anchors: Sequence[AuditAnchor] = ()) -> AuditVerification:
@@ -239,8 +238,7 @@ class AuditTables(SqlHooks):
         query = (f"SELECT seq, kind, ts_ms, payload, prev_hash, hash, {'mac' if macs else 'NULL'} FROM audit_log "
                  "WHERE seq > ?" + ("" if upto is None else f" AND seq <= {int(upto)}") + " ORDER BY seq LIMIT ?")
         while True:
-            with self._tx(write=False) as cur:
-                page = self._q(cur, query, (after, AUDIT_VERIFY_PAGE)).fetchall()
+            page = self._fetchall(query, (after, AUDIT_VERIFY_PAGE))
             if len(page) < AUDIT_VERIFY_PAGE:
                 for r in page:
                     check.feed(*r)
@@ -275,8 +273,7 @@ class AuditTables(SqlHooks):
                 return []
             query += f" AND kind IN ({', '.join('?' for _ in kinds)})"
             params += kinds
-        with self._tx(write=False) as cur:
-            rows = self._q(cur, query + " ORDER BY seq LIMIT ?", params + [int(limit)]).fetchall()
+        rows = self._fetchall(query + " ORDER BY seq LIMIT ?", params + [int(limit)])
         return [AuditRow(seq, kind, ts, _payload(text), digest) for seq, kind, ts, text, digest in rows]
 
 

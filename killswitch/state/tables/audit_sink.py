@@ -34,8 +34,7 @@ class AuditSinkTables(SqlHooks):
 
     def audit_sink_cursor(self, name: str) -> Optional[int]:
         """The last seq sink ``name`` acknowledged, or None: it never shipped a row."""
-        with self._tx(write=False) as cur:
-            row = self._q(cur, "SELECT seq FROM audit_sink_cursor WHERE name = ?", (name,)).fetchone()
+        row = self._fetchone("SELECT seq FROM audit_sink_cursor WHERE name = ?", (name,))
         return None if row is None else int(row[0])
 
     def save_audit_sink_cursor(self, name: str, seq: int, fence: int, ts_ms: int) -> None:
@@ -50,13 +49,11 @@ class AuditSinkTables(SqlHooks):
 
     def chain_rows(self, after_seq: int, limit: int) -> list[ChainRow]:
         """Up to ``limit`` rows of the chain after ``after_seq``, in seq order, as stored."""
-        with self._tx(write=False) as cur:
-            rows = self._q(cur, "SELECT seq, kind, ts_ms, payload, prev_hash, hash FROM audit_log "
-                                "WHERE seq > ? ORDER BY seq LIMIT ?", (int(after_seq), int(limit))).fetchall()
+        rows = self._fetchall("SELECT seq, kind, ts_ms, payload, prev_hash, hash FROM audit_log "
+                              "WHERE seq > ? ORDER BY seq LIMIT ?", (int(after_seq), int(limit)))
         return [ChainRow(int(s), k, int(t), p, ph, h) for s, k, t, p, ph, h in rows]
 
     def chain_head_seq(self) -> int:
         """The seq of the chain's last row (0: none yet)."""
-        with self._tx(write=False) as cur:
-            row = self._q(cur, "SELECT seq FROM audit_head WHERE id = 1").fetchone()
+        row = self._fetchone("SELECT seq FROM audit_head WHERE id = 1")
         return 0 if row is None else int(row[0])

@@ -69,6 +69,5 @@ class PolicyDriftTables(SqlHooks):
 
     def policy_drift(self, holder: str) -> Optional[dict]:
         """``holder``'s latest verdict as it was saved, or None."""
-        with self._tx(write=False) as cur:
-            row = self._q(cur, "SELECT verdict FROM policy_drift WHERE holder = ?", (holder,)).fetchone()
+        row = self._fetchone("SELECT verdict FROM policy_drift WHERE holder = ?", (holder,))
         return None if row is None else json.loads(row[0])

@@ -12,6 +12,7 @@ a transaction open between calls.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Optional, Sequence
 
@@ -19,11 +20,12 @@ from ...orders import Fees, realized_pnl
 from ..sql_hooks import SqlHooks, now_ms
 from ..store import FINAL_STATUSES, ORDER_STATUSES, IntentRow, JournalEntry, UnknownIntentError
 
-_INTENT_COLS = ("i.seq, i.client_order_id, i.decision_id, i.venue, i.account, i.symbol, i.side, i.position_side, "
-                "i.amount, i.reduce_only, i.payload, i.fence, i.created_ms, "
-                "r.status, r.filled, r.avg_price, r.reason_code, r.detail, r.ts_ms, r.refusal, r.fees, r.realized_pnl, "
-                "i.entry_price, i.contract_size")
-_FEES = 20  # where the fees' JSON is in a row of _INTENT_COLS
+# a JournalEntry's fields, in order: the intent as journaled, then its latest result
+_INTENT_COLS = ("i.client_order_id, i.decision_id, i.venue, i.account, i.symbol, i.side, i.position_side, i.amount, "
+                "i.reduce_only, i.payload, i.entry_price, i.contract_size, i.seq, i.fence, i.created_ms, "
+                "r.status, r.filled, r.avg_price, r.reason_code, r.detail, r.ts_ms, r.refusal, r.fees, r.realized_pnl")
+_FEES = 22  # where the fees' JSON is in a row of _INTENT_COLS
+_NAMES = [f.name for f in dataclasses.fields(JournalEntry)]
 # Every intent with its latest result, if any.
 _INTENTS = (f"SELECT {_INTENT_COLS} FROM order_intent i LEFT JOIN order_result r ON r.seq = "
             "(SELECT MAX(seq) FROM order_result WHERE client_order_id = i.client_order_id)")
@@ -34,9 +36,9 @@ _IN_BATCH = 500  # ids per IN (...) list: well under every backend's bound on pa
 
 def _entry(row: tuple) -> JournalEntry:
     fields = list(row)
-    fields[9] = bool(fields[9])  # SQLite keeps booleans as 0/1
+    fields[8] = bool(fields[8])  # SQLite keeps booleans as 0/1
     fields[_FEES] = _fees_of(fields[_FEES])
-    return JournalEntry(*fields)
+    return JournalEntry(**dict(zip(_NAMES, fields)))
 
 
 def _fees_text(fees: Optional[Fees]) -> Optional[str]:
@@ -116,23 +118,20 @@ class JournalTables(SqlHooks):
                      now_ms() if ts_ms is None else ts_ms, refusal, fees_json, pnl))
 
     def pending_intents(self) -> list[JournalEntry]:
-        with self._tx(write=False) as cur:
-            rows = self._q(cur, _INTENTS + " WHERE NOT EXISTS (SELECT 1 FROM order_result f WHERE "
-                                           "f.client_order_id = i.client_order_id AND f.final = ?) ORDER BY i.seq",
-                           (True,)).fetchall()
+        rows = self._fetchall(_INTENTS + " WHERE NOT EXISTS (SELECT 1 FROM order_result f WHERE "
+                                         "f.client_order_id = i.client_order_id AND f.final = ?) ORDER BY i.seq",
+                              (True,))
         return [_entry(r) for r in rows]
 
     def journal(self, limit: int = 100, since: Optional[int] = None) -> list[JournalEntry]:
-        with self._tx(write=False) as cur:
-            rows = self._q(cur, _INTENTS + " WHERE i.created_ms >= ? ORDER BY i.seq DESC LIMIT ?",
-                           (since if since is not None else -(2**62), int(limit))).fetchall()
+        rows = self._fetchall(_INTENTS + " WHERE i.created_ms >= ? ORDER BY i.seq DESC LIMIT ?",
+                              (since if since is not None else -(2**62), int(limit)))
         return [_entry(r) for r in reversed(rows)]
 
     def journal_of(self, decision_id: str, since: int) -> list[JournalEntry]:
         n = len(decision_id)
-        with self._tx(write=False) as cur:
-            rows = self._q(cur, _INTENTS + " WHERE i.created_ms >= ? AND (i.decision_id = ? OR "
-                                           "(SUBSTR(i.decision_id, 1, ?) = ? AND SUBSTR(i.decision_id, ?, 1) = '/')) "
-                                           "ORDER BY i.seq",
-                                  (int(since), decision_id, n, decision_id, n + 1)).fetchall()
+        rows = self._fetchall(_INTENTS + " WHERE i.created_ms >= ? AND (i.decision_id = ? OR "
+                                         "(SUBSTR(i.decision_id, 1, ?) = ? AND SUBSTR(i.decision_id, ?, 1) = '/')) "
+                                         "ORDER BY i.seq",
+                              (int(since), decision_id, n, decision_id, n + 1))
         return [_entry(r) for r in rows]

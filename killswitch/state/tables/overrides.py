@@ -55,8 +55,7 @@ class OverrideTables(SqlHooks):
         """The overrides not ended, and those that ended or expire at or after ``since_ms``
         (None: every one), oldest first, at most ``limit`` (the latest)."""
         since = -(2**62) if since_ms is None else int(since_ms)
-        with self._tx(write=False) as cur:
-            rows = self._q(cur, "SELECT doc FROM limit_override WHERE (ended_ms IS NULL AND expires_ms >= ?) "
-                                "OR ended_ms >= ? OR expires_ms >= ? ORDER BY updated_ms DESC, id DESC LIMIT ?",
-                           (since, since, since, int(limit))).fetchall()
+        rows = self._fetchall("SELECT doc FROM limit_override WHERE (ended_ms IS NULL AND expires_ms >= ?) "
+                              "OR ended_ms >= ? OR expires_ms >= ? ORDER BY updated_ms DESC, id DESC LIMIT ?",
+                              (since, since, since, int(limit)))
         return [Override.from_json(json.loads(r[0])) for r in reversed(rows)]

@@ -88,10 +88,9 @@ class SilenceTables(SqlHooks):
     def silences(self, ending_after_ms: Optional[int] = None, limit: int = 1000) -> list[Silence]:
         """The silences that end after ``ending_after_ms`` (None: every one), oldest first, at most
         ``limit`` (the latest)."""
-        with self._tx(write=False) as cur:
-            rows = self._q(cur, f"SELECT {_SILENCE_COLS} FROM silence WHERE ends_ms > ? "
-                                "ORDER BY created_ms DESC, id DESC LIMIT ?",
-                           (-(2**62) if ending_after_ms is None else int(ending_after_ms), int(limit))).fetchall()
+        rows = self._fetchall(f"SELECT {_SILENCE_COLS} FROM silence WHERE ends_ms > ? "
+                              "ORDER BY created_ms DESC, id DESC LIMIT ?",
+                              (-(2**62) if ending_after_ms is None else int(ending_after_ms), int(limit)))
         return [_silence(r) for r in reversed(rows)]
 
     def record_ack(self, ack: Acknowledgement, fence: int) -> None:
@@ -104,10 +103,9 @@ class SilenceTables(SqlHooks):
     def acks(self, since_ms: Optional[int] = None, limit: int = 1000) -> list[Acknowledgement]:
         """The acknowledgements made at or after ``since_ms`` (None: all), in the order they were
         made, at most ``limit`` (the latest)."""
-        with self._tx(write=False) as cur:
-            rows = self._q(cur, "SELECT incident, author, ts_ms, comment FROM incident_ack WHERE ts_ms >= ? "
-                                "ORDER BY seq DESC LIMIT ?",
-                           (-(2**62) if since_ms is None else int(since_ms), int(limit))).fetchall()
+        rows = self._fetchall("SELECT incident, author, ts_ms, comment FROM incident_ack WHERE ts_ms >= ? "
+                              "ORDER BY seq DESC LIMIT ?",
+                              (-(2**62) if since_ms is None else int(since_ms), int(limit)))
         return [Acknowledgement(*r) for r in reversed(rows)]
 
 

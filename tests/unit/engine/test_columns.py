@@ -1,6 +1,6 @@
 """Positions as columns: what an adapter hands over equals what the engine reads field by field.
 
-- ``PositionList.of`` / ``of_rows`` give the lists ``[p.field for p in positions]`` would, one
+- ``PositionList.of`` gives the lists ``[p.field for p in positions]`` would, one
   for every field ``Position`` declares a column; nothing changes the list (its columns always
   describe the positions it holds);
 - the engine gives the same evaluation (signals, triggers, rankings, risk scores, plans) and the
@@ -63,13 +63,12 @@ def book():
 
 def test_columns_of_a_list_equal_its_fields_read_one_by_one():
     ps = book()
-    for made in (PositionList.of(ps), PositionList.of_rows(ps, [tuple(getattr(p, f) for f in COLUMN_FIELDS)
-                                                                 for p in ps])):
-        assert made == ps and columns_of(made) is made.columns
-        assert given_fields(made.columns) == read_fields(ps)
-        engine = Columns(made)
-        assert engine.symbols is made.columns.symbols  # taken as given, not read again
-        assert [getattr(engine, n) for n in ATTRS] == [getattr(Columns(list(ps)), n) for n in ATTRS]
+    made = PositionList.of(ps)
+    assert made == ps and columns_of(made) is made.columns
+    assert given_fields(made.columns) == read_fields(ps)
+    engine = Columns(made)
+    assert engine.symbols is made.columns.symbols  # taken as given, not read again
+    assert [getattr(engine, n) for n in ATTRS] == [getattr(Columns(list(ps)), n) for n in ATTRS]
     one_way = PositionList.of([pos("A/USDT:USDT"), pos("B/USDT:USDT", "short")])
     assert one_way.columns.side_keys == ["long", "short"]
     assert columns_of(PositionList.of([])) is not None and columns_of(list(ps)) is None

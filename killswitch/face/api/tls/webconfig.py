@@ -138,26 +138,25 @@ def _tls_section(doc: Any, path: Path, where: Where) -> dict:
     """``tls_server_config``, every key of the file known (or refused as not served)."""
     if not isinstance(doc, dict):
         raise WebConfigError(f"{path}: expected a mapping with tls_server_config")
-    for key in doc:
-        if key in NOT_SERVED:
-            raise WebConfigError(f"{where.key(doc, key)}: {key}: not served by the runner: {NOT_SERVED[key]}")
-        if key not in TOP_KEYS:
-            raise WebConfigError(f"{where.key(doc, key)}: {key}: unknown key{near(str(key), (*TOP_KEYS, *NOT_SERVED))}"
-                                 f"; known: {', '.join(TOP_KEYS)}")
+    _known_keys(doc, where, "", TOP_KEYS, NOT_SERVED)
     tls = doc.get("tls_server_config")
     if not tls:
         raise WebConfigError(f"{path}: no tls_server_config: the runner would serve plain HTTP (leave "
                              "--web-config-file out to mean that)")
     if not isinstance(tls, dict):
         raise WebConfigError(f"{where.key(doc, 'tls_server_config')}: tls_server_config: expected a mapping")
-    for key in tls:
-        at = f"{where.key(tls, key)}: tls_server_config.{key}"
-        if key in TLS_NOT_SERVED:
-            raise WebConfigError(f"{at}: not served by the runner: {TLS_NOT_SERVED[key]}")
-        if key not in TLS_KEYS:
-            raise WebConfigError(f"{at}: unknown key{near(str(key), (*TLS_KEYS, *TLS_NOT_SERVED))}; known: "
-                                 f"{', '.join(TLS_KEYS)}")
+    _known_keys(tls, where, "tls_server_config.", TLS_KEYS, TLS_NOT_SERVED)
     return tls
+
+
+def _known_keys(doc: dict, where: Where, prefix: str, known: tuple[str, ...], not_served: dict[str, str]) -> None:
+    """Every key of ``doc`` known, or refused at its place: one the runner does not serve with why."""
+    for key in doc:
+        at = f"{where.key(doc, key)}: {prefix}{key}"
+        if key in not_served:
+            raise WebConfigError(f"{at}: not served by the runner: {not_served[key]}")
+        if key not in known:
+            raise WebConfigError(f"{at}: unknown key{near(str(key), (*known, *not_served))}; known: {', '.join(known)}")
 
 
 class _Reader:

@@ -273,9 +273,10 @@ def journaled(did: str, ps: str, *, cid: str = "", status: str = "rejected", kin
 
     side = "sell" if ps == "LONG" else "buy"
     refused = status == "rejected"
-    return JournalEntry(1, cid or f"ks-{did}-{side}-{ps}", did, "binanceusdm", "main", "BTC/USDT:USDT", side, ps,
-                        1.0, True, "{}", 1, T0, status, 0.0, None, "REDUCE_ONLY_REJECTED" if refused else None,
-                        SAID if refused else None, T0, kind if refused else None)
+    return JournalEntry(cid or f"ks-{did}-{side}-{ps}", did, "binanceusdm", "main", "BTC/USDT:USDT", side, ps,
+                        1.0, True, "{}", seq=1, fence=1, created_ms=T0, status=status, filled=0.0,
+                        reason_code="REDUCE_ONLY_REJECTED" if refused else None, detail=SAID if refused else None,
+                        updated_ms=T0, refusal=kind if refused else None)
 
 
 def test_the_closure_report_lists_an_accepted_refusal_among_the_operator_actions():

@@ -161,8 +161,9 @@ def test_a_journaled_order_names_its_hedge_leg_the_decision_that_sent_it_and_wha
     from killswitch.state.store import JournalEntry
 
     def entry(cid, leg, decision, status, code=None, filled=0.5, avg=60_000.0, fees=None, pnl=None):
-        return JournalEntry(1, cid, decision, "binanceusdm", "main", "BTC/USDT:USDT", "sell", leg, 0.5, True, "{}", 1,
-                            T0, status, filled, avg, code, None, T0 + 10, fees=fees, realized_pnl=pnl)
+        return JournalEntry(cid, decision, "binanceusdm", "main", "BTC/USDT:USDT", "sell", leg, 0.5, True, "{}", seq=1,
+                            fence=1, created_ms=T0, status=status, filled=filled, avg_price=avg, reason_code=code,
+                            updated_ms=T0 + 10, fees=fees, realized_pnl=pnl)
 
     lines = history_text([entry("ks-a", "LONG", "futures-book/binanceusdm/main/L3/e1", "filled",
                                 fees=((12.0, "USDT"),), pnl=-1_250.0),
