@@ -138,11 +138,6 @@ def kept_locked(lock: dict, scope: str, account: bool) -> Optional[str]:
     return f"the {'account' if account else 'scope'} stays {h['mode']} by {who} ({until})"
 
 
-def via_origin(policy: Optional[str], stage: Optional[int], by: Any = None, details: Optional[dict] = None) -> str:
-    """Who placed a lock that binds a row from another scope, shortly: ``portfolio-breaker stage 2``."""
-    return origin_of(policy, stage, by, details).removeprefix("policy ")
-
-
 def lock_row(lock: LockStatus, scope: str, now: int) -> Optional[dict]:
     """What a row says of the lock that binds it (None: trading allowed); ``text`` reads as the
     cell does: ``halted by policy bot-guard stage 1``, ``halted, via global (portfolio-breaker stage 2)``."""
@@ -150,7 +145,8 @@ def lock_row(lock: LockStatus, scope: str, now: int) -> Optional[dict]:
         return None
     via = lock.scope if lock.scope != scope else None
     by = lock.details.get("by")
-    origin = (via_origin if via else origin_of)(lock.policy, lock.stage, by, lock.details)
+    origin = origin_of(lock.policy, lock.stage, by, lock.details)
+    origin = origin.removeprefix("policy ") if via else origin  # from another scope, shortly: ``bot-guard stage 2``
     return {"mode": lock.mode, "via": via, "origin": origin, "reason": lock.reason,
             "expires": _when(lock.expires_ms, now),
             "text": f"{lock.mode}, via {via} ({origin})" if via else f"{lock.mode} by {origin}"}
