@@ -2,7 +2,7 @@
 through, by a request the policies' approvers approved, until it expires, is ended or its scope
 halts. Not an error: kept on the first screen so that a loosened limit is not forgotten.
 ``ksctl status`` says each override, in force or not, under its overrides
-(:func:`killswitch.render.status.override_lines`)."""
+(:func:`killswitch.render.overrides.override_line`)."""
 
 from __future__ import annotations
 

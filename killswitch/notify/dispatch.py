@@ -77,6 +77,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
 from ..events import (
@@ -419,6 +420,7 @@ class Dispatcher(DeliveryOutcomes):
         # once, and the same fault coming back later is news again
         g.last_fps = frozenset(fp for fp in notified if fp in g.alerts) if g.last_fps is not None else None
         send_resolved = tuple(resolved) if resolved and g.route.receiver in tree.send_resolved else ()
+        to = partial(Notification, g.tree, g.route.receiver, g.key, dict(g.labels), g.route.name)  # the group's page
         by: dict[str, tuple[str, ...]] = {}  # fingerprint -> the active silences that match it
         if silences:
             for a in list(g.alerts.values()) + list(send_resolved):
@@ -434,8 +436,7 @@ class Dispatcher(DeliveryOutcomes):
             if tree.silenced(g.route, now) is not None:
                 self.time_muted += 1
                 return None
-            return self._silenced(g, Notification(g.tree, g.route.receiver, g.key, dict(g.labels), g.route.name, (),
-                                                  (), 0, now, send_resolved, g.failed_rounds + 1), [], quiet_resolved,
+            return self._silenced(g, to((), (), 0, now, send_resolved, g.failed_rounds + 1), [], quiet_resolved,
                                   by, now)
         sources = [a.labels for a in reg.values() if not a.released]
         firing, muted, quiet = [], 0, []
@@ -463,10 +464,9 @@ class Dispatcher(DeliveryOutcomes):
         if sends:
             g.last_fps, g.last_ms = fps, now
             told = firing if new or send_resolved else [a for a in firing if a.reminds]
-            n = Notification(g.tree, g.route.receiver, g.key, dict(g.labels), g.route.name, tuple(told), new,
-                             muted, now, send_resolved, g.failed_rounds + 1)
+            n = to(tuple(told), new, muted, now, send_resolved, g.failed_rounds + 1)
         else:
-            n = Notification(g.tree, g.route.receiver, g.key, dict(g.labels), g.route.name, (), (), muted, now)
+            n = to((), (), muted, now)
         return self._silenced(g, n, quiet, quiet_resolved, by, now)
 
     @staticmethod

@@ -19,7 +19,7 @@ import shlex
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from types import SimpleNamespace
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 from .. import events as ev
 from ..facts.modes import mismatch_text
@@ -343,27 +343,30 @@ def compose(n: Notification, external_url: Optional[str] = None) -> Message:
                                         if kinds else "") + ")"
     if n.repeat:
         title += " (reminder: still active)"
-    body: list[str] = []
-    for a in sorted(new, key=lambda a: a.event.ts_ms):
-        body += detail(a, external_url, n.severity)
-        body.append("")
+    body = _each(new, lambda a: detail(a, external_url, n.severity))
     if n.repeat:
-        body.append(f"Still active ({len(earlier)}), nothing new since the last notification:")
-        for a in earlier:
-            body += detail(a, external_url, n.severity)
-            body.append("")
+        body += [f"Still active ({len(earlier)}), nothing new since the last notification:",
+                 *_each(earlier, lambda a: detail(a, external_url, n.severity), ordered=False)]
     elif earlier:
-        body.append("Earlier in this group:")
-        body += [earlier_line(a) for a in earlier]
-        body.append("")
+        body += ["Earlier in this group:", *(earlier_line(a) for a in earlier), ""]
     if n.resolved:
-        body.append("Resolved since the last notification:")
-        body += [f"  RESOLVED {resolved_headline(a)}" for a in n.resolved]
-        body.append("")
+        body += ["Resolved since the last notification:", *(f"  RESOLVED {resolved_headline(a)}" for a in n.resolved),
+                 ""]
     if n.muted:
         body.append(f"{n.muted} notice(s) of this group muted by inhibit rules.")
-    body.append(f"group {n.group_key} · receiver {n.receiver} via {n.route} · dedup {n.dedup_key}")
-    return Message(title, "\n".join(body).rstrip() + "\n", NOTIFY_TYPES.get(n.severity, "warning"))
+    return Message(title, _closed(body, n), NOTIFY_TYPES.get(n.severity, "warning"))
+
+
+def _each(alerts: Sequence[Alert], lines: Callable[[Alert], list[str]], ordered: bool = True) -> list[str]:
+    """The ``lines`` of each alert, a blank line after each; in the order they came (``ordered``)."""
+    return [line for a in (sorted(alerts, key=lambda a: a.event.ts_ms) if ordered else alerts)
+            for line in (*lines(a), "")]
+
+
+def _closed(body: list[str], n: Notification) -> str:
+    """A page's body: its lines, then the group's line that names it."""
+    return "\n".join([*body, f"group {n.group_key} · receiver {n.receiver} via {n.route} · dedup {n.dedup_key}"]
+                     ).rstrip() + "\n"
 
 
 # at the same severity, what changes whether an account may trade leads a page over what
@@ -402,23 +405,14 @@ def _compose_resolved(n: Notification, new: list[Alert], external_url: Optional[
     if others:
         first = max(others, key=lambda a: (SEVERITY_RANK.get(a.severity, 0), a.event.ts_ms))
         title += f" (still firing: {headline(first)}" + (f", +{len(others) - 1} more" if len(others) > 1 else "") + ")"
-    body: list[str] = []
-    for a in sorted(n.resolved, key=lambda a: a.resolved_ms or 0):
-        body += resolved_lines(a, external_url)
-        body.append("")
-    for a in sorted(new, key=lambda a: a.event.ts_ms):
-        body += detail(a, external_url)
-        body.append("")
+    body = _each(sorted(n.resolved, key=lambda a: a.resolved_ms or 0), lambda a: resolved_lines(a, external_url),
+                 ordered=False) + _each(new, lambda a: detail(a, external_url))
     if others:
-        body.append("Still firing in this group:")
-        body += [f"  {a.severity.upper()} {headline(a)} at {iso(a.event.ts_ms)}" for a in others]
-        body.append("")
+        body += ["Still firing in this group:",
+                 *(f"  {a.severity.upper()} {headline(a)} at {iso(a.event.ts_ms)}" for a in others), ""]
     if ended:
-        body.append("Earlier in this group, no longer firing:")
-        body += [earlier_line(a) for a in ended]
-        body.append("")
-    body.append(f"group {n.group_key} · receiver {n.receiver} via {n.route} · dedup {n.dedup_key}")
-    return Message(title, "\n".join(body).rstrip() + "\n", "success")
+        body += ["Earlier in this group, no longer firing:", *(earlier_line(a) for a in ended), ""]
+    return Message(title, _closed(body, n), "success")
 
 
 def failed_page(original: Message, receiver: str, result: str, attempts: int, group_key: str,

@@ -110,7 +110,6 @@ class NotifySink(Delivery, Receipts, TakeUp):
         self.attempts: dict[tuple[str, str], int] = {}
         self.receipt_errors = 0
         self._fenced_said = False  # RECEIPTS_FENCED said since the last receipt written
-        self.worker_errors = 0
         self.latency_registry = Registry()
         self.page_latency = page_latency_histogram(self.latency_registry)
         self.health = PageHealth()
@@ -245,7 +244,6 @@ class NotifySink(Delivery, Receipts, TakeUp):
             try:
                 self._step(self.clock())
             except Exception as e:  # noqa: BLE001 - a bug here must not stop later pages
-                self.worker_errors += 1
                 log.error("killswitch: notify worker error: %s", type(e).__name__)
             nd = self.dispatcher.next_due()
             wait = self.options.poll_s
@@ -299,7 +297,6 @@ class NotifySink(Delivery, Receipts, TakeUp):
         try:
             return tuple(ask())
         except Exception:  # noqa: BLE001 - a broken lookup must not stop the pages: none silenced
-            self.worker_errors += 1
             return ()
 
     # --- receipts and counters ---------------------------------------------------------------------
@@ -352,7 +349,6 @@ class NotifySink(Delivery, Receipts, TakeUp):
         try:
             self._step(self.clock(), flush_all=True)
         except Exception as e:  # noqa: BLE001
-            self.worker_errors += 1
             log.error("killswitch: notify worker error: %s", type(e).__name__)
         while (self._tasks or self._deliveries) and loop.time() < deadline:
             self._start_deliveries()

@@ -59,7 +59,6 @@ class SinkHooks:
     latency_registry: Registry  # the sink's own families, kept across scrapes: the page latency
     page_latency: Histogram
     _maybe_handed: Handed  # pages perhaps delivered just before the last runner died (:mod:`.replay`)
-    worker_errors: int
 
     def _wake(self) -> None:
         raise NotImplementedError

@@ -51,7 +51,6 @@ class TakeUp(SinkHooks):
         try:
             return handed_since(reads, int(saved_ms), int(saved_ms) - window_ms)
         except Exception:  # noqa: BLE001 - unread receipts leave the state as saved: resent, never lost
-            self.worker_errors += 1
             return None
 
     def _handed_again(self, routed: Iterable[Routed]) -> None:

@@ -17,15 +17,11 @@ from ..view import CloseResult, PlannedOrder
 from .times import iso
 
 
-def _n(x: float) -> str:
-    return figure(x)
-
-
 def planned_order_line(o: PlannedOrder) -> str:
     leg = f" {o.position_side}" if o.position_side else ""
     price = f"  limit {figure(o.limit_price, o.price_tick)}" if o.limit_price is not None else ""
     chunk = f"  chunk {o.chunk}/{o.chunks}" if o.chunks > 1 else ""
-    return (f"  {o.side} {_n(o.amount)} {o.symbol}{leg} on {o.account}  ≈{_n(o.notional)}{price}"
+    return (f"  {o.side} {figure(o.amount)} {o.symbol}{leg} on {o.account}  ≈{figure(o.notional)}{price}"
             f"{'  reduce-only' if o.reduce_only else ''}{chunk}")
 
 
@@ -53,7 +49,7 @@ def close_plan_text(scope: str, r: CloseResult, live: bool) -> str:
         lines.append(f"  ({r.orders} order(s); this runner does not list them)")
     facts = []
     if r.notional is not None and r.orders:
-        facts.append(f"total notional ≈{_n(r.notional)}")
+        facts.append(f"total notional ≈{figure(r.notional)}")
     if r.as_of_ms is not None:
         age = f", {r.age_s:.0f}s old" if r.age_s is not None else ""
         facts.append(f"positions as of {iso(r.as_of_ms)}{age}")
@@ -62,7 +58,8 @@ def close_plan_text(scope: str, r: CloseResult, live: bool) -> str:
     lines += [f"  fill since the snapshot, taken off: {n}" for n in r.notes]
     lines += [f"  ! {n}" for n in r.refused]
     if r.preview_id and r.max_notional is not None:
-        lines.append(f"  preview {r.preview_id}; a close of it is held to a notional of at most {_n(r.max_notional)}")
+        lines.append(f"  preview {r.preview_id}; a close of it is held to a notional of at most "
+                     f"{figure(r.max_notional)}")
     return "\n".join(lines)
 
 

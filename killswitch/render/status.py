@@ -25,6 +25,7 @@ from ..view import RunnerStatus
 from .dms import dms_lines
 from .locks import limit_lines, lock_lines, window_lines
 from .ops import api_json
+from .overrides import override_line
 from .policy_sync import policy_sync_lines
 from .times import duration_text, iso, seconds_text
 
@@ -119,7 +120,7 @@ def status_text(st: RunnerStatus, locks: LockDocument) -> str:
     lines += lock_lines(locks)
     lines += limit_lines(locks)
     lines += window_lines(st.windows)
-    lines += override_lines(st)
+    lines += [f"  OVERRIDE {override_line(o, f': {o.reason_code}')}" for o in st.overrides]
     for r in st.resuming:
         limits = ", ".join(x for x in (
             f"max {r.max_positions} position(s)" if r.max_positions is not None else "",
@@ -131,21 +132,6 @@ def status_text(st: RunnerStatus, locks: LockDocument) -> str:
     lines += count_lines(st.violation_counts)
     lines += dms_lines(dms_of(st))
     return "\n".join(lines)
-
-
-def override_lines(st: RunnerStatus) -> list[str]:
-    """One line per override of the limits: its state, what it does where, who asked and approved,
-    until when (or how it ended)."""
-    lines = []
-    for o in st.overrides:
-        who = f"requested by {o.requester}, approvals {o.approvals}/{o.needed}" + (
-            f" ({', '.join(o.approvers)})" if o.approvers else "")
-        strategy = f" strategy {o.strategy}" if o.strategy else ""
-        tail = f"until {_when(o.expires_ms)}" if o.state != "ended" else \
-            f"ended {_when(o.ended_ms or o.expires_ms)} ({o.end_reason}{', by ' + o.ended_by if o.ended_by else ''})"
-        lines.append(f"  OVERRIDE {o.id} {o.state.upper()} {o.what} on {o.scope}{strategy}: {o.reason_code}; "
-                     f"{who}; {tail}")
-    return lines
 
 
 def count_lines(doc: dict) -> list[str]:

@@ -109,10 +109,6 @@ def _num(x: Any) -> Optional[float]:
     return f if math.isfinite(f) else None
 
 
-def _sh(word: str) -> str:
-    return shlex.quote(word)
-
-
 # --- what the policy says ------------------------------------------------------------------------
 
 
@@ -262,9 +258,9 @@ def commands(policy: str, scope: str, incident: str, stage: Optional[StageNode],
              created_ms: int) -> dict:
     """The exact commands to inspect and reset, quoted for a POSIX shell."""
     day = (iso(created_ms) or "")[:10]
-    state = _sh(state_url)
+    state = shlex.quote(state_url)
     # no --approver: the approver is the identity of the token that runs it
-    reset = f"ksctl reset --policy {_sh(policy)} --scope {_sh(scope)} --reason \"<what was checked>\""
+    reset = f"ksctl reset --policy {shlex.quote(policy)} --scope {shlex.quote(scope)} --reason \"<what was checked>\""
     return {
         "status": "ksctl status",
         "lock": f"curl -s \"${{KS_API_URL:-http://127.0.0.1:8080}}/v1/lock?scope={quote(scope, safe='')}\"",
@@ -272,9 +268,9 @@ def commands(policy: str, scope: str, incident: str, stage: Optional[StageNode],
         "audit_verify": f"ksctl audit verify --state {state}",
         "reset": reset,
         "reset_times": stage.approvals if stage is not None and stage.manual else 1,
-        "close_preview": f"ksctl close --scope {_sh(scope)} --reason \"<why>\" --dry-run",
-        "close": f"ksctl close --scope {_sh(scope)} --reason \"<why>\"",
-        "runbook": f"ksctl runbook render --incident {_sh(incident)} --state {state}",
+        "close_preview": f"ksctl close --scope {shlex.quote(scope)} --reason \"<why>\" --dry-run",
+        "close": f"ksctl close --scope {shlex.quote(scope)} --reason \"<why>\"",
+        "runbook": f"ksctl runbook render --incident {shlex.quote(incident)} --state {state}",
         "report": f"ksctl report --since {day} --state {state}",
     }
 

@@ -48,28 +48,21 @@ def render_runbook(incident: dict, templates: Optional[Templates]) -> Runbook:
     problems: list[str] = []
     # No runbooks/ directory (the chart's default): the built-in runbook is what was asked for,
     # not a template that failed. Said once at start; not a problem of each incident.
-    if templates is not None:
-        for name in dict.fromkeys((wanted, DEFAULT_TEMPLATE)):
-            try:
-                md = templates.render(name, incident)
-            except TemplateError as e:
-                problems.append(str(e))
-                continue
-            if problems:
-                md = _banner(wanted, f"`{name}`", problems) + md
-            return Runbook(md, _html(templates, name, incident, md, problems), name, tuple(problems))
-    built = builtin_templates()
-    if built is None:
-        problems.append("the built-in runbook template (killswitch/runbooks/default.md.j2) is not installed")
-    else:
+    names = list(dict.fromkeys((wanted, DEFAULT_TEMPLATE))) if templates is not None else []
+    for name in (*names, BUILTIN):  # the directory's, then the built-in one (read only when it is needed)
+        source = templates if name != BUILTIN else builtin_templates()
+        if source is None:
+            problems.append("the built-in runbook template (killswitch/runbooks/default.md.j2) is not installed")
+            continue
+        tname = DEFAULT_TEMPLATE if name == BUILTIN else name
         try:
-            md = built.render(DEFAULT_TEMPLATE, incident)
+            md = source.render(tname, incident)
         except TemplateError as e:
             problems.append(str(e))
-        else:
-            if problems:
-                md = _banner(wanted, f"the built-in `{DEFAULT_TEMPLATE}`", problems) + md
-            return Runbook(md, html_page(runbook_title(incident), markdown_html(md)), BUILTIN, tuple(problems))
+            continue
+        if problems:
+            md = _banner(wanted, f"the built-in `{tname}`" if name == BUILTIN else f"`{name}`", problems) + md
+        return Runbook(md, _html(source, tname, incident, md, problems), name, tuple(problems))
     md = fallback_markdown(incident, problems)  # the last resort: no template engine at all
     return Runbook(md, html_page(runbook_title(incident), markdown_html(md)), BUILTIN, tuple(problems))
 

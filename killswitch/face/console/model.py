@@ -138,11 +138,6 @@ def kept_locked(lock: dict, scope: str, account: bool) -> Optional[str]:
     return f"the {'account' if account else 'scope'} stays {h['mode']} by {who} ({until})"
 
 
-def via_origin(policy: Optional[str], stage: Optional[int], by: Any = None, details: Optional[dict] = None) -> str:
-    """Who placed a lock that binds a row from another scope, shortly: ``portfolio-breaker stage 2``."""
-    return origin_of(policy, stage, by, details).removeprefix("policy ")
-
-
 def lock_row(lock: LockStatus, scope: str, now: int) -> Optional[dict]:
     """What a row says of the lock that binds it (None: trading allowed); ``text`` reads as the
     cell does: ``halted by policy bot-guard stage 1``, ``halted, via global (portfolio-breaker stage 2)``."""
@@ -150,15 +145,11 @@ def lock_row(lock: LockStatus, scope: str, now: int) -> Optional[dict]:
         return None
     via = lock.scope if lock.scope != scope else None
     by = lock.details.get("by")
-    origin = (via_origin if via else origin_of)(lock.policy, lock.stage, by, lock.details)
+    origin = origin_of(lock.policy, lock.stage, by, lock.details)
+    origin = origin.removeprefix("policy ") if via else origin  # from another scope, shortly: ``bot-guard stage 2``
     return {"mode": lock.mode, "via": via, "origin": origin, "reason": lock.reason,
             "expires": _when(lock.expires_ms, now),
             "text": f"{lock.mode}, via {via} ({origin})" if via else f"{lock.mode} by {origin}"}
-
-
-def _number(x: Optional[float], step: Optional[float] = None) -> str:
-    """A figure as every number of the console and ``ksctl status`` (:func:`killswitch.figures.figure`)."""
-    return figure(x, step)
 
 
 def runbook_href(incident: str) -> str:
@@ -414,14 +405,14 @@ def _resume(r: Any, now: int) -> dict:
     return {"policy": r.policy, "scope": r.scope, "since": _when(r.since_ms, now), "day": r.day, "days": r.days,
             "step": step_of(r.day, r.days, getattr(r, "step_ms", None)),
             "fraction": f"{r.fraction:.0%}", "max_positions": "-" if r.max_positions is None else str(r.max_positions),
-            "max_gross_exposure": _number(r.max_gross_exposure), "next": _when(r.until_ms, now)}
+            "max_gross_exposure": figure(r.max_gross_exposure), "next": _when(r.until_ms, now)}
 
 
 def _residual(r: Any, now: int) -> dict:
     """A residual; ``accepted``: who accepted its refused close, when and why (None: nobody)."""
     accepted = getattr(r, "accepted", None)
     return {"incident": r.incident, "account": r.account, "symbol": r.symbol, "side": r.side,
-            "leg": r.position_side or r.side, "amount": _number(r.amount), "why": r.why, "detail": r.detail,
+            "leg": r.position_side or r.side, "amount": figure(r.amount), "why": r.why, "detail": r.detail,
             # the detail before "; accepted by …": the venue's words without their closing period
             # (``… is rejected; accepted by alice``, never ``rejected.;``)
             "detail_then": str(r.detail or "").rstrip().removesuffix("."),
@@ -434,15 +425,15 @@ def _residual(r: Any, now: int) -> dict:
 def _still_open(r: Any, now: int) -> dict:
     """An order a cancel meant to take that the venue still lists: by name, with the venue's words."""
     return {"incident": r.incident, "cause": r.cause, "account": r.account, "symbol": r.symbol, "side": r.side,
-            "amount": _number(r.amount), "order_id": r.order_id, "said": r.said, "since": _when(r.since_ms, now)}
+            "amount": figure(r.amount), "order_id": r.order_id, "said": r.said, "since": _when(r.since_ms, now)}
 
 
 def _violations(doc: dict, now: int) -> dict:
     """What broke a lock at the venue: the count and the latest (status's ``lock_violations``)."""
     rows = [{"when": _when(v.get("ts_ms"), now), "action": v.get("action"), "account": v.get("account"),
              "symbol": v.get("symbol"), "side": bot_side(v),
-             "amount": _number(v.get("amount"), v.get("amount_step")),
-             "notional": _number(v.get("notional")),
+             "amount": figure(v.get("amount"), v.get("amount_step")),
+             "notional": figure(v.get("notional")),
              "strategy": ", ".join(str(n) for n in v.get("strategies") or ()) or v.get("strategy"),
              "attribution": v.get("attribution") or "",
              # the bot's order that broke the lock (the runner's own revert is said in its outcome)
@@ -466,8 +457,8 @@ def _incident(i: IncidentStatus, now: int) -> dict:
     settled = sum(n for s, n in i.statuses.items() if s in FINAL_ORDER_STATUSES)
     counts = ", ".join(f"{n} {s}" for s, n in i.statuses.items())
     orders = [{"client_order_id": o.client_order_id, "account": o.account, "symbol": o.symbol, "side": o.side,
-               "position_side": o.position_side or "", "amount": _number(o.amount), "reduce_only": o.reduce_only,
-               "status": o.status, "filled": _number(o.filled), "avg_price": _number(o.avg_price),
+               "position_side": o.position_side or "", "amount": figure(o.amount), "reduce_only": o.reduce_only,
+               "status": o.status, "filled": figure(o.filled), "avg_price": figure(o.avg_price),
                "reason": _order_reason(o),
                "created": _when(o.created_ms, now),
                "updated": _when(o.updated_ms, now)} for o in i.orders]
@@ -494,8 +485,8 @@ def _incident(i: IncidentStatus, now: int) -> dict:
 def _planned(i: IncidentStatus, now: int) -> dict:
     """What a dry run planned for the incident instead of sending it (from its audit rows)."""
     rows = [{"client_order_id": o.client_order_id, "account": o.account, "symbol": o.symbol, "side": o.side,
-             "position_side": o.position_side or "", "amount": _number(o.amount), "reduce_only": o.reduce_only,
-             "limit_price": _number(o.limit_price), "notional": money(o.notional), "action": o.action,
+             "position_side": o.position_side or "", "amount": figure(o.amount), "reduce_only": o.reduce_only,
+             "limit_price": figure(o.limit_price), "notional": money(o.notional), "action": o.action,
              "planned": _when(o.planned_ms, now)} for o in i.planned]
     return {"planned": rows, "planned_total": i.planned_total, "planned_shown": len(rows)}
 

@@ -23,20 +23,12 @@ from .model import age_text, clock_text
 STALE_AFTER_S = 30.0  # a snapshot older than this is said to be stale next to its age
 
 
-def _n(x: Optional[float]) -> str:
-    return figure(x)
-
-
 def _like_mark(x: Optional[float], mark: Optional[float]) -> str:
     """A price beside the mark at the mark's own decimals, at least two (a venue's liquidation
     price comes with eight: 27,431.33742857 beside a mark of 60,011.4 reads as more precise than
     any fill; a mark of a round 140 says nothing of the tick, so two)."""
     d = max(2, places(mark)) if mark else None
     return figure(x, 10.0 ** -d) if d is not None and d <= 8 else figure(x)
-
-
-def _money(x: float) -> str:
-    return money(x)
 
 
 def _kinds(r: PositionRow) -> str:
@@ -49,8 +41,9 @@ def _kinds(r: PositionRow) -> str:
 def _row(account: str, r: PositionRow) -> dict:
     side = r.side + (f" ({r.position_side})" if r.position_side in ("LONG", "SHORT") else "")
     return {"key": f"{account}|{r.symbol}|{r.position_side or r.side}", "symbol": r.symbol, "side": side,
-            "side_class": r.side, "size": _n(r.contracts), "notional": _money(r.notional), "mark": _n(r.mark_price),
-            "upnl": _money(r.unrealized_pnl), "upnl_class": "loss" if r.unrealized_pnl < 0 else "gain",
+            "side_class": r.side, "size": figure(r.contracts), "notional": money(r.notional),
+            "mark": figure(r.mark_price), "upnl": money(r.unrealized_pnl),
+            "upnl_class": "loss" if r.unrealized_pnl < 0 else "gain",
             "liq": "-" if r.liquidation_distance is None else f"{r.liquidation_distance:.1%}",
             "liq_price": _like_mark(r.liquidation_price, r.mark_price),
             "risk": "-" if r.risk_score is None else f"{r.risk_score:.3f}",
@@ -65,7 +58,7 @@ def _account(a: AccountPositions) -> dict:
     return {"account": a.account, "ok": a.ok, "error_code": a.error_code,
             "as_of": None if seen is None else {"iso": iso_ms(seen), "clock": clock_text(seen), "ms": seen},
             "age": "never read" if age is None else age_text(age), "stale": age is None or age > STALE_AFTER_S,
-            "equity": "-" if a.equity is None else f"{_money(a.equity)} {a.quote}", "quote": a.quote,
+            "equity": "-" if a.equity is None else f"{money(a.equity)} {a.quote}", "quote": a.quote,
             "total": a.positions_total, "shown": len(a.positions), "rows": [_row(a.account, r) for r in a.positions]}
 
 
