@@ -14,7 +14,9 @@ from typing import Any, Sequence
 # block of the xdist worker's own: a server that binds port 0 (the simulators, a runner's readers)
 # is given an ephemeral port, so it can never take one a test was handed and has not bound yet,
 # and two workers never hand out the same one (a port picked by binding 0 and closed again could
-# go to the next bind(0) of any process: a runner then found its API port taken).
+# go to the next bind(0) of any process: a runner then found its API port taken). Each run starts
+# at its own place in the block (by its process id), so two suites run side by side on one machine
+# seldom try the same port at the same moment.
 PORT_BASE, PORT_BLOCK = 20_000, 1_500
 _next_port: dict[str, int] = {}
 
@@ -39,7 +41,7 @@ def free_port() -> int:
     n = int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else 0
     first = PORT_BASE + (n % 8) * PORT_BLOCK
     for _ in range(PORT_BLOCK):
-        at = _next_port.get(worker, 0)
+        at = _next_port.get(worker, os.getpid() % PORT_BLOCK)
         _next_port[worker] = (at + 1) % PORT_BLOCK
         with socket.socket() as s:
             try:
