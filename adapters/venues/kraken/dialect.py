@@ -76,16 +76,13 @@ READ_PACE: Mapping[tuple[str, str, str], float] = {
     ("private", "POST", "QueryOrders"): 2.0, ("public", "GET", "Ticker"): 1.0}
 
 
-def _trigger_time(answer: Any) -> str:
+def _trigger_time(answer: Any) -> Any:
     refused = rows.refusal_of(answer)
     if refused is not None:  # (ccxt raises for an error list; an answer handed in as it is says it here)
         raise AdapterError(Reason(refused.reason), f"{DEAD_MANS_SWITCH}: {refused.text()}", venue=rows.VENUE,
                            refusal=refused)
     result = answer.get("result") if isinstance(answer, Mapping) else None
-    trigger = result.get("triggerTime") if isinstance(result, Mapping) else None
-    if trigger is None:
-        raise bad_field(rows.VENUE, DEAD_MANS_SWITCH, "result.triggerTime", "missing")
-    return str(trigger)
+    return result.get("triggerTime") if isinstance(result, Mapping) else None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -102,12 +102,9 @@ DMS_RANGE = (1, 86_400)
 CCXT_STATUS = re.compile(r"failed due to (?P<code>[A-Za-z_]+)")
 
 
-def _trigger_time(answer: Any) -> str:
+def _trigger_time(answer: Any) -> Any:
     status = answer.get("status") if isinstance(answer, Mapping) else None
-    trigger = status.get("triggerTime") if isinstance(status, Mapping) else None
-    if trigger is None:
-        raise bad_field(answers.VENUE, DEAD_MANS_SWITCH, "status.triggerTime", "missing")
-    return str(trigger)
+    return status.get("triggerTime") if isinstance(status, Mapping) else None
 
 
 def marks_of(answer: Any, symbol_of: Callable[[str], str] = lambda market_id: market_id) -> dict[str, float]:
