@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Container, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from types import ModuleType
+from typing import Any, ClassVar, Optional
 
 from killswitch.weights import PER_IP, Read, SnapshotCost, WeightLimit
 
@@ -43,10 +44,10 @@ from ...ccxt_exchange.dialects.base import (
 from ...ccxt_exchange.dialects.cancel_hooks import Call
 from ...ccxt_exchange.dialects.frames import latest_ms
 from ...ccxt_exchange.dialects.refusals import Rule
-from ...ccxt_exchange.dialects.stream_events import MarkRows, StreamEvent
+from ...ccxt_exchange.dialects.stream_hooks import ModuleStream
 from ...ccxt_exchange.parsing import BadData, BadField, num, order_info
+from . import dialect_stream
 from .dialect_rows import ALGO_ORDER_KINDS, FUTURES_ORDER_TYPES, SPOT_ORDER_TYPES, unified_position
-from .dialect_stream import stream_events, stream_mark_rows, stream_message
 from .switches import BinancePermissions
 
 # Binance's refusals of an order (USDⓈ-M and COIN-M futures, spot where the code is shared), from
@@ -118,7 +119,7 @@ def echoed(answer: Any, ms: int) -> None:
 
 
 @dataclass(frozen=True, kw_only=True)
-class BinanceDialect(Dialect):
+class BinanceDialect(ModuleStream, Dialect):
     client_id_param: str = "newClientOrderId"
     max_client_id_length: int = 36
     client_id_alphabet: str = r".A-Z:/a-z0-9_\-"  # ^[\.A-Z\:/a-z0-9_-]{1,36}$
@@ -161,19 +162,7 @@ class BinanceDialect(Dialect):
     def weight_limit_for(self, market_type: str) -> Optional[WeightLimit]:
         return self.spot_weight_limit if market_type == "spot" else self.weight_limit
 
-    def stream_message(self, message: Any) -> str:
-        """The USDⓈ-M user-data and mark price events (see :func:`stream_message`)."""
-        return stream_message(message)
-
-    def stream_events(self, message: Any, symbol_of: Callable[[str], str], ccxt_order: Callable[[Any], Any],
-                      held: Optional[Container[str]] = None) -> list[StreamEvent]:
-        """The USDⓈ-M events (see :func:`stream_events`)."""
-        return stream_events(message, symbol_of, ccxt_order, held)
-
-    def stream_mark_rows(self, message: Any, symbol_of: Callable[[str], str],
-                         held: Optional[Container[str]] = None) -> Optional[MarkRows]:
-        """``!markPrice@arr``'s rows as columns (see :func:`stream_mark_rows`)."""
-        return stream_mark_rows(message, symbol_of, held)
+    stream_module: ClassVar[ModuleType] = dialect_stream  # its frames read there (ModuleStream)
 
     def stream_time(self, message: Any) -> Optional[int]:
         """``E`` of the event, of an array's first row (one push: its rows share it)."""
