@@ -29,6 +29,7 @@ unified parameters, no raw fields of its own, no countdown.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import re
 from dataclasses import dataclass, field
@@ -62,6 +63,19 @@ MAX_PAGES = 50
 # the rows of a long answer read between two turns of the event loop: a book of 10,000 positions
 # read in one go holds it for a second, and a reaction (a stream's frame, the tick it wakes) waits
 YIELD_EVERY = 500
+
+
+async def read_each(rows: list, read_row: Callable[[Any], Any]) -> list:
+    """``read_row`` of each of ``rows``, those it reads as None left out, the event loop given a
+    turn every :data:`YIELD_EVERY` rows."""
+    out = []
+    for at, row in enumerate(rows):
+        if at and at % YIELD_EVERY == 0:
+            await asyncio.sleep(0)
+        got = read_row(row)
+        if got is not None:
+            out.append(got)
+    return out
 
 
 @dataclass(frozen=True)
