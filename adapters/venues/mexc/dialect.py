@@ -85,7 +85,6 @@ EXTERNAL = f"GET {PRIVATE}/order/external/{{symbol}}/{{external_oid}}"
 CANCEL = f"POST {PRIVATE}/order/cancel"
 CANCEL_ALL = f"POST {PRIVATE}/order/cancel_all"
 PLAN_CANCEL = f"POST {PRIVATE}/planorder/cancel"
-PLAN_CANCEL_ALL = f"POST {PRIVATE}/planorder/cancel_all"
 STOP_CANCEL = f"POST {PRIVATE}/stoporder/cancel"
 RATE_LIMITS = "https://mexcdevelop.github.io/apidocs/contract_v1_en/"
 
