@@ -90,18 +90,12 @@ def hyperliquid_refusal(body: Any) -> Optional[tuple[str, str]]:
     its first sentence as the code, the whole text as the message."""
     if not isinstance(body, Mapping):
         return None
-    text: Any = None
-    if body.get("status") == "err":
-        text = body.get("response")
-    else:
-        data = body.get("response", {}).get("data", {}) if isinstance(body.get("response"), Mapping) else {}
-        for st in (data.get("statuses") or ()) if isinstance(data, Mapping) else ():
-            if isinstance(st, Mapping) and st.get("error"):
-                text = st["error"]
-                break
+    text = body.get("response") if body.get("status") == "err" else next(
+        (st["error"] for st in statuses_of(body) or () if isinstance(st, Mapping) and st.get("error")), None)
     if not isinstance(text, str) or not text:
         return None
     return text.split(".", 1)[0].strip(), text
+
 
 def statuses_of(body: Any) -> Optional[list]:
     """An action's ``response.data.statuses`` (None: the answer has none)."""
