@@ -20,7 +20,6 @@ What it must not do
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any, Callable, Optional
 
 from killswitch.snapshot import Balance, MarketRules, Order, Position
@@ -30,7 +29,7 @@ from . import parsing
 from .budget import OrderBudget
 from .calls import Calls, Op
 from .dialects import KNOWN_RAW_FIELDS
-from .dialects.base import YIELD_EVERY, Dialect, Reads, bad_field
+from .dialects.base import Dialect, Reads, bad_field, read_each
 from .errors import scrub
 from .markets import Markets
 from .modes import AccountMode
@@ -179,13 +178,9 @@ class AdapterCore:
     async def _read_positions_yielding(self, raw: Any) -> list[Position]:
         """:meth:`_read_positions`, letting the event loop run every
         :data:`~.dialects.base.YIELD_EVERY` rows (a mark frame read, a wake)."""
-        rows = list(raw or [])
-        out: list[Position] = []
-        for i in range(0, len(rows), YIELD_EVERY):
-            if i:
-                await asyncio.sleep(0)
-            out.extend(self._read_positions(rows[i:i + YIELD_EVERY]))
-        return out
+        endpoint = self.dialect.positions_endpoint(self.market_type)
+        return await read_each(list(raw or []),
+                               lambda x: self._read_row("position", endpoint, self._parse_checked_position, x))
 
     def _parse_or_bad_response(self, what: str, parse: Callable[[], Any]) -> Any:
         """``parse()``, a structure it cannot read raised as BAD_RESPONSE (scrubbed, unchained)."""

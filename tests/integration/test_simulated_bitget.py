@@ -13,12 +13,12 @@ import pytest
 
 from adapters.base import AdapterError, CancelSelector, Reason
 from adapters.ccxt_exchange import CcxtAdapter
-from adapters.ccxt_exchange.dialects.base import ModeRead
+from adapters.ccxt_exchange.dialects.base import ModeRead, Reads
 from adapters.simulated.engine import ManualClock
 from adapters.simulated.faults import FaultPlan
 from adapters.simulated.http import SimServer, wall_clock
 from adapters.simulated.scenarios import build
-from adapters.venues.bitget.dialect import read_position_mode
+from adapters.venues.bitget.dialect import BITGET
 from adapters.venues.bitget.face import sim_account as bitget_account
 from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.state import open_store
@@ -110,7 +110,8 @@ def test_hedge_snapshot_reads_each_leg_and_the_venue_says_hedge_mode():
         async def call(method, params):
             return await getattr(client, method)(params)
 
-        assert await read_position_mode(call) == "hedge"
+        reads = Reads(call=call, has_method=lambda name: True, symbol_of=lambda m: m)
+        assert (await BITGET.read_position_mode(reads)).hedge is True
 
     serve(t, account="sim-hedge")
 

@@ -29,6 +29,7 @@ unified parameters, no raw fields of its own, no countdown.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import re
 from dataclasses import dataclass, field
@@ -64,6 +65,19 @@ MAX_PAGES = 50
 YIELD_EVERY = 500
 
 
+async def read_each(rows: list, read_row: Callable[[Any], Any]) -> list:
+    """``read_row`` of each of ``rows``, those it reads as None left out, the event loop given a
+    turn every :data:`YIELD_EVERY` rows."""
+    out = []
+    for at, row in enumerate(rows):
+        if at and at % YIELD_EVERY == 0:
+            await asyncio.sleep(0)
+        got = read_row(row)
+        if got is not None:
+            out.append(got)
+    return out
+
+
 @dataclass(frozen=True)
 class Reads:
     """What a dialect's reads of one account are handed by the adapter."""
@@ -73,14 +87,6 @@ class Reads:
     symbol_of: Callable[[str], str]  # a market id's unified symbol
     market_type: str = "futures"  # the account's: spot or futures
     settle_coins: tuple[str, ...] = ()  # what the account declares (empty: the dialect's default)
-
-
-async def read(reads: Reads, venue: str, endpoint: str, method: str, *args: Any) -> Any:
-    """One read of a list, its failure naming the venue's endpoint (``GET /fapi/v1/...``)."""
-    try:
-        return await reads.call(method, *args)
-    except AdapterError as e:
-        raise AdapterError(e.reason, f"{endpoint}: {e.message}", venue=venue, retry_after_s=e.retry_after_s) from None
 
 
 def bad_field(venue: str, endpoint: str, field: str, problem: str) -> AdapterError:
@@ -135,34 +141,9 @@ def incomplete(venue: str, endpoint: str, why: str) -> AdapterError:
     return AdapterError(Reason.LIST_INCOMPLETE, f"{endpoint}: {why}", venue=venue)
 
 
-async def read_pages(reads: Reads, venue: str, endpoint: str, method: str, args: tuple, params: Mapping[str, Any],
-                     next_params: Callable[[list], Optional[Mapping[str, Any]]],
-                     rows_of: Optional[Callable[[Any], list]] = None) -> list:
-    """Every row of a paged list: ``method(*args, params)`` again with ``next_params(page)``
-    merged in while it gives any (None: that page was the last), at most :data:`MAX_PAGES`
-    pages, else LIST_INCOMPLETE naming the endpoint. ``rows_of``: a page's rows in the venue's
-    own answer (a raw method's envelope). A page that is not a list is BAD_RESPONSE."""
-    rows: list = []
-    query = dict(params)
-    for _ in range(MAX_PAGES):
-        page = await read(reads, venue, endpoint, method, *args, dict(query))
-        if rows_of is not None:
-            page = rows_of(page)
-        if page is None:
-            page = []
-        if not isinstance(page, list):
-            raise AdapterError(Reason.BAD_RESPONSE, f"{endpoint}: the answer is not a list", venue=venue)
-        rows.extend(page)
-        more = next_params(page)
-        if more is None:
-            return rows
-        query.update(more)
-    raise incomplete(venue, endpoint, f"more than {MAX_PAGES} pages ({len(rows)} rows read)")
-
-
 def before_oldest(endpoint: str, page_size: int, id_field: str,
                   param: str) -> Callable[[list], Optional[Mapping[str, Any]]]:
-    """The ``next_params`` of :func:`read_pages` for a venue that lists newest first and pages
+    """The ``next_params`` of :meth:`VenueNamed.read_pages` for a venue that lists newest first and pages
     by id: after a full page (``page_size`` rows), ``param`` the page's oldest (smallest) id,
     its raw row's ``id_field`` (OKX's ``after``, Bitget's ``idLessThan``). The smallest id, not
     the last order: ccxt sorts a page by time before handing it over. A row of a full page
@@ -248,8 +229,7 @@ def clamp_seconds(seconds: float, low: int, high: int) -> int:
 
 class VenueNamed:
     """A dialect's reads of its venue's lists and its refusals of an answer, each failure naming
-    the venue: :func:`read`, :func:`read_pages`, :func:`bad_field` and :func:`unknown_value` of
-    the dialect's ``id``."""
+    the venue (the dialect's ``id``; :func:`bad_field` and :func:`unknown_value` of it)."""
 
     if TYPE_CHECKING:  # the dialect's own field (:class:`Dialect`)
         id: str
@@ -273,14 +253,36 @@ class VenueNamed:
         return unknown_value(self.id, endpoint, field, value)
 
     async def read(self, reads: Reads, endpoint: str, method: str, *args: Any) -> Any:
-        """:func:`read` of this dialect's venue."""
-        return await read(reads, self.id, endpoint, method, *args)
+        """One read of a list, its failure naming the venue's endpoint (``GET /fapi/v1/...``)."""
+        try:
+            return await reads.call(method, *args)
+        except AdapterError as e:
+            raise AdapterError(e.reason, f"{endpoint}: {e.message}", venue=self.id,
+                               retry_after_s=e.retry_after_s) from None
 
     async def read_pages(self, reads: Reads, endpoint: str, method: str, args: tuple, params: Mapping[str, Any],
                          next_params: Callable[[list], Optional[Mapping[str, Any]]],
                          rows_of: Optional[Callable[[Any], list]] = None) -> list:
-        """:func:`read_pages` of this dialect's venue."""
-        return await read_pages(reads, self.id, endpoint, method, args, params, next_params, rows_of)
+        """Every row of a paged list: ``method(*args, params)`` again with ``next_params(page)``
+        merged in while it gives any (None: that page was the last), at most :data:`MAX_PAGES`
+        pages, else LIST_INCOMPLETE naming the endpoint. ``rows_of``: a page's rows in the venue's
+        own answer (a raw method's envelope). A page that is not a list is BAD_RESPONSE."""
+        rows: list = []
+        query = dict(params)
+        for _ in range(MAX_PAGES):
+            page = await self.read(reads, endpoint, method, *args, dict(query))
+            if rows_of is not None:
+                page = rows_of(page)
+            if page is None:
+                page = []
+            if not isinstance(page, list):
+                raise AdapterError(Reason.BAD_RESPONSE, f"{endpoint}: the answer is not a list", venue=self.id)
+            rows.extend(page)
+            more = next_params(page)
+            if more is None:
+                return rows
+            query.update(more)
+        raise incomplete(self.id, endpoint, f"more than {MAX_PAGES} pages ({len(rows)} rows read)")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -543,7 +545,7 @@ class Dialect(StreamHooks, CancelHooks, VenueNamed):
         ccxt to unify at a book's size, reads it itself: ``reads.has_method(name)`` says whether
         the client has that raw endpoint's method, ``reads.symbol_of(market_id)`` is the unified
         symbol. A venue that pages or splits the list (by settle coin, by cursor) reads it to
-        its end or raises LIST_INCOMPLETE (:func:`read_pages`)."""
+        its end or raises LIST_INCOMPLETE (:meth:`VenueNamed.read_pages`)."""
         return await reads.call("fetch_positions")
 
     async def fetch_symbol_positions(self, reads: Reads, symbol: str) -> Any:

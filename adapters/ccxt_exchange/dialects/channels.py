@@ -3,9 +3,9 @@
 
 What it owns
     * :class:`ChannelStream`, the stream hooks of a dialect that hands its frames to its venue's
-      stream module (``stream_module``: its ``stream_message``, ``stream_events``,
-      ``stream_time``, ``stream_ended`` and ``watch_marks``), conditional orders watched on a
-      channel of their own (``watch_orders`` with ``trigger``);
+      stream module (:class:`.stream_hooks.ModuleStream`), its order rows read as its lists
+      read them, conditional orders watched on a channel of their own (``watch_orders`` with
+      ``trigger``);
     * :func:`frame_kind`, what a frame is (an answer, a push of a channel, a refused login);
     * :func:`channel_events`, a push's rows each read by its channel's reader;
     * :func:`login_refused` and :func:`login_ended`, what an ``expired`` frame (the venue
@@ -24,12 +24,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Container
 from dataclasses import dataclass
-from types import ModuleType
-from typing import Any, Awaitable, Callable, ClassVar, Mapping, Optional, cast
+from typing import Any, Awaitable, Callable, Mapping, Optional
 
 from .frames import FrameFields
 from .stream_events import StreamEvent
-from .stream_hooks import StreamHooks
+from .stream_hooks import ModuleStream
 
 # reads one row of a channel into its events: (channel, row, the push's context)
 Reader = Callable[..., list[StreamEvent]]
@@ -118,35 +117,21 @@ def watch_in_chunks(symbols: list[str], per_request: int,
 
 
 @dataclass(frozen=True, kw_only=True)
-class ChannelStream(StreamHooks):
-    """A dialect's stream read by its venue's module (``stream_module``; mixed in before
-    :class:`.base.Dialect`): every frame handed on, the order rows read as the dialect reads its
-    lists (:meth:`stream_order_rows`), conditional orders watched on a channel of their own."""
-
-    stream_module: ClassVar[ModuleType]
+class ChannelStream(ModuleStream):
+    """A dialect's stream read by its venue's module (:class:`.stream_hooks.ModuleStream`), the
+    order rows read as the dialect reads its lists (:meth:`stream_order_rows`), conditional
+    orders watched on a channel of their own."""
 
     def stream_order_rows(self) -> Any:
         """How the dialect reads an order row of its lists (the module's ``OrderRows``)."""
         raise NotImplementedError
 
-    def stream_message(self, message: Any) -> str:
-        return str(self.stream_module.stream_message(message))
-
     def stream_events(self, message: Any, symbol_of: Callable[[str], str], ccxt_order: Callable[[Any], Any],
                       held: Optional[Container[str]] = None) -> list[StreamEvent]:
         return list(self.stream_module.stream_events(message, symbol_of, ccxt_order, held, self.stream_order_rows()))
 
-    def stream_time(self, message: Any) -> Optional[int]:
-        return cast(Optional[int], self.stream_module.stream_time(message))
-
-    def stream_ended(self, message: Any) -> tuple[str, str]:
-        return cast(tuple[str, str], self.stream_module.stream_ended(message))
-
     def stream_watches(self) -> tuple[tuple[str, Mapping[str, Any]], ...]:
         return super().stream_watches() + (("watch_orders", {"trigger": True}),)
-
-    def watch_marks(self, client: Any, held: frozenset[str]) -> Awaitable[Any]:
-        return cast(Awaitable[Any], self.stream_module.watch_marks(client, held))
 
 
 __all__ = ["ChannelStream", "Reader", "channel_events", "frame_kind", "login_ended", "login_refused", "mark_event",

@@ -1,7 +1,8 @@
 """What a dialect reads a stream frame into: the events the account stream applies.
 
 What it owns: :class:`StreamEvent` (one event of a venue's stream), :class:`MarkRows` (an array
-of marks as columns) and :data:`STREAM_KIND` (where a dialect says an order's kind). The dialects
+of marks as columns), :data:`STREAM_KIND` (where a dialect says an order's kind) and
+:func:`flat_legs` (the held legs a push of the whole book leaves out). The dialects
 make them (:mod:`.stream_hooks`, each venue's ``dialect_stream``); the stream's state applies them
 (:mod:`adapters.ccxt_exchange.streaming.state`, which names them again for its readers). Here,
 beside the dialects, so that a dialect needs nothing of the stream's room.
@@ -11,6 +12,7 @@ Pure data: no I/O, no import of the stream.
 
 from __future__ import annotations
 
+from collections.abc import Container, Iterable
 from typing import Any, NamedTuple, Optional
 
 # The key of a stream's order structure (``StreamEvent.orders``) under which a dialect says the
@@ -56,4 +58,24 @@ class MarkRows(NamedTuple):
     prices: list[float]
 
 
-__all__ = ["MarkRows", "STREAM_KIND", "StreamEvent"]
+def flat_legs(held: Optional[Container[str]], listed: Iterable[StreamEvent], at: int, body: Any,
+              legs: tuple[str, ...] = ("BOTH",)) -> list[StreamEvent]:
+    """The events, flat, of the held legs a push of the account's whole book (``listed``: its
+    events) leaves out, of its time ``at``: every one of ``legs`` of a held symbol it does not
+    list; of one it lists a hedge leg of, the other leg (a one-way leg is the symbol's only)."""
+    if not isinstance(held, Iterable):
+        return []
+    seen: dict[str, set[str]] = {}
+    for ev in listed:
+        for p in ev.positions:
+            seen.setdefault(p[0], set()).add(p[1])
+    out = []
+    for symbol in sorted(held):
+        got = seen.get(symbol, set())
+        flat = () if "BOTH" in got else tuple(x for x in ("LONG", "SHORT") if x not in got) if got else legs
+        out.extend(StreamEvent(("position", symbol, leg), at, body, positions=((symbol, leg, None, 0.0, None),))
+                   for leg in flat)
+    return out
+
+
+__all__ = ["MarkRows", "STREAM_KIND", "StreamEvent", "flat_legs"]

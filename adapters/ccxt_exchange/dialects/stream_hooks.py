@@ -3,7 +3,8 @@
 
 What it owns: :class:`StreamHooks`, the base of :class:`~.base.Dialect` that holds whether a
 venue streams, how a raw frame reads (its kind, its events, its array of marks, its time), what
-the venue's end of an authorization says and which watches keep the subscriptions open.
+the venue's end of an authorization says and which watches keep the subscriptions open; and
+:class:`ModuleStream`, those hooks read from the venue's stream module.
 
 What it must not do: import ccxt, or read a frame of a venue (each venue's module does).
 """
@@ -11,7 +12,8 @@ What it must not do: import ccxt, or read a frame of a venue (each venue's modul
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Container, Mapping, Optional
+from types import ModuleType
+from typing import Any, Awaitable, Callable, ClassVar, Container, Mapping, Optional, cast
 
 from .cancel_hooks import Call
 from .listed import Listed
@@ -126,4 +128,39 @@ class StreamHooks:
         return None
 
 
-__all__ = ["StreamHooks"]
+@dataclass(frozen=True, kw_only=True)
+class ModuleStream(StreamHooks):
+    """A dialect's stream read by its venue's stream module (``stream_module``; mixed in before
+    :class:`~.base.Dialect`): each hook below is the module's function of that name, handed the
+    hook's arguments, where the module has one; else :class:`StreamHooks`' default."""
+
+    stream_module: ClassVar[ModuleType]
+
+    def _hook(self, name: str) -> Callable[..., Any]:
+        return cast(Callable[..., Any], getattr(self.stream_module, name, None) or getattr(super(), name))
+
+    def stream_message(self, message: Any) -> str:
+        return str(self._hook("stream_message")(message))
+
+    def stream_problem(self, message: Any) -> Optional[str]:
+        return cast(Optional[str], self._hook("stream_problem")(message))
+
+    def stream_events(self, message: Any, symbol_of: Callable[[str], str], ccxt_order: Callable[[Any], Any],
+                      held: Optional[Container[str]] = None) -> list[StreamEvent]:
+        return list(self._hook("stream_events")(message, symbol_of, ccxt_order, held))
+
+    def stream_mark_rows(self, message: Any, symbol_of: Callable[[str], str],
+                         held: Optional[Container[str]] = None) -> Optional[MarkRows]:
+        return cast(Optional[MarkRows], self._hook("stream_mark_rows")(message, symbol_of, held))
+
+    def stream_time(self, message: Any) -> Optional[int]:
+        return cast(Optional[int], self._hook("stream_time")(message))
+
+    def stream_ended(self, message: Any) -> tuple[str, str]:
+        return cast(tuple[str, str], self._hook("stream_ended")(message))
+
+    def watch_marks(self, client: Any, held: frozenset[str]) -> Awaitable[Any]:
+        return cast(Awaitable[Any], self._hook("watch_marks")(client, held))
+
+
+__all__ = ["ModuleStream", "StreamHooks"]

@@ -54,7 +54,6 @@ SAME = "same"  # applied (newer), nothing changed
 DUPLICATE = "duplicate"  # the update held, again: dropped
 OUT_OF_ORDER = "out_of_order"  # older than the update held for its key: dropped
 
-DROP_KINDS = ("malformed", "duplicate", "out_of_order", "unknown")
 LEGS = ("LONG", "SHORT", "BOTH")
 # What a leg's position takes from the stream: its size and entry, valued at the stream's mark.
 # Every other field a position declares is the last REST read's of that leg (the user-data
@@ -548,5 +547,5 @@ def _differences(positions: dict[tuple[str, str], StreamLeg], orders: Optional[d
     return found
 
 
-__all__ = ["CHANGED", "DROP_KINDS", "DUPLICATE", "Disagreement", "MarkRows", "OUT_OF_ORDER", "SAME", "STREAM_KIND",
+__all__ = ["CHANGED", "DUPLICATE", "Disagreement", "MarkRows", "OUT_OF_ORDER", "SAME", "STREAM_KIND",
            "StreamEvent", "StreamLeg", "StreamState", "leg_of", "prepare_stepwise"]

@@ -105,7 +105,9 @@ REFUSALS = (
 )
 
 
-# Its stream's private subscriptions (see bybit/contract.py): none apart, the listen key's socket
+# What its stream face's private subscriptions are named, for the adapter's three watches
+# (positions, balance, orders), each subscribed apart (tests/integration/test_stream_runner.py
+# waits for all of them before a scenario starts); None here: none apart, the listen key's socket
 # carries the account's positions, balance and orders at once.
 STREAM_TOPICS = None
 

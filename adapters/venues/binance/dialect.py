@@ -21,32 +21,32 @@ What it must not do
 
 from __future__ import annotations
 
-import asyncio
 import math
-from collections.abc import Container, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from types import ModuleType
+from typing import Any, ClassVar, Optional
 
 from killswitch.weights import PER_IP, Read, SnapshotCost, WeightLimit
 
 from ...base import MODE, PERMANENT, TRANSIENT
 from ...ccxt_exchange.dialects.base import (
     DEFAULT_ORDER_RATE,
-    YIELD_EVERY,
     Dialect,
     Listed,
     ModeRead,
     Reads,
     RefusalReader,
     bad_field,
+    read_each,
 )
 from ...ccxt_exchange.dialects.cancel_hooks import Call
 from ...ccxt_exchange.dialects.frames import latest_ms
 from ...ccxt_exchange.dialects.refusals import Rule
-from ...ccxt_exchange.dialects.stream_events import MarkRows, StreamEvent
+from ...ccxt_exchange.dialects.stream_hooks import ModuleStream
 from ...ccxt_exchange.parsing import BadData, BadField, num, order_info
+from . import dialect_stream
 from .dialect_rows import ALGO_ORDER_KINDS, FUTURES_ORDER_TYPES, SPOT_ORDER_TYPES, unified_position
-from .dialect_stream import stream_events, stream_mark_rows, stream_message
 from .switches import BinancePermissions
 
 # Binance's refusals of an order (USDⓈ-M and COIN-M futures, spot where the code is shared), from
@@ -118,7 +118,7 @@ def echoed(answer: Any, ms: int) -> None:
 
 
 @dataclass(frozen=True, kw_only=True)
-class BinanceDialect(Dialect):
+class BinanceDialect(ModuleStream, Dialect):
     client_id_param: str = "newClientOrderId"
     max_client_id_length: int = 36
     client_id_alphabet: str = r".A-Z:/a-z0-9_\-"  # ^[\.A-Z\:/a-z0-9_-]{1,36}$
@@ -161,19 +161,7 @@ class BinanceDialect(Dialect):
     def weight_limit_for(self, market_type: str) -> Optional[WeightLimit]:
         return self.spot_weight_limit if market_type == "spot" else self.weight_limit
 
-    def stream_message(self, message: Any) -> str:
-        """The USDⓈ-M user-data and mark price events (see :func:`stream_message`)."""
-        return stream_message(message)
-
-    def stream_events(self, message: Any, symbol_of: Callable[[str], str], ccxt_order: Callable[[Any], Any],
-                      held: Optional[Container[str]] = None) -> list[StreamEvent]:
-        """The USDⓈ-M events (see :func:`stream_events`)."""
-        return stream_events(message, symbol_of, ccxt_order, held)
-
-    def stream_mark_rows(self, message: Any, symbol_of: Callable[[str], str],
-                         held: Optional[Container[str]] = None) -> Optional[MarkRows]:
-        """``!markPrice@arr``'s rows as columns (see :func:`stream_mark_rows`)."""
-        return stream_mark_rows(message, symbol_of, held)
+    stream_module: ClassVar[ModuleType] = dialect_stream  # its frames read there (ModuleStream)
 
     def stream_time(self, message: Any) -> Optional[int]:
         """``E`` of the event, of an array's first row (one push: its rows share it)."""
@@ -195,17 +183,14 @@ class BinanceDialect(Dialect):
         rows = await reads.call(self.positions_method, {})
         if not isinstance(rows, list):
             raise BadData(f"{endpoint}: the answer is not a list")
-        out = []
-        for i, row in enumerate(rows):
-            if i % YIELD_EVERY == YIELD_EVERY - 1:
-                await asyncio.sleep(0)  # (10,000 rows hold the loop a third of a second: a mark frame goes first)
+
+        def read_row(row: Any) -> Any:
             try:
-                p = unified_position(row, reads.symbol_of)
+                return unified_position(row, reads.symbol_of)
             except BadField as e:
                 raise self.bad_field(endpoint, e.field, e.problem) from None
-            if p is not None:
-                out.append(p)
-        return out
+
+        return await read_each(rows, read_row)  # (10,000 rows hold the loop a third of a second)
 
     # the venue's regular open-order list of futures and of spot, as messages name it
     orders_endpoint: str = "GET /fapi/v1/openOrders"

@@ -132,25 +132,16 @@ REFUSALS = tuple((body, reason, kind, body["code"], body["msg"]) for body, reaso
 ))
 
 
-# What its stream face's private subscriptions are named, for the adapter's three watches
-# (positions, balance, orders), each subscribed apart (tests/integration/test_stream_runner.py
-# waits for all of them before a scenario starts).
+# Its stream face's private subscriptions (see binance/contract.py).
 STREAM_TOPICS = {"positions", "account", "orders"}
 
-# The streamed reaction bench's terms of it (bench/stream.py --venue): its name there, the text a
-# pushed frame carrying the crossed mark (80) holds, what the real venue's mark stream adds to the
-# reaction (the simulator pushes a set mark at once) and its stream face's options there.
+# The streamed reaction bench's terms of it (see binance/contract.py).
 STREAM_BENCH = {"name": "simulated Bitget v2", "crossed": '"markPrice":"80',
                 "cadence": "what its ticker's cadence adds, which Bitget does not document (the simulator pushes "
                            "a set mark at once, then every 300 ms while it moves)"}
 
-# How its adapter reads a hedge-mode account's mode, and what names the leg in a close built for it
-# (tests/integration/test_venue_position_mode.py: a hedge account declared one-way is read as hedge
-# and its close fills): the mode's source as the adapter says it, the close's leg field and the
-# fields a close for a leg must not carry.
+# How its adapter reads a hedge-mode account's mode (see binance/contract.py).
 POSITION_MODE_READ = {"source": "GET /api/v2/mix/account/account posMode=hedge_mode", "leg_field": "hedged"}
 
-# How a bot places, and cancels, a reduce-only stop-market sell on its face
-# (tests/integration/test_stream_conditional.py): ccxt's order type and params, and the cancel's
-# params; ``engine``: the face serves no place of a plan order, the test places it at the engine.
+# How a bot places, and cancels, a reduce-only stop-market sell on its face (see binance/contract.py).
 BOT_STOP = {"engine": True}  # a normal_plan that closes, placed in the venue's book

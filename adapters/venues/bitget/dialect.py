@@ -32,7 +32,7 @@ What it owns
       classic mix API has none, so :meth:`BitgetDialect.countdown` is None and the dead man's
       switch is the runner's own;
     * the account's position mode read from ``GET /api/v2/mix/account/account`` (``posMode``,
-      :meth:`BitgetDialect.read_position_mode`; :func:`position_mode` of an answer): what its
+      :meth:`BitgetDialect.read_position_mode`): what its
       closes are built for, and the declared ``hedge_mode`` checked against;
     * its refusal table (:data:`REFUSALS`, read by :func:`bitget_refusal`): 40774, an order built
       for the other position mode, is a MODE refusal (the mode read again, the close rebuilt
@@ -69,10 +69,10 @@ from ...ccxt_exchange.dialects.base import (
     unknown_value,
     unnamed,
 )
-from ...ccxt_exchange.dialects.cancel_hooks import Call, CancelAnswer
+from ...ccxt_exchange.dialects.cancel_hooks import CancelAnswer
 from ...ccxt_exchange.dialects.channels import ChannelStream
 from ...ccxt_exchange.dialects.refusals import Rule
-from ...ccxt_exchange.parsing import BadData, num, order_info
+from ...ccxt_exchange.parsing import num, order_info
 from . import dialect_stream as bitget_stream
 
 POSITIONS = "GET /api/v2/mix/position/all-position"
@@ -238,18 +238,6 @@ def product_type(market: Mapping[str, Any]) -> str:
     if settle in ("USDT", "USDC", "SUSDT", "SUSDC"):
         return f"{settle}-FUTURES"
     return "SCOIN-FUTURES" if settle in ("SBTC", "SETH", "SEOS") else "COIN-FUTURES"
-
-
-def position_mode(answer: Any) -> str:
-    """The account's position mode from ``GET /api/v2/mix/account/account`` (ccxt's
-    ``privateMixGetV2MixAccountAccount`` answer, or its ``data``): ``hedge`` or ``one_way``.
-    Raises :class:`adapters.ccxt_exchange.parsing.BadData` naming the field when the answer carries no known
-    ``posMode``."""
-    data = answer.get("data", answer) if isinstance(answer, Mapping) else None
-    mode = data.get("posMode") if isinstance(data, Mapping) else None
-    if mode not in POS_MODES:
-        raise BadData(f"{ACCOUNT}: field posMode: " + ("missing" if mode is None else f"unknown value {mode!r}"))
-    return "hedge" if mode == "hedge_mode" else "one_way"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -437,14 +425,6 @@ class BitgetDialect(ChannelStream, Dialect):
         if mode not in POS_MODES:
             raise self.unknown_value(ACCOUNT, "posMode", mode)
         return ModeRead(mode == "hedge_mode", f"{ACCOUNT} posMode={mode}")
-
-
-async def read_position_mode(call: Call, symbol_id: str = "BTCUSDT", product_type: str = "USDT-FUTURES",
-                             margin_coin: str = "USDT") -> str:
-    """:func:`position_mode` of the account, read through ``call`` (the adapter's budgeted one):
-    ``GET /api/v2/mix/account/account`` for one symbol (the venue's posMode is the account's)."""
-    answer = await call(MODE_METHOD, {"symbol": symbol_id, "productType": product_type, "marginCoin": margin_coin})
-    return position_mode(answer)
 
 
 # the lists' readers of an order row, for the stream's orders and orders-algo channels

@@ -61,12 +61,12 @@ What it must not do
 
 from __future__ import annotations
 
-from collections.abc import Container, Iterable, Mapping
+from collections.abc import Container, Mapping
 from typing import Any, Awaitable, Callable, NamedTuple, Optional
 
 from ...ccxt_exchange.dialects import channels
 from ...ccxt_exchange.dialects.frames import FrameFields, latest_ms
-from ...ccxt_exchange.dialects.stream_events import StreamEvent
+from ...ccxt_exchange.dialects.stream_events import StreamEvent, flat_legs
 from ...ccxt_exchange.parsing import BadData, num
 
 VENUE = "bitget"
@@ -157,8 +157,8 @@ def stream_events(message: Any, symbol_of: Callable[[str], str], ccxt_order: Cal
     ts = num(message.get("ts"))
     ctx = _Read(symbol_of, ccxt_order, held, rows_of, int(ts) if ts is not None else 0, _Push())
     out = channels.channel_events(FRAME, _READERS, message, ctx)
-    if message["arg"]["channel"] == POSITIONS:
-        out.extend(_flat_legs(POSITIONS, out, ctx))
+    if message["arg"]["channel"] == POSITIONS and ctx.held is not None:
+        out.extend(flat_legs(ctx.held, out, _stamp(POSITIONS, ctx), ctx.push, LEGS))
     return out
 
 
@@ -180,25 +180,6 @@ def _position(channel: str, row: Mapping[str, Any], ctx: _Read) -> list[StreamEv
     entry = num(row.get("openPriceAvg")) or None
     return [StreamEvent(("position", symbol, leg), _stamp(channel, ctx), (ctx.push, row),
                         positions=((symbol, leg, str(hold) if size else None, size, entry),))]
-
-
-def _flat_legs(channel: str, listed: list[StreamEvent], ctx: _Read) -> list[StreamEvent]:
-    """A snapshot's held legs it does not list: flat (of the push's time)."""
-    if not isinstance(ctx.held, Iterable):
-        return []
-    seen: dict[str, set[str]] = {}
-    for ev in listed:
-        for p in ev.positions:
-            seen.setdefault(p[0], set()).add(p[1])
-    at = _stamp(channel, ctx)
-    out = []
-    for symbol in sorted(ctx.held):
-        legs = seen.get(symbol, set())
-        # a listed one-way row holds the symbol's one leg; a listed hedge leg leaves the other one
-        flat = () if "BOTH" in legs else tuple(x for x in ("LONG", "SHORT") if x not in legs) if legs else LEGS
-        out.extend(StreamEvent(("position", symbol, leg), at, ctx.push, positions=((symbol, leg, None, 0.0, None),))
-                   for leg in flat)
-    return out
 
 
 def _account(channel: str, row: Mapping[str, Any], ctx: _Read) -> list[StreamEvent]:

@@ -64,9 +64,7 @@ CANCEL_ANSWERS = (
 CANCEL_NOT_SENT = {"batch": "no batch"}
 
 
-# Its documented refusals of an order (tests/unit/adapters/ccxt/test_venue_refusals.py): the body
-# ccxt's client of its SIM_ID raises for (ccxt's own handle_errors), the reason and retry kind its
-# table maps it to, and the code and words the refusal keeps: (body, reason, kind, code, words).
+# Its documented refusals of an order (the fields: see binance/contract.py):
 # Bybit v5's retCode / retMsg.
 
 
@@ -85,24 +83,15 @@ REFUSALS = (
 )
 
 
-# What its stream face's private subscriptions are named, for the adapter's three watches
-# (positions, balance, orders), each subscribed apart (tests/integration/test_stream_runner.py
-# waits for all of them before a scenario starts).
+# Its stream face's private subscriptions (see binance/contract.py).
 STREAM_TOPICS = {"position", "wallet", "order"}
 
-# The streamed reaction bench's terms of it (bench/stream.py --venue): its name there, the text a
-# pushed frame carrying the crossed mark (80) holds, what the real venue's mark stream adds to the
-# reaction (the simulator pushes a set mark at once) and its stream face's options there.
+# The streamed reaction bench's terms of it (see binance/contract.py).
 STREAM_BENCH = {"name": "simulated Bybit v5", "crossed": '"markPrice":"80',
                 "cadence": "up to 100 ms more to both (the tickers' cadence)"}
 
-# How its adapter reads a hedge-mode account's mode, and what names the leg in a close built for it
-# (tests/integration/test_venue_position_mode.py: a hedge account declared one-way is read as hedge
-# and its close fills): the mode's source as the adapter says it, the close's leg field and the
-# fields a close for a leg must not carry.
+# How its adapter reads a hedge-mode account's mode (see binance/contract.py).
 POSITION_MODE_READ = {"source": "GET /v5/position/list positionIdx", "leg_field": "positionIdx"}
 
-# How a bot places, and cancels, a reduce-only stop-market sell on its face
-# (tests/integration/test_stream_conditional.py): ccxt's order type and params, and the cancel's
-# params; ``engine``: the face serves no place of a plan order, the test places it at the engine.
+# How a bot places, and cancels, a reduce-only stop-market sell on its face (see binance/contract.py).
 BOT_STOP = {"type": "market", "params": {"triggerDirection": "descending"}, "cancel": {}}  # a conditional order

@@ -35,9 +35,11 @@ What it must not do
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Container
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Mapping, Optional, Sequence
+from types import ModuleType
+from typing import Any, Awaitable, Callable, ClassVar, Mapping, Optional, Sequence
 
 from killswitch.weights import PER_IP, Read, WeightLimit
 
@@ -58,6 +60,7 @@ from ...ccxt_exchange.dialects.channels import marks_watched
 from ...ccxt_exchange.dialects.frames import has_field, latest_ms
 from ...ccxt_exchange.dialects.refusals import Rule
 from ...ccxt_exchange.dialects.stream_events import StreamEvent
+from ...ccxt_exchange.dialects.stream_hooks import ModuleStream
 from ...ccxt_exchange.parsing import num
 from .switches import BybitFreeze, BybitPermissions
 
@@ -306,7 +309,7 @@ class DisconnectedCancelAll:
 
 
 @dataclass(frozen=True, kw_only=True)
-class BybitDialect(Dialect):
+class BybitDialect(ModuleStream, Dialect):
     max_client_id_length: int = 36
     client_id_alphabet: str = r"A-Za-z0-9_\-"  # orderLinkId: letters, digits, dashes and underscores
     default_settle_coins: tuple[str, ...] = LINEAR_SETTLE_COINS
@@ -339,6 +342,7 @@ class BybitDialect(Dialect):
     # so it costs the reconcile's snapshot and, at each connect, the two requests of ccxt's
     # isUnifiedEnabled (GET /v5/user/query-api and /v5/account/info) — once, not a rate.
     streams: bool = True
+    stream_module: ClassVar[ModuleType] = sys.modules[__name__]  # its frames read here (ModuleStream)
     stream_open_weight: float = 2.0
     stream_keepalive_weight: float = 0.0
     stream_order_parser: str = "parse_order"  # ccxt.pro's bybit reads order rows with its REST parser
@@ -364,13 +368,6 @@ class BybitDialect(Dialect):
                 return CancelAnswer(frozenset(), whole=True)
             raise self.bad_field(CANCEL_ALL, "result.list", "missing")
         return named_rows(self.id, CANCEL_ALL, answer, "orderId", lambda row: None, self.refusal_rules)
-
-    def stream_message(self, message: Any) -> str:
-        return stream_message(message)
-
-    def stream_events(self, message: Any, symbol_of: Callable[[str], str], ccxt_order: Callable[[Any], Any],
-                      held: Optional[Container[str]] = None) -> list[StreamEvent]:
-        return stream_events(message, symbol_of, ccxt_order, held)
 
     def stream_time(self, message: Any) -> Optional[int]:
         """The venue's stamp of a frame: ``creationTime`` of a private topic, ``ts`` of a public one."""

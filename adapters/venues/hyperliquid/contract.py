@@ -68,9 +68,7 @@ CANCEL_ANSWERS = (
 CANCEL_NOT_SENT = {"symbol": "no cancel-all"}
 
 
-# Its documented refusals of an order (tests/unit/adapters/ccxt/test_venue_refusals.py): the body
-# ccxt's client of its SIM_ID raises for (ccxt's own handle_errors), the reason and retry kind its
-# table maps it to, and the code and words the refusal keeps: (body, reason, kind, code, words).
+# Its documented refusals of an order (the fields: see binance/contract.py):
 # Hyperliquid's action statuses ({"error": ...}, no code: the first sentence is the code).
 
 
@@ -88,9 +86,7 @@ REFUSALS = (
      "Order could not immediately match against any resting orders. asset=0"),
 )
 
-# The streamed reaction bench's terms of it (bench/stream.py --venue): its name there, the text a
-# pushed frame carrying the crossed mark (80) holds, what the real venue's mark stream adds to the
-# reaction (the simulator pushes a set mark at once) and its stream face's options there.
+# The streamed reaction bench's terms of it (see binance/contract.py).
 # Its stream is the clearinghouseState channel (a set mark revalues the held position, and the face
 # pushes the account's state at the end of its next 50 ms block); the face's cadence push of the
 # whole book (10,000 rows) once a minute, not a second: the venue lists ~200 coins, not 10,000.

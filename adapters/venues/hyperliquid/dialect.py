@@ -44,7 +44,8 @@ import math
 import re
 from collections.abc import Container
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Mapping, Optional, Sequence
+from types import ModuleType
+from typing import Any, Callable, ClassVar, Mapping, Optional, Sequence
 
 from killswitch.weights import PER_IP, Read, WeightLimit
 
@@ -57,6 +58,7 @@ from ...ccxt_exchange.dialects.base import (
 from ...ccxt_exchange.dialects.cancel_hooks import Call, CancelAnswer
 from ...ccxt_exchange.dialects.refusals import Rule, body_of
 from ...ccxt_exchange.dialects.stream_events import StreamEvent
+from ...ccxt_exchange.dialects.stream_hooks import ModuleStream
 from ...ccxt_exchange.parsing import BadData
 from . import dialect_stream as hl_stream
 from .dialect_orders import ORDER_TYPE_TRIGGERS, OUR_ID, from_cloid, listed_kind, to_cloid, with_our_id
@@ -88,18 +90,12 @@ def hyperliquid_refusal(body: Any) -> Optional[tuple[str, str]]:
     its first sentence as the code, the whole text as the message."""
     if not isinstance(body, Mapping):
         return None
-    text: Any = None
-    if body.get("status") == "err":
-        text = body.get("response")
-    else:
-        data = body.get("response", {}).get("data", {}) if isinstance(body.get("response"), Mapping) else {}
-        for st in (data.get("statuses") or ()) if isinstance(data, Mapping) else ():
-            if isinstance(st, Mapping) and st.get("error"):
-                text = st["error"]
-                break
+    text = body.get("response") if body.get("status") == "err" else next(
+        (st["error"] for st in statuses_of(body) or () if isinstance(st, Mapping) and st.get("error")), None)
     if not isinstance(text, str) or not text:
         return None
     return text.split(".", 1)[0].strip(), text
+
 
 def statuses_of(body: Any) -> Optional[list]:
     """An action's ``response.data.statuses`` (None: the answer has none)."""
@@ -156,7 +152,7 @@ def vault_of(client: Any) -> Optional[str]:
 
 
 @dataclass(frozen=True, kw_only=True)
-class HyperliquidDialect(Dialect):
+class HyperliquidDialect(ModuleStream, Dialect):
     max_client_id_length: int = 32
     client_id_alphabet: str = "0-9a-fks"  # exactly ks and 30 lowercase hex digits (client_id_fits)
     client_options: Mapping[str, Any] = field(default_factory=lambda: {
@@ -349,21 +345,11 @@ class HyperliquidDialect(Dialect):
 
     # --- the stream (:mod:`.dialect_stream`) -------------------------------------------------
 
-    def stream_message(self, message: Any) -> str:
-        return hl_stream.stream_message(message)
-
-    def stream_problem(self, message: Any) -> Optional[str]:
-        return hl_stream.stream_problem(message)
+    stream_module: ClassVar[ModuleType] = hl_stream  # its frames read there (ModuleStream)
 
     def stream_events(self, message: Any, symbol_of: Callable[[str], str], ccxt_order: Callable[[Any], Any],
                       held: Optional[Container[str]] = None) -> list[StreamEvent]:
-        return hl_stream.stream_events(message, ccxt_order, held)
-
-    def stream_time(self, message: Any) -> Optional[int]:
-        return hl_stream.stream_time(message)
-
-    def watch_marks(self, client: Any, held: frozenset[str]) -> Awaitable[Any]:
-        return hl_stream.watch_marks(client, held)
+        return hl_stream.stream_events(message, ccxt_order, held)  # (its rows name their coin)
 
     # --- dead man's switch ---------------------------------------------------------------------
 

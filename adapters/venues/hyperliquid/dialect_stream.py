@@ -49,11 +49,11 @@ What it must not do
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Container, Iterable
+from collections.abc import Container
 from typing import Any, Awaitable, Callable, Mapping, Optional
 
 from ...ccxt_exchange.dialects.frames import latest_ms, missing_field
-from ...ccxt_exchange.dialects.stream_events import STREAM_KIND, StreamEvent
+from ...ccxt_exchange.dialects.stream_events import STREAM_KIND, StreamEvent, flat_legs
 from ...ccxt_exchange.parsing import BadData, num
 from .dialect_orders import ORDER_TYPE_TRIGGERS, listed_kind, with_our_id
 
@@ -222,7 +222,6 @@ def stream_events(message: Any, ccxt_order: Callable[[Any], Any],
 def _state_events(state: Mapping[str, Any], held: Optional[Container[str]]) -> list[StreamEvent]:
     at = int(num(state["time"]) or 0)
     out: list[StreamEvent] = []
-    listed: set[str] = set()
     upnl = 0.0
     for row in state["assetPositions"]:
         p = row["position"]
@@ -231,7 +230,6 @@ def _state_events(state: Mapping[str, Any], held: Optional[Container[str]]) -> l
         if size is None or not isinstance(coin, str) or not coin:
             raise BadData("a position without its coin or size")  # (stream_problem names the field)
         symbol = symbol_of_coin(coin)
-        listed.add(symbol)
         if not size:
             out.append(StreamEvent(("position", symbol, "BOTH"), at, row,
                                    positions=((symbol, "BOTH", None, 0.0, None),)))
@@ -244,10 +242,7 @@ def _state_events(state: Mapping[str, Any], held: Optional[Container[str]]) -> l
         out.append(StreamEvent(("position", symbol, "BOTH"), at, row,
                                positions=((symbol, "BOTH", "long" if size > 0 else "short", abs(size), entry),),
                                marks=((symbol, mark),) if mark else ()))
-    for symbol in held if isinstance(held, Iterable) else ():  # a snapshot: a held position not listed is flat
-        if symbol not in listed:
-            out.append(StreamEvent(("position", symbol, "BOTH"), at, None,
-                                   positions=((symbol, "BOTH", None, 0.0, None),)))
+    out.extend(flat_legs(held, out, at, None))  # a snapshot: a held position not listed is flat
     equity = num(state["marginSummary"]["accountValue"]) or 0.0
     out.append(StreamEvent(("wallet",), at, state["marginSummary"], wallets=((QUOTE, equity - upnl),)))
     return out

@@ -67,9 +67,7 @@ CANCEL_NOT_SENT = {"one": "every kind one order a batch (cancels_itself)",
                    "symbol": "CancelAll is the account's: never sent (cancels_itself)"}
 
 
-# Its documented refusals of an order (tests/unit/adapters/ccxt/test_venue_refusals.py): the body
-# ccxt's client of its SIM_ID raises for (ccxt's own handle_errors), the reason and retry kind its
-# table maps it to, and the code and words the refusal keeps: (body, reason, kind, code, words).
+# Its documented refusals of an order (the fields: see binance/contract.py):
 # Kraken spot's error list (fixtures/spot-documented.json, AddOrder insufficient funds; the
 # documented error strings of https://docs.kraken.com/api/docs/guides/spot-errors).
 REFUSALS = (

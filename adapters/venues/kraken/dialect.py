@@ -39,14 +39,13 @@ What it must not do
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional, Sequence
 
 from killswitch.weights import PER_UID, Read, SnapshotCost, WeightLimit
 
 from ...base import AdapterError, Reason
-from ...ccxt_exchange.dialects.base import Dialect, Listed, Reads, bad_field
+from ...ccxt_exchange.dialects.base import Dialect, Listed, Reads, bad_field, read_each
 from ...ccxt_exchange.dialects.cancel_hooks import Call, CancelAnswer
 from ...ccxt_exchange.dialects.refusals import Rule
 from ...ccxt_exchange.dialects.spot import check_every_asset_valued
@@ -76,16 +75,13 @@ READ_PACE: Mapping[tuple[str, str, str], float] = {
     ("private", "POST", "QueryOrders"): 2.0, ("public", "GET", "Ticker"): 1.0}
 
 
-def _trigger_time(answer: Any) -> str:
+def _trigger_time(answer: Any) -> Any:
     refused = rows.refusal_of(answer)
     if refused is not None:  # (ccxt raises for an error list; an answer handed in as it is says it here)
         raise AdapterError(Reason(refused.reason), f"{DEAD_MANS_SWITCH}: {refused.text()}", venue=rows.VENUE,
                            refusal=refused)
     result = answer.get("result") if isinstance(answer, Mapping) else None
-    trigger = result.get("triggerTime") if isinstance(result, Mapping) else None
-    if trigger is None:
-        raise bad_field(rows.VENUE, DEAD_MANS_SWITCH, "result.triggerTime", "missing")
-    return str(trigger)
+    return result.get("triggerTime") if isinstance(result, Mapping) else None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -168,12 +164,7 @@ class KrakenDialect(Dialect):
         got = await self.read(reads, rows.OPEN_ORDERS, "fetch_open_orders", symbol)
         if not isinstance(got, list):
             raise self.bad_field(rows.OPEN_ORDERS, "result.open", "not a list of orders")
-        out = []
-        for at, o in enumerate(got):
-            out.append(rows.read_open_order(o))
-            if at % 500 == 499:
-                await asyncio.sleep(0)
-        return out
+        return await read_each(got, rows.read_open_order)
 
     def check_spot_values(self, balances: Sequence[Any], quote: str) -> None:
         """Every asset held is valued: one no ticker of ASSET/QUOTE prices (an asset of Kraken

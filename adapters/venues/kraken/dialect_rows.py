@@ -29,7 +29,6 @@ from ...ccxt_exchange.parsing import BadData, num
 
 VENUE = "kraken"
 OPEN_ORDERS = "POST /0/private/OpenOrders"
-CLOSED_ORDERS = "POST /0/private/ClosedOrders"
 CANCEL_ORDER = "POST /0/private/CancelOrder"
 
 # The engine's client order ids (killswitch.engine.schedule.client_order_id) and their cl_ord_id.
@@ -182,6 +181,6 @@ def cancel_answer(how: str, answer: Any, sent: Sequence[Any]) -> CancelAnswer:
     return CancelAnswer(frozenset({oid}) if count >= 1 else frozenset())
 
 
-__all__ = ["CANCEL_ORDER", "CLOSED_ORDERS", "FREE_TEXT", "OPEN_ORDERS", "ORDER_KINDS", "OUR_ID", "REFUSALS",
+__all__ = ["CANCEL_ORDER", "FREE_TEXT", "OPEN_ORDERS", "ORDER_KINDS", "OUR_ID", "REFUSALS",
            "VENUE", "cancel_answer", "errors_of", "from_cl_ord_id", "kraken_refusal", "read_open_order",
            "refusal_of", "to_cl_ord_id"]

@@ -104,14 +104,10 @@ REFUSALS_ELSEWHERE = ("Kraken Futures refuses an order inside a success answer (
                       "raise: tests/unit/adapters/venues/test_krakenfutures_recorded_payloads.py reads them")
 
 
-# What its stream face's private subscriptions are named, for the adapter's three watches
-# (positions, balance, orders), each subscribed apart (tests/integration/test_stream_runner.py
-# waits for all of them before a scenario starts).
+# Its stream face's private subscriptions (see binance/contract.py).
 STREAM_TOPICS = {"open_positions", "balances", "open_orders"}
 
-# The streamed reaction bench's terms of it (bench/stream.py --venue): its name there, the text a
-# pushed frame carrying the crossed mark (80) holds, what the real venue's mark stream adds to the
-# reaction (the simulator pushes a set mark at once) and its stream face's options there.
+# The streamed reaction bench's terms of it (see binance/contract.py).
 STREAM_BENCH = {"name": "simulated Kraken Futures", "crossed": '"markPrice":80',
                 "cadence": "what its ticker feed's cadence adds, which Kraken does not document (the simulator "
                            "pushes a set mark at once, then on its cadence while it moves)"}

@@ -52,7 +52,8 @@ from __future__ import annotations
 import asyncio
 import re
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Container, Mapping, Optional, Sequence
+from types import ModuleType
+from typing import Any, Callable, ClassVar, Mapping, Optional, Sequence
 
 from killswitch.weights import PER_UID, Read, WeightLimit
 
@@ -66,7 +67,7 @@ from ...ccxt_exchange.dialects.base import (
 )
 from ...ccxt_exchange.dialects.cancel_hooks import Call, CancelAnswer
 from ...ccxt_exchange.dialects.refusals import Rule, refusal
-from ...ccxt_exchange.dialects.stream_events import StreamEvent
+from ...ccxt_exchange.dialects.stream_hooks import ModuleStream
 from ...ccxt_exchange.dialects.trigger_countdown import TriggerCountdown
 from ...ccxt_exchange.parsing import BadData, num
 from . import dialect_answers as answers, dialect_stream as kf_stream
@@ -102,12 +103,9 @@ DMS_RANGE = (1, 86_400)
 CCXT_STATUS = re.compile(r"failed due to (?P<code>[A-Za-z_]+)")
 
 
-def _trigger_time(answer: Any) -> str:
+def _trigger_time(answer: Any) -> Any:
     status = answer.get("status") if isinstance(answer, Mapping) else None
-    trigger = status.get("triggerTime") if isinstance(status, Mapping) else None
-    if trigger is None:
-        raise bad_field(answers.VENUE, DEAD_MANS_SWITCH, "status.triggerTime", "missing")
-    return str(trigger)
+    return status.get("triggerTime") if isinstance(status, Mapping) else None
 
 
 def marks_of(answer: Any, symbol_of: Callable[[str], str] = lambda market_id: market_id) -> dict[str, float]:
@@ -219,7 +217,7 @@ def flex_equity(info: Mapping[str, Any]) -> list[Any]:
 
 
 @dataclass(frozen=True, kw_only=True)
-class KrakenFuturesDialect(Dialect):
+class KrakenFuturesDialect(ModuleStream, Dialect):
     client_id_param: str = "cliOrdId"
     max_client_id_length: int = 100
     client_id_alphabet: str = r"A-Za-z0-9\-"
@@ -269,21 +267,7 @@ class KrakenFuturesDialect(Dialect):
     streams: bool = True
     stream_quote: Optional[str] = kf_stream.QUOTE  # the flex account's values are in USD
 
-    def stream_message(self, message: Any) -> str:
-        return kf_stream.stream_message(message)
-
-    def stream_events(self, message: Any, symbol_of: Callable[[str], str], ccxt_order: Callable[[Any], Any],
-                      held: Optional[Container[str]] = None) -> list[StreamEvent]:
-        return kf_stream.stream_events(message, symbol_of, ccxt_order, held)
-
-    def stream_time(self, message: Any) -> Optional[int]:
-        return kf_stream.stream_time(message)
-
-    def stream_ended(self, message: Any) -> tuple[str, str]:
-        return kf_stream.stream_ended(message)
-
-    def watch_marks(self, client: Any, held: frozenset[str]) -> Awaitable[Any]:
-        return kf_stream.watch_marks(client, held)
+    stream_module: ClassVar[ModuleType] = kf_stream  # its frames read there (ModuleStream)
 
     # --- the venue's answers ---------------------------------------------------------------------
 

@@ -48,12 +48,12 @@ What it must not do
 
 from __future__ import annotations
 
-from collections.abc import Container, Iterable, Mapping
+from collections.abc import Container, Mapping
 from typing import Any, Awaitable, Callable, Optional
 
 from ...ccxt_exchange.dialects import channels
 from ...ccxt_exchange.dialects.frames import FrameFields, latest_ms
-from ...ccxt_exchange.dialects.stream_events import StreamEvent
+from ...ccxt_exchange.dialects.stream_events import StreamEvent, flat_legs
 from ...ccxt_exchange.parsing import num
 
 VENUE = "krakenfutures"
@@ -158,20 +158,15 @@ def _positions(feed: str, message: Mapping[str, Any], symbol_of: Callable[[str],
     at = _stamp(feed, message)
     push = _Push()
     out: list[StreamEvent] = []
-    seen: set[str] = set()
     for raw in FRAME.rows(feed, message.get("positions"), "positions"):
         row = FRAME.row(feed, raw, "positions")
         symbol = symbol_of(FRAME.text(feed, row, "instrument").upper())
         balance = FRAME.number(feed, row, "balance")
         entry = num(row.get("entry_price")) or None
         side = "long" if balance > 0 else "short" if balance < 0 else None
-        seen.add(symbol)
         out.append(StreamEvent(("position", symbol, "BOTH"), at, (push, row),
                                positions=((symbol, "BOTH", side, abs(balance), entry),)))
-    if isinstance(held, Iterable):
-        out.extend(StreamEvent(("position", symbol, "BOTH"), at, push, positions=((symbol, "BOTH", None, 0.0, None),))
-                   for symbol in sorted(held) if symbol not in seen)
-    return out
+    return out + flat_legs(held, out, at, push)
 
 
 def _balances(feed: str, message: Mapping[str, Any]) -> list[StreamEvent]:

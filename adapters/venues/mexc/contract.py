@@ -128,9 +128,7 @@ CANCEL_ANSWERS = (
 CANCEL_NOT_SENT: dict = {}
 
 
-# Its documented refusals of an order (tests/unit/adapters/ccxt/test_venue_refusals.py): the body
-# ccxt's client of its SIM_ID raises for (ccxt's own handle_errors), the reason and retry kind its
-# table maps it to, and the code and words the refusal keeps: (body, reason, kind, code, words).
+# Its documented refusals of an order (the fields: see binance/contract.py):
 # MEXC's contract API (fixtures/contract-docs.json, ccxt_comments.position_not_exist; the codes of
 # its table in dialect.py).
 REFUSALS = (
@@ -143,26 +141,17 @@ REFUSALS = (
 )
 
 
-# What its stream face's private subscriptions are named, for the adapter's three watches
-# (positions, balance, orders), each subscribed apart (tests/integration/test_stream_runner.py
-# waits for all of them before a scenario starts).
+# Its stream face's private subscriptions (see binance/contract.py).
 STREAM_TOPICS = {"positions", "account", "orders"}
 
-# The streamed reaction bench's terms of it (bench/stream.py --venue): its name there, the text a
-# pushed frame carrying the crossed mark (80) holds, what the real venue's mark stream adds to the
-# reaction (the simulator pushes a set mark at once) and its stream face's options there.
+# The streamed reaction bench's terms of it (see binance/contract.py).
 STREAM_BENCH = {"name": "simulated MEXC contract API", "crossed": '"fairPrice":80',
                 "cadence": "up to 1 s more to both (MEXC pushes a contract's ticker once a second while it "
                            "trades; the simulator pushes a set mark at once, then every 300 ms while it moves)"}
 
-# How its adapter reads a hedge-mode account's mode, and what names the leg in a close built for it
-# (tests/integration/test_venue_position_mode.py: a hedge account declared one-way is read as hedge
-# and its close fills): the mode's source as the adapter says it, the close's leg field and the
-# fields a close for a leg must not carry.
+# How its adapter reads a hedge-mode account's mode (see binance/contract.py).
 POSITION_MODE_READ = {"source": "GET /api/v1/private/position/position_mode data=1", "leg_field": "side",
                       "without": ("reduceOnly",)}  # the leg's close code names the leg
 
-# How a bot places, and cancels, a reduce-only stop-market sell on its face
-# (tests/integration/test_stream_conditional.py): ccxt's order type and params, and the cancel's
-# params; ``engine``: the face serves no place of a plan order, the test places it at the engine.
+# How a bot places, and cancels, a reduce-only stop-market sell on its face (see binance/contract.py).
 BOT_STOP = {"engine": True}

@@ -85,7 +85,6 @@ EXTERNAL = f"GET {PRIVATE}/order/external/{{symbol}}/{{external_oid}}"
 CANCEL = f"POST {PRIVATE}/order/cancel"
 CANCEL_ALL = f"POST {PRIVATE}/order/cancel_all"
 PLAN_CANCEL = f"POST {PRIVATE}/planorder/cancel"
-PLAN_CANCEL_ALL = f"POST {PRIVATE}/planorder/cancel_all"
 STOP_CANCEL = f"POST {PRIVATE}/stoporder/cancel"
 RATE_LIMITS = "https://mexcdevelop.github.io/apidocs/contract_v1_en/"
 
@@ -248,8 +247,7 @@ class MexcDialect(spot.MexcSpot, MexcStream, Dialect):
         try:
             return order_row(row, lambda _: symbol)
         except BadField as e:
-            raise self.bad_field(EXTERNAL, str(e).removeprefix("field ").split(":", 1)[0],
-                            str(e).split(": ", 1)[-1]) from None
+            raise self.bad_field(EXTERNAL, e.field, e.problem) from None
 
     # --- reads --------------------------------------------------------------------------------
 
@@ -265,7 +263,7 @@ class MexcDialect(spot.MexcSpot, MexcStream, Dialect):
         try:
             return position_mode(answer)
         except BadField as e:
-            raise self.bad_field(MODE_ENDPOINT, "data", str(e).split(": ", 1)[-1]) from None
+            raise self.bad_field(MODE_ENDPOINT, "data", e.problem) from None
 
     async def fetch_positions(self, reads: Reads) -> Any:
         """The open positions, each valued at its contract's fair price and its leg the
@@ -370,8 +368,7 @@ class MexcDialect(spot.MexcSpot, MexcStream, Dialect):
         try:
             return reader(info, reads.symbol_of)
         except BadField as e:
-            field_name, _, problem = str(e).removeprefix("field ").partition(": ")
-            raise self.bad_field(endpoint, field_name, problem) from None
+            raise self.bad_field(endpoint, e.field, e.problem) from None
 
     async def _stop_rows(self, reads: Reads, symbol: Optional[str]) -> list:
         query: dict[str, Any] = {"is_finished": 0, "page_size": PAGE}
@@ -426,6 +423,13 @@ class MexcDialect(spot.MexcSpot, MexcStream, Dialect):
         ``{stopPlanOrderId}`` (at most 50: the venue refuses a longer one)."""
         return await call(STOP_CANCEL_METHOD, [{"stopPlanOrderId": o.id} for o in orders])
 
+    def _succeeded(self, endpoint: str, answer: Any, sent: Sequence[Any]) -> CancelAnswer:
+        """Every order ``sent`` done by an answer ``success`` true (naming none); else BAD_RESPONSE."""
+        if not (isinstance(answer, Mapping) and answer.get("success") is True):
+            raise self.bad_field(endpoint, "success", "missing" if not isinstance(answer, Mapping)
+                                 else f"not true: {answer.get('success')!r}")
+        return CancelAnswer(frozenset(o.id for o in sent))
+
     def cancel_answer(self, how: str, answer: Any, sent: Sequence[Any]) -> CancelAnswer:
         """What MEXC's answer to a cancel says, order by order:
 
@@ -446,21 +450,14 @@ class MexcDialect(spot.MexcSpot, MexcStream, Dialect):
         if sent and all(spot.is_spot_order(o) for o in sent):
             return spot.cancel_answer(how, answer, sent, self.refusal_rules)
         if how == "batch" and sent and all(getattr(o, "kind", "regular") == "tpsl" for o in sent):
-            # stoporder/cancel: success true, no list (a refusal raised)
-            if not (isinstance(answer, Mapping) and answer.get("success") is True):
-                raise self.bad_field(STOP_CANCEL, "success", "missing" if not isinstance(answer, Mapping)
-                                else f"not true: {answer.get('success')!r}")
-            return CancelAnswer(frozenset(o.id for o in sent))
+            return self._succeeded(STOP_CANCEL, answer, sent)  # success true, no list (a refusal raised)
         if any(getattr(o, "kind", "regular") == "tpsl" for o in sent):
             return CancelAnswer(frozenset())
         wanted = {o.id for o in sent}
         if how == "one":  # the venue's body (a regular order's), or ccxt's parse keeping it in info
             info = answer.get("info", answer) if isinstance(answer, Mapping) else None
             if getattr(sent[0], "kind", "regular") != "regular":
-                if not (isinstance(info, Mapping) and info.get("success") is True):
-                    raise self.bad_field(PLAN_CANCEL, "success", "missing" if not isinstance(info, Mapping)
-                                    else f"not true: {info.get('success')!r}")
-                return CancelAnswer(frozenset(o.id for o in sent[:1]))
+                return self._succeeded(PLAN_CANCEL, info, sent[:1])
             rows = info if isinstance(info, list) else (info.get("data") if isinstance(info, Mapping) else None)
             return self._rows_answer(CANCEL, rows, wanted)
         rows_of = [o.get("info") if isinstance(o, Mapping) else None for o in (answer or [])]
@@ -472,8 +469,7 @@ class MexcDialect(spot.MexcSpot, MexcStream, Dialect):
         try:
             read_rows = cancel_rows(rows)
         except BadField as e:
-            field_name, _, problem = str(e).removeprefix("field ").partition(": ")
-            raise self.bad_field(endpoint, field_name, problem) from None
+            raise self.bad_field(endpoint, e.field, e.problem) from None
         done = frozenset(oid for oid, code, _ in read_rows if code == "0" and oid in wanted)
         refused = {oid: self.cancel_refusal(code, msg) for oid, code, msg in read_rows
                    if code != "0" and oid in wanted and oid not in done}

@@ -37,13 +37,12 @@ What it must not do
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence
 
 from killswitch.weights import PER_UID, Read, SnapshotCost, WeightLimit
 
 from ...base import PERMANENT, TRANSIENT
-from ...ccxt_exchange.dialects.base import Listed, Reads, bad_field, unknown_value
+from ...ccxt_exchange.dialects.base import Listed, Reads, bad_field, read_each, unknown_value
 from ...ccxt_exchange.dialects.cancel_hooks import CancelAnswer
 from ...ccxt_exchange.dialects.refusals import Rule, mapped
 from ...ccxt_exchange.dialects.spot import check_every_asset_valued
@@ -246,12 +245,7 @@ class MexcSpot:
         got = await self.read(reads, OPEN_ORDERS, "fetch_open_orders", symbol)
         if not isinstance(got, list):
             raise bad_field(VENUE, OPEN_ORDERS, "the answer", "not a list of orders")
-        out = []
-        for at, o in enumerate(got):
-            out.append(read_open_order(o))
-            if at % 500 == 499:
-                await asyncio.sleep(0)
-        return out
+        return await read_each(got, read_open_order)
 
     def snapshot_cost(self, market_type: str, settle_coins: tuple[str, ...] = ()) -> Optional[SnapshotCost]:
         if market_type == "spot":

@@ -176,8 +176,7 @@ def _order(channel: str, row: Mapping[str, Any], message: Mapping[str, Any], sym
     try:
         parsed = read(row, symbol_of)
     except BadField as e:
-        name, _, problem = str(e).removeprefix("field ").partition(": ")
-        raise FRAME.bad(channel, name, problem) from None
+        raise FRAME.bad(channel, e.field, e.problem) from None
     oid = str(parsed["id"])
     at = int(num(row.get("updateTime")) or _stamp(channel, message))
     if parsed["status"] != "open" or text(row.get("isFinished")) not in (None, "0"):

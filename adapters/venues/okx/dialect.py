@@ -40,12 +40,12 @@ from ...ccxt_exchange.dialects.base import (
     Reads,
     bad_field,
     before_oldest,
-    clamp_seconds,
     named_rows,
 )
 from ...ccxt_exchange.dialects.cancel_hooks import Call, CancelAnswer
 from ...ccxt_exchange.dialects.channels import ChannelStream
 from ...ccxt_exchange.dialects.refusals import Rule
+from ...ccxt_exchange.dialects.trigger_countdown import TriggerCountdown
 from ...ccxt_exchange.parsing import num, order_info
 from . import dialect_stream as okx_stream
 from .switches import OkxPermissions
@@ -122,37 +122,13 @@ REGULAR_ORD_TYPES = frozenset({"market", "limit", "post_only", "fok", "ioc", "op
 ALGO_ORD_TYPES = frozenset({"conditional", "oco", "trigger", "move_order_stop"})
 
 
-@dataclass(frozen=True)
-class CancelAllAfter:
-    """``trade/cancel-all-after``: account-wide, ``timeOut`` clamped to 10–120 s; 0 turns it off."""
-
-    per_symbol = False
-    disarm_refusal = None
-
-    async def arm(self, call: Call, seconds: float, market_id: Optional[str]) -> float:
-        n = clamp_seconds(seconds, *CANCEL_ALL_AFTER_RANGE)
-        if trigger_time(await call("privatePostTradeCancelAllAfter", {"timeOut": str(n)})) == 0:
-            raise bad_field("okx", CANCEL_ALL_AFTER, "data.triggerTime", f"0 (off) where {n} s was sent")
-        return float(n)
-
-    async def disarm(self, call: Call, market_id: Optional[str]) -> None:
-        at = trigger_time(await call("privatePostTradeCancelAllAfter", {"timeOut": "0"}))
-        if at != 0:
-            raise bad_field("okx", CANCEL_ALL_AFTER, "data.triggerTime", f"{at} where 0 (off) was sent")
-
-
 CANCEL_ALL_AFTER = "POST /api/v5/trade/cancel-all-after"
 
 
-def trigger_time(answer: Any) -> int:
-    """``data[0].triggerTime`` of cancel-all-after's answer: when it fires (ms), 0 when off;
-    missing is BAD_RESPONSE, never taken as armed."""
+def trigger_time(answer: Any) -> Any:
+    """``data[0].triggerTime`` of cancel-all-after's answer: when it fires (ms), "0" when off."""
     rows = answer.get("data") if isinstance(answer, Mapping) else None
-    row = rows[0] if isinstance(rows, list) and rows and isinstance(rows[0], Mapping) else {}
-    at = num(row.get("triggerTime"))
-    if at is None:
-        raise bad_field("okx", CANCEL_ALL_AFTER, "data.triggerTime", "missing")
-    return int(at)
+    return rows[0].get("triggerTime") if isinstance(rows, list) and rows and isinstance(rows[0], Mapping) else None
 
 
 CANCEL_BATCH = "POST /api/v5/trade/cancel-batch-orders"
@@ -315,8 +291,10 @@ class OkxDialect(ChannelStream, Dialect):
 
     countdown_method: Optional[str] = "privatePostTradeCancelAllAfter"
 
-    def venue_countdown(self, client: Any, market_type: str, method: str) -> CancelAllAfter:
-        return CancelAllAfter()
+    def venue_countdown(self, client: Any, market_type: str, method: str) -> TriggerCountdown:
+        """``trade/cancel-all-after``: account-wide, ``timeOut`` clamped to 10–120 s, 0 off."""
+        return TriggerCountdown(method, *CANCEL_ALL_AFTER_RANGE, trigger_time, self.id, CANCEL_ALL_AFTER,
+                                "data.triggerTime", param="timeOut", text=True)
 
     def permission_switches(self) -> Mapping[str, Any]:
         """The venue's switch of its sub-accounts' keys (:mod:`.switches`)."""

@@ -16,8 +16,6 @@ from adapters.base import AdapterError, CancelSelector, Reason
 from adapters.ccxt_exchange import CcxtAdapter
 from adapters.ccxt_exchange.dialects import dialect_for
 from adapters.ccxt_exchange.dialects.base import Reads
-from adapters.ccxt_exchange.parsing import BadData
-from adapters.venues.bitget.dialect import position_mode, read_position_mode
 from killswitch.orders import OrderIntent
 from killswitch.policy.accounts_doc import Account
 from killswitch.snapshot import Order
@@ -419,18 +417,6 @@ def test_recorded_spot_balances_and_open_order():
         "/api/v2/spot/account/assets", "/api/v2/spot/market/tickers", "/api/v2/spot/trade/unfilled-orders"]
 
 
-@pytest.mark.parametrize("case, mode", [("fetchMarginMode.linear", "hedge"), ("fetchLeverage", "one_way")])
-def test_position_mode_is_read_from_the_recorded_account(case, mode):
-    assert position_mode(body(case)) == mode
-
-    async def call(method, params):
-        assert (method, params) == ("privateMixGetV2MixAccountAccount",
-                                    {"symbol": "BTCUSDT", "productType": "USDT-FUTURES", "marginCoin": "USDT"})
-        return body(case)
-
-    assert run(read_position_mode(call)) == mode
-
-
 @pytest.mark.parametrize("case, hedge", [("fetchMarginMode.linear", True), ("fetchLeverage", False)])
 def test_the_dialect_reads_the_accounts_position_mode_from_the_recorded_account(case, hedge):
     """The read the mode watch makes (at start, every few minutes, after a refusal for the mode)."""
@@ -451,19 +437,14 @@ def test_the_dialect_reads_the_accounts_position_mode_from_the_recorded_account(
     assert run(dialect_for("bitget").read_position_mode(spot)).hedge is None  # spot has no position mode
 
 
-def test_the_dialects_read_of_an_unknown_pos_mode_is_bad_response_naming_the_endpoint_and_field():
+@pytest.mark.parametrize("account, problem", [({"marginCoin": "USDT", "posMode": "double_mode"},
+                                                 "unknown value 'double_mode'"), ({"marginCoin": "USDT"}, "missing")])
+def test_the_dialects_read_of_an_unknown_pos_mode_is_bad_response_naming_the_endpoint_and_field(account, problem):
     async def call(method, *args):
-        return envelope({"marginCoin": "USDT", "posMode": "double_mode"})
+        return envelope(account)
 
     reads = Reads(call=call, has_method=lambda name: True, symbol_of=lambda m: m, market_type="futures")
     with pytest.raises(AdapterError) as ei:
         run(dialect_for("bitget").read_position_mode(reads))
     assert ei.value.reason is Reason.BAD_RESPONSE
-    assert "GET /api/v2/mix/account/account: field posMode: unknown value 'double_mode'" in ei.value.message
-
-
-def test_position_mode_without_a_known_pos_mode_is_bad_data_naming_it():
-    with pytest.raises(BadData, match="account/account: field posMode: missing"):
-        position_mode(envelope({"marginCoin": "USDT"}))
-    with pytest.raises(BadData, match="unknown value 'double_mode'"):
-        position_mode(envelope({"posMode": "double_mode"}))
+    assert f"GET /api/v2/mix/account/account: field posMode: {problem}" in ei.value.message
