@@ -1,8 +1,8 @@
 """The simulator's Kraken Futures face answered through the real ccxt client, its raw answers read
 by the dialect as the venue's would be: a symbol's cancel names exactly what it cancelled
-(regular and trigger orders), a cancel of an order not open is ``notFound``, the dead man's
-switch is the account's, a refused close is HTTP 200 with its ``sendStatus``, a signature not
-Kraken's is refused."""
+(regular and trigger orders), a cancel of an order not open is ``notFound``, a batch of cancels
+answers row by row at 9 + its size, the dead man's switch is the account's, a refused close is
+HTTP 200 with its ``sendStatus``, a signature not Kraken's is refused."""
 
 from __future__ import annotations
 
@@ -115,3 +115,47 @@ def test_a_refused_close_is_http_200_with_its_send_status_and_the_adapter_raises
         assert [s for m, p, s in srv.requests if p.endswith("/sendorder")] == [200]
 
     run(body())
+
+
+def test_a_batch_of_cancels_answers_each_row_across_contracts_at_nine_plus_its_size():
+    async def body(eng, srv, ex):
+        a = eng.place_order("sim-main", "ETHUSDT", "BUY", "LIMIT", 1.0, 2_500.0, time_in_force="GTC",
+                            client_order_id="eth")
+        b = eng.place_order("sim-main", "BTCUSDT", "BUY", "LIMIT", 0.1, 50_000.0, time_in_force="GTC",
+                            client_order_id="btc")
+        t = eng.place_algo_order("sim-main", "ETHUSDT", "SELL", "STOP_MARKET", quantity=1.0, trigger_price=2_000.0,
+                                 reduce_only=True, client_algo_id="sl")
+        gone = eng.place_order("sim-main", "ETHUSDT", "BUY", "LIMIT", 1.0, 2_400.0, time_in_force="GTC")
+        eng.cancel_order("sim-main", "ETHUSDT", gone.order_id)  # gone at the venue before the batch
+        never = "00000000-0000-4000-8000-000000099999"
+        ids = [order_uuid(a.order_id), order_uuid(b.order_id), trigger_uuid(t.algo_id), order_uuid(gone.order_id),
+               never]
+        sent = [order(i) for i in ids]
+        before = eng.used_weight("sim-main")
+        answer = await ex.privatePostBatchorder({"batchOrder": [{"order": "cancel", "order_id": i} for i in ids]})
+        assert eng.used_weight("sim-main") - before == 9 + len(sent)  # the dialect's table: 9 + its size
+        assert [(r["status"], r["order_id"]) for r in answer["batchStatus"]] == [
+            ("cancelled", ids[0]), ("cancelled", ids[1]), ("cancelled", ids[2]), ("notFound", ids[3]),
+            ("notFound", never)]
+        got = KRAKEN.cancel_answer("batch", answer, sent)
+        assert got.done == set(ids[:3])
+        assert {i: (r.code, r.reason) for i, r in got.refused.items()} == {
+            ids[3]: ("notFound", "ORDER_NOT_FOUND"), never: ("notFound", "ORDER_NOT_FOUND")}
+        assert not eng.open_orders("sim-main") and not eng.open_algo_orders("sim-main")
+
+    run(served(body))
+
+
+def test_a_batch_that_would_place_an_order_is_refused_whole():
+    async def body(eng, srv, ex):
+        a = eng.place_order("sim-main", "ETHUSDT", "BUY", "LIMIT", 1.0, 2_500.0, time_in_force="GTC")
+        with pytest.raises(Exception) as e:
+            await ex.privatePostBatchorder({"batchOrder": [
+                {"order": "cancel", "order_id": order_uuid(a.order_id)},
+                {"order": "send", "order_tag": "1", "orderType": "lmt", "symbol": "PF_ETHUSD", "side": "buy",
+                 "size": 1, "limitPrice": 2_000}]})
+        assert "invalidArgument" in str(e.value)
+        assert [o.order_id for o in eng.open_orders("sim-main")] == [a.order_id]  # nothing done
+
+    run(served(body))
+
