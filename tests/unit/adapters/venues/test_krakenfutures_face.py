@@ -1,14 +1,17 @@
 """The simulator's Kraken Futures face answered through the real ccxt client, its raw answers read
 by the dialect as the venue's would be: a symbol's cancel names exactly what it cancelled
 (regular and trigger orders), a cancel of an order not open is ``notFound``, a batch of cancels
-answers row by row at 9 + its size, the dead man's switch is the account's, a refused close is
-HTTP 200 with its ``sendStatus``, a signature not Kraken's is refused."""
+answers row by row at 9 + its size (and the adapter's cancels waiting on the order budget go in
+one), the dead man's switch is the account's, a refused close is HTTP 200 with its
+``sendStatus``, a signature not Kraken's is refused."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
-from adapters.base import AdapterError, Reason
+from adapters.base import AdapterError, CancelSelector, Reason
 from adapters.ccxt_exchange import CcxtAdapter
 from adapters.ccxt_exchange.dialects import dialect_for
 from adapters.simulated.http import SimServer, wall_clock
@@ -159,3 +162,31 @@ def test_a_batch_that_would_place_an_order_is_refused_whole():
 
     run(served(body))
 
+
+def test_cancels_that_wait_on_the_order_budget_go_together_in_one_batch():
+    """The stream's fast path cancels each new entry by a call of its own: while the budget makes
+    them wait (here 1 order a second, spent by a first cancel) they gather into one batchorder."""
+    async def body():
+        eng, _ = engine()
+        async with SimServer(eng, auth_clock=wall_clock) as srv:
+            acc = sim_account(srv, "sim-main")
+            ad = CcxtAdapter(acc, urls=acc.api_url, timeout=10.0, orders_per_second=1.0)
+            try:
+                placed = [eng.place_order("sim-main", sym, "BUY", "LIMIT", 0.1, px, time_in_force="GTC")
+                          for sym, px in [("ETHUSDT", 2_000.0), ("ETHUSDT", 2_001.0), ("BTCUSDT", 50_000.0),
+                                          ("BTCUSDT", 50_001.0), ("ETHUSDT", 2_002.0)]]
+                ad.open_orders_max_age_s = 0.0
+                snap = await ad.snapshot()
+                assert snap.fetch.ok, snap.fetch
+                ids = [order_uuid(o.order_id) for o in placed]
+                first = await ad.cancel_orders(CancelSelector(order_ids=(ids[0],)))  # spends the budget
+                assert first.canceled == (ids[0],)
+                results = await asyncio.gather(*(ad.cancel_orders(CancelSelector(order_ids=(i,))) for i in ids[1:]))
+            finally:
+                await ad.close()
+        assert [r.canceled for r in results] == [(i,) for i in ids[1:]]
+        cancels = [p.rsplit("/", 1)[1] for m, p, s in srv.requests if p.endswith(("/cancelorder", "/batchorder"))]
+        assert cancels == ["cancelorder", "batchorder"]
+        assert not eng.open_orders("sim-main")
+
+    run(body())
