@@ -172,7 +172,7 @@ class _RogueVenue:
 
     async def rogue(self, rate: float, seconds: float) -> None:
         step, end, i = 1.0 / rate, time.monotonic() + seconds, 0
-        nxt = time.monotonic()
+        nxt, began, start = time.monotonic(), time.monotonic(), len(self.server.requests)
         while time.monotonic() < end:
             try:
                 self._place(i)
@@ -182,6 +182,10 @@ class _RogueVenue:
             i += 1
             nxt += step
             await asyncio.sleep(max(0.0, nxt - time.monotonic()))
+        # the runner's writes at the venue while the bot ran, by endpoint (its reads aside)
+        writes = [f"{m} {p.rsplit('/', 1)[-1]}" for m, p, _ in self.server.requests[start:] if m != "GET"]
+        self.seen["writes"] = {w: writes.count(w) for w in sorted(set(writes))}
+        self.seen["writes_s"] = time.monotonic() - began
 
     def _place(self, i: int) -> None:
         """The bot's i-th order: every tenth a reduce-only sell of the second market, every fifth
@@ -324,6 +328,11 @@ def report(n: int, streamed: bool, r: dict, ref: float) -> None:
           f"{r['final']:,.0f}  (one order is {ORDER_NOTIONAL:,.0f}: "
           f"{'at most one order' if r['final'] <= ORDER_NOTIONAL else 'MORE than one order'} at the end); "
           f"reduce-only left standing {r['open_reduce_only']} of {len(r['reduce_only'])}")
+    if r.get("writes") is not None:
+        total = sum(r["writes"].values())
+        print(f"    the runner's writes at the venue while the bot ran: "
+              f"{', '.join(f'{w} {k}' for w, k in r['writes'].items()) or 'none'} "
+              f"({total / r['writes_s']:.1f} a second)")
 
 
 def revoke_run(work: Path, n: int, rate: float, seconds: float) -> dict:

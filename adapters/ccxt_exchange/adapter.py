@@ -260,6 +260,8 @@ class CcxtAdapter(StreamedSnapshots, OrderPlacement, Cancels, FillReads, Exchang
             await asyncio.gather(self._behind, return_exceptions=True)
         if self._stream is not None:
             await self._stream.stop()
+        if self._gather is not None:
+            await self._gather.aclose()
         await self._master.close()
         closer = getattr(self._ex, "close", None)
         if closer is None:

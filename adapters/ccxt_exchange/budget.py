@@ -133,14 +133,39 @@ class OrderBudget:
         self._last = clock()
         self._lock = asyncio.Lock()
 
-    async def acquire(self) -> None:
+    def _refill(self) -> None:
+        now = self._clock()
+        self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
+        self._last = now
+
+    async def acquire(self, cost: float = 1.0) -> None:
+        """One request's turn: it waits for one order's token (``cost``'s, when less) and spends
+        ``cost`` orders' worth; a request the venue weighs as more than one order (a batch
+        weighed by its size) leaves the bucket in debt by the rest, which the callers after it
+        wait out: the rate holds over time, whatever a request costs."""
+        need = min(1.0, cost)
         async with self._lock:
             while True:
-                now = self._clock()
-                self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
-                self._last = now
+                self._refill()
+                if self._tokens >= need:
+                    self._tokens -= cost
+                    return
+                await asyncio.sleep((need - self._tokens) / self.rate)
+
+    def available(self) -> bool:
+        """Whether a request would go at once: no caller waits and a token is there."""
+        if self._lock.locked():
+            return False
+        self._refill()
+        return self._tokens >= 1.0
+
+    async def ready(self) -> None:
+        """Wait, in the callers' order, until a token is there, spending none (a batch gathering
+        what comes while the budget makes it wait, sent once it may go)."""
+        async with self._lock:
+            while True:
+                self._refill()
                 if self._tokens >= 1.0:
-                    self._tokens -= 1.0
                     return
                 await asyncio.sleep((1.0 - self._tokens) / self.rate)
 

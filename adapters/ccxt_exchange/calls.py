@@ -82,9 +82,10 @@ class Calls:
         return min(self.max_backoff_s, self.backoff_s * (2 ** attempt))
 
     async def call(self, op: Op, method: str, *args: Any, retry: bool = True, order: bool = False,
-                   **kwargs: Any) -> Any:
-        """One ccxt call: order budget, retries of network errors (never for ``retry=False``),
-        every failure turned into a scrubbed AdapterError."""
+                   spend: float = 1.0, **kwargs: Any) -> Any:
+        """One ccxt call: order budget (``spend``: the orders' worth it costs, a batch's more than
+        one), retries of network errors (never for ``retry=False``), every failure turned into a
+        scrubbed AdapterError."""
         fn = getattr(self.client, method, None)
         if fn is None:
             raise AdapterError(Reason.UNSUPPORTED, f"{self.venue} has no {method}", venue=self.venue)
@@ -92,7 +93,7 @@ class Calls:
         attempt = 0
         while True:
             if order:
-                await self.budget.acquire()
+                await self.budget.acquire(spend)
                 last_look(method, self.venue)  # the budget may have made it wait; the pacer looks again
             op.calls += 1
             try:

@@ -26,12 +26,13 @@ from __future__ import annotations
 import functools
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Hashable, Optional, Sequence
 
 from killswitch.snapshot import Order
 
 from ..base import AdapterError, CancelResult, CancelSelector, Reason
 from .calls import Op
+from .cancel_gather import Gathering
 from .dialects.base import CancelAnswer
 from .known import KnownPositions
 
@@ -75,6 +76,8 @@ class Tally:
 
 class Cancels(KnownPositions):
     """Open orders cancelled (a part of :class:`~.adapter.CcxtAdapter`)."""
+
+    _gather: Optional[Gathering] = None  # the batches forming while the order budget waits (made at first use)
 
     # --- cancels ---------------------------------------------------------------------------------------
 
@@ -167,27 +170,66 @@ class Cancels(KnownPositions):
         """``orders`` cancelled in the venue's batches where its dialect has them (a batch per
         symbol and endpoint, or per endpoint where a batch spans symbols, at most its size;
         always for a kind ccxt's cancels do not reach,
-        :meth:`~.dialects.base.Dialect.cancels_itself`), else one a call."""
+        :meth:`~.dialects.base.Dialect.cancels_itself`), else one a call. Where the order
+        budget would make them wait (or a batch of theirs already waits on it), they join the
+        batch forming meanwhile (:meth:`_cancel_gathered`)."""
         groups: dict[tuple, list[Order]] = {}
         for o in orders:
             spans = self.dialect.cancel_batch_spans_symbols(o.kind)
             key = (None if spans else o.symbol, tuple(sorted(self.dialect.order_cancel_params(o).items())))
             groups.setdefault(key, []).append(o)
-        for group in groups.values():
+        for key, group in groups.items():
             size = self.dialect.cancel_batch_size(group[0].kind)
+            if size >= 2 and (self._gathering().forming(key) or not self._calls.budget.available()):
+                await self._cancel_gathered(key, group, size, tally)
+                continue
             if size < 1 or (len(group) < 2 and not self.dialect.cancels_itself(group[0].kind)):
                 await self._cancel_each(op, group, tally)
                 continue
             market_id = self._markets.require(group[0].symbol)["id"]
-            call = functools.partial(self._calls.call, op, order=True)  # cancels spend the order budget
             for at in range(0, len(group), size):
                 chunk = group[at:at + size]
                 try:
-                    answer = await self.dialect.cancel_batch(call, chunk, market_id)
+                    answer = await self.dialect.cancel_batch(self._batch_call(op, len(chunk)), chunk, market_id)
                 except AdapterError as e:
                     tally.refused(chunk, e)
                 else:
                     tally.read(self._answer("batch", answer, chunk), chunk)
+
+    def _batch_call(self, op: Op, size: int) -> Any:
+        """The ccxt call a batch of ``size`` cancels is sent through: it spends the order budget,
+        at the batch's cost (:meth:`~.dialects.base.Dialect.cancel_batch_cost`)."""
+        return functools.partial(self._calls.call, op, order=True, spend=self.dialect.cancel_batch_cost(size))
+
+    def _gathering(self) -> Gathering:
+        if self._gather is None:
+            self._gather = Gathering()
+        return self._gather
+
+    async def _cancel_gathered(self, key: Hashable, group: list[Order], size: int, tally: Tally) -> None:
+        """``group`` cancelled in the batches forming while the order budget waits (a cancel
+        of another call's joins the same one: see :mod:`.cancel_gather`), each sent when the
+        budget lets it, under an operation of its own (its callers' may end first); a batch
+        that gathered one order alone is that order's cancel (as :meth:`_cancel_each` sends it)."""
+
+        async def send(batch: list[Order]) -> CancelAnswer:
+            op = self._calls.op("cancel_orders")
+            first = batch[0]
+            if len(batch) == 1 and not self.dialect.cancels_itself(first.kind):
+                method, args = self.dialect.cancel_one_request(first, self._markets.require(first.symbol))
+                return self._answer("one", await self._calls.call(op, method, *args, order=True), batch)
+            market_id = self._markets.require(first.symbol)["id"]
+            return self._answer("batch", await self.dialect.cancel_batch(self._batch_call(op, len(batch)), batch,
+                                                                         market_id), batch)
+
+        for at in range(0, len(group), size):
+            chunk = group[at:at + size]
+            try:
+                answer = await self._gathering().cancel(key, chunk, size, self._calls.budget.ready, send)
+            except AdapterError as e:
+                tally.refused(chunk, e)
+            else:
+                tally.read(answer, chunk)
 
     async def _cancel_each(self, op: Op, orders: list[Order], tally: Tally) -> None:
         for o in orders:

@@ -106,6 +106,12 @@ class CancelHooks:
         a symbol, so that orders spread over many markets do not each spend a request."""
         return False
 
+    def cancel_batch_cost(self, size: int) -> float:
+        """What one batch cancel of ``size`` orders spends of the account's order budget, in
+        orders: one request's by default; a venue that weighs a batch by its size says so
+        (Kraken Futures: ``batchorder`` costs 9 + its size where one order's request costs 10)."""
+        return 1.0
+
     async def cancel_batch(self, call: Call, orders: Sequence[Any], market_id: str) -> Any:
         """One batch cancel of ``orders`` (one symbol unless :meth:`cancel_batch_spans_symbols`,
         one kind's endpoint, at most :meth:`cancel_batch_size`), sent as the venue's own request

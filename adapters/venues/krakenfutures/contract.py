@@ -43,7 +43,7 @@ FACE_TERMS = {
 # Its answers to a cancel (tests/unit/adapters/ccxt/test_cancel_property.py; the fields: see
 # binance/contract.py): the documented bodies (fixtures/documented.json): cancelorder's
 # cancelStatus (a refusal: its status, no events), cancelallorders' cancelledOrders (read raw),
-# batchorder's batchStatus (read where one is handed in; never sent: its batch size is 0).
+# batchorder's batchStatus (its cancels of several orders, of any contracts, read raw).
 EVERY_KIND = ("regular", "conditional", "tpsl", "oco", "trailing")
 EVERY_FATE = ("done", "refused", "unnamed")
 STATUS = r"[a-z][a-zA-Z]{3,15}"  # its refusals' form: a status word

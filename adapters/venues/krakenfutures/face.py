@@ -5,7 +5,8 @@
 
 public   GET  /derivatives/api/v3/instruments, /tickers, /orderbook
 signed   GET  /derivatives/api/v3/accounts, /openpositions, /openorders, /orders/status
-         POST /derivatives/api/v3/sendorder, /cancelorder, /cancelallorders, /cancelallordersafter
+         POST /derivatives/api/v3/sendorder, /cancelorder, /batchorder (cancels), /cancelallorders,
+              /cancelallordersafter
 
 What it answers, as Kraken Futures does
     * the envelope ``{"result": "success", <key>: ..., "serverTime": ...}``; an error
@@ -21,7 +22,8 @@ What it answers, as Kraken Futures does
     * a refused order as HTTP 200 ``result: success`` with ``sendStatus.status``
       (``wouldNotReducePosition``, ``insufficientAvailableFunds``, ``iocWouldNotExecute``,
       ``clientOrderIdAlreadyExist``, ...), a cancel of an order not open as ``cancelStatus``
-      ``notFound``, a cancel of a symbol naming what it cancelled (``cancelledOrders``);
+      ``notFound``, a batch of cancels answered row by row (``batchStatus``), a cancel of a
+      symbol naming what it cancelled (``cancelledOrders``);
     * ``cancelallordersafter``: one switch for the account (the engine's countdown of every
       market); no hedge mode (the engine's one-way account).
 
@@ -40,7 +42,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 from typing import Any, Callable, Optional
+from urllib.parse import unquote_plus
 
 from aiohttp import web
 
@@ -74,6 +78,7 @@ class KrakenFace(KrakenOrders):
         f"GET {V3}/orders/status": "get_order",
         f"POST {V3}/sendorder": "place_order",
         f"POST {V3}/cancelorder": "cancel_order",
+        f"POST {V3}/batchorder": "cancel_order",  # (cancel instructions only: the Binance face's name of a cancel)
         f"POST {V3}/cancelallorders": "cancel_all",
         f"POST {V3}/cancelallordersafter": "countdown",
     })
@@ -108,7 +113,15 @@ class KrakenFace(KrakenOrders):
         return VenueFail(200, self.refused("wouldNotReducePosition"))
 
     def params(self, method: str, raw_query: str, raw_body: str) -> Any:
-        # every parameter travels in the query, POST included (a batch's in its body: not served)
+        # every parameter travels in the query, POST included; a batch's in its body, json=<object>
+        if raw_body.startswith("json="):
+            try:
+                got = json.loads(unquote_plus(raw_body[5:]) if raw_body[5:6] == "%" else raw_body[5:])
+            except ValueError:
+                raise self.fail("invalidArgument") from None
+            if not isinstance(got, dict):
+                raise self.fail("invalidArgument")
+            return got
         return read_json("GET", raw_query, raw_body, lambda parsed: self.fail("invalidArgument"))
 
     def sim_error(self, e: SimError, op: str) -> tuple[int, Any]:
@@ -131,7 +144,8 @@ class KrakenFace(KrakenOrders):
         "open_orders": lambda f, p, account, at, path: f.open_orders(account),
         "get_order": lambda f, p, account, at, path: f.status(account, p),
         "place_order": lambda f, p, account, at, path: f.send(account, p),
-        "cancel_order": lambda f, p, account, at, path: f.cancel(account, p),
+        "cancel_order": lambda f, p, account, at, path: (
+            f.cancel_batch(account, p) if path.endswith("/batchorder") else f.cancel(account, p)),
         "cancel_all": lambda f, p, account, at, path: f.cancel_all(account, p),
         "countdown": lambda f, p, account, at, path: f.cancel_all_after(account, p),
     }

@@ -7,7 +7,9 @@ What it owns
     ``sendorder`` (mkt, ioc, lmt, post; stp and take_profit into the conditional book; a refusal
     as HTTP 200 with its ``sendStatus.status``), ``orders/status`` by ``orderIds`` or
     ``cliOrdIds``, ``cancelorder`` (``cancelStatus.status`` cancelled, or ``notFound`` for an
-    order not open: HTTP 200), ``cancelallorders`` (a symbol's or every order, regular and
+    order not open: HTTP 200), ``batchorder`` of ``cancel`` instructions (a ``batchStatus`` row
+    each, in the order sent, with its own status; the key's weight 9 + the batch's size),
+    ``cancelallorders`` (a symbol's or every order, regular and
     trigger, its ``cancelStatus`` naming in ``cancelledOrders`` exactly those it cancelled), and
     ``cancelallordersafter`` (the engine's countdown of every market at once: Kraken's switch is
     the account's).
@@ -32,6 +34,7 @@ REGULAR = {"mkt": ("MARKET", None), "ioc": ("LIMIT", "IOC"), "lmt": ("LIMIT", "G
 TRIGGER_TYPES = {"STOP_MARKET": "stp", "STOP": "stp", "TAKE_PROFIT_MARKET": "take_profit", "TAKE_PROFIT": "take_profit",
                  "TRAILING_STOP_MARKET": "trailing_stop"}
 MAX_CLIENT_ID = 100
+BATCH_BASE = 9  # batchorder's weight: this, and one an instruction (Kraken's rate limits)
 
 
 def _true(v: Any) -> bool:
@@ -214,6 +217,56 @@ class KrakenOrders(KrakenReads):
             named = order_uuid(done.order_id)
         return self.ok("cancelStatus", {"status": "cancelled", "order_id": named, "receivedTime": iso(now),
                                         "orderEvents": [event]})
+
+    def cancel_batch(self, account: str, p: dict) -> dict:
+        """``batchorder`` (``json={"batchOrder": [...]}``) of ``cancel`` instructions, each by
+        ``order_id`` or ``cliOrdId``: a ``batchStatus`` row each, in the order sent, with its own
+        status (``cancelled`` with its order events; ``notFound`` naming what was sent, as
+        cancelorder; ``requiredArgumentMissing`` for one naming no order). This face places and
+        edits no order in a batch: a ``send`` or ``edit`` instruction refuses the whole request
+        (invalidArgument, nothing done). Weight 9 + the batch's size."""
+        rows = p.get("batchOrder")
+        if not isinstance(rows, list) or not rows:
+            raise self.fail("requiredArgumentMissing")
+        if not all(isinstance(r, dict) and r.get("order") == "cancel" for r in rows):
+            raise self.fail("invalidArgument")
+        self.engine.charge(account, BATCH_BASE)
+        return self.ok("batchStatus", [self.batch_cancel_row(account, r) for r in rows])
+
+    def batch_cancel_row(self, account: str, r: dict) -> dict:
+        """One cancel instruction of a batch, its row; weight 1 (the engine's cancel, or charged here)."""
+        eng = self.engine
+        ref, cid = r.get("order_id"), r.get("cliOrdId")
+        if not ref and not cid:
+            eng.charge(account, 1)
+            return {"status": "requiredArgumentMissing", "orderEvents": []}
+        a = eng.accounts[account]
+        kind, oid = engine_id(ref) if ref else (None, None)
+        done: Any = None
+        try:
+            if kind == "trigger":
+                done = eng.cancel_algo_order(account, oid, None)
+            else:  # (looked up uncharged: the instruction's weight is its cancel's 1)
+                o = a.orders.get(oid) if kind == "order" else None if ref else a.orders.get(
+                    a.by_client.get(str(cid), -1))
+                if o is not None and o.is_open:
+                    done = eng.cancel_order(account, o.symbol, o.order_id, None)
+                elif not ref and str(cid) in a.algo_by_client:  # a trigger order's client id
+                    done = eng.cancel_algo_order(account, None, str(cid))
+                else:  # an id this face never gave, or an order no longer open
+                    eng.charge(account, 1)
+        except SimError:
+            done = None
+        named = {"order_id": str(ref)} if ref else {"cliOrdId": str(cid)}
+        if done is None:
+            return {"status": "notFound", **named, "orderEvents": []}
+        if isinstance(done, SimAlgoOrder):
+            uid = trigger_uuid(done.algo_id)
+            event: dict = {"type": "CANCEL", "uid": uid, "orderTrigger": self.trigger_row(done)}
+        else:
+            uid = order_uuid(done.order_id)
+            event = {"type": "CANCEL", "uid": uid, "order": self.event_order(done, done.executed_qty)}
+        return {"status": "cancelled", "order_id": uid, "orderEvents": [event]}
 
     def cancel_all(self, account: str, p: dict) -> dict:
         """Every open order of ``symbol`` (every market without one), regular and trigger; the

@@ -185,3 +185,23 @@ def test_a_batch_answer_without_its_batch_status_is_bad_response():
         KRAKEN.cancel_answer("batch", {"result": "success"}, [order("a")])
     assert e.value.reason is Reason.BAD_RESPONSE and "batchStatus: missing" in e.value.message
 
+
+
+def test_a_batch_of_cancels_is_one_batchorder_naming_each_order_whatever_its_contract():
+    calls = []
+
+    async def call(method, *args, **kw):
+        calls.append((method, args, kw))
+        return documented("batchorder cancelled")
+
+    other = Order(id="other", symbol="BTC/USD:USD", side="buy", type="limit", amount=1.0, kind="conditional")
+    answer = run(KRAKEN.cancel_batch(call, [order(BATCH_ID), other], "PF_XRPUSD"))
+    body = {"batchOrder": [{"order": "cancel", "order_id": BATCH_ID}, {"order": "cancel", "order_id": "other"}]}
+    assert calls == [("privatePostBatchorder", (body,), {})]
+    assert KRAKEN.cancel_answer("batch", answer, [order(BATCH_ID), other]).done == {BATCH_ID}  # read raw
+    assert all(KRAKEN.cancel_batch_spans_symbols(k) and KRAKEN.cancel_batch_size(k) == 30
+               for k in ("regular", "conditional", "trailing"))
+    # the key's budget: 9 + the batch's size, one order's request (cancelorder) 10 of it
+    assert KRAKEN.request_weight("private", "POST", "batchorder", body, 1.0) == 11.0
+    assert KRAKEN.cancel_batch_cost(2) == pytest.approx(1.1)
+    assert KRAKEN.cancel_batch_cost(KRAKEN.cancel_batch_size("regular")) <= KRAKEN.order_rate  # within a second's

@@ -1,14 +1,17 @@
 """The simulator's Kraken Futures face answered through the real ccxt client, its raw answers read
 by the dialect as the venue's would be: a symbol's cancel names exactly what it cancelled
-(regular and trigger orders), a cancel of an order not open is ``notFound``, the dead man's
-switch is the account's, a refused close is HTTP 200 with its ``sendStatus``, a signature not
-Kraken's is refused."""
+(regular and trigger orders), a cancel of an order not open is ``notFound``, a batch of cancels
+answers row by row at 9 + its size (and the adapter's cancels waiting on the order budget go in
+one), the dead man's switch is the account's, a refused close is HTTP 200 with its
+``sendStatus``, a signature not Kraken's is refused."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
-from adapters.base import AdapterError, Reason
+from adapters.base import AdapterError, CancelSelector, Reason
 from adapters.ccxt_exchange import CcxtAdapter
 from adapters.ccxt_exchange.dialects import dialect_for
 from adapters.simulated.http import SimServer, wall_clock
@@ -113,5 +116,77 @@ def test_a_refused_close_is_http_200_with_its_send_status_and_the_adapter_raises
         assert e.value.reason is Reason.REDUCE_ONLY_REJECTED
         assert e.value.refusal is not None and e.value.refusal.code == "wouldNotReducePosition"
         assert [s for m, p, s in srv.requests if p.endswith("/sendorder")] == [200]
+
+    run(body())
+
+
+def test_a_batch_of_cancels_answers_each_row_across_contracts_at_nine_plus_its_size():
+    async def body(eng, srv, ex):
+        a = eng.place_order("sim-main", "ETHUSDT", "BUY", "LIMIT", 1.0, 2_500.0, time_in_force="GTC",
+                            client_order_id="eth")
+        b = eng.place_order("sim-main", "BTCUSDT", "BUY", "LIMIT", 0.1, 50_000.0, time_in_force="GTC",
+                            client_order_id="btc")
+        t = eng.place_algo_order("sim-main", "ETHUSDT", "SELL", "STOP_MARKET", quantity=1.0, trigger_price=2_000.0,
+                                 reduce_only=True, client_algo_id="sl")
+        gone = eng.place_order("sim-main", "ETHUSDT", "BUY", "LIMIT", 1.0, 2_400.0, time_in_force="GTC")
+        eng.cancel_order("sim-main", "ETHUSDT", gone.order_id)  # gone at the venue before the batch
+        never = "00000000-0000-4000-8000-000000099999"
+        ids = [order_uuid(a.order_id), order_uuid(b.order_id), trigger_uuid(t.algo_id), order_uuid(gone.order_id),
+               never]
+        sent = [order(i) for i in ids]
+        before = eng.used_weight("sim-main")
+        answer = await ex.privatePostBatchorder({"batchOrder": [{"order": "cancel", "order_id": i} for i in ids]})
+        assert eng.used_weight("sim-main") - before == 9 + len(sent)  # the dialect's table: 9 + its size
+        assert [(r["status"], r["order_id"]) for r in answer["batchStatus"]] == [
+            ("cancelled", ids[0]), ("cancelled", ids[1]), ("cancelled", ids[2]), ("notFound", ids[3]),
+            ("notFound", never)]
+        got = KRAKEN.cancel_answer("batch", answer, sent)
+        assert got.done == set(ids[:3])
+        assert {i: (r.code, r.reason) for i, r in got.refused.items()} == {
+            ids[3]: ("notFound", "ORDER_NOT_FOUND"), never: ("notFound", "ORDER_NOT_FOUND")}
+        assert not eng.open_orders("sim-main") and not eng.open_algo_orders("sim-main")
+
+    run(served(body))
+
+
+def test_a_batch_that_would_place_an_order_is_refused_whole():
+    async def body(eng, srv, ex):
+        a = eng.place_order("sim-main", "ETHUSDT", "BUY", "LIMIT", 1.0, 2_500.0, time_in_force="GTC")
+        with pytest.raises(Exception) as e:
+            await ex.privatePostBatchorder({"batchOrder": [
+                {"order": "cancel", "order_id": order_uuid(a.order_id)},
+                {"order": "send", "order_tag": "1", "orderType": "lmt", "symbol": "PF_ETHUSD", "side": "buy",
+                 "size": 1, "limitPrice": 2_000}]})
+        assert "invalidArgument" in str(e.value)
+        assert [o.order_id for o in eng.open_orders("sim-main")] == [a.order_id]  # nothing done
+
+    run(served(body))
+
+
+def test_cancels_that_wait_on_the_order_budget_go_together_in_one_batch():
+    """The stream's fast path cancels each new entry by a call of its own: while the budget makes
+    them wait (here 1 order a second, spent by a first cancel) they gather into one batchorder."""
+    async def body():
+        eng, _ = engine()
+        async with SimServer(eng, auth_clock=wall_clock) as srv:
+            acc = sim_account(srv, "sim-main")
+            ad = CcxtAdapter(acc, urls=acc.api_url, timeout=10.0, orders_per_second=1.0)
+            try:
+                placed = [eng.place_order("sim-main", sym, "BUY", "LIMIT", 0.1, px, time_in_force="GTC")
+                          for sym, px in [("ETHUSDT", 2_000.0), ("ETHUSDT", 2_001.0), ("BTCUSDT", 50_000.0),
+                                          ("BTCUSDT", 50_001.0), ("ETHUSDT", 2_002.0)]]
+                ad.open_orders_max_age_s = 0.0
+                snap = await ad.snapshot()
+                assert snap.fetch.ok, snap.fetch
+                ids = [order_uuid(o.order_id) for o in placed]
+                first = await ad.cancel_orders(CancelSelector(order_ids=(ids[0],)))  # spends the budget
+                assert first.canceled == (ids[0],)
+                results = await asyncio.gather(*(ad.cancel_orders(CancelSelector(order_ids=(i,))) for i in ids[1:]))
+            finally:
+                await ad.close()
+        assert [r.canceled for r in results] == [(i,) for i in ids[1:]]
+        cancels = [p.rsplit("/", 1)[1] for m, p, s in srv.requests if p.endswith(("/cancelorder", "/batchorder"))]
+        assert cancels == ["cancelorder", "batchorder"]
+        assert not eng.open_orders("sim-main")
 
     run(body())
