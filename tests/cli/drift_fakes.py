@@ -7,6 +7,7 @@ bench/drift.py."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import ssl
 import threading
@@ -83,6 +84,9 @@ class FakeRunners:
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
         self.sites: list[web.AppRunner] = []
+        # set at close: a status held back by ``delay_s`` answers then, so that the sites' cleanup
+        # (which waits for the requests in flight) does not wait out the delay
+        self.closing = asyncio.Event()
 
     def add(self, fake: Fake) -> Fake:
         fake.url = asyncio.run_coroutine_threadsafe(self._start(fake), self.loop).result(30)
@@ -92,7 +96,8 @@ class FakeRunners:
         async def get_status(request: web.Request) -> web.Response:
             fake.auth.append(request.headers.get("Authorization"))
             if fake.delay_s:
-                await asyncio.sleep(fake.delay_s)
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self.closing.wait(), fake.delay_s)
             if fake.status_code != 200:
                 return web.json_response({"error": f"HTTP_{fake.status_code}", "reason": "refused"},
                                          status=fake.status_code)
@@ -125,6 +130,7 @@ class FakeRunners:
 
     def close(self) -> None:
         async def stop() -> None:
+            self.closing.set()
             for runner in self.sites:
                 await runner.cleanup()
 

@@ -1,14 +1,35 @@
-"""`ksctl demo`: the runner, the ccxt adapter and the simulated exchange's HTTP face, end to end."""
+"""`ksctl demo`: the runner, the ccxt adapter and the simulated exchange's HTTP face, end to end.
+
+The first test runs the ``ksctl`` command a user runs, in a process of its own; the others run the
+same command in this process (click's CliRunner): the demo is one ``asyncio.run`` that removes its
+logging set-up at its end, and a ``ksctl`` process's start (about 1.5 s of CPU, most of it
+importing ccxt) is no part of what they check."""
 
 import subprocess
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
+from click.testing import CliRunner
 
 from adapters.registry import sim_venues
 from adapters.simulated.venues import face_of, market_type, market_types, spot_venues
+from killswitch.cli.main import cli
 from tests.conftest import ROOT
+
+
+class Ran(NamedTuple):
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def demo(*args: str) -> Ran:
+    """``ksctl demo ARGS`` run in this process, on the repository's policies (the default, read
+    from the root where the first test's process runs)."""
+    r = CliRunner().invoke(cli, ["demo", "--policies", str(ROOT / "policies"), *args], catch_exceptions=False)
+    return Ran(r.exit_code, r.stdout, r.stderr)
 
 
 def test_demo_escalates_flattens_and_locks():
@@ -33,9 +54,7 @@ def test_demo_escalates_flattens_and_locks():
 def test_demo_tells_the_crash_while_blind_story():
     """The README's futures-book story: a crash at minute 1, the runner blind for 12 minutes (bots
     held to reducing, nothing sent), then the flatten at once when the window is whole."""
-    exe = Path(sys.executable).with_name("ksctl")
-    out = subprocess.run([str(exe), "demo", "--scenario", "crash-while-blind"], cwd=ROOT, capture_output=True,
-                         text=True, timeout=120)
+    out = demo("--scenario", "crash-while-blind")
     assert out.returncode == 0, out.stdout + out.stderr
     text = out.stdout
     assert "scenario crash-while-blind" in text
@@ -52,8 +71,7 @@ def test_demo_tells_the_crash_while_blind_story():
 def test_demo_runs_the_same_story_in_every_dialect_of_the_simulator(venue):
     """The real ccxt client of each venue against the simulator's face for it: the same ladder,
     flat, halted, nothing pending, and the venue's own secret never printed."""
-    exe = Path(sys.executable).with_name("ksctl")
-    out = subprocess.run([str(exe), "demo", "--venue", venue], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    out = demo("--venue", venue)
     assert out.returncode == 0, out.stdout + out.stderr
     text = out.stdout
     assert f"({venue}) at http://127.0.0.1:" in text
@@ -73,10 +91,8 @@ def test_demo_tells_the_spot_books_story_on_a_spot_venue(venue):
     """A spot account (Kraken spot; MEXC's with --market spot): the spot-book policy, a bot's
     resting orders on the book; the slide takes the book past -8% on the day, stage 1 cancels the
     resting orders and sells every held asset back to USDT, and the lock halts."""
-    exe = Path(sys.executable).with_name("ksctl")
     market = [] if market_type(venue) == "spot" else ["--market", "spot"]
-    out = subprocess.run([str(exe), "demo", "--venue", venue, *market], cwd=ROOT, capture_output=True, text=True,
-                         timeout=120)
+    out = demo("--venue", venue, *market)
     assert out.returncode == 0, out.stdout + out.stderr
     text = out.stdout
     assert "policy spot-book" in text and f"({venue}{', spot' if market else ''}) at http://127.0.0.1:" in text
@@ -91,13 +107,10 @@ def test_demo_tells_the_spot_books_story_on_a_spot_venue(venue):
     assert "runbook of stage 1 (flatten.md.j2)" in text and "stage 1 → 2" not in text
     assert "sim-main-secret" not in text + out.stderr
     assert text.rstrip().endswith("demo: ok")
-    refused = subprocess.run([str(exe), "demo", "--venue", venue, *market, "--scenario", "crash-while-blind"],
-                             cwd=ROOT, capture_output=True, text=True, timeout=60)
+    refused = demo("--venue", venue, *market, "--scenario", "crash-while-blind")
     assert refused.returncode != 0 and "spot account" in refused.stderr
 
 
 def test_demo_refuses_a_market_the_simulator_does_not_serve_for_the_venue():
-    exe = Path(sys.executable).with_name("ksctl")
-    refused = subprocess.run([str(exe), "demo", "--venue", "bybit", "--market", "spot"], cwd=ROOT,
-                             capture_output=True, text=True, timeout=60)
+    refused = demo("--venue", "bybit", "--market", "spot")
     assert refused.returncode == 2 and "the simulated bybit serves a futures account" in refused.stderr

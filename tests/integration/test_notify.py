@@ -25,7 +25,7 @@ from killswitch.policy.load import load_text
 from killswitch.policy.routes_doc import NotificationRoutes
 from killswitch.process.options import RunOptions
 from tests.integration.test_runner import T0, TICK_MS, parts_of, setup
-from tests.procs import free_port, until
+from tests.procs import free_port
 
 
 class ReceiverServer:
@@ -135,6 +135,8 @@ class Steps:
 
     def __init__(self, sink: NotifySink):
         self.done = 0
+        self.sink = sink
+        self.stepped = asyncio.Event()
         step = sink._step
 
         def counted(*args, **kwargs):
@@ -142,11 +144,25 @@ class Steps:
                 step(*args, **kwargs)
             finally:
                 self.done += 1
+                self.stepped.set()
         sink._step = counted  # type: ignore[method-assign]
 
     async def next(self) -> None:
+        """The worker woken (as an event queued for it wakes it) and its next step waited for:
+        left to its poll (``poll_s``, 50 ms here), each tick of a test waited that long in real
+        time, and a few hundred ticks took seconds; the fake clock a step reads is the same."""
         seen = self.done
-        await until(lambda: self.done > seen, "the notify worker's next step", 60)
+
+        async def stepped() -> None:
+            while self.done <= seen:
+                self.stepped.clear()
+                self.sink._wake()
+                await self.stepped.wait()
+
+        try:
+            await asyncio.wait_for(stepped(), 60)
+        except asyncio.TimeoutError:
+            raise AssertionError("gave up waiting: the notify worker's next step") from None
 
 
 async def deliveries_done(sink: NotifySink, budget_s: float) -> None:

@@ -22,12 +22,14 @@ about 1,400 at either size.
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 from pathlib import Path
+from typing import Callable, Sequence
 
 import pytest
 
-from killswitch.snapshot import PositionsOnReading, with_positions
+from killswitch.snapshot import PositionsOnReading, Snapshot, with_positions
 from tests.conftest import bench_module
 from tests.work import LinesRun
 
@@ -50,18 +52,31 @@ def on_reading(snaps):
     return out
 
 
+Made = Callable[[int, int, float], Sequence[Snapshot]]
+
+
+@pytest.fixture(scope="module")
+def made() -> Made:
+    """``bench/tick.py``'s one-account snapshots by (size, variant, equity factor), made once for
+    the module: about 1 s of CPU at 10,000 positions, which each test made again. They are frozen
+    models no test changes; each book wraps them afresh (:func:`on_reading`), so a pass over the
+    positions still shows in every count."""
+    tick = bench_module("tick")
+    return functools.cache(lambda n, variant, factor: tuple(tick.book("one-account", n, variant, factor)))
+
+
 class Book:
     """A warmed runner and its desk over ``bench/tick.py``'s one-account book of ``n``."""
 
-    def __init__(self, n: int, work: Path):
+    def __init__(self, n: int, work: Path, made: Made):
         from killswitch.process.bootstrap import build_runner_and_desk
         from killswitch.runner.lease.keeper import LeaseKeeper
         from killswitch.state import open_store
 
         tick = self.t_mod = bench_module("tick")
         self.t = tick.T0
-        self.sets = [on_reading(tick.book("one-account", n, v, 1.0 + 0.0001 * v)) for v in range(tick.VARIANTS)]
-        self.crash = on_reading(tick.book("one-account", n, 0, 0.95))
+        self.sets = [on_reading(made(n, v, 1.0 + 0.0001 * v)) for v in range(tick.VARIANTS)]
+        self.crash = on_reading(made(n, 0, 0.95))
         self.adapters = {f"simulated/{s.account}": tick.Replayed(s.account) for s in self.sets[0]}
         self.store = open_store(f"sqlite://{work / f'work-{n}.db'}")
         made = build_runner_and_desk(tick.graph("one-account"), self.adapters, self.store,
@@ -96,9 +111,9 @@ class Book:
         self.store.close()
 
 
-def counted(case: str, n: int, work: Path) -> LinesRun:
+def counted(case: str, n: int, work: Path, made: Made) -> LinesRun:
     async def run() -> LinesRun:
-        book = Book(n, work)
+        book = Book(n, work, made)
         try:
             await book.warm()
             if case == "steady":
@@ -155,16 +170,16 @@ def diagnosis(small: LinesRun, large: LinesRun) -> str:
 
 @pytest.mark.parametrize("case, budget", [("steady", STEADY_BUDGET), ("halted", HALTED_BUDGET),
                                           ("entry", ENTRY_BUDGET)])
-def test_a_tick_works_within_its_budget_per_position_and_beside_the_book(tmp_path, case, budget):
-    small, large = (counted(case, n, tmp_path) for n in SIZES)
+def test_a_tick_works_within_its_budget_per_position_and_beside_the_book(tmp_path, made, case, budget):
+    small, large = (counted(case, n, tmp_path, made) for n in SIZES)
     slope, fixed = per_position(small, large)
     print(f"{case}: {slope:.2f} lines a position + {fixed:,.0f}")
     assert slope <= budget[0], f"{case}: {slope:.2f} lines a position > {budget[0]}" + diagnosis(small, large)
     assert fixed <= budget[1], f"{case}: {fixed:,.0f} lines beside the book > {budget[1]:,}" + diagnosis(small, large)
 
 
-def test_a_lock_change_works_the_same_whatever_the_size_of_the_book(tmp_path):
-    small, large = (counted("lock", n, tmp_path) for n in SIZES)
+def test_a_lock_change_works_the_same_whatever_the_size_of_the_book(tmp_path, made):
+    small, large = (counted("lock", n, tmp_path, made) for n in SIZES)
     print(f"lock and unlock: {small.total:,} lines at {SIZES[0]:,}, {large.total:,} at {SIZES[1]:,}")
     assert large.total <= LOCK_CHANGE_BUDGET, diagnosis(small, large)
     assert large.total - small.total <= LOCK_CHANGE_GROWTH, diagnosis(small, large)

@@ -46,15 +46,18 @@ mark = st.one_of(st.floats(min_value=5e-324, allow_infinity=True), st.just(math.
 notional = st.one_of(st.floats(min_value=0.0, allow_infinity=True), st.just(math.inf))  # Field(ge=0)
 weight = st.one_of(st.sampled_from([0.0, 1.0, 0.25]), st.floats(0.0, 1.0))  # Field(ge=0, le=1)
 share_of = st.one_of(st.sampled_from([0.0, math.inf]), st.floats(min_value=0.0, allow_infinity=True))
+# a liquidation price anywhere, or near the mark, where the proximity term is not clamped to 0: a
+# function of the mark, so that one strategy serves every row (one built for each row, hypothesis
+# set it up again at each draw)
+liq_of_mark = st.one_of(maybe.map(lambda v: lambda m: v),
+                        st.floats(-0.3, 0.3).map(lambda off: lambda m: m * (1.0 + off)))
 
 
 @st.composite
 def columns(draw: st.DrawFn) -> tuple[list, ...]:
     n = draw(st.integers(0, 40))
     marks = draw(st.lists(mark, min_size=n, max_size=n))
-    # a liquidation price anywhere, or near the mark, where the proximity term is not clamped to 0
-    near = st.floats(-0.3, 0.3)
-    liqs = [draw(st.one_of(maybe, near.map(lambda off, m=m: m * (1.0 + off)))) for m in marks]
+    liqs = [draw(liq_of_mark)(m) for m in marks]
     return (draw(st.lists(value, min_size=n, max_size=n)),  # upnl
             draw(st.lists(maybe, min_size=n, max_size=n)),  # delta (None: no reference)
             liqs, marks,

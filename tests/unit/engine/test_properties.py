@@ -14,6 +14,7 @@ with four stages and every closing action. Whatever happens:
 from __future__ import annotations
 
 import copy
+import functools
 import math
 
 import pytest
@@ -78,6 +79,10 @@ def account(draw, name):
     return {"name": name, "venue": venue, "hedge": hedge, "markets": markets}
 
 
+# The strategies drawn from inside the tests, built once: hypothesis sets a strategy up on its
+# first draw (validation, its shape), and one built afresh for each draw did that again every
+# time, for each leg of each account of each tick: most of the CPU of these property tests.
+@functools.cache
 def leg_strategy(step):
     contracts = (st.integers(1, 400).map(lambda k: k * step) if step
                  else st.floats(0.001, 50, allow_nan=False, allow_infinity=False))
@@ -91,14 +96,23 @@ def leg_strategy(step):
     })
 
 
+LEGS = st.sets(st.sampled_from(["long", "short"]))
+SIDE = st.none() | st.sampled_from(["long", "short"])
+ONE_WAY_LEG = st.sampled_from([None, "BOTH"])
+ORDER_SIDE = st.sampled_from(["buy", "sell"])
+BOOLEANS = st.booleans()
+UNIT = st.floats(0, 1)
+floats = functools.cache(st.floats)
+
+
 def draw_positions(data, acc, equity):
     out = []
     for sym in SYMBOLS:
         step = acc["markets"][sym].amount_step
         if acc["hedge"]:
-            sides = data.draw(st.sets(st.sampled_from(["long", "short"])), label=f"{sym} legs")
+            sides = data.draw(LEGS, label=f"{sym} legs")
         else:
-            side = data.draw(st.none() | st.sampled_from(["long", "short"]), label=f"{sym} side")
+            side = data.draw(SIDE, label=f"{sym} side")
             sides = {side} if side else set()
         for side in sorted(sides):
             d = data.draw(leg_strategy(step), label=f"{sym} {side}")
@@ -106,7 +120,7 @@ def draw_positions(data, acc, equity):
             liq = None
             if d["liq_gap"] is not None:
                 liq = d["mark"] * (1 - d["liq_gap"]) if side == "long" else d["mark"] * (1 + d["liq_gap"])
-            ps = side.upper() if acc["hedge"] else data.draw(st.sampled_from([None, "BOTH"]), label="ps")
+            ps = side.upper() if acc["hedge"] else data.draw(ONE_WAY_LEG, label="ps")
             pnl = equity * d["pnl_frac"]
             # the entry price that PnL means for a linear contract (kept positive)
             entry = max(0.01, d["mark"] - pnl / d["contracts"] * (1 if side == "long" else -1))
@@ -119,9 +133,8 @@ def draw_positions(data, acc, equity):
 def draw_orders(data, positions):
     orders = []
     for i, p in enumerate(positions):
-        if data.draw(st.booleans(), label="order?"):
-            orders.append(order(f"o{i}", p.symbol, data.draw(st.sampled_from(["buy", "sell"])),
-                                reduce_only=data.draw(st.booleans())))
+        if data.draw(BOOLEANS, label="order?"):
+            orders.append(order(f"o{i}", p.symbol, data.draw(ORDER_SIDE), reduce_only=data.draw(BOOLEANS)))
     return orders
 
 
@@ -130,10 +143,10 @@ def draw_snapshots(data, accounts, equity, now, fail, returns):
     moved by a log-return drawn in ``returns`` (``equity`` updated) and random positions and orders."""
     snaps = []
     for a in accounts:
-        if data.draw(st.floats(0, 1), label="fail?") < fail:
+        if data.draw(UNIT, label="fail?") < fail:
             snaps.append(snap(None, now, venue=a["venue"], account=a["name"], ok=False, markets=a["markets"]))
             continue
-        equity[a["name"]] *= math.exp(data.draw(st.floats(*returns), label="return"))
+        equity[a["name"]] *= math.exp(data.draw(floats(*returns), label="return"))
         positions = draw_positions(data, a, equity[a["name"]])
         snaps.append(snap(equity[a["name"]], now, venue=a["venue"], account=a["name"], positions=positions,
                           orders=draw_orders(data, positions), markets=a["markets"]))
