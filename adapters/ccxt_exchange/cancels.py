@@ -157,7 +157,7 @@ class Cancels(KnownPositions):
     async def _cancel_all(self, op: Op, symbol: str, params: dict, orders: list[Order], tally: Tally) -> None:
         try:
             method, args = self.dialect.cancel_all_request(symbol, self._markets.require(symbol)["id"], params)
-            answer = await self._calls.call(op, method, *args, order=True)
+            answer = await self._calls.call(op, method, *args, order=True, cancel=True)
         except AdapterError as e:
             tally.refused(orders, e)
             return
@@ -179,7 +179,7 @@ class Cancels(KnownPositions):
                 await self._cancel_each(op, group, tally)
                 continue
             market_id = self._markets.require(group[0].symbol)["id"]
-            call = functools.partial(self._calls.call, op, order=True)  # cancels spend the order budget
+            call = functools.partial(self._calls.call, op, order=True, cancel=True)  # (the cancel budget)
             for at in range(0, len(group), size):
                 chunk = group[at:at + size]
                 try:
@@ -193,7 +193,7 @@ class Cancels(KnownPositions):
         for o in orders:
             try:
                 method, args = self.dialect.cancel_one_request(o, self._markets.require(o.symbol))
-                answer = await self._calls.call(op, method, *args, order=True)
+                answer = await self._calls.call(op, method, *args, order=True, cancel=True)
             except AdapterError as e:
                 tally.refused([o], e)
             else:
