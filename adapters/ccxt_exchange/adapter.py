@@ -78,7 +78,9 @@ class CcxtAdapter(StreamedSnapshots, OrderPlacement, Cancels, FillReads, Exchang
       exchange's HTTP face.
     * ``orders_per_second`` — our order budget on this account (default: the dialect's
       ``order_rate``). Creates and cancels spend it; the capabilities report it, and the runner
-      hands it to the planner, which spaces the venue's closes by it.
+      hands it to the planner, which spaces the venue's closes by it. Without it, a venue that
+      limits its cancel endpoints apart (the dialect's ``cancel_rate``) has its cancels spend a
+      budget of their own at that rate, never queued behind creates.
     * ``max_retries`` / ``backoff_s`` / ``max_backoff_s`` — retries of reads and cancels on
       network errors: ``backoff_s · 2^n`` capped at ``max_backoff_s``, no jitter; a venue's
       ``Retry-After`` is honoured when it fits in the deadline.
@@ -157,6 +159,9 @@ class CcxtAdapter(StreamedSnapshots, OrderPlacement, Cancels, FillReads, Exchang
                                            else open_orders_max_age_s)
         rate = orders_per_second if orders_per_second is not None else self.dialect.order_rate
         budget = OrderBudget(rate)
+        # cancels paced apart where the venue limits them apart (unless the caller set one budget)
+        cancel_rate = self.dialect.cancel_rate if orders_per_second is None else None
+        cancel_budget = OrderBudget(cancel_rate) if cancel_rate is not None else None
 
         config, self._secret_values = client_config(account, self.dialect, timeout=float(timeout),
                                                     rate_limit=bool(ccxt_rate_limit))
@@ -173,7 +178,7 @@ class CcxtAdapter(StreamedSnapshots, OrderPlacement, Cancels, FillReads, Exchang
                        used_header=limit.used_header if limit else None, weigh=self.dialect.request_weight)
         self._calls = Calls(ex, venue=self.venue, budget=budget, timeout=timeout, max_retries=max_retries,
                             backoff_s=backoff_s, max_backoff_s=max_backoff_s, secrets=lambda: self._secrets,
-                            refusal=self.dialect.venue_refusal)
+                            refusal=self.dialect.venue_refusal, cancel_budget=cancel_budget)
         self._mode = AccountMode(self.dialect, self.hedge_mode, venue=self.venue, account=self.account)
 
         self._markets = Markets(ex, self._calls, venue=self.venue, market_type=self.market_type)

@@ -3,9 +3,10 @@
 What it owns
     * :class:`Op`: one public operation's deadline and the calls it made (a snapshot reports them);
     * :class:`Calls`: every ccxt call of the adapter goes through :meth:`Calls.call` — orders spend
-      the order budget, reads and cancels are retried on *network* errors only (``backoff_s · 2^n``
-      capped at ``max_backoff_s``, no jitter, a venue's ``Retry-After`` honoured when it fits in
-      the deadline), and every failure becomes a scrubbed :class:`adapters.base.AdapterError`
+      the order budget (cancels the cancel budget, where the venue limits them apart), reads and
+      cancels are retried on *network* errors only (``backoff_s · 2^n`` capped at
+      ``max_backoff_s``, no jitter, a venue's ``Retry-After`` honoured when it fits in the
+      deadline), and every failure becomes a scrubbed :class:`adapters.base.AdapterError`
       (but :class:`adapters.base.SendWithheld`: an order held back by the caller's send gate
       after the order budget's wait, or the request pacer's, passes through as it is);
       :meth:`Calls.run` bounds a whole operation by ``asyncio.wait_for(timeout)``.
@@ -51,10 +52,12 @@ class Calls:
 
     def __init__(self, client: Any, *, venue: str, budget: OrderBudget, timeout: float, max_retries: int,
                  backoff_s: float, max_backoff_s: float, secrets: Callable[[], Iterable[str]],
-                 refusal: Optional[Callable[[str], Optional[VenueRefusal]]] = None):
+                 refusal: Optional[Callable[[str], Optional[VenueRefusal]]] = None,
+                 cancel_budget: Optional[OrderBudget] = None):
         self.client = client
         self.venue = venue
         self.budget = budget
+        self.cancel_budget = cancel_budget  # None: cancels spend ``budget``
         self.timeout = float(timeout)
         self.max_retries = max(0, int(max_retries))
         self.backoff_s = float(backoff_s)
@@ -62,6 +65,12 @@ class Calls:
         self._secrets = secrets  # revealed only to scrub messages
         # the venue's refusal in a venue error's text (its dialect's reader and table)
         self._refusal = refusal or (lambda text: None)
+
+    @property
+    def cancels_budget(self) -> OrderBudget:
+        """What cancels spend: a budget of their own where the venue limits them apart, else the
+        order budget."""
+        return self.cancel_budget or self.budget
 
     def error(self, exc: BaseException, what: str, reason: Optional[Reason] = None,
               retry_after_s: Optional[float] = None) -> AdapterError:
@@ -82,10 +91,10 @@ class Calls:
         return min(self.max_backoff_s, self.backoff_s * (2 ** attempt))
 
     async def call(self, op: Op, method: str, *args: Any, retry: bool = True, order: bool = False,
-                   spend: float = 1.0, **kwargs: Any) -> Any:
-        """One ccxt call: order budget (``spend``: the orders' worth it costs, a batch's more than
-        one), retries of network errors (never for ``retry=False``), every failure turned into a
-        scrubbed AdapterError."""
+                   cancel: bool = False, spend: float = 1.0, **kwargs: Any) -> Any:
+        """One ccxt call: order budget (``cancel``: the cancel budget where there is one;
+        ``spend``: the orders' worth it costs, a batch's more than one), retries of network
+        errors (never for ``retry=False``), every failure turned into a scrubbed AdapterError."""
         fn = getattr(self.client, method, None)
         if fn is None:
             raise AdapterError(Reason.UNSUPPORTED, f"{self.venue} has no {method}", venue=self.venue)
@@ -93,7 +102,7 @@ class Calls:
         attempt = 0
         while True:
             if order:
-                await self.budget.acquire(spend)
+                await (self.cancels_budget if cancel else self.budget).acquire(spend)
                 last_look(method, self.venue)  # the budget may have made it wait; the pacer looks again
             op.calls += 1
             try:

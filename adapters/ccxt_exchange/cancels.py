@@ -160,7 +160,7 @@ class Cancels(KnownPositions):
     async def _cancel_all(self, op: Op, symbol: str, params: dict, orders: list[Order], tally: Tally) -> None:
         try:
             method, args = self.dialect.cancel_all_request(symbol, self._markets.require(symbol)["id"], params)
-            answer = await self._calls.call(op, method, *args, order=True)
+            answer = await self._calls.call(op, method, *args, order=True, cancel=True)
         except AdapterError as e:
             tally.refused(orders, e)
             return
@@ -180,7 +180,7 @@ class Cancels(KnownPositions):
             groups.setdefault(key, []).append(o)
         for key, group in groups.items():
             size = self.dialect.cancel_batch_size(group[0].kind)
-            if size >= 2 and (self._gathering().forming(key) or not self._calls.budget.available()):
+            if size >= 2 and (self._gathering().forming(key) or not self._calls.cancels_budget.available()):
                 await self._cancel_gathered(key, group, size, tally)
                 continue
             if size < 1 or (len(group) < 2 and not self.dialect.cancels_itself(group[0].kind)):
@@ -197,9 +197,10 @@ class Cancels(KnownPositions):
                     tally.read(self._answer("batch", answer, chunk), chunk)
 
     def _batch_call(self, op: Op, size: int) -> Any:
-        """The ccxt call a batch of ``size`` cancels is sent through: it spends the order budget,
-        at the batch's cost (:meth:`~.dialects.base.Dialect.cancel_batch_cost`)."""
-        return functools.partial(self._calls.call, op, order=True, spend=self.dialect.cancel_batch_cost(size))
+        """The ccxt call a batch of ``size`` cancels is sent through: it spends the cancels'
+        budget, at the batch's cost (:meth:`~.dialects.base.Dialect.cancel_batch_cost`)."""
+        return functools.partial(self._calls.call, op, order=True, cancel=True,
+                                 spend=self.dialect.cancel_batch_cost(size))
 
     def _gathering(self) -> Gathering:
         if self._gather is None:
@@ -217,7 +218,8 @@ class Cancels(KnownPositions):
             first = batch[0]
             if len(batch) == 1 and not self.dialect.cancels_itself(first.kind):
                 method, args = self.dialect.cancel_one_request(first, self._markets.require(first.symbol))
-                return self._answer("one", await self._calls.call(op, method, *args, order=True), batch)
+                return self._answer("one", await self._calls.call(op, method, *args, order=True, cancel=True),
+                                    batch)
             market_id = self._markets.require(first.symbol)["id"]
             return self._answer("batch", await self.dialect.cancel_batch(self._batch_call(op, len(batch)), batch,
                                                                          market_id), batch)
@@ -225,7 +227,7 @@ class Cancels(KnownPositions):
         for at in range(0, len(group), size):
             chunk = group[at:at + size]
             try:
-                answer = await self._gathering().cancel(key, chunk, size, self._calls.budget.ready, send)
+                answer = await self._gathering().cancel(key, chunk, size, self._calls.cancels_budget.ready, send)
             except AdapterError as e:
                 tally.refused(chunk, e)
             else:
@@ -235,7 +237,7 @@ class Cancels(KnownPositions):
         for o in orders:
             try:
                 method, args = self.dialect.cancel_one_request(o, self._markets.require(o.symbol))
-                answer = await self._calls.call(op, method, *args, order=True)
+                answer = await self._calls.call(op, method, *args, order=True, cancel=True)
             except AdapterError as e:
                 tally.refused([o], e)
             else:

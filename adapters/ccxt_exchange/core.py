@@ -84,7 +84,8 @@ class AdapterCore:
 
     @property
     def budget(self) -> OrderBudget:
-        """The order budget every create and cancel of this account spends."""
+        """The order budget every create and cancel of this account spends (a cancel, the
+        cancel budget instead where the venue limits cancels apart: ``cancel_rate``)."""
         return self._calls.budget
 
     @budget.setter

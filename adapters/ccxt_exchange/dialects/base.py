@@ -13,7 +13,8 @@ What it owns
       client must be kept from sending of its own accord;
     * the venue's order rate (``order_rate``, orders per second our budget allows, conservatively
       below the venue's published limits; the adapter's budget runs at it, its capabilities
-      report it and the planner spaces the venue's closes by it), the endpoints the venue counts
+      report it and the planner spaces the venue's closes by it), the cancels' own rate where the
+      venue limits its cancel endpoints apart (``cancel_rate``), the endpoints the venue counts
       as orders rather than request weight, the weights of reads where ccxt's table differs from
       the venue's, how often a snapshot lists every open order, the ccxt options it needs, the
       headers that carry its credentials, and the texts of its reduce-only refusals.
@@ -291,6 +292,8 @@ class Dialect(StreamHooks, CancelHooks, VenueNamed):
 
     id: str  # the ccxt exchange id (``Account.venue``)
     order_rate: float  # orders per second of our budget on this venue (below its published limit)
+    # cancels per second of their own budget where the venue limits cancels apart (None: order_rate's)
+    cancel_rate: Optional[float] = None
     client_id_param: str = "clientOrderId"
     max_client_id_length: int = 32
     # the characters the venue takes in a client order id (letters and digits everywhere)

@@ -431,7 +431,10 @@ class BitgetDialect(ChannelStream, Dialect):
 ORDER_ROWS = bitget_stream.OrderRows(read_row, read_plan)
 
 BITGET = BitgetDialect(
-    id="bitget", order_rate=8.0,
+    # cancel-order is limited apart from place-order (each 10 a second per UID,
+    # https://www.bitget.com/api-doc/contract/trade/Cancel-Order): cancels spend a budget of their
+    # own, never paced behind the creates (a lock's reverts)
+    id="bitget", order_rate=8.0, cancel_rate=8.0,
     read_endpoints={"futures": (POSITIONS, REGULAR_ORDERS), "spot": (POSITIONS, SPOT_ORDERS)},
     refusal_of=bitget_refusal,
     # The mix trade endpoints are limited per UID by count (place-order 10 a second), which the

@@ -519,7 +519,9 @@ def page_numbers() -> Callable[[list], Optional[Mapping[str, Any]]]:
 
 
 MEXC = MexcDialect(
-    id="mexc", order_rate=8.0,
+    # order/cancel is limited apart from order/submit (each endpoint 20 requests per 2 seconds):
+    # cancels spend a budget of their own, never paced behind the creates (a lock's reverts)
+    id="mexc", order_rate=8.0, cancel_rate=8.0,
     read_endpoints={"futures": (POSITIONS, OPEN_ORDERS), "spot": (spot.ACCOUNT, spot.OPEN_ORDERS)},
     refusal_of=mexc_refusal)
 

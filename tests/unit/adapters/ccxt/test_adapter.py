@@ -754,6 +754,27 @@ def test_adapter_spends_its_order_budget_on_orders():
     assert len(res.canceled) == 4 and time.monotonic() - t0 >= 0.28
 
 
+def test_a_cancel_never_waits_behind_creates_where_the_venue_limits_cancels_apart():
+    """MEXC and Bitget limit their cancel endpoints apart from order placement: a cancel spends a
+    budget of its own (the dialect's ``cancel_rate``), so that a venue watch cancelling a rogue's
+    entries is not paced behind the reverts the same lock sends (the rogue bench's entry→cancel
+    p99 grew past half a second as the shared budget fell behind)."""
+    from adapters.venues.mexc.dialect import CANCEL_METHOD
+    from killswitch.snapshot import Order
+
+    fake = FakeExchange("mexc", implicit=(CANCEL_METHOD,))
+    fake.script[CANCEL_METHOD] = [lambda ids: {"success": True, "code": 0,
+                                               "data": [{"orderId": int(i), "errorCode": 0} for i in ids]}]
+    a, _ = make(fake, orders_per_second=None)  # the dialect's own rates
+    assert a.dialect.cancel_rate is not None
+    spent = OrderBudget(a.dialect.order_rate, burst=1, clock=lambda: 0.0)  # creates spent it; it never refills
+    run(spent.acquire())
+    a.budget = spent
+    a._orders = {"7": Order(id="7", symbol=BTC, side="buy", type="limit", amount=1.0, price=40000.0)}
+    res = run(asyncio.wait_for(a.cancel_orders(CancelSelector(order_ids=("7",))), 5.0))
+    assert res.canceled == ("7",) and fake.names().count(CANCEL_METHOD) == 1
+
+
 # --- snapshot parsing --------------------------------------------------------------------------------
 
 
