@@ -27,6 +27,7 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Mapping, Optional, Union
 
+from ...figures import iso_ms
 from ...holds import DEAD_MANS_SWITCH as DEAD_MANS_SWITCH, OPERATOR as OPERATOR
 
 LOCK_FORMAT_VERSION = 1
@@ -40,12 +41,6 @@ NOT_A_POLICY = (OPERATOR, DEAD_MANS_SWITCH)
 def mode_rank(mode: str) -> int:
     """0 active, 1 reducing, 2 halted: higher is more restrictive."""
     return _RANK[mode]
-
-
-def iso_ms(ms: int) -> str:
-    """UTC milliseconds since the epoch → ``2024-05-01T12:00:00.123Z``."""
-    t = _dt.datetime.fromtimestamp(ms // 1000, _dt.timezone.utc)
-    return t.strftime("%Y-%m-%dT%H:%M:%S") + f".{ms % 1000:03d}Z"
 
 
 def parse_iso_ms(text: str) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional
 
 from ...events import INCIDENT_ACKNOWLEDGED, Event
+from ...figures import iso_ms as _iso
 from ...policy.matchers import close_names
 from ...silences import Acknowledgement, holders, own_words
 from ...state.store import StateStore
@@ -99,9 +100,3 @@ class Acknowledgements:
             hint = f"; did you mean {', '.join(near)}?" if near else ""
             return f"UNKNOWN_INCIDENT: {incident!r} is not an open incident{hint}"
         return None
-
-
-def _iso(ms: int) -> str:
-    from ..lock.lock import iso_ms
-
-    return iso_ms(ms)

@@ -25,6 +25,7 @@ from typing import Any, Awaitable, Callable, Container, Mapping, Optional, Seque
 
 from ...engine.stages import decision_id
 from ...events import RESET, SEVERITY, Event
+from ...figures import iso_ms as _iso
 from ...policy.matchers import PAGE_LABELS, LabelMatcher, SilenceError, close_names, matcher_problem, parse_matchers
 from ...silences import INCIDENT_ENDED, Silence, every_scope_problem, own_words
 from ...state.store import FencedError, StateStore
@@ -429,9 +430,3 @@ class Silences(Acknowledgements):
             await self.save()
         except FencedError:
             self.lead.stale = True  # stored under our token; the next leader reads them from the store
-
-
-def _iso(ms: int) -> str:
-    from ..lock.lock import iso_ms
-
-    return iso_ms(ms)
