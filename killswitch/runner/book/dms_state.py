@@ -22,7 +22,7 @@ from __future__ import annotations
 import functools
 import json
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Collection, Iterable, Mapping, Optional, Union
 
 DECLARED = "the Accounts document"  # what names a heartbeat source the Accounts document declares
@@ -71,8 +71,7 @@ class SourceStatus:
     timeout_s: Optional[float] = None
 
     def to_json(self) -> dict:
-        return {"armed": self.armed, "last_beat_age_s": self.last_beat_age_s, "fires_in_s": self.fires_in_s,
-                "fired": self.fired, "timeout_s": self.timeout_s}
+        return asdict(self)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ Pure: no I/O, no clock (times are handed in). Replaced, never changed in place.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Iterable, Mapping, Optional
 
 from ...facts.trading import OPERATOR, hold_text, out_of_reach
@@ -63,10 +63,7 @@ class Hold:
     out_of_reach: tuple[str, ...] = ()
 
     def to_json(self) -> dict:
-        return {"holder": self.holder, "policy": self.policy, "scope": self.scope, "since_ms": self.since_ms,
-                "reason": self.reason, "stage": self.stage, "decision_id": self.decision_id,
-                "approvals_needed": self.approvals_needed, "approvals": list(self.approvals), "by": self.by,
-                "out_of_reach": list(self.out_of_reach)}
+        return {**asdict(self), "approvals": list(self.approvals), "out_of_reach": list(self.out_of_reach)}
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> "Hold":
@@ -93,9 +90,7 @@ class Owed:
     audited: bool = False  # its row is in the audit chain (found by a runner that carried it on)
 
     def to_json(self) -> dict:
-        return {"op": self.op, "want": self.want, "since_ms": self.since_ms, "attempts": self.attempts,
-                "next_ms": self.next_ms, "failure": list(self.failure) if self.failure else None,
-                "failing_since_ms": self.failing_since_ms, "paged": self.paged, "audited": self.audited}
+        return {**asdict(self), "failure": list(self.failure) if self.failure else None}
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> "Owed":
@@ -307,14 +302,10 @@ def revokes_in_force(book: RevokeBook, scope: str) -> list[dict]:
     the lock."""
     from ...engine.guarded import within
 
-    out = []
-    for account in within(scope, sorted(book.accounts)):
-        p = book.accounts[account]
-        if not p.holds and not p.revoked:
-            continue
-        out.append({"account": account, "shown": p.shown(), "key_ids": sorted(p.keys),
-                    "held_by": [f"{hold_text(h.to_json())} since {iso_ms(h.since_ms)}: {h.reason}" for h in p.holds]})
-    return out
+    return [{"account": account, "shown": p.shown(), "key_ids": sorted(p.keys),
+             "held_by": [f"{hold_text(h.to_json())} since {iso_ms(h.since_ms)}: {h.reason}" for h in p.holds]}
+            for account in within(scope, sorted(book.accounts)) for p in (book.accounts[account],)
+            if p.holds or p.revoked]
 
 __all__ = ["ALLOWED", "BACKOFF_FIRST_MS", "BACKOFF_MAX_MS", "Hold", "OPERATOR", "Owed", "Permission",
            "REVOKED", "RevokeBook", "backoff_ms", "hold_text", "holder_of", "out_of_reach", "permission_status",
