@@ -60,11 +60,7 @@ def close_matches(name: str, known: Iterable[str], n: int = 3) -> list[str]:
     similar = difflib.get_close_matches(name.strip(), pool, n=n, cutoff=0.6)
     similar += difflib.get_close_matches(folded, [k.casefold() for k in pool], n=n, cutoff=0.6)
     by_fold = {k.casefold(): k for k in pool}
-    out: list[str] = []
-    for k in same + [by_fold.get(s, s) for s in similar]:
-        if k in pool and k not in out:
-            out.append(k)
-    return out[:n]
+    return list(dict.fromkeys(k for k in same + [by_fold.get(s, s) for s in similar] if k in pool))[:n]
 
 
 def near_names(name: str, known: Iterable[str], n: int = 3) -> list[str]:

@@ -68,11 +68,7 @@ def holding_back(book: BookView, labels: dict[str, str], now: int, open_: Option
                  ) -> tuple[SilenceStatus, ...]:
     """The active silences that hold back a page with ``labels`` for at least one receiver (a
     ``receiver`` matcher is left out: which receivers a page reaches is the routes' business)."""
-    out = []
-    for s in book.silences:
-        if s.active(now, open_) and _holds(s, labels):
-            out.append(silence_status(s, now, open_))
-    return tuple(out)
+    return tuple(silence_status(s, now, open_) for s in book.silences if s.active(now, open_) and _holds(s, labels))
 
 
 def held_already(book: BookView, catalog: Catalog, open_: Incidents, incidents: Sequence[str], now: int
