@@ -100,10 +100,7 @@ class Catalog:
 
     @property
     def all_symbols(self) -> frozenset[str]:
-        out: set[str] = set()
-        for s in self.symbols.values():
-            out |= s or set()
-        return frozenset(out)
+        return frozenset[str]().union(*filter(None, self.symbols.values()))
 
     @property
     def policies(self) -> frozenset[str]:
@@ -111,10 +108,8 @@ class Catalog:
 
     def scopes(self) -> frozenset[str]:
         """Every scope name that resolves."""
-        out = {GLOBAL_SCOPE} | self.accounts | self.venues | self.strategies | self.all_symbols | self.held
-        for keys in self.policy_scopes.values():
-            out |= keys
-        return frozenset(out)
+        return frozenset({GLOBAL_SCOPE}).union(self.accounts, self.venues, self.strategies, self.all_symbols,
+                                               self.held, *self.policy_scopes.values())
 
     def scope_kind(self, name: str) -> Optional[str]:
         """What ``name`` names (global, venue, account, strategy, symbol, policy scope, lock), or None."""

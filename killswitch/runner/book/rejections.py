@@ -41,6 +41,7 @@ expired is the shortfalls' to plan again, within their own budget).
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Callable, Iterable, Iterator, Optional, Sequence
 
@@ -425,10 +426,7 @@ class CloseRejections:
                                    "Position legs whose closes reached their bound of venue refusals "
                                    "(CLOSE_REJECTED): left open, not sent again for their incident.",
                                    ("venue", "account"))
-        per: dict[str, int] = {}
-        for (_, account, _, _), leg in self.legs.items():
-            if leg.stopped and leg.standing:
-                per[account] = per.get(account, 0) + 1
+        per = Counter(account for (_, account, _, _), leg in self.legs.items() if leg.stopped and leg.standing)
         for account, n in sorted(per.items()):
             venue, _, name = account.partition("/")
             stopped.add(n, venue=venue, account=name)
