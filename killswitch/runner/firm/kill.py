@@ -335,8 +335,7 @@ async def send_kill(link: Any, reason: str, preview_id: Optional[str], actor: Op
     from ...view import ChangeResult
 
     lead = link.ports.lead
-    refused = lead.not_leader("kill")
-    if refused:
+    if (refused := lead.not_leader("kill")) is not None:
         return ChangeResult(False, refused)
     if not reason.strip():
         return ChangeResult(False, "BAD_REQUEST: a kill needs a reason")
@@ -396,8 +395,7 @@ async def release_kill(link: Any, approver: str, reason: str) -> Any:
     from ...view import ChangeResult
 
     lead = link.ports.lead
-    refused = lead.not_leader("release")
-    if refused:
+    if (refused := lead.not_leader("release")) is not None:
         return ChangeResult(False, refused)
     try:
         taken, why, did = await firm_call(link.firm.approve_kill_release, link.start.name, link.start.schema,
