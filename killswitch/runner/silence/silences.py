@@ -32,11 +32,11 @@ from ...state.store import FencedError, StateStore
 from ...view import SilenceResult, SilenceStatus
 from ...view.silence_preview import SilencePreview
 from ..book.book import Book
+from ..book.still_open import manual_scope
 from ..book.view import BookView
 from ..lease.leadership import Leadership
 from ..names import Catalog
 from ..storeio import StoreIO
-from ..venue.shortfalls import manual_scope
 from .acks import Acknowledgements
 from .check import Incidents, idle, known_values, page_labels, preview, value_problem
 from .history import past_text, read_past

@@ -20,7 +20,6 @@ executor like any other), or drop a residual that still has a position.
 
 from __future__ import annotations
 
-import re
 from typing import Any, Callable, Optional, Sequence
 
 from ...engine.evaluate import Evaluation
@@ -31,6 +30,7 @@ from ..book.book import Book
 from ..book.keeper import Keeper
 from ..book.rejections import CLOSE_REJECTED, LegKey, incident_of, leg_of
 from ..book.residuals import BELOW_MINIMUM, CLOSE_RETRIES_EXHAUSTED as RETRIES_SPENT, Residual
+from ..book.still_open import manual_scope
 from ..collaborators import Audits, Saves
 from ..storeio import StoreIO
 from .execution import ended_short
@@ -68,7 +68,7 @@ class Shortfalls(Keeper[Audits]):
         events: list[Event] = []
         seen = set() if seen is None else seen
         for did in dict.fromkeys(decisions):
-            base = re.sub(r"/r\d+$", "", did)  # a retry belongs to its entry
+            base = incident_of(did)  # a retry belongs to its entry
             if base in seen:
                 continue
             seen.add(base)
@@ -233,8 +233,3 @@ class Shortfalls(Keeper[Audits]):
             policy=r.policy, scope=r.scope, level=r.level or None, venue=venue, account=r.account, symbol=r.symbol,
             leg=r.leg,  # each leg its own alert: a hedge's two legs of one symbol are two pages, not one
             reason=r.why, severity="warning" if r.why == BELOW_MINIMUM else "critical", incident=r.incident)]
-
-
-def manual_scope(decision_id: str) -> str:
-    """The scope of a manual close's decision id, "manual/<scope>/m<ms>"."""
-    return re.sub(r"^manual/|/m\d+$", "", decision_id)
