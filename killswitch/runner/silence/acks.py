@@ -35,7 +35,6 @@ class Acknowledgements:
     if TYPE_CHECKING:  # the silences' own, which every change goes through
         def open_incidents(self) -> dict[str, tuple[Optional[str], str, int]]: ...
         def _store(self, kind: str, payload: dict, write: Callable[[int], None]) -> Awaitable[Optional[str]]: ...
-        def _audit_refusal(self, kind: str, payload: dict, why: str) -> Awaitable[None]: ...
         def _saved(self, now: int) -> Awaitable[None]: ...
 
     async def acknowledge(self, incident: Optional[str], policy: Optional[str], scope: Optional[str], comment: str,
@@ -44,9 +43,9 @@ class Acknowledgements:
             return ChangeResult(False, standby)
         why = self._ack_refusal(incident, policy, scope, comment)
         if why is not None:  # audited with its author, as a refused lock or silence is
-            await self._audit_refusal("incident_acknowledged", {"incident": incident, "policy": policy,
-                                                                "scope": scope, "comment": comment[:MAX_COMMENT],
-                                                                "by": actor}, why)
+            await self.lead.audit_refusal("incident_acknowledged", self.clock(), {
+                "incident": incident, "policy": policy, "scope": scope, "comment": comment[:MAX_COMMENT], "by": actor},
+                why)
             return ChangeResult(False, why)
         open_ = self.open_incidents()
         if incident is None:

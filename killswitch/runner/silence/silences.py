@@ -239,7 +239,7 @@ class Silences(Acknowledgements):
         if why is None and incident is not None:
             why = self._already(incident, matchers, now, open_)
         if why is not None:
-            await self._audit_refusal("silence_added", payload, why)
+            await self.lead.audit_refusal("silence_added", self.clock(), payload, why)
             return SilenceResult(False, why)
         affects = preview(matchers, self.book, self.catalog(), open_, self.pages())
         # what the person silencing saw: the open incidents it matches; a stage entry of any other
@@ -298,7 +298,7 @@ class Silences(Acknowledgements):
         elif why is None and words is not None and not words:
             why = "BAD_REQUEST: say why in the comment (who is handling what)"
         if s is None or why is not None:  # audited with its author, as a refused add is
-            await self._audit_refusal("silence_changed", {"id": silence_id, "by": actor}, str(why))
+            await self.lead.audit_refusal("silence_changed", self.clock(), {"id": silence_id, "by": actor}, str(why))
             return SilenceResult(False, str(why), silence_status(s, now, self.open_incidents()) if s else None)
         done = replace(s, updated_ms=now, comment=s.comment if words is None else words,
                        ends_ms=s.ends_ms if duration_s is None else now + int(round(duration_s * 1000)),
@@ -339,7 +339,7 @@ class Silences(Acknowledgements):
         now = self.clock()
         s, why = self._find(silence_id, now)
         if s is None or why is not None:  # audited with its author, as a refused add is
-            await self._audit_refusal("silence_expired", {"id": silence_id, "by": actor}, str(why))
+            await self.lead.audit_refusal("silence_expired", self.clock(), {"id": silence_id, "by": actor}, str(why))
             return SilenceResult(False, str(why), silence_status(s, now, self.open_incidents()) if s else None)
         done = s.expire(actor, now)
         refused = await self._store("silence_expired", {"id": s.id, "matchers": [str(m) for m in s.matchers],
@@ -412,12 +412,6 @@ class Silences(Acknowledgements):
         except FencedError:
             return self.lead.deposed()
         return None
-
-    async def _audit_refusal(self, kind: str, payload: dict, why: str) -> None:
-        try:
-            await self.lead.audit(kind, self.clock(), {**payload, "refused": why})
-        except FencedError:
-            self.lead.leader = False
 
     async def _saved(self, now: int) -> None:
         """The book saved with the new mark, so that a standby reads the silences again."""
