@@ -403,17 +403,12 @@ class CloseRejections:
 
     def status(self) -> list[dict]:
         """The legs with refusals, for the status: CLOSE_REJECTED ones and those still tried."""
-        out = []
-        for (incident, account, symbol, leg_name), leg in sorted(self.legs.items()):
-            if not leg.standing:
-                continue
-            out.append({"incident": incident, "account": account, "symbol": symbol, "leg": leg_name,
-                        "state": CLOSE_REJECTED if leg.stopped else "retrying", "tries": leg.tries,
-                        "rounds": leg.rounds_told, "bound": leg.bound, "kind": leg.kind, "reason": leg.code,
-                        "venue_said": leg.said,
-                        "next_ms": None if leg.stopped or leg.next_ms < 0 else leg.next_ms,
-                        "first_ms": leg.first_ms, "last_ms": leg.last_ms})
-        return out
+        return [{"incident": incident, "account": account, "symbol": symbol, "leg": leg_name,
+                 "state": CLOSE_REJECTED if leg.stopped else "retrying", "tries": leg.tries,
+                 "rounds": leg.rounds_told, "bound": leg.bound, "kind": leg.kind, "reason": leg.code,
+                 "venue_said": leg.said, "next_ms": None if leg.stopped or leg.next_ms < 0 else leg.next_ms,
+                 "first_ms": leg.first_ms, "last_ms": leg.last_ms}
+                for (incident, account, symbol, leg_name), leg in sorted(self.legs.items()) if leg.standing]
 
     def collect_metrics(self, registry: Registry) -> None:
         fam = registry.sampled("killswitch_close_rejected_total", "counter",

@@ -277,22 +277,18 @@ class RevokeBook:
 def permission_status(book: RevokeBook) -> dict[str, dict]:
     """Every account held, owed or revoked, as status shows it (``shown``: revoked only once the
     venue confirmed it), with its holds, its keys and what is owed."""
-    out = {}
-    for account, p in sorted(book.accounts.items()):
-        o = p.owed
-        out[account] = {
-            "shown": p.shown(), "revoked": p.revoked, "read_back": p.read_back, "keys": dict(p.keys),
-            "confirmed_ts": iso_ms(p.confirmed_ms) if p.confirmed_ms else None,
-            "holds": [{"holder": h.holder, "policy": h.policy, "scope": h.scope, "stage": h.stage,
-                       "since_ts": iso_ms(h.since_ms), "reason": h.reason, "by": h.by,
-                       "approvals": list(h.approvals), "approvals_needed": h.approvals_needed,
-                       "out_of_reach": list(h.out_of_reach)} for h in p.holds],
-            "owed": None if o is None else {
-                "op": o.op, "want": o.want, "attempts": o.attempts, "next_ts": iso_ms(o.next_ms),
-                "failure": {"code": o.failure[0], "message": o.failure[1]} if o.failure else None,
-                "failing_since_ts": iso_ms(o.failing_since_ms) if o.failing_since_ms else None},
-        }
-    return out
+    return {account: {
+        "shown": p.shown(), "revoked": p.revoked, "read_back": p.read_back, "keys": dict(p.keys),
+        "confirmed_ts": iso_ms(p.confirmed_ms) if p.confirmed_ms else None,
+        "holds": [{"holder": h.holder, "policy": h.policy, "scope": h.scope, "stage": h.stage,
+                   "since_ts": iso_ms(h.since_ms), "reason": h.reason, "by": h.by,
+                   "approvals": list(h.approvals), "approvals_needed": h.approvals_needed,
+                   "out_of_reach": list(h.out_of_reach)} for h in p.holds],
+        "owed": None if o is None else {
+            "op": o.op, "want": o.want, "attempts": o.attempts, "next_ts": iso_ms(o.next_ms),
+            "failure": {"code": o.failure[0], "message": o.failure[1]} if o.failure else None,
+            "failing_since_ts": iso_ms(o.failing_since_ms) if o.failing_since_ms else None},
+    } for account, p in sorted(book.accounts.items()) for o in (p.owed,)}
 
 
 def revokes_in_force(book: RevokeBook, scope: str) -> list[dict]:
