@@ -56,7 +56,6 @@ def _nothing() -> None:
     return None
 
 
-
 @dataclass
 class Book(Stored):
     """What the runner knows now; see the module doc. ``saved_pnl`` is the PnL history as

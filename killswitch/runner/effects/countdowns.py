@@ -49,7 +49,6 @@ from .beat_sources import SourceGate, named_by
 log = logging.getLogger("killswitch.runner.countdowns")
 
 
-
 @dataclass(frozen=True)
 class Firing:
     """A dead man's switch firing: the source, why, and the orders to cancel (account, order id)."""

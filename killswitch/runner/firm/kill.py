@@ -289,7 +289,6 @@ async def firm_call(fn: Any, *args: Any) -> Any:
     return await firm_wait(asyncio.to_thread(fn, *args))
 
 
-
 async def kill_preview(link: Any, board: dict) -> dict:
     """What a firm-wide kill would do now (:func:`killswitch.firm.kill.kill_preview`), with the
     ``preview_id`` the kill must carry (its shards' accounts and those not heard)."""

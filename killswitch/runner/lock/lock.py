@@ -394,7 +394,6 @@ def _hold_from_doc(scope: str, doc: Any, where: str) -> LockHold:
                     doc["reason"], created, expires, doc["manual"], dict(doc["details"]))
 
 
-
 __all__ = ["LOCK_FORMAT_VERSION", "MODES", "GLOBAL_SCOPE", "OPERATOR", "DEAD_MANS_SWITCH", "NOT_A_POLICY",
            "LockHold", "LockStatus", "LockBook", "mode_rank", "iso_ms", "parse_iso_ms",
            "check_status_doc", "opt_ts", "hold_strength"]

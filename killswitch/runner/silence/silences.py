@@ -57,8 +57,6 @@ def silence_status(s: Silence, now: int, open_: Optional[Container[str]] = None,
                          s.incident, s.tied, idle)
 
 
-
-
 def known_labels(book: BookView) -> set[str]:
     """The label names a page of this runner can carry: the events' and every policy's own."""
     return set(PAGE_LABELS) | {k for p in book.graph.policies for k in p.labels}
