@@ -60,11 +60,7 @@ def close_matches(name: str, known: Iterable[str], n: int = 3) -> list[str]:
     similar = difflib.get_close_matches(name.strip(), pool, n=n, cutoff=0.6)
     similar += difflib.get_close_matches(folded, [k.casefold() for k in pool], n=n, cutoff=0.6)
     by_fold = {k.casefold(): k for k in pool}
-    out: list[str] = []
-    for k in same + [by_fold.get(s, s) for s in similar]:
-        if k in pool and k not in out:
-            out.append(k)
-    return out[:n]
+    return list(dict.fromkeys(k for k in same + [by_fold.get(s, s) for s in similar] if k in pool))[:n]
 
 
 def near_names(name: str, known: Iterable[str], n: int = 3) -> list[str]:
@@ -104,10 +100,7 @@ class Catalog:
 
     @property
     def all_symbols(self) -> frozenset[str]:
-        out: set[str] = set()
-        for s in self.symbols.values():
-            out |= s or set()
-        return frozenset(out)
+        return frozenset[str]().union(*filter(None, self.symbols.values()))
 
     @property
     def policies(self) -> frozenset[str]:
@@ -115,10 +108,8 @@ class Catalog:
 
     def scopes(self) -> frozenset[str]:
         """Every scope name that resolves."""
-        out = {GLOBAL_SCOPE} | self.accounts | self.venues | self.strategies | self.all_symbols | self.held
-        for keys in self.policy_scopes.values():
-            out |= keys
-        return frozenset(out)
+        return frozenset({GLOBAL_SCOPE}).union(self.accounts, self.venues, self.strategies, self.all_symbols,
+                                               self.held, *self.policy_scopes.values())
 
     def scope_kind(self, name: str) -> Optional[str]:
         """What ``name`` names (global, venue, account, strategy, symbol, policy scope, lock), or None."""

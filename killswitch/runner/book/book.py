@@ -56,7 +56,6 @@ def _nothing() -> None:
     return None
 
 
-
 @dataclass
 class Book(Stored):
     """What the runner knows now; see the module doc. ``saved_pnl`` is the PnL history as
@@ -311,19 +310,12 @@ class Book(Stored):
 
     def owed_audited(self, keys: Sequence[str]) -> None:
         """The owed transitions of ``keys`` are in the audit chain (a key no longer owed: ignored)."""
-        owed = dict(self.owed)
-        for key in keys:
-            if key in owed:
-                owed[key] = {**owed[key], "audited": True}
-        self.owed = owed
+        done = set(keys)
+        self.owed = {k: {**v, "audited": True} if k in done else v for k, v in self.owed.items()}
 
     def owed_told(self, events: dict[str, dict]) -> None:
         """Each owed transition's event (key → event document) as the sinks were told it."""
-        owed = dict(self.owed)
-        for key, event in events.items():
-            if key in owed:
-                owed[key] = {**owed[key], "event": event}
-        self.owed = owed
+        self.owed = {k: {**v, "event": events[k]} if k in events else v for k, v in self.owed.items()}
 
     def settle_owed(self, keys: Sequence[str]) -> None:
         """The transitions of ``keys`` let go: audited, and held by every sink."""

@@ -10,8 +10,8 @@ Owns two pure values and their JSON form, so the runner can persist them across 
   arming) re-arms it — one firing per silence, not one per tick.
 - per *venue*: the native cancel-all-after countdown (Binance USD-M ``countdownCancelAll`` and
   the like), which the runner must refresh while it is alive so that the venue cancels every
-  order if the runner dies. :func:`native_refresh` says which venues to refresh now: each one
-  at a fraction (default 1/3) of its countdown, so two missed refreshes still leave margin.
+  order if the runner dies. :meth:`DeadMansSwitch.native_plan` says which venues to refresh now:
+  each one at a third of its countdown, so two missed refreshes still leave margin.
 
 Must not: read the clock (times are arguments), send anything to a venue, or decide what a
 firing does (the runner and the policy do).
@@ -22,7 +22,7 @@ from __future__ import annotations
 import functools
 import json
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Collection, Iterable, Mapping, Optional, Union
 
 DECLARED = "the Accounts document"  # what names a heartbeat source the Accounts document declares
@@ -35,7 +35,7 @@ def declared_only(by: Iterable[str]) -> bool:
     return bool(by) and all(b == DECLARED for b in by)
 
 DMS_FORMAT_VERSION = 1
-DEFAULT_REFRESH_FRACTION = 1 / 3
+REFRESH_FRACTION = 1 / 3  # of a venue's countdown: its refresh is due (two missed still leave margin)
 
 
 @dataclass(frozen=True)
@@ -71,8 +71,7 @@ class SourceStatus:
     timeout_s: Optional[float] = None
 
     def to_json(self) -> dict:
-        return {"armed": self.armed, "last_beat_age_s": self.last_beat_age_s, "fires_in_s": self.fires_in_s,
-                "fired": self.fired, "timeout_s": self.timeout_s}
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -220,11 +219,23 @@ class DeadMansSwitch:
             return self
         return replace(self, native={**self.native, venue: replace(old, last_refresh_ms=None)})
 
-    def native_plan(self, now_ms: int, supported: Mapping[str, bool],
-                    fraction: float = DEFAULT_REFRESH_FRACTION) -> "RefreshPlan":
-        return native_refresh(now_ms, {v: supported.get(v, False) for v in self.native},
-                              {v: n.last_refresh_ms for v, n in self.native.items() if n.last_refresh_ms is not None},
-                              {v: n.countdown_ms / 1000 for v, n in self.native.items()}, fraction)
+    def native_plan(self, now_ms: int, supported: Mapping[str, bool]) -> "RefreshPlan":
+        """Which venues' cancel-all-after countdowns to re-arm at ``now_ms`` (``supported``: venue
+        → whether it has one, its capabilities' ``cancel_all_after``). A venue is due when it was
+        never armed, when :data:`REFRESH_FRACTION` of its countdown has passed since the last
+        refresh, or when the clock reads earlier than that refresh (a clock that went back:
+        refreshing is harmless)."""
+        refresh, unsupported, lapsed = [], [], []
+        for venue, n in sorted(self.native.items()):
+            if not supported.get(venue, False):
+                unsupported.append(venue)
+                continue
+            last = n.last_refresh_ms
+            if last is None or now_ms < last or now_ms - last >= max(1, int(n.countdown_ms * REFRESH_FRACTION)):
+                refresh.append(venue)
+                if last is not None and now_ms - last >= n.countdown_ms:
+                    lapsed.append(venue)
+        return RefreshPlan(tuple(refresh), tuple(unsupported), tuple(lapsed))
 
     # JSON
 
@@ -287,42 +298,7 @@ class RefreshPlan:
     refresh: tuple[str, ...]  # venues whose countdown to re-arm now
     unsupported: tuple[str, ...]  # venues without a native countdown (the runner's own switch only)
     lapsed: tuple[str, ...]  # refreshed longer ago than the countdown: the venue may have cancelled
-    next_due_ms: Optional[int]  # the earliest next refresh among the venues not due now
 
 
-def native_refresh(now_ms: int, supported: Mapping[str, bool], last_refresh: Mapping[str, int],
-                   countdown_s: Union[float, Mapping[str, float]] = 60.0,
-                   fraction: float = DEFAULT_REFRESH_FRACTION) -> RefreshPlan:
-    """Which venues' cancel-all-after countdowns to re-arm at ``now_ms``.
-
-    ``supported``: venue → whether it has a cancel-all-after (its capabilities' ``cancel_all_after``);
-    ``last_refresh``: venue → when its countdown was last armed (absent: never);
-    ``countdown_s``: the countdown, one for all or per venue. A venue is due when it was never
-    armed, when ``fraction`` of its countdown has passed since the last refresh, or when the
-    clock reads earlier than that refresh (a clock that went back: refreshing is harmless)."""
-    if not (isinstance(fraction, (int, float)) and not isinstance(fraction, bool) and 0 < fraction < 1):
-        raise ValueError("fraction must be between 0 and 1 (exclusive)")
-    refresh, unsupported, lapsed = [], [], []
-    next_due: Optional[int] = None
-    for venue in sorted(supported):
-        if not supported[venue]:
-            unsupported.append(venue)
-            continue
-        cd = countdown_s.get(venue) if isinstance(countdown_s, Mapping) else countdown_s
-        if cd is None:
-            raise ValueError(f"no countdown for {venue}")
-        countdown_ms = _seconds_to_ms(f"countdown_s[{venue}]", cd)
-        interval = max(1, int(countdown_ms * fraction))
-        last = last_refresh.get(venue)
-        if last is None or now_ms < last or now_ms - last >= interval:
-            refresh.append(venue)
-            if last is not None and now_ms - last >= countdown_ms:
-                lapsed.append(venue)
-        else:
-            due_at = last + interval
-            next_due = due_at if next_due is None else min(next_due, due_at)
-    return RefreshPlan(tuple(refresh), tuple(unsupported), tuple(lapsed), next_due)
-
-
-__all__ = ["DeadMansSwitch", "SourceState", "SourceStatus", "NativeDms", "RefreshPlan", "native_refresh",
-           "DMS_FORMAT_VERSION", "DEFAULT_REFRESH_FRACTION"]
+__all__ = ["DeadMansSwitch", "SourceState", "SourceStatus", "NativeDms", "RefreshPlan", "DMS_FORMAT_VERSION",
+           "REFRESH_FRACTION"]

@@ -41,8 +41,9 @@ expired is the shortfalls' to plan again, within their own budget).
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import asdict, dataclass, replace
-from typing import Any, Callable, Iterable, Optional, Sequence
+from typing import Any, Callable, Iterable, Iterator, Optional, Sequence
 
 from adapters.base import PERMANENT, TRANSIENT
 
@@ -213,7 +214,9 @@ class CloseRejections:
             if known is not None and o.client_order_id in known.seen:
                 continue  # counted already (from the journal, by a runner that took over)
             self._count(o)
-            leg = self._refused(key, o, now_ms)
+            leg = self._tally(key, o, o.refusal or PERMANENT, o.code, now_ms)
+            leg.code, leg.said, leg.last_ms = o.code or "", o.detail or "", now_ms
+            leg.next_ms = now_ms + (backoff_ms(leg.tries) if leg.kind == TRANSIENT else 0)
             if leg.tries >= leg.bound:
                 leg.stopped = True
                 stops.append(Stop(key, leg))
@@ -226,19 +229,17 @@ class CloseRejections:
         self._bound()
         return stops
 
-    def _refused(self, key: LegKey, o: Any, now_ms: int) -> LegRefusals:
+    def _tally(self, key: LegKey, o: Any, kind: str, code: Optional[str], at: int) -> LegRefusals:
+        """A refused close ``o`` (an order outcome or a journal row) counted against its leg,
+        made at ``at`` when new: its round, its try, its kind and its client order id."""
         leg = self.legs.get(key)
-        kind = o.refusal or PERMANENT
         if leg is None:
-            leg = self.legs[key] = LegRefusals(0, kind, o.code or "", o.detail or "", o.decision_id, o.side,
-                                               o.position_side, now_ms, now_ms, now_ms,
-                                               manual=o.decision_id.startswith("manual/"))
+            leg = self.legs[key] = LegRefusals(0, kind, code or "", o.detail or "", o.decision_id, o.side,
+                                               o.position_side, at, at, at, manual=o.decision_id.startswith("manual/"))
         leg.refused_round(o.decision_id, getattr(o, "amount", None))
         leg.tries += 1
-        leg.kind, leg.code, leg.said, leg.decision_id, leg.last_ms = kind, o.code or "", o.detail or "", \
-            o.decision_id, now_ms
+        leg.kind, leg.decision_id = kind, o.decision_id
         leg.seen = (*leg.seen, o.client_order_id)[-SEEN_KEPT:]
-        leg.next_ms = now_ms + (backoff_ms(leg.tries) if kind == TRANSIENT else 0)
         return leg
 
     def _count(self, o: Any) -> None:
@@ -311,19 +312,22 @@ class CloseRejections:
                 ended.append((key, leg, why))
         return ended
 
+    def _named(self, incident: Optional[str], account: str, symbol: Optional[str], leg: Optional[str]
+               ) -> Iterator[tuple[LegKey, LegRefusals]]:
+        """The legs on ``account``, of ``incident``, ``symbol`` and ``leg`` where given, in order."""
+        return ((k, r) for k, r in sorted(self.legs.items()) if k[1] == account and incident in (None, k[0])
+                and symbol in (None, k[2]) and (leg is None or leg.casefold() == k[3].casefold()))
+
     def find(self, incident: Optional[str], account: str, symbol: Optional[str], leg: Optional[str]
              ) -> list[LegKey]:
-        """The legs a person names: on ``account``, of ``incident``, ``symbol`` and ``leg`` where given."""
-        return [k for k, r in sorted(self.legs.items()) if r.standing and k[1] == account and incident in (None, k[0])
-                and symbol in (None, k[2]) and (leg is None or leg.casefold() == k[3].casefold())]
+        """The legs a person names (see :meth:`_named`) that stand."""
+        return [k for k, r in self._named(incident, account, symbol, leg) if r.standing]
 
     def accepted(self, incident: Optional[str], account: str, symbol: Optional[str], leg: Optional[str]
                  ) -> list[tuple[LegKey, dict]]:
         """The legs a person names that a person accepted already, each with its acceptance
         (``{"by", "reason", "ms"}``): what a second acceptance of them answers."""
-        return [(k, r.accepted) for k, r in sorted(self.legs.items()) if r.accepted is not None and k[1] == account
-                and incident in (None, k[0]) and symbol in (None, k[2])
-                and (leg is None or leg.casefold() == k[3].casefold())]
+        return [(k, r.accepted) for k, r in self._named(incident, account, symbol, leg) if r.accepted is not None]
 
     def acceptance(self, key: LegKey) -> Optional[dict]:
         """Who accepted the leg, when and why (``{"by", "reason", "ms"}``), or None: not accepted."""
@@ -387,17 +391,10 @@ class CloseRejections:
             if leg is not None and (leg.stopped or e.client_order_id in leg.seen):
                 continue
             at = e.updated_ms or e.created_ms or now_ms
-            if leg is None:
-                leg = self.legs[key] = LegRefusals(0, kind, e.reason_code or "", e.detail or "", e.decision_id,
-                                                   e.side, e.position_side, at, at, at,
-                                                   manual=e.decision_id.startswith("manual/"))
-            leg.refused_round(e.decision_id, getattr(e, "amount", None))
-            leg.tries += 1
-            leg.kind, leg.code, leg.said, leg.decision_id = kind, e.reason_code or leg.code, e.detail or leg.said, \
-                e.decision_id
+            leg = self._tally(key, e, kind, e.reason_code, at)
+            leg.code, leg.said = e.reason_code or leg.code, e.detail or leg.said
             leg.last_ms = max(leg.last_ms, at)
             leg.next_ms = max(now_ms, at + backoff_ms(leg.tries)) if kind == TRANSIENT else now_ms
-            leg.seen = (*leg.seen, e.client_order_id)[-SEEN_KEPT:]
             self._changed()
             if leg.tries >= leg.bound:
                 leg.stopped = True
@@ -406,17 +403,12 @@ class CloseRejections:
 
     def status(self) -> list[dict]:
         """The legs with refusals, for the status: CLOSE_REJECTED ones and those still tried."""
-        out = []
-        for (incident, account, symbol, leg_name), leg in sorted(self.legs.items()):
-            if not leg.standing:
-                continue
-            out.append({"incident": incident, "account": account, "symbol": symbol, "leg": leg_name,
-                        "state": CLOSE_REJECTED if leg.stopped else "retrying", "tries": leg.tries,
-                        "rounds": leg.rounds_told, "bound": leg.bound, "kind": leg.kind, "reason": leg.code,
-                        "venue_said": leg.said,
-                        "next_ms": None if leg.stopped or leg.next_ms < 0 else leg.next_ms,
-                        "first_ms": leg.first_ms, "last_ms": leg.last_ms})
-        return out
+        return [{"incident": incident, "account": account, "symbol": symbol, "leg": leg_name,
+                 "state": CLOSE_REJECTED if leg.stopped else "retrying", "tries": leg.tries,
+                 "rounds": leg.rounds_told, "bound": leg.bound, "kind": leg.kind, "reason": leg.code,
+                 "venue_said": leg.said, "next_ms": None if leg.stopped or leg.next_ms < 0 else leg.next_ms,
+                 "first_ms": leg.first_ms, "last_ms": leg.last_ms}
+                for (incident, account, symbol, leg_name), leg in sorted(self.legs.items()) if leg.standing]
 
     def collect_metrics(self, registry: Registry) -> None:
         fam = registry.sampled("killswitch_close_rejected_total", "counter",
@@ -429,10 +421,7 @@ class CloseRejections:
                                    "Position legs whose closes reached their bound of venue refusals "
                                    "(CLOSE_REJECTED): left open, not sent again for their incident.",
                                    ("venue", "account"))
-        per: dict[str, int] = {}
-        for (_, account, _, _), leg in self.legs.items():
-            if leg.stopped and leg.standing:
-                per[account] = per.get(account, 0) + 1
+        per = Counter(account for (_, account, _, _), leg in self.legs.items() if leg.stopped and leg.standing)
         for account, n in sorted(per.items()):
             venue, _, name = account.partition("/")
             stopped.add(n, venue=venue, account=name)

@@ -13,7 +13,7 @@ Must not: change a stage or a lock. The limits themselves are computed by
 
 from __future__ import annotations
 
-from typing import Any, Callable, Collection, Optional
+from typing import Callable, Collection, Optional
 
 from ...engine.evaluate import Evaluation
 from ...view import ResumeStatus
@@ -80,32 +80,21 @@ class Resumptions:
 
     def in_force(self, now: int) -> list[tuple[str, Resumption]]:
         """(policy, resumption) of every resumption in force at ``now``."""
-        out = []
-        for key, since in sorted(self.book.resume_starts.items()):
-            r = self._resumption(key, since)
-            if r is not None and not r.limits(now).done:
-                out.append((key.partition("|")[0], r))
-        return out
+        return [(key.partition("|")[0], r) for key, since in sorted(self.book.resume_starts.items())
+                if (r := self._resumption(key, since)) is not None and not r.limits(now).done]
 
     def status(self, now: int) -> tuple[ResumeStatus, ...]:
-        out = []
-        for policy, r in self.in_force(now):
-            lim = r.limits(now)
-            out.append(ResumeStatus(policy, r.scope or "", r.reset_ms, lim.day, lim.days, round(lim.fraction, 6),
-                                    lim.max_positions, lim.max_gross_exposure, lim.until_ms, lim.step_ms))
-        return tuple(out)
+        return tuple(ResumeStatus(policy, r.scope or "", r.reset_ms, lim.day, lim.days, round(lim.fraction, 6),
+                                  lim.max_positions, lim.max_gross_exposure, lim.until_ms, lim.step_ms)
+                     for policy, r in self.in_force(now) for lim in (r.limits(now),))
 
     def doc(self, now: int, scope: Optional[str] = None, binding: Optional[Collection[str]] = None) -> dict:
         """The limits in force, by scope, as the lock document shows them (for one scope: the
         resumptions of the scopes that bind its orders, ``binding`` — that scope, ``global`` and,
         for an account, its venue — by default that scope and ``global``)."""
-        doc: dict[str, Any] = {}
         keys = set(binding) if binding is not None else {scope, "global"}
-        for st in self.status(now):
-            if scope is not None and st.scope not in keys:
-                continue
-            doc[st.scope] = {"policy": st.policy, "since_ts": iso_ms(st.since_ms), "day": st.day, "days": st.days,
-                             "fraction": st.fraction, "max_positions": st.max_positions,
-                             "max_gross_exposure": st.max_gross_exposure,
-                             "steps_up_ts": iso_ms(st.until_ms) if st.until_ms is not None else None}
-        return doc
+        return {st.scope: {"policy": st.policy, "since_ts": iso_ms(st.since_ms), "day": st.day, "days": st.days,
+                           "fraction": st.fraction, "max_positions": st.max_positions,
+                           "max_gross_exposure": st.max_gross_exposure,
+                           "steps_up_ts": iso_ms(st.until_ms) if st.until_ms is not None else None}
+                for st in self.status(now) if scope is None or st.scope in keys}

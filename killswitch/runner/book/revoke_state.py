@@ -21,7 +21,7 @@ Pure: no I/O, no clock (times are handed in). Replaced, never changed in place.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Iterable, Mapping, Optional
 
 from ...facts.trading import OPERATOR, hold_text, out_of_reach
@@ -63,10 +63,7 @@ class Hold:
     out_of_reach: tuple[str, ...] = ()
 
     def to_json(self) -> dict:
-        return {"holder": self.holder, "policy": self.policy, "scope": self.scope, "since_ms": self.since_ms,
-                "reason": self.reason, "stage": self.stage, "decision_id": self.decision_id,
-                "approvals_needed": self.approvals_needed, "approvals": list(self.approvals), "by": self.by,
-                "out_of_reach": list(self.out_of_reach)}
+        return {**asdict(self), "approvals": list(self.approvals), "out_of_reach": list(self.out_of_reach)}
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> "Hold":
@@ -93,9 +90,7 @@ class Owed:
     audited: bool = False  # its row is in the audit chain (found by a runner that carried it on)
 
     def to_json(self) -> dict:
-        return {"op": self.op, "want": self.want, "since_ms": self.since_ms, "attempts": self.attempts,
-                "next_ms": self.next_ms, "failure": list(self.failure) if self.failure else None,
-                "failing_since_ms": self.failing_since_ms, "paged": self.paged, "audited": self.audited}
+        return {**asdict(self), "failure": list(self.failure) if self.failure else None}
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> "Owed":
@@ -282,22 +277,18 @@ class RevokeBook:
 def permission_status(book: RevokeBook) -> dict[str, dict]:
     """Every account held, owed or revoked, as status shows it (``shown``: revoked only once the
     venue confirmed it), with its holds, its keys and what is owed."""
-    out = {}
-    for account, p in sorted(book.accounts.items()):
-        o = p.owed
-        out[account] = {
-            "shown": p.shown(), "revoked": p.revoked, "read_back": p.read_back, "keys": dict(p.keys),
-            "confirmed_ts": iso_ms(p.confirmed_ms) if p.confirmed_ms else None,
-            "holds": [{"holder": h.holder, "policy": h.policy, "scope": h.scope, "stage": h.stage,
-                       "since_ts": iso_ms(h.since_ms), "reason": h.reason, "by": h.by,
-                       "approvals": list(h.approvals), "approvals_needed": h.approvals_needed,
-                       "out_of_reach": list(h.out_of_reach)} for h in p.holds],
-            "owed": None if o is None else {
-                "op": o.op, "want": o.want, "attempts": o.attempts, "next_ts": iso_ms(o.next_ms),
-                "failure": {"code": o.failure[0], "message": o.failure[1]} if o.failure else None,
-                "failing_since_ts": iso_ms(o.failing_since_ms) if o.failing_since_ms else None},
-        }
-    return out
+    return {account: {
+        "shown": p.shown(), "revoked": p.revoked, "read_back": p.read_back, "keys": dict(p.keys),
+        "confirmed_ts": iso_ms(p.confirmed_ms) if p.confirmed_ms else None,
+        "holds": [{"holder": h.holder, "policy": h.policy, "scope": h.scope, "stage": h.stage,
+                   "since_ts": iso_ms(h.since_ms), "reason": h.reason, "by": h.by,
+                   "approvals": list(h.approvals), "approvals_needed": h.approvals_needed,
+                   "out_of_reach": list(h.out_of_reach)} for h in p.holds],
+        "owed": None if o is None else {
+            "op": o.op, "want": o.want, "attempts": o.attempts, "next_ts": iso_ms(o.next_ms),
+            "failure": {"code": o.failure[0], "message": o.failure[1]} if o.failure else None,
+            "failing_since_ts": iso_ms(o.failing_since_ms) if o.failing_since_ms else None},
+    } for account, p in sorted(book.accounts.items()) for o in (p.owed,)}
 
 
 def revokes_in_force(book: RevokeBook, scope: str) -> list[dict]:
@@ -307,14 +298,10 @@ def revokes_in_force(book: RevokeBook, scope: str) -> list[dict]:
     the lock."""
     from ...engine.guarded import within
 
-    out = []
-    for account in within(scope, sorted(book.accounts)):
-        p = book.accounts[account]
-        if not p.holds and not p.revoked:
-            continue
-        out.append({"account": account, "shown": p.shown(), "key_ids": sorted(p.keys),
-                    "held_by": [f"{hold_text(h.to_json())} since {iso_ms(h.since_ms)}: {h.reason}" for h in p.holds]})
-    return out
+    return [{"account": account, "shown": p.shown(), "key_ids": sorted(p.keys),
+             "held_by": [f"{hold_text(h.to_json())} since {iso_ms(h.since_ms)}: {h.reason}" for h in p.holds]}
+            for account in within(scope, sorted(book.accounts)) for p in (book.accounts[account],)
+            if p.holds or p.revoked]
 
 __all__ = ["ALLOWED", "BACKOFF_FIRST_MS", "BACKOFF_MAX_MS", "Hold", "OPERATOR", "Owed", "Permission",
            "REVOKED", "RevokeBook", "backoff_ms", "hold_text", "holder_of", "out_of_reach", "permission_status",

@@ -86,8 +86,13 @@ def owner_of(incident: Optional[str]) -> tuple[Optional[str], Optional[str], int
     if m is not None:
         return m["policy"], m["scope"], int(m["level"])
     if incident.startswith("manual/"):
-        return None, re.sub(r"^manual/|/m\d+$", "", incident), 0
+        return None, manual_scope(incident), 0
     return None, None, 0
+
+
+def manual_scope(decision_id: str) -> str:
+    """The scope of a manual close's decision id, "manual/<scope>/m<ms>"."""
+    return re.sub(r"^manual/|/m\d+$", "", decision_id)
 
 
 def incident_of(decision_id: Optional[str]) -> Optional[str]:
@@ -182,4 +187,4 @@ class StillOpenBook(FactBook[StillOpen]):
 
 
 __all__ = ["INCIDENT_ENDED", "ORDER_GONE", "ORDER_STILL_OPEN", "StillOpen", "StillOpenBook", "incident_of",
-           "owner_of", "still_open_of"]
+           "manual_scope", "owner_of", "still_open_of"]

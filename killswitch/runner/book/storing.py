@@ -97,44 +97,44 @@ class Stored:
         whether the pre-trade gate hears of a changed lock book (not before anything is published)."""
         self.loaded = doc
         self._apply(doc, rows, tell)
-        self.residuals = ResidualBook.from_doc(doc)  # what closes left open, as the last leader saw it
-        self.still_open = StillOpenBook.from_doc(doc)  # what cancels left open, as it saw them
-        self.rejections.load((doc or {}).get("rejections"))  # the closes the venues refused, as it counted them
         self.saved_pnl = _row_marks(rows)
         self.pnl_complete = True
 
     def _apply(self, doc: Optional[dict], rows: Sequence[PnlSampleRow] = (), tell: bool = True) -> None:
-        """A document from before the dead man's switch and the resumptions were persisted has
-        neither: both start empty."""
+        """``doc`` in place of what is known, with what closes and cancels left open and the
+        closes the venues refused, as the leader that saved it saw them. A document from before
+        the dead man's switch and the resumptions were persisted has neither: both start empty."""
+        before = (self._lock_book, self.resume_starts)
         if not doc:
             self.state, self._lock_book, self.dms, self.resume_starts = State(), LockBook(), DeadMansSwitch(), {}
             self.owed, self.revokes, self.baselines = {}, RevokeBook(), {}
             self.stored_applied = ()
-            if tell:
-                self.lock_changed()
-            return
-        baselines = doc.get("baselines") or {}
-        if not isinstance(baselines, dict):
-            raise ValueError('the saved "baselines" must map an account to its legs\' sizes at the lock')
-        owed = doc.get("owed") or {}
-        if not isinstance(owed, dict) or not all(isinstance(v, dict) and "event" in v and "audit" in v
-                                                 for v in owed.values()):
-            raise ValueError('the saved "owed" must map a transition\'s key to its audit row and event')
-        dms = DeadMansSwitch.from_dict(doc["dms"]) if doc.get("dms") is not None else DeadMansSwitch()
-        resume = doc.get("resume") or {}
-        if not isinstance(resume, dict) or not all(isinstance(v, int) and not isinstance(v, bool)
-                                                   for v in resume.values()):
-            raise ValueError('the saved "resume" must map "policy|scope" to the reset time in ms')
-        before = (self._lock_book, self.resume_starts)
-        self.state, self._lock_book = State.from_json(doc["engine"], rows), LockBook.from_json(doc["lock"])
-        self.dms, self.resume_starts, self.owed = dms, dict(resume), dict(owed)
-        self.revokes = RevokeBook.from_json(doc.get("revokes"))
-        self.baselines = dict(baselines)
-        stored = doc.get("stored_applied") or []
-        if not isinstance(stored, list) or not all(isinstance(r, str) for r in stored):
-            raise ValueError('the saved "stored_applied" must list the request ids of stored locks applied')
-        self.stored_applied = tuple(stored)
-        if tell and (self._lock_book, self.resume_starts) != before:  # (a standby follows every tick's save)
+        else:
+            baselines = doc.get("baselines") or {}
+            if not isinstance(baselines, dict):
+                raise ValueError('the saved "baselines" must map an account to its legs\' sizes at the lock')
+            owed = doc.get("owed") or {}
+            if not isinstance(owed, dict) or not all(isinstance(v, dict) and "event" in v and "audit" in v
+                                                     for v in owed.values()):
+                raise ValueError('the saved "owed" must map a transition\'s key to its audit row and event')
+            dms = DeadMansSwitch.from_dict(doc["dms"]) if doc.get("dms") is not None else DeadMansSwitch()
+            resume = doc.get("resume") or {}
+            if not isinstance(resume, dict) or not all(isinstance(v, int) and not isinstance(v, bool)
+                                                       for v in resume.values()):
+                raise ValueError('the saved "resume" must map "policy|scope" to the reset time in ms')
+            self.state, self._lock_book = State.from_json(doc["engine"], rows), LockBook.from_json(doc["lock"])
+            self.dms, self.resume_starts, self.owed = dms, dict(resume), dict(owed)
+            self.revokes = RevokeBook.from_json(doc.get("revokes"))
+            self.baselines = dict(baselines)
+            stored = doc.get("stored_applied") or []
+            if not isinstance(stored, list) or not all(isinstance(r, str) for r in stored):
+                raise ValueError('the saved "stored_applied" must list the request ids of stored locks applied')
+            self.stored_applied = tuple(stored)
+        self.residuals = ResidualBook.from_doc(doc)
+        self.still_open = StillOpenBook.from_doc(doc)
+        self.rejections.load((doc or {}).get("rejections"))
+        # (a standby follows every tick's save: the gate hears of a change only)
+        if tell and (not doc or (self._lock_book, self.resume_starts) != before):
             self.lock_changed()
 
     async def follow(self, io: StoreIO, store: StateStore) -> None:
@@ -155,9 +155,6 @@ class Stored:
                 pass
         history = self.state.pnl
         self._apply(doc)
-        self.residuals = ResidualBook.from_doc(doc)
-        self.still_open = StillOpenBook.from_doc(doc)
-        self.rejections.load(doc.get("rejections"))
         # The PnL samples change once per sample step, not every tick: read them again only
         # then, so that following a 10,000-position book costs the small document.
         if _pnl_steps(self.state.pnl) == _pnl_steps(history):
@@ -170,9 +167,6 @@ class Stored:
             return
         self.followed = fresh
         self._apply(fresh, rows)
-        self.residuals = ResidualBook.from_doc(fresh)
-        self.still_open = StillOpenBook.from_doc(fresh)
-        self.rejections.load((fresh or {}).get("rejections"))
         self.saved_pnl = _row_marks(rows)
         self.pnl_complete = True
 

@@ -63,22 +63,14 @@ def named_by(graph: Any, account_strategies: Iterable[str], armed: Iterable[str]
     """Every source the runner takes a heartbeat from, each with what names it, in words a
     person reads (``policy bot-guard``, ``the Accounts document``, ``the dead man's switch``):
     what the status and the console list as watched, before a first beat too."""
-    out: dict[str, list[str]] = {}
-
-    def said(source: str, by: str) -> None:
-        seen = out.setdefault(source, [])
-        if by not in seen:
-            seen.append(by)
-
+    out: dict[str, dict[str, None]] = {}  # source → what names it (each once, in the order found)
     for node in graph.policies:
-        for source in node.scope.get("strategies") or ():
-            said(source, f"policy {node.name}")
-        for source in filter(None, (sig.heartbeat_source for sig in node.signals)):
-            said(source, f"policy {node.name}")
-    for source in account_strategies:
-        said(source, DECLARED)
-    for source in armed:
-        said(source, "the dead man's switch")
+        beats = filter(None, (sig.heartbeat_source for sig in node.signals))
+        for source in (*(node.scope.get("strategies") or ()), *beats):
+            out.setdefault(source, {})[f"policy {node.name}"] = None
+    for by, sources in ((DECLARED, account_strategies), ("the dead man's switch", armed)):
+        for source in sources:
+            out.setdefault(source, {})[by] = None
     return {s: tuple(by) for s, by in sorted(out.items())}
 
 

@@ -49,7 +49,6 @@ from .beat_sources import SourceGate, named_by
 log = logging.getLogger("killswitch.runner.countdowns")
 
 
-
 @dataclass(frozen=True)
 class Firing:
     """A dead man's switch firing: the source, why, and the orders to cancel (account, order id)."""
@@ -94,10 +93,8 @@ class Countdowns:
 
     def named(self) -> frozenset[str]:
         """The sources a heartbeat is taken from now (see :mod:`.beat_sources`)."""
-        accounts: set[str] = set()
-        for port in self.venues.values():
-            accounts |= port.strategy_names()
-        return self.sources.named(self.book.graph, frozenset(accounts), self.book.dms.armed)
+        accounts = frozenset(name for port in self.venues.values() for name in port.strategy_names())
+        return self.sources.named(self.book.graph, accounts, self.book.dms.armed)
 
     def held(self) -> frozenset[str]:
         """The sources held: a heartbeat age or an entry in the dead man's switch."""
@@ -371,9 +368,7 @@ class Countdowns:
 
     def watched(self) -> dict[str, list[str]]:
         """Every source a heartbeat is taken from, with what names it (heard from or not)."""
-        accounts: set[str] = set()
-        for port in self.venues.values():
-            accounts |= port.strategy_names()
+        accounts = {name for port in self.venues.values() for name in port.strategy_names()}
         return {s: list(by) for s, by in named_by(self.book.graph, accounts, self.book.dms.armed).items()}
 
 

@@ -236,8 +236,7 @@ class DirectiveApplier:
         """An operator's firm-wide ``kind`` on ``scope``: written as a directive for every shard
         (fenced by this shard's token), then applied here at once."""
         lead = self.ports.lead
-        refused = lead.not_leader(kind)
-        if refused:
+        if (refused := lead.not_leader(kind)) is not None:
             return ChangeResult(False, refused)
         d = Directive(kind, scope, {**payload, "accounts": accounts, "source": "operator"}, None,
                       actor or "operator")

@@ -289,7 +289,6 @@ async def firm_call(fn: Any, *args: Any) -> Any:
     return await firm_wait(asyncio.to_thread(fn, *args))
 
 
-
 async def kill_preview(link: Any, board: dict) -> dict:
     """What a firm-wide kill would do now (:func:`killswitch.firm.kill.kill_preview`), with the
     ``preview_id`` the kill must carry (its shards' accounts and those not heard)."""
@@ -335,8 +334,7 @@ async def send_kill(link: Any, reason: str, preview_id: Optional[str], actor: Op
     from ...view import ChangeResult
 
     lead = link.ports.lead
-    refused = lead.not_leader("kill")
-    if refused:
+    if (refused := lead.not_leader("kill")) is not None:
         return ChangeResult(False, refused)
     if not reason.strip():
         return ChangeResult(False, "BAD_REQUEST: a kill needs a reason")
@@ -396,8 +394,7 @@ async def release_kill(link: Any, approver: str, reason: str) -> Any:
     from ...view import ChangeResult
 
     lead = link.ports.lead
-    refused = lead.not_leader("release")
-    if refused:
+    if (refused := lead.not_leader("release")) is not None:
         return ChangeResult(False, refused)
     try:
         taken, why, did = await firm_call(link.firm.approve_kill_release, link.start.name, link.start.schema,

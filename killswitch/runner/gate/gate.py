@@ -287,7 +287,6 @@ def binding_lock(book: LockBook, scope: str, now_ms: Optional[int], *, account: 
     return lock if lock.locked else LockStatus.unlocked(scope)
 
 
-
 def _where(lock: LockStatus) -> str:
     held = "until manual reset" if lock.manual else f"until {lock.until}" if lock.until else "until released"
     if lock.policy == OPERATOR:  # no stage: who locked it, when the runner knows

@@ -76,10 +76,8 @@ class MessageBuckets:
         if len(self._buckets) < self.max_buckets:
             return True
         # let go of the buckets full again: forgetting them changes nothing
-        full = [k for k, b in self._buckets.items()
-                if b.tokens + max(0, now_ms - b.at_ms) * rate / 1000.0 >= burst]
-        for k in full:
-            del self._buckets[k]
+        self._buckets = {k: b for k, b in self._buckets.items()
+                         if b.tokens + max(0, now_ms - b.at_ms) * rate / 1000.0 < burst}
         return len(self._buckets) < self.max_buckets
 
 
@@ -131,7 +129,7 @@ class LimitsState:
     def tables(self, graph: Any, snapshots: Mapping[str, Any]) -> LimitTables:
         made = self._made
         if made is None or made[0] is not graph or made[1] is not snapshots:
-            made = self._made = (graph, snapshots, limit_tables(graph, _values(snapshots)))
+            made = self._made = (graph, snapshots, limit_tables(graph, list(snapshots.values())))
         return made[2]
 
     def doc(self, graph: Any, snapshots: Mapping[str, Any], scope: Optional[str] = None) -> list[dict[str, Any]]:
@@ -178,10 +176,6 @@ def _row(r: LimitUsage) -> dict[str, Any]:
 
 
 EXPOSURE_LIMITS = ("max_position_notional", "max_gross_notional")
-
-
-def _values(snapshots: Mapping[str, Any]) -> Iterable[Any]:
-    return list(snapshots.values())
 
 
 __all__ = ["GateLimits", "LimitsState", "MAX_BUCKETS", "MessageBuckets", "Refusals", "limits_doc"]

@@ -45,7 +45,6 @@ def deny(reason: str) -> Decision:
     return Decision(False, reason)
 
 
-
 @dataclass(frozen=True)
 class OrderRequest:
     symbol: str

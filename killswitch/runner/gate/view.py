@@ -121,9 +121,7 @@ def as_account(request: Any, accounts: frozenset[str]) -> Any:
     scope = request.get("scope")
     if not isinstance(scope, str) or scope not in accounts:
         return request
-    out = {k: v for k, v in request.items() if k != "scope"}
-    out["account"] = scope
-    return out
+    return {**{k: v for k, v in request.items() if k != "scope"}, "account": scope}
 
 
 def _told_unguarded(decision: Decision, request: Any, unguarded: tuple[str, ...]) -> Decision:

@@ -314,7 +314,7 @@ class Leadership:
         except FencedError:
             self.leader = False
             self.lease_log.lost(self.fence, "a write under it was fenced off: another runner holds the lease")
-            await FencedAudit(self.store, self.io, lambda: None).audit(kind, ts_ms, {**payload, "standby": True})
+            await self.audit_as_standby(kind, ts_ms, payload)
 
     async def audit_as_standby(self, kind: str, ts_ms: int, payload: dict) -> None:
         """A row written by a runner that does not lead (unfenced, marked ``standby``): an

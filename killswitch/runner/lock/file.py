@@ -42,7 +42,6 @@ class LockFile:
     book: Optional[LockBook]
     corrupt: bool = False
     missing: bool = False
-    written_ms: Optional[int] = None
 
     def for_scope(self, scope: str, now_ms: Optional[int] = None) -> LockStatus:
         if self.book is None:
@@ -84,11 +83,11 @@ def read_lock_file(path: Union[str, os.PathLike], now_ms: Optional[int] = None) 
             raise ValueError(f"not JSON: {e}") from None
         book = LockBook.from_doc(doc)
         declared = check_status_doc(doc, "lock")
-        written = opt_ts(doc, "written_ts", "lock")
+        opt_ts(doc, "written_ts", "lock")  # (a bad time: not a document of ours)
         # What the writer declared and what its holds say must agree, or nothing is trusted.
         if book.summary(None).mode != declared.mode:
             raise ValueError(f"mode {declared.mode} contradicts the holds ({book.summary(None).mode})")
-        return LockFile(book.summary(now_ms), book, written_ms=written)
+        return LockFile(book.summary(now_ms), book)
     except Exception as e:
         return _corrupt(str(e) or type(e).__name__)
 

@@ -27,6 +27,7 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Mapping, Optional, Union
 
+from ...figures import iso_ms
 from ...holds import DEAD_MANS_SWITCH as DEAD_MANS_SWITCH, OPERATOR as OPERATOR
 
 LOCK_FORMAT_VERSION = 1
@@ -40,12 +41,6 @@ NOT_A_POLICY = (OPERATOR, DEAD_MANS_SWITCH)
 def mode_rank(mode: str) -> int:
     """0 active, 1 reducing, 2 halted: higher is more restrictive."""
     return _RANK[mode]
-
-
-def iso_ms(ms: int) -> str:
-    """UTC milliseconds since the epoch → ``2024-05-01T12:00:00.123Z``."""
-    t = _dt.datetime.fromtimestamp(ms // 1000, _dt.timezone.utc)
-    return t.strftime("%Y-%m-%dT%H:%M:%S") + f".{ms % 1000:03d}Z"
 
 
 def parse_iso_ms(text: str) -> int:
@@ -315,12 +310,8 @@ class LockBook:
 
 def _combine(old: LockHold, new: LockHold) -> LockHold:
     manual = old.manual or new.manual
-    if manual:
-        expires = None
-    elif old.expires_ms is None or new.expires_ms is None:
-        expires = None
-    else:
-        expires = max(old.expires_ms, new.expires_ms)
+    expires = None if manual or old.expires_ms is None or new.expires_ms is None else \
+        max(old.expires_ms, new.expires_ms)
     mode = old.mode if _RANK[old.mode] > _RANK[new.mode] else new.mode
     return replace(new, mode=mode, created_ms=min(old.created_ms, new.created_ms), expires_ms=expires,
                    manual=manual, details={**old.details, **new.details})
@@ -337,17 +328,11 @@ def _check_version(doc: Any) -> None:
         raise ValueError(f"unsupported format_version {v!r} (this reader knows {LOCK_FORMAT_VERSION})")
 
 
-def _opt_str(doc: dict, key: str, where: str) -> Optional[str]:
+def _opt(doc: dict, key: str, where: str, kind: type = str) -> Any:
+    """``doc[key]``: a ``kind`` (a string, or a whole number: never a bool) or None."""
     v = doc.get(key)
-    if v is not None and not isinstance(v, str):
-        raise ValueError(f"{where}.{key} must be a string or null")
-    return v
-
-
-def _opt_int(doc: dict, key: str, where: str) -> Optional[int]:
-    v = doc.get(key)
-    if v is not None and (isinstance(v, bool) or not isinstance(v, int)):
-        raise ValueError(f"{where}.{key} must be a whole number or null")
+    if v is not None and (isinstance(v, bool) or not isinstance(v, kind)):
+        raise ValueError(f"{where}.{key} must be {'a string' if kind is str else 'a whole number'} or null")
     return v
 
 
@@ -381,8 +366,8 @@ def check_status_doc(doc: Any, where: str) -> LockStatus:
     manual = doc.get("manual", False)
     if not isinstance(manual, bool):
         raise ValueError(f"{where}.manual must be true or false")
-    return LockStatus(locked, mode, _opt_str(doc, "scope", where), _opt_int(doc, "stage", where),
-                      _opt_str(doc, "policy", where), reason, opt_ts(doc, "created_ts", where),
+    return LockStatus(locked, mode, _opt(doc, "scope", where), _opt(doc, "stage", where, int),
+                      _opt(doc, "policy", where), reason, opt_ts(doc, "created_ts", where),
                       opt_ts(doc, "expires_ts", where), manual, dict(details))
 
 
@@ -405,9 +390,8 @@ def _hold_from_doc(scope: str, doc: Any, where: str) -> LockHold:
     expires = opt_ts(doc, "expires_ts", where)
     if doc["manual"] and expires is not None:
         raise ValueError(f"{where}: a manual hold has no expiry")
-    return LockHold(scope, doc["mode"], _opt_str(doc, "policy", where), _opt_int(doc, "stage", where),
+    return LockHold(scope, doc["mode"], _opt(doc, "policy", where), _opt(doc, "stage", where, int),
                     doc["reason"], created, expires, doc["manual"], dict(doc["details"]))
-
 
 
 __all__ = ["LOCK_FORMAT_VERSION", "MODES", "GLOBAL_SCOPE", "OPERATOR", "DEAD_MANS_SWITCH", "NOT_A_POLICY",

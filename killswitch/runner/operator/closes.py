@@ -209,8 +209,7 @@ class ManualCloses:
                               "leave out its positions; nothing was sent")
                 return self._answer(False, incomplete, d, symbol, leg=leg, **kw)
             return self._answer(True, preview_reason(self.dry_run, orders, notional), d, symbol, leg=leg, **kw)
-        refused = self.lead.not_leader("close")
-        if refused:
+        if (refused := self.lead.not_leader("close")) is not None:
             return CloseResult(False, refused, orders, mode=self.mode)
         at = self.clock()
         if preview_id is None:

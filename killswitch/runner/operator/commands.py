@@ -137,10 +137,16 @@ class OperatorCommands(ResetApprovals):
     async def firm_lock_audited(self, directive: int, scope: str, since_ms: int) -> bool:
         """Whether a ``firm_lock`` row of ``directive`` on ``scope`` is in the chain already (a
         leader stopped between the row and its save), read from a minute before ``since_ms``."""
+        return await self._in_chain("firm_lock", since_ms,
+                                    lambda p: p.get("directive") == directive and p.get("scope") == scope)
+
+    async def _in_chain(self, kind: str, since_ms: int, found: Callable[[dict], bool]) -> bool:
+        """Whether a ``kind`` row whose payload ``found`` takes is in the chain, read a page at a
+        time from a minute before ``since_ms`` (the clock that stamped it may run ahead)."""
         after = 0
         while True:
-            page = await self.io(self.store.audit_rows, since_ms - 60_000, ["firm_lock"], 1000, after_seq=after)
-            if any(r.payload.get("directive") == directive and r.payload.get("scope") == scope for r in page):
+            page = await self.io(self.store.audit_rows, since_ms - 60_000, [kind], 1000, after_seq=after)
+            if any(found(r.payload) for r in page):
                 return True
             if len(page) < 1000:
                 return False
@@ -277,15 +283,8 @@ class OperatorCommands(ResetApprovals):
     async def _audited(self, row: StoredLock) -> bool:
         """Whether a ``manual_lock`` row naming ``row``'s request is in the chain already (read
         from a minute before it was stored: the storing runner's clock may run ahead)."""
-        after = 0
-        while True:
-            page = await self.io(self.store.audit_rows, row.stored_ms - 60_000, ["manual_lock"], 1000,
-                                 after_seq=after)
-            if any(r.payload.get("request") == row.request_id and "refused" not in r.payload for r in page):
-                return True
-            if len(page) < 1000:
-                return False
-            after = page[-1].seq
+        return await self._in_chain("manual_lock", row.stored_ms,
+                                    lambda p: p.get("request") == row.request_id and "refused" not in p)
 
     async def unlock_scope(self, scope: str, reason: str, *, actor: Optional[str] = None) -> ChangeResult:
         """Lift the operator's and the dead man's switch's locks on exactly ``scope``. A policy's

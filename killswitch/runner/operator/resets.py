@@ -60,8 +60,7 @@ class ResetApprovals:
         taken while a trigger that enters a stage of the policy still fires (the stage would be
         entered again at the next tick) is refused, audited and not applied, unless
         ``confirm_relatch`` (``RELATCH_UNCONFIRMED``, with the warning)."""
-        refused = self.lead.not_leader("reset")
-        if refused:
+        if (refused := self.lead.not_leader("reset")) is not None:
             return ResetResult(False, refused)
         book = self.book
         key = f"{policy}|{scope}"
@@ -124,8 +123,7 @@ class ResetApprovals:
         the store, so the next approver does not complete a reset nobody meant. Refused
         ``NO_APPROVAL`` (audited, nothing changed) when ``approver`` has none pending there;
         ``STAGE_CHANGED`` when the tick moved the stage on while the row was being stored."""
-        refused = self.lead.not_leader("reset")
-        if refused:
+        if (refused := self.lead.not_leader("reset")) is not None:
             return ResetResult(False, refused)
         key, now = f"{policy}|{scope}", self.clock()
         ss = self.book.state.scopes.get(key)

@@ -165,8 +165,7 @@ class OperatorRevokes:
         recorded (k of N, who approved so far), or the last one (the keys of which accounts are
         made tradable again at once); a refusal as the restore would answer it (nothing audited)."""
         mode = "dry-run" if self.dry_run else "live"
-        refused = self.lead.not_leader("restore")
-        if refused is not None:
+        if (refused := self.lead.not_leader("restore")) is not None:
             return ActionPreview("restore", scope, False, refused, mode)
         held = self.book.revokes.holds_of(holder_of(OPERATOR, scope))
         if not held:

@@ -90,8 +90,7 @@ class Overrides:
         """A request by ``actor`` (its first approval). Refused, audited, when it names what the
         runner does not know or asks more than the policies allow; else stored, pending the
         approvals the policies ask."""
-        refused = self.lead.not_leader("override")
-        if refused:
+        if (refused := self.lead.not_leader("override")) is not None:
             return OverrideResult(False, refused)
         now = self.clock()
         asked = {"scope": scope, "strategy": strategy, "kind": kind, "limit": limit, "raise_to": raise_to,
@@ -117,8 +116,7 @@ class Overrides:
     async def approve(self, override_id: str, *, actor: str) -> OverrideResult:
         """An approval by ``actor``: never the requester's, never twice by one person; the
         override comes into force with the last one it needs."""
-        refused = self.lead.not_leader("approval")
-        if refused:
+        if (refused := self.lead.not_leader("approval")) is not None:
             return OverrideResult(False, refused)
         now = self.clock()
         o, why = self._find(override_id, now)
@@ -153,8 +151,7 @@ class Overrides:
 
     async def end(self, override_id: str, *, actor: str) -> OverrideResult:
         """``actor`` ends an override now (pending or in force)."""
-        refused = self.lead.not_leader("end")
-        if refused:
+        if (refused := self.lead.not_leader("end")) is not None:
             return OverrideResult(False, refused)
         now = self.clock()
         o, why = self._find(override_id, now)

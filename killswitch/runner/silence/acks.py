@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional
 
 from ...events import INCIDENT_ACKNOWLEDGED, Event
+from ...figures import iso_ms as _iso
 from ...policy.matchers import close_names
 from ...silences import Acknowledgement, holders, own_words
 from ...state.store import StateStore
@@ -34,7 +35,6 @@ class Acknowledgements:
     if TYPE_CHECKING:  # the silences' own, which every change goes through
         def open_incidents(self) -> dict[str, tuple[Optional[str], str, int]]: ...
         def _store(self, kind: str, payload: dict, write: Callable[[int], None]) -> Awaitable[Optional[str]]: ...
-        def _audit_refusal(self, kind: str, payload: dict, why: str) -> Awaitable[None]: ...
         def _saved(self, now: int) -> Awaitable[None]: ...
 
     async def acknowledge(self, incident: Optional[str], policy: Optional[str], scope: Optional[str], comment: str,
@@ -43,9 +43,9 @@ class Acknowledgements:
             return ChangeResult(False, standby)
         why = self._ack_refusal(incident, policy, scope, comment)
         if why is not None:  # audited with its author, as a refused lock or silence is
-            await self._audit_refusal("incident_acknowledged", {"incident": incident, "policy": policy,
-                                                                "scope": scope, "comment": comment[:MAX_COMMENT],
-                                                                "by": actor}, why)
+            await self.lead.audit_refusal("incident_acknowledged", self.clock(), {
+                "incident": incident, "policy": policy, "scope": scope, "comment": comment[:MAX_COMMENT], "by": actor},
+                why)
             return ChangeResult(False, why)
         open_ = self.open_incidents()
         if incident is None:
@@ -99,9 +99,3 @@ class Acknowledgements:
             hint = f"; did you mean {', '.join(near)}?" if near else ""
             return f"UNKNOWN_INCIDENT: {incident!r} is not an open incident{hint}"
         return None
-
-
-def _iso(ms: int) -> str:
-    from ..lock.lock import iso_ms
-
-    return iso_ms(ms)

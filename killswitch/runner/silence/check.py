@@ -32,6 +32,7 @@ Pure: reads the book, the catalog and the pages handed in; no I/O, no clock.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from typing import Iterable, Mapping, Optional, Sequence
 
 from ...compile.graph import StageNode
@@ -204,17 +205,12 @@ def known_values(catalog: Catalog, open_: Incidents) -> dict[str, frozenset[str]
 def preview(matchers: Sequence[LabelMatcher], book: BookView, catalog: Catalog, open_: Incidents,
             pages: Iterable[tuple[Mapping[str, str], str]]) -> SilencePreview:
     incidents = held_incidents(matchers, book, catalog, open_)
-    held = []
-    for labels, receiver in pages:
-        if all(m.matches({**labels, "receiver": receiver}) for m in matchers):
-            held.append(HeldPage(labels.get("event", "?"), labels.get("severity", "warning"), receiver,
-                                 labels.get("policy"), labels.get("scope"), labels.get("incident"),
-                                 SENT_LABEL in labels and FAILED_LABEL not in labels, FAILED_LABEL in labels))
+    held = [HeldPage(labels.get("event", "?"), labels.get("severity", "warning"), receiver, labels.get("policy"),
+                     labels.get("scope"), labels.get("incident"), SENT_LABEL in labels and FAILED_LABEL not in labels,
+                     FAILED_LABEL in labels)
+            for labels, receiver in pages if all(m.matches({**labels, "receiver": receiver}) for m in matchers)]
     sent = sum(1 for p in held if p.sent)
-    failed: dict[str, int] = {}
-    for p in held:
-        if p.failed:
-            failed[p.receiver] = failed.get(p.receiver, 0) + 1
+    failed = Counter(p.receiver for p in held if p.failed)
     every = spans_every_scope(matchers, known_values(catalog, open_))
     text = summary(len(incidents), len(held) - sent, sent, failed) + (f"; it {EVERY_SCOPE}" if every else "")
     return SilencePreview(True, f"PREVIEW: {text}", tuple(str(m) for m in matchers), tuple(incidents), tuple(held),

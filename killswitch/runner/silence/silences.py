@@ -25,17 +25,18 @@ from typing import Any, Awaitable, Callable, Container, Mapping, Optional, Seque
 
 from ...engine.stages import decision_id
 from ...events import RESET, SEVERITY, Event
+from ...figures import iso_ms as _iso
 from ...policy.matchers import PAGE_LABELS, LabelMatcher, SilenceError, close_names, matcher_problem, parse_matchers
 from ...silences import INCIDENT_ENDED, Silence, every_scope_problem, own_words
 from ...state.store import FencedError, StateStore
 from ...view import SilenceResult, SilenceStatus
 from ...view.silence_preview import SilencePreview
 from ..book.book import Book
+from ..book.still_open import manual_scope
 from ..book.view import BookView
 from ..lease.leadership import Leadership
 from ..names import Catalog
 from ..storeio import StoreIO
-from ..venue.shortfalls import manual_scope
 from .acks import Acknowledgements
 from .check import Incidents, idle, known_values, page_labels, preview, value_problem
 from .history import past_text, read_past
@@ -56,8 +57,6 @@ def silence_status(s: Silence, now: int, open_: Optional[Container[str]] = None,
                          s.incident, s.tied, idle)
 
 
-
-
 def known_labels(book: BookView) -> set[str]:
     """The label names a page of this runner can carry: the events' and every policy's own."""
     return set(PAGE_LABELS) | {k for p in book.graph.policies for k in p.labels}
@@ -67,11 +66,7 @@ def holding_back(book: BookView, labels: dict[str, str], now: int, open_: Option
                  ) -> tuple[SilenceStatus, ...]:
     """The active silences that hold back a page with ``labels`` for at least one receiver (a
     ``receiver`` matcher is left out: which receivers a page reaches is the routes' business)."""
-    out = []
-    for s in book.silences:
-        if s.active(now, open_) and _holds(s, labels):
-            out.append(silence_status(s, now, open_))
-    return tuple(out)
+    return tuple(silence_status(s, now, open_) for s in book.silences if s.active(now, open_) and _holds(s, labels))
 
 
 def held_already(book: BookView, catalog: Catalog, open_: Incidents, incidents: Sequence[str], now: int
@@ -242,7 +237,7 @@ class Silences(Acknowledgements):
         if why is None and incident is not None:
             why = self._already(incident, matchers, now, open_)
         if why is not None:
-            await self._audit_refusal("silence_added", payload, why)
+            await self.lead.audit_refusal("silence_added", self.clock(), payload, why)
             return SilenceResult(False, why)
         affects = preview(matchers, self.book, self.catalog(), open_, self.pages())
         # what the person silencing saw: the open incidents it matches; a stage entry of any other
@@ -301,7 +296,7 @@ class Silences(Acknowledgements):
         elif why is None and words is not None and not words:
             why = "BAD_REQUEST: say why in the comment (who is handling what)"
         if s is None or why is not None:  # audited with its author, as a refused add is
-            await self._audit_refusal("silence_changed", {"id": silence_id, "by": actor}, str(why))
+            await self.lead.audit_refusal("silence_changed", self.clock(), {"id": silence_id, "by": actor}, str(why))
             return SilenceResult(False, str(why), silence_status(s, now, self.open_incidents()) if s else None)
         done = replace(s, updated_ms=now, comment=s.comment if words is None else words,
                        ends_ms=s.ends_ms if duration_s is None else now + int(round(duration_s * 1000)),
@@ -342,7 +337,7 @@ class Silences(Acknowledgements):
         now = self.clock()
         s, why = self._find(silence_id, now)
         if s is None or why is not None:  # audited with its author, as a refused add is
-            await self._audit_refusal("silence_expired", {"id": silence_id, "by": actor}, str(why))
+            await self.lead.audit_refusal("silence_expired", self.clock(), {"id": silence_id, "by": actor}, str(why))
             return SilenceResult(False, str(why), silence_status(s, now, self.open_incidents()) if s else None)
         done = s.expire(actor, now)
         refused = await self._store("silence_expired", {"id": s.id, "matchers": [str(m) for m in s.matchers],
@@ -416,12 +411,6 @@ class Silences(Acknowledgements):
             return self.lead.deposed()
         return None
 
-    async def _audit_refusal(self, kind: str, payload: dict, why: str) -> None:
-        try:
-            await self.lead.audit(kind, self.clock(), {**payload, "refused": why})
-        except FencedError:
-            self.lead.leader = False
-
     async def _saved(self, now: int) -> None:
         """The book saved with the new mark, so that a standby reads the silences again."""
         self.book.notes_changed(now)
@@ -429,9 +418,3 @@ class Silences(Acknowledgements):
             await self.save()
         except FencedError:
             self.lead.stale = True  # stored under our token; the next leader reads them from the store
-
-
-def _iso(ms: int) -> str:
-    from ..lock.lock import iso_ms
-
-    return iso_ms(ms)

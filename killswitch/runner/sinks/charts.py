@@ -62,11 +62,8 @@ class ChartHistory:
         fence = self.lead.fence if self.lead.leader else None
         if fence is None or ev.digest != self.book.graph.digest:
             return
-        rows = []
-        for se in ev.scopes:
-            node = self.book.node(se.policy)
-            if node is not None:
-                rows.append(SignalSampleRow(se.policy, se.scope, ev.now_ms, sample_of(se, node)))
+        rows = [SignalSampleRow(se.policy, se.scope, ev.now_ms, sample_of(se, node)) for se in ev.scopes
+                if (node := self.book.node(se.policy)) is not None]
         keep_from = None
         if self._trimmed_ms is None or ev.now_ms - self._trimmed_ms >= TRIM_EVERY_MS:
             keep_from, self._trimmed_ms = ev.now_ms - RETENTION_MS, ev.now_ms

@@ -39,6 +39,7 @@ from ...events import STAGE_TRANSITION, Event, scope_labels
 from ...snapshot import Snapshot
 from ...state.store import StateStore
 from ..book.book import Book
+from ..book.rejections import incident_of
 from ..lease.leadership import Leadership
 from ..storeio import StoreIO
 
@@ -242,14 +243,10 @@ class EntryOutbox:
         if missing:
             since = min(int(owed[k]["ts_ms"]) for k in missing)
             present = await self._audited_since(since)
-            rows = []
-            for k in missing:
-                if k in present:
-                    continue
-                v = owed[k]
-                payload = {**v["audit"], "entered_ms": int(v["ts_ms"]), "completed_by": self.lead.holder,
-                           "completed_why": "CARRIED_ON: the runner that entered it stopped before its audit row"}
-                rows.append((AUDIT_KIND, now, payload))
+            rows = [(AUDIT_KIND, now, {**owed[k]["audit"], "entered_ms": int(owed[k]["ts_ms"]),
+                                       "completed_by": self.lead.holder, "completed_why": "CARRIED_ON: the runner "
+                                       "that entered it stopped before its audit row"})
+                    for k in missing if k not in present]
             if rows:
                 await self.lead.audit_many(rows)
                 for _, _, p in rows:
@@ -284,7 +281,7 @@ class EntryOutbox:
             m = _ENTRY_ID.match(e.decision_id)
             if m is None or m["policy"] not in policies:
                 continue
-            did = re.sub(r"/r\d+$", "", e.decision_id)
+            did = incident_of(e.decision_id)
             ss = self.book.state.scopes.get(f"{m['policy']}|{m['scope']}")
             if did in self.book.owed or (ss is not None and ss.stage.entries >= int(m["entry"])):
                 continue  # saved: owed, or audited long since (a re-plan of it journaled since)

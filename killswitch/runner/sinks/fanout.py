@@ -87,58 +87,41 @@ class SinkFanout:
                     return False
         return True
 
+    def _each(self, kind: Any, call: Callable[[Any], Any]) -> list[tuple[Any, Any]]:
+        """``call`` on every sink that declares ``kind`` (an ability of :mod:`killswitch.events`),
+        in the sinks' order: each one's answer beside it. One that raises is counted and left out:
+        a sink's bug must not stop the save of a stage, keep the runner from leading, or take a
+        page, the status or a preview with it."""
+        out = []
+        for sink in self.sinks:
+            try:
+                if isinstance(sink, kind):
+                    out.append((sink, call(sink)))
+            except Exception:  # noqa: BLE001 - see above
+                self.errors += 1
+        return out
+
     def states(self) -> dict:
         """What sinks keep across restarts and takeovers (the notification groups and timers)."""
-        out = {}
-        for sink in self.sinks:
-            if isinstance(sink, StatefulSink):
-                try:
-                    out[sink.name] = sink.state_doc()
-                except Exception:  # noqa: BLE001 - a sink's bug must not stop the save of the stage
-                    self.errors += 1
-        return out
+        return {sink.name: doc for sink, doc in self._each(StatefulSink, lambda s: s.state_doc())}
 
     def restore(self, doc: Optional[dict]) -> None:
         saved = (doc or {}).get("sinks") or {}
-        for sink in self.sinks:
-            if isinstance(sink, RestoringSink):
-                try:
-                    sink.restore_state(saved.get(sink.name), self.context)
-                except Exception:  # noqa: BLE001 - a sink's bug must not keep the runner from leading
-                    self.errors += 1
+        self._each(RestoringSink, lambda s: s.restore_state(saved.get(s.name), self.context))
 
     def collect_metrics(self, registry: "Registry") -> None:
         """Every sink's families into the scrape's registry, in the sinks' order."""
-        for sink in self.sinks:
-            try:
-                if isinstance(sink, CollectingSink):
-                    sink.collect_metrics(registry)
-            except Exception:  # noqa: BLE001 - a broken sink's metrics are left out, not the page
-                self.errors += 1
+        self._each(CollectingSink, lambda s: s.collect_metrics(registry))
 
     def status_fields(self) -> dict:
         """What the sinks add to the runner's status (see :class:`~killswitch.events.ReportingSink`),
         merged in the sinks' order."""
-        out: dict = {}
-        for sink in self.sinks:
-            try:
-                if isinstance(sink, ReportingSink):
-                    out.update(sink.status_fields())
-            except Exception:  # noqa: BLE001 - a broken sink's fields are left out, not the status
-                self.errors += 1
-        return out
+        return {k: v for _, fields in self._each(ReportingSink, lambda s: s.status_fields()) for k, v in fields.items()}
 
     def pages_in_force(self) -> list[tuple[Mapping[str, str], str]]:
         """The pages the sinks hold in force (see :class:`~killswitch.events.PagingSink`): labels
         and receiver of each."""
-        out: list[tuple[Mapping[str, str], str]] = []
-        for sink in self.sinks:
-            try:
-                if isinstance(sink, PagingSink):
-                    out += sink.pages_in_force()
-            except Exception:  # noqa: BLE001 - a broken sink's pages are left out of a preview
-                self.errors += 1
-        return out
+        return [page for _, pages in self._each(PagingSink, lambda s: s.pages_in_force()) for page in pages]
 
     async def aclose(self) -> None:
         for sink in self.sinks:

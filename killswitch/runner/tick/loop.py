@@ -604,8 +604,6 @@ class _Phases:
         self.last = now
 
 
-
-
 def said_if_slow(report: TickReport) -> None:
     """A tick longer than :data:`SLOW_TICK_S` said on stderr with its phases: what held every
     account's next decision that long (a venue's slow answer, a store write, a large plan)."""

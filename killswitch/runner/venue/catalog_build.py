@@ -58,12 +58,9 @@ class _Seen:
         held = cols.column("strategy") if cols is not None else [p.strategy for p in positions]
         bots = [o.strategy for o in snap.orders]  # (a few orders beside the positions)
         if not (self.ok and _same(held, self.of_positions) and _same(bots, self.of_orders)):
-            named = set(held)
-            named.update(bots)
-            named.discard(None)
-            named.discard("")
+            named = frozenset(filter(None, {*held, *bots}))  # (no None, no "")
             if named != self.strategies:
-                self.strategies = frozenset(named)
+                self.strategies = named
         self.ok, self.of_positions, self.of_orders = True, held, bots
         return self.strategies
 
@@ -89,12 +86,7 @@ class Known:
         now = self.clock() if now is None else now
         book = self.book
         snaps, state, armed, graph = book.snapshots, book.state, book.dms.armed, book.graph
-        named = []
-        for key in self.venues:
-            seen = self._seen.get(key)
-            if seen is None:
-                seen = self._seen[key] = _Seen()
-            named.append(seen.read(snaps.get(key)))
+        named = [self._seen.setdefault(key, _Seen()).read(snaps.get(key)) for key in self.venues]
         declared = tuple(p.strategy_names() for p in self.venues.values())
         prefixes = tuple(p.client_id_prefixes() for p in self.venues.values())
         listed = tuple(p.symbols() for p in self.venues.values())

@@ -81,10 +81,8 @@ async def plan_with_books(graph: DecisionGraph, ev: Evaluation, snapshots: Seque
     if not wants:
         return ev, list(snapshots)
     books, failed = await fetch_books(venues, wants, timeout_s)
-    snaps = []
-    for s in snapshots:
-        got = books.get(f"{s.venue}/{s.account}")
-        snaps.append(s.model_copy(update={"books": {**s.books, **got}}) if got else s)
+    snaps = [s.model_copy(update={"books": {**s.books, **got}}) if (got := books.get(f"{s.venue}/{s.account}")) else s
+             for s in snapshots]
     out = replan(graph, ev, snaps, state, rates) if books else ev
     if failed:
         out = replace(out, scopes=tuple(replace(se, plan=_say_unavailable(se.plan, failed)) for se in out.scopes))

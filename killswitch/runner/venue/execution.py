@@ -31,7 +31,6 @@ REMAINDER_OPEN = "REMAINDER_OPEN"  # why a close waits: an earlier order on its 
 ANSWERED_SINCE_READ = "ANSWERED_SINCE_READ"
 
 
-
 @dataclass(frozen=True)
 class OrderOutcome:
     """One order as sent, for the sinks: what the venue answered and how long it took."""

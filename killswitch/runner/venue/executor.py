@@ -420,10 +420,7 @@ def surplus(orders: list[OrderIntent], new: list[bool]) -> list[OrderIntent]:
     saved stage entry, the same decision may come out in more children than before. Those the
     journal did not hold are surplus — the close it holds is sent as journaled — so that the
     children of a close never add up to more than its position."""
-    known: set[tuple[str, str]] = set()
-    for o, fresh in zip(orders, new):
-        if not fresh:
-            known.add((o.decision_id, position_of(o)))
+    known = {(o.decision_id, position_of(o)) for o, fresh in zip(orders, new) if not fresh}
     return [o for o, fresh in zip(orders, new) if fresh and (o.decision_id, position_of(o)) in known]
 
 

@@ -23,9 +23,9 @@ import logging
 import os
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Iterable, Optional
 
+from ...figures import iso as _iso
 from ...logs import Scrubber
 from ...metrics import Registry
 from ...snapshot import Snapshot
@@ -105,7 +105,3 @@ class FetchHealth:
                               "1 when the latest snapshot of an account was fetched, 0 when it failed.", ("account",))
         for key, good in sorted(self._ok.items()):
             ok.add(int(good), account=key)
-
-
-def _iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

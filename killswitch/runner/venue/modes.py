@@ -102,12 +102,10 @@ class ModeWatch:
 
     def status(self) -> dict:
         """``position_modes`` of the status, per account."""
-        out = {}
-        for key, m in sorted(self.modes.items()):
-            out[key] = {"read": _name(m.hedge), "declared": _name(m.declared_hedge), "source": m.source or None,
-                        "margin": m.margin, "read_ms": m.read_ms, "mismatch": m.mismatch,
-                        "reason": m.mismatch_reason() or (m.error if m.hedge is None else None)}
-        return out
+        return {key: {"read": _name(m.hedge), "declared": _name(m.declared_hedge), "source": m.source or None,
+                      "margin": m.margin, "read_ms": m.read_ms, "mismatch": m.mismatch,
+                      "reason": m.mismatch_reason() or (m.error if m.hedge is None else None)}
+                for key, m in sorted(self.modes.items())}
 
     def collect_metrics(self, registry: Registry) -> None:
         mismatch = registry.sampled("killswitch_position_mode_mismatch", "gauge",

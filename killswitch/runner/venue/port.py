@@ -118,7 +118,7 @@ class VenuePort:
         the log (``LOCK_VIOLATION``, ``DMS_FIRED``, …)."""
         res = await self._cancel_once(selector)
         if res.reason is None:
-            res = await confirmed(selector, res, self._cancel_once, self._listing)
+            res = await confirmed(selector, res, self._cancel_once, self.open_orders)
         return said(self.key, res, selector, purpose, self._failures)
 
     async def _cancel_once(self, selector: CancelSelector) -> CancelResult:
@@ -130,12 +130,9 @@ class VenuePort:
             reason, message = self._failure(e)
             return CancelResult((), reason=reason.value, message=message)
 
-    async def _listing(self, symbols: tuple[str, ...]) -> list[Order]:
+    async def open_orders(self, symbols: tuple[str, ...] = ()) -> list[Order]:
         """The open orders listed afresh, within the port's timeout (what a cancel is confirmed by)."""
         return await self._bounded(self._adapter.open_orders(symbols))
-
-    async def open_orders(self, symbols: tuple[str, ...] = ()) -> list[Order]:
-        return await self._listing(symbols)
 
     async def fills(self, symbol: str, since_ms: int) -> list[Fill]:
         """The account's trades of ``symbol`` since ``since_ms``, within the port's timeout."""

@@ -20,7 +20,6 @@ executor like any other), or drop a residual that still has a position.
 
 from __future__ import annotations
 
-import re
 from typing import Any, Callable, Optional, Sequence
 
 from ...engine.evaluate import Evaluation
@@ -29,8 +28,9 @@ from ...events import CLOSE_RESIDUAL, CLOSE_RETRIES_EXHAUSTED, Event
 from ...state.store import StateStore
 from ..book.book import Book
 from ..book.keeper import Keeper
-from ..book.rejections import CLOSE_REJECTED
+from ..book.rejections import CLOSE_REJECTED, LegKey, incident_of, leg_of
 from ..book.residuals import BELOW_MINIMUM, CLOSE_RETRIES_EXHAUSTED as RETRIES_SPENT, Residual
+from ..book.still_open import manual_scope
 from ..collaborators import Audits, Saves
 from ..storeio import StoreIO
 from .execution import ended_short
@@ -68,7 +68,7 @@ class Shortfalls(Keeper[Audits]):
         events: list[Event] = []
         seen = set() if seen is None else seen
         for did in dict.fromkeys(decisions):
-            base = re.sub(r"/r\d+$", "", did)  # a retry belongs to its entry
+            base = incident_of(did)  # a retry belongs to its entry
             if base in seen:
                 continue
             seen.add(base)
@@ -141,7 +141,7 @@ class Shortfalls(Keeper[Audits]):
         owners = {se.plan.decision_id: (se.policy, se.scope) for se in ev.scopes if se.plan is not None}
         events = []
         for p in plans:
-            incident = re.sub(r"/r\d+$", "", p.decision_id)
+            incident = incident_of(p.decision_id)
             policy, scope = owners.get(p.decision_id, (None, manual_scope(p.decision_id)))
             for d in p.residuals:
                 code, _, detail = d.reason.partition(": ")
@@ -157,20 +157,11 @@ class Shortfalls(Keeper[Audits]):
         required.``), audited and announced once."""
         events: list[Event] = []
         for stop in stops:
-            incident, account, symbol, leg = stop.key
+            incident = stop.key[0]
             owner = self._owner(incident)
             policy, scope, level = owner if owner is not None else (None, manual_scope(incident), 0)
-            snap = self.book.snapshots.get(account)
-            pos = next((p for p in (snap.positions if snap is not None and snap.fetch.ok else ())
-                        if p.symbol == symbol and (p.position_side if p.position_side in ("LONG", "SHORT")
-                                                   else p.side) == leg), None)
-            if pos is None:
-                continue  # closed meanwhile (by hand, by the venue): nothing is left
-            events += await self._residual(Residual(
-                incident, policy, scope, level, account, symbol, pos.side,
-                pos.position_side if pos.position_side in ("LONG", "SHORT") else None, pos.contracts,
-                CLOSE_REJECTED, stop.refusals.summary(), now, snap.ts_event if snap is not None else now,
-                shortfall=stop.refusals.meant or None))
+            events += await self._left_open(stop.key, policy, scope, level, CLOSE_REJECTED, stop.refusals.summary(),
+                                            now, stop.refusals.meant or None)
         return events
 
     async def lost_refusals(self, manual: Sequence[tuple[str, int]]) -> list[Any]:
@@ -203,26 +194,32 @@ class Shortfalls(Keeper[Audits]):
     async def _exhausted(self, policy: str, scope: str, ss: Any, incident: str) -> list[Event]:
         """The entry's retry budget is spent: every position one of its closes was for that the
         last snapshot still shows is a residual, with what its last close did."""
-        last: dict[tuple, Any] = {}
-        for e in await self.io(self.store.journal_of, incident, ss.stage.entered_ms or 0):
-            leg = e.position_side if e.position_side in ("LONG", "SHORT") else ("long" if e.side == "sell" else "short")
-            last[(f"{e.venue}/{e.account}", e.symbol, leg)] = e
+        last = {leg_of(e.venue, e.account, e.symbol, e.side, e.position_side): e
+                for e in await self.io(self.store.journal_of, incident, ss.stage.entered_ms or 0)}
         now = self.clock()
         events = []
         for (account, symbol, leg), e in sorted(last.items()):
-            snap = self.book.snapshots.get(account)
-            pos = next((p for p in (snap.positions if snap is not None and snap.fetch.ok else ())
-                        if p.symbol == symbol and (p.position_side if p.position_side in ("LONG", "SHORT")
-                                                   else p.side) == leg), None)
-            if pos is None:
-                continue
             detail = (f"{ss.stage.retries} re-plans; last close {e.status or 'pending'} "
                       f"filled={e.filled or 0:g} of {e.amount:g}" + (f" ({e.reason_code})" if e.reason_code else ""))
-            events += await self._residual(Residual(
-                incident, policy, scope, ss.stage.level, account, symbol, pos.side,
-                pos.position_side if pos.position_side in ("LONG", "SHORT") else None, pos.contracts,
-                RETRIES_SPENT, detail, now, snap.ts_event if snap is not None else now))
+            events += await self._left_open((incident, account, symbol, leg), policy, scope, ss.stage.level,
+                                            RETRIES_SPENT, detail, now)
         return events
+
+    async def _left_open(self, key: LegKey, policy: Optional[str], scope: str, level: int, why: str, detail: str,
+                         now: int, shortfall: Optional[float] = None) -> list[Event]:
+        """The residual of ``key``'s leg (incident, account, symbol, leg) that its account's last
+        snapshot still shows open, with that position's side and size; nothing when it shows none
+        (closed meanwhile, by hand or by the venue: nothing is left)."""
+        incident, account, symbol, leg = key
+        snap = self.book.snapshots.get(account)
+        pos = next((p for p in (snap.positions if snap is not None and snap.fetch.ok else ())
+                    if p.symbol == symbol and (p.position_side if p.position_side in ("LONG", "SHORT")
+                                               else p.side) == leg), None)
+        if snap is None or pos is None:
+            return []
+        return await self._residual(Residual(incident, policy, scope, level, account, symbol, pos.side,
+                                             pos.position_side if pos.position_side in ("LONG", "SHORT") else None,
+                                             pos.contracts, why, detail, now, snap.ts_event, shortfall))
 
     async def _residual(self, r: Residual) -> list[Event]:
         """Record ``r``; a new one is audited and announced once (``close_residual``)."""
@@ -236,8 +233,3 @@ class Shortfalls(Keeper[Audits]):
             policy=r.policy, scope=r.scope, level=r.level or None, venue=venue, account=r.account, symbol=r.symbol,
             leg=r.leg,  # each leg its own alert: a hedge's two legs of one symbol are two pages, not one
             reason=r.why, severity="warning" if r.why == BELOW_MINIMUM else "critical", incident=r.incident)]
-
-
-def manual_scope(decision_id: str) -> str:
-    """The scope of a manual close's decision id, "manual/<scope>/m<ms>"."""
-    return re.sub(r"^manual/|/m\d+$", "", decision_id)

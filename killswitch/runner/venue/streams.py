@@ -140,23 +140,20 @@ class StreamWatch:
         """``streams`` of the status: per streaming account, its state and counts, and its REST
         reconciles (the last good one's time and age, the cadence, the failed ones since)."""
         now_ms = self.clock()
-        out = {}
-        for key, h in sorted(self.health.items()):
-            every = h.reconcile_every_ms
-            out[key] = {"state": h.state, "reason": h.reason, "since_ms": h.since_ms,
-                        "last_message_ms": h.last_message_ms,
-                        "last_message_age_s": _age_s(h.last_message_ms, now_ms),
-                        "reconnects": h.reconnects, "disagreements": h.disagreements,
-                        "reconciles": h.reconciles, "answers": h.answers,
-                        "dropped": dict(sorted(h.dropped.items())),
-                        "last_reconcile_ms": h.reconciled_ms,
-                        "last_reconcile_age_s": _age_s(h.reconciled_ms, now_ms),
-                        "reconcile_every_s": None if every is None else every / 1000,
-                        "reconcile_failures": h.reconcile_failures,
-                        "reconcile_failure_reason": h.reconcile_failure_reason,
-                        "reconcile_overdue": h.reconcile_overdue,
-                        "degraded": degraded(h, key in self._live_once) or h.reconcile_overdue}
-        return out
+        return {key: {"state": h.state, "reason": h.reason, "since_ms": h.since_ms,
+                      "last_message_ms": h.last_message_ms,
+                      "last_message_age_s": _age_s(h.last_message_ms, now_ms),
+                      "reconnects": h.reconnects, "disagreements": h.disagreements,
+                      "reconciles": h.reconciles, "answers": h.answers,
+                      "dropped": dict(sorted(h.dropped.items())),
+                      "last_reconcile_ms": h.reconciled_ms,
+                      "last_reconcile_age_s": _age_s(h.reconciled_ms, now_ms),
+                      "reconcile_every_s": None if h.reconcile_every_ms is None else h.reconcile_every_ms / 1000,
+                      "reconcile_failures": h.reconcile_failures,
+                      "reconcile_failure_reason": h.reconcile_failure_reason,
+                      "reconcile_overdue": h.reconcile_overdue,
+                      "degraded": degraded(h, key in self._live_once) or h.reconcile_overdue}
+                for key, h in sorted(self.health.items())}
 
     def collect_metrics(self, registry: Registry) -> None:
         now_ms = self.clock()

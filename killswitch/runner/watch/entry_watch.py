@@ -118,10 +118,8 @@ class EntryWatch:
         known = self._index.get(account)
         if known is not None and known[0] == id(snap):
             return known[1]
-        out = {}
-        for p in snap.positions:
-            if p.contracts > 0 and p.mark_price:
-                out[p.symbol] = (p.mark_price, p.notional / p.contracts / p.mark_price)
+        out = {p.symbol: (p.mark_price, p.notional / p.contracts / p.mark_price) for p in snap.positions
+               if p.contracts > 0 and p.mark_price}
         self._index[account] = (id(snap), out)
         return out
 

@@ -75,11 +75,8 @@ def watch(book: LockBook, snapshots: Iterable[Snapshot], own: Iterable[str],  # 
             # then, nothing can now, and the baselines stand as they are
             kept[account] = {"since": since, "legs": legs_before}
             continue
-        legs: dict[str, float] = {}
-        for key, base in legs_before.items():
-            low = min(float(base), sizes.get(key, 0.0))  # lowered when the position shrinks
-            if low > 0:
-                legs[key] = low
+        # each baseline lowered when the position shrinks
+        legs = {key: low for key, base in legs_before.items() if (low := min(float(base), sizes.get(key, 0.0))) > 0}
         kept[account] = {"since": since, "legs": legs}
         reduced.extend(_reductions(book, snap, account, legs_before, sizes, now))
         grew = False

@@ -8,7 +8,7 @@ Must not: decide anything (:mod:`.orders`, :mod:`.legs`, :mod:`.decide` do), rea
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Callable, Mapping, Optional
 
 from ....engine.plans import Plan
@@ -64,11 +64,7 @@ def enforce_of(lock: LockStatus) -> Enforce:
 
 def enforce_details(cancel: Optional[bool], revert_growth: Optional[bool]) -> dict:
     """The ``enforce`` a hold's details carry (the flags given; a flag left out goes by the mode)."""
-    out = {}
-    if cancel is not None:
-        out["cancel"] = bool(cancel)
-    if revert_growth is not None:
-        out["revert_growth"] = bool(revert_growth)
+    out = {k: bool(v) for k, v in (("cancel", cancel), ("revert_growth", revert_growth)) if v is not None}
     return {"enforce": out} if out else {}
 
 
@@ -95,8 +91,7 @@ class BotOrder:
     amount: float  # what its fills added to the leg
 
     def to_json(self) -> dict:
-        return {"client_order_id": self.client_order_id, "order_id": self.order_id, "strategy": self.strategy,
-                "amount": self.amount}
+        return asdict(self)
 
 
 @dataclass(frozen=True)

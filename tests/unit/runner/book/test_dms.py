@@ -9,7 +9,7 @@ import json
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from killswitch.runner.book.dms_state import DeadMansSwitch, RefreshPlan, SourceStatus, native_refresh
+from killswitch.runner.book.dms_state import DeadMansSwitch, SourceStatus
 from tests.unit.engine_helpers import SEC
 
 T0 = 1_700_000_000_000
@@ -179,6 +179,16 @@ def test_last_beat_never_moves_backwards_and_fires_once_per_silence(ops):
 CAPS = {"binanceusdm": True, "okx": True, "kraken": False}  # whether each venue has a cancel-all-after
 
 
+def native(countdown_s: dict, last: dict) -> DeadMansSwitch:
+    """A switch keeping each venue's countdown of ``countdown_s``, refreshed as ``last`` says."""
+    d = DeadMansSwitch()
+    for venue, seconds in countdown_s.items():
+        d = d.arm_native(venue, seconds)
+    for venue, at in last.items():
+        d = d.refreshed(venue, at)
+    return d
+
+
 @pytest.mark.parametrize("last, now, refresh, lapsed", [
     pytest.param({}, T0, ("binanceusdm", "okx"), (), id="never_armed_refresh_all_supported"),
     pytest.param({"binanceusdm": T0, "okx": T0}, T0 + 19_999, (), (), id="before_a_third"),
@@ -189,27 +199,15 @@ CAPS = {"binanceusdm": True, "okx": True, "kraken": False}  # whether each venue
     pytest.param({"binanceusdm": T0 + 5_000, "okx": T0}, T0, ("binanceusdm",), (), id="clock_went_back_refreshes"),
 ])
 def test_native_refresh_plan(last, now, refresh, lapsed):
-    plan = native_refresh(now, CAPS, last, countdown_s=60)
+    plan = native(dict.fromkeys(CAPS, 60), last).native_plan(now, CAPS)
     assert plan.refresh == refresh
     assert plan.lapsed == lapsed
     assert plan.unsupported == ("kraken",)
 
 
-def test_native_refresh_next_due():
-    plan = native_refresh(T0 + 5_000, CAPS, {"binanceusdm": T0, "okx": T0 + 3_000}, countdown_s=60)
-    assert plan == RefreshPlan((), ("kraken",), (), T0 + 20_000)
-
-
-def test_native_refresh_per_venue_countdown_and_fraction():
-    plan = native_refresh(T0 + 15_000, {"a": True, "b": True}, {"a": T0, "b": T0}, countdown_s={"a": 30, "b": 120},
-                          fraction=0.5)
-    assert plan.refresh == ("a",) and plan.next_due_ms == T0 + 60_000
-
-
-@pytest.mark.parametrize("fraction", [0, 1, 1.5, -0.1, True])
-def test_native_refresh_rejects_bad_fraction(fraction):
-    with pytest.raises(ValueError):
-        native_refresh(T0, CAPS, {}, fraction=fraction)
+def test_native_refresh_per_venue_countdown():
+    plan = native({"a": 30, "b": 120}, {"a": T0, "b": T0}).native_plan(T0 + 15_000, {"a": True, "b": True})
+    assert plan.refresh == ("a",)
 
 
 @settings(max_examples=200, deadline=None)
