@@ -262,6 +262,7 @@ class Outcome:
     pending: int = 0
     disagreements: list[str] = field(default_factory=list)
     runner_errors: int = 0  # runner processes that died by themselves, or printed a traceback
+    tracebacks: list[str] = field(default_factory=list)  # each traceback's last lines, as printed
     settled: bool = False
     orders: int = 0  # intents journaled
     entries: int = 0  # stage entries the audit trail or the journal names
@@ -432,6 +433,7 @@ def one_run(work: Path, seed: int, scale: float, kills: int, settle: float, rng:
         judge(run, start, out)
         err = (work / "runner.err").read_text(errors="replace") if (work / "runner.err").exists() else ""
         out.runner_errors += err.count("Traceback")
+        out.tracebacks += ["\n".join(("Traceback" + t).splitlines()[-12:]) for t in err.split("Traceback")[1:]]
     finally:
         run.close()
     return out
@@ -530,6 +532,7 @@ class Totals:
     no_runbook: int = 0
     unjudged: int = 0  # runs the harness itself failed on (their kills are not counted)
     failed_runs: list[str] = field(default_factory=list)
+    tracebacks: list[str] = field(default_factory=list)  # the runners' own, each cut to its last lines
 
     def add(self, o: Outcome, where: Path) -> None:
         self.runs += 1
@@ -543,6 +546,7 @@ class Totals:
         self.pending += o.pending
         self.disagreements += len(o.disagreements)
         self.runner_errors += o.runner_errors
+        self.tracebacks += o.tracebacks
         self.unsettled += 0 if o.settled else 1
         self.orders += o.orders
         for f in ("entries", "unaudited", "audited_twice", "unpaged", "repaged", "unmarked", "no_runbook"):

@@ -70,4 +70,4 @@ def test_sigkills_of_a_live_runner_on_postgresql_neither_lose_nor_repeat_an_orde
     assert totals.in_flight >= 1, f"no kill found an order in flight: {summary}"
     assert totals.repeated == 0 and totals.lost == 0 and totals.disagreements == 0, summary
     assert totals.pending == 0 and totals.open_legs == 0 and totals.unsettled == 0, summary
-    assert totals.runner_errors == 0 and totals.unjudged == 0, summary
+    assert totals.runner_errors == 0 and totals.unjudged == 0, f"{summary}; tracebacks: {totals.tracebacks}"
