@@ -5,6 +5,7 @@ What it owns
       cancel of one account spends, callers served in arrival order;
     * :class:`RequestPacer`: ccxt's request-weight limit as a token bucket that credits idle time,
       in place of ccxt's own limiter, and the burst it may spend at once (:data:`RATE_LIMIT_BURST`);
+      the reads a cancel waits on (:func:`urgent_reads`) sent ahead of the others;
     * taking a venue's order-count-limited endpoints (declared by its dialect) off ccxt's weight
       limiter, so that orders are paced once, by the budget, and charging reads the weight the
       venue publishes where ccxt's table says less (also the dialect's).
@@ -19,11 +20,33 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from typing import Any, Callable, Mapping, Optional
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, Callable, Iterator, Mapping, Optional
 
 from ..base import last_look
 
 RATE_LIMIT_BURST = 200  # cost units (Binance: request weight) the request pacer may spend at once
+
+
+# Set around a read that stands between a bot's order and its cancel (the stream's look-up of an
+# order's kind, :func:`urgent_reads`): :class:`RequestPacer` charges it and lets it go at once,
+# as a :class:`Charged` action, while the debt it leaves is under one burst
+_URGENT: ContextVar[bool] = ContextVar("ks_urgent_read", default=False)
+
+
+@contextmanager
+def urgent_reads() -> Iterator[None]:
+    """The requests sent in this block (this task and those it starts) go ahead of the reads
+    waiting out the weight's debt, charged, while that debt stays under the pacer's capacity
+    (past it they wait as any read): a look-up of a bot's order under a halt never waits a
+    reconcile's list or a revert's fills read out (Hyperliquid: orderStatus, 2, behind
+    userFillsByTime and frontendOpenOrders, 20 each)."""
+    token = _URGENT.set(True)
+    try:
+        yield
+    finally:
+        _URGENT.reset(token)
 
 
 class Charged(float):
@@ -77,6 +100,12 @@ class RequestPacer:
             self.tokens -= float(cost)  # the reads after it wait out what it cost
             return
         cost = 1.0 if cost is None else float(cost)
+        if cost > 0 and _URGENT.get():  # a look-up a cancel waits on: ahead of the queue, within a burst of debt
+            self._refill()
+            if self.tokens - cost >= -self.capacity:
+                last_look("request")
+                self.tokens -= cost
+                return
         if cost <= 0:  # an order endpoint (:func:`weigh_endpoints`): paced by the order budget, never
             last_look("request")  # queued behind a read that waits out the weight's debt
             return

@@ -30,7 +30,7 @@ from killswitch.snapshot import Order, Snapshot
 from killswitch.weights import WeightLimit
 
 from ..base import StreamHealth
-from .budget import WeightMeter, meter_requests
+from .budget import WeightMeter, meter_requests, urgent_reads
 from .calls import Op
 from .client import Factory, Urls, configure_client, create_client
 from .dialects.base import Dialect
@@ -99,7 +99,8 @@ class StreamedSnapshots(RestSnapshots):
         retries and deadline, its weight on the account's meter; read as a list's row is. None:
         the venue does not know the order. Raises on a failure (the stream keeps it in doubt)."""
         async def body(op: Op) -> Optional[Order]:
-            row = await self.dialect.stream_order_kind(self._calls.bind(op), order_id, symbol)
+            with urgent_reads():  # a bot's order waits on it for its cancel: not behind a list or a fills read
+                row = await self.dialect.stream_order_kind(self._calls.bind(op), order_id, symbol)
             if row is None:
                 return None
             return self._read_row("order", row.endpoint, self._parse_order, row.order, row.kind, row.price_trigger)

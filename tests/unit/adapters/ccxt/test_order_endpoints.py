@@ -78,3 +78,31 @@ def test_weigh_endpoints_marks_the_charged_ones():
     out = ex.calculate_rate_limiter_cost(["private"], "POST", "exchange", {})
     assert isinstance(out, Charged) and out == 1.0
     assert not isinstance(ex.calculate_rate_limiter_cost(["public"], "POST", "info", {}), Charged)
+
+
+def test_an_urgent_read_goes_ahead_of_reads_waiting_out_the_debt_within_a_burst():
+    from adapters.ccxt_exchange.budget import urgent_reads
+
+    pacer = RequestPacer(20.0, capacity=60.0)
+
+    async def go():
+        await pacer(100)  # the bucket owes 40: a read waits 2 s
+        read = asyncio.ensure_future(pacer(20))
+        await asyncio.sleep(0.05)
+        assert not read.done()
+        before = pacer.available()
+
+        async def look_up() -> None:
+            with urgent_reads():  # (a task started in the block reads it too)
+                await asyncio.get_running_loop().create_task(pacer(2))
+
+        await asyncio.wait_for(look_up(), 0.2)  # the stream's look-up is not behind the read
+        assert pacer.available() == pytest.approx(before - 2.0, abs=0.2)  # but it is charged
+        with urgent_reads():  # past a burst of debt (60) it waits as any read
+            past = asyncio.ensure_future(pacer(30))
+            await asyncio.sleep(0.05)
+            assert not past.done()
+        past.cancel()
+        read.cancel()
+
+    asyncio.run(go())
