@@ -21,7 +21,8 @@ What it owns (:class:`OrderKinds`, a part of :class:`~.stream.AccountStream`)
     * at most :data:`MAX_ASKING` look-ups at once: past that (a burst of orders the stream never
       knew) one list of every open order costs the venue less than their look-ups (Hyperliquid:
       20 against 2 each), and the orders past the bound are in doubt as without a look-up;
-    * a look-up that failed, was refused or found no such order: the doubt as without one —
+    * a look-up that failed, was refused, found no such order or whose answer could not be
+      applied: the doubt as without one (an order whose kind is not known is never an entry) —
       the order in ``in_doubt``, the next REST read lists every open order (``orders_due``)
       and the stream is distrusted until a reconcile agrees — said once per account.
 
@@ -81,10 +82,13 @@ class OrderKinds(StreamTrust):
             got, why = None, f"{reason_for(e).value}: {type(e).__name__}: {e}"
         finally:
             self.asking.pop(oid, None)
-        if got is None:
-            self._unanswered(oid, why or "")
-        else:
-            self._told_kind(oid, got)
+        if got is not None:
+            try:
+                self._told_kind(oid, got)
+                return
+            except Exception as e:  # noqa: BLE001 — an answer not applied is no answer: never taken for an entry
+                why = f"its answer not applied: {type(e).__name__}: {e}"
+        self._unanswered(oid, why or "")
 
     def _told_kind(self, oid: str, got: Order) -> None:
         """The venue's word on ``oid``'s kind put on the order the stream holds (none: it ended

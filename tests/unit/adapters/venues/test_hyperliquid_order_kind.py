@@ -218,6 +218,28 @@ def test_a_look_up_that_fails_leaves_the_order_in_doubt_until_rest_lists_it_and_
     assert len(lines) == 1 and said in lines[0] and OID in lines[0]
 
 
+def test_an_answer_that_cannot_be_applied_leaves_the_order_in_doubt_never_an_entry(monkeypatch):
+    """A fault applying the venue's word (here: raised) is no word: the order is in doubt until
+    REST lists it, never left in the stream's snapshot as a plain entry (a reduce-only stop
+    taken for one would be cancelled under a halt)."""
+    async def body():
+        looked = Looked()
+        s, entries, wakes = stream(looked)
+
+        def broken(oid: str, got: Order) -> None:
+            raise KeyError(oid)
+
+        monkeypatch.setattr(s, "_told_kind", broken)
+        s._read(ccxt.hyperliquid(), copy.deepcopy(ORDER))
+        await settle(lambda: looked.asked)
+        looked.give(told("conditional", True, 29000.0))
+        await settle(lambda: not s.asking)
+        assert s.in_doubt == {OID} and s.orders_due and s.needs_rest() and entries == []
+        s._read(ccxt.hyperliquid(), _again(ORDER))  # in doubt: not asked again, not an entry
+        assert len(looked.asked) == 1 and entries == []
+    asyncio.run(body())
+
+
 def test_without_a_look_up_the_order_is_in_doubt_at_once_as_before():
     async def body():
         s, entries, wakes = stream(None)
