@@ -432,11 +432,27 @@ def one_run(work: Path, seed: int, scale: float, kills: int, settle: float, rng:
         stop(run.runner, signal.SIGTERM)
         judge(run, start, out)
         err = (work / "runner.err").read_text(errors="replace") if (work / "runner.err").exists() else ""
-        out.runner_errors += err.count("Traceback")
-        out.tracebacks += ["\n".join(("Traceback" + t).splitlines()[-12:]) for t in err.split("Traceback")[1:]]
+        found = runner_tracebacks(err)
+        out.runner_errors += len(found)
+        out.tracebacks += ["\n".join(t.splitlines()[-12:]) for t in found]
     finally:
         run.close()
     return out
+
+
+def runner_tracebacks(err: str) -> list[str]:
+    """The tracebacks a runner's stderr holds, but for the one a SIGKILL itself makes: a child
+    the runner was spawning (a reader process) that lost its parent before reading what to run
+    says ``EOFError: Ran out of input`` from ``multiprocessing.spawn`` alone, before any of
+    ours runs. Every other traceback is the runner's own."""
+    found = []
+    for t in err.split("Traceback")[1:]:
+        lines = ("Traceback" + t).splitlines()
+        # the traceback: its header, its indented frames, and the exception's line after them
+        end = next((i for i, line in enumerate(lines[1:], 1) if line and not line[0].isspace()), len(lines) - 1)
+        found.append("\n".join(lines[:end + 1]))
+    return [t for t in found if not (t.endswith("EOFError: Ran out of input") and "multiprocessing/spawn.py" in t
+                                     and "killswitch" not in t)]
 
 
 def unmarked_twice(pages: list[str]) -> list[str]:

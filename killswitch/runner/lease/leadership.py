@@ -21,6 +21,7 @@ leader's writes are refused by the store (``FencedError``).
 
 from __future__ import annotations
 
+import logging
 import math
 from functools import partial
 from typing import Any, Callable, Optional, Sequence
@@ -33,6 +34,8 @@ from .log import LeaseLog
 from .turn import Turn
 
 __all__ = ["FencedAudit", "Leadership", "Turn"]
+
+log = logging.getLogger(__name__)
 
 
 class FencedAudit:
@@ -247,13 +250,22 @@ class Leadership:
         clock, even while a tick waits on a store that stopped answering (and holds the turn)."""
         return self.leader and (self.keeper is None or self.keeper.holds(self.fence, self.clock()))
 
-    def fenced_off(self) -> None:
+    def fenced_off(self, refused: Optional[FencedError] = None) -> bool:
         """A write under our token was refused (FencedError): another runner holds the lease.
         Act as a standby, and go on from the store's state when the lease comes back (what
-        changed here may not be in it)."""
+        changed here may not be in it). True: deposed. A write ``refused`` that carried a token
+        older than the one this runner holds now (begun in a term that lapsed, refused after it
+        took the lease again) deposes nothing: as after a failed store call, it acts again from
+        what the store holds, read back at its next look at the lease (False)."""
+        if refused is not None and refused.fence < self.fence:
+            log.info("a write under token %d (a lapsed term of this runner's) was refused; token %d is "
+                     "held: acting again from the store's state", refused.fence, self.fence)
+            self.store_failed()
+            return False
         self.leader = False
         self.stale = True
         self.lease_log.lost(self.fence, "a write under it was fenced off: another runner holds the lease")
+        return True
 
     def audit_call(self, rows: Sequence[tuple[str, int, dict]]) -> Callable[[], Any]:
         """Audit rows as one append (all or none), fenced as :meth:`audit`, to make on the store

@@ -330,10 +330,9 @@ class Runner:
                     await self._tick(report)
                 finally:
                     self._collector.resume()  # however the tick ended
-        except FencedError:
-            self._lead.fenced_off()
+        except FencedError as refused:
             report.leader = False
-            report.execution.deposed = True
+            report.execution.deposed = self._lead.fenced_off(refused)
         except StoreError as e:  # (its text names the store by its masked URL)
             self.store_failed()
             report.leader = False

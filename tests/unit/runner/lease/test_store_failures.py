@@ -350,3 +350,26 @@ def test_the_same_order_leaves_while_the_term_holds(tmp_path):
         io.close()
         store.close()
     assert venue.sent == ["ks-slow-0"] and report.sent == 1 and not report.deposed
+
+
+# --- a write of a lapsed term, refused after the same runner took the lease again -----------------
+
+
+def test_a_write_of_a_lapsed_term_refused_in_the_next_term_deposes_nothing(tmp_path, caplog):
+    """A tick's write made under token 1 reaches a store that has since given the same runner
+    token 2 (its term lapsed while the store was paused, and it took the lease again). The
+    refusal is of a term already over, not of another runner: the runner reads the store's state
+    back and leads on under token 2, rather than standing by behind a lease it holds itself
+    (nobody then acted until the term ran out). A refusal of the token held now deposes."""
+    w = make(tmp_path)
+    start(w)
+    lead = w.parts.lead
+    assert lead.leader and lead.fence >= 1
+    held = lead.fence
+    with caplog.at_level("INFO"):
+        assert lead.fenced_off(FencedError(held - 1, held)) is False
+    assert not lead.leader and lead.resync  # until the store's state is read back, at the next look
+    assert not any("fenced off" in r.getMessage() for r in caplog.records)
+    assert run(lead.lease(w.clock())) and lead.leader and lead.fence == held and not lead.resync
+    assert lead.fenced_off(FencedError(held, held + 1)) is True
+    assert not lead.leader and lead.stale
