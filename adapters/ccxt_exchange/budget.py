@@ -94,18 +94,14 @@ class RequestPacer:
         return self.tokens
 
     async def __call__(self, cost: Optional[float] = None) -> None:
-        if isinstance(cost, Charged):  # an order the venue weighs like a read: charged, never queued
+        charged = isinstance(cost, Charged)  # an order the venue weighs like a read: charged, never queued
+        cost = 1.0 if cost is None else float(cost)
+        # a look-up a cancel waits on (:func:`urgent_reads`): the same, within a burst of debt
+        if charged or (cost > 0 and _URGENT.get() and self.available() - cost >= -self.capacity):
             self._refill()
             last_look("request")
-            self.tokens -= float(cost)  # the reads after it wait out what it cost
+            self.tokens -= cost  # the reads after it wait out what it cost
             return
-        cost = 1.0 if cost is None else float(cost)
-        if cost > 0 and _URGENT.get():  # a look-up a cancel waits on: ahead of the queue, within a burst of debt
-            self._refill()
-            if self.tokens - cost >= -self.capacity:
-                last_look("request")
-                self.tokens -= cost
-                return
         if cost <= 0:  # an order endpoint (:func:`weigh_endpoints`): paced by the order budget, never
             last_look("request")  # queued behind a read that waits out the weight's debt
             return

@@ -88,13 +88,10 @@ class Gathering:
 
     async def aclose(self) -> None:
         """The batches under way ended (their callers see them cancelled)."""
-        for task in list(self._tasks):
+        tasks = list(self._tasks)
+        for task in tasks:
             task.cancel()
-        for task in list(self._tasks):
-            try:
-                await task
-            except (asyncio.CancelledError, Exception):  # noqa: BLE001 - ending them, not judging them
-                pass
+        await asyncio.gather(*tasks, return_exceptions=True)  # ending them, not judging them
 
 
 __all__ = ["Gathering"]

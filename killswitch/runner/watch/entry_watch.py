@@ -169,13 +169,10 @@ class EntryWatch:
 
     async def aclose(self) -> None:
         """The tasks under way ended (a stop)."""
-        for task in list(self._tasks):
+        tasks = list(self._tasks)
+        for task in tasks:
             task.cancel()
-        for task in list(self._tasks):
-            try:
-                await task
-            except (asyncio.CancelledError, Exception):  # noqa: BLE001 - ending them, not judging them
-                pass
+        await asyncio.gather(*tasks, return_exceptions=True)  # ending them, not judging them
 
     def collect_metrics(self, registry: Registry) -> None:
         registry.sampled("killswitch_lock_violations_fast_total", "counter",

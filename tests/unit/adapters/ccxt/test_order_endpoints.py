@@ -51,14 +51,20 @@ def test_okx_bitget_and_hyperliquid_orders_are_out_of_the_read_queue():
         assert (path in d.order_weight_endpoints) is charged and (path in d.order_count_endpoints) is not charged
 
 
+async def owing(pacer: RequestPacer) -> asyncio.Future:
+    """``pacer`` (20 a second, 60 at once) owing 40, and a read of 20 waiting it out (2 s)."""
+    await pacer(100)
+    read = asyncio.ensure_future(pacer(20))
+    await asyncio.sleep(0.05)
+    assert not read.done()
+    return read
+
+
 def test_a_charged_order_goes_at_once_and_the_reads_after_it_wait_out_its_weight():
     pacer = RequestPacer(20.0, capacity=60.0)
 
     async def go():
-        await pacer(100)  # the bucket owes 40: a read waits 2 s
-        read = asyncio.ensure_future(pacer(20))
-        await asyncio.sleep(0.05)
-        assert not read.done()
+        read = await owing(pacer)
         before = pacer.available()
         await asyncio.wait_for(pacer(Charged(1.0)), 0.2)  # the action is not behind it
         assert pacer.available() == pytest.approx(before - 1.0, abs=0.2)  # but it is charged
@@ -86,10 +92,7 @@ def test_an_urgent_read_goes_ahead_of_reads_waiting_out_the_debt_within_a_burst(
     pacer = RequestPacer(20.0, capacity=60.0)
 
     async def go():
-        await pacer(100)  # the bucket owes 40: a read waits 2 s
-        read = asyncio.ensure_future(pacer(20))
-        await asyncio.sleep(0.05)
-        assert not read.done()
+        read = await owing(pacer)
         before = pacer.available()
 
         async def look_up() -> None:
