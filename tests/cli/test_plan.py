@@ -127,7 +127,8 @@ FUTURES_BOOK = POLICIES / "futures-book.yaml"
 GOOD = {"KS_M_KEY": "sim-main-key", "KS_M_SECRET": "sim-main-secret",
         "KS_H_KEY": "sim-hedge-key", "KS_H_SECRET": "sim-hedge-secret"}
 WRONG_SECRET = "not-the-secret-7f3a9c"
-TIMEOUT = 1.0  # --timeout of the plans that meet a hanging venue
+# --timeout of the plans that meet a hanging venue: the other account is read within it on a loaded machine
+TIMEOUT = 3.0
 BUDGET_S = 60.0  # a plan that takes longer than this hangs
 
 
