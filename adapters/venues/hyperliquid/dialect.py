@@ -366,7 +366,7 @@ class HyperliquidDialect(ModuleStream, Dialect):
 # other clients of the IP. The address's own budget (10,000 actions, then one per USDC traded)
 # is the operator's to keep.
 HYPERLIQUID = HyperliquidDialect(
-    id="hyperliquid", order_rate=5.0,
+    id="hyperliquid", order_rate=5.0, cancel_rate=10.0,
     read_endpoints={"*": (POSITIONS, OPEN_ORDERS)}, refusal_of=hyperliquid_refusal,
     # an action (an order, a cancel) weighs 1 of the IP's 1,200 a minute, the same budget as the
     # reads: charged, but sent at once, never behind a reconcile's reads
