@@ -364,7 +364,10 @@ class HyperliquidDialect(ModuleStream, Dialect):
 # order or a cancel weighing 1 and a snapshot 4 (clearinghouseState twice, 2 each) plus 20 for
 # frontendOpenOrders; 5 orders a second (300 a minute) leaves the rest to the snapshots and to
 # other clients of the IP. The address's own budget (10,000 actions, then one per USDC traded)
-# is the operator's to keep.
+# is the operator's to keep. Cancels have a limit of their own there (min(limit + 100000,
+# limit * 2), "so that hitting the address-based rate limit will still allow open orders to be
+# canceled"): 10 cancel actions a second (each up to 40 orders, still charged to the IP's weight),
+# never paced behind the closes and reverts a lock sends.
 HYPERLIQUID = HyperliquidDialect(
     id="hyperliquid", order_rate=5.0, cancel_rate=10.0,
     read_endpoints={"*": (POSITIONS, OPEN_ORDERS)}, refusal_of=hyperliquid_refusal,
