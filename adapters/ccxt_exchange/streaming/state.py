@@ -12,6 +12,8 @@ What it owns
       the venue orders its events by, and what it says of positions, wallets, orders and marks;
     * :meth:`StreamState.snapshot`: the account as a :class:`Snapshot` of the same shape as the
       REST one, from the stream's state over the last REST snapshot (see there what is whose);
+      a spot account's (``spot``) is its assets, each valued at its ASSET/QUOTE mark, as the
+      REST spot snapshot values them (no positions);
     * :meth:`StreamState.reconcile`: a REST snapshot compared with the stream's state (positions
       by symbol, leg and contracts; open orders by id; equity within a tolerance), what differs
       returned, and REST's state taking the stream's place.
@@ -88,10 +90,13 @@ def leg_of(p: Position) -> str:
 
 
 class StreamState:
-    """One account's stream state. ``quote`` is the currency equity is counted in."""
+    """One account's stream state. ``quote`` is the currency equity is counted in; ``spot``: a
+    spot account, whose book is its assets (the wallet of each, valued at the mark of
+    ASSET/QUOTE), not positions."""
 
-    def __init__(self, quote: str, *, equity_tolerance: float = 0.005):
+    def __init__(self, quote: str, *, equity_tolerance: float = 0.005, spot: bool = False):
         self.quote = quote
+        self.spot = spot
         self.equity_tolerance = float(equity_tolerance)  # relative, of REST's equity
         self.positions: dict[tuple[str, str], StreamLeg] = {}
         self.wallet: dict[str, float] = {}  # asset → wallet balance (Binance ``wb``)
@@ -197,7 +202,36 @@ class StreamState:
 
     def symbols(self) -> tuple[str, ...]:
         """The symbols of the positions held, sorted: whose marks the stream watches."""
-        return tuple(sorted({s for s, _ in self.positions}))
+        return tuple(sorted(self.held_symbols()))
+
+    def held_symbols(self) -> set[str]:
+        """The symbols whose marks value the book: the positions'; a spot account's, ASSET/QUOTE
+        of each asset held but the quote."""
+        if self.spot:
+            return {f"{a}/{self.quote}" for a, v in self.wallet.items() if v and a != self.quote}
+        return {s for s, _ in self.positions}
+
+    def _spot_book(self, base: Snapshot) -> tuple[list[Balance], Optional[float]]:
+        """A spot account's balances (the stream's wallet of each asset where it gave one, else
+        REST's), each priced at the stream's mark of ASSET/QUOTE (REST's price until one comes;
+        the quote 1), and their value: None while an asset held has no price (the snapshot is
+        then REST's, which fails naming it, never an equity that leaves it out)."""
+        quote, marks = self.quote, self.marks
+        held = {b.asset: b for b in base.balances}
+        out: list[Balance] = []
+        equity = 0.0
+        for asset in sorted(set(held) | set(self.wallet)):
+            b = held.get(asset)
+            total = self.wallet.get(asset, b.total if b is not None else 0.0)
+            if not total:
+                continue
+            price = 1.0 if asset == quote else marks.get(f"{asset}/{quote}") or (b.price if b is not None else None)
+            if price is None:
+                return out, None
+            equity += total * price
+            free = min(b.free, total) if b is not None else 0.0
+            out.append(Balance(asset=asset, free=free, used=max(0.0, total - free), total=total, price=price))
+        return out, equity
 
     # --- the snapshot ---------------------------------------------------------------------------
 
@@ -226,12 +260,17 @@ class StreamState:
             return None
         legs = self._legs_now(contract_size)
         positions = PositionList(legs.positions, legs.columns)  # (a copy of the list)
-        wallet = self.wallet.get(self.quote)
-        equity = None if wallet is None else wallet + sum(legs.columns.upnl)
-        balances = [b.model_copy(update={"total": self.wallet[b.asset], "free": min(b.free, self.wallet[b.asset])})
-                    if b.asset in self.wallet else b for b in base.balances]
-        seen = {b.asset for b in balances}
-        balances += [Balance(asset=a, free=0.0, total=v) for a, v in sorted(self.wallet.items()) if a not in seen]
+        if self.spot:
+            balances, equity = self._spot_book(base)
+            if equity is None:
+                return None
+        else:
+            wallet = self.wallet.get(self.quote)
+            equity = None if wallet is None else wallet + sum(legs.columns.upnl)
+            balances = [b.model_copy(update={"total": self.wallet[b.asset], "free": min(b.free, self.wallet[b.asset])})
+                        if b.asset in self.wallet else b for b in base.balances]
+            seen = {b.asset for b in balances}
+            balances += [Balance(asset=a, free=0.0, total=v) for a, v in sorted(self.wallet.items()) if a not in seen]
         orders = [o for k, o in self.orders.items() if k not in withheld] if withheld else list(self.orders.values())
         markets = self._markets(legs, orders, rules)
         return with_positions(base.model_copy(update={
@@ -379,7 +418,8 @@ class StreamState:
             held_cmp = {k: v for k, v in held.items() if k not in moved}
         if self.base is not None and compare:
             wallet = self.wallet.get(self.quote)
-            equity = None if wallet is None else wallet + sum(self._legs_now(contract_size).columns.upnl)
+            equity = self._spot_book(self.base)[1] if self.spot else \
+                None if wallet is None else wallet + sum(self._legs_now(contract_size).columns.upnl)
             found = _differences(held_cmp, mine_cmp if orders else None, equity, rest_cmp,
                                  self.equity_tolerance)
         self.base = rest
@@ -400,7 +440,12 @@ class StreamState:
                 self._order_touched = {k: n for k, n in self._order_touched.items() if n > orders_since}
         for p in rest.positions:
             self.marks.setdefault(p.symbol, p.mark_price)
-        if rest.equity is not None:
+        if self.spot:  # each asset's wallet REST's, its price the mark of ASSET/QUOTE until the stream's
+            self.wallet = {b.asset: b.total for b in rest.balances}
+            for b in rest.balances:
+                if b.asset != self.quote and b.price:
+                    self.marks.setdefault(f"{b.asset}/{self.quote}", b.price)
+        elif rest.equity is not None:
             # REST's equity is the wallet balance plus the unrealized PnL: the wallet is what is left
             self.wallet[self.quote] = rest.equity - sum(p.unrealized_pnl for p in rest.positions)
         return found

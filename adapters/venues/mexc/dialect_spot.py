@@ -28,7 +28,8 @@ What it owns
     * the weight budget: MEXC limits each endpoint alone, 500 of its weight every 10 s, per UID
       for the signed ones and per IP for the public ones (the account read: 2 a second);
     * no dead man's switch: the spot API has no cancel-all-after (the runner's own still runs);
-      no stream: MEXC's is the contract websocket's, so a spot account polls (``streams_for``).
+      its stream the spot websocket's (:mod:`.dialect_spot_stream`: the orders and account
+      pushes after a listen key, the held pairs' mini tickers), not the contract one's.
 
 What it must not do
     import ccxt or hold account state (see :mod:`adapters.ccxt_exchange.dialects.base`); count an
@@ -222,10 +223,6 @@ class MexcSpot:
     spot_limit: WeightLimit = WeightLimit(
         None, 10.0, "requests", PER_UID, LIMITS, counts_requests=True,
         endpoint_limits={ACCOUNT: (20.0, 10.0), OPEN_ORDERS: (166.0, 10.0), PRICES: (250.0, 10.0)})
-
-    def streams_for(self, market_type: str) -> bool:
-        """The MEXC stream is the contract websocket's: a spot account polls."""
-        return market_type != "spot" and super().streams_for(market_type)  # type: ignore[misc]
 
     async def spot_prices(self, reads: Reads, symbols: list[str]) -> Optional[Mapping[str, float]]:
         """``GET /api/v3/ticker/price``: one symbol's (weight 1), or every symbol's (weight 2)."""
