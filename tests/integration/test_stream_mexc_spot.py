@@ -173,3 +173,45 @@ def test_a_malformed_push_is_counted_named_by_channel_and_field_and_the_next_is_
         assert "BAD_RESPONSE: mexc websocket spot@private.account.v3.api.pb: field privateAccount: " in said[0], said
     if body == "json":
         assert "cannot be decoded" in said[0], said
+
+
+# --- the runner -----------------------------------------------------------------------------------------
+
+
+def test_a_streamed_spot_account_cancels_a_rogue_entry_at_the_stream_events_tick(tmp_path, monkeypatch):
+    """``ksctl run`` in-process over the simulator's faces, a 30 s interval, the MEXC spot account
+    streamed: under an operator's halt, a rogue spot entry placed at the engine reaches the runner
+    by its orders push and is cancelled at that event, long before the next interval, and reported
+    once with the strategy of the account's prefix map. (test_enforcement.py's streamed venues are
+    each venue's own face — MEXC's the contract API's, its positions and conditional orders —; a
+    spot account holds no position and no conditional order, so this case is its own.)"""
+    import asyncio
+    import time
+
+    from .test_enforcement import open_ids, violations
+    from .test_stream_runner import serve, stream_of
+
+    key = "mexc/sim-main"
+    seen: dict = {}
+
+    async def scenario(daemon: Any, server: Any) -> None:
+        parts = daemon.parts
+        assert (await daemon.desk.lock_scope(key, "halted", "desk halt", actor="op")).done
+        daemon.wakes.nudge()  # a tick under the lock asks the adapter to watch entries
+        await until(lambda: parts.enforcement.waking.get(key), "entries watched", 30.0)
+        await until(lambda: stream_of(daemon, key)["state"] == "live", "the stream live", 30.0)
+        started = time.monotonic()
+        server.engine.place_spot_order("sim-main", "BTCUSDT", "BUY", 0.01, 55_000.0, time_in_force="GTC",
+                                       client_order_id="alp-rogue-9")
+        await until(lambda: "alp-rogue-9" not in open_ids(server.engine), "the rogue entry cancelled", 30.0)
+        seen["after_s"] = time.monotonic() - started
+        seen["rows"] = violations(daemon.runner.store)
+
+    extra = "market_type: spot\nhedge_mode: false\nstrategies: [{name: alpha, client_id_prefixes: [alp-]}]\n"
+    asyncio.run(asyncio.wait_for(serve(tmp_path, monkeypatch, "30s", scenario, venue="mexc", extra=extra,
+                                       ready=lambda srv: PRIVATE <= set().union(
+                                           *(s.streams for s in srv.mexc_stream.spot.sockets))), 90))
+    assert seen["after_s"] < 10.0, seen  # at the stream's event: the 30 s interval did not pass
+    (row,) = seen["rows"]
+    assert (row["client_order_id"], row["action"], row["strategy"], row["scope"]) == (
+        "alp-rogue-9", "cancel", "alpha", key)
