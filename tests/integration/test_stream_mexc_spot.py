@@ -15,13 +15,15 @@ import pytest
 
 from tests.procs import until
 
+from .sim_helpers import run
 from .test_stream_adapter import States
 from .venue_stream_rig import DEADLINE_S, StreamRig
 
 pytest.importorskip("ccxt")
 pytest.importorskip("google.protobuf")
 
-PRIVATE = {"spot@private.orders.v3.api.pb", "spot@private.account.v3.api.pb"}
+ORDERS = "spot@private.orders.v3.api.pb"
+PRIVATE = {ORDERS, "spot@private.account.v3.api.pb"}
 
 
 class Rig(StreamRig):
@@ -215,3 +217,59 @@ def test_a_streamed_spot_account_cancels_a_rogue_entry_at_the_stream_events_tick
     (row,) = seen["rows"]
     assert (row["client_order_id"], row["action"], row["strategy"], row["scope"]) == (
         "alp-rogue-9", "cancel", "alpha", key)
+
+
+def test_a_mini_ticker_that_cannot_be_decoded_is_counted_and_the_next_values_the_book():
+    """The held pairs' mini tickers come on the venue's shared public socket (its hub), binary
+    too: one cut short is dropped there, counted in the account's stream, and the next is read."""
+    async def t(r: Rig):
+        await r.live()
+        r.server.faults.stream("stream_malformed", op="stream:market", times=1, body="json")
+        await until(lambda: r.health.dropped.get("malformed", 0) == 1, "a mini ticker counted malformed", DEADLINE_S)
+        r.engine.set_mark("SOLUSDT", 150.0)
+        await r.seen(lambda s: prices(s)["SOL"] == pytest.approx(150.0), "SOL's next mini ticker")
+        assert r.health.state == "live" and r.health.reconnects == 0
+    rig(t)
+
+
+# --- the face -------------------------------------------------------------------------------------------
+
+
+def test_the_faces_listen_keys_and_sockets_as_ccxt_meets_them():
+    """A key from the signed POST, extended by PUT, ended by DELETE (its socket told ``Invalid
+    listen key``, a PUT of it refused); a bare /ws whose first request is MEXC spot's is this
+    face's (Binance's face holds the path), a private channel on it refused."""
+    import aiohttp
+
+    from adapters.simulated.http import SimServer, wall_clock
+    from adapters.simulated.scenarios import build
+    from adapters.venues.mexc.face_stream import mexc_pro_client
+
+    async def t() -> None:
+        async with SimServer(build("calm", wall_clock), auth_clock=wall_clock) as server:
+            ex = mexc_pro_client(server, "sim-main", options={"defaultType": "spot"})
+            ws_url = "ws" + server.base_url[len("http"):] + "/ws"
+            try:
+                key = (await ex.spotPrivatePostUserDataStream())["listenKey"]
+                assert (await ex.spotPrivatePutUserDataStream({"listenKey": key}))["listenKey"] == key
+                async with aiohttp.ClientSession() as http:
+                    async with http.ws_connect(f"{ws_url}?listenKey={key}") as private, \
+                            http.ws_connect(ws_url) as public:
+                        await private.send_json({"method": "SUBSCRIPTION", "params": [ORDERS]})
+                        assert (await private.receive_json()) == {"id": 0, "code": 0, "msg": ORDERS}
+                        await public.send_json({"method": "SUBSCRIPTION", "params": [ORDERS]})
+                        assert "Not Subscribed" in (await public.receive_json())["msg"]
+                        ticker = "spot@public.miniTicker.v3.api.pb@BTCUSDT@UTC+8"
+                        await public.send_json({"method": "SUBSCRIPTION", "params": [ticker]})
+                        assert (await public.receive_json())["msg"] == ticker
+                        pushed = ex.decode_proto_msg((await public.receive()).data)
+                        assert pushed["channel"] == ticker and float(pushed["publicMiniTicker"]["price"]) > 0
+                        await ex.spotPrivateDeleteUserDataStream({"listenKey": key})
+                        assert (await private.receive()).data == "Invalid listen key"
+                with pytest.raises(Exception, match="730001"):
+                    await ex.spotPrivatePutUserDataStream({"listenKey": key})
+            finally:
+                await ex.close()
+
+    run(t(), 30)
+

@@ -161,3 +161,13 @@ def test_a_push_without_its_body_or_its_fields_is_named(frame, body):
     with pytest.raises(AdapterError) as e:
         events(decoded(cut))
     assert f"field {field}: missing" in str(e.value)
+
+
+def test_a_listen_key_is_never_in_a_log_line():
+    """ccxt's errors of the user data socket quote its url, the listen key in it: scrubbed as a
+    credential is (the stream logs its ends through :func:`scrub`)."""
+    from adapters.ccxt_exchange.errors import scrub
+
+    key = DOCS["listen_key"]["listenKey"]
+    said = scrub(f"NetworkError: mexc ws://127.0.0.1:1/ws?listenKey={key} closed; {{'listenKey': '{key}'}}")
+    assert key not in said and said.count("****") == 2, said
