@@ -196,11 +196,13 @@ def _order(channel: str, row: Mapping[str, Any], symbol: str, at: int) -> Stream
 
 
 async def watch_marks(client: Any, held: frozenset[str]) -> Any:
-    """The mini tickers of the pairs held (a flat account: :data:`HEARTBEAT_SYMBOL`'s, or the
-    first spot pair's), one subscription each; their frames are read raw (ccxt reads none)."""
+    """The mini tickers of the pairs held that MEXC lists (a flat account: :data:`HEARTBEAT_SYMBOL`'s,
+    or the first spot pair's), one subscription each; their frames are read raw (ccxt reads
+    none). An asset without a pair has no ticker to watch: the book values it at REST's price,
+    as the snapshot does (a stablecoin at 1, else the snapshot fails naming it)."""
     if not getattr(client, "markets", None):
         await client.load_markets()
-    symbols = sorted(held)
+    symbols = sorted(s for s in held if s in client.markets)
     if not symbols:
         markets = client.markets
         symbols = [HEARTBEAT_SYMBOL if HEARTBEAT_SYMBOL in markets else

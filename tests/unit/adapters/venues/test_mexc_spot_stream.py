@@ -171,3 +171,25 @@ def test_a_listen_key_is_never_in_a_log_line():
     key = DOCS["listen_key"]["listenKey"]
     said = scrub(f"NetworkError: mexc ws://127.0.0.1:1/ws?listenKey={key} closed; {{'listenKey': '{key}'}}")
     assert key not in said and said.count("****") == 2, said
+
+
+def test_the_mini_tickers_watched_are_the_held_pairs_mexc_lists():
+    """One subscription per held pair MEXC lists (an asset without a pair has no ticker: never a
+    subscription the venue refuses, which would end the shared socket); a flat account's, BTCUSDT's."""
+    import asyncio
+
+    class Client:
+        markets = CLIENT.markets
+        market = staticmethod(CLIENT.market)
+
+        def __init__(self) -> None:
+            self.options = {"defaultType": "spot"}
+            self.channels: list[str] = []
+
+        async def watch_spot_public(self, channel: str, message_hash: str) -> None:
+            self.channels.append(channel)
+
+    for held, want in (({"MX/USDT", "ATLAS/USDT"}, ["MXUSDT"]), (frozenset(), ["BTCUSDT"])):
+        client = Client()
+        asyncio.run(MEXC.watch_marks(client, frozenset(held)))
+        assert client.channels == [f"spot@public.miniTicker.v3.api.pb@{m}@UTC+8" for m in want]
