@@ -57,6 +57,8 @@ OPEN_ORDERS = "GET /api/v3/openOrders"
 CANCEL = "DELETE /api/v3/order"
 CANCEL_SYMBOL = "DELETE /api/v3/openOrders"
 LIMITS = "https://mexcdevelop.github.io/apidocs/spot_v3_en/#limits"
+# the spot stream's listen key (POST /api/v3/userDataStream, weight 1; ccxt PUTs it every 20 minutes)
+LISTEN_KEY_WEIGHT, LISTEN_KEY_EVERY_S = 1.0, 1200.0
 
 # ccxt's implicit methods of the venue's own requests
 PRICES_METHOD = "spotPublicGetTickerPrice"
@@ -245,8 +247,10 @@ class MexcSpot:
         return await read_each(got, read_open_order)
 
     def snapshot_cost(self, market_type: str, settle_coins: tuple[str, ...] = ()) -> Optional[SnapshotCost]:
-        if market_type == "spot":
-            return SnapshotCost(self.spot_reads, self.open_orders_max_age_s)
+        if market_type == "spot":  # its stream: the listen key's POST at each connect, a PUT every 20 min
+            return SnapshotCost(self.spot_reads, self.open_orders_max_age_s, streams=True,
+                                stream_open=LISTEN_KEY_WEIGHT, stream_keepalive=LISTEN_KEY_WEIGHT,
+                                keepalive_every_s=LISTEN_KEY_EVERY_S)
         # (a base of the dialect: the Dialect after it in the order of bases answers the rest)
         return super().snapshot_cost(market_type, settle_coins)  # type: ignore[misc]
 

@@ -176,6 +176,12 @@ def test_a_spot_account_asking_for_a_stream_is_given_the_spot_websockets():
 
     assert run(body()) == (True, None, True)
     assert dialect_for("mexc").streams_for("futures") and dialect_for("mexc").streams_for("spot")
+    # what ksctl validate counts of it: the listen key's POST at each connect, a PUT every 20 minutes
+    from killswitch.compile.venue_weights import venue_costs
+
+    cost, _ = venue_costs("mexc", "spot")
+    assert (cost.streams, cost.stream_open, cost.stream_keepalive, cost.keepalive_every_s) == (True, 1.0, 1.0, 1200.0)
+    assert venue_costs("mexc", "futures")[0].stream_open == 0.0  # the contract login is signed on the socket
 
 
 # --- the book ----------------------------------------------------------------------------------------
