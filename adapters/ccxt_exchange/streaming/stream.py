@@ -24,7 +24,9 @@ What it owns
       venue ends or refuses a login, the dialect's reason and the venue's words, OKX's
       STREAM_LOGIN_REFUSED, reconnected with a growing backoff); a frame that is not JSON
       dropped and counted malformed at each of ccxt's sockets, whose receive loop it would end
-      (:func:`~.sockets.guard_decode`);
+      (:func:`~.sockets.guard_decode`); a binary frame (MEXC spot's protobuf) decoded by the
+      dialect's ``stream_decode`` first, dropped and counted where it cannot be
+      (:func:`~.sockets.decode_binary`);
     * reconnecting with backoff (``backoff_s · 2^n`` capped at ``max_backoff_s``), counted; a
       stream silent for three times ``stale_after`` reconnected too (a stall the socket's
       keepalive did not see);
