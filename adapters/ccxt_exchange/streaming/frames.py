@@ -205,7 +205,7 @@ class StreamFrames(OrderKinds):
                     changed = state.apply_mark(symbol, price, ev.event_ms) == CHANGED or changed
                 # (the marks of symbols without a position keep the stream live; they are not kept)
         if moved:  # (not per mark frame: at 10,000 positions a set of them costs a millisecond)
-            self._held = state.held_symbols()
+            self._held = state.held()
         if changed:
             self.wake_runner()
 

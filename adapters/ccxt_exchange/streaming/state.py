@@ -201,9 +201,9 @@ class StreamState:
 
     def symbols(self) -> tuple[str, ...]:
         """The symbols of the positions held, sorted: whose marks the stream watches."""
-        return tuple(sorted(self.held_symbols()))
+        return tuple(sorted(self.held()))
 
-    def held_symbols(self) -> set[str]:
+    def held(self) -> set[str]:
         """The symbols whose marks value the book: the positions' (spot: ASSET/QUOTE of each asset)."""
         if self.spot:
             return {f"{a}/{self.quote}" for a, v in self.wallet.items() if v and a != self.quote}

@@ -395,12 +395,12 @@ def spot_rest(held: dict, prices: dict) -> Snapshot:
 def test_a_spot_book_is_each_assets_wallet_at_its_pairs_mark_as_rest_values_it():
     s = StreamState("USDT", spot=True)
     base = spot_rest({"USDT": 1000.0, "BTC": 0.5}, {"BTC": 60000.0})
-    assert s.reconcile(base, 100, lambda _: 1.0) == [] and s.held_symbols() == {"BTC/USDT"}
+    assert s.reconcile(base, 100, lambda _: 1.0) == [] and s.held() == {"BTC/USDT"}
     snap = s.snapshot(200, 200, lambda _: 1.0)
     assert snap is not None and snap.equity == pytest.approx(base.equity) and not snap.positions
     assert s.apply_mark("BTC/USDT", 50000.0, 10) == CHANGED  # the pair's price from the stream
     assert s.apply_wallet("ETH", 2.0, 11) == CHANGED  # an asset REST did not list, bought since
-    assert s.held_symbols() == {"BTC/USDT", "ETH/USDT"}
+    assert s.held() == {"BTC/USDT", "ETH/USDT"}
     assert s.snapshot(200, 200, lambda _: 1.0) is None  # ETH has no price yet: REST answers (and names it)
     s.apply_mark("ETH/USDT", 3000.0, 12)
     snap = s.snapshot(200, 200, lambda _: 1.0)
@@ -409,7 +409,7 @@ def test_a_spot_book_is_each_assets_wallet_at_its_pairs_mark_as_rest_values_it()
         "USDT": (1000.0, 1.0), "BTC": (0.5, 50000.0), "ETH": (2.0, 3000.0)}
     assert snap.equity == pytest.approx(1000.0 + 0.5 * 50000.0 + 2.0 * 3000.0)
     s.apply_wallet("BTC", 0.0, 13)  # sold: no longer held, nor valued
-    assert s.held_symbols() == {"ETH/USDT"}
+    assert s.held() == {"ETH/USDT"}
     snap = s.snapshot(200, 200, lambda _: 1.0)
     assert snap is not None and "BTC" not in {b.asset for b in snap.balances}
 
