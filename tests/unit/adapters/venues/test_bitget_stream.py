@@ -182,7 +182,7 @@ def test_a_plan_push_is_of_the_kind_its_plan_type_says_and_cancels_by_the_rest_n
     assert events(gone)[0].orders[0][1]["status"] != "open"
 
 
-def test_the_account_push_gives_the_wallet_and_the_marks_only_of_the_held():
+def test_the_account_push_gives_the_wallet_and_the_marks_only_of_the_held_symbols():
     (wallet,) = events(ACCOUNT)
     assert wallet.key == ("wallet", "USDT") and wallet.event_ms == 1695717225146
     assert wallet.wallets == (("USDT", 11.98545761),)
