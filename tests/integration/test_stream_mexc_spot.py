@@ -9,6 +9,7 @@ bounded by :data:`DEADLINE_S` (a bound on events, never a measured duration).
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -213,6 +214,7 @@ def test_a_streamed_spot_account_cancels_a_rogue_entry_at_the_stream_events_tick
     asyncio.run(asyncio.wait_for(serve(tmp_path, monkeypatch, "30s", scenario, venue="mexc", extra=extra,
                                        ready=lambda srv: PRIVATE <= set().union(
                                            *(s.streams for s in srv.mexc_stream.spot.sockets))), 90))
+    logging.getLogger(__name__).info("mexc spot: cancelled %.3f s after the order", seen["after_s"])
     assert seen["after_s"] < 10.0, seen  # at the stream's event: the 30 s interval did not pass
     (row,) = seen["rows"]
     assert (row["client_order_id"], row["action"], row["strategy"], row["scope"]) == (
