@@ -142,6 +142,40 @@ def test_a_listen_key_the_venue_ends_is_said_polled_then_a_new_key_streams():
     rig(t, timeout=60.0)
 
 
+def test_a_listen_key_that_lapses_unrenewed_is_said_and_the_account_polled():
+    """MEXC's key lapses 60 minutes after its last PUT (ccxt PUTs every 20): here, made to lapse
+    a second after each POST, the socket is told so and the stream says LISTEN_KEY_EXPIRED (the
+    second time with no fault: the lapse), the snapshots reading REST meanwhile."""
+    async def t(r: Rig):
+        await r.live()
+        r.server.mexc_stream.spot.keys.validity_ms = 1_000  # (the keys issued from now on)
+        with States(r) as states:  # type: ignore[arg-type]
+            r.server.mexc_stream.spot.expire(r.account)  # the live key ended: the next one lapses
+            await until(lambda: states.seen.count(("down", "LISTEN_KEY_EXPIRED")) >= 2, "a lapsed key said",
+                        2 * DEADLINE_S)
+        snap = await r.adapter.snapshot()  # (REST's, or a fresh key's stream after its reconcile)
+        assert snap.fetch.ok and held(snap) == pytest.approx(r.truth())
+    rig(t, timeout=60.0)
+
+
+def test_a_disconnect_is_down_then_reconnected_with_a_new_key_and_read_over_rest_first():
+    async def t(r: Rig):
+        await r.live()
+        with States(r) as states:  # type: ignore[arg-type]
+            r.server.faults.stream("stream_disconnect", op="stream:user", times=1)
+            r.buy()
+            await until(lambda: ("down", "STREAM_DOWN") in states.seen, "the stream down", DEADLINE_S)
+            down = await r.adapter.snapshot()
+            assert down.fetch.ok and down.fetch.calls > 0
+            await until(lambda: r.health.state == "live", "the stream live again", DEADLINE_S)
+        assert r.health.reconnects == 1
+        again = await r.adapter.snapshot()  # the reconnect's reconcile: REST wins first
+        assert again.fetch.calls > 0
+        await until(lambda: PRIVATE <= r.subscribed(), "the channels subscribed again", DEADLINE_S)
+        assert held(await r.from_stream()) == pytest.approx(r.truth())
+    rig(t)
+
+
 def test_a_listen_key_refused_keeps_the_stream_down_and_the_account_polled():
     async def t(r: Rig):
         r.server.faults.http_error("listen_key_new", 503)
