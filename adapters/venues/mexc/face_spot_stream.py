@@ -97,6 +97,11 @@ class MexcSpotStreamFace(ChannelFace):
         self.keys = ListenKeys(self.engine.seed)
         self.frames: list[tuple[Optional[str], bytes]] = []  # (account, frame) of every binary push sent
 
+    def warm(self) -> None:
+        """Load the protobuf classes the first push is written with (importing them imports ccxt:
+        a second on the simulator's one loop, which a bench would time as the venue's answer)."""
+        from ccxt.protobuf.mexc import PushDataV3ApiWrapper_pb2  # noqa: F401
+
     # --- listen keys (the spot REST face's userDataStream) ---------------------------------------------
 
     def listen_key(self, method: str, account: str, key: Optional[str]) -> dict:

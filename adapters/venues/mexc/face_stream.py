@@ -91,6 +91,11 @@ class MexcStreamFace(ChannelFace):
         self.rows = MexcRows(server)  # the REST face's rows (a view with no request of its own)
         self.spot: Optional[MexcSpotStreamFace] = None  # the spot websocket's face, served beside (stream_face)
 
+    def warm(self) -> None:
+        """What the spot face's first push loads (its protobuf classes): the contract face loads nothing."""
+        if self.spot is not None:
+            self.spot.warm()
+
     async def start(self) -> None:
         await super().start()
         if self.spot is not None:
