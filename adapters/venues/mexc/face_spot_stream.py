@@ -25,7 +25,9 @@ pushes       binary ``PushDataV3ApiWrapper`` frames (encoded with ``ccxt.protobu
              partially cancelled), ``spot@private.account.v3.api.pb`` (``privateAccount``: an
              asset's ``balanceAmount`` free and ``frozenAmount`` locked, as ``GET
              /api/v3/account`` gives them) and ``spot@public.miniTicker.v3.api.pb@<SYMBOL>@<zone>``
-             (``publicMiniTicker``: ``price``, the engine's mark, what ``ticker/price`` answers).
+             (``publicMiniTicker``: ``price``, the engine's mark, what ``ticker/price`` answers);
+             ``spot@private.deals.v3.api.pb`` is subscribed and never pushed (the stream reads
+             no fill: the orders and account pushes say what one did).
              The engine's spot desk tells no change (its orders and balances change inside its
              requests and timers), so the face reads each subscribed account's resting orders and
              balances, uncharged, every ``tick_s`` and pushes what changed since its last push to
