@@ -116,12 +116,21 @@ class DeclaredWeights:
     per_settle_coin: tuple[str, ...] = ()  # endpoints called once for each settle coin read (sorted)
     spot_reads: tuple[Read, ...] = ()
     spot_limit: Optional[WeightLimit] = None
+    # a spot account's private stream, where its venue has one: (its start, one keepalive, how
+    # often one is sent); None: a spot account polls
+    spot_stream: Optional[tuple[float, float, float]] = None
 
     def snapshot_cost(self, market_type: str, settle_coins: tuple[str, ...] = ()) -> Optional[SnapshotCost]:
         """What one snapshot of a ``market_type`` account reading ``settle_coins`` (empty: the
         venue's default) costs; None where nothing is declared."""
         if market_type == "spot":
-            return SnapshotCost(self.spot_reads, self.open_orders_max_age_s) if self.spot_reads else None
+            if not self.spot_reads:
+                return None
+            if self.spot_stream is None:
+                return SnapshotCost(self.spot_reads, self.open_orders_max_age_s)
+            start, keepalive, every_s = self.spot_stream
+            return SnapshotCost(self.spot_reads, self.open_orders_max_age_s, streams=True, stream_open=start,
+                                stream_keepalive=keepalive, keepalive_every_s=every_s)
         if market_type != "futures" or not self.reads:
             return None
         coins = max(1, len(settle_coins or self.default_settle_coins))

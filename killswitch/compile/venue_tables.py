@@ -108,3 +108,8 @@ ENDPOINT_LIMITS = (
     ('okx', 'futures', 'GET /api/v5/trade/orders-algo-pending', 20, 2.0),
     ('okx', 'futures', 'GET /api/v5/trade/orders-pending', 60, 2.0),
 )
+
+# venue, stream_open, stream_keepalive, keepalive_every_s
+SPOT_STREAMS = (
+    ('mexc', 1.0, 1.0, 1200.0),
+)

@@ -12,6 +12,8 @@ What it owns
       the venue orders its events by, and what it says of positions, wallets, orders and marks;
     * :meth:`StreamState.snapshot`: the account as a :class:`Snapshot` of the same shape as the
       REST one, from the stream's state over the last REST snapshot (see there what is whose);
+      a spot account's (``spot``) is its assets, each valued at its ASSET/QUOTE mark, as the
+      REST spot snapshot values them (no positions);
     * :meth:`StreamState.reconcile`: a REST snapshot compared with the stream's state (positions
       by symbol, leg and contracts; open orders by id; equity within a tolerance), what differs
       returned, and REST's state taking the stream's place.
@@ -88,10 +90,12 @@ def leg_of(p: Position) -> str:
 
 
 class StreamState:
-    """One account's stream state. ``quote`` is the currency equity is counted in."""
+    """One account's stream state. ``quote`` is the currency equity is counted in; ``spot``: its
+    book is its assets, not positions (:func:`spot_book`)."""
 
-    def __init__(self, quote: str, *, equity_tolerance: float = 0.005):
+    def __init__(self, quote: str, *, equity_tolerance: float = 0.005, spot: bool = False):
         self.quote = quote
+        self.spot = spot
         self.equity_tolerance = float(equity_tolerance)  # relative, of REST's equity
         self.positions: dict[tuple[str, str], StreamLeg] = {}
         self.wallet: dict[str, float] = {}  # asset → wallet balance (Binance ``wb``)
@@ -197,7 +201,13 @@ class StreamState:
 
     def symbols(self) -> tuple[str, ...]:
         """The symbols of the positions held, sorted: whose marks the stream watches."""
-        return tuple(sorted({s for s, _ in self.positions}))
+        return tuple(sorted(self.held()))
+
+    def held(self) -> set[str]:
+        """The symbols whose marks value the book: the positions' (spot: ASSET/QUOTE of each asset)."""
+        if self.spot:
+            return {f"{a}/{self.quote}" for a, v in self.wallet.items() if v and a != self.quote}
+        return {s for s, _ in self.positions}
 
     # --- the snapshot ---------------------------------------------------------------------------
 
@@ -226,12 +236,10 @@ class StreamState:
             return None
         legs = self._legs_now(contract_size)
         positions = PositionList(legs.positions, legs.columns)  # (a copy of the list)
-        wallet = self.wallet.get(self.quote)
-        equity = None if wallet is None else wallet + sum(legs.columns.upnl)
-        balances = [b.model_copy(update={"total": self.wallet[b.asset], "free": min(b.free, self.wallet[b.asset])})
-                    if b.asset in self.wallet else b for b in base.balances]
-        seen = {b.asset for b in balances}
-        balances += [Balance(asset=a, free=0.0, total=v) for a, v in sorted(self.wallet.items()) if a not in seen]
+        balances, equity = spot_book(base, self.wallet, self.marks, self.quote) if self.spot else \
+            futures_book(base, self.wallet, self.quote, sum(legs.columns.upnl))
+        if self.spot and equity is None:
+            return None
         orders = [o for k, o in self.orders.items() if k not in withheld] if withheld else list(self.orders.values())
         markets = self._markets(legs, orders, rules)
         return with_positions(base.model_copy(update={
@@ -379,7 +387,8 @@ class StreamState:
             held_cmp = {k: v for k, v in held.items() if k not in moved}
         if self.base is not None and compare:
             wallet = self.wallet.get(self.quote)
-            equity = None if wallet is None else wallet + sum(self._legs_now(contract_size).columns.upnl)
+            equity = spot_book(self.base, self.wallet, self.marks, self.quote)[1] if self.spot else \
+                None if wallet is None else wallet + sum(self._legs_now(contract_size).columns.upnl)
             found = _differences(held_cmp, mine_cmp if orders else None, equity, rest_cmp,
                                  self.equity_tolerance)
         self.base = rest
@@ -400,10 +409,55 @@ class StreamState:
                 self._order_touched = {k: n for k, n in self._order_touched.items() if n > orders_since}
         for p in rest.positions:
             self.marks.setdefault(p.symbol, p.mark_price)
-        if rest.equity is not None:
+        if self.spot:  # each asset's wallet REST's, its price the mark of ASSET/QUOTE until the stream's
+            self.wallet = spot_wallet(rest, self.quote, self.marks)
+        elif rest.equity is not None:
             # REST's equity is the wallet balance plus the unrealized PnL: the wallet is what is left
             self.wallet[self.quote] = rest.equity - sum(p.unrealized_pnl for p in rest.positions)
         return found
+
+
+def futures_book(base: Snapshot, wallet: dict[str, float], quote: str,
+                 upnl: float) -> tuple[list[Balance], Optional[float]]:
+    """A futures account's balances (REST's, each total the stream's ``wallet`` where it gave
+    one) and its equity: the quote's wallet and the positions' unrealized PnL (None without it)."""
+    balances = [b.model_copy(update={"total": wallet[b.asset], "free": min(b.free, wallet[b.asset])})
+                if b.asset in wallet else b for b in base.balances]
+    seen = {b.asset for b in balances}
+    balances += [Balance(asset=a, free=0.0, total=v) for a, v in sorted(wallet.items()) if a not in seen]
+    return balances, None if wallet.get(quote) is None else wallet[quote] + upnl
+
+
+def spot_wallet(rest: Snapshot, quote: str, marks: dict[str, float]) -> dict[str, float]:
+    """A spot account's wallet of each asset as REST read it, its price kept as the mark of
+    ASSET/QUOTE where the stream gave none."""
+    for b in rest.balances:
+        if b.asset != quote and b.price:
+            marks.setdefault(f"{b.asset}/{quote}", b.price)
+    return {b.asset: b.total for b in rest.balances}
+
+
+def spot_book(base: Snapshot, wallet: dict[str, float], marks: dict[str, float],
+              quote: str) -> tuple[list[Balance], Optional[float]]:
+    """A spot account's balances (the stream's ``wallet`` of each asset where it gave one, else
+    the REST ``base``'s), each priced at the stream's mark of ASSET/QUOTE (REST's price until one
+    comes; the quote 1), and their value: None while an asset held has no price (the snapshot is
+    then REST's, which fails naming it, never an equity that leaves it out)."""
+    held = {b.asset: b for b in base.balances}
+    out: list[Balance] = []
+    equity = 0.0
+    for asset in sorted(set(held) | set(wallet)):
+        b = held.get(asset)
+        total = wallet.get(asset, b.total if b is not None else 0.0)
+        if not total:
+            continue
+        price = 1.0 if asset == quote else marks.get(f"{asset}/{quote}") or (b.price if b is not None else None)
+        if price is None:
+            return out, None
+        equity += total * price
+        free = min(b.free, total) if b is not None else 0.0
+        out.append(Balance(asset=asset, free=free, used=max(0.0, total - free), total=total, price=price))
+    return out, equity
 
 
 async def prepare_stepwise(state: StreamState, contract_size: Callable[[str], float],
@@ -548,4 +602,5 @@ def _differences(positions: dict[tuple[str, str], StreamLeg], orders: Optional[d
 
 
 __all__ = ["CHANGED", "DUPLICATE", "Disagreement", "MarkRows", "OUT_OF_ORDER", "SAME", "STREAM_KIND",
-           "StreamEvent", "StreamLeg", "StreamState", "leg_of", "prepare_stepwise"]
+           "StreamEvent", "StreamLeg", "StreamState", "leg_of", "futures_book", "prepare_stepwise",
+           "spot_book", "spot_wallet"]

@@ -377,3 +377,48 @@ def test_without_a_mark_every_order_is_compared_as_before():
     s.apply_order("2", order("2"), 300)
     found = s.reconcile(rest([position(contracts=0.5)], [order("1")]), 400, lambda _: 1.0)
     assert [d.kind for d in found] == ["orders"] and set(s.orders) == {"1"}
+
+
+# --- a spot account: its book is its assets ---------------------------------------------------------------
+
+
+def spot_rest(held: dict, prices: dict) -> Snapshot:
+    """A REST spot snapshot: each asset held (``held``: asset → total) priced in USDT (``prices``:
+    asset → price, the quote 1), its equity their value, no position."""
+    balances = [Balance(asset=a, free=q, total=q, price=1.0 if a == "USDT" else prices.get(a))
+                for a, q in sorted(held.items())]
+    return Snapshot(venue="mexc", account="main", market_type="spot", ts_event=1, ts_observed=1,
+                    equity=sum(b.total * (b.price or 0.0) for b in balances), balances=balances,
+                    fetch=FetchStatus(ok=True, calls=3))
+
+
+def test_a_spot_book_is_each_assets_wallet_at_its_pairs_mark_as_rest_values_it():
+    s = StreamState("USDT", spot=True)
+    base = spot_rest({"USDT": 1000.0, "BTC": 0.5}, {"BTC": 60000.0})
+    assert s.reconcile(base, 100, lambda _: 1.0) == [] and s.held() == {"BTC/USDT"}
+    snap = s.snapshot(200, 200, lambda _: 1.0)
+    assert snap is not None and snap.equity == pytest.approx(base.equity) and not snap.positions
+    assert s.apply_mark("BTC/USDT", 50000.0, 10) == CHANGED  # the pair's price from the stream
+    assert s.apply_wallet("ETH", 2.0, 11) == CHANGED  # an asset REST did not list, bought since
+    assert s.held() == {"BTC/USDT", "ETH/USDT"}
+    assert s.snapshot(200, 200, lambda _: 1.0) is None  # ETH has no price yet: REST answers (and names it)
+    s.apply_mark("ETH/USDT", 3000.0, 12)
+    snap = s.snapshot(200, 200, lambda _: 1.0)
+    assert snap is not None
+    assert {b.asset: (b.total, b.price) for b in snap.balances} == {
+        "USDT": (1000.0, 1.0), "BTC": (0.5, 50000.0), "ETH": (2.0, 3000.0)}
+    assert snap.equity == pytest.approx(1000.0 + 0.5 * 50000.0 + 2.0 * 3000.0)
+    s.apply_wallet("BTC", 0.0, 13)  # sold: no longer held, nor valued
+    assert s.held() == {"ETH/USDT"}
+    snap = s.snapshot(200, 200, lambda _: 1.0)
+    assert snap is not None and "BTC" not in {b.asset for b in snap.balances}
+
+
+def test_a_spot_reconcile_compares_the_valued_book_and_rest_wins():
+    s = StreamState("USDT", spot=True)
+    s.reconcile(spot_rest({"USDT": 1000.0, "BTC": 0.5}, {"BTC": 60000.0}), 100, lambda _: 1.0)
+    s.apply_wallet("BTC", 0.4, 10)  # the stream missed a buy REST sees
+    found = s.reconcile(spot_rest({"USDT": 1000.0, "BTC": 0.5}, {"BTC": 60000.0}), 200, lambda _: 1.0)
+    assert [d.kind for d in found] == ["equity"]
+    assert s.wallet == {"USDT": 1000.0, "BTC": 0.5}  # REST's in its place
+    assert s.reconcile(spot_rest({"USDT": 1000.0, "BTC": 0.5}, {"BTC": 60000.0}), 300, lambda _: 1.0) == []
