@@ -28,6 +28,17 @@ Figures, each from the venue's own monotonic stamps:
   while the bot runs, and at the end (one interval and a few seconds after the bot stops);
 - the reduce-only orders left standing (all of them, when nothing reducing was cancelled).
 
+``--market spot``: a spot account instead, on every venue whose simulated spot account streams
+(``bench/rogue_spot.py``: found in the registry, so a venue whose spot account comes to stream
+gets a row by itself; one whose simulator cannot push its orders is said, not run): N base assets
+held, 1,000 each at 100, and the quote; the bot, on the spot desk, sends the same entries (limit
+buys of 10 at 99 across the held pairs) and every fifth order a market buy of 10 growing the first
+holding, and nothing that only reduces (on spot the watch leaves no order standing under a halt:
+only a reduce-only order or a position's take-profit / stop-loss is, and no spot order is either).
+The spot desk tells no change, so the cancels and the runner's sells are stamped where the face
+calls them; a spot websocket face reads the desk at its tick (MEXC's: every 50 ms) and pushes what
+changed (the venue pushes at the change), which the cancel's figure includes.
+
 Goals (the issue's): streamed p99 <= 250 ms from the venue's event and at most one order's
 notional added; polled <= one interval plus the tick. ``--quick``: 1,000 positions only, 10 s.
 Prints figures; asserts nothing.
@@ -46,6 +57,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +74,7 @@ from harness import (
     stop,
     wait_until,
 )
+from rogue_spot import pick_venues, spot_book, venue_table
 
 ACCOUNT = "acct"
 INTERVAL_S = 5.0
@@ -83,7 +96,8 @@ RECONCILE_S = 5.0
 GOAL_P99_MS = 250.0
 ORDER_QTY = 10.0
 ORDER_NOTIONAL = ORDER_QTY * 100.0
-BASELINE = 1_000.0  # the first market's long at the lock (reaction.book)
+BASELINE = 1_000.0  # the first market's long at the lock (reaction.book), a spot book's each holding
+SPOT_QUOTE = 1_000_000.0  # the spot book's USDT: the bot's buys never run short of it
 # the bot's own key (revoked at the venue by revoke_trading), the master credential that revokes
 # it, and the sub-account's name as the venue knows it (Binance: its email)
 BOT_KEY, BOT_SECRET = "rogue-bot-key", "rogue-bot-secret"
@@ -91,28 +105,28 @@ MASTER_KEY, MASTER_SECRET = "bench-master-key", "bench-master-secret"
 SUB_EMAIL = "acct@sub.example"
 
 
-def venue_process(conn: Any, n: int, venue_id: str = "binanceusdm") -> None:
-    """Serves ``reaction.book(n)`` on the system's clock in ``venue_id``'s dialect; the rogue bot
-    runs here on command (``rogue`` with its rate and seconds). ``account``: the book's account as
-    its face's own and the environment it names; ``result``: the stamps; ``stop``."""
+def venue_process(conn: Any, n: int, venue_id: str = "binanceusdm", market: str = "futures") -> None:
+    """Serves ``reaction.book(n)`` (``market`` spot: :func:`spot_book`) on the system's clock in
+    ``venue_id``'s dialect; the rogue bot runs here on command (``rogue`` with its rate and
+    seconds). ``account``: the book's account as its face's own and the environment it names;
+    ``result``: the stamps; ``stop``."""
     from reaction import book
-    from stream import VENUES
 
     from adapters.simulated.http import SimServer, wall_clock
 
     async def main() -> None:
-        eng = book(wall_clock, n)  # type: ignore[arg-type]
+        eng = book(wall_clock, n) if market == "futures" else spot_book(n, ACCOUNT, BASELINE, SPOT_QUOTE)  # type: ignore[arg-type]
         perms = eng.permissions
         perms.add_key(ACCOUNT, BOT_KEY, BOT_SECRET)
         perms.add_master(MASTER_KEY, MASTER_SECRET)
         perms.name_sub(ACCOUNT, SUB_EMAIL)
-        spec = VENUES[venue_id]
+        spec = venue_table(market)[venue_id]
         server = SimServer(eng, auth_clock=wall_clock,
                            venue_streams={spec.folder: spec.options} if spec.options else None)
         await server.start()
         server.warm()  # (the faces' one-time loads, before anything is timed)
         conn.send(("port", server.port))
-        venue = _RogueVenue(eng, server, venue_id)
+        venue = _RogueVenue(eng, server, venue_id) if market == "futures" else _SpotRogueVenue(eng, server, venue_id)
         asyncio.get_running_loop().add_reader(conn.fileno(), lambda: conn.send(("ok", venue.command(*conn.recv()))))
         await venue.stopped.wait()
         await server.stop()
@@ -178,7 +192,7 @@ class _RogueVenue:
             try:
                 self._place(i)
             except Exception as e:  # noqa: BLE001 - the venue refused it (a revoked key, a filter)
-                self.seen["refused"].append(type(e).__name__)
+                self.seen["refused"].append(self.refusal(e))
             self.seen["exposure"].append(self.exposure())
             i += 1
             nxt += step
@@ -187,6 +201,11 @@ class _RogueVenue:
         writes = [f"{m} {p.rsplit('/', 1)[-1]}" for m, p, _ in self.server.requests[start:] if m != "GET"]
         self.seen["writes"] = {w: writes.count(w) for w in sorted(set(writes))}
         self.seen["writes_s"] = time.monotonic() - began
+
+    @staticmethod
+    def refusal(e: Exception) -> str:
+        """What the venue's refusal of one of the bot's orders is counted as."""
+        return type(e).__name__
 
     def _place(self, i: int) -> None:
         """The bot's i-th order: every tenth a reduce-only sell of the second market, every fifth
@@ -227,6 +246,74 @@ class _RogueVenue:
                 await asyncio.sleep(max(0.0, nxt - time.monotonic()))
 
 
+class _SpotRogueVenue(_RogueVenue):
+    """The venue's side of a spot run: the same bot on the spot desk (limit buys resting across
+    the held pairs, every fifth a market buy growing the first holding), stamped where the spot
+    desk changes an order (it tells no change: its cancels and the runner's sells are wrapped).
+    Nothing it places only reduces: on spot the venue watch leaves no order standing under a halt
+    (only a reduce-only order or a position's take-profit / stop-loss, which no spot order is)."""
+
+    def __init__(self, eng: Any, server: Any, venue_id: str) -> None:
+        super().__init__(eng, server, venue_id)
+        cancel, cancel_all, place = eng.cancel_spot_order, eng.cancel_all_spot, eng.place_spot_order
+
+        def cancelled(*a: Any, **kw: Any) -> Any:
+            o = cancel(*a, **kw)
+            self._stamp_cancels([o])
+            return o
+
+        def all_cancelled(*a: Any, **kw: Any) -> Any:
+            done = cancel_all(*a, **kw)
+            self._stamp_cancels(done)
+            return done
+
+        def placed(account: str, symbol: str, side: str, *a: Any, **kw: Any) -> Any:
+            if (not (kw.get("client_order_id") or "").startswith("rogue-") and symbol == self.first
+                    and side.upper() == "SELL"):
+                self.seen["reverts"].append(time.monotonic())
+            return place(account, symbol, side, *a, **kw)
+
+        eng.cancel_spot_order, eng.cancel_all_spot, eng.place_spot_order = cancelled, all_cancelled, placed
+        self._place_spot = place
+
+    def _stamp_cancels(self, orders: list) -> None:
+        t = time.monotonic()
+        for o in orders:
+            if (o.client_order_id or "").startswith("rogue-"):
+                self.seen["cancelled"].setdefault(o.client_order_id, t)
+
+    @staticmethod
+    def refusal(e: Exception) -> str:  # (by what the venue said: a spot face may lack what the bot needs)
+        return f"{type(e).__name__}: {str(e)[:120]}"
+
+    def size(self, symbol: str) -> float:
+        return float(self.eng.accounts[ACCOUNT].spot.get(self.eng.markets[symbol].base, 0.0))
+
+    def _place(self, i: int) -> None:
+        """The bot's i-th spot order: every fifth a market buy growing the first holding, the
+        others limit buys resting across the held pairs."""
+        seen, cid = self.seen, f"rogue-{i}"
+        if i % 5 == 4:
+            self._place_spot(ACCOUNT, self.first, "BUY", ORDER_QTY, client_order_id=cid)
+            seen["growth"].append(time.monotonic())
+        else:
+            sym = self.markets[2 + i % min(8, len(self.markets) - 2)]
+            self._place_spot(ACCOUNT, sym, "BUY", ORDER_QTY, 99.0, time_in_force="GTC", client_order_id=cid)
+            seen["accepted"][cid] = time.monotonic()
+
+    def command(self, cmd: str, arg: Any) -> Any:
+        if cmd == "account":  # the spot account as its face's own
+            from adapters.simulated.venues import sim_account
+
+            before = dict(os.environ)
+            doc = sim_account(self.server, ACCOUNT, self.venue_id, market_type="spot").model_dump(
+                mode="json", exclude_none=True)
+            return doc, {k: v for k, v in os.environ.items() if before.get(k) != v}
+        if cmd == "result":
+            return {**self.seen, "final": self.exposure(), "open_reduce_only": 0}
+        return super().command(cmd, arg)
+
+
 def write_inputs(work: Path, account: dict, streamed: bool, revoke: bool = False) -> tuple[Path, Path]:
     """The policy and the Accounts document of ``account`` (its face's own: the venue process's
     ``account``), the bot's strategy declared, its stream block when ``streamed``, the revoke's
@@ -263,11 +350,11 @@ def post_json(url: str, body: dict) -> dict:
 
 
 def one_run(work: Path, n: int, streamed: bool, rate: float, seconds: float, at_lock: bool = False,
-            venue_id: str = "binanceusdm") -> dict:
-    venue = VenueProcess(venue_process, n, venue_id)
+            venue_id: str = "binanceusdm", market: str = "futures") -> dict:
+    venue = VenueProcess(venue_process, n, venue_id, market)
     runner = None
     try:
-        d = work / f"{'s' if streamed else 'p'}{n}-{venue_id}"
+        d = work / f"{'s' if streamed else 'p'}{n}-{venue_id}{'' if market == 'futures' else '-' + market}"
         d.mkdir()
         pol, acc = write_inputs(d, the_account(venue), streamed)
         api_port = free_port()
@@ -302,7 +389,7 @@ def one_run(work: Path, n: int, streamed: bool, rate: float, seconds: float, at_
         venue.close()
 
 
-def report(n: int, streamed: bool, r: dict, ref: float) -> None:
+def report(n: int, streamed: bool, r: dict, ref: float, market: str = "futures") -> None:
     lags = [(r["cancelled"][c] - t) * 1000 for c, t in r["accepted"].items() if c in r["cancelled"]]
     left = len(r["accepted"]) - len(lags)
     reverts = sorted(r["reverts"])
@@ -325,10 +412,16 @@ def report(n: int, streamed: bool, r: dict, ref: float) -> None:
     print(f"    entries {len(r['accepted'])}, cancelled {len(lags)}, left open {left}; growth fills "
           f"{len(r['growth'])}, reverted after (p50 {statistics.median(rlag) if rlag else float('nan'):,.0f} ms, "
           f"max {max(rlag, default=float('nan')):,.0f} ms); refused by the venue {len(r['refused'])}")
-    print(f"    exposure added after the lock (first market, notional): peak {peak:,.0f}  at the end "
+    standing = (f"reduce-only left standing {r['open_reduce_only']} of {len(r['reduce_only'])}" if market == "futures"
+                else "no order that only reduces placed: on spot the watch leaves none standing under a halt")
+    print(f"    exposure added after the lock ({'first market' if market == 'futures' else 'first holding'}, "
+          f"notional): peak {peak:,.0f}  at the end "
           f"{r['final']:,.0f}  (one order is {ORDER_NOTIONAL:,.0f}: "
           f"{'at most one order' if r['final'] <= ORDER_NOTIONAL else 'MORE than one order'} at the end); "
-          f"reduce-only left standing {r['open_reduce_only']} of {len(r['reduce_only'])}")
+          f"{standing}")
+    if r["refused"] and market != "futures":
+        print(f"    the venue refused the bot's orders: "
+              f"{', '.join(f'{k} x{v}' for k, v in sorted(Counter(r['refused']).items()))}")
     if r.get("writes") is not None:
         total = sum(r["writes"].values())
         print(f"    the runner's writes at the venue while the bot ran: "
@@ -399,29 +492,36 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=None, help="how long the rogue sends (default 30; quick 10)")
     ap.add_argument("--modes", default="streamed,polled,revoke",
                     help="streamed, polled (the venue watch) and revoke (revoke_trading under a rogue over REST)")
-    ap.add_argument("--venue", default="binanceusdm", help="the dialect the simulated venue speaks (a streaming "
-                    "one of bench/stream.py's; comma-separated for several in turn; revoke: Binance only)")
+    ap.add_argument("--venue", default=None, help="the dialect the simulated venue speaks (a streaming one of "
+                    "bench/stream.py's; comma-separated for several in turn; revoke: Binance only); default "
+                    "binanceusdm, with --market spot every venue whose spot account streams")
+    ap.add_argument("--market", default="futures", choices=("futures", "spot"),
+                    help="the account: the face's futures book, or a spot account holding the N base assets "
+                         "(every venue whose simulated spot account streams)")
     ap.add_argument("--at-lock", action="store_true",
                     help="the bot starts as the lock is placed, before the first tick under it (not one interval on)")
     args = ap.parse_args()
     layouts = [int(x) for x in (args.layouts or ("1000" if args.quick else "1000,10000")).split(",")]
     seconds = args.seconds or (10.0 if args.quick else 30.0)
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
-    from stream import VENUES
-
-    venues = [v.strip() for v in args.venue.split(",") if v.strip()]
-    unknown = [v for v in venues if v not in VENUES]
+    spot = args.market == "spot"
+    table = venue_table(args.market)
+    venues = pick_venues(args.venue, args.market, table)
+    unknown = [v for v in venues if v not in table]
     if unknown:
-        ap.error(f"--venue {', '.join(unknown)}: the streaming venues are {', '.join(sorted(VENUES))}")
-    if "revoke" in modes and venues != ["binanceusdm"]:
+        ap.error(f"--venue {', '.join(unknown)}: the streaming venues{' of a spot account' if spot else ''} are "
+                 f"{', '.join(sorted(table)) or 'none'}")
+    if "revoke" in modes and (venues != ["binanceusdm"] or spot):
         ap.error("--modes revoke runs on binanceusdm alone (its bot trades over Binance's REST face)")
     work = Path(tempfile.mkdtemp(prefix="ks-rogue-"))
     print(f"a rogue bot under an operator halt — machine: {machine()}", flush=True)
     for n in layouts:
         ref = reference_ms()
-        print(f"layout: one account, {n:,} longs on {n:,} markets, an operator halted lock on it; the rogue bot "
+        book = (f"one spot account holding {n:,} base assets on {n:,} pairs (1,000 each at 100)" if spot else
+                f"one account, {n:,} longs on {n:,} markets")
+        print(f"layout: {book}, an operator halted lock on it; the rogue bot "
               f"at {args.rate:g} orders/s for {seconds:g} s inside the venue's process; "
-              f"{', '.join(VENUES[v].name for v in venues)} (REST + websocket faces), ksctl run with ccxt / ccxt.pro, "
+              f"{', '.join(table[v].name for v in venues)} (REST + websocket faces), ksctl run with ccxt / ccxt.pro, "
               f"SQLite, interval {INTERVAL_S:g} s; "
               f"the bot starting {'as the lock is placed' if args.at_lock else 'one interval after the lock'}; "
               f"load average {os.getloadavg()[0]:.1f}; reference loop {ref:.1f} ms", flush=True)
@@ -430,10 +530,20 @@ def main() -> None:
                 report_revoke(revoke_run(work, n, args.rate, seconds), ref)
             else:
                 for v in venues:
-                    r = one_run(work, n, m == "streamed", args.rate, seconds, args.at_lock, v)
-                    if len(venues) > 1:
-                        print(f"  {VENUES[v].name} ({v}):")
-                    report(n, m == "streamed", r, ref)
+                    if len(venues) > 1 or spot:
+                        print(f"  {table[v].name} ({v}):", flush=True)
+                    if not spot:
+                        r = one_run(work, n, m == "streamed", args.rate, seconds, args.at_lock, v)
+                    elif table[v].lacks is not None:
+                        print(f"    not run: {table[v].lacks}")
+                        continue
+                    else:
+                        try:
+                            r = one_run(work, n, m == "streamed", args.rate, seconds, args.at_lock, v, "spot")
+                        except RuntimeError as e:  # (a face that lacks what the bot or the runner needs: said)
+                            print(f"    not run: {e}")
+                            continue
+                    report(n, m == "streamed", r, ref, args.market)
             sys.stdout.flush()
 
 
