@@ -409,9 +409,12 @@ def report(n: int, streamed: bool, r: dict, ref: float, market: str = "futures")
               f"({goal}); in reference loops p50 {p50 / ref:.1f}  p99 {p99 / ref:.1f}")
     else:
         print(f"  {mode}: NO entry was cancelled")
+    reverted = (f"reverted after (p50 {statistics.median(rlag) if rlag else float('nan'):,.0f} ms, "
+                f"max {max(rlag, default=float('nan')):,.0f} ms)")
+    if market != "futures" and r["growth"] and not rlag:
+        reverted = "NONE reverted (no sell of the first holding by the runner after any of them)"
     print(f"    entries {len(r['accepted'])}, cancelled {len(lags)}, left open {left}; growth fills "
-          f"{len(r['growth'])}, reverted after (p50 {statistics.median(rlag) if rlag else float('nan'):,.0f} ms, "
-          f"max {max(rlag, default=float('nan')):,.0f} ms); refused by the venue {len(r['refused'])}")
+          f"{len(r['growth'])}, {reverted}; refused by the venue {len(r['refused'])}")
     standing = (f"reduce-only left standing {r['open_reduce_only']} of {len(r['reduce_only'])}" if market == "futures"
                 else "no order that only reduces placed: on spot the watch leaves none standing under a halt")
     print(f"    exposure added after the lock ({'first market' if market == 'futures' else 'first holding'}, "
