@@ -194,7 +194,9 @@ class StreamFrames(OrderKinds):
                     changed = moved = True
                     self._position_changed[symbol] = self._clock()
             for asset, balance in ev.wallets:
-                changed = state.apply_wallet(asset, balance, ev.event_ms) == CHANGED or changed
+                if state.apply_wallet(asset, balance, ev.event_ms) == CHANGED:
+                    changed = True
+                    moved = moved or state.spot  # (a spot account's holdings are whose marks it reads)
             changed = self._apply_orders(ev) or changed
             for symbol, price in ev.marks:
                 if price is None or price <= 0:
@@ -203,7 +205,7 @@ class StreamFrames(OrderKinds):
                     changed = state.apply_mark(symbol, price, ev.event_ms) == CHANGED or changed
                 # (the marks of symbols without a position keep the stream live; they are not kept)
         if moved:  # (not per mark frame: at 10,000 positions a set of them costs a millisecond)
-            self._held = {s for s, _ in state.positions}
+            self._held = state.held()
         if changed:
             self.wake_runner()
 

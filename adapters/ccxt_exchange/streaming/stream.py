@@ -108,9 +108,10 @@ class AccountStream(StreamFrames):
                  describe: Callable[[Any], Optional[str]] = lambda message: None,
                  stale_after_s: float = 10.0, reconcile_every_s: float = 30.0,
                  backoff_s: float = 0.5, max_backoff_s: float = 30.0, clock: Callable[[], int] = now_ms,
-                 hub: Optional[tuple[Hashable, str]] = None, kind_of: Optional[KindOf] = None):
+                 hub: Optional[tuple[Hashable, str]] = None, kind_of: Optional[KindOf] = None,
+                 spot: bool = False):
         self.key = key
-        self.state = StreamState(quote)
+        self.state = StreamState(quote, spot=spot)  # spot: its holdings valued at the marks of ASSET/QUOTE
         self._build = build
         self._parse_order = parse_order
         self._contract_size = contract_size
@@ -171,7 +172,7 @@ class AccountStream(StreamFrames):
         self._conn = 0  # the current connection's number: a message of one given up is not read
         self._event_ms = None  # the venue's latest event time (E) the stream delivered
         self._closing: set[asyncio.Future] = set()  # the clients of connections given up, being closed
-        self._held = set()  # the symbols of the positions held: whose marks are read
+        self._held = set()  # the symbols of the positions (a spot account's: the holdings) held: whose marks are read
         self._expired = asyncio.Event()
         self._logged = set()
         self._frames = {}  # event key → (event time, body) of the last applied

@@ -235,7 +235,7 @@ class StreamTrust:
         for d in found:
             self._once("disagree:" + d.kind, logging.WARNING, "%s: stream and REST disagree on %s (REST wins): %s",
                        self.key, d.kind, scrub(d.detail, self._secrets()))
-        self._held = {s for s, _ in self.state.positions}
+        self._held = self.state.held()
 
     def _enter(self, state: str, reason: Optional[str]) -> None:
         if (state, reason) != (self._state, self._reason):

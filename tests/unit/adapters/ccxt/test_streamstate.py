@@ -377,3 +377,39 @@ def test_without_a_mark_every_order_is_compared_as_before():
     s.apply_order("2", order("2"), 300)
     found = s.reconcile(rest([position(contracts=0.5)], [order("1")]), 400, lambda _: 1.0)
     assert [d.kind for d in found] == ["orders"] and set(s.orders) == {"1"}
+
+
+def spot_rest(btc=0.5, usdt=1000.0, price=50000.0, orders=()):
+    return Snapshot(venue="kraken", account="main", market_type="spot", ts_event=1, ts_observed=1,
+                    equity=usdt + btc * price, orders=list(orders), fetch=FetchStatus(ok=True, calls=3),
+                    balances=[Balance(asset="BTC", free=btc, total=btc, price=price),
+                              Balance(asset="USDT", free=usdt, total=usdt, price=1.0)])
+
+
+def test_a_spot_accounts_holdings_are_its_wallets_valued_at_the_marks_of_their_pairs():
+    s = StreamState("USDT", spot=True)
+    s.reconcile(spot_rest(), 100, lambda _: 1.0)
+    assert s.held() == {"BTC/USDT"} and s.positions == {}
+    snap = s.snapshot(200, 2, lambda _: 1.0)
+    assert snap is not None and snap.equity == 26_000.0 and list(snap.positions) == []  # REST's price until a mark
+    s.apply_mark("BTC/USDT", 60_000.0, 150)
+    s.apply_wallet("BTC", 0.25, 160)
+    s.apply_wallet("USDT", 13_500.0, 160)
+    snap = s.snapshot(200, 2, lambda _: 1.0)
+    assert snap is not None and snap.equity == 0.25 * 60_000.0 + 13_500.0
+    assert {b.asset: (b.total, b.price) for b in snap.balances} == {"BTC": (0.25, 60_000.0), "USDT": (13_500.0, 1.0)}
+    s.apply_wallet("BTC", 0.0, 170)  # sold whole: no BTC row, no pair watched
+    assert s.held() == set() and [b.asset for b in s.snapshot(200, 2, lambda _: 1.0).balances] == ["USDT"]
+
+
+def test_a_spot_asset_no_price_values_makes_no_stream_snapshot_and_reconcile_compares_the_equity():
+    s = StreamState("USDT", spot=True)
+    s.reconcile(spot_rest(), 100, lambda _: 1.0)
+    s.apply_wallet("ETH", 2.0, 150)  # (held now, no mark of ETH/USDT yet, none in REST's read)
+    assert s.held() == {"BTC/USDT", "ETH/USDT"} and s.snapshot(200, 2, lambda _: 1.0) is None
+    found = s.reconcile(spot_rest(btc=0.5), 300, lambda _: 1.0)
+    assert [d.kind for d in found] == ["equity"] and "stream=unknown" in found[0].detail
+    assert s.wallet == {"BTC": 0.5, "USDT": 1000.0}  # REST's holdings in the stream's place
+    s.apply_wallet("USDT", 2000.0, 400)
+    assert [d.kind for d in s.reconcile(spot_rest(), 500, lambda _: 1.0)] == ["equity"]
+    assert s.reconcile(spot_rest(), 600, lambda _: 1.0) == []
