@@ -104,6 +104,10 @@ class KrakenDialect(KrakenSpotStream, Dialect):
     raw_field_names: Mapping[tuple[str, str], str] = field(default_factory=lambda: {
         ("order", "type"): "descr.ordertype", ("order", "price"): "descr.price",
         ("order", "triggerPrice"): "descr.price", ("order", "amount"): "vol"})
+    # the websocket's sends unpaced by ccxt (its pacing of a connection's subscriptions held the
+    # balances' and the tickers' behind the executions' for seconds; Kraken paces a connection's
+    # subscriptions by none of the key's counter)
+    client_options: Mapping[str, Any] = field(default_factory=lambda: {"ws": {"cost": 0}})
     # a stream's start: GetWebSocketsToken, one call of the key's counter (again at each reconnect)
     stream_open_weight: float = 1.0
     # the order endpoints are paced by the order budget (their counter is per pair), not by ccxt

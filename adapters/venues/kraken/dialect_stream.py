@@ -257,12 +257,14 @@ def _mark(channel: str, row: Mapping[str, Any], symbol_of: Callable[[str], str],
 
 def watch_marks(client: Any, held: frozenset[str]) -> Awaitable[Any]:
     """The tickers of the pairs of the assets held that the client lists (a holding of the
-    quote alone: :data:`HEARTBEAT_SYMBOL`'s, or the first pair listed),
-    :data:`MARKS_PER_REQUEST` a subscription."""
-    markets = getattr(client, "markets", None) or {}
-    symbols = sorted(s for s in held if s in markets) or [
-        HEARTBEAT_SYMBOL if HEARTBEAT_SYMBOL in markets or not markets else sorted(markets)[0]]
-    return channels.watch_in_chunks(symbols, MARKS_PER_REQUEST, client.watch_tickers)
+    quote alone: :data:`HEARTBEAT_SYMBOL`'s, or the first pair listed; its markets loaded first,
+    as ccxt's watch loads them), :data:`MARKS_PER_REQUEST` a subscription."""
+    async def watch() -> Any:
+        markets = await client.load_markets() or {}
+        symbols = sorted(s for s in held if s in markets) or [
+            HEARTBEAT_SYMBOL if HEARTBEAT_SYMBOL in markets or not markets else sorted(markets)[0]]
+        return await channels.watch_in_chunks(symbols, MARKS_PER_REQUEST, client.watch_tickers)
+    return watch()
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -191,6 +191,9 @@ def test_a_holding_of_the_quote_alone_watches_the_heartbeat_pair():
     class Client:
         markets = CLIENT.markets
 
+        async def load_markets(self):
+            return self.markets
+
     Client.watch_tickers = staticmethod(watch_tickers)
 
     async def go():
