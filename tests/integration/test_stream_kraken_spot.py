@@ -2,9 +2,9 @@
 Accounts entry with a ``stream`` block (``ccxt.pro.kraken`` over the simulator's ``/v2``: the
 token of ``GetWebSocketsToken``, ``executions``, ``balances`` and the held pairs' ``ticker``),
 the book it answers without REST matching REST's, a bot's resting order seen as it comes, and
-the face's stream faults. ``ksctl run`` over a futures book is tests/integration/
-test_stream_runner.py's and test_enforcement.py's; their scenarios leave a spot face out (see
-``streamed_venues``).
+the face's stream faults; and ``ksctl run`` over it cancelling a rogue spot entry at the stream's
+event. The futures scenarios of tests/integration/test_stream_runner.py and test_enforcement.py
+leave a spot face out (see ``streamed_venues``).
 
 The engine runs on the wall clock; marks pushed every 100 ms, ``stale_after`` 1 s. The account
 holds the scenario's spot balances (USDT, BTC, ETH, SOL). Waits are bounded by
@@ -187,3 +187,46 @@ def test_a_token_the_venue_ends_is_login_refused_then_reconnected_with_a_new_tok
         await r.adapter.snapshot()  # the reconnect's reconcile
         assert held(await r.from_stream()) == pytest.approx(r.truth())
     rig(t, timeout=60.0)
+
+
+# --- ksctl run ------------------------------------------------------------------------------------------
+
+
+def test_a_streamed_spot_account_cancels_a_rogue_entry_at_the_stream_events_tick_not_the_interval(
+        tmp_path, monkeypatch):
+    """``ksctl run`` in-process over the simulator's Kraken spot faces, a 30 s interval: under an
+    operator's halt, a bot's resting limit buy placed at the engine reaches the runner through
+    ``executions`` and is cancelled at that event (the venue watch's fast path, or the tick the
+    event woke), long before the next interval, and reported once under its strategy."""
+    import asyncio
+    import logging
+    import time
+
+    from killswitch.process.daemon import Daemon
+
+    from .test_enforcement import open_ids, violations
+    from .test_stream_runner import serve as serve_streamed, stream_of
+
+    seen: dict = {}
+
+    async def scenario(daemon: Daemon, server: Any) -> None:
+        runner, desk, parts = daemon.runner, daemon.desk, daemon.parts
+        assert (await desk.lock_scope(KEY, "halted", "desk halt", actor="op")).done
+        daemon.wakes.nudge()  # a tick under the lock asks the adapter to watch entries
+        await until(lambda: parts.enforcement.waking.get(KEY), "entries watched", 30.0)
+        await until(lambda: stream_of(daemon, KEY)["state"] == "live", "the stream live", 30.0)
+        started = time.monotonic()
+        server.engine.place_spot_order("sim-main", "BTCUSDT", "BUY", 0.5, 55_000.0, time_in_force="GTC",
+                                       client_order_id="alp-rogue-9")
+        await until(lambda: "alp-rogue-9" not in open_ids(server.engine), "the rogue entry cancelled", 30.0)
+        seen["after_s"] = time.monotonic() - started
+        seen["rows"] = violations(runner.store)
+
+    prefixes = "strategies: [{name: alpha, client_id_prefixes: [alp-]}]\n"
+    asyncio.run(asyncio.wait_for(serve_streamed(tmp_path, monkeypatch, "30s", scenario, venue="kraken",
+                                                extra=prefixes), 90))
+    logging.getLogger(__name__).info("kraken: cancelled %.3f s after the order", seen["after_s"])
+    assert seen["after_s"] < 10.0, seen  # at the stream's event: the 30 s interval did not pass
+    (row,) = seen["rows"]
+    assert (row["client_order_id"], row["action"], row["strategy"], row["scope"]) == (
+        "alp-rogue-9", "cancel", "alpha", KEY)
