@@ -162,12 +162,12 @@ def _executions(channel: str, data: list, snapshot: bool, symbol_of: Callable[[s
     out = []
     for raw in data:
         row = FRAME.row(channel, raw, "data")
+        if snapshot and row.get("exec_type") == "trade":
+            continue  # (one of the snapshot's last fills, listed where snap_trades asks: not an open order)
         oid = FRAME.text(channel, row, "order_id")
         status = row.get("order_status")
         is_open = STATUSES.get(status) if isinstance(status, str) else None
         if is_open is None:
-            if snapshot and "exec_id" in row:
-                continue  # (a fill of the snapshot's trades: none asked, snap_trades false)
             raise FRAME.unknown(channel, "order_status", status)
         at = _stamp(channel, row)
         if not is_open:

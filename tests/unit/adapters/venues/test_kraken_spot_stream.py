@@ -207,3 +207,13 @@ def test_a_holding_of_the_quote_alone_watches_the_heartbeat_pair():
 def test_the_stream_serves_a_spot_account_only():
     assert KRAKEN.streams and KRAKEN.streams_for("spot") and not KRAKEN.streams_for("futures")
     assert KRAKEN.stream_watches() == (("watch_orders", {}), ("watch_balance", {}))
+
+
+def test_a_snapshots_fills_are_not_open_orders():
+    snap = frame("executions stop-loss-limit snapshot")
+    fill = {"order_id": "O6YNNA-1", "exec_id": "TSIM-1", "exec_type": "trade", "symbol": "BTC/USD", "side": "buy",
+            "last_qty": 0.1, "last_price": 60_000.0, "order_status": "partially_filled", "order_type": "limit",
+            "timestamp": "2023-09-22T10:00:00.000000Z"}  # (a fill of the schema's fields, as snap_trades lists one)
+    snap["data"].append(fill)
+    [events] = read([snap])
+    assert [ev.key for ev in events] == [("order", "OHYO7H-6ZTDX-ZLYXUO")]
