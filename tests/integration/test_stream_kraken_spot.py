@@ -129,6 +129,23 @@ def test_a_bots_resting_orders_are_read_of_their_kind_handed_to_the_watch_and_le
     rig(t)
 
 
+def test_a_close_of_a_holding_a_rogue_buy_grew_is_checked_against_a_fresh_read_not_refused():
+    """The holdings a close is checked against were read at the stream's reconcile; a bot's buy
+    the stream told of since makes them stale (the stream's total of the asset differs): the
+    close of the whole holding, as the stream's snapshot sizes it, is checked against a fresh
+    read and sent, never refused against the smaller holding read before."""
+    from .spot_face_helpers import spot_sell
+
+    async def t(r: Rig):
+        await r.live()
+        r.buy(qty=0.3)
+        snap = await r.seen(lambda s: held(s)["BTC"] == pytest.approx(1.8), "the bot's buy")
+        result = await r.adapter.submit(spot_sell("kraken", held(snap)["BTC"]))
+        assert result.amount == pytest.approx(1.8)
+        assert r.truth().get("BTC", 0.0) == pytest.approx(0.0)  # sold whole (the face fills a market sell at once)
+    rig(t)
+
+
 # --- faults -------------------------------------------------------------------------------------------
 
 
