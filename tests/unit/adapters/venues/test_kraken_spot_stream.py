@@ -19,7 +19,8 @@ import ccxt.pro as ccxt_pro
 import pytest
 
 from adapters.base import AdapterError, Reason
-from adapters.ccxt_exchange.dialects import dialect_for
+from adapters.ccxt_exchange.dialects import KNOWN_RAW_FIELDS, dialect_for
+from adapters.ccxt_exchange.parsing import parse_order
 from adapters.venues.kraken import dialect_stream
 from adapters.venues.kraken.dialect_stream import HEARTBEAT_SYMBOL, watch_marks
 from tests.unit.adapters.ccxt.test_adapter import market
@@ -93,15 +94,14 @@ def test_a_stop_loss_limit_is_conditional_its_trigger_and_limit_read_its_client_
     assert ev.kinds == ((oid, "conditional", True),)
     assert (order["triggerPrice"], order["price"], order["type"]) == (55000.0, 54900.0, "limit")
     assert order["clientOrderId"] == "ks" + "ab" * 3 + "0" * 12 + "1" * 12
-    parsed = KRAKEN_ORDER(order, "conditional")
+    parsed = adapter_order(order, "conditional")
     assert (parsed.kind, parsed.trigger_price, parsed.amount, parsed.reduce_only) == ("conditional", 55000.0, 0.5,
                                                                                       False)
 
 
-def KRAKEN_ORDER(order, kind):  # noqa: N802 — the adapter's parse of a stream order, as the stream's parse_order
-    from adapters.ccxt_exchange.dialects import KNOWN_RAW_FIELDS
-    from adapters.ccxt_exchange.parsing import parse_order
-
+def adapter_order(order, kind):
+    """The adapter's reading of a stream's order (its ``_parse_order``: ccxt's structure, the kind
+    the frame says)."""
     return parse_order(order, KNOWN_RAW_FIELDS, (), kind, True)
 
 
