@@ -121,7 +121,14 @@ class DeclaredWeights:
         """What one snapshot of a ``market_type`` account reading ``settle_coins`` (empty: the
         venue's default) costs; None where nothing is declared."""
         if market_type == "spot":
-            return SnapshotCost(self.spot_reads, self.open_orders_max_age_s) if self.spot_reads else None
+            if not self.spot_reads:
+                return None
+            if self.reads:  # the stream's terms are the futures account's: a spot account polls
+                return SnapshotCost(self.spot_reads, self.open_orders_max_age_s)
+            # a venue that declares no futures snapshot declared its spot one's (Kraken spot's stream)
+            return SnapshotCost(self.spot_reads, self.open_orders_max_age_s, streams=self.streams,
+                                stream_open=self.stream_open, stream_keepalive=self.stream_keepalive,
+                                keepalive_every_s=self.keepalive_every_s)
         if market_type != "futures" or not self.reads:
             return None
         coins = max(1, len(settle_coins or self.default_settle_coins))
