@@ -411,7 +411,8 @@ def main() -> None:
     venues = [v.strip() for v in args.venue.split(",") if v.strip()]
     unknown = [v for v in venues if v not in VENUES]
     if unknown:
-        ap.error(f"--venue {', '.join(unknown)}: the streaming venues are {', '.join(sorted(VENUES))}")
+        ap.error(f"--venue {', '.join(unknown)}: the venues whose futures account streams are "
+                 f"{', '.join(sorted(VENUES))} (the bench's book is positions: a spot face is left out)")
     if "revoke" in modes and venues != ["binanceusdm"]:
         ap.error("--modes revoke runs on binanceusdm alone (its bot trades over Binance's REST face)")
     work = Path(tempfile.mkdtemp(prefix="ks-rogue-"))
