@@ -83,7 +83,8 @@ def test_a_ticker_is_pushed_at_once_and_a_pair_not_listed_is_refused():
     async def test(srv, pro, eng, clock):
         async with aiohttp.ClientSession() as session:
             ws = await session.ws_connect(srv.base_url.replace("http", "ws") + PATH, heartbeat=None)
-            refused = await answer(ws, {"method": "subscribe", "params": {"channel": "ticker", "symbol": ["DOGE/USDT"]}})
+            doge = {"method": "subscribe", "params": {"channel": "ticker", "symbol": ["DOGE/USDT"]}}
+            refused = await answer(ws, doge)
             assert (refused["success"], refused["error"]) == (False, "Currency pair not supported")
             pair = ws_symbol(eng.markets["BTCUSDT"])
             ok = await answer(ws, {"method": "subscribe", "params": {"channel": "ticker", "symbol": [pair]}})
