@@ -82,6 +82,7 @@ async def trial(venue: str, orders: int, cap: int) -> tuple[float, int, int, int
                            client_order_id=f"e{i}")
     engine.cap_cancels("sim-main", cap or None)
     async with SimServer(engine, faults=FaultPlan(), auth_clock=wall_clock) as server:
+        server.warm()  # (the faces' one-time loads, before anything is timed)
         acc = sim_account(server, "sim-main", IDS[venue])
         adapter = CcxtAdapter(acc, urls=acc.api_url, timeout=30.0, max_retries=1, backoff_s=0.05)
         try:

@@ -271,6 +271,7 @@ async def run_ccxt(work: Path, *, ratio: float = FILL_RATIO, rest: bool = True, 
     store = open_store(f"sqlite://{work / 'ccxt.db'}")
     timeout_s = 2.0
     async with SimServer(engine, faults=plan, auth_clock=wall_clock, hang_s=timeout_s + 1.0) as server:
+        server.warm()  # (the faces' one-time loads, before anything is timed)
         acc = sim_account(server, ACCOUNT, venue, labels={"book": "futures"})
         adapter = CcxtAdapter(acc, urls=server.base_url, timeout=timeout_s, max_retries=1, backoff_s=0.05,
                               orders_per_second=1000, ccxt_rate_limit=False)

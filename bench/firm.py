@@ -149,6 +149,7 @@ def venue_process(conn: Any, accounts: int, positions: int) -> None:
         eng = firm_book(accounts, positions, wall_clock)  # type: ignore[arg-type]
         server = SimServer(eng, auth_clock=wall_clock)
         await server.start()
+        server.warm()  # (the faces' one-time loads, before anything is timed)
         conn.send(("port", server.port))
         venue = FirmVenue(eng, server, positions)
         loop = asyncio.get_running_loop()

@@ -110,6 +110,7 @@ def venue_process(conn: Any, n: int, venue_id: str = "binanceusdm") -> None:
         server = SimServer(eng, auth_clock=wall_clock,
                            venue_streams={spec.folder: spec.options} if spec.options else None)
         await server.start()
+        server.warm()  # (the faces' one-time loads, before anything is timed)
         conn.send(("port", server.port))
         venue = _RogueVenue(eng, server, venue_id)
         asyncio.get_running_loop().add_reader(conn.fileno(), lambda: conn.send(("ok", venue.command(*conn.recv()))))

@@ -172,6 +172,7 @@ def venue_process(conn: Any, n: int, venue_id: str = "binanceusdm") -> None:
         server = SimServer(eng, auth_clock=wall_clock,
                            venue_streams={venue.folder: venue.options} if venue.options else None)
         await server.start()
+        server.warm()  # (the faces' one-time loads, before anything is timed)
         face = server.streams.get(venue.folder, server.stream)  # (Binance's is the server's own)
         pushes: list = []  # (rows rendered from, to, queued by, rows): the face's mark frames
         sends: list = []  # (start, end, bytes, the crossing's): each frame's send_str

@@ -116,6 +116,9 @@ class DeclaredWeights:
     per_settle_coin: tuple[str, ...] = ()  # endpoints called once for each settle coin read (sorted)
     spot_reads: tuple[Read, ...] = ()
     spot_limit: Optional[WeightLimit] = None
+    # a spot account's private stream, where its venue has one: (its start, one keepalive, how
+    # often one is sent); None: a spot account polls
+    spot_stream: Optional[tuple[float, float, float]] = None
 
     def snapshot_cost(self, market_type: str, settle_coins: tuple[str, ...] = ()) -> Optional[SnapshotCost]:
         """What one snapshot of a ``market_type`` account reading ``settle_coins`` (empty: the
@@ -123,12 +126,11 @@ class DeclaredWeights:
         if market_type == "spot":
             if not self.spot_reads:
                 return None
-            if self.reads:  # the stream's terms are the futures account's: a spot account polls
+            if self.spot_stream is None:
                 return SnapshotCost(self.spot_reads, self.open_orders_max_age_s)
-            # a venue that declares no futures snapshot declared its spot one's (Kraken spot's stream)
-            return SnapshotCost(self.spot_reads, self.open_orders_max_age_s, streams=self.streams,
-                                stream_open=self.stream_open, stream_keepalive=self.stream_keepalive,
-                                keepalive_every_s=self.keepalive_every_s)
+            start, keepalive, every_s = self.spot_stream
+            return SnapshotCost(self.spot_reads, self.open_orders_max_age_s, streams=True, stream_open=start,
+                                stream_keepalive=keepalive, keepalive_every_s=every_s)
         if market_type != "futures" or not self.reads:
             return None
         coins = max(1, len(settle_coins or self.default_settle_coins))

@@ -51,7 +51,9 @@ def declared(d: Dialect) -> Optional[DeclaredWeights]:
         streams=cost.streams, stream_open=cost.stream_open, stream_keepalive=cost.stream_keepalive,
         keepalive_every_s=cost.keepalive_every_s, default_settle_coins=tuple(d.default_settle_coins),
         per_settle_coin=per_coin, spot_reads=spot.reads if spot else (),
-        spot_limit=spot_limit if spot and spot_limit is not futures_limit else None)
+        spot_limit=spot_limit if spot and spot_limit is not futures_limit else None,
+        spot_stream=(spot.stream_open, spot.stream_keepalive, spot.keepalive_every_s) if spot and spot.streams
+        else None)
 
 
 # each table of the module and its columns, the order killswitch.compile.venue_weights reads them
@@ -63,6 +65,7 @@ COLUMNS = {
     "LIMITS": ("venue", "market type", "limit", "window_s", "unit", "per", "counts_requests", "used_header",
                "source"),
     "ENDPOINT_LIMITS": ("venue", "market type", "endpoint", "requests", "window_s"),
+    "SPOT_STREAMS": ("venue", "stream_open", "stream_keepalive", "keepalive_every_s"),
 }
 
 
@@ -89,6 +92,8 @@ def _add_rows(tables: dict[str, list[tuple[Any, ...]]], venue: str, w: DeclaredW
             tables["LIMITS"].append((venue, market, limit.limit, limit.window_s, limit.unit, limit.per,
                                      limit.counts_requests, limit.used_header, limit.source))
             tables["ENDPOINT_LIMITS"] += [(venue, market, e, *v) for e, v in sorted(limit.endpoint_limits.items())]
+    if w.spot_stream is not None:  # a spot account's own stream (the venue's row is its futures one's)
+        tables["SPOT_STREAMS"].append((venue, *w.spot_stream))
 
 
 __all__ = ["declared", "table_text"]

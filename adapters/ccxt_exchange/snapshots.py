@@ -124,8 +124,9 @@ class RestSnapshots(AdapterCore):
         if futures and not self._has("fetchPositions"):
             raise AdapterError(Reason.UNSUPPORTED, f"{self.venue} cannot report positions", venue=self.venue)
         listing = self._orders_due()
+        apart = futures and not self.dialect.positions_in_balance  # (else read of the balance's answer)
         reads = [self._calls.call(op, "fetch_balance")]
-        if futures:
+        if apart:
             reads.append(self.dialect.fetch_positions(self._reads(op)))
         if listing:
             reads.append(self._open_orders(op))
@@ -133,10 +134,11 @@ class RestSnapshots(AdapterCore):
             reads.append(self._mode.read_now(self._reads(op)))
         results = await self._calls.gather(*reads)
         raw_balance = results[0]
-        raw_positions = results[1] if futures else []
+        raw_positions = (results[1] if apart else await self.dialect.balance_positions(raw_balance, self._reads(op))
+                         ) if futures else []
         observed = now_ms()
 
-        orders = results[2 if futures else 1] if listing else list(self._orders.values())
+        orders = results[1 + apart] if listing else list(self._orders.values())
         if futures:
             # with their columns, read while the positions are fresh (the tick reads no field of them)
             positions = PositionList.of(await self._read_positions_yielding(raw_positions))

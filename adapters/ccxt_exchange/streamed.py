@@ -92,7 +92,7 @@ class StreamedSnapshots(RestSnapshots):
             clock=self._stream_clock,
             hub=self._hub_key(urls, sandbox) if self._share_marks and self.dialect.stream_marks_shared else None,
             kind_of=None if type(self.dialect).stream_order_kind is Dialect.stream_order_kind else self._order_kind,
-            spot=self.market_type == "spot")
+            decode=self.dialect.stream_decode, spot=self.market_type == "spot")
 
     async def _order_kind(self, order_id: str, symbol: str) -> Optional[Order]:
         """One open order the stream cannot say the kind of, asked of the venue by its id (the

@@ -143,6 +143,13 @@ class SimServer:
             await face.start()
         return self.base_url
 
+    def warm(self) -> None:
+        """Pay now what each venue's faces load at their first request (Hyperliquid's signature
+        check: ccxt's msgpack, a second and more), so that a bench does not time the simulator's
+        own start as the venue's answer; a server that is not timed need not."""
+        for face in self.streams.values():
+            face.warm()
+
     async def stop(self) -> None:
         await self.stream.stop()
         for face in self.streams.values():

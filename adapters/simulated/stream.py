@@ -18,8 +18,9 @@ sockets  ``/ws/<listenKey>``, ``/ws`` and Binance's split paths ccxt builds from
          "id": N}``), ``UNSUBSCRIBE`` and ``LIST_SUBSCRIPTIONS`` for ``<symbol>@markPrice``,
          ``<symbol>@markPrice@1s``, ``!markPrice@arr`` and ``!markPrice@arr@1s``
          (``markPriceUpdate`` events; a path tail with an ``@`` subscribes that stream too).
-         The bare ``/ws`` is Hyperliquid's path too: a socket there whose first request is
-         another venue's (:attr:`StreamFace.shared`, each face's ``claims``) is that face's.
+         The bare ``/ws`` is Hyperliquid's and MEXC spot's path too: a socket there whose first
+         request is another venue's (:attr:`StreamFace.shared`, each face's ``claims``), or
+         whose ``listenKey`` is (its ``claims_key``), is that face's.
 
 Events are rendered from the engine's change hooks (:mod:`.changes`) with the fields Binance
 sends, stamped ``E``/``T`` with the engine clock at the change. Marks from price paths are pushed
@@ -279,6 +280,11 @@ class StreamFace(PushFace):
         key = self.keys.keys.get(key_text) if key_text else None
         ws = web.WebSocketResponse(autoping=True)
         await ws.prepare(request)
+        if key_text and key is None:  # another venue's key at /ws (MEXC spot's): its face's socket
+            other = next((f for f in self.shared if getattr(f, "claims_key", None) and f.claims_key(key_text)), None)
+            if other is not None:
+                await other.serve(ws, None, key_text)
+                return ws
         if key_text and (key is None or key.expired or key.expires_ms <= now):
             await ws.close(code=1008, message=b"invalid listenKey")  # Binance refuses an unknown key
             return ws

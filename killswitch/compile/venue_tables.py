@@ -37,7 +37,7 @@ READS = (
     ('bybit', 'futures', 'GET /v5/account/wallet-balance', 1, 1, False, 0.0, False),
     ('bybit', 'futures', 'GET /v5/position/list', 1, 1, False, 0.0, True),
     ('bybit', 'futures', 'GET /v5/order/realtime', 1, 1, False, 0.0, True),
-    ('hyperliquid', 'futures', 'POST /info clearinghouseState', 2, 2, False, 0.0, False),
+    ('hyperliquid', 'futures', 'POST /info clearinghouseState', 2, 1, False, 0.0, False),
     ('hyperliquid', 'futures', 'POST /info frontendOpenOrders', 20, 1, True, 0.0, False),
     ('kraken', 'spot', 'POST /0/private/BalanceEx', 1, 1, False, 0.0, False),
     ('kraken', 'spot', 'GET /0/public/Ticker', 0, 1, False, 0.0, False),
@@ -107,4 +107,10 @@ ENDPOINT_LIMITS = (
     ('okx', 'futures', 'GET /api/v5/account/positions', 10, 2.0),
     ('okx', 'futures', 'GET /api/v5/trade/orders-algo-pending', 20, 2.0),
     ('okx', 'futures', 'GET /api/v5/trade/orders-pending', 60, 2.0),
+)
+
+# venue, stream_open, stream_keepalive, keepalive_every_s
+SPOT_STREAMS = (
+    ('kraken', 1.0, 0.0, 3600.0),
+    ('mexc', 1.0, 1.0, 1200.0),
 )

@@ -27,7 +27,8 @@ from ..weights import DeclaredWeights, Read, SnapshotCost, WeightLimit
 from . import venue_tables
 
 
-def from_rows(venues: Any, reads: Any, limits: Any, endpoint_limits: Any) -> dict[str, DeclaredWeights]:
+def from_rows(venues: Any, reads: Any, limits: Any, endpoint_limits: Any,
+              spot_streams: Any = ()) -> dict[str, DeclaredWeights]:
     """Each venue's declaration from the rows of the tables of :mod:`.venue_tables` (their columns are
     named there: the order :func:`adapters.ccxt_exchange.declared.table_text` writes them in)."""
     by_market: dict[tuple[str, str], list[Read]] = defaultdict(list)
@@ -36,6 +37,8 @@ def from_rows(venues: Any, reads: Any, limits: Any, endpoint_limits: Any) -> dic
         by_market[venue, market].append(Read(endpoint, weight, calls, orders, every_s))
         if once_a_coin:
             per_coin[venue].add(endpoint)
+    spot_stream = {venue: (float(start), float(keepalive), float(every_s))
+                   for venue, start, keepalive, every_s in spot_streams}
     per_endpoint: dict[tuple[str, str], dict[str, tuple[float, float]]] = defaultdict(dict)
     for venue, market, endpoint, requests, window_s in endpoint_limits:
         per_endpoint[venue, market][endpoint] = (requests, window_s)
@@ -43,12 +46,13 @@ def from_rows(venues: Any, reads: Any, limits: Any, endpoint_limits: Any) -> dic
              for venue, market, n, window_s, unit, per, counts, header, source in limits}
     return {venue: DeclaredWeights(tuple(by_market[venue, "futures"]), limit.get((venue, "futures")), age, streams,
                                    stream_open, keepalive, keepalive_every_s, coins, tuple(sorted(per_coin[venue])),
-                                   tuple(by_market[venue, "spot"]), limit.get((venue, "spot")))
+                                   tuple(by_market[venue, "spot"]), limit.get((venue, "spot")),
+                                   spot_stream.get(venue))
             for venue, age, streams, stream_open, keepalive, keepalive_every_s, coins in venues}
 
 
 VENUE_WEIGHTS: dict[str, DeclaredWeights] = from_rows(venue_tables.VENUES, venue_tables.READS, venue_tables.LIMITS,
-                                                      venue_tables.ENDPOINT_LIMITS)
+                                                      venue_tables.ENDPOINT_LIMITS, venue_tables.SPOT_STREAMS)
 
 
 def venue_costs(venue: str, market_type: str,

@@ -26,7 +26,7 @@ import os
 import textwrap
 from importlib import import_module
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Optional
 
 import pytest
 import yaml
@@ -92,9 +92,12 @@ def write_inputs(tmp: Path, server: SimServer, interval: str, reconcile_every: s
 
 
 async def serve(tmp: Path, monkeypatch, interval: str, scenario, reconcile_every: str = "30s",
-                venue: str = "binanceusdm", extra: str = "") -> None:
+                venue: str = "binanceusdm", extra: str = "",
+                ready: Optional[Callable[[SimServer], bool]] = None) -> None:
     """``await scenario(daemon, server)`` with a runner leading over a fresh server, ``sim-main``
-    on ``venue`` (one of :data:`STREAMED`: the faces that stream), then stop."""
+    on ``venue`` (one of :data:`STREAMED`: the faces that stream), then stop. ``ready``: when the
+    account's private subscriptions are up (:func:`subscribed` of the venue's face by default; a
+    MEXC spot account's are its spot face's)."""
     engine = build("calm", wall_clock)
     for symbol, price in FLAT.items():
         engine.set_mark(symbol, price)
@@ -115,7 +118,8 @@ async def serve(tmp: Path, monkeypatch, interval: str, scenario, reconcile_every
                     DEADLINE_S)
         await until(lambda: stream_of(daemon, f"{venue}/sim-main")["state"] == "live", "the stream live",
                     DEADLINE_S)
-        await until(lambda: subscribed(server, venue), "the private topics subscribed", DEADLINE_S)
+        await until(lambda: (ready or (lambda srv: subscribed(srv, venue)))(server), "the private topics subscribed",
+                    DEADLINE_S)
         await scenario(daemon, server)
     finally:
         daemon.stop.set()

@@ -30,7 +30,6 @@ unified parameters, no raw fields of its own, no countdown.
 
 from __future__ import annotations
 
-import asyncio
 import math
 import re
 from dataclasses import dataclass, field
@@ -41,7 +40,8 @@ from killswitch.weights import Read, SnapshotCost, WeightLimit
 from ...base import AdapterError, Reason, VenueRefusal
 from ..parsing import BadData, BadField, num
 from .cancel_hooks import Call, CancelAnswer, CancelHooks
-from .listed import Listed
+from .listed import Listed as Listed
+from .read_hooks import YIELD_EVERY as YIELD_EVERY, ReadHooks, Reads as Reads, read_each as read_each
 from .refusals import Rule, mapped, refusal
 from .stream_hooks import StreamHooks
 
@@ -59,35 +59,6 @@ DEFAULT_ORDER_RATE = 5.0
 # The most pages one list of a snapshot is read over: a list longer than that is not read to
 # its end, and the snapshot is incomplete (LIST_INCOMPLETE), never silently short.
 MAX_PAGES = 50
-
-
-# the rows of a long answer read between two turns of the event loop: a book of 10,000 positions
-# read in one go holds it for a second, and a reaction (a stream's frame, the tick it wakes) waits
-YIELD_EVERY = 500
-
-
-async def read_each(rows: list, read_row: Callable[[Any], Any]) -> list:
-    """``read_row`` of each of ``rows``, those it reads as None left out, the event loop given a
-    turn every :data:`YIELD_EVERY` rows."""
-    out = []
-    for at, row in enumerate(rows):
-        if at and at % YIELD_EVERY == 0:
-            await asyncio.sleep(0)
-        got = read_row(row)
-        if got is not None:
-            out.append(got)
-    return out
-
-
-@dataclass(frozen=True)
-class Reads:
-    """What a dialect's reads of one account are handed by the adapter."""
-
-    call: Call  # one ccxt call, through the adapter's budget, retries and deadline
-    has_method: Callable[[str], bool]  # whether the client has that (implicit or unified) method
-    symbol_of: Callable[[str], str]  # a market id's unified symbol
-    market_type: str = "futures"  # the account's: spot or futures
-    settle_coins: tuple[str, ...] = ()  # what the account declares (empty: the dialect's default)
 
 
 def bad_field(venue: str, endpoint: str, field: str, problem: str) -> AdapterError:
@@ -287,7 +258,7 @@ class VenueNamed:
 
 
 @dataclass(frozen=True, kw_only=True)
-class Dialect(StreamHooks, CancelHooks, VenueNamed):
+class Dialect(StreamHooks, CancelHooks, ReadHooks, VenueNamed):
     """How the adapter speaks to one ccxt exchange id. The defaults are ccxt's unified forms."""
 
     id: str  # the ccxt exchange id (``Account.venue``)
@@ -539,32 +510,6 @@ class Dialect(StreamHooks, CancelHooks, VenueNamed):
         ccxt's ``OrderNotFound`` may be raised instead."""
         key = self.fetch_order_param or self.client_id_param
         return await call("fetch_order", None, symbol, {key: client_order_id})
-
-    # --- reads --------------------------------------------------------------------------------
-
-    async def fetch_positions(self, reads: Reads) -> Any:
-        """Every open position, in ccxt's unified shape (the fields :mod:`..parsing` reads):
-        ccxt's ``fetch_positions``. A venue whose raw answer is simple to read, and costly for
-        ccxt to unify at a book's size, reads it itself: ``reads.has_method(name)`` says whether
-        the client has that raw endpoint's method, ``reads.symbol_of(market_id)`` is the unified
-        symbol. A venue that pages or splits the list (by settle coin, by cursor) reads it to
-        its end or raises LIST_INCOMPLETE (:meth:`VenueNamed.read_pages`)."""
-        return await reads.call("fetch_positions")
-
-    async def fetch_symbol_positions(self, reads: Reads, symbol: str) -> Any:
-        """The positions of one ``symbol`` in ccxt's unified shape, read afresh before a close is
-        sent: ccxt's ``fetch_positions([symbol])``; a venue whose positions the dialect completes
-        (its marks from another read) completes these the same way."""
-        return await reads.call("fetch_positions", [symbol])
-
-    async def fetch_open_orders(self, reads: Reads, symbol: Optional[str] = None) -> list[Listed]:
-        """Every open order of the account (of ``symbol`` only, when given), each with the kind
-        its list says it is: ccxt's ``fetch_open_orders``, the kind read from each order. A
-        venue that keeps conditional orders in a list of their own (an algo service) reads that
-        list too; a paged or split list is read to its end or raises LIST_INCOMPLETE."""
-        got = await reads.call("fetch_open_orders", symbol)
-        endpoint = self.open_orders_endpoint(reads.market_type)
-        return [Listed(None, o, endpoint) for o in (got or [])]
 
     # --- the venue's raw answers -------------------------------------------------------------
 

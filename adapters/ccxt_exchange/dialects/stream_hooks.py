@@ -64,6 +64,13 @@ class StreamHooks:
         without what it reads of it). Only a streaming dialect is asked."""
         return "ok"
 
+    def stream_decode(self, client: Any, message: bytes) -> Any:
+        """A binary frame of the venue's stream (its protobuf: MEXC spot's), read before any other
+        hook sees it, with the streaming client ``client``'s own decoder (the dialect imports no
+        ccxt); raises where it cannot be read (the stream drops it, counted malformed). The
+        default: the frame as it came (a venue whose frames are JSON sends no binary one)."""
+        return message
+
     def stream_problem(self, message: Any) -> Optional[str]:
         """What is wrong with a ``malformed`` message, naming its channel and field
         (``BAD_RESPONSE: ... channel ...: field ...: missing``), for the stream's log of what it
@@ -144,6 +151,9 @@ class ModuleStream(StreamHooks):
 
     def stream_problem(self, message: Any) -> Optional[str]:
         return cast(Optional[str], self._hook("stream_problem")(message))
+
+    def stream_decode(self, client: Any, message: bytes) -> Any:
+        return self._hook("stream_decode")(client, message)
 
     def stream_events(self, message: Any, symbol_of: Callable[[str], str], ccxt_order: Callable[[Any], Any],
                       held: Optional[Container[str]] = None) -> list[StreamEvent]:

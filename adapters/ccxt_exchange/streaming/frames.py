@@ -196,7 +196,7 @@ class StreamFrames(OrderKinds):
             for asset, balance in ev.wallets:
                 if state.apply_wallet(asset, balance, ev.event_ms) == CHANGED:
                     changed = True
-                    moved = moved or state.spot  # (a spot account's holdings are whose marks it reads)
+                    moved = moved or state.spot  # (a spot account's assets are what it holds)
             changed = self._apply_orders(ev) or changed
             for symbol, price in ev.marks:
                 if price is None or price <= 0:
@@ -259,7 +259,7 @@ class StreamFrames(OrderKinds):
 
     def _undecodable(self) -> None:
         self._message()  # the socket delivers: only this frame is bad
-        self._dropped("malformed", "a frame that is not JSON")
+        self._dropped("malformed", "a frame that cannot be decoded (not JSON, or binary it cannot read)")
 
     def _message(self) -> None:
         now = self._clock()

@@ -40,7 +40,15 @@ from typing import Any, Hashable, Optional
 
 from ..errors import reason_for, scrub
 from .frames import event_name
-from .sockets import Stalled, built_in_turn, guard_clients, until_one_fails, watch_held_marks
+from .sockets import (
+    UNDECODABLE,
+    Stalled,
+    built_in_turn,
+    decode_binary,
+    guard_clients,
+    until_one_fails,
+    watch_held_marks,
+)
 from .state import DUPLICATE, OUT_OF_ORDER
 
 log = logging.getLogger(__package__)
@@ -181,6 +189,10 @@ class MarkHub:
 
         def tapped(client: Any, message: Any) -> Any:
             if conn != self._conn:
+                return None
+            message = decode_binary(lead._decode, ex, message)
+            if message is UNDECODABLE:
+                self._drop("malformed", "a frame that cannot be decoded")
                 return None
             kind = classify(message)
             if kind == "answer":

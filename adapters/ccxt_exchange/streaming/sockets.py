@@ -4,7 +4,8 @@ What it owns: :func:`built_in_turn` (a streaming client built one at a time on t
 :class:`Stalled` (no message for three times ``stale_after``: the connection is given up),
 :func:`watch_held_marks` (the marks of the held symbols subscribed, again as they change) and
 :func:`guard_clients` / :func:`guard_decode` (a frame that is not JSON dropped and counted, never
-the end of a socket's receive loop). Used by :mod:`.stream` and :mod:`.hub`.
+the end of a socket's receive loop) and :func:`decode_binary` (a binary frame — MEXC spot's
+protobuf — decoded by the dialect's ``stream_decode`` before anything reads it). Used by :mod:`.stream` and :mod:`.hub`.
 
 What it must not do: import ccxt, or read a frame's content.
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from typing import Any, Awaitable, Callable, Iterable
+from typing import Any, Awaitable, Callable, Iterable, Optional
 
 
 class Stalled(Exception):
@@ -76,6 +77,22 @@ def guard_decode(client: Any, on_bad: Callable[[], None]) -> None:
     client.handle_text_or_binary_message = guarded
 
 
+# what :func:`decode_binary` gives for a frame that cannot be decoded
+UNDECODABLE = object()
+
+
+def decode_binary(decode: Optional[Callable[[Any, Any], Any]], client: Any, message: Any) -> Any:
+    """A binary frame (``bytes``: a venue that pushes protobuf) as ``decode(client, frame)``
+    reads it, the streaming client's own decoder (the dialect's ``stream_decode``);
+    :data:`UNDECODABLE` where it cannot be read; any other message (decoded JSON) as it came."""
+    if decode is None or not isinstance(message, (bytes, bytearray)):
+        return message
+    try:
+        return decode(client, bytes(message))
+    except Exception:  # noqa: BLE001 — a frame it cannot decode is dropped and counted, never the socket's end
+        return UNDECODABLE
+
+
 _TURNS: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock]" = weakref.WeakKeyDictionary()
 
 
@@ -97,7 +114,8 @@ async def built_in_turn(build: Callable[[], Any], ready: Callable[[Any], None] =
     return client
 
 
-__all__ = ["Stalled", "built_in_turn", "guard_clients", "guard_decode", "watch_held_marks"]
+__all__ = ["Stalled", "UNDECODABLE", "built_in_turn", "decode_binary", "guard_clients", "guard_decode",
+           "watch_held_marks"]
 
 
 async def until_one_fails(coros: Iterable[Awaitable[Any]]) -> None:

@@ -11,9 +11,9 @@ What it owns
     * :class:`StreamEvent`: one venue event as the dialect reads it out of a raw frame, the key
       the venue orders its events by, and what it says of positions, wallets, orders and marks;
     * :meth:`StreamState.snapshot`: the account as a :class:`Snapshot` of the same shape as the
-      REST one, from the stream's state over the last REST snapshot (see there what is whose); a
-      spot account's (``spot``): its balances, each held asset valued at the stream's mark of
-      ASSET/QUOTE as the REST snapshot values it at the ticker (:func:`spot_book`);
+      REST one, from the stream's state over the last REST snapshot (see there what is whose);
+      a spot account's (``spot``) is its assets, each valued at its ASSET/QUOTE mark, as the
+      REST spot snapshot values them (no positions);
     * :meth:`StreamState.reconcile`: a REST snapshot compared with the stream's state (positions
       by symbol, leg and contracts; open orders by id; equity within a tolerance), what differs
       returned, and REST's state taking the stream's place.
@@ -90,11 +90,12 @@ def leg_of(p: Position) -> str:
 
 
 class StreamState:
-    """One account's stream state. ``quote`` is the currency equity is counted in."""
+    """One account's stream state. ``quote`` is the currency equity is counted in; ``spot``: its
+    book is its assets, not positions (:func:`spot_book`)."""
 
     def __init__(self, quote: str, *, equity_tolerance: float = 0.005, spot: bool = False):
         self.quote = quote
-        self.spot = spot  # a spot account: no position; its wallets are its holdings, valued at the marks
+        self.spot = spot
         self.equity_tolerance = float(equity_tolerance)  # relative, of REST's equity
         self.positions: dict[tuple[str, str], StreamLeg] = {}
         self.wallet: dict[str, float] = {}  # asset → wallet balance (Binance ``wb``)
@@ -203,8 +204,7 @@ class StreamState:
         return tuple(sorted(self.held()))
 
     def held(self) -> set[str]:
-        """The symbols whose marks value the account: its positions' (a spot account's: ASSET/QUOTE
-        of each asset it holds but the quote)."""
+        """The symbols whose marks value the book: the positions' (spot: ASSET/QUOTE of each asset)."""
         if self.spot:
             return {f"{a}/{self.quote}" for a, v in self.wallet.items() if v and a != self.quote}
         return {s for s, _ in self.positions}
@@ -234,16 +234,12 @@ class StreamState:
         base = self.base
         if base is None:
             return None
-        if self.spot:
-            return spot_snapshot(self, base, observed_ms, ts_event, rules, ts_source, withheld)
         legs = self._legs_now(contract_size)
         positions = PositionList(legs.positions, legs.columns)  # (a copy of the list)
-        wallet = self.wallet.get(self.quote)
-        equity = None if wallet is None else wallet + sum(legs.columns.upnl)
-        balances = [b.model_copy(update={"total": self.wallet[b.asset], "free": min(b.free, self.wallet[b.asset])})
-                    if b.asset in self.wallet else b for b in base.balances]
-        seen = {b.asset for b in balances}
-        balances += [Balance(asset=a, free=0.0, total=v) for a, v in sorted(self.wallet.items()) if a not in seen]
+        balances, equity = spot_book(base, self.wallet, self.marks, self.quote) if self.spot else \
+            futures_book(base, self.wallet, self.quote, sum(legs.columns.upnl))
+        if self.spot and equity is None:
+            return None
         orders = [o for k, o in self.orders.items() if k not in withheld] if withheld else list(self.orders.values())
         markets = self._markets(legs, orders, rules)
         return with_positions(base.model_copy(update={
@@ -390,7 +386,9 @@ class StreamState:
                                                                  if (p.symbol, leg_of(p)) not in moved]})
             held_cmp = {k: v for k, v in held.items() if k not in moved}
         if self.base is not None and compare:
-            equity = stream_equity(self, contract_size)
+            wallet = self.wallet.get(self.quote)
+            equity = spot_book(self.base, self.wallet, self.marks, self.quote)[1] if self.spot else \
+                None if wallet is None else wallet + sum(self._legs_now(contract_size).columns.upnl)
             found = _differences(held_cmp, mine_cmp if orders else None, equity, rest_cmp,
                                  self.equity_tolerance)
         self.base = rest
@@ -411,66 +409,55 @@ class StreamState:
                 self._order_touched = {k: n for k, n in self._order_touched.items() if n > orders_since}
         for p in rest.positions:
             self.marks.setdefault(p.symbol, p.mark_price)
-        if self.spot:  # the holdings are REST's now (their prices REST's until the stream gives a mark)
-            self.wallet = {b.asset: b.total for b in rest.balances}
+        if self.spot:  # each asset's wallet REST's, its price the mark of ASSET/QUOTE until the stream's
+            self.wallet = spot_wallet(rest, self.quote, self.marks)
         elif rest.equity is not None:
             # REST's equity is the wallet balance plus the unrealized PnL: the wallet is what is left
             self.wallet[self.quote] = rest.equity - sum(p.unrealized_pnl for p in rest.positions)
         return found
 
 
-def stream_equity(state: StreamState, contract_size: Callable[[str], float]) -> Optional[float]:
-    """The equity ``state`` says: a spot account's holdings valued (:func:`spot_book`), else the
-    quote's wallet and the positions' unrealized PnL; None where it cannot say."""
-    if state.spot:
-        book, valued = spot_book(state, state.base) if state.base is not None else (None, 0.0)
-        return None if book is None else valued
-    wallet = state.wallet.get(state.quote)
-    return None if wallet is None else wallet + sum(state._legs_now(contract_size).columns.upnl)
+def futures_book(base: Snapshot, wallet: dict[str, float], quote: str,
+                 upnl: float) -> tuple[list[Balance], Optional[float]]:
+    """A futures account's balances (REST's, each total the stream's ``wallet`` where it gave
+    one) and its equity: the quote's wallet and the positions' unrealized PnL (None without it)."""
+    balances = [b.model_copy(update={"total": wallet[b.asset], "free": min(b.free, wallet[b.asset])})
+                if b.asset in wallet else b for b in base.balances]
+    seen = {b.asset for b in balances}
+    balances += [Balance(asset=a, free=0.0, total=v) for a, v in sorted(wallet.items()) if a not in seen]
+    return balances, None if wallet.get(quote) is None else wallet[quote] + upnl
 
 
-def spot_book(state: StreamState, base: Snapshot) -> tuple[Optional[list[Balance]], float]:
-    """A spot account's balances and equity (in the quote) from its stream's ``state`` over REST's
-    ``base``: each asset's total the stream's wallet where it gave one, else REST's; its price 1
-    for the quote, else the stream's mark of ASSET/QUOTE, else REST's price of it (a stablecoin
-    without a market: 1). An asset held that nothing prices: (None, 0) — the stream does not
-    answer (the REST snapshot reads and fails naming it, never an equity read short)."""
-    quote, wallet, marks = state.quote, state.wallet, state.marks
-    rest = {b.asset: b for b in base.balances}
+def spot_wallet(rest: Snapshot, quote: str, marks: dict[str, float]) -> dict[str, float]:
+    """A spot account's wallet of each asset as REST read it, its price kept as the mark of
+    ASSET/QUOTE where the stream gave none."""
+    for b in rest.balances:
+        if b.asset != quote and b.price:
+            marks.setdefault(f"{b.asset}/{quote}", b.price)
+    return {b.asset: b.total for b in rest.balances}
+
+
+def spot_book(base: Snapshot, wallet: dict[str, float], marks: dict[str, float],
+              quote: str) -> tuple[list[Balance], Optional[float]]:
+    """A spot account's balances (the stream's ``wallet`` of each asset where it gave one, else
+    the REST ``base``'s), each priced at the stream's mark of ASSET/QUOTE (REST's price until one
+    comes; the quote 1), and their value: None while an asset held has no price (the snapshot is
+    then REST's, which fails naming it, never an equity that leaves it out)."""
+    held = {b.asset: b for b in base.balances}
     out: list[Balance] = []
     equity = 0.0
-    for asset in sorted(set(rest) | set(wallet)):
-        b = rest.get(asset)
-        total = wallet[asset] if asset in wallet else b.total if b is not None else 0.0
+    for asset in sorted(set(held) | set(wallet)):
+        b = held.get(asset)
+        total = wallet.get(asset, b.total if b is not None else 0.0)
         if not total:
             continue
         price = 1.0 if asset == quote else marks.get(f"{asset}/{quote}") or (b.price if b is not None else None)
         if price is None:
-            return None, 0.0
+            return out, None
         equity += total * price
-        out.append(b.model_copy(update={"total": total, "free": min(b.free, total), "price": price})
-                   if b is not None else Balance(asset=asset, free=0.0, total=total, price=price))
+        free = min(b.free, total) if b is not None else 0.0
+        out.append(Balance(asset=asset, free=free, used=max(0.0, total - free), total=total, price=price))
     return out, equity
-
-
-def spot_snapshot(state: StreamState, base: Snapshot, observed_ms: int, ts_event: int,
-                  rules: Callable[[str], Optional[MarketRules]], ts_source: Optional[str],
-                  withheld: Container[str]) -> Optional[Snapshot]:
-    """A spot account's snapshot (:func:`spot_book`): no position; the market rules of its held
-    assets' and its open orders' symbols; None where an asset held has no price."""
-    balances, equity = spot_book(state, base)
-    if balances is None:
-        return None
-    orders = [o for k, o in state.orders.items() if k not in withheld]
-    markets = dict(base.markets)
-    for symbol in sorted(state.held() | {o.symbol for o in orders}):
-        if symbol not in markets and (r := rules(symbol)) is not None:
-            markets[symbol] = r
-    return with_positions(base.model_copy(update={
-        "ts_event": ts_event, "ts_observed": observed_ms, "ts_source": ts_source, "equity": equity,
-        "balances": balances, "orders": orders,
-        "fetch": FetchStatus(ok=True, latency_ms=0.0, calls=0, failed_calls=0)}),
-        PositionList(), markets)
 
 
 async def prepare_stepwise(state: StreamState, contract_size: Callable[[str], float],
@@ -615,5 +602,5 @@ def _differences(positions: dict[tuple[str, str], StreamLeg], orders: Optional[d
 
 
 __all__ = ["CHANGED", "DUPLICATE", "Disagreement", "MarkRows", "OUT_OF_ORDER", "SAME", "STREAM_KIND",
-           "StreamEvent", "StreamLeg", "StreamState", "leg_of", "prepare_stepwise", "spot_book", "spot_snapshot",
-           "stream_equity"]
+           "StreamEvent", "StreamLeg", "StreamState", "leg_of", "futures_book", "prepare_stepwise",
+           "spot_book", "spot_wallet"]

@@ -24,7 +24,9 @@ What it owns
       venue ends or refuses a login, the dialect's reason and the venue's words, OKX's
       STREAM_LOGIN_REFUSED, reconnected with a growing backoff); a frame that is not JSON
       dropped and counted malformed at each of ccxt's sockets, whose receive loop it would end
-      (:func:`~.sockets.guard_decode`);
+      (:func:`~.sockets.guard_decode`); a binary frame (MEXC spot's protobuf) decoded by the
+      dialect's ``stream_decode`` first, dropped and counted where it cannot be
+      (:func:`~.sockets.decode_binary`);
     * reconnecting with backoff (``backoff_s · 2^n`` capped at ``max_backoff_s``), counted; a
       stream silent for three times ``stale_after`` reconnected too (a stall the socket's
       keepalive did not see);
@@ -50,7 +52,15 @@ from ..errors import reason_for, scrub
 from .frames import StreamFrames, event_name
 from .hub import MarkHub, close_client, hub_for
 from .kinds import KindOf
-from .sockets import Stalled, built_in_turn, guard_clients, until_one_fails, watch_held_marks
+from .sockets import (
+    UNDECODABLE,
+    Stalled,
+    built_in_turn,
+    decode_binary,
+    guard_clients,
+    until_one_fails,
+    watch_held_marks,
+)
 from .state import MarkRows, StreamEvent, StreamState
 
 log = logging.getLogger(__package__)
@@ -109,9 +119,10 @@ class AccountStream(StreamFrames):
                  stale_after_s: float = 10.0, reconcile_every_s: float = 30.0,
                  backoff_s: float = 0.5, max_backoff_s: float = 30.0, clock: Callable[[], int] = now_ms,
                  hub: Optional[tuple[Hashable, str]] = None, kind_of: Optional[KindOf] = None,
-                 spot: bool = False):
+                 decode: Optional[Callable[[Any, Any], Any]] = None, spot: bool = False):
         self.key = key
-        self.state = StreamState(quote, spot=spot)  # spot: its holdings valued at the marks of ASSET/QUOTE
+        self.state = StreamState(quote, spot=spot)
+        self._decode = decode  # (client, a binary frame) → the frame read (None: the venue's frames are JSON)
         self._build = build
         self._parse_order = parse_order
         self._contract_size = contract_size
@@ -172,7 +183,7 @@ class AccountStream(StreamFrames):
         self._conn = 0  # the current connection's number: a message of one given up is not read
         self._event_ms = None  # the venue's latest event time (E) the stream delivered
         self._closing: set[asyncio.Future] = set()  # the clients of connections given up, being closed
-        self._held = set()  # the symbols of the positions (a spot account's: the holdings) held: whose marks are read
+        self._held = set()  # the symbols of the positions held: whose marks are read
         self._expired = asyncio.Event()
         self._logged = set()
         self._frames = {}  # event key → (event time, body) of the last applied
@@ -338,6 +349,18 @@ class AccountStream(StreamFrames):
             if last is not None and self._clock() - last > 3 * self.stale_after_ms:
                 raise Stalled()
 
+    def _frame(self, conn: int, ex: Any, message: Any) -> Any:
+        """A raw message of connection ``conn`` as the dialect reads it (a binary one decoded,
+        :func:`~.sockets.decode_binary`); None where it is not read: the connection was given up
+        (what it still delivers is not read), or the frame cannot be decoded (dropped, counted)."""
+        if conn != self._conn:
+            return None
+        message = decode_binary(self._decode, ex, message)
+        if message is UNDECODABLE:
+            self._undecodable()
+            return None
+        return message
+
     def _tap(self, ex: Any) -> None:
         """See every raw message before ccxt does: the last message's time, and the dialect's
         verdict (an unknown or malformed one never reaches ccxt; an expiry ends the connection)."""
@@ -360,7 +383,8 @@ class AccountStream(StreamFrames):
             ex.on_connected = connected
 
         def tapped(client: Any, message: Any) -> Any:
-            if conn != self._conn:  # the connection was given up: what it still delivers is not read
+            message = self._frame(conn, ex, message)
+            if message is None:
                 return None
             kind = self._classify(message)
             if kind == "answer":  # a new connection's subscriptions are answered even when no data flows

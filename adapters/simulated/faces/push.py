@@ -123,6 +123,10 @@ class PushFace:
         """The face's routes on the server's app: none unless the face has paths of its own (a
         face reached through another's path, as Hyperliquid's through Binance's ``/ws``)."""
 
+    def warm(self) -> None:
+        """Load once what the venue's first requests would (:meth:`~..http.SimServer.warm`):
+        nothing by default."""
+
     async def start(self) -> None:
         if self._unhook is None:
             self._unhook = self.engine.on_change(self._on_change)

@@ -54,6 +54,7 @@ from ...ccxt_exchange.dialects.base import (
     Dialect,
     Listed,
     Reads,
+    read_each,
 )
 from ...ccxt_exchange.dialects.cancel_hooks import Call, CancelAnswer
 from ...ccxt_exchange.dialects.refusals import Rule, body_of
@@ -62,6 +63,7 @@ from ...ccxt_exchange.dialects.stream_hooks import ModuleStream
 from ...ccxt_exchange.parsing import BadData
 from . import dialect_stream as hl_stream
 from .dialect_orders import ORDER_TYPE_TRIGGERS, OUR_ID, from_cloid, listed_kind, to_cloid, with_our_id
+from .dialect_positions import unified_position
 
 ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 
@@ -280,6 +282,21 @@ class HyperliquidDialect(ModuleStream, Dialect):
 
     # --- reads ---------------------------------------------------------------------------------
 
+    # ccxt's fetch_balance reads the account's clearinghouseState, which lists its positions too:
+    # one read of it a snapshot (2 of the IP's weight), not a second through fetch_positions
+    positions_in_balance: bool = True
+
+    async def balance_positions(self, raw_balance: Any, reads: Reads) -> Any:
+        """``assetPositions`` of the balance's answer (ccxt keeps the venue's whole state in its
+        ``info``), each row read by :func:`.dialect_positions.unified_position`; an answer
+        without them (a unified account's balance is its spot state) asks ccxt's
+        ``fetch_positions``."""
+        state = raw_balance.get("info") if isinstance(raw_balance, Mapping) else None
+        rows = state.get("assetPositions") if isinstance(state, Mapping) else None
+        if not isinstance(rows, list):
+            return await self.fetch_positions(reads)
+        return await read_each(rows, unified_position)
+
     def request_weight(self, api: str, method: str, path: str, params: Any, ccxt_cost: float) -> float:
         # ccxt charges an /info request of a type its table does not list 10; the venue charges 20
         # (frontendOpenOrders among them): those it lists (clearinghouseState: 2) are the venue's
@@ -361,10 +378,13 @@ class HyperliquidDialect(ModuleStream, Dialect):
 
 
 # Orders per second of our budget: the venue's REST limit is 1,200 weight a minute per IP, an
-# order or a cancel weighing 1 and a snapshot 4 (clearinghouseState twice, 2 each) plus 20 for
+# order or a cancel weighing 1 and a snapshot 2 (clearinghouseState, balance and positions) plus 20 for
 # frontendOpenOrders; 5 orders a second (300 a minute) leaves the rest to the snapshots and to
 # other clients of the IP. The address's own budget (10,000 actions, then one per USDC traded)
-# is the operator's to keep.
+# is the operator's to keep. Cancels have a limit of their own there (min(limit + 100000,
+# limit * 2), "so that hitting the address-based rate limit will still allow open orders to be
+# canceled"): 10 cancel actions a second (each up to 40 orders, still charged to the IP's weight),
+# never paced behind the closes and reverts a lock sends.
 HYPERLIQUID = HyperliquidDialect(
     id="hyperliquid", order_rate=5.0, cancel_rate=10.0,
     read_endpoints={"*": (POSITIONS, OPEN_ORDERS)}, refusal_of=hyperliquid_refusal,
@@ -374,10 +394,10 @@ HYPERLIQUID = HyperliquidDialect(
     # frontendOpenOrders weighs 20 of the 1,200 a minute: listed at every 1 s snapshot it would
     # need 24 a second beside the positions, above the 20 the venue allows; when 5 s old, 8
     open_orders_max_age_s=5.0,
-    # A snapshot: clearinghouseState twice (fetch_balance and fetch_positions, 2 each) and, when
+    # A snapshot: clearinghouseState once (fetch_balance's answer lists the positions: 2) and, when
     # listed, frontendOpenOrders (20). 1,200 weight a minute per IP, reads and actions together:
     # https://hyperliquid.gitbook.io/hyperliquid-docs/for-developers/api/rate-limits-and-user-limits
-    snapshot_reads=(Read(POSITIONS, 2, calls=2), Read(OPEN_ORDERS, 20, orders=True)),
+    snapshot_reads=(Read(POSITIONS, 2), Read(OPEN_ORDERS, 20, orders=True)),
     weight_limit=WeightLimit(1200, 60.0, "weight", PER_IP,
                              "https://hyperliquid.gitbook.io/hyperliquid-docs/for-developers/api/"
                              "rate-limits-and-user-limits"),

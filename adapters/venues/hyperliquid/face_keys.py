@@ -110,6 +110,18 @@ def action_digest(action: Any, nonce: int, vault: Optional[str], source: str = "
     return _keccak(b"\x19\x01" + domain + struct)
 
 
+def warm() -> None:
+    """Load what the first signature checked needs (ccxt's msgpack, which imports the whole ccxt
+    package: a second and more; libsecp256k1; the domain's hashes) before a bench times the
+    face (:meth:`adapters.simulated.http.SimServer.warm`): paid at the first action, it held
+    the simulator's one loop that long, and the rogue bench read the first cancels as the
+    venue's slow ones (p99 0.4-1.4 s). Not at a server's start: most never check a signature."""
+    from ccxt.base.exchange import Exchange  # noqa: F401 - imported for its cost
+    from coincurve import PublicKey  # noqa: F401
+
+    _domain_and_agent()
+
+
 def signer(body: dict, addresses: dict[str, str]) -> Optional[str]:
     """The address that signed ``body``'s action (mainnet or testnet agent), preferring one that
     is an account's; None when the signature does not parse."""

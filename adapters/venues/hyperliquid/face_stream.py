@@ -56,7 +56,7 @@ from ...simulated.changes import AccountChanged, AlgoChanged, Change, MarkSet, O
 from ...simulated.faces.push import PushFace, _Socket, dumps
 from .face import _Face
 from .face_identity import ADDRESS_RE
-from .face_keys import addresses
+from .face_keys import addresses, warm as warm_signatures
 from .face_params import _Err, universe
 from .face_rows import ALGO_STATUS, account_fields, cloid, dec, empty_clearinghouse, order_status, position_row, usd
 
@@ -84,6 +84,11 @@ class HyperliquidStreamFace(PushFace):
         # account → symbol → (what its row was rendered from, the row's JSON): a block renders
         # again only the rows whose position changed (a set mark of one coin: one row)
         self._rows: dict[str, dict[str, tuple[tuple, str]]] = {}
+
+    def warm(self) -> None:
+        """The signature check's one-time loads (:func:`.face_keys.warm`), which the REST face's
+        first action would otherwise pay."""
+        warm_signatures()
 
     # --- sockets (handed over by the Binance face at /ws) -------------------------------------------------
 

@@ -186,7 +186,9 @@ class MexcDialect(spot.MexcSpot, MexcStream, Dialect):
         ("order", "id"): "orderId|id", ("order", "type"): "orderType", ("order", "amount"): "vol",
         ("order", "triggerPrice"): "triggerPrice|stopLossPrice", ("order", "side"): "side",
         ("position", "side"): "positionType", ("position", "markPrice"): "fairPrice (contract/ticker)"})
-    secret_headers: tuple[str, ...] = ("apikey", "signature")
+    # (and the spot user data stream's listen key, a bearer of the account's pushes: in the
+    # socket's url, ``/ws?listenKey=…``, which ccxt's errors quote)
+    secret_headers: tuple[str, ...] = ("apikey", "signature", "listenKey")
     reduce_only_rejections: tuple[str, ...] = (
         r'"code"\s*:\s*"?(2009|2008)\b',
         r"positions? (do not|is not) exists? or (have been|is already|already) closed",

@@ -28,7 +28,8 @@ What it owns
     * the weight budget: MEXC limits each endpoint alone, 500 of its weight every 10 s, per UID
       for the signed ones and per IP for the public ones (the account read: 2 a second);
     * no dead man's switch: the spot API has no cancel-all-after (the runner's own still runs);
-      no stream: MEXC's is the contract websocket's, so a spot account polls (``streams_for``).
+      its stream the spot websocket's (:mod:`.dialect_spot_stream`: the orders and account
+      pushes after a listen key, the held pairs' mini tickers), not the contract one's.
 
 What it must not do
     import ccxt or hold account state (see :mod:`adapters.ccxt_exchange.dialects.base`); count an
@@ -56,6 +57,8 @@ OPEN_ORDERS = "GET /api/v3/openOrders"
 CANCEL = "DELETE /api/v3/order"
 CANCEL_SYMBOL = "DELETE /api/v3/openOrders"
 LIMITS = "https://mexcdevelop.github.io/apidocs/spot_v3_en/#limits"
+# the spot stream's listen key (POST /api/v3/userDataStream, weight 1; ccxt PUTs it every 20 minutes)
+LISTEN_KEY_WEIGHT, LISTEN_KEY_EVERY_S = 1.0, 1200.0
 
 # ccxt's implicit methods of the venue's own requests
 PRICES_METHOD = "spotPublicGetTickerPrice"
@@ -223,10 +226,6 @@ class MexcSpot:
         None, 10.0, "requests", PER_UID, LIMITS, counts_requests=True,
         endpoint_limits={ACCOUNT: (20.0, 10.0), OPEN_ORDERS: (166.0, 10.0), PRICES: (250.0, 10.0)})
 
-    def streams_for(self, market_type: str) -> bool:
-        """The MEXC stream is the contract websocket's: a spot account polls."""
-        return market_type != "spot" and super().streams_for(market_type)  # type: ignore[misc]
-
     async def spot_prices(self, reads: Reads, symbols: list[str]) -> Optional[Mapping[str, float]]:
         """``GET /api/v3/ticker/price``: one symbol's (weight 1), or every symbol's (weight 2)."""
         if reads.market_type != "spot" or not symbols:
@@ -248,8 +247,10 @@ class MexcSpot:
         return await read_each(got, read_open_order)
 
     def snapshot_cost(self, market_type: str, settle_coins: tuple[str, ...] = ()) -> Optional[SnapshotCost]:
-        if market_type == "spot":
-            return SnapshotCost(self.spot_reads, self.open_orders_max_age_s)
+        if market_type == "spot":  # its stream: the listen key's POST at each connect, a PUT every 20 min
+            return SnapshotCost(self.spot_reads, self.open_orders_max_age_s, streams=True,
+                                stream_open=LISTEN_KEY_WEIGHT, stream_keepalive=LISTEN_KEY_WEIGHT,
+                                keepalive_every_s=LISTEN_KEY_EVERY_S)
         # (a base of the dialect: the Dialect after it in the order of bases answers the rest)
         return super().snapshot_cost(market_type, settle_coins)  # type: ignore[misc]
 

@@ -44,6 +44,9 @@ What it owns
     with a growing backoff; only a subscription refused for its contract ("Contract doesn't
     exist!", the documented refusal of one) is not the login's, and is dropped as unknown.
 
+    A spot account's frames are the spot websocket's (:mod:`.dialect_spot_stream`: protobuf,
+    its channels ``spot@...``): each function here hands such a frame to that module's.
+
     :class:`MexcStream` is the dialect's part that says so (mixed in before
     :class:`adapters.ccxt_exchange.dialects.base.Dialect`).
 
@@ -64,6 +67,7 @@ from ...ccxt_exchange.dialects.channels import ChannelStream
 from ...ccxt_exchange.dialects.frames import FrameFields
 from ...ccxt_exchange.dialects.stream_events import StreamEvent
 from ...ccxt_exchange.parsing import BadField, num
+from . import dialect_spot_stream as spot
 from .dialect_rows import order_row, plan_row, stop_row, text
 
 VENUE = "mexc"
@@ -94,6 +98,8 @@ def stream_message(message: Any) -> str:
     dropped), ``marks`` (``push.ticker``), ``state`` (a position push), ``ok`` (an order, asset
     or other personal push), ``unknown`` (a channel it does not read, a subscription refused for
     its contract) or ``malformed``."""
+    if spot.is_spot(message):
+        return spot.stream_message(message)
     channel = message.get("channel") if isinstance(message, Mapping) else None
     if not isinstance(channel, str):
         return "malformed"
@@ -105,7 +111,10 @@ def stream_message(message: Any) -> str:
 
 
 def stream_ended(message: Any) -> tuple[str, str]:
-    """``STREAM_LOGIN_REFUSED`` and the venue's words of an ``expired`` frame."""
+    """``STREAM_LOGIN_REFUSED`` and the venue's words of an ``expired`` frame (a spot one's:
+    LISTEN_KEY_EXPIRED, :func:`.dialect_spot_stream.stream_ended`)."""
+    if spot.is_spot(message):
+        return spot.stream_ended(message)
     return channels.login_ended(VENUE, "the stream's login", message, "data")
 
 
@@ -113,6 +122,8 @@ def stream_time(message: Any) -> Optional[int]:
     """The push's ``ts``, else its row's ``updateTime`` or ``timestamp``; None without."""
     if not isinstance(message, Mapping):
         return None
+    if spot.is_spot(message):
+        return spot.stream_time(message)
     row = message.get("data")
     row = row if isinstance(row, Mapping) else {}
     at = num(message.get("ts")) or num(row.get("updateTime")) or num(row.get("timestamp"))
@@ -126,6 +137,8 @@ def stream_events(message: Any, symbol_of: Callable[[str], str], ccxt_order: Cal
     currency's wallet, a ticker's ``fairPrice`` (of a held contract only when ``held`` is
     given). Raises BAD_RESPONSE naming the channel and the field of a row it cannot read (the
     frame is dropped whole, counted malformed)."""
+    if spot.is_spot(message):
+        return spot.stream_events(message, symbol_of, held)
     channel = str(message["channel"])
     if channel not in KINDS or channel in UNREAD:
         return []
@@ -196,7 +209,10 @@ def _mark(channel: str, row: Mapping[str, Any], message: Mapping[str, Any], symb
 
 def watch_marks(client: Any, held: frozenset[str]) -> Awaitable[Any]:
     """The tickers of the contracts held (a flat account: :data:`HEARTBEAT_SYMBOL`'s, or the
-    first linear swap's), one ``sub.ticker`` each."""
+    first linear swap's), one ``sub.ticker`` each; a spot client's: the mini tickers of the pairs
+    held (:func:`.dialect_spot_stream.watch_marks`)."""
+    if (getattr(client, "options", None) or {}).get("defaultType") == "spot":
+        return spot.watch_marks(client, held)
     symbols = channels.marks_watched(client, held, HEARTBEAT_SYMBOL)
     return channels.watch_in_chunks(symbols, 1, lambda chunk: client.watch_ticker(chunk[0]))
 
@@ -206,8 +222,10 @@ class MexcStream(ChannelStream):
     """The MEXC dialect's stream: ccxt.pro's mexc logs the contract websocket in for its
     ``watch_orders`` and ``watch_balance`` (it has no ``watchPositions`` of MEXC: the position
     pushes are read raw, as every personal push is); the held contracts' tickers on a
-    connection of their own shared by the venue's accounts. A websocket costs no REST request;
-    the stream costs the reconcile's snapshot."""
+    connection of their own shared by the venue's accounts. A spot account's client watches the
+    same two on the spot websocket (a listen key's socket: :mod:`.dialect_spot_stream`), its
+    held pairs' mini tickers beside. A websocket costs no REST request; the stream costs the
+    reconcile's snapshot (and, on spot, the listen key's requests)."""
 
     streams: bool = True
     stream_module: ClassVar[ModuleType] = sys.modules[__name__]
@@ -226,5 +244,8 @@ class MexcStream(ChannelStream):
         return (("watch_orders", {}), ("watch_balance", {}))  # one login: every personal push follows
 
 
-__all__ = ["HEARTBEAT_SYMBOL", "KINDS", "MexcStream", "stream_ended", "stream_events", "stream_message", "stream_time",
-           "watch_marks"]
+stream_decode = spot.stream_decode  # (the contract websocket's frames are JSON: only the spot one's are binary)
+
+
+__all__ = ["HEARTBEAT_SYMBOL", "KINDS", "MexcStream", "stream_decode", "stream_ended", "stream_events",
+           "stream_message", "stream_time", "watch_marks"]

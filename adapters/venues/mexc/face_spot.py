@@ -7,6 +7,8 @@ public   GET    /api/v3/exchangeInfo, /api/v3/ticker/price, /api/v3/time
 signed   GET    /api/v3/account, /api/v3/openOrders, /api/v3/order
          POST   /api/v3/order
          DELETE /api/v3/order, /api/v3/openOrders
+         POST, PUT, DELETE /api/v3/userDataStream (the spot websocket's listen key: its face's,
+                :mod:`.face_spot_stream`)
 
 What it answers, as MEXC documents it
     * rows as the documentation prints them, a refusal ``{"code": -2011, "msg": "Unknown order
@@ -45,6 +47,7 @@ from aiohttp import web
 from ...simulated.engine import NO_SUCH_ORDER, UNKNOWN_ORDER, SimError
 from ...simulated.faces.shared import RestFace, VenueFail, engine_codes, routes, signs
 from ...simulated.rules import MarketSpec, SimOrder
+from ...simulated.stream import ListenKeyError
 
 V3 = "/api/v3"
 
@@ -71,6 +74,13 @@ PLACED_AS = {("LIMIT", "GTC"): "LIMIT", ("LIMIT", "IOC"): "IMMEDIATE_OR_CANCEL"}
 def decimals(step: float) -> int:
     """The decimals of a step (0.001 → 3): how the spot API writes a precision."""
     return max(0, round(-math.log10(step))) if step > 0 else 8
+
+
+def amount_text(x: float) -> str:
+    """An amount as the spot API writes one: plain decimals, every digit the engine holds (``%g``
+    kept six, and a balance of 49,399.3989 read 49,399.4)."""
+    out = f"{float(x):.10f}".rstrip("0").rstrip(".")
+    return "0" if out in ("", "-0") else out
 
 
 def spot_symbol(m: MarketSpec) -> dict:
@@ -118,6 +128,9 @@ class MexcSpotFace(RestFace):
         f"POST {V3}/order": "place_order",
         f"DELETE {V3}/order": "cancel_order",
         f"DELETE {V3}/openOrders": "cancel_order",
+        f"POST {V3}/userDataStream": "listen_key_new",
+        f"PUT {V3}/userDataStream": "listen_key_keep",
+        f"DELETE {V3}/userDataStream": "listen_key_close",
     })
     KEY_HEADER = "X-MEXC-APIKEY"
     TIME_FIELDS = ("serverTime", "time", "updateTime", "transactTime")
@@ -182,8 +195,8 @@ class MexcSpotFace(RestFace):
         held = self.engine.spot_locked(account)
         return {"canTrade": True, "canWithdraw": False, "canDeposit": False, "updateTime": None,
                 "accountType": "SPOT", "permissions": ["SPOT"],
-                "balances": [{"asset": a, "free": f"{max(0.0, q - held.get(a, 0.0)):g}",
-                              "locked": f"{held.get(a, 0.0):g}"} for a, q in sorted(spot.items()) if q]}
+                "balances": [{"asset": a, "free": amount_text(max(0.0, q - held.get(a, 0.0))),
+                              "locked": amount_text(held.get(a, 0.0))} for a, q in sorted(spot.items()) if q]}
 
     def op_open_orders(self, p: dict, account: str, at: Optional[int], path: str) -> list:
         symbol = self.market(p["symbol"]).symbol if p.get("symbol") else None
@@ -224,6 +237,13 @@ class MexcSpotFace(RestFace):
             raise SimError(UNKNOWN_ORDER, f"no open order {oid}")
         return cancelled_row(self.engine.cancel_spot_order(account, int(str(oid)) if cid is None else None, cid))
 
+    def listen_key(self, method: str, p: dict, account: str) -> dict:
+        """The spot websocket's listen key of ``account`` (:meth:`.face_spot_stream.MexcSpotStreamFace.listen_key`)."""
+        try:
+            return dict(self.server.mexc_stream.spot.listen_key(method, account, p.get("listenKey")))
+        except ListenKeyError as e:
+            raise self.fail(e.code, e.msg) from None
+
     # operation → what answers it (face, params, account, at, path)
     OPERATIONS: dict[str, Callable[..., Any]] = {
         "time": lambda f, p, account, at, path: {"serverTime": f.engine.now() if at is None else at},
@@ -232,6 +252,9 @@ class MexcSpotFace(RestFace):
             "symbols": [spot_symbol(m) for m in f.engine.markets.values()]},
         "ticker": op_ticker, "account": op_account, "open_orders": op_open_orders,
         "get_order": op_get_order, "place_order": op_place, "cancel_order": op_cancel,
+        "listen_key_new": lambda f, p, account, at, path: f.listen_key("POST", p, account),
+        "listen_key_keep": lambda f, p, account, at, path: f.listen_key("PUT", p, account),
+        "listen_key_close": lambda f, p, account, at, path: f.listen_key("DELETE", p, account),
     }
 
 
@@ -247,5 +270,5 @@ def sim_account(server: Any, account: str, **fields: Any) -> Any:
     return key_account(server, account, "mexc", **{"hedge_mode": False, "market_type": "spot", **fields})
 
 
-__all__ = ["MexcSpotFace", "ROUTES", "cancelled_row", "decimals", "handle", "order_row", "sim_account",
+__all__ = ["MexcSpotFace", "ROUTES", "amount_text", "cancelled_row", "decimals", "handle", "order_row", "sim_account",
            "spot_symbol"]

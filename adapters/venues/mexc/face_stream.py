@@ -41,6 +41,8 @@ Faults come from the engine's :class:`~adapters.simulated.faults.FaultPlan` thro
 of one the venue dropped) and gets no more personal pushes. A malformed frame ("fields") loses
 its ``data``; ("event") its ``channel`` is one nobody knows.
 
+The spot websocket's face (:mod:`.face_spot_stream`) is served beside it as its ``spot``.
+
 What it owns: the sockets' logins, filters and ticker subscriptions and the rendering of changes
 as MEXC's pushes (the rows the REST face writes, :class:`.face_rows.MexcRows`). What it must not
 do: keep exchange state or call the engine's charged methods (a stream costs no request): the
@@ -60,6 +62,7 @@ from ...simulated.faces.push import _Socket, dumps
 from ...simulated.faces.shared import signs, strict_client
 from .face import on_server
 from .face_rows import MexcRows, is_stop
+from .face_spot_stream import MexcSpotStreamFace, spot_face
 from .face_wire import SIGNATURE, UNAUTHORIZED, contract_id
 
 PATH = "/edge"
@@ -86,6 +89,22 @@ class MexcStreamFace(ChannelFace):
     def __init__(self, server: Any, **options: Any):
         super().__init__(server, **options)
         self.rows = MexcRows(server)  # the REST face's rows (a view with no request of its own)
+        self.spot: Optional[MexcSpotStreamFace] = None  # the spot websocket's face, served beside (stream_face)
+
+    def warm(self) -> None:
+        """What the spot face's first push loads (its protobuf classes): the contract face loads nothing."""
+        if self.spot is not None:
+            self.spot.warm()
+
+    async def start(self) -> None:
+        await super().start()
+        if self.spot is not None:
+            await self.spot.start()
+
+    async def stop(self) -> None:
+        if self.spot is not None:
+            await self.spot.stop()
+        await super().stop()
 
     # --- requests ---------------------------------------------------------------------------------------
 
@@ -199,12 +218,16 @@ def mexc_pro_client(server: Any, account: str, *, strict: bool = True, **config:
 
     ex = on_server(ccxt_pro.mexc, server, account, config)
     ws = "ws" + server.base_url[len("http"):]
-    ex.urls["api"]["ws"] = {"spot": f"{ws}/sim-mexc-spot", "swap": ws + PATH}  # (no spot socket here)
+    ex.urls["api"]["ws"] = {"spot": f"{ws}/ws", "swap": ws + PATH}  # (the spot socket: .face_spot_stream)
     return strict_client(ex, strict)
 
 
-# the face SimServer serves as its ``mexc_stream`` (:meth:`~adapters.simulated.faces.push.PushFace.for_server`)
-stream_face = MexcStreamFace.for_server
+def stream_face(server: Any, **options: Any) -> MexcStreamFace:
+    """The face SimServer serves as its ``mexc_stream``: the contract websocket's, with the spot
+    websocket's beside as its ``spot`` (:mod:`.face_spot_stream`), started and stopped with it."""
+    face = MexcStreamFace.for_server(server, **options)
+    face.spot = spot_face(server)
+    return face
 
 
 __all__ = ["FILTERS", "MexcStreamFace", "NO_CONTRACT", "PATH", "UNKNOWN_CHANNEL", "mexc_pro_client", "stream_face"]

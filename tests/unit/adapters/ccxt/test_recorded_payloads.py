@@ -432,7 +432,7 @@ def test_hyperliquid_recorded_states_field_by_field(state, equity, positions, mo
     assert (usdc.asset, usdc.total, usdc.used) == ("USDC", pytest.approx(float(summary["accountValue"])),
                                                    pytest.approx(float(summary["totalMarginUsed"])))
     assert sorted(b["type"] for p, b in venue.requests if p == "/info") == [
-        "clearinghouseState", "clearinghouseState", "frontendOpenOrders", "metaAndAssetCtxs", "userAbstraction"]
+        "clearinghouseState", "frontendOpenOrders", "metaAndAssetCtxs", "userAbstraction"]  # (one state: both)
     assert {b.get("user") for p, b in venue.requests if p == "/info" and b["type"] != "metaAndAssetCtxs"} == {
         HL_WALLET}
 

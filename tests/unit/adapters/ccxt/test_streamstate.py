@@ -379,37 +379,46 @@ def test_without_a_mark_every_order_is_compared_as_before():
     assert [d.kind for d in found] == ["orders"] and set(s.orders) == {"1"}
 
 
-def spot_rest(btc=0.5, usdt=1000.0, price=50000.0, orders=()):
-    return Snapshot(venue="kraken", account="main", market_type="spot", ts_event=1, ts_observed=1,
-                    equity=usdt + btc * price, orders=list(orders), fetch=FetchStatus(ok=True, calls=3),
-                    balances=[Balance(asset="BTC", free=btc, total=btc, price=price),
-                              Balance(asset="USDT", free=usdt, total=usdt, price=1.0)])
+# --- a spot account: its book is its assets ---------------------------------------------------------------
 
 
-def test_a_spot_accounts_holdings_are_its_wallets_valued_at_the_marks_of_their_pairs():
+def spot_rest(held: dict, prices: dict) -> Snapshot:
+    """A REST spot snapshot: each asset held (``held``: asset → total) priced in USDT (``prices``:
+    asset → price, the quote 1), its equity their value, no position."""
+    balances = [Balance(asset=a, free=q, total=q, price=1.0 if a == "USDT" else prices.get(a))
+                for a, q in sorted(held.items())]
+    return Snapshot(venue="mexc", account="main", market_type="spot", ts_event=1, ts_observed=1,
+                    equity=sum(b.total * (b.price or 0.0) for b in balances), balances=balances,
+                    fetch=FetchStatus(ok=True, calls=3))
+
+
+def test_a_spot_book_is_each_assets_wallet_at_its_pairs_mark_as_rest_values_it():
     s = StreamState("USDT", spot=True)
-    s.reconcile(spot_rest(), 100, lambda _: 1.0)
-    assert s.held() == {"BTC/USDT"} and s.positions == {}
-    snap = s.snapshot(200, 2, lambda _: 1.0)
-    assert snap is not None and snap.equity == 26_000.0 and list(snap.positions) == []  # REST's price until a mark
-    s.apply_mark("BTC/USDT", 60_000.0, 150)
-    s.apply_wallet("BTC", 0.25, 160)
-    s.apply_wallet("USDT", 13_500.0, 160)
-    snap = s.snapshot(200, 2, lambda _: 1.0)
-    assert snap is not None and snap.equity == 0.25 * 60_000.0 + 13_500.0
-    assert {b.asset: (b.total, b.price) for b in snap.balances} == {"BTC": (0.25, 60_000.0), "USDT": (13_500.0, 1.0)}
-    s.apply_wallet("BTC", 0.0, 170)  # sold whole: no BTC row, no pair watched
-    assert s.held() == set() and [b.asset for b in s.snapshot(200, 2, lambda _: 1.0).balances] == ["USDT"]
+    base = spot_rest({"USDT": 1000.0, "BTC": 0.5}, {"BTC": 60000.0})
+    assert s.reconcile(base, 100, lambda _: 1.0) == [] and s.held() == {"BTC/USDT"}
+    snap = s.snapshot(200, 200, lambda _: 1.0)
+    assert snap is not None and snap.equity == pytest.approx(base.equity) and not snap.positions
+    assert s.apply_mark("BTC/USDT", 50000.0, 10) == CHANGED  # the pair's price from the stream
+    assert s.apply_wallet("ETH", 2.0, 11) == CHANGED  # an asset REST did not list, bought since
+    assert s.held() == {"BTC/USDT", "ETH/USDT"}
+    assert s.snapshot(200, 200, lambda _: 1.0) is None  # ETH has no price yet: REST answers (and names it)
+    s.apply_mark("ETH/USDT", 3000.0, 12)
+    snap = s.snapshot(200, 200, lambda _: 1.0)
+    assert snap is not None
+    assert {b.asset: (b.total, b.price) for b in snap.balances} == {
+        "USDT": (1000.0, 1.0), "BTC": (0.5, 50000.0), "ETH": (2.0, 3000.0)}
+    assert snap.equity == pytest.approx(1000.0 + 0.5 * 50000.0 + 2.0 * 3000.0)
+    s.apply_wallet("BTC", 0.0, 13)  # sold: no longer held, nor valued
+    assert s.held() == {"ETH/USDT"}
+    snap = s.snapshot(200, 200, lambda _: 1.0)
+    assert snap is not None and "BTC" not in {b.asset for b in snap.balances}
 
 
-def test_a_spot_asset_no_price_values_makes_no_stream_snapshot_and_reconcile_compares_the_equity():
+def test_a_spot_reconcile_compares_the_valued_book_and_rest_wins():
     s = StreamState("USDT", spot=True)
-    s.reconcile(spot_rest(), 100, lambda _: 1.0)
-    s.apply_wallet("ETH", 2.0, 150)  # (held now, no mark of ETH/USDT yet, none in REST's read)
-    assert s.held() == {"BTC/USDT", "ETH/USDT"} and s.snapshot(200, 2, lambda _: 1.0) is None
-    found = s.reconcile(spot_rest(btc=0.5), 300, lambda _: 1.0)
-    assert [d.kind for d in found] == ["equity"] and "stream=unknown" in found[0].detail
-    assert s.wallet == {"BTC": 0.5, "USDT": 1000.0}  # REST's holdings in the stream's place
-    s.apply_wallet("USDT", 2000.0, 400)
-    assert [d.kind for d in s.reconcile(spot_rest(), 500, lambda _: 1.0)] == ["equity"]
-    assert s.reconcile(spot_rest(), 600, lambda _: 1.0) == []
+    s.reconcile(spot_rest({"USDT": 1000.0, "BTC": 0.5}, {"BTC": 60000.0}), 100, lambda _: 1.0)
+    s.apply_wallet("BTC", 0.4, 10)  # the stream missed a buy REST sees
+    found = s.reconcile(spot_rest({"USDT": 1000.0, "BTC": 0.5}, {"BTC": 60000.0}), 200, lambda _: 1.0)
+    assert [d.kind for d in found] == ["equity"]
+    assert s.wallet == {"USDT": 1000.0, "BTC": 0.5}  # REST's in its place
+    assert s.reconcile(spot_rest({"USDT": 1000.0, "BTC": 0.5}, {"BTC": 60000.0}), 300, lambda _: 1.0) == []

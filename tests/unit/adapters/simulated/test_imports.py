@@ -33,3 +33,24 @@ def test_the_simulators_faces_import_no_ccxt_until_a_hyperliquid_signature_is_ch
     assert got["at_start"] is False, "a face imports ccxt when the simulator starts"
     assert got["after_a_signature"] is True  # (the keccak and msgpack are ccxt's)
     assert len(bytes.fromhex(got["digest"])) == 32 and got["address"].startswith("0x") and len(got["address"]) == 42
+
+
+def test_a_warmed_server_has_loaded_what_the_first_hyperliquid_action_needs():
+    """A bench warms its server before timing it (SimServer.warm): the first Hyperliquid action
+    checked then finds ccxt's msgpack imported and the domain's hashes made, which, paid at the
+    first cancel, the rogue bench read as the venue's slow answer (0.4-1.4 s)."""
+    probe = """
+import json, sys, asyncio
+from adapters.simulated.http import SimServer
+from adapters.simulated.scenarios import build
+from adapters.venues.hyperliquid import face_keys
+server = SimServer(build("calm", lambda: 1_700_000_000_000, seed=1))
+before = "ccxt" in sys.modules or face_keys._domain_and_agent.cache_info().currsize
+server.warm()
+print(json.dumps({"before": bool(before), "ccxt": "ccxt.base.exchange" in sys.modules,
+                  "hashes": face_keys._domain_and_agent.cache_info().currsize}))
+"""
+    out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    got = json.loads(out.stdout)
+    assert got == {"before": False, "ccxt": True, "hashes": 1}

@@ -119,8 +119,7 @@ def test_the_snapshot_field_by_field():
     assert sorted(map(json.dumps, venue.infos())) == sorted(map(json.dumps, [
         {"type": "metaAndAssetCtxs"},  # markets: the main perp dex only, no private request
         {"type": "userAbstraction", "user": WALLET},  # ccxt asks it once, at the first balance
-        {"type": "clearinghouseState", "user": WALLET},  # the balance
-        {"type": "clearinghouseState", "user": WALLET},  # the positions
+        {"type": "clearinghouseState", "user": WALLET},  # the balance and the positions: one read
         {"type": "frontendOpenOrders", "user": WALLET}]))
     assert venue.actions() == []
 
@@ -301,3 +300,43 @@ def test_an_answer_not_understood_fails_the_snapshot_naming_venue_endpoint_and_f
     assert not snap.fetch.ok and snap.equity is None and snap.positions == [] and snap.orders == []
     assert snap.fetch.error_code == Reason.BAD_RESPONSE.value
     assert snap.fetch.error == f"hyperliquid {error}"
+
+
+def test_a_position_row_reads_as_ccxts_parse_of_it():
+    """The balance's clearinghouseState gives the positions (one read a snapshot): each row read
+    as ccxt's ``parse_position`` reads it, field for field of what the snapshot parses, for the
+    documented rows and an isolated and a flat one."""
+    import ccxt
+
+    from adapters.venues.hyperliquid.dialect_positions import unified_position
+
+    ex = ccxt.hyperliquid()
+    first = STATE["assetPositions"][0]["position"]
+    rows = [*STATE["assetPositions"],
+            {"type": "oneWay", "position": {**first, "leverage": {"type": "isolated", "value": 5, "rawUsd": "-9"},
+                                            "szi": "-2.5", "marginUsed": "7.25", "unrealizedPnl": "-1.5"}},
+            {"type": "oneWay", "position": {**first, "szi": "0.0"}}]
+    fields = ("symbol", "side", "contracts", "entryPrice", "markPrice", "notional", "leverage", "initialMargin",
+              "collateral", "unrealizedPnl", "liquidationPrice", "marginMode", "isolated")
+    for row in rows:
+        ours, theirs = unified_position(row), ex.parse_position(row)
+        assert {f: ours[f] for f in fields} == {f: theirs[f] for f in fields}, row
+
+
+def test_a_balance_without_the_positions_asks_for_them():
+    """A unified account's balance is its spot state (no ``assetPositions``): its positions are
+    asked through ccxt's fetch_positions, never read as none."""
+    from adapters.ccxt_exchange.dialects.base import Reads
+    from adapters.venues.hyperliquid.dialect import HYPERLIQUID
+
+    asked: list = []
+
+    async def call(method, *args):
+        asked.append(method)
+        return [{"symbol": BTC}]
+
+    reads = Reads(call=call, has_method=lambda name: True, symbol_of=lambda market_id: market_id)
+    assert run(HYPERLIQUID.balance_positions({"info": {"balances": []}}, reads)) == [{"symbol": BTC}]
+    assert asked == ["fetch_positions"]
+    got = run(HYPERLIQUID.balance_positions({"info": STATE}, reads))
+    assert asked == ["fetch_positions"] and len(got) == len(STATE["assetPositions"])

@@ -158,20 +158,30 @@ def test_mexc_spot_declares_its_own_reads_and_limits_beside_the_contract_apis():
     assert d.open_orders_endpoint("spot") == "GET /api/v3/openOrders"
 
 
-def test_a_spot_account_asking_for_a_stream_polls_the_contract_stream_is_not_its():
-    """MEXC's stream is the contract websocket's: a spot account with ``stream:`` polls, said
-    STREAM_UNSUPPORTED, where a futures account of the same venue streams."""
+def test_a_spot_account_asking_for_a_stream_is_given_the_spot_websockets():
+    """MEXC spot has a websocket of its own (the orders and account pushes after a listen key,
+    :mod:`adapters.venues.mexc.dialect_spot_stream`): a spot account with ``stream:`` is given a
+    stream whose book is its assets, as a futures account of the venue is given the contract
+    websocket's; until it is live and confirmed, the snapshot is REST's."""
     venue = MexcSpotVenue()
 
     async def body():
         a = mexc_adapter(venue, mexc_account(stream={"enabled": True}))
         try:
-            return a._stream, a.stream_health().reason, (await a.snapshot()).fetch.ok
+            stream = a._stream
+            return (stream is not None and stream.state.spot, a.stream_health().reason,
+                    (await a.snapshot()).fetch.ok)
         finally:
             await a.close()
 
-    assert run(body()) == (None, "STREAM_UNSUPPORTED", True)
-    assert dialect_for("mexc").streams_for("futures") and not dialect_for("mexc").streams_for("spot")
+    assert run(body()) == (True, None, True)
+    assert dialect_for("mexc").streams_for("futures") and dialect_for("mexc").streams_for("spot")
+    # what ksctl validate counts of it: the listen key's POST at each connect, a PUT every 20 minutes
+    from killswitch.compile.venue_weights import venue_costs
+
+    cost, _ = venue_costs("mexc", "spot")
+    assert (cost.streams, cost.stream_open, cost.stream_keepalive, cost.keepalive_every_s) == (True, 1.0, 1.0, 1200.0)
+    assert venue_costs("mexc", "futures")[0].stream_open == 0.0  # the contract login is signed on the socket
 
 
 # --- the book ----------------------------------------------------------------------------------------

@@ -1,0 +1,219 @@
+"""MEXC spot's websocket as a spot account's stream reads it: the orders and account pushes, the mini tickers.
+
+What it owns
+    what one frame of MEXC's spot websocket (``wss://wbs-api.mexc.com/ws``, beside the contract
+    websocket of :mod:`.dialect_stream`) is (:func:`stream_message`) and the events of those the
+    stream reads (:func:`stream_events`). ``ccxt.pro.mexc`` (4.5.90) opens it for a spot client's
+    ``watch_orders`` and ``watch_balance``: a listen key (``POST /api/v3/userDataStream``, kept
+    alive by ``PUT`` every 20 minutes; MEXC's lasts 60), the user data socket
+    ``/ws?listenKey=<key>`` and ``{"method": "SUBSCRIPTION", "params": [<channel>]}``. Its
+    pushes are protobuf (``PushDataV3ApiWrapper``), decoded by the streaming client's own
+    decoder before anything reads them (:func:`stream_decode`: ccxt's ``decode_proto_msg``,
+    protobuf's ``MessageToDict``: the fields camelCase, 64-bit integers as text, a field at its
+    default value left out). ccxt's own reading of the spot orders leaves the kind of an
+    IMMEDIATE_OR_CANCEL or FILL_OR_KILL order unsaid and takes any other order type quietly, so
+    the frames are read here, as the spot API's rows are (:mod:`.dialect_spot`):
+
+    * ``spot@private.orders.v3.api.pb`` (``privateOrders``): one order a push — ``id``, its
+      client id ``clientId``, ``orderType`` 1 LIMIT, 2 LIMIT_MAKER (post only), 3
+      IMMEDIATE_OR_CANCEL, 4 FILL_OR_KILL, 5 MARKET (read as the REST types, each regular:
+      another, the documented 100 of a stop among them, which the spot API's open orders do not
+      list, drops the frame as malformed naming ``orderType``), ``tradeType`` 1 buy, 2 sell,
+      ``status`` 1 new and 3 partially filled (open), 2 filled, 4 cancelled, 5 partially
+      cancelled (ended), ``price``, ``quantity``, ``cumulativeQuantity``; keyed by its id, of
+      the push's ``sendTime`` (MEXC's documented event time; the order's ``createTime`` stays);
+    * ``spot@private.account.v3.api.pb`` (``privateAccount``): one asset a push — ``vcoinName``,
+      ``balanceAmount`` (free) and ``frozenAmount`` (locked), whose sum is the asset's wallet as
+      ``GET /api/v3/account`` gives it (``free`` + ``locked``); of the push's ``sendTime``;
+    * ``spot@public.miniTicker.v3.api.pb@<SYMBOL>@UTC+8`` (``publicMiniTicker``): the pair's
+      ``price``, "the latest price" — what ``GET /api/v3/ticker/price`` values a held asset at —
+      pushed every 3 seconds, so that a book streamed is valued as the polled one is; one
+      subscription per asset held (:func:`watch_marks`; a flat account: :data:`HEARTBEAT_SYMBOL`'s,
+      since the private pushes are silent while nothing happens and a silent stream is blind);
+    * ``spot@private.deals.v3.api.pb`` (fills) is handed over unread: the orders and account
+      pushes say what a fill did.
+
+    A frame it cannot read (a field missing, a value outside the documented ones, a binary
+    frame that is no ``PushDataV3ApiWrapper``) is dropped whole as malformed, BAD_RESPONSE naming
+    the channel and the field. The text answers ``{"id", "code", "msg"}`` (a subscription's
+    echo, ``PONG``) are answers; a ``msg`` that refuses a private subscription ("Not Subscribed
+    ...") and the text ``Invalid listen key`` (as ccxt reads MEXC's refusal of one) end the
+    listen key (``expired``: LISTEN_KEY_EXPIRED with the venue's words), and the stream, down,
+    reconnects with a new one while the account is polled.
+
+What it must not do
+    import ccxt or hold account state (see :mod:`adapters.ccxt_exchange.dialects.base`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Container, Mapping
+from typing import Any, Awaitable, Callable, Optional
+
+from ...ccxt_exchange.dialects import channels
+from ...ccxt_exchange.dialects.frames import FrameFields, latest_ms
+from ...ccxt_exchange.dialects.stream_events import StreamEvent
+from .dialect_spot import ORDER_TYPES
+
+VENUE = "mexc"
+FRAME = FrameFields(VENUE)
+PREFIX = "spot@"
+ORDERS = "spot@private.orders.v3.api.pb"
+ACCOUNT = "spot@private.account.v3.api.pb"
+DEALS = "spot@private.deals.v3.api.pb"
+TICKER = "spot@public.miniTicker.v3.api.pb"
+ZONE = "UTC+8"  # a mini ticker's time zone (its rates only: the price is the latest, whatever the zone)
+# channel → the frame's body (the wrapper's ``oneof``) and its kind; the fills are handed over unread
+BODIES: Mapping[str, str] = {ORDERS: "privateOrders", ACCOUNT: "privateAccount", TICKER: "publicMiniTicker"}
+KINDS: Mapping[str, str] = {ORDERS: "ok", ACCOUNT: "ok", DEALS: "ok", TICKER: "marks"}
+# the websocket's order types → the spot API's (dialect_spot.ORDER_TYPES reads them into the kind)
+WS_TYPES: Mapping[str, str] = {"1": "LIMIT", "2": "LIMIT_MAKER", "3": "IMMEDIATE_OR_CANCEL", "4": "FILL_OR_KILL",
+                               "5": "MARKET"}
+SIDES: Mapping[str, str] = {"1": "buy", "2": "sell"}
+OPEN: Mapping[str, bool] = {"1": True, "3": True, "2": False, "4": False, "5": False}  # status → still open
+INVALID_KEY = "Invalid listen key"
+NOT_SUBSCRIBED = "Not Subscribed"
+HEARTBEAT_SYMBOL = "BTC/USDT"
+
+
+def is_spot(message: Any) -> bool:
+    """Whether a frame is the spot websocket's: a text, a ``{"id", "code", "msg"}`` answer or a
+    push whose ``channel`` begins ``spot@`` (the contract websocket's never does)."""
+    if isinstance(message, (str, bytes, bytearray)):
+        return True
+    if not isinstance(message, Mapping):
+        return False
+    channel = message.get("channel")
+    return channel.startswith(PREFIX) if isinstance(channel, str) else "msg" in message
+
+
+def channel_of(channel: str) -> str:
+    """A push's channel less its symbol and zone (``spot@public.miniTicker.v3.api.pb@BTCUSDT@UTC+8``)."""
+    return "@".join(channel.split("@", 2)[:2])
+
+
+def stream_decode(client: Any, message: bytes) -> Any:
+    """A binary push as the streaming client decodes it (``decode_proto_msg``: the wrapper as a
+    dict); raises where it is no wrapper."""
+    decoded = client.decode_proto_msg(message)
+    if not isinstance(decoded, Mapping) or not decoded.get("channel"):
+        raise ValueError("a binary frame that is no PushDataV3ApiWrapper")
+    return decoded
+
+
+def stream_message(message: Any) -> str:
+    """What a spot frame is: ``answer`` (a subscription's echo, ``PONG``), ``expired`` (the
+    listen key refused), ``ok`` (an order, account or fill push), ``marks`` (a mini ticker),
+    ``unknown`` (a channel it does not read) or ``malformed``."""
+    if isinstance(message, str):
+        return "expired" if message.startswith(INVALID_KEY) else "malformed"
+    if not isinstance(message, Mapping):
+        return "malformed"
+    channel = message.get("channel")
+    if not isinstance(channel, str):
+        said = str(message.get("msg") or "")
+        return "expired" if NOT_SUBSCRIBED in said and "private" in said else "answer"
+    return KINDS.get(channel_of(channel), "unknown")
+
+
+def stream_ended(message: Any) -> tuple[str, str]:
+    """LISTEN_KEY_EXPIRED and the venue's words of an ``expired`` frame."""
+    said = message if isinstance(message, str) else str(message.get("msg") or "") \
+        if isinstance(message, Mapping) else ""
+    return "LISTEN_KEY_EXPIRED", f"{VENUE} refused or ended the spot stream's listen key: {said[:200]}".rstrip()
+
+
+def stream_time(message: Any) -> Optional[int]:
+    """The push's ``sendTime`` (else its ``createTime``, its row's ``time``); None without."""
+    if not isinstance(message, Mapping):
+        return None
+    row = message.get(BODIES.get(channel_of(str(message.get("channel") or "")), ""))
+    row = row if isinstance(row, Mapping) else {}
+    return latest_ms((message.get("sendTime"),)) or latest_ms((message.get("createTime"), row.get("time")))
+
+
+def _stamp(channel: str, message: Mapping[str, Any]) -> int:
+    at = stream_time(message)
+    if at is None:
+        raise FRAME.bad(channel, "sendTime", "missing")
+    return at
+
+
+def stream_events(message: Any, symbol_of: Callable[[str], str],
+                  held: Optional[Container[str]]) -> list[StreamEvent]:
+    """The events of a classified spot push (``ok`` or ``marks``): an asset's wallet, an order by
+    its id, a mini ticker's price (of a pair held only, when ``held`` is given). Raises
+    BAD_RESPONSE naming the channel and the field of a row it cannot read."""
+    channel = channel_of(str(message["channel"]))
+    body = BODIES.get(channel)
+    if body is None:
+        return []
+    row = FRAME.row(channel, message.get(body), body)
+    at = _stamp(channel, message)
+    if channel == ACCOUNT:
+        asset = FRAME.text(channel, row, "vcoinName")
+        wallet = FRAME.number(channel, row, "balanceAmount") + FRAME.number(channel, row, "frozenAmount")
+        return [StreamEvent(("wallet", asset), at, row, wallets=((asset, wallet),))]
+    symbol = symbol_of(FRAME.text(channel, message if channel == ORDERS else row, "symbol"))
+    if channel == TICKER:
+        price = FRAME.number(channel, row, "price")
+        if held is not None and symbol not in held:
+            return []
+        return [StreamEvent(("mark", symbol), at, row, marks=((symbol, price),))]
+    return [_order(channel, row, symbol, at)]
+
+
+def _code(row: Mapping[str, Any], name: str) -> str:
+    value = row.get(name)  # (an int32 of the wrapper; its text, as a documented example may write it)
+    return "" if isinstance(value, bool) else str(value) if isinstance(value, (int, str)) else ""
+
+
+def _order(channel: str, row: Mapping[str, Any], symbol: str, at: int) -> StreamEvent:
+    """One order's push as the spot API's ``openOrders`` row reads it (:func:`.dialect_spot.read_open_order`)."""
+    oid = FRAME.text(channel, row, "id")
+    rest_type = WS_TYPES.get(_code(row, "orderType"))
+    if rest_type is None:
+        raise FRAME.unknown(channel, "orderType", row.get("orderType"))
+    kind = ORDER_TYPES[rest_type]
+    side = SIDES.get(_code(row, "tradeType"))
+    if side is None:
+        raise FRAME.unknown(channel, "tradeType", row.get("tradeType"))
+    status = OPEN.get(_code(row, "status"))
+    if status is None:
+        raise FRAME.unknown(channel, "status", row.get("status"))
+    if not status:
+        return StreamEvent(("order", oid), at, row, orders=((oid, None),))
+    amount = FRAME.number(channel, row, "quantity")
+    filled = FRAME.number(channel, row, "cumulativeQuantity") if "cumulativeQuantity" in row else 0.0
+    price = FRAME.number(channel, row, "price") if kind == "limit" else None
+    if kind == "limit" and not (price and price > 0):
+        raise FRAME.bad(channel, "price", f"no price for a {rest_type} order")
+    order = {"id": oid, "clientOrderId": row.get("clientId") or None, "symbol": symbol, "type": kind, "side": side,
+             "status": "open", "amount": amount, "filled": filled, "remaining": max(amount - filled, 0.0),
+             "price": price, "triggerPrice": None, "reduceOnly": False,
+             "timestamp": latest_ms((row.get("createTime"),)), "info": row}
+    return StreamEvent(("order", oid), at, row, orders=((oid, order),), kinds=((oid, "regular", False),))
+
+
+async def watch_marks(client: Any, held: frozenset[str]) -> Any:
+    """The mini tickers of the pairs held that MEXC lists (a flat account: :data:`HEARTBEAT_SYMBOL`'s,
+    or the first spot pair's), one subscription each; their frames are read raw (ccxt reads
+    none). An asset without a pair has no ticker to watch: the book values it at REST's price,
+    as the snapshot does (a stablecoin at 1, else the snapshot fails naming it)."""
+    if not getattr(client, "markets", None):
+        await client.load_markets()
+    symbols = sorted(s for s in held if s in client.markets)
+    if not symbols:
+        markets = client.markets
+        symbols = [HEARTBEAT_SYMBOL if HEARTBEAT_SYMBOL in markets else
+                   next((s for s, m in markets.items() if m.get("spot")), HEARTBEAT_SYMBOL)]
+
+    def watch(chunk: list[str]) -> Awaitable[Any]:
+        channel = f"{TICKER}@{client.market(chunk[0])['id']}@{ZONE}"
+        return client.watch_spot_public(channel, f"ks:{channel}")
+
+    return await channels.watch_in_chunks(symbols, 1, watch)
+
+
+__all__ = ["ACCOUNT", "HEARTBEAT_SYMBOL", "ORDERS", "TICKER", "WS_TYPES", "is_spot", "stream_decode", "stream_ended",
+           "stream_events", "stream_message", "stream_time", "watch_marks"]
