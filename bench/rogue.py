@@ -35,9 +35,9 @@ held, 1,000 each at 100, and the quote; the bot, on the spot desk, sends the sam
 buys of 10 at 99 across the held pairs) and every fifth order a market buy of 10 growing the first
 holding, and nothing that only reduces (on spot the watch leaves no order standing under a halt:
 only a reduce-only order or a position's take-profit / stop-loss is, and no spot order is either).
-The spot desk tells no change, so the cancels and the runner's sells are stamped where the face
-calls them; a spot websocket face reads the desk at its tick (MEXC's: every 50 ms) and pushes what
-changed (the venue pushes at the change), which the cancel's figure includes.
+Each is stamped as on futures (the spot desk tells its orders' changes); MEXC spot's websocket face
+reads the desk every 50 ms and pushes what changed (the venue, and Kraken spot's face, push at the
+change), which the cancel's figure includes.
 
 Goals (the issue's): streamed p99 <= 250 ms from the venue's event and at most one order's
 notional added; polled <= one interval plus the tick. ``--quick``: 1,000 positions only, 10 s.
@@ -74,7 +74,7 @@ from harness import (
     stop,
     wait_until,
 )
-from rogue_spot import pick_venues, spot_book, venue_table
+from rogue_spot import pick_venues, spot_book, venue_table, why_not_read
 
 ACCOUNT = "acct"
 INTERVAL_S = 5.0
@@ -248,39 +248,10 @@ class _RogueVenue:
 
 class _SpotRogueVenue(_RogueVenue):
     """The venue's side of a spot run: the same bot on the spot desk (limit buys resting across
-    the held pairs, every fifth a market buy growing the first holding), stamped where the spot
-    desk changes an order (it tells no change: its cancels and the runner's sells are wrapped).
-    Nothing it places only reduces: on spot the venue watch leaves no order standing under a halt
-    (only a reduce-only order or a position's take-profit / stop-loss, which no spot order is)."""
-
-    def __init__(self, eng: Any, server: Any, venue_id: str) -> None:
-        super().__init__(eng, server, venue_id)
-        cancel, cancel_all, place = eng.cancel_spot_order, eng.cancel_all_spot, eng.place_spot_order
-
-        def cancelled(*a: Any, **kw: Any) -> Any:
-            o = cancel(*a, **kw)
-            self._stamp_cancels([o])
-            return o
-
-        def all_cancelled(*a: Any, **kw: Any) -> Any:
-            done = cancel_all(*a, **kw)
-            self._stamp_cancels(done)
-            return done
-
-        def placed(account: str, symbol: str, side: str, *a: Any, **kw: Any) -> Any:
-            if (not (kw.get("client_order_id") or "").startswith("rogue-") and symbol == self.first
-                    and side.upper() == "SELL"):
-                self.seen["reverts"].append(time.monotonic())
-            return place(account, symbol, side, *a, **kw)
-
-        eng.cancel_spot_order, eng.cancel_all_spot, eng.place_spot_order = cancelled, all_cancelled, placed
-        self._place_spot = place
-
-    def _stamp_cancels(self, orders: list) -> None:
-        t = time.monotonic()
-        for o in orders:
-            if (o.client_order_id or "").startswith("rogue-"):
-                self.seen["cancelled"].setdefault(o.client_order_id, t)
+    the held pairs, every fifth a market buy growing the first holding), stamped as the futures
+    book's are (the spot desk tells its orders' changes). Nothing it places only reduces: on spot
+    the venue watch leaves no order standing under a halt (only a reduce-only order or a
+    position's take-profit / stop-loss, which no spot order is)."""
 
     @staticmethod
     def refusal(e: Exception) -> str:  # (by what the venue said: a spot face may lack what the bot needs)
@@ -294,11 +265,12 @@ class _SpotRogueVenue(_RogueVenue):
         others limit buys resting across the held pairs."""
         seen, cid = self.seen, f"rogue-{i}"
         if i % 5 == 4:
-            self._place_spot(ACCOUNT, self.first, "BUY", ORDER_QTY, client_order_id=cid)
+            self.eng.place_spot_order(ACCOUNT, self.first, "BUY", ORDER_QTY, client_order_id=cid)
             seen["growth"].append(time.monotonic())
         else:
             sym = self.markets[2 + i % min(8, len(self.markets) - 2)]
-            self._place_spot(ACCOUNT, sym, "BUY", ORDER_QTY, 99.0, time_in_force="GTC", client_order_id=cid)
+            self.eng.place_spot_order(ACCOUNT, sym, "BUY", ORDER_QTY, 99.0, time_in_force="GTC",
+                                      client_order_id=cid)
             seen["accepted"][cid] = time.monotonic()
 
     def command(self, cmd: str, arg: Any) -> Any:
@@ -349,12 +321,17 @@ def post_json(url: str, body: dict) -> dict:
         return json.loads(r.read())
 
 
+def run_dir(work: Path, n: int, streamed: bool, venue_id: str, market: str) -> Path:
+    """Where one run keeps its inputs, the runner's state and its log."""
+    return work / f"{'s' if streamed else 'p'}{n}-{venue_id}{'' if market == 'futures' else '-' + market}"
+
+
 def one_run(work: Path, n: int, streamed: bool, rate: float, seconds: float, at_lock: bool = False,
             venue_id: str = "binanceusdm", market: str = "futures") -> dict:
     venue = VenueProcess(venue_process, n, venue_id, market)
     runner = None
     try:
-        d = work / f"{'s' if streamed else 'p'}{n}-{venue_id}{'' if market == 'futures' else '-' + market}"
+        d = run_dir(work, n, streamed, venue_id, market)
         d.mkdir()
         pol, acc = write_inputs(d, the_account(venue), streamed)
         api_port = free_port()
@@ -512,8 +489,9 @@ def main() -> None:
     venues = pick_venues(args.venue, args.market, table)
     unknown = [v for v in venues if v not in table]
     if unknown:
-        ap.error(f"--venue {', '.join(unknown)}: the streaming venues{' of a spot account' if spot else ''} are "
-                 f"{', '.join(sorted(table)) or 'none'}")
+        ap.error(f"--venue {', '.join(unknown)}: the venues whose {args.market} account streams are "
+                 f"{', '.join(sorted(table)) or 'none'}"
+                 f"{'' if spot else ' (the bench futures book is positions: a spot face is left out; --market spot)'}")
     if "revoke" in modes and (venues != ["binanceusdm"] or spot):
         ap.error("--modes revoke runs on binanceusdm alone (its bot trades over Binance's REST face)")
     work = Path(tempfile.mkdtemp(prefix="ks-rogue-"))
@@ -545,6 +523,8 @@ def main() -> None:
                             r = one_run(work, n, m == "streamed", args.rate, seconds, args.at_lock, v, "spot")
                         except RuntimeError as e:  # (a face that lacks what the bot or the runner needs: said)
                             print(f"    not run: {e}")
+                            for said in why_not_read(run_dir(work, n, m == "streamed", v, "spot") / "bench.err"):
+                                print(f"      the runner said: {said}")
                             continue
                     report(n, m == "streamed", r, ref, args.market)
             sys.stdout.flush()

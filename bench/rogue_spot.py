@@ -3,9 +3,10 @@
 What it owns: :func:`spot_stream_venues`, every venue of the registry whose simulated spot account
 streams (each :class:`SpotVenue` with what the bench lacks to run it, so that a venue whose
 simulator cannot push is named, not run), :func:`venue_table` (that, or bench/stream.py's
-futures venues), :func:`pick_venues` (``--venue`` or the market's default) and :func:`spot_book`
-(one spot account holding N base assets). A venue is found by its folder's data, never named here:
-a venue whose spot account comes to stream (Kraken spot's) gets a row by itself.
+futures venues), :func:`pick_venues` (``--venue`` or the market's default), :func:`spot_book`
+(one spot account holding N base assets) and :func:`why_not_read` (what the runner said of an
+account it could not read or stream, for a run that did not start). A venue is found by its
+folder's data, never named here: a venue whose spot account comes to stream gets a row by itself.
 
 What it must not do: start a process or time anything (bench/rogue.py does); it imports no bench
 harness, so that its helpers are tested alone (tests/unit/bench/test_rogue_spot.py).
@@ -13,6 +14,7 @@ harness, so that its helpers are tested alone (tests/unit/bench/test_rogue_spot.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Mapping, NamedTuple, Optional
 
 
@@ -86,3 +88,20 @@ def pick_venues(asked: Optional[str], market: str, table: Mapping[str, Any]) -> 
     if asked is None:
         return list(table) if market == "spot" else ["binanceusdm"]
     return [v.strip() for v in asked.split(",") if v.strip()]
+
+
+# the runner's words for an account it cannot read or stream (killswitch.runner's FETCH_FAILING, STREAM_DOWN)
+NOT_READ = ("FETCH_FAILING", "STREAM_DOWN")
+
+
+def why_not_read(err: Path, width: int = 300) -> list[str]:
+    """The first line of each of :data:`NOT_READ` the runner wrote to ``err`` (its log), without the
+    time and level, cut at ``width``: why a run's account never came live (none: nothing said)."""
+    said: dict[str, str] = {}
+    lines = err.read_text(errors="replace").splitlines() if err.exists() else []
+    for line in lines:
+        word = next((w for w in NOT_READ if f" {w}: " in line and w not in said), None)
+        if word is not None:
+            said[word] = line[line.index(f" {word}: ") + 1:][:width]
+    return [said[w] for w in NOT_READ if w in said]
+

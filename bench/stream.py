@@ -111,16 +111,19 @@ class Venue:
 
 
 def stream_venues() -> dict[str, Venue]:
-    """Every venue of the registry the simulator answers as whose dialect streams, by its ccxt id;
-    a venue whose folder gives no STREAM_BENCH is refused, named."""
+    """Every venue of the registry the simulator answers as whose dialect streams its futures
+    account, by its ccxt id; a venue whose folder gives no STREAM_BENCH is refused, named. A spot
+    face (Kraken spot's) is left out: the reaction is a futures book's (a mark crossing a
+    threshold closes positions), which a spot account does not hold."""
     from importlib import import_module
 
     from adapters.ccxt_exchange.dialects import dialect_for
     from adapters.registry import sim_venues
+    from adapters.simulated.venues import market_type
 
     out = {}
     for cid, pkg in sim_venues().items():
-        if not dialect_for(cid).streams:
+        if market_type(cid) != "futures" or not dialect_for(cid).streams_for("futures"):
             continue
         folder = pkg.__name__.rsplit(".", 1)[1]
         terms = getattr(import_module(f"{pkg.__name__}.contract"), "STREAM_BENCH", None)

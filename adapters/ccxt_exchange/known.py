@@ -133,10 +133,21 @@ class KnownPositions(AdapterCore):
             self._positions[(symbol, leg)] = pos.model_copy(
                 update={"contracts": left, "notional": pos.notional * left / pos.contracts})
 
+    def _stream_moved_holding(self, base: str) -> bool:
+        """Whether a live private stream holds another total of ``base`` than the holdings read
+        (a fill the runner did not send, since: a bot's buy or sell): the close is then checked
+        against a fresh read, as a futures one is (:meth:`_stream_holds_less`) — never refused
+        against a smaller holding read before, nor sent against a larger one."""
+        s = self._stream
+        if s is None or s.health().state != "live":
+            return False
+        streamed, held = s.holding_of(base), self._holdings.get(base)
+        return streamed is not None and abs(streamed - (held.total if held else 0.0)) > 1e-9 * max(abs(streamed), 1.0)
+
     async def _check_spot_holding(self, op: Op, intent: OrderIntent, market: Mapping) -> None:
         base = market.get("base") or intent.symbol.split("/", 1)[0]
         fresh = self._holdings_at is not None and time.monotonic() - self._holdings_at <= self.position_max_age_s
-        if not fresh:
+        if not fresh or self._stream_moved_holding(base):
             raw = await self._calls.call(op, "fetch_balance")
             self._holdings = self._parse_or_bad_response(
                 "fetch_balance", lambda: {b.asset: b for b in parsing.parse_balances(raw, {})})

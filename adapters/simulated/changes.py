@@ -15,6 +15,10 @@ never queries the engine back (a query would charge weight and run timers).
   submitted), became that order (``TRIGGERED``, naming it), was cancelled (``CANCELED``), or ended
   unplaced at its trigger (``EXPIRED``, ``REJECTED``). A face whose venue streams no such event
   ignores it.
+* :class:`SpotOrderChanged` — an order of the spot desk (:mod:`.spot`) was accepted (``NEW``),
+  traded (``TRADE``), cancelled (``CANCELED``) or expired (``EXPIRED``); and
+  :class:`SpotBalancesChanged` — a fill moved the spot balances of its assets. Kept apart from
+  the futures ones, so that a face whose venue has no spot account never tells them.
 * :class:`MarkSet` — a symbol's mark was set (:meth:`~.engine.SimExchange.set_mark`): the moment a mark
   crosses a level in a scripted test, stamped when it happens.
 
@@ -76,13 +80,32 @@ class AlgoChanged:
 
 
 @dataclass(frozen=True)
+class SpotOrderChanged:
+    account: str
+    ts: int  # engine ms
+    order: SimOrder  # a copy, as it was right after the change
+    execution: str  # NEW | TRADE | CANCELED | EXPIRED
+    last_qty: float = 0.0
+    last_price: float = 0.0
+    fee: float = 0.0  # of this trade
+
+
+@dataclass(frozen=True)
+class SpotBalancesChanged:
+    account: str
+    ts: int
+    balances: tuple[tuple[str, float], ...]  # (asset, its spot balance after the change) of each one it moved
+
+
+@dataclass(frozen=True)
 class MarkSet:
     symbol: str
     price: float
     ts: int
 
 
-Change = Union[OrderChanged, AccountChanged, AlgoChanged, MarkSet]
+Change = Union[OrderChanged, AccountChanged, AlgoChanged, MarkSet, SpotOrderChanged, SpotBalancesChanged]
 Listener = Callable[[Change], None]
 
-__all__ = ["OrderChanged", "LegState", "AccountChanged", "AlgoChanged", "MarkSet", "Change", "Listener"]
+__all__ = ["OrderChanged", "LegState", "AccountChanged", "AlgoChanged", "MarkSet", "SpotBalancesChanged",
+           "SpotOrderChanged", "Change", "Listener"]

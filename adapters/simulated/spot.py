@@ -21,6 +21,10 @@ What it owns
       its limit, or at its trigger for a stop's market order, and the fee), free = balance -
       held.
 
+    Each order's change and each fill's balances are told to the engine's listeners
+    (:class:`~.changes.SpotOrderChanged`, :class:`~.changes.SpotBalancesChanged`): a spot face
+    that pushes renders them.
+
 What it must not do
     touch the futures legs or wallet, read the wall clock or do I/O.
 """
@@ -155,6 +159,8 @@ class SpotDesk(Matching):
         if fill > 0:
             self._spot_fill(a, m, o, fill, px, now)
         o.status = "FILLED" if o.remaining <= EPS else "EXPIRED"
+        if o.status == "EXPIRED":
+            self._order_changed(o, "EXPIRED", now)
 
     def _spot_match(self, m: MarketSpec, o: SimOrder, now: int, ratio: float) -> tuple[float, float]:
         """What of ``o`` fills now (``ratio`` of what is left, on the step) and at what price: the
@@ -184,6 +190,8 @@ class SpotDesk(Matching):
         o.record_fill(fill, notional, fee, now)
         self.events.append({"event": "spot_fill", "account": a.spec.name, "order": o.order_id, "symbol": m.symbol,
                             "side": o.side, "qty": fill, "price": px, "fee": round(fee, 10), "ts": now})
+        self._spot_balances_changed(a, (m.base, m.quote), now)
+        self._order_changed(o, "TRADE", now, last_qty=fill, last_price=px, fee=fee)
 
     def _spot_work(self, a: AccountState, m: MarketSpec, o: SpotOrder, now: int, arriving: bool = False) -> None:
         """A resting order at ``now``: a conditional one whose trigger the mark reached triggers;
@@ -207,10 +215,12 @@ class SpotDesk(Matching):
                 o.status, o.update_time = "CANCELED", now  # the venue cancels it: insufficient funds
                 self.events.append({"event": "spot_cancel", "account": a.spec.name, "order": o.order_id,
                                     "reason": "insufficient funds", "ts": now})
+                self._order_changed(o, "CANCELED", now)
                 return
             self._spot_fill(a, m, o, fill, px, now)
         if o.type == "MARKET" and o.is_open:  # what a triggered market order could not fill expires
             o.status, o.update_time = "EXPIRED", now
+            self._order_changed(o, "EXPIRED", now)
 
     def _spot_tick(self, a: AccountState, now: int) -> None:
         for o in still_open(a.spot_live):
@@ -283,6 +293,7 @@ class SpotDesk(Matching):
     def _spot_end(self, a: AccountState, orders: list[SimOrder], ts: int, event: str) -> list[SimOrder]:
         for o in orders:
             o.status, o.update_time = "CANCELED", ts
+            self._order_changed(o, "CANCELED", ts)
         if orders:
             self.events.append({"event": event, "account": a.spec.name, "orders": [o.order_id for o in orders],
                                 "ts": ts})

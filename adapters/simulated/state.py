@@ -25,7 +25,17 @@ import random
 from typing import Any, Callable, Iterable, Optional
 
 from .accounts import AccountSpec, AccountState, Clock, Leg, RateLimits
-from .changes import AccountChanged, AlgoChanged, Change, LegState, Listener, MarkSet, OrderChanged
+from .changes import (
+    AccountChanged,
+    AlgoChanged,
+    Change,
+    LegState,
+    Listener,
+    MarkSet,
+    OrderChanged,
+    SpotBalancesChanged,
+    SpotOrderChanged,
+)
 from .conditional import ConditionalBook, SimAlgoOrder
 from .depth import DepthModel, SimBook, SlippageModel
 from .faults import FaultPlan
@@ -164,8 +174,12 @@ class ExchangeState:
             listener(change)
 
     def _order_changed(self, o: SimOrder, execution: str, now: int, **trade: Any) -> None:
-        if self.listeners and not o.spot:
-            self._emit(OrderChanged(o.account, now, o.copy(), execution, **trade))
+        if self.listeners:  # (a spot desk's order is told apart: a futures face never tells it)
+            self._emit((SpotOrderChanged if o.spot else OrderChanged)(o.account, now, o.copy(), execution, **trade))
+
+    def _spot_balances_changed(self, a: AccountState, assets: Iterable[str], now: int) -> None:
+        if self.listeners:
+            self._emit(SpotBalancesChanged(a.spec.name, now, tuple((x, a.spot.get(x, 0.0)) for x in assets)))
 
     def _algo_changed(self, o: "SimAlgoOrder", now: int, status: Optional[str] = None,
                       actual: Optional[SimOrder] = None) -> None:

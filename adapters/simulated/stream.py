@@ -340,8 +340,10 @@ class StreamFace(PushFace):
             body = account_update(self.engine, c)
         elif isinstance(c, AlgoChanged):
             body = algo_update(self.engine, c)
-        else:
+        elif isinstance(c, OrderChanged):
             body = order_trade_update(self.engine, c)
+        else:
+            return  # (a spot desk's change: this face has no spot account)
         text = dumps(body)
         for s in self.sockets:
             if s.key is not None and s.account == c.account:

@@ -15,7 +15,7 @@ VENUES = (
     ('bitget', 0.0, True, 0.0, 0.0, 3600.0, ()),
     ('bybit', 0.0, True, 2.0, 0.0, 3600.0, ('USDT', 'USDC')),
     ('hyperliquid', 5.0, True, 20.0, 0.0, 3600.0, ()),
-    ('kraken', 0.0, False, 0.0, 0.0, 3600.0, ()),
+    ('kraken', 0.0, True, 1.0, 0.0, 3600.0, ()),
     ('krakenfutures', 0.0, True, 0.0, 0.0, 3600.0, ()),
     ('mexc', 0.0, True, 0.0, 0.0, 3600.0, ()),
     ('okx', 0.0, True, 0.0, 0.0, 3600.0, ()),
@@ -111,5 +111,6 @@ ENDPOINT_LIMITS = (
 
 # venue, stream_open, stream_keepalive, keepalive_every_s
 SPOT_STREAMS = (
+    ('kraken', 1.0, 0.0, 3600.0),
     ('mexc', 1.0, 1.0, 1200.0),
 )

@@ -231,6 +231,10 @@ class AccountStream(StreamFrames):
         stream's word is trusted (None otherwise, or none made)."""
         return None if self.needs_rest() else self.state.made_position(symbol, side)
 
+    def holding_of(self, asset: str) -> Optional[float]:
+        """The stream's wallet balance of ``asset`` (a spot account's holding), None where it told none."""
+        return self.state.wallet.get(asset)
+
     def position_of(self, symbol: str, leg: str) -> Optional[float]:
         """The contracts the stream holds for ``symbol``'s leg (``long``/``short``; 0 when none)."""
         for (s, key), sp in self.state.positions.items():

@@ -232,7 +232,7 @@ class HyperliquidStreamFace(PushFace):
         if isinstance(c, AccountChanged):
             self._dirty.add(c.account)
             return
-        if c.order.symbol not in self.coins():
+        if not isinstance(c, (OrderChanged, AlgoChanged)) or c.order.symbol not in self.coins():  # (no spot desk)
             return
         row = self._order_update(c)  # sent at the block's end: its last status (an IOC filled at once: filled)
         self._orders.setdefault(c.account, {})[row["order"]["oid"]] = row

@@ -76,3 +76,11 @@ REFUSALS = (
     ({"error": ["EGeneral:Invalid arguments:volume"], "result": {}}, "INVALID_ORDER", "permanent",
      "EGeneral:Invalid arguments", "EGeneral:Invalid arguments:volume"),
 )
+
+
+# Its stream face's private subscriptions (see binance/contract.py).
+STREAM_TOPICS = {"executions", "balances"}
+
+# No STREAM_BENCH: the streamed reaction and rogue benches (bench/stream.py, bench/rogue.py) run a
+# futures book (a mark crossing a threshold closes positions), which a spot account does not
+# hold; they leave a spot face out. Its stream is proven by tests/integration/test_stream_kraken_spot.py.

@@ -25,6 +25,9 @@ What it owns
     * the refusals: HTTP 200 with a non-empty ``error`` list (``{"error": ["EOrder:Unknown
       order"], "result": {}}``) is a refusal, its code the error's ``<severity><category>:
       <message>``, mapped by :data:`.dialect_rows.REFUSALS`; never a success;
+    * the spot account's stream (:class:`.dialect_stream.KrakenSpotStream`): websocket v2's
+      ``executions`` and ``balances`` after the token of ``POST /0/private/GetWebSocketsToken``,
+      the held pairs' ``ticker``;
     * ``POST /0/private/CancelAllOrdersAfter`` as the dead man's switch (account-wide,
       ``timeout`` whole seconds, 0 off; the answer's ``result.triggerTime`` read back);
     * the weight budget: Kraken counts each key's private calls on a counter that decays
@@ -51,6 +54,7 @@ from ...ccxt_exchange.dialects.refusals import Rule
 from ...ccxt_exchange.dialects.spot import check_every_asset_valued
 from ...ccxt_exchange.dialects.trigger_countdown import TriggerCountdown
 from . import dialect_rows as rows
+from .dialect_stream import KrakenSpotStream
 
 BALANCE = "POST /0/private/BalanceEx"
 TICKER = "GET /0/public/Ticker"
@@ -85,7 +89,7 @@ def _trigger_time(answer: Any) -> Any:
 
 
 @dataclass(frozen=True, kw_only=True)
-class KrakenDialect(Dialect):
+class KrakenDialect(KrakenSpotStream, Dialect):
     # cl_ord_id, through ccxt's clientOrderId; the engine's ids as a UUID (:meth:`order_params`)
     max_client_id_length: int = 32
     client_id_alphabet: str = r"A-Za-z0-9\-"
@@ -100,6 +104,12 @@ class KrakenDialect(Dialect):
     raw_field_names: Mapping[tuple[str, str], str] = field(default_factory=lambda: {
         ("order", "type"): "descr.ordertype", ("order", "price"): "descr.price",
         ("order", "triggerPrice"): "descr.price", ("order", "amount"): "vol"})
+    # the websocket's sends unpaced by ccxt (its pacing of a connection's subscriptions held the
+    # balances' and the tickers' behind the executions' for seconds; Kraken paces a connection's
+    # subscriptions by none of the key's counter)
+    client_options: Mapping[str, Any] = field(default_factory=lambda: {"ws": {"cost": 0}})
+    # a stream's start: GetWebSocketsToken, one call of the key's counter (again at each reconnect)
+    stream_open_weight: float = 1.0
     # the order endpoints are paced by the order budget (their counter is per pair), not by ccxt
     order_count_endpoints: frozenset[tuple[str, str, str]] = frozenset(
         ("private", "POST", name) for name in ("AddOrder", "CancelOrder", "CancelAllOrdersAfter"))
@@ -172,7 +182,10 @@ class KrakenDialect(Dialect):
         check_every_asset_valued(self.id, TICKER, balances, quote)
 
     def snapshot_cost(self, market_type: str, settle_coins: tuple[str, ...] = ()) -> Optional[SnapshotCost]:
-        return SnapshotCost(self.spot_reads, self.open_orders_max_age_s) if market_type == "spot" else None
+        if market_type != "spot":
+            return None
+        return SnapshotCost(self.spot_reads, self.open_orders_max_age_s, streams=self.streams_for("spot"),
+                            stream_open=self.stream_open_weight)
 
     def weight_limit_for(self, market_type: str) -> Optional[WeightLimit]:
         return self.spot_limit if market_type == "spot" else None

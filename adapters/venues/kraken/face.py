@@ -6,7 +6,7 @@ ask, over the one engine's spot desk, in the shared face shape
 public   GET  /0/public/AssetPairs, /0/public/Assets, /0/public/Ticker, /0/public/Time
 signed   POST /0/private/Balance, /0/private/BalanceEx, /0/private/OpenOrders, /0/private/ClosedOrders,
               /0/private/AddOrder, /0/private/CancelOrder, /0/private/CancelAll,
-              /0/private/CancelAllOrdersAfter
+              /0/private/CancelAllOrdersAfter, /0/private/GetWebSocketsToken
 
 What it answers, as Kraken documents it
     * the envelope ``{"error": [], "result": ...}``; a refusal ``{"error": ["EOrder:Unknown
@@ -25,6 +25,8 @@ What it answers, as Kraken documents it
       balance, or a buy above the free quote, is ``EOrder:Insufficient funds``;
     * ``CancelOrder`` of a ``txid`` or ``cl_ord_id``: ``count`` 1 and the order gone,
       ``EOrder:Unknown order`` for one not open; ``CancelAll``: every resting order, its count;
+    * ``GetWebSocketsToken``: a token (``token``, ``expires`` 900) the websocket face
+      (:mod:`.face_stream`) takes as the account's on a private subscription (:data:`TOKENS`);
     * ``CancelAllOrdersAfter``: one switch for the account (the engine's countdown of every
       market, which takes the resting spot orders), ``triggerTime`` "0" when off.
 
@@ -40,6 +42,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import secrets
 import weakref
 from typing import Any, Callable, Optional
 from urllib.parse import parse_qsl
@@ -75,6 +78,9 @@ CONDITIONAL_ORDERS = True  # its stop-loss and take-profit orders rest (the demo
 
 # each engine's keys → the last nonce each signed with (a weak map: gone with the engine)
 NONCES: "weakref.WeakKeyDictionary[Any, dict[str, int]]" = weakref.WeakKeyDictionary()
+# each engine's websocket tokens → the account each was given to (GetWebSocketsToken)
+TOKENS: "weakref.WeakKeyDictionary[Any, dict[str, str]]" = weakref.WeakKeyDictionary()
+TOKEN_EXPIRES_S = 900  # what Kraken says of a token: used to subscribe within 15 minutes
 
 
 def signature(secret_b64: str, path: str, nonce: str, post_data: str) -> str:
@@ -101,6 +107,7 @@ class KrakenSpotFace(RestFace):
         "POST /0/private/CancelOrder": "cancel_order",
         "POST /0/private/CancelAll": "cancel_order",
         "POST /0/private/CancelAllOrdersAfter": "countdown",
+        "POST /0/private/GetWebSocketsToken": "ws_token",
     })
     KEY_HEADER = "API-Key"
     VENUE = "kraken"
@@ -242,6 +249,11 @@ class KrakenSpotFace(RestFace):
         now = eng.now()
         return self.ok({"currentTime": iso(now), "triggerTime": iso(now + n * 1000) if n else "0"})
 
+    def op_ws_token(self, p: dict, account: str, at: Optional[int], path: str) -> dict:
+        token = secrets.token_urlsafe(32)
+        TOKENS.setdefault(self.engine, {})[token] = account
+        return self.ok({"token": token, "expires": TOKEN_EXPIRES_S})
+
     # operation → what answers it (face, params, account, at, path)
     OPERATIONS: dict[str, Callable[..., Any]] = {
         "time": lambda f, p, account, at, path: f.ok({"unixtime": f.engine.now() // 1000,
@@ -252,6 +264,7 @@ class KrakenSpotFace(RestFace):
             {asset_id(a): asset_row(a) for m in f.engine.markets.values() for a in (m.base, m.quote)}),
         "ticker": op_ticker, "account": op_account, "open_orders": op_open_orders,
         "get_order": op_get_order, "place_order": op_place, "cancel_order": op_cancel, "countdown": op_countdown,
+        "ws_token": op_ws_token,
     }
 
 
@@ -284,5 +297,5 @@ def kraken_client(server: Any, account: str, *, strict: bool = True, **config: A
 
 sim_client = kraken_client  # the ccxt client of an account (a bot's, with its own key)
 
-__all__ = ["CONDITIONAL_ORDERS", "KrakenSpotFace", "MARKET_TYPE", "PREFIXES", "handle", "kraken_client", "signature",
-           "sim_account", "sim_client"]
+__all__ = ["CONDITIONAL_ORDERS", "KrakenSpotFace", "MARKET_TYPE", "PREFIXES", "TOKENS", "handle", "kraken_client",
+           "signature", "sim_account", "sim_client"]

@@ -45,3 +45,18 @@ def test_the_spot_book_holds_each_base_asked_and_the_quote_the_bot_spends_and_no
     assert eng.accounts["bot"].spot == {"USDT": 5_000.0, "C0": 1_000.0, "C1": 1_000.0, "C2": 1_000.0}
     assert [eng.mark(s) for s in eng.markets] == [100.0, 100.0, 100.0]
     assert not eng.positions("bot", "C0USDT")
+
+
+def test_why_a_run_never_came_live_is_the_runners_first_word_of_each_kind(tmp_path) -> None:
+    err = tmp_path / "bench.err"
+    err.write_text(
+        "2026-11-29T15:24:12.387Z ERROR killswitch.run ksctl run: no NotificationRoutes document\n"
+        "2026-11-29T15:24:13.639Z WARNING killswitch.runner.fetch FETCH_FAILING: kraken/acct: "
+        "EXCHANGE_UNAVAILABLE: fetch_tickers: ExchangeNotAvailable\n"
+        "2026-11-29T15:24:14.000Z WARNING killswitch.runner.fetch FETCH_FAILING: kraken/acct: later\n"
+        "2026-11-29T15:24:15.000Z WARNING killswitch.runner.streams STREAM_DOWN: kraken/acct: its stream is down\n")
+    assert rogue.why_not_read(err) == [
+        "FETCH_FAILING: kraken/acct: EXCHANGE_UNAVAILABLE: fetch_tickers: ExchangeNotAvailable",
+        "STREAM_DOWN: kraken/acct: its stream is down"]
+    assert rogue.why_not_read(err, width=13) == ["FETCH_FAILING", "STREAM_DOWN: "]
+    assert rogue.why_not_read(tmp_path / "none.err") == []

@@ -150,3 +150,26 @@ def test_a_triggered_market_order_on_a_thin_book_expires_what_it_could_not_fill(
     done = ex.get_spot_order(ACC, order_id=o.order_id)
     assert (done.status, done.executed_qty) == ("EXPIRED", pytest.approx(0.5))
     assert ex.open_spot_orders(ACC) == [] and ex.spot_locked(ACC) == {}
+
+
+def test_each_spot_change_is_told_apart_from_the_futures_ones():
+    """A resting order accepted, a market buy's fill (its balances, then the trade) and a cancel
+    reach the engine's listeners as spot changes, stamped by the clock: a face whose venue has no
+    spot account tells none (they are not OrderChanged / AccountChanged)."""
+    from adapters.simulated.changes import SpotBalancesChanged, SpotOrderChanged
+
+    ex = desk()
+    seen: list = []
+    ex.on_change(seen.append)
+    rest = ex.place_spot_order(ACC, BTC, "SELL", 1.0, 62_000.0, time_in_force="GTC", client_order_id="r1")
+    ex.place_spot_order(ACC, BTC, "BUY", 0.1)
+    ex.cancel_spot_order(ACC, rest.order_id)
+    told = [(type(c).__name__, getattr(c, "execution", None)) for c in seen]
+    assert told == [("SpotOrderChanged", "NEW"), ("SpotOrderChanged", "NEW"), ("SpotBalancesChanged", None),
+                    ("SpotOrderChanged", "TRADE"), ("SpotOrderChanged", "CANCELED")]
+    balances = next(c for c in seen if isinstance(c, SpotBalancesChanged))
+    spot = ex.account_state(ACC).spot
+    assert dict(balances.balances) == {"BTC": spot["BTC"], "USDT": spot["USDT"]} and balances.ts == T0
+    trade = [c for c in seen if isinstance(c, SpotOrderChanged)][2]
+    assert (trade.order.status, trade.last_qty, trade.last_price > 0) == ("FILLED", 0.1, True)
+    assert seen[-1].order.status == "CANCELED" and seen[-1].order.order_id == rest.order_id

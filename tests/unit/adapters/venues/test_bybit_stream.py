@@ -82,7 +82,8 @@ def test_bybit_streams_and_reads_orders_with_the_rest_parser():
     assert dialect_for("binanceusdm").stream_order_parser == "parse_ws_order"
     assert dialect_for("okx").streams and dialect_for("okx").stream_order_parser == "parse_order"
     assert dialect_for("hyperliquid").streams and dialect_for("bitget").streams
-    assert dialect_for("bitget").stream_order_parser == "parse_ws_order" and not dialect_for("kraken").streams
+    assert dialect_for("bitget").stream_order_parser == "parse_ws_order"
+    assert dialect_for("kraken").streams_for("spot") and not dialect_for("kraken").streams_for("futures")
 
 
 def test_a_frame_is_stamped_with_the_venues_time_private_or_public():
