@@ -489,9 +489,9 @@ def main() -> None:
     venues = pick_venues(args.venue, args.market, table)
     unknown = [v for v in venues if v not in table]
     if unknown:
+        aside = "" if spot else " (the bench's futures book is positions: a spot face is left out; --market spot)"
         ap.error(f"--venue {', '.join(unknown)}: the venues whose {args.market} account streams are "
-                 f"{', '.join(sorted(table)) or 'none'}"
-                 f"{'' if spot else ' (the bench futures book is positions: a spot face is left out; --market spot)'}")
+                 f"{', '.join(sorted(table)) or 'none'}{aside}")
     if "revoke" in modes and (venues != ["binanceusdm"] or spot):
         ap.error("--modes revoke runs on binanceusdm alone (its bot trades over Binance's REST face)")
     work = Path(tempfile.mkdtemp(prefix="ks-rogue-"))
