@@ -382,3 +382,27 @@ def test_a_switch_answer_without_its_trigger_time_is_bad_response():
         return e.value
 
     assert using(venue, work).reason is Reason.BAD_RESPONSE
+
+
+def test_a_wide_book_reads_every_pairs_ticker_in_one_answer():
+    """A Ticker read names each held pair in its URL: past 200 pairs the dialect asks every
+    pair's ticker in one answer (no ``pair``), so that a book of about 750 pairs or more is not
+    refused for its URL (the simulator refused 8,190 bytes and more, and the account was never
+    read); a narrow book keeps ccxt's tickers of its own pairs."""
+    from adapters.ccxt_exchange.dialects.base import Reads
+    from adapters.venues.kraken.dialect import TICKER_PAIRS_IN_URL
+
+    asked: list = []
+    wide = [f"A{i}/USD" for i in range(TICKER_PAIRS_IN_URL + 1)]
+
+    async def call(method, *args):
+        asked.append((method, args))
+        return {**{s: {"last": 2.0 + i} for i, s in enumerate(wide[:-1])}, "OTHER/USD": {"last": 9.0},
+                wide[-1]: {"last": None, "bid": None}}
+
+    reads = Reads(call=call, has_method=lambda name: True, symbol_of=lambda m: m, market_type="spot")
+    kraken = dialect_for("kraken")
+    assert run(kraken.spot_prices(reads, wide[:TICKER_PAIRS_IN_URL])) is None and asked == []
+    got = run(kraken.spot_prices(reads, wide))
+    assert asked == [("fetch_tickers", ())]  # every pair's, in one answer
+    assert got == {s: 2.0 + i for i, s in enumerate(wide[:-1])}  # ours only; one without a price left out
