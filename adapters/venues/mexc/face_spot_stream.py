@@ -91,7 +91,7 @@ class MexcSpotStreamFace(ChannelFace):
     """The MEXC spot websocket face over ``server``'s engine (see the module docstring)."""
 
     PATHS: dict[str, str] = {}  # (the bare /ws is the Binance face's: it hands this face its sockets)
-    MARK_EVERY_MS, QUIET_EVERY_MS = 300, 1_000
+    MARK_EVERY_MS, QUIET_EVERY_MS = 300, 3_000  # (an unmoved mini ticker: MEXC's 3 s)
     MARK_CHANNEL = TICKER
 
     def __init__(self, server: Any, **options: Any):
