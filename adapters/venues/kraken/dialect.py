@@ -240,7 +240,14 @@ class KrakenDialect(KrakenSpotStream, Dialect):
                                 "result.triggerTime")
 
 
-KRAKEN = KrakenDialect(id="kraken", order_rate=2.0, refusal_of=rows.kraken_refusal)
+# The spot trading engine counts orders and cancels per pair, not per account: each pair's counter
+# takes +1 an order and, for a cancel, up to +8 more the younger the order (under 5 s), against a
+# threshold of 60 / 125 / 180 decaying 1 / 2.34 / 3.75 a second (Starter / Intermediate / Pro;
+# https://docs.kraken.com/exchange/guides/general/ratelimits). The budget is an account's: 2 orders
+# a second, and cancels apart at 8, as a rogue's entries spread over pairs each spend their own
+# pair's counter; many on one pair meet its threshold, refused EOrder:Rate limit exceeded
+# (RATE_LIMITED, retried after a wait), as they did at 2 a second within seconds.
+KRAKEN = KrakenDialect(id="kraken", order_rate=2.0, cancel_rate=8.0, refusal_of=rows.kraken_refusal)
 
 DIALECTS = (KRAKEN,)
 
