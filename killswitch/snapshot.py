@@ -444,3 +444,14 @@ def with_positions(s: Snapshot, positions: Union[PositionList, PositionsOnReadin
 def base_asset(symbol: str) -> str:
     """``BTC/USDT:USDT`` → ``BTC``."""
     return symbol.split("/", 1)[0]
+
+
+def spot_holdings(s: Snapshot) -> list[tuple[str, Balance]]:
+    """A spot account's holdings: (``ASSET/QUOTE``, its balance) of every asset it holds (a total
+    above 0) but its quote currency and its stablecoins, in the balances' order; none for a
+    futures account. What a ``close_all`` sells and what the venue watch holds to its size under
+    a halt (a held base asset is a long leg: docs/exchanges.md)."""
+    if s.market_type != "spot":
+        return []
+    keep = {*s.stablecoins, s.quote_currency}
+    return [(f"{b.asset}/{s.quote_currency}", b) for b in s.balances if b.asset not in keep and b.total > 0]

@@ -27,7 +27,7 @@ from typing import Callable, Iterable, Mapping, Optional
 from ..compile.graph import PolicyNode, StageNode
 from ..orders import CancelIntent
 from ..policy.positions import PositionCondition
-from ..snapshot import Snapshot
+from ..snapshot import Snapshot, spot_holdings
 from . import positions as facts
 from .amounts import _floor_step, step_of
 from .attribution import Attribution, Declines, column, risk_scores
@@ -267,14 +267,11 @@ class _Planner:
             if not self.view.whole_accounts:
                 self.skipped.append(f"SPOT_NOT_OWNED: {s.venue}/{s.account} balances belong to the whole account")
                 continue
-            keep = set(s.stablecoins) | {s.quote_currency}
-            for b in s.balances:
-                if b.asset in keep or b.total <= 0:
-                    continue
+            for symbol, b in spot_holdings(s):
                 if not b.price:
                     self.skipped.append(f"NO_PRICE: {s.venue}/{s.account} {b.asset} cannot be valued")
                     continue
-                out.append((s, f"{b.asset}/{s.quote_currency}", b, b.price))
+                out.append((s, symbol, b, b.price))
         return out
 
     def spot_legs(self, holdings: list[_Holding], cancels: list[CancelIntent]) -> list["_Leg"]:

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from killswitch.runner.watch.enforce import leg_sizes
 from tests.procs import until
 
 from .test_stream_adapter import States
@@ -56,6 +57,8 @@ def test_a_live_stream_answers_the_spot_book_without_rest_as_rest_reads_it():
         assert snap.equity == pytest.approx(rest.equity, rel=1e-9) and snap.market_type == "spot"
         assert {b.asset: b.price for b in snap.balances} == pytest.approx({b.asset: b.price for b in rest.balances})
         assert list(snap.positions) == [] and snap.orders == rest.orders == []
+        # the venue watch's legs, the held base assets (not the quote), the same from either
+        assert leg_sizes(snap) == pytest.approx(leg_sizes(rest)) and "BTC/USDT|long" in leg_sizes(rest)
         h = r.health
         assert (h.state, h.reason, h.reconnects, h.disagreements, h.reconciles, h.dropped) == (
             "live", None, 0, 0, 1, {})
@@ -95,6 +98,7 @@ def test_a_new_asset_is_watched_at_its_pair_and_one_sold_whole_leaves_the_book()
         snap = await r.seen(lambda s: "SOL" not in held(s), "SOL sold whole")
         assert held(snap) == pytest.approx(r.truth())
         rest = await r.adapter._rest_snapshot()
+        assert "SOL/USDT|long" not in leg_sizes(snap) and leg_sizes(snap) == pytest.approx(leg_sizes(rest))
         assert snap.equity == pytest.approx(rest.equity, rel=1e-9)
     rig(t)
 

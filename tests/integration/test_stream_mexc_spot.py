@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from killswitch.runner.watch.enforce import leg_sizes
 from tests.procs import until
 
 from .sim_helpers import run
@@ -70,6 +71,9 @@ def test_a_live_stream_answers_snapshots_without_rest_as_the_polled_book():
         rest = await r.adapter._rest_snapshot()
         assert held(snap) == pytest.approx(held(rest))
         assert held(rest) == pytest.approx(r.truth()) and len(r.truth()) > 1
+        # the venue watch's legs, the held base assets (not the quote), the same from either
+        assert leg_sizes(snap) == pytest.approx(leg_sizes(rest)) and "BTC/USDT|long" in leg_sizes(rest)
+        assert "USDT/USDT|long" not in leg_sizes(snap)
         assert prices(snap) == pytest.approx(prices(rest))
         assert snap.equity == pytest.approx(rest.equity, rel=1e-9) and not snap.positions
         h = r.health
@@ -95,6 +99,8 @@ def test_a_fill_and_a_set_mark_reach_the_book_from_the_stream_and_wake_the_runne
         rest = await r.adapter._rest_snapshot()
         assert snap.equity == pytest.approx(rest.equity, rel=1e-9)
         assert held(snap) == pytest.approx(held(rest))
+        assert leg_sizes(snap) == pytest.approx(leg_sizes(rest))  # the fill's growth, as the watch reads it
+        assert leg_sizes(snap)["BTC/USDT|long"] == pytest.approx(btc + 0.01)
         assert r.health.disagreements == 0
     rig(t)
 
@@ -253,6 +259,53 @@ def test_a_streamed_spot_account_cancels_a_rogue_entry_at_the_stream_events_tick
     (row,) = seen["rows"]
     assert (row["client_order_id"], row["action"], row["strategy"], row["scope"]) == (
         "alp-rogue-9", "cancel", "alpha", key)
+
+
+def test_a_streamed_spot_holding_grown_under_a_halt_is_sold_back_at_the_stream_events_tick(tmp_path, monkeypatch):
+    """``ksctl run`` in-process, a 30 s interval, the MEXC spot account streamed, an operator's
+    halt told not to cancel (no entry wakes the runner, only the fill can): a bot's market buy of
+    BTC grows the holding; the account push wakes the runner, whose venue watch sells the excess
+    back (one sale, not reduce-only) within seconds, long before the next interval."""
+    import asyncio
+    import time
+
+    from .test_enforcement import violations
+    from .test_stream_runner import serve, stream_of
+
+    key = "mexc/sim-main"
+    seen: dict = {}
+
+    def btc(engine: Any) -> float:
+        return float(engine.accounts["sim-main"].spot.get("BTC", 0.0))
+
+    async def scenario(daemon: Any, server: Any) -> None:
+        parts = daemon.parts
+        assert (await daemon.desk.lock_scope(key, "halted", "desk halt", actor="op",
+                                             enforce={"cancel": False, "revert_growth": True})).done
+        daemon.wakes.nudge()  # the first tick under the lock: each holding's size at the lock is its baseline
+        await until(lambda: parts.book.baselines.get(key), "the baselines kept", 30.0)
+        seen["legs"] = dict(parts.book.baselines[key]["legs"])
+        await until(lambda: stream_of(daemon, key)["state"] == "live", "the stream live", 30.0)
+        seen["before"] = btc(server.engine)
+        started = time.monotonic()
+        server.engine.place_spot_order("sim-main", "BTCUSDT", "BUY", 0.2, client_order_id="alp-mkt-9")
+        seen["grown"] = btc(server.engine)
+        await until(lambda: btc(server.engine) == pytest.approx(seen["before"]), "the growth sold back", 30.0)
+        seen["after_s"] = time.monotonic() - started
+        seen["rows"] = violations(daemon.runner.store)
+        seen["journal"] = [(e.symbol, e.side, e.amount, e.reduce_only) for e in daemon.runner.store.journal(limit=100)
+                           if e.decision_id.startswith("enforce/")]
+
+    extra = "market_type: spot\nhedge_mode: false\nstrategies: [{name: alpha, client_id_prefixes: [alp-]}]\n"
+    asyncio.run(asyncio.wait_for(serve(tmp_path, monkeypatch, "30s", scenario, venue="mexc", extra=extra,
+                                       ready=lambda srv: PRIVATE <= set().union(
+                                           *(s.streams for s in srv.mexc_stream.spot.sockets))), 90))
+    assert seen["legs"]["BTC/USDT|long"] == pytest.approx(seen["before"]) and "USDT/USDT|long" not in seen["legs"]
+    assert seen["grown"] == pytest.approx(seen["before"] + 0.2)
+    assert seen["after_s"] < 10.0, seen  # woken by the stream: the 30 s interval did not pass
+    assert seen["journal"] == [("BTC/USDT", "sell", pytest.approx(0.2), False)]
+    (row,) = seen["rows"]
+    assert (row["action"], row["symbol"], row["side"]) == ("revert", "BTC/USDT", "buy")
 
 
 def test_a_mini_ticker_that_cannot_be_decoded_is_counted_and_the_next_values_the_book():

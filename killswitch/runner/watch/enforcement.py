@@ -17,9 +17,11 @@ plans, before the journal) that
 4. sends the cancels at once (one request per account, by venue order id; nothing in a dry run,
    nothing once the fence is lost), audits what each came to (one ``violation_cancel_result``
    row per account: each venue order id, ``canceled`` or the venue's refusal; what the closure
-   report shows), and hands the reverts back to the tick as plans, to be
-   journaled with its own and sent by the executor (reduce-only, client ids derived from the
-   decision), unless an order of ours on that leg is not final yet. A revert's violation is
+   report shows), and hands the reverts back to the tick as plans, to be journaled with its own
+   and sent by the executor (reduce-only, a spot holding's a sale of at most what is held; client
+   ids derived from the decision), unless an order of ours on that leg is not final yet (a sale a
+   plan of the tick makes of a spot holding closes its leg as a reduce-only order does). A
+   revert's violation is
    attributed before its row is written by the fills that grew the leg (the adapter's read of
    the account's trades, :mod:`.attribution`): the bot's order and strategy, never the runner's
    own revert, which the row names apart (``revert_client_order_id``); and each revert sent is
@@ -164,7 +166,7 @@ class Enforcement:
             self.cancelled.clear()
             return plans
         await self.recover(holds, now)
-        closing = {leg_key(o) for p in plans for o in p.orders if o.reduce_only}
+        closing = closing_legs(plans, snapshots)
         w = decide(self.book.lock_book, snapshots, frozenset(), self.book.baselines, now, closing=closing,
                    checks=checks, before=before, memo=self._memo)
         if w.cancels:  # the runner's own orders are never cancelled: read them only when it matters
@@ -433,6 +435,14 @@ def _result(account: str, outcomes: dict[str, str], now: int) -> tuple[str, int,
 def _taken(record: Any, now: int) -> int:
     """When an account's baselines were taken (``now`` when it has none)."""
     return int(record.get("since", now)) if isinstance(record, Mapping) else now
+
+
+def closing_legs(plans: Sequence[Plan], snapshots: Sequence[Snapshot]) -> set[tuple[str, str, str]]:
+    """The legs the orders of ``plans`` close (never reverted by the same tick): each reduce-only
+    order's, and each sale of a spot account's (a ``close_all``'s of a holding: its long leg)."""
+    spot = {f"{s.venue}/{s.account}" for s in snapshots if s.market_type == "spot"}
+    return {leg_key(o) for p in plans for o in p.orders
+            if o.reduce_only or (o.side == "sell" and f"{o.venue}/{o.account}" in spot)}
 
 
 def leg_key(o: Any) -> tuple[str, str, str]:

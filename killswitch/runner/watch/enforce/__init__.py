@@ -24,7 +24,10 @@ its symbol, as the pre-trade gate reads them: :func:`~killswitch.runner.gate.req
   reduce-only order of the excess, never above the position, rounded down to the market's step
   (nothing when that is below the venue's minimum amount: said in ``notes``), at a protected
   price (:data:`REVERT_SLIPPAGE` past the mark). Never on a leg a plan of this tick already
-  closes (``closing``);
+  closes (``closing``). A spot account's holdings are legs too (``ASSET/QUOTE``, long, the
+  asset's total; :func:`~killswitch.snapshot.spot_holdings`, what a ``close_all`` sells: never
+  the quote currency or a stablecoin), their growth sold back as a ``close_all`` sells (not
+  reduce-only, at most the holding, the venue's minimum notional a minimum too);
 - **a fill under a halt that reduced** is reported too (no order may pass a halt): a leg below
   its baseline under a ``halted`` lock is a candidate (``Watch.reduced``, action
   :data:`REDUCED`) that the caller keeps only where the account's trades show a bot's fill did

@@ -11,9 +11,19 @@ from typing import Any, Iterable, Mapping, Optional, Sequence
 
 from ....engine.plans import Plan
 from ....orders import CancelIntent
-from ....snapshot import Snapshot
+from ....snapshot import Snapshot, spot_holdings
 from ...lock.lock import LockBook
-from .legs import SizesMemo, _columns, _reductions, _revert, _reverts_somewhere, _sizes, leg_sizes
+from .legs import (
+    SizesMemo,
+    _columns,
+    _held_at,
+    _reductions,
+    _revert,
+    _reverts_somewhere,
+    _sizes,
+    _with_holdings,
+    leg_sizes,
+)
 from .orders import _cancel_orders
 from .values import _EPS, LOCK_VIOLATION, Leg, OrderCheck, Violation, Watch, _lock_for, enforce_of
 
@@ -50,12 +60,16 @@ def watch(book: LockBook, snapshots: Iterable[Snapshot], own: Iterable[str],  # 
                 kept[account] = baselines[account]
             continue
         symbols, legs_of, contracts, notional, mark_of = _columns(snap)
-        sizes, first = memo.sizes(account, symbols, legs_of, contracts) if memo is not None else \
-            _sizes(symbols, legs_of, contracts)
+        held = spot_holdings(snap)  # a spot account's holdings: long legs after the positions
+        rows = _with_holdings(symbols, legs_of, contracts, held)
+        sizes, first = memo.sizes(account, *rows) if memo is not None else _sizes(*rows)
         if snap.orders:
             marks = dict(zip(symbols, mark_of))
             units = {s: n / c for s, n, c in zip(symbols, notional, contracts) if c > 0}
-            ids = _cancel_orders(book, snap, account, mine, sizes, marks, units, now, checks, violations)
+            # which order would grow a position is the positions' alone (as the stream's fast path
+            # and the gate judge it): a spot holding does not make a sale of it reduce-only
+            positions = sizes if not held else _sizes(symbols, legs_of, contracts)[0]
+            ids = _cancel_orders(book, snap, account, mine, positions, marks, units, now, checks, violations)
             if ids:
                 cancels.append(CancelIntent(snap.venue, snap.account, "entries", tuple(ids), LOCK_VIOLATION))
         if not holds or not _reverts_somewhere(book, holds, snap, account, first, now):
@@ -78,15 +92,15 @@ def watch(book: LockBook, snapshots: Iterable[Snapshot], own: Iterable[str],  # 
         # each baseline lowered when the position shrinks
         legs = {key: low for key, base in legs_before.items() if (low := min(float(base), sizes.get(key, 0.0))) > 0}
         kept[account] = {"since": since, "legs": legs}
-        reduced.extend(_reductions(book, snap, account, legs_before, sizes, now))
+        reduced.extend(_reductions(book, snap, account, legs_before, sizes, now, held))
         grew = False
         for key, size in sizes.items():
             base = float(legs_before.get(key, 0.0))
             if size <= base * (1 + _EPS) + _EPS:
                 continue
             grew = True
-            p = snap.positions[first[key]]
-            leg = legs_of[first[key]]
+            p = _held_at(snap, held, first[key])
+            leg = rows[1][first[key]]
             if (account, p.symbol, leg) in shut:
                 continue
             lock = _lock_for(book, account, p.symbol, p.strategy, now)
