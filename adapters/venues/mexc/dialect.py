@@ -525,6 +525,14 @@ MEXC = MexcDialect(
     # cancels spend a budget of their own, never paced behind the creates (a lock's reverts)
     id="mexc", order_rate=8.0, cancel_rate=8.0,
     read_endpoints={"futures": (POSITIONS, OPEN_ORDERS), "spot": (spot.ACCOUNT, spot.OPEN_ORDERS)},
-    refusal_of=mexc_refusal)
+    refusal_of=mexc_refusal,
+    # MEXC limits each endpoint apart (the contract API's 20 a 2 s an endpoint, the spot API's by
+    # endpoint too): the orders and cancels are paced by their budgets, never queued in ccxt's
+    # weight behind the reads (a spot lock's sales back, each with its reads, held the rogue's
+    # cancels a second and more)
+    order_count_endpoints=frozenset({
+        *(("spot", m, p) for m, p in (("POST", "order"), ("DELETE", "order"), ("DELETE", "openOrders"))),
+        *(("contract", "POST", p) for p in ("order/submit", "order/cancel", "order/cancel_all", "planorder/cancel",
+                                            "planorder/cancel_all", "stoporder/cancel", "stoporder/cancel_all"))}))
 
 DIALECTS = (MEXC,)

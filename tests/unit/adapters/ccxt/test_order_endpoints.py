@@ -43,9 +43,13 @@ def test_every_order_endpoint_a_dialect_names_is_one_ccxt_calls(venue):
         assert e in known, f"{venue}: {e} is no endpoint of ccxt's table"
 
 
-def test_okx_bitget_and_hyperliquid_orders_are_out_of_the_read_queue():
+def test_okx_bitget_mexc_and_hyperliquid_orders_are_out_of_the_read_queue():
     for venue, path, charged in (("okx", ("private", "POST", "trade/order"), False),
                                  ("bitget", ("private", "POST", "v2/mix/order/place-order"), False),
+                                 # MEXC limits each endpoint apart: a spot lock's sales back and their
+                                 # reads held the rogue's cancels a second and more in the read queue
+                                 ("mexc", ("spot", "DELETE", "order"), False),
+                                 ("mexc", ("contract", "POST", "order/cancel"), False),
                                  ("hyperliquid", ("private", "POST", "exchange"), True)):
         d = DIALECTS[venue]
         assert (path in d.order_weight_endpoints) is charged and (path in d.order_count_endpoints) is not charged
