@@ -49,6 +49,16 @@ def dumps(body: Any) -> str:
     return json.dumps(body, separators=(",", ":"))
 
 
+def first_method(first: str) -> Any:
+    """The ``method`` of a socket's first request (a face claiming a shared path reads it), or
+    None where the request is no JSON object."""
+    try:
+        req = json.loads(first)
+    except ValueError:
+        return None
+    return req.get("method") if isinstance(req, dict) else None
+
+
 def malformed(text: str, how: str) -> str:
     """``text`` broken the way a STREAM_MALFORMED fault asks: "json" cut short, "fields" without
     its payload (``a``, ``o``, ``p``), "event" with an event type nobody knows."""

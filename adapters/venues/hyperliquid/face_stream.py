@@ -53,7 +53,7 @@ from typing import Any, Optional
 from aiohttp import web
 
 from ...simulated.changes import AccountChanged, AlgoChanged, Change, MarkSet, OrderChanged
-from ...simulated.faces.push import PushFace, _Socket, dumps
+from ...simulated.faces.push import PushFace, _Socket, dumps, first_method
 from .face import _Face
 from .face_identity import ADDRESS_RE
 from .face_keys import addresses, warm as warm_signatures
@@ -95,11 +95,7 @@ class HyperliquidStreamFace(PushFace):
     @staticmethod
     def claims(first: str) -> bool:
         """Whether a /ws socket whose first request is ``first`` speaks Hyperliquid."""
-        try:
-            req = json.loads(first)
-        except ValueError:
-            return False
-        return isinstance(req, dict) and req.get("method") in METHODS
+        return first_method(first) in METHODS
 
     async def serve(self, ws: web.WebSocketResponse, first: str) -> None:
         sock = _Socket(ws, None)

@@ -59,7 +59,7 @@ from aiohttp import web
 from ...simulated.changes import Change, MarkSet
 from ...simulated.engine import MarketSpec
 from ...simulated.faces.channels import ChannelFace
-from ...simulated.faces.push import _Socket
+from ...simulated.faces.push import _Socket, first_method
 from ...simulated.stream import ListenKey, ListenKeyError, ListenKeys
 from .face_spot import amount_text as _text
 
@@ -149,11 +149,7 @@ class MexcSpotStreamFace(ChannelFace):
     @staticmethod
     def claims(first: str) -> bool:
         """Whether a bare /ws socket whose first request is ``first`` speaks MEXC spot."""
-        try:
-            req = json.loads(first)
-        except ValueError:
-            return False
-        return isinstance(req, dict) and req.get("method") in ("SUBSCRIPTION", "UNSUBSCRIPTION")
+        return first_method(first) in ("SUBSCRIPTION", "UNSUBSCRIPTION")
 
     async def serve(self, ws: web.WebSocketResponse, first: Optional[str] = None, key: Optional[str] = None) -> None:
         k = self.keys.keys.get(key) if key else None
