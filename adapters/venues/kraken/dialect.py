@@ -53,6 +53,7 @@ from ...ccxt_exchange.dialects.cancel_hooks import Call, CancelAnswer
 from ...ccxt_exchange.dialects.refusals import Rule
 from ...ccxt_exchange.dialects.spot import check_every_asset_valued
 from ...ccxt_exchange.dialects.trigger_countdown import TriggerCountdown
+from ...ccxt_exchange.nonces import increasing_nonces
 from ...ccxt_exchange.parsing import ticker_price
 from . import dialect_rows as rows
 from .dialect_stream import KrakenSpotStream
@@ -178,6 +179,11 @@ class KrakenDialect(KrakenSpotStream, Dialect):
         if not isinstance(got, list):
             raise self.bad_field(rows.OPEN_ORDERS, "result.open", "not a list of orders")
         return await read_each(got, rows.read_open_order)
+
+    def prepare_client(self, client: Any) -> None:
+        """The key's nonces strictly increasing across the account's clients (its REST client and
+        its stream's, which signs the websocket token): :func:`adapters.ccxt_exchange.nonces.increasing_nonces`."""
+        increasing_nonces(client)
 
     async def spot_prices(self, reads: Reads, symbols: list[str]) -> Optional[Mapping[str, float]]:
         """Past :data:`TICKER_PAIRS_IN_URL` held pairs, every pair's ``Ticker`` in one answer

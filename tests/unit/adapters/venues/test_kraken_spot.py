@@ -427,3 +427,22 @@ def test_a_cancel_never_waits_behind_the_accounts_orders():
 
     r = using(venue, work)  # (the dialect's own rates)
     assert r.canceled == ("OXCZ7B-EMVZQ-MTJTQJ",)
+
+
+def test_the_accounts_clients_sign_with_strictly_increasing_nonces():
+    """Kraken refuses a nonce not above the last its key signed with (EAPI:Invalid nonce). ccxt's is
+    the millisecond: an account's REST client and its stream's client (the websocket token), or two
+    requests of one, signing in the same millisecond sent one nonce twice and the stream went down
+    at its start. Every client of one key now draws from one increasing clock; another key's apart."""
+    import uuid
+
+    one, other = f"k-{uuid.uuid4().hex}", f"k-{uuid.uuid4().hex}"  # (the clock is the process's)
+    clients = [ccxt_async.kraken({"apiKey": key, "secret": "c2VjcmV0"}) for key in (one, one, other)]
+    for c in clients:
+        c.milliseconds = lambda: 1_700_000_000_000  # one millisecond for all
+        dialect_for("kraken").prepare_client(c)
+    drawn = [clients[i % 2].nonce() for i in range(6)]
+    assert drawn == sorted(set(drawn)) and len(drawn) == 6  # strictly increasing across both
+    assert clients[2].nonce() == 1_700_000_000_000  # another key: its own clock
+    for c in clients:
+        run(c.close())
