@@ -156,16 +156,7 @@ def test_a_close_of_a_holding_a_rogue_buy_grew_is_checked_against_a_fresh_read_n
 def test_a_disconnect_is_down_then_reconnected_counted_and_read_over_rest_first():
     async def t(r: Rig):
         await r.live()
-        with States(r) as states:  # type: ignore[arg-type]
-            r.server.faults.stream("stream_disconnect", op="stream:user", times=1)
-            r.buy()
-            await until(lambda: ("down", "STREAM_DOWN") in states.seen, "the stream down", DEADLINE_S)
-            down = await r.adapter.snapshot()
-            assert down.fetch.ok and down.fetch.calls > 0
-            await until(lambda: r.health.state == "live", "the stream live again", DEADLINE_S)
-        assert r.health.reconnects == 1
-        again = await r.adapter.snapshot()  # the reconnect's reconcile: REST wins first
-        assert again.fetch.calls > 0
+        await r.down_and_back(r.buy)
         assert held(await r.from_stream()) == pytest.approx(r.truth())
     rig(t)
 

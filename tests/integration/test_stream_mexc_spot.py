@@ -167,16 +167,7 @@ def test_a_listen_key_that_lapses_unrenewed_is_said_and_the_account_polled():
 def test_a_disconnect_is_down_then_reconnected_with_a_new_key_and_read_over_rest_first():
     async def t(r: Rig):
         await r.live()
-        with States(r) as states:  # type: ignore[arg-type]
-            r.server.faults.stream("stream_disconnect", op="stream:user", times=1)
-            r.buy()
-            await until(lambda: ("down", "STREAM_DOWN") in states.seen, "the stream down", DEADLINE_S)
-            down = await r.adapter.snapshot()
-            assert down.fetch.ok and down.fetch.calls > 0
-            await until(lambda: r.health.state == "live", "the stream live again", DEADLINE_S)
-        assert r.health.reconnects == 1
-        again = await r.adapter.snapshot()  # the reconnect's reconcile: REST wins first
-        assert again.fetch.calls > 0
+        await r.down_and_back(r.buy)
         await until(lambda: PRIVATE <= r.subscribed(), "the channels subscribed again", DEADLINE_S)
         assert held(await r.from_stream()) == pytest.approx(r.truth())
     rig(t)

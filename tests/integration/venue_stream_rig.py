@@ -7,8 +7,9 @@ in its own symbols (:meth:`StreamRig.truth`)."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
-from typing import Any
+from typing import Any, Callable
 
 from adapters.simulated.http import SimServer, wall_clock
 from adapters.simulated.scenarios import build
@@ -53,6 +54,26 @@ class StreamRig:
     async def __aexit__(self, *exc: Any) -> None:
         await self.adapters.close()
         await self.server.stop()
+
+    async def down_and_back(self, act: Callable[[], Any]) -> tuple[list, Any]:
+        """The user stream dropped once while ``act()`` runs (a bot's order; awaited when it is a
+        coroutine): said down (STREAM_DOWN) and read over REST meanwhile, live again after one
+        reconnect, the reconnect's reconcile read over REST first. (The states seen, that read.)"""
+        from .test_stream_adapter import States
+
+        with States(self) as states:  # type: ignore[arg-type]
+            self.server.faults.stream("stream_disconnect", op="stream:user", times=1)
+            done = act()
+            if inspect.isawaitable(done):
+                await done
+            await until(lambda: ("down", "STREAM_DOWN") in states.seen, "the stream down", DEADLINE_S)
+            down = await self.adapter.snapshot()
+            assert down.fetch.ok and down.fetch.calls > 0
+            await until(lambda: self.health.state == "live", "the stream live again", DEADLINE_S)
+        assert self.health.reconnects == 1
+        again = await self.adapter.snapshot()
+        assert again.fetch.calls > 0
+        return states.seen, again
 
     @property
     def health(self) -> Any:
