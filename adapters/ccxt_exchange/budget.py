@@ -5,7 +5,8 @@ What it owns
       cancel of one account spends, callers served in arrival order;
     * :class:`RequestPacer`: ccxt's request-weight limit as a token bucket that credits idle time,
       in place of ccxt's own limiter, and the burst it may spend at once (:data:`RATE_LIMIT_BURST`);
-      the reads a cancel waits on (:func:`urgent_reads`) sent ahead of the others;
+      the reads a cancel waits on (:func:`urgent_reads`) sent ahead of the others; the bucket
+      both are (:class:`TokenBucket`), each spending it by its own rule;
     * taking a venue's order-count-limited endpoints (declared by its dialect) off ccxt's weight
       limiter, so that orders are paced once, by the budget, and charging reads the weight the
       venue publishes where ccxt's table says less (also the dialect's).
@@ -57,7 +58,28 @@ class Charged(float):
     venue's."""
 
 
-class RequestPacer:
+class TokenBucket:
+    """``capacity`` tokens, refilled at ``rate`` a second up to it and full at start: what the
+    order budget and the request pacer each spend, each by its own rule (callers in arrival
+    order, under its lock)."""
+
+    def __init__(self, rate: float, capacity: float, clock: Callable[[], float], what: str):
+        if rate <= 0:
+            raise ValueError(f"{what} must be positive")
+        self.rate = float(rate)
+        self.capacity = float(capacity)
+        self.tokens = self.capacity
+        self._clock = clock
+        self._last = clock()
+        self._lock = asyncio.Lock()
+
+    def _refill(self) -> None:
+        now = self._clock()
+        self.tokens = min(self.capacity, self.tokens + (now - self._last) * self.rate)
+        self._last = now
+
+
+class RequestPacer(TokenBucket):
     """ccxt's request-weight limit, paced the way the venue counts it: a token bucket of
     ``capacity`` cost units, refilled at ``rate`` units a second — *idle time included* — and
     full at start; a request goes when the bucket is not in debt (ccxt's rule: one request may
@@ -74,19 +96,7 @@ class RequestPacer:
     less than a second's refill never waits."""
 
     def __init__(self, rate: float, capacity: float = RATE_LIMIT_BURST, clock: Callable[[], float] = time.monotonic):
-        if rate <= 0:
-            raise ValueError("the request rate must be positive")
-        self.rate = float(rate)
-        self.capacity = float(capacity)
-        self.tokens = self.capacity
-        self._clock = clock
-        self._last = clock()
-        self._lock = asyncio.Lock()
-
-    def _refill(self) -> None:
-        now = self._clock()
-        self.tokens = min(self.capacity, self.tokens + (now - self._last) * self.rate)
-        self._last = now
+        super().__init__(rate, capacity, clock, "the request rate")
 
     def available(self) -> float:
         """The cost units that could go now without a wait (below 0: the debt a request waits out)."""
@@ -144,24 +154,12 @@ def weigh_endpoints(ex: Any, costs: Mapping[tuple[str, str, str], float],
     ex.calculate_rate_limiter_cost = cost
 
 
-class OrderBudget:
+class OrderBudget(TokenBucket):
     """An async token bucket: ``rate`` orders per second, bursts of up to ``burst`` (one
-    second's worth by default). Callers queue in arrival order."""
+    second's worth by default: its ``capacity``). Callers queue in arrival order."""
 
     def __init__(self, rate: float, burst: Optional[float] = None, clock: Callable[[], float] = time.monotonic):
-        if rate <= 0:
-            raise ValueError("orders_per_second must be positive")
-        self.rate = float(rate)
-        self.burst = float(burst) if burst is not None else max(1.0, self.rate)
-        self._tokens = self.burst
-        self._clock = clock
-        self._last = clock()
-        self._lock = asyncio.Lock()
-
-    def _refill(self) -> None:
-        now = self._clock()
-        self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
-        self._last = now
+        super().__init__(rate, burst if burst is not None else max(1.0, rate), clock, "orders_per_second")
 
     async def acquire(self, cost: float = 1.0) -> None:
         """One request's turn: it waits for one order's token (``cost``'s, when less) and spends
@@ -172,17 +170,17 @@ class OrderBudget:
         async with self._lock:
             while True:
                 self._refill()
-                if self._tokens >= need:
-                    self._tokens -= cost
+                if self.tokens >= need:
+                    self.tokens -= cost
                     return
-                await asyncio.sleep((need - self._tokens) / self.rate)
+                await asyncio.sleep((need - self.tokens) / self.rate)
 
     def available(self) -> bool:
         """Whether a request would go at once: no caller waits and a token is there."""
         if self._lock.locked():
             return False
         self._refill()
-        return self._tokens >= 1.0
+        return self.tokens >= 1.0
 
     async def ready(self) -> None:
         """Wait, in the callers' order, until a token is there, spending none (a batch gathering
@@ -190,9 +188,9 @@ class OrderBudget:
         async with self._lock:
             while True:
                 self._refill()
-                if self._tokens >= 1.0:
+                if self.tokens >= 1.0:
                     return
-                await asyncio.sleep((1.0 - self._tokens) / self.rate)
+                await asyncio.sleep((1.0 - self.tokens) / self.rate)
 
 
 class WeightMeter:

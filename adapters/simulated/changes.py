@@ -18,7 +18,8 @@ never queries the engine back (a query would charge weight and run timers).
 * :class:`SpotOrderChanged` — an order of the spot desk (:mod:`.spot`) was accepted (``NEW``),
   traded (``TRADE``), cancelled (``CANCELED``) or expired (``EXPIRED``); and
   :class:`SpotBalancesChanged` — a fill moved the spot balances of its assets. Kept apart from
-  the futures ones, so that a face whose venue has no spot account never tells them.
+  the futures ones, so that a face whose venue has no spot account never tells them (an order's
+  change on either desk says what :class:`DeskOrderChanged` holds, the futures one more).
 * :class:`MarkSet` — a symbol's mark was set (:meth:`~.engine.SimExchange.set_mark`): the moment a mark
   crosses a level in a scripted test, stamped when it happens.
 
@@ -36,7 +37,10 @@ from .rules import SimOrder
 
 
 @dataclass(frozen=True)
-class OrderChanged:
+class DeskOrderChanged:
+    """What the change of an order says on either desk (each desk's value is its own subclass, so
+    that a face tells only its venue's: :class:`OrderChanged`, :class:`SpotOrderChanged`)."""
+
     account: str
     ts: int  # engine ms
     order: SimOrder  # a copy, as it was right after the change
@@ -44,6 +48,10 @@ class OrderChanged:
     last_qty: float = 0.0
     last_price: float = 0.0
     fee: float = 0.0  # of this trade
+
+
+@dataclass(frozen=True)
+class OrderChanged(DeskOrderChanged):
     realized: float = 0.0  # of this trade
     trade_id: int = 0
     maker: bool = False
@@ -80,14 +88,8 @@ class AlgoChanged:
 
 
 @dataclass(frozen=True)
-class SpotOrderChanged:
-    account: str
-    ts: int  # engine ms
-    order: SimOrder  # a copy, as it was right after the change
-    execution: str  # NEW | TRADE | CANCELED | EXPIRED
-    last_qty: float = 0.0
-    last_price: float = 0.0
-    fee: float = 0.0  # of this trade
+class SpotOrderChanged(DeskOrderChanged):
+    """An order of the spot desk changed: what :class:`DeskOrderChanged` says, no more."""
 
 
 @dataclass(frozen=True)
@@ -107,5 +109,5 @@ class MarkSet:
 Change = Union[OrderChanged, AccountChanged, AlgoChanged, MarkSet, SpotOrderChanged, SpotBalancesChanged]
 Listener = Callable[[Change], None]
 
-__all__ = ["OrderChanged", "LegState", "AccountChanged", "AlgoChanged", "MarkSet", "SpotBalancesChanged",
-           "SpotOrderChanged", "Change", "Listener"]
+__all__ = ["DeskOrderChanged", "OrderChanged", "LegState", "AccountChanged", "AlgoChanged", "MarkSet",
+           "SpotBalancesChanged", "SpotOrderChanged", "Change", "Listener"]
