@@ -40,15 +40,7 @@ from typing import Any, Hashable, Optional
 
 from ..errors import reason_for, scrub
 from .frames import event_name
-from .sockets import (
-    UNDECODABLE,
-    Stalled,
-    built_in_turn,
-    decode_binary,
-    guard_clients,
-    until_one_fails,
-    watch_held_marks,
-)
+from .sockets import built_in_turn, run_connection, tap_messages, watch_marks
 from .state import DUPLICATE, OUT_OF_ORDER
 
 log = logging.getLogger(__package__)
@@ -164,39 +156,18 @@ class MarkHub:
 
     async def _connection(self, ex: Any, lead: Any) -> None:
         self._last = time.monotonic()
-
-        async def watchdog() -> None:
-            while True:
-                await asyncio.sleep(max(lead.stale_after_ms / 4000, 0.05))
-                if time.monotonic() - self._last > 3 * lead.stale_after_ms / 1000:
-                    raise Stalled()
-
-        if lead._watch_marks is None:
-            watch = _forever(ex, "watch_mark_prices")
-        else:
-            watch = watch_held_marks(lead._watch_marks, ex, self.held)
-        await until_one_fails([watch, watchdog()])
+        await run_connection([watch_marks(lead._watch_marks, ex, self.held)], lead.stale_after_ms,
+                             lambda: (time.monotonic() - self._last) * 1000)
 
     def _tap(self, ex: Any, lead: Any, conn: int) -> None:
-        """Every raw message of the hub's client, before ccxt: marks read once and handed to the
-        joined streams; the subscriptions' answers to ccxt; anything else dropped and counted."""
-        handle = getattr(ex, "handle_message", None)
-        if handle is None:
-            return
-        classify, event_time = lead._classify, lead._event_time
+        """Every raw message of the hub's client, before ccxt (:func:`~.sockets.tap_messages`):
+        marks read once and handed to the joined streams; the subscriptions' answers to ccxt;
+        anything else dropped and counted."""
+        event_time = lead._event_time
         mark_rows, events = lead._mark_rows, lead._events
         parser = getattr(ex, lead._order_parser)
 
-        def tapped(client: Any, message: Any) -> Any:
-            if conn != self._conn:
-                return None
-            message = decode_binary(lead._decode, ex, message)
-            if message is UNDECODABLE:
-                self._drop("malformed", "a frame that cannot be decoded")
-                return None
-            kind = classify(message)
-            if kind == "answer":
-                return handle(client, message)
+        def read(kind: str, message: Any) -> None:
             self._last = time.monotonic()
             if kind != "marks":
                 self._drop("malformed" if kind == "malformed" else "unknown", event_name(message))
@@ -222,8 +193,8 @@ class MarkHub:
                     self._say("failed", f"{stream.key}: {type(e).__name__}")
             return None
 
-        ex.handle_message = tapped
-        guard_clients(ex, lambda: self._drop("malformed", "a frame that is not JSON"))
+        tap_messages(ex, lambda: conn == self._conn, lead._decode, lead._classify, read,
+                     lambda what: self._drop("malformed", what))
 
     def _fresh(self, events: list) -> list:
         """``events`` less duplicates and those out of order (each against the last of its key,
@@ -257,12 +228,6 @@ class MarkHub:
             self._said.add(kind)
             log.warning("%s: mark stream message dropped (%s): %s; counted from now on", self.name, kind,
                         what[:120])
-
-
-async def _forever(ex: Any, method: str) -> None:
-    watch = getattr(ex, method)
-    while True:
-        await watch()
 
 
 async def close_client(ex: Any, what: str = "mark stream") -> None:

@@ -1,11 +1,15 @@
 """What an account's connection and a venue's shared mark connection both do with their sockets.
 
 What it owns: :func:`built_in_turn` (a streaming client built one at a time on the loop),
-:class:`Stalled` (no message for three times ``stale_after``: the connection is given up),
-:func:`watch_held_marks` (the marks of the held symbols subscribed, again as they change) and
-:func:`guard_clients` / :func:`guard_decode` (a frame that is not JSON dropped and counted, never
-the end of a socket's receive loop) and :func:`decode_binary` (a binary frame — MEXC spot's
-protobuf — decoded by the dialect's ``stream_decode`` before anything reads it). Used by :mod:`.stream` and :mod:`.hub`.
+:func:`tap_messages` (the raw messages read before ccxt: a given-up connection's not read, the
+subscriptions' answers handed to ccxt), :func:`run_connection` (a connection's loops and its
+watchdog: :class:`Stalled`, no message for three times ``stale_after``, or
+:class:`ListenKeyExpired`, the venue ended its authorization: the connection is given up),
+:func:`watch_marks` (every mark in one subscription, or the marks of the held symbols
+subscribed again as they change, :func:`watch_held_marks`) and :func:`guard_clients` /
+:func:`guard_decode` (a frame that is not JSON dropped and counted, never the end of a socket's
+receive loop) and :func:`decode_binary` (a binary frame — MEXC spot's protobuf — decoded by the
+dialect's ``stream_decode`` before anything reads it). Used by :mod:`.stream` and :mod:`.hub`.
 
 What it must not do: import ccxt, or read a frame's content.
 """
@@ -19,6 +23,78 @@ from typing import Any, Awaitable, Callable, Iterable, Optional
 
 class Stalled(Exception):
     """No message for three times ``stale_after``: the connection is given up."""
+
+
+class ListenKeyExpired(Exception):
+    """The venue said the stream's authorization ended (Binance's listen key expired, OKX's login
+    refused or dropped): the connection is over."""
+
+
+async def run_connection(loops: Iterable[Awaitable[Any]], stale_after_ms: float,
+                         silent_ms: Callable[[], Optional[float]], expired: Optional[asyncio.Event] = None) -> None:
+    """A connection's ``loops`` and its watchdog, until one fails (:func:`until_one_fails`). The
+    watchdog looks every quarter of ``stale_after_ms`` (at least every 50 ms): it raises
+    :class:`Stalled` once ``silent_ms()`` (how long no message came; None: none to judge by yet)
+    passes three times ``stale_after_ms`` (a stall the socket's keepalive did not see), and
+    :class:`ListenKeyExpired` as soon as ``expired`` is set."""
+
+    async def watchdog(expired: asyncio.Event) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(expired.wait(), max(stale_after_ms / 4000, 0.05))
+            except (asyncio.TimeoutError, TimeoutError):
+                pass
+            if expired.is_set():
+                raise ListenKeyExpired()
+            silent = silent_ms()
+            if silent is not None and silent > 3 * stale_after_ms:
+                raise Stalled()
+
+    await until_one_fails([*loops, watchdog(expired if expired is not None else asyncio.Event())])
+
+
+def tap_messages(ex: Any, current: Callable[[], bool], decode: Optional[Callable[[Any, Any], Any]],
+                 classify: Callable[[Any], str], read: Callable[[str, Any], Any], bad: Callable[[str], None]) -> bool:
+    """Every raw message of the streaming client ``ex`` read before ccxt's ``handle_message``
+    (False, and nothing done, where it has none): none of a connection no longer ``current()``
+    (what a given-up one still delivers); a binary one decoded first (:func:`decode_binary`);
+    the dialect's verdict (``classify``) of each: a subscription's ``answer`` handed to ccxt (a
+    new connection's are answered even when no data flows), any other to ``read(kind,
+    message)``, whose result ccxt is handed (None: nothing). ``bad(what)`` is told of a frame
+    that cannot be decoded and, at each of its sockets, of one that is not JSON
+    (:func:`guard_clients`)."""
+    handle = getattr(ex, "handle_message", None)
+    if handle is None:
+        return False
+
+    def tapped(client: Any, message: Any) -> Any:
+        if not current():
+            return None
+        message = decode_binary(decode, ex, message)
+        if message is UNDECODABLE:
+            bad("a frame that cannot be decoded")
+            return None
+        kind = classify(message)
+        if kind == "answer":
+            return handle(client, message)
+        message = read(kind, message)
+        return None if message is None else handle(client, message)
+
+    ex.handle_message = tapped
+    guard_clients(ex, lambda: bad("a frame that is not JSON"))
+    return True
+
+
+async def watch_marks(watch: Optional[Callable[[Any, frozenset], Awaitable[Any]]], ex: Any,
+                      held: Callable[[], set[str]]) -> None:
+    """A connection's marks: ccxt's ``watch_mark_prices`` of every symbol where the venue has
+    them in one subscription (``watch`` None: Binance's array, kept, never restarted as positions
+    come and go), else the held symbols' (:func:`watch_held_marks`). Its answers are not read:
+    the frames are, raw; a disconnect fails it."""
+    if watch is None:
+        while True:
+            await ex.watch_mark_prices()
+    await watch_held_marks(watch, ex, held)
 
 
 async def watch_held_marks(watch: Callable[[Any, frozenset], Awaitable[Any]], ex: Any,
@@ -114,8 +190,8 @@ async def built_in_turn(build: Callable[[], Any], ready: Callable[[Any], None] =
     return client
 
 
-__all__ = ["Stalled", "UNDECODABLE", "built_in_turn", "decode_binary", "guard_clients", "guard_decode",
-           "watch_held_marks"]
+__all__ = ["ListenKeyExpired", "Stalled", "UNDECODABLE", "built_in_turn", "decode_binary", "guard_clients",
+           "guard_decode", "run_connection", "tap_messages", "until_one_fails", "watch_held_marks", "watch_marks"]
 
 
 async def until_one_fails(coros: Iterable[Awaitable[Any]]) -> None:

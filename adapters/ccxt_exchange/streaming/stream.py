@@ -15,7 +15,7 @@ What it owns
       per connection, never restarted as positions come and go, and a live stream is never
       silent, flat or not) — or, where the venue subscribes marks by symbol (Bybit's tickers),
       the dialect's ``watch_marks`` of the held symbols, watched again as they change
-      (:func:`watch_held_marks`): they open and keep ccxt's subscriptions, their answers are
+      (:func:`~.sockets.watch_marks`): they open and keep ccxt's subscriptions, their answers are
       not read;
     * the raw messages before ccxt reads them (its ``handle_message``): when the last one came,
       and the dialect's verdict — an unknown or malformed message dropped and counted, marks and
@@ -52,15 +52,7 @@ from ..errors import reason_for, scrub
 from .frames import StreamFrames, event_name
 from .hub import MarkHub, close_client, hub_for
 from .kinds import KindOf
-from .sockets import (
-    UNDECODABLE,
-    Stalled,
-    built_in_turn,
-    decode_binary,
-    guard_clients,
-    until_one_fails,
-    watch_held_marks,
-)
+from .sockets import ListenKeyExpired, Stalled, built_in_turn, run_connection, tap_messages, watch_marks
 from .state import MarkRows, StreamEvent, StreamState
 
 log = logging.getLogger(__package__)
@@ -68,11 +60,6 @@ log = logging.getLogger(__package__)
 
 def now_ms() -> int:
     return int(time.time() * 1000)
-
-
-class ListenKeyExpired(Exception):
-    """The venue said the stream's authorization ended (Binance's listen key expired, OKX's login
-    refused or dropped): the connection is over."""
 
 
 # what a venue's end of the stream's authorization is, where its dialect does not say:
@@ -313,61 +300,39 @@ class AccountStream(StreamFrames):
             attempt += 1
 
     async def _connection(self, ex: Any) -> None:
-        """The watch loops of one connection, until one ends it (a disconnect raises)."""
-        loops = [*(self._loop(ex, method, params) for method, params in self._watches), self._watchdog()]
+        """The watch loops of one connection, until one ends it (a disconnect raises), and its
+        watchdog: the venue said the listen key expired, or a long stall."""
+        loops = [self._loop(ex, method, params) for method, params in self._watches]
         if self._hub_key is None:
-            loops.append(self._marks(ex))
+            loops.append(watch_marks(self._watch_marks, ex, lambda: self._held))
         self._in_connection = True
         try:
-            await until_one_fails(loops)
+            await run_connection(loops, self.stale_after_ms, self._silent_ms, self._expired)
         finally:
             self._in_connection = False
 
     async def _loop(self, ex: Any, method: str, params: Optional[Mapping[str, Any]] = None) -> None:
         """Keeps ccxt's subscription of ``method`` (with ``params``: OKX's algo orders are
-        ``watch_orders`` with ``trigger``; its answers are the frames, read raw; the mark watch
-        never answers, its frames are not handed to ccxt: a disconnect still fails it)."""
+        ``watch_orders`` with ``trigger``; its answers are the frames, read raw)."""
         watch = getattr(ex, method)
         while True:
             await (watch(params=dict(params)) if params else watch())
 
-    async def _marks(self, ex: Any) -> None:
-        if self._watch_marks is None:
-            return await self._loop(ex, "watch_mark_prices")
-        await watch_held_marks(self._watch_marks, ex, lambda: self._held)
-
-    async def _watchdog(self) -> None:
-        """Ends the connection when the venue said the listen key expired, or after a long stall."""
-        while True:
-            try:
-                await asyncio.wait_for(self._expired.wait(), max(self.stale_after_ms / 4000, 0.05))
-            except (asyncio.TimeoutError, TimeoutError):
-                pass
-            if self._expired.is_set():
-                raise ListenKeyExpired()
-            last = self._last_message if self._last_message is not None else self._since
-            if last is not None and self._clock() - last > 3 * self.stale_after_ms:
-                raise Stalled()
-
-    def _frame(self, conn: int, ex: Any, message: Any) -> Any:
-        """A raw message of connection ``conn`` as the dialect reads it (a binary one decoded,
-        :func:`~.sockets.decode_binary`); None where it is not read: the connection was given up
-        (what it still delivers is not read), or the frame cannot be decoded (dropped, counted)."""
-        if conn != self._conn:
-            return None
-        message = decode_binary(self._decode, ex, message)
-        if message is UNDECODABLE:
-            self._undecodable()
-            return None
-        return message
+    def _silent_ms(self) -> Optional[int]:
+        """How long no message came (since the connection began, before its first; None: the
+        stream never began one)."""
+        last = self._last_message if self._last_message is not None else self._since
+        return None if last is None else self._clock() - last
 
     def _tap(self, ex: Any) -> None:
-        """See every raw message before ccxt does: the last message's time, and the dialect's
-        verdict (an unknown or malformed one never reaches ccxt; an expiry ends the connection)."""
-        handle = getattr(ex, "handle_message", None)
-        if handle is None:
-            return
+        """See every raw message before ccxt does (:func:`~.sockets.tap_messages`): the last
+        message's time, and the dialect's verdict (an unknown or malformed one never reaches
+        ccxt; an expiry ends the connection)."""
         conn = self._conn
+        if not tap_messages(ex, lambda: conn == self._conn, self._decode, self._classify,
+                            lambda kind, message: self._read_message(ex, kind, message),
+                            lambda what: self._undecodable()):
+            return
         opened = getattr(ex, "on_connected", None)
         if callable(opened):  # ccxt's hook as each socket opens (the user data one after the listen key)
             def connected(client: Any, message: Any = None) -> Any:
@@ -382,37 +347,29 @@ class AccountStream(StreamFrames):
 
             ex.on_connected = connected
 
-        def tapped(client: Any, message: Any) -> Any:
-            message = self._frame(conn, ex, message)
-            if message is None:
-                return None
-            kind = self._classify(message)
-            if kind == "answer":  # a new connection's subscriptions are answered even when no data flows
-                return handle(client, message)
-            self._message()
-            if kind in ("ok", "marks", "state"):
-                at = self._event_time(message)
-                if at is not None and (self._event_ms is None or at > self._event_ms):
-                    self._event_ms = at
-            if kind == "expired":
-                self._expiry = self._ended(message)
-                self._expired.set()
-                self._enter("down", self._expiry[0])
-                return None
-            if kind in ("unknown", "malformed"):
-                self._dropped(kind, (kind == "malformed" and self._describe(message)) or event_name(message))
-                return None
-            if kind == "marks":  # read here; ccxt never needs them
-                self._read_marks(ex, message)
-                return None
-            if kind == "state":  # the account's whole state: read here, never parsed by ccxt again
-                self._read(ex, message)
-                return None
-            message = self._read(ex, message)
-            return None if message is None else handle(client, message)
-
-        ex.handle_message = tapped
-        guard_clients(ex, self._undecodable)
+    def _read_message(self, ex: Any, kind: str, message: Any) -> Any:
+        """A message that is not a subscription's answer, by the dialect's verdict ``kind``: what
+        ccxt is handed of it (None: nothing)."""
+        self._message()
+        if kind in ("ok", "marks", "state"):
+            at = self._event_time(message)
+            if at is not None and (self._event_ms is None or at > self._event_ms):
+                self._event_ms = at
+        if kind == "expired":
+            self._expiry = self._ended(message)
+            self._expired.set()
+            self._enter("down", self._expiry[0])
+            return None
+        if kind in ("unknown", "malformed"):
+            self._dropped(kind, (kind == "malformed" and self._describe(message)) or event_name(message))
+            return None
+        if kind == "marks":  # read here; ccxt never needs them
+            self._read_marks(ex, message)
+            return None
+        if kind == "state":  # the account's whole state: read here, never parsed by ccxt again
+            self._read(ex, message)
+            return None
+        return self._read(ex, message)
 
 
 __all__ = ["AccountStream", "ListenKeyExpired", "Stalled"]
