@@ -20,12 +20,11 @@ import re
 from typing import Any, Optional
 
 from ...simulated.faces.shared import engine_codes
-from ...simulated.numbers import plain as _f, price_text as _px, size_text as _sz  # noqa: F401
+from ...simulated.numbers import plain as _f  # noqa: F401
 from ...simulated.rules import POST_ONLY_REJECTED, MarketSpec
 
 # Kraken's base of an engine base where they differ (its BTC is XBT)
 BASES = {"BTC": "XBT"}
-ENGINE_BASES = {v: k for k, v in BASES.items()}
 
 # the engine's refusal of an order → sendStatus.status (Kraken answers them HTTP 200)
 SEND_STATUS: dict[int, str] = engine_codes(
