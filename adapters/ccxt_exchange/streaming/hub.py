@@ -145,9 +145,7 @@ class MarkHub:
                             "once it is stale, until the marks come back", self.name, reason_for(e).value,
                             scrub(f"{type(e).__name__}: {e}", lead._secrets()))
             self._conn += 1
-            closing = asyncio.ensure_future(close_client(ex))  # beside the next connection, as an account's
-            self._closing.add(closing)
-            closing.add_done_callback(self._closing.discard)
+            close_beside(ex, self._closing)
             if time.monotonic() - began > 3 * lead.stale_after_ms / 1000:
                 attempt = 0  # it ran a while: the next try is not the retry of a failing one
             self.reconnects += 1
@@ -240,6 +238,15 @@ async def close_client(ex: Any, what: str = "mark stream") -> None:
             log.debug("%s close: %s", what, reason_for(e).value)
 
 
+def close_beside(ex: Any, closing: set[asyncio.Future], what: str = "mark stream") -> None:
+    """Close a given-up connection's client beside the next connection, not before it (ccxt's
+    close of a client whose socket the venue dropped can take seconds: a reconnect waited for
+    it), kept in ``closing`` until it is closed (a stop awaits them)."""
+    task = asyncio.ensure_future(close_client(ex, what))
+    closing.add(task)
+    task.add_done_callback(closing.discard)
+
+
 _HUBS: dict[Hashable, MarkHub] = {}
 
 
@@ -256,4 +263,4 @@ def hub_for(key: Hashable, name: str) -> MarkHub:
     return hub
 
 
-__all__ = ["MarkHub", "close_client", "hub_for"]
+__all__ = ["MarkHub", "close_beside", "close_client", "hub_for"]

@@ -50,7 +50,7 @@ from killswitch.snapshot import MarketRules, Order, Position
 
 from ..errors import reason_for, scrub
 from .frames import StreamFrames, event_name
-from .hub import MarkHub, close_client, hub_for
+from .hub import MarkHub, close_beside, close_client, hub_for
 from .kinds import KindOf
 from .sockets import ListenKeyExpired, Stalled, built_in_turn, run_connection, tap_messages, watch_marks
 from .state import MarkRows, StreamEvent, StreamState
@@ -286,11 +286,7 @@ class AccountStream(StreamFrames):
             self._conn += 1
             self._reconcile_due = True
             self._enter("down", reason)
-            # closed beside the next connection, not before it (ccxt's close of a client whose
-            # socket the venue dropped can take seconds: a reconnect waited for it, down)
-            closing = asyncio.ensure_future(close_client(ex, f"{self.key}: stream"))
-            self._closing.add(closing)
-            closing.add_done_callback(self._closing.discard)
+            close_beside(ex, self._closing, f"{self.key}: stream")
             if self._connected_at is not None and reason != self._expiry[0]:
                 # it was live: the next try is not a retry of a failing one (unless the venue
                 # ended its authorization: a login it refuses is not asked again every backoff_s)
