@@ -41,7 +41,7 @@ from adapters.ccxt_exchange.dialects.refusals import codes, mapped
 from adapters.registry import PACKAGE, parts
 from killswitch.snapshot import Order
 from tests.ports import confirmed_cancel
-from tests.unit.adapters.ccxt.test_adapter import run
+from tests.unit.adapters.ccxt.fake import run
 from tests.unit.adapters.venues.test_mexc_dialect import (
     ORDER as MEXC_ORDER,
     TRIGGER as MEXC_TRIGGER,

@@ -8,7 +8,7 @@ import pytest
 
 from adapters.base import AdapterError, Reason
 
-from .test_adapter import BTC, FakeExchange as _Fake, _creds, account, make, run  # noqa: F401 - fixture
+from .fake import BTC, FakeExchange as _Fake, _creds, account, make, run  # noqa: F401 - fixture
 
 pytest.importorskip("ccxt")
 

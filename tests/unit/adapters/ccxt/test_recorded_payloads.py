@@ -16,7 +16,7 @@ import pytest
 from adapters.base import CancelSelector
 from adapters.ccxt_exchange import CcxtAdapter
 from killswitch.orders import OrderIntent
-from tests.unit.adapters.ccxt.test_adapter import account, market, run
+from tests.unit.adapters.ccxt.fake import account, market, run
 from tests.unit.adapters.venues.test_okx_algo_orders import BALANCE as OKX_DOCUMENTED_BALANCE
 from tests.venue_fixtures import recorded as recorded_file
 

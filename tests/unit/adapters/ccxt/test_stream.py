@@ -1,7 +1,7 @@
 """The ccxt adapter's private stream against a hand-written ccxt.pro-like client: watches that
 wait (their answers are not read) or raise a ccxt NetworkError for a disconnect, nothing at all
 for a stall, the venue's raw frames through its ``handle_message`` (what ccxt calls for every
-frame; the stream reads them there), and the REST side the fake of tests/unit/adapters/ccxt/test_adapter.py."""
+frame; the stream reads them there), and the REST side the fake of tests/unit/adapters/ccxt/fake.py."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from adapters.ccxt_exchange.streamed import BESIDE_LANES
 from killswitch.runner.venue.port import Venues
 from killswitch.runner.venue.streams import StreamWatch
 from killswitch.snapshot import Order
-from tests.unit.adapters.ccxt.test_adapter import (
+from tests.unit.adapters.ccxt.fake import (
     API_KEY,
     BTC,
     FakeExchange,

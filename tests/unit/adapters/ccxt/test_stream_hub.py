@@ -11,7 +11,7 @@ import ccxt
 
 from adapters.ccxt_exchange import CcxtAdapter
 from killswitch.process.bootstrap import shared_mark_endpoints
-from tests.unit.adapters.ccxt.test_adapter import (
+from tests.unit.adapters.ccxt.fake import (
     _creds,  # noqa: F401 — the credentials' environment
     account,
 )

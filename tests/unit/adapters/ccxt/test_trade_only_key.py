@@ -25,7 +25,7 @@ import pytest
 from adapters.base import AdapterError
 from adapters.ccxt_exchange import CcxtAdapter
 from adapters.ccxt_exchange.dialects import secret_headers
-from tests.unit.adapters.ccxt.test_adapter import account
+from tests.unit.adapters.ccxt.fake import account
 from tests.venue_fixtures import fixture, recorded
 
 ALLOWED = {  # what loading markets may ask, per venue: public instrument lists only

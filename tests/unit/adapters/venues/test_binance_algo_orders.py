@@ -16,7 +16,7 @@ import pytest
 
 from adapters.base import CancelSelector, Reason
 from adapters.ccxt_exchange import CcxtAdapter
-from tests.unit.adapters.ccxt.test_adapter import BTC, account, market, run
+from tests.unit.adapters.ccxt.fake import BTC, account, market, run
 from tests.venue_fixtures import fixture
 
 FIXTURE = fixture("binanceusdm-open-algo-orders.json")

@@ -20,7 +20,7 @@ from killswitch.orders import OrderIntent
 from killswitch.policy.accounts_doc import Account
 from killswitch.snapshot import Order
 from tests.ports import confirmed_cancel
-from tests.unit.adapters.ccxt.test_adapter import market, run
+from tests.unit.adapters.ccxt.fake import market, run
 from tests.venue_fixtures import recorded
 
 RECORDED = recorded("bitget")

@@ -19,7 +19,7 @@ from adapters.ccxt_exchange import CcxtAdapter
 from adapters.ccxt_exchange.dialects import DIALECTS, dialect_for
 from adapters.ccxt_exchange.dialects.base import MAX_PAGES
 from killswitch.compile.settle_check import VENUE_SETTLE_COINS
-from tests.unit.adapters.ccxt.test_adapter import account, market, run
+from tests.unit.adapters.ccxt.fake import account, market, run
 from tests.venue_fixtures import fixture
 
 FIXTURE = fixture("bybit-lists.json")

@@ -18,7 +18,7 @@ from adapters.venues.hyperliquid.dialect import from_cloid, to_cloid
 from killswitch.engine.planner import client_order_id
 from killswitch.orders import OrderIntent
 from killswitch.policy.accounts_doc import Account
-from tests.unit.adapters.ccxt.test_adapter import run
+from tests.unit.adapters.ccxt.fake import run
 from tests.venue_fixtures import fixture
 
 META = json.loads(fixture("hyperliquid-meta-and-asset-ctxs.json").read_text())["response"]

@@ -25,7 +25,7 @@ from adapters.venues.kraken.dialect import KrakenDialect
 from adapters.venues.kraken.dialect_rows import from_cl_ord_id, to_cl_ord_id
 from killswitch.orders import OrderIntent
 from killswitch.policy.accounts_doc import Account
-from tests.unit.adapters.ccxt.test_adapter import market, run
+from tests.unit.adapters.ccxt.fake import market, run
 from tests.venue_fixtures import recorded
 
 RECORDED = json.loads(recorded("kraken").read_text())

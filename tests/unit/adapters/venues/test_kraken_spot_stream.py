@@ -23,7 +23,7 @@ from adapters.ccxt_exchange.dialects import KNOWN_RAW_FIELDS, dialect_for
 from adapters.ccxt_exchange.parsing import parse_order
 from adapters.venues.kraken import dialect_stream
 from adapters.venues.kraken.dialect_stream import HEARTBEAT_SYMBOL, watch_marks
-from tests.unit.adapters.ccxt.test_adapter import market
+from tests.unit.adapters.ccxt.fake import market
 
 KRAKEN = dialect_for("kraken")
 CASES = json.loads((Path(dialect_stream.__file__).parent / "fixtures" / "websocket-v2-documented.json")

@@ -15,7 +15,7 @@ import pytest
 from adapters.base import AdapterError, Reason
 from adapters.ccxt_exchange.dialects import dialect_for
 from killswitch.snapshot import Order
-from tests.unit.adapters.ccxt.test_adapter import run
+from tests.unit.adapters.ccxt.fake import run
 from tests.unit.adapters.venues.test_krakenfutures_recorded_payloads import XRP, documented, kraken_markets
 
 KRAKEN = dialect_for("krakenfutures")

@@ -21,7 +21,7 @@ from adapters.deferred import unreadable_snapshot
 from adapters.venues.krakenfutures.dialect import KrakenFuturesDialect
 from killswitch.orders import OrderIntent
 from killswitch.policy.accounts_doc import Account
-from tests.unit.adapters.ccxt.test_adapter import market, run
+from tests.unit.adapters.ccxt.fake import market, run
 from tests.venue_fixtures import recorded
 
 RECORDED = json.loads(recorded("krakenfutures").read_text())

@@ -21,7 +21,7 @@ from adapters.ccxt_exchange.dialects import KNOWN_RAW_FIELDS
 from adapters.ccxt_exchange.parsing import parse_order
 from adapters.venues.mexc.dialect import MEXC, position_mode
 from killswitch.policy.accounts_doc import Account
-from tests.unit.adapters.ccxt.test_adapter import market, run
+from tests.unit.adapters.ccxt.fake import market, run
 from tests.venue_fixtures import fixture, recorded
 
 DOCS = json.loads(fixture("contract-docs.json").read_text())

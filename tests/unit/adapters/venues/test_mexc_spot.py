@@ -23,7 +23,7 @@ from adapters.ccxt_exchange import CcxtAdapter, dialect_for
 from adapters.venues.mexc import dialect_spot
 from killswitch.orders import OrderIntent
 from killswitch.policy.accounts_doc import Account
-from tests.unit.adapters.ccxt.test_adapter import market, run
+from tests.unit.adapters.ccxt.fake import market, run
 from tests.venue_fixtures import fixture, recorded
 
 DOCS = json.loads(fixture("spot-docs.json").read_text())["cases"]

@@ -18,7 +18,7 @@ from adapters.base import AdapterError, Reason
 from adapters.ccxt_exchange.dialects import dialect_for
 from adapters.venues.mexc import dialect_spot
 from adapters.venues.mexc.dialect_spot_stream import WS_TYPES
-from tests.unit.adapters.ccxt.test_adapter import market
+from tests.unit.adapters.ccxt.fake import market
 from tests.venue_fixtures import fixture
 
 pytest.importorskip("google.protobuf")

@@ -17,7 +17,7 @@ import pytest
 from adapters.base import AdapterError, Reason
 from adapters.ccxt_exchange.dialects import dialect_for
 from adapters.venues.mexc.dialect_stream import HEARTBEAT_SYMBOL, watch_marks
-from tests.unit.adapters.ccxt.test_adapter import market
+from tests.unit.adapters.ccxt.fake import market
 
 MEXC = dialect_for("mexc")
 DOCS = json.loads((Path(__file__).parents[4] / "adapters/venues/mexc/fixtures/websocket-docs.json").read_text())

@@ -18,7 +18,7 @@ import pytest
 from adapters.base import CancelSelector, Reason
 from adapters.ccxt_exchange import CcxtAdapter
 from adapters.ccxt_exchange.dialects import base as dialect_base
-from tests.unit.adapters.ccxt.test_adapter import BTC, account, market, run
+from tests.unit.adapters.ccxt.fake import BTC, account, market, run
 from tests.venue_fixtures import fixture
 
 REGULAR = json.loads(fixture("okx-orders-pending.json").read_text())["data"]

@@ -13,7 +13,7 @@ import pytest
 
 from adapters.ccxt_exchange import CcxtAdapter
 from adapters.ccxt_exchange.parsing import margin_modes
-from tests.unit.adapters.ccxt.test_adapter import BTC, account, intent, market, run
+from tests.unit.adapters.ccxt.fake import BTC, account, intent, market, run
 from tests.venue_fixtures import fixture
 
 FIXTURE = fixture("okx-positions-isolated.json")
