@@ -65,7 +65,7 @@ from ..book.view import BookView
 from ..collaborators import Emits, Names
 from ..lease.leadership import Leadership
 from ..lock.lock import iso_ms
-from ..names import close_matches
+from ..names import near_hint
 from ..storeio import StoreIO
 from ..venue.settled import take_off_fills
 from ..venue.shortfalls import MAX_HELD_ROUNDS
@@ -273,9 +273,8 @@ class ManualCloses:
         found = self._instance(scope, snaps)
         if found is None:
             known = set().union(*self.known.catalog().policy_scopes.values()) if self.book.graph.policies else set()
-            near = close_matches(scope, known)
-            hint = f"; did you mean {', '.join(repr(k) for k in near)}?" if near else ""
-            return Draft(f"UNKNOWN_SCOPE: no policy instance named {scope!r} in the last snapshots{hint}")
+            return Draft(f"UNKNOWN_SCOPE: no policy instance named {scope!r} in the last snapshots"
+                         f"{near_hint(scope, known)}")
         node, view = found
         if symbol is not None:
             held = {p.symbol for _, p in view.positions}
@@ -284,8 +283,7 @@ class ManualCloses:
                     holds = f"it holds {', '.join(sorted(held))}" if held else "it holds no position"
                     return Draft(f"NO_POSITION: {scope} has no position in {symbol} now (the last snapshots, less "
                                  f"the fills since); {holds}; nothing to close")
-                near = close_matches(symbol, held)
-                hint = f"; did you mean {', '.join(repr(k) for k in near)}?" if near else ""
+                hint = near_hint(symbol, held)
                 return Draft(f"UNKNOWN_SYMBOL: {scope} holds no position in {symbol!r} in the last snapshots (less "
                              f"the fills since){hint}; nothing to close")
             sides = sorted({p.side for _, p in view.positions if p.symbol == symbol})

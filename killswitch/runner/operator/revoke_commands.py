@@ -38,6 +38,7 @@ from ..effects.revokes import Revokes
 from ..gate.request import lock_keys
 from ..lease.leadership import Leadership
 from ..lock.lock import DEAD_MANS_SWITCH, OPERATOR as LOCK_OPERATOR, LockHold, hold_strength, iso_ms
+from ..names import near_hint
 from .closes import by
 
 MAX_APPROVALS = 10
@@ -227,11 +228,8 @@ class OperatorRevokes:
             h = stages[0]
             return (f"REVOKED_BY_STAGE: {scope} is revoked by stage {h.stage} of policy {h.policy}; its reset "
                     f"restores it (ksctl reset --policy {h.policy} --scope {scope})")
-        from ..names import close_matches
         held = sorted({h.scope for p in self.book.revokes.accounts.values() for h in p.holds})
-        near = close_matches(scope, held)
-        hint = f"; did you mean {', '.join(repr(n) for n in near)}?" if near else ""
-        return f"NOT_REVOKED: no revoke of exactly {scope} is held{hint}"
+        return f"NOT_REVOKED: no revoke of exactly {scope} is held{near_hint(scope, held)}"
 
     async def revoke(self, scope: str, reason: str, *, preview_id: Optional[str] = None, approvals: int = 1,
                      actor: Optional[str] = None) -> ChangeResult:
@@ -337,11 +335,7 @@ class OperatorRevokes:
         if stages:  # orphaned: the policy or its instance is gone, so no reset can reach it
             orphan = stages[0][1]
             return await self._release_orphan(scope, reason, approver, orphan)
-        from ..names import close_matches
-        held = sorted({h.scope for p in self.book.revokes.accounts.values() for h in p.holds})
-        near = close_matches(scope, held)
-        hint = f"; did you mean {', '.join(repr(n) for n in near)}?" if near else ""
-        return ChangeResult(False, f"NOT_REVOKED: no revoke of exactly {scope} is held{hint}")
+        return ChangeResult(False, self._not_held(scope))  # (no stage's: NOT_REVOKED, with close matches)
 
     async def _release_orphan(self, scope: str, reason: str, approver: str, hold: Hold) -> ChangeResult:
         if approver in hold.approvals:

@@ -50,7 +50,7 @@ from ..book.view import BookView
 from ..gate.gate import binding_lock
 from ..gate.limits_state import LimitsState
 from ..lease.leadership import Leadership
-from ..names import Catalog, close_matches
+from ..names import Catalog, near_hint
 from ..storeio import StoreIO
 from .resolve import bound_of
 
@@ -240,9 +240,8 @@ class Overrides:
                 limit: Optional[str], raise_to: Optional[float], order: Optional[str], now: int) -> Optional[str]:
         """Why a request of a scope and limit the policies know asks more than they allow, if it does."""
         if strategy is not None and strategy not in self.catalog().strategies:
-            near = close_matches(strategy, self.catalog().strategies)
             return (f"UNKNOWN_STRATEGY: {strategy!r} is not a strategy this runner knows"
-                    + (f"; did you mean {', '.join(repr(k) for k in near)}?" if near else ""))
+                    f"{near_hint(strategy, self.catalog().strategies)}")
         if expires_s * 1000 > bound.max_ms:
             return (f"EXPIRY_TOO_LONG: {_dur(expires_s * 1000)} asked > {_dur(bound.max_ms)} the policies allow "
                     f"({', '.join(bound.policies)}: limits.override.max_duration)")
@@ -269,10 +268,7 @@ class Overrides:
     def _find(self, override_id: str, now: int) -> tuple[Optional[Override], Optional[str]]:
         o = self._all.get(override_id)
         if o is None:
-            near = close_matches(override_id, self._all)
-            return None, (f"UNKNOWN_OVERRIDE: {override_id!r}"
-                          + (f"; did you mean {', '.join(repr(k) for k in near)}?" if near else "")
-                          + " (ksctl override list)")
+            return None, f"UNKNOWN_OVERRIDE: {override_id!r}{near_hint(override_id, self._all)} (ksctl override list)"
         if o.ended_ms is not None:
             return None, f"OVERRIDE_ENDED: {o.id} ended at {iso(o.ended_ms)} ({o.end_reason}, by {o.ended_by})"
         if now >= o.expires_ms:
