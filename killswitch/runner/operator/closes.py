@@ -59,7 +59,7 @@ from ...events import MANUAL_CLOSE, Event
 from ...policy.kinds import close_all, close_positions
 from ...policy.kinds.close_positions import ClosePositions
 from ...snapshot import Snapshot
-from ...state.store import FencedError, StateStore
+from ...state.store import StateStore
 from ...view import CloseResult, PlannedOrder
 from ..book.view import BookView
 from ..collaborators import Emits, Names
@@ -229,12 +229,10 @@ class ManualCloses:
         envelope = Envelope(rec.id, rec.legs, cap, scope, symbol, leg)
         close_id = f"manual/{scope}/m{at}"
         named = {**({"symbol": symbol} if symbol else {}), **({"leg": leg} if leg else {})}
-        try:
-            await self.lead.audit("manual_close_requested", at, {
+        if deposed := await self.lead.audit_or_deposed("manual_close_requested", at, {
                 "scope": scope, "reason": reason, "id": close_id, "orders": orders,
-                **named, "preview": envelope.to_json(), **by(actor)})
-        except FencedError:
-            return CloseResult(False, self.lead.deposed(), orders)
+                **named, "preview": envelope.to_json(), **by(actor)}):
+            return CloseResult(False, deposed, orders)
         self.queued.append(_Request(scope, reason, at, symbol, envelope, leg))
         self._track(close_id, {"scope": scope, "symbol": symbol, "leg": leg, "envelope": envelope,
                                "requested_ms": at, "preview": orders, "processed_ms": None, "orders": None,

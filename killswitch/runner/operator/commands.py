@@ -96,11 +96,8 @@ class OperatorCommands(ResetApprovals):
             return refused
         book = self.book
         now = self.clock()
-        if not audited:
-            try:
-                await self.lead.audit(kind, now, payload)
-            except FencedError:
-                return self.lead.deposed()
+        if not audited and (deposed := await self.lead.audit_or_deposed(kind, now, payload)):
+            return deposed
         undo = book.change_lock_and_dms(update)
         unstore = book.stored_lock_applied(stored) if stored is not None else None
         # the overrides a halt now binds end first (stored, audited): an end only tightens, so a
