@@ -60,10 +60,6 @@ REASON_CODE = re.compile(r"[A-Z][A-Z0-9_]{1,39}")
 RUNNER = "runner"  # who ends an override that ends by itself
 
 
-def status(o: Override, now: int) -> OverrideStatus:
-    return override_status(o, now)
-
-
 class Overrides:
     """See the module doc. ``catalog``: the names the runner knows now; ``changed``: the gate's
     view published again (an override that comes into force or ends is seen by the next check)."""
@@ -80,7 +76,8 @@ class Overrides:
     def shown(self) -> tuple[OverrideStatus, ...]:
         """Every override not ended, and those ended in the last day, oldest first."""
         now = self.clock()
-        return tuple(status(o, now) for o in self.limits.listed if (o.ended_ms or o.expires_ms) > now - SHOWN_ENDED_MS)
+        return tuple(override_status(o, now) for o in self.limits.listed
+                     if (o.ended_ms or o.expires_ms) > now - SHOWN_ENDED_MS)
 
     # --- commands -------------------------------------------------------------------------------------
 
@@ -111,7 +108,7 @@ class Overrides:
         return OverrideResult(True, f"OVERRIDE_REQUESTED: {o.id} {o.what} on {scope}"
                                     f"{' for ' + strategy if strategy else ''} until {iso(o.expires_ms)}; "
                                     f"needs {o.needed - 1} more approval(s) by another person "
-                                    f"(ksctl override approve --override {o.id})", status(o, now))
+                                    f"(ksctl override approve --override {o.id})", override_status(o, now))
 
     async def approve(self, override_id: str, *, actor: str) -> OverrideResult:
         """An approval by ``actor``: never the requester's, never twice by one person; the
@@ -145,9 +142,9 @@ class Overrides:
         if new.approved:
             return OverrideResult(True, f"OVERRIDE_IN_FORCE: {o.id} {o.what} on {o.scope} in force until "
                                         f"{iso(o.expires_ms)} (requested by {o.requester}, approved by "
-                                        f"{', '.join(new.approvers)})", status(new, now))
+                                        f"{', '.join(new.approvers)})", override_status(new, now))
         return OverrideResult(True, f"OVERRIDE_APPROVAL_RECORDED: {o.id} holds {len(new.approvals)} of "
-                                    f"{new.needed} approvals", status(new, now))
+                                    f"{new.needed} approvals", override_status(new, now))
 
     async def end(self, override_id: str, *, actor: str) -> OverrideResult:
         """``actor`` ends an override now (pending or in force)."""
@@ -160,7 +157,7 @@ class Overrides:
         failed = await self._end(o, now, actor, ENDED_BY_HAND)
         if failed:
             return OverrideResult(False, failed)
-        return OverrideResult(True, f"OVERRIDE_ENDED: {o.id} ended by {actor}", status(self._all[o.id], now))
+        return OverrideResult(True, f"OVERRIDE_ENDED: {o.id} ended by {actor}", override_status(self._all[o.id], now))
 
     # --- the tick and a start --------------------------------------------------------------------------
 
@@ -311,7 +308,7 @@ class Overrides:
             await self.lead.audit("override_refused", now, {"command": what, **asked, "refused": why})
         except FencedError:
             return OverrideResult(False, self.lead.deposed())
-        return OverrideResult(False, why, status(o, now) if o is not None else None)
+        return OverrideResult(False, why, override_status(o, now) if o is not None else None)
 
     def _publish(self, now: int) -> None:
         """The index of those in force handed to the gate and the watch, published."""
@@ -331,4 +328,4 @@ def _dur(ms: float) -> str:
     return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"
 
 
-__all__ = ["Overrides", "status"]
+__all__ = ["Overrides"]
