@@ -1,6 +1,6 @@
 """A fake Kubernetes API server for the pod role label: pods and their labels, on 127.0.0.1 over TLS.
 
-It answers what :mod:`killswitch.runner.lease.pod_label` sends — ``PATCH
+It answers what :mod:`killswitch.process.pod_label` sends — ``PATCH
 /api/v1/namespaces/NS/pods/NAME`` with a JSON merge patch — as the real one does: 415 for another
 content type, 401 for another token, 404 for a pod it does not know, the patched pod otherwise;
 or, with ``refuse`` set, that status with a Kubernetes Status body (403: the RBAC refusal).

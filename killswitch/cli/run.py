@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..runner.lease.pod_label import SERVICEACCOUNT_DIR
+from ..process.pod_label import SERVICEACCOUNT_DIR
 from .common import duration_ms, file_option, max_file_size_option, secret_file_option, state_option
 
 
@@ -153,7 +153,7 @@ def run(policies, accounts, state_url, shard, lock_file, api_host, api_port, api
     from ..face.api.admission import parse_limits
     from ..process.daemon import main
     from ..process.options import RunOptions
-    from ..runner.lease.pod_label import label_key_problem
+    from ..process.pod_label import label_key_problem
 
     ttl_ms = duration_ms(lease_ttl, "--lease-ttl")
     if ttl_ms < 300:

@@ -25,6 +25,7 @@ Pure: no I/O, no clock.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
 from typing import Optional
@@ -51,6 +52,11 @@ class StageTransition:
 
 def decision_id(policy: str, scope: str, level: int, entry: int) -> str:
     return f"{policy}/{scope}/L{level}/e{entry}"
+
+
+def incident_of(decision_id: str) -> str:
+    """The incident a decision belongs to: itself, or its entry for a re-plan (``/r<n>``)."""
+    return re.sub(r"/r\d+$", "", decision_id)
 
 
 def _stage(policy: PolicyNode, level: int) -> Optional[StageNode]:

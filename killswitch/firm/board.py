@@ -23,6 +23,9 @@ What it owns:
   runner holds the firm lease) and a summary line. The shards come worst first: those not heard,
   then by their highest open stage, then by name — what the on-call must look at is on top.
 
+:func:`firm_view` — the firm lease holder's evaluation as it stores it for ``GET /v1/firm``:
+each firm policy's stage, coverage and what a reset would run into, and the accounts read blind.
+
 The stale bound is the firm's (:func:`killswitch.firm.facts.stale_after_ms` of the firm-wide
 policies); without firm-wide policies, one and a half of the shard's own tick interval.
 
@@ -35,7 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional, Sequence
 
 from ..compile.shards import STALE_FACTOR
-from .facts import ShardLease
+from .facts import Reading, ShardLease
 
 SHARD_LIVE = "SHARD_LIVE"
 SHARD_STALE = "SHARD_STALE"
@@ -241,3 +244,24 @@ def summary_line(rows: Sequence[dict], breaker: Mapping[str, Any]) -> str:
     else:
         parts.append(f"firm breaker {breaker['state']}")
     return "; ".join(parts)
+
+
+def firm_view(ev: Any, reading: Reading, holder: str, graph_digest: str, now: int,
+              relatch: Optional[dict[tuple[str, str], tuple[str, ...]]] = None) -> dict:
+    """The holder's evaluation as ``GET /v1/firm`` shows it (its view, committed with the firm
+    state); ``relatch``: what a reset of each policy instance would run into now."""
+    relatch = relatch or {}
+    return {"holder": holder, "now_ms": now, "graph": graph_digest,
+            "policies": [{"policy": s.policy, "scope": s.scope, "stage": s.stage_after,
+                          "relatch": list(relatch.get((s.policy, s.scope), ())),
+                          "armed": s.coverage.armed, "coverage": s.coverage.reason,
+                          "detail": s.coverage.detail,
+                          "blind_accounts": [f"{x.venue}/{x.account}" for x in reading.snapshots
+                                             if not x.fetch.ok and _in(x, s.scope)]}
+                         for s in ev.scopes],
+            "ages_ms": reading.ages_ms, "not_publishing": reading.not_publishing,
+            "ignored_facts": reading.ignored}
+
+
+def _in(snapshot: Any, scope: str) -> bool:
+    return scope == "global" or scope == snapshot.venue or scope == f"{snapshot.venue}/{snapshot.account}"

@@ -17,6 +17,8 @@ What it owns:
   part of it is the whole of what that name means at the shard (``global``, a venue all of whose
   accounts there are in the directive), else each of its accounts the directive spans; nothing
   when it spans none of them;
+* :func:`firm_scope` — whether a scope an operator names is firm-wide, and the accounts it spans:
+  ``global``, or a venue whose accounts are in more than one shard;
 * :func:`locks_in_force` and :func:`inherited` — what a shard running for the first time takes
   up of the directives written before it: the locks still in force (a firm policy's lock not
   lifted by that policy's unlock of its scope, an operator's lock not lifted by an unlock of its
@@ -30,7 +32,7 @@ Pure: no I/O, no clock.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Optional, Sequence
 
 from ..compile.graph import DecisionGraph, PolicyNode
 from ..compile.shards import policy_selects
@@ -129,6 +131,17 @@ def targets(directive: Directive, mine: Iterable[str]) -> list[str]:
     if at_venue and set(at_venue) <= set(spans) and "/" not in venue and venue != "global":
         return [venue]
     return spans
+
+
+def firm_scope(scope: str, assignment: dict[str, list[str]], accounts: Sequence[Account]) -> Optional[list[str]]:
+    """The accounts (``venue/name``) of a firm-wide ``scope``, or None when it is not one (see the
+    module doc)."""
+    keys = {a.name: f"{a.venue}/{a.name}" for a in accounts}
+    if scope == "global":
+        return sorted(keys.values())
+    at_venue = [a.name for a in accounts if a.venue == scope]
+    shards = {s for s, names in assignment.items() if set(names) & set(at_venue)}
+    return sorted(keys[n] for n in at_venue) if len(shards) > 1 else None
 
 
 def _hold(d: Directive) -> tuple[str, ...]:

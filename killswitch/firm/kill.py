@@ -21,13 +21,16 @@ What it owns:
   account of the firm; a shard that reported nothing is named with why, from the board), and
   the times from the kill to every account locked, nothing resting and every key in reach
   revoked, once they are reached; :func:`progress_lines`, that progress as ``ksctl status --firm``
-  and the console's firm strip show it.
+  and the console's firm strip show it;
+* :func:`kill_preview_id` and :func:`preview_refused` — the id a preview gives the kill it
+  shows, and why a kill is refused against its preview (a shard's, or a runner's of no shard).
 
 Pure: no I/O, no clock — ``now`` and every row are arguments.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional, Sequence
 
@@ -218,3 +221,25 @@ def progress_lines(doc: Mapping[str, Any]) -> list[str]:
             lines.append(f"    {a['account']}: {', '.join(a.get('states') or ())}"
                          + (f" ({'; '.join(extra)})" if extra else ""))
     return lines
+
+
+def kill_preview_id(preview: dict) -> str:
+    """The id of a kill's preview: the accounts per shard. Not whether each is heard: a shard that
+    comes and goes between the preview and the kill must not hold the kill back, and it does the
+    same either way (at once, or when it is heard again)."""
+    text = "|".join(f"{s['shard']}:{','.join(s['accounts'])}" for s in preview["shards"])
+    return "kill-" + hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def preview_refused(preview: dict, preview_id: Optional[str], changed: str, done: str) -> Optional[str]:
+    """Why a kill is refused against ``preview`` (a shard's or a runner's of no shard), or None:
+    the preview refuses it, the kill carries no preview's id, or ``changed`` (what the id is of)
+    changed since; "nothing was ``done``"."""
+    if not preview["allowed"]:
+        return str(preview["reason"])
+    if preview_id is None:
+        return ("PREVIEW_REQUIRED: a kill carries the id of its preview (ksctl kill --firm previews it first); "
+                f"nothing was {done}")
+    if preview_id != preview["preview_id"]:
+        return f"PREVIEW_MISMATCH: {changed} changed since the preview; preview again; nothing was {done}"
+    return None

@@ -8,7 +8,7 @@ fails to compile keeps the last good graph running and says so loudly (stderr, s
 reloads the API's tokens document (``--api-tokens``) on SIGHUP or when the file changes (a
 mounted Secret updated in place), names only in the log, and keeps the identities in force when
 the new document cannot be used (an ERROR line says why); with ``--kube-leader-label`` keeps its
-pod's role label saying whether it holds the lease (:mod:`killswitch.runner.lease.pod_label`); with
+pod's role label saying whether it holds the lease (:mod:`.pod_label`); with
 ``--shard`` runs one shard's accounts and local policies on the shard's schema
 (:mod:`killswitch.process.shard`), ticking — and publishing its facts to the firm — at the shortest
 interval of its local and the firm-wide policies, one interval from one tick's start to the
@@ -41,7 +41,6 @@ from ..events import DMS_FIRED, POLICY_RELOAD_FAILED, Event
 from ..face.desk.desk import Desk
 from ..policy.accounts_doc import Account
 from ..runner.firm.firm import FirmLink
-from ..runner.lease.pod_label import PodRoleLabel
 from ..runner.sync.tracker import StartSources
 from ..runner.tick.loop import Runner
 from ..runner.tick.parts import RunnerParts
@@ -58,6 +57,7 @@ from .bootstrap import (
     venue_adapters,
 )
 from .options import RunOptions
+from .pod_label import PodRoleLabel
 from .reloads import PolicyReloads, compile_policy_sources, policy_mtimes
 from .shard import ShardRefused, ShardStart, firm_link, shard_start, start_shard
 from .start import attach_signin, audit_sinks, graph_to_run, load_proxy, load_signin, load_tls, start_api
@@ -394,7 +394,7 @@ class Daemon(PolicyReloads):
                     "a lock stored while no runner led waits for this leader's next new token meanwhile")]
         if labeller is not None:
             # The pod's role label follows the lease from a task of its own: a slow or refusing
-            # API server holds up neither a tick nor a renewal (see runner/lease/pod_label.py).
+            # API server holds up neither a tick nor a renewal (see process/pod_label.py).
             out.append(Task(POD_LABEL, lambda: labeller.follow(lambda: keeper.token(keeper.clock()) is not None,
                                                                self.role_moved, keeper.renew_ms / 1000),
                             RESTART, "the pod's role label stays as it is meanwhile"))

@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from ..face.api.admission import Limits
-from ..runner.lease.pod_label import SERVICEACCOUNT_DIR
 from ..runner.tick.wakes import DEFAULT_MIN_SPACING_S
 from ..sources import MAX_FILE_BYTES
+from .pod_label import SERVICEACCOUNT_DIR
 
 
 @dataclass
@@ -44,7 +44,7 @@ class RunOptions:
     api_limits: Limits = field(default_factory=Limits)  # the writes' rates per identity and their queue
     strict: bool = False  # refuse a graph with a policy that selects none of the runner's accounts
     # the label key this runner sets on its own pod, leader or standby as the lease says
-    # (runner/lease/pod_label.py); None: no label, the runner never talks to the Kubernetes API
+    # (process/pod_label.py); None: no label, the runner never talks to the Kubernetes API
     kube_leader_label: Optional[str] = None
     kube_serviceaccount_dir: str = SERVICEACCOUNT_DIR  # the token, ca.crt and namespace of the pod's account
     # the shortest time between two tick starts when a private stream wakes the runner (runner/tick/wakes.py)

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Optional
+from typing import Callable, Iterable, Mapping, Optional
 
 from ..events import scope_labels
 from .lock.lock import GLOBAL_SCOPE
@@ -74,9 +74,11 @@ def near_names(name: str, known: Iterable[str], n: int = 3) -> list[str]:
     return near[:n]
 
 
-def _hint(name: str, known: Iterable[str]) -> str:
-    near = near_names(name, known)
-    return f"; did you mean {', '.join(repr(k) for k in near)}?" if near else ""
+def near_hint(name: str, known: Iterable[str], near: Callable[[str, Iterable[str]], list[str]] = close_matches) -> str:
+    """``; did you mean 'a', 'b'?``: the known names ``near`` finds close to ``name``, quoted, or
+    nothing when none is close (the tail of every ``UNKNOWN_*`` refusal that names a match)."""
+    found = near(name, known)
+    return f"; did you mean {', '.join(repr(k) for k in found)}?" if found else ""
 
 
 @dataclass(frozen=True)
@@ -140,19 +142,20 @@ class Catalog:
             return None
         wild = " (no wildcards: use global for everything)" if "*" in name else ""
         return Unknown("UNKNOWN_SCOPE", f"{name!r} is not a scope this runner knows{wild}"
-                                        f"{_hint(name, self.scopes())} (a scope is {SCOPE_FORMS})")
+                                        f"{near_hint(name, self.scopes(), near_names)} (a scope is {SCOPE_FORMS})")
 
     def resolve_account(self, name: str) -> Optional[Unknown]:
         if name in self.accounts:
             return None
         return Unknown("UNKNOWN_ACCOUNT", f"{name!r} is not an account of this runner"
-                                          f"{_hint(name, self.accounts)} (accounts are venue/account as in the "
-                                          "Accounts document)")
+                                          f"{near_hint(name, self.accounts, near_names)} (accounts are venue/account "
+                                          "as in the Accounts document)")
 
     def resolve_policy(self, name: str) -> Optional[Unknown]:
         if name in self.policy_scopes:
             return None
-        return Unknown("UNKNOWN_POLICY", f"{name!r} is not a policy this runner runs{_hint(name, self.policy_scopes)}")
+        return Unknown("UNKNOWN_POLICY", f"{name!r} is not a policy this runner runs"
+                                         f"{near_hint(name, self.policy_scopes, near_names)}")
 
     def resolve_policy_scope(self, policy: str, scope: str) -> Optional[Unknown]:
         """``policy`` must be known and ``scope`` one of its scope instances."""
@@ -162,7 +165,8 @@ class Catalog:
         keys = self.policy_scopes[policy]
         if scope in keys:
             return None
-        return Unknown("UNKNOWN_SCOPE", f"{scope!r} is not a scope of policy {policy}{_hint(scope, keys)}"
+        return Unknown("UNKNOWN_SCOPE", f"{scope!r} is not a scope of policy {policy}"
+                                        f"{near_hint(scope, keys, near_names)}"
                                         f"{'' if keys else ' (it has no scope instance yet)'}")
 
     def symbols_for(self, accounts: Iterable[str]) -> Optional[frozenset[str]]:

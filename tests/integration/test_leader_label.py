@@ -1,6 +1,6 @@
 """The pod's role label follows the lease: a fake Kubernetes API server over TLS records the patches.
 
-First :class:`~killswitch.runner.lease.pod_label.PodRoleLabel` against the fake (what it sends, what
+First :class:`~killswitch.process.pod_label.PodRoleLabel` against the fake (what it sends, what
 it does with a refusal, a certificate it must not trust, a pod outside a cluster); then real
 ``ksctl run`` processes, each as a pod of its own (on PostgreSQL where a leader is paused, else
 SQLite): the runner that takes the lease labels its pod ``leader`` and a standby ``standby``; a
@@ -25,7 +25,7 @@ from typing import Optional
 import pytest
 
 from killswitch.metrics import Registry
-from killswitch.runner.lease.pod_label import LEADER, STANDBY, PodRoleLabel, label_key_problem
+from killswitch.process.pod_label import LEADER, STANDBY, PodRoleLabel, label_key_problem
 from killswitch.state import open_store
 from tests.conftest import reset_pg
 from tests.kube_fake import TOKEN, FakeKube, self_signed

@@ -1,6 +1,7 @@
 """What a part that keeps a fact of the book is built with: :class:`Keeper`, the base of the
 shortfalls (:mod:`killswitch.runner.venue.shortfalls`), the orders still open
-(:mod:`killswitch.runner.venue.left_open`) and the revokes owed (:mod:`killswitch.runner.effects.revokes`).
+(:mod:`killswitch.runner.venue.left_open`), the revokes owed (:mod:`killswitch.runner.effects.revokes`)
+and the dead man's switch's countdowns (:mod:`killswitch.runner.effects.countdowns`).
 
 Must not: do anything of its own (each part owns what it keeps).
 """

@@ -40,13 +40,13 @@ expired is the shortfalls' to plan again, within their own budget).
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Callable, Iterable, Iterator, Optional, Sequence
 
 from adapters.base import PERMANENT, TRANSIENT
 
+from ...engine.stages import incident_of
 from ...facts.residuals import accepted_text
 from ...figures import iso
 from ...metrics import Registry
@@ -70,11 +70,6 @@ def leg_of(venue: str, account: str, symbol: str, side: str, position_side: Opti
     sell (long) or a buy (short) closes. A spot sell counts as closing the holding ("long")."""
     leg = position_side if position_side in ("LONG", "SHORT") else ("long" if side == "sell" else "short")
     return f"{venue}/{account}", symbol, leg
-
-
-def incident_of(decision_id: str) -> str:
-    """The incident a close belongs to: its decision id without the re-plan round (``/r<n>``)."""
-    return re.sub(r"/r\d+$", "", decision_id)
 
 
 def key_of(o: Any) -> LegKey:
@@ -429,4 +424,4 @@ class CloseRejections:
 
 __all__ = ["CLOSE_REJECTED", "INCIDENT_ENDED", "POSITION_CLOSED", "CloseRejections", "FIRST_BACKOFF_MS",
            "LegRefusals", "MAX_BACKOFF_MS", "PERMANENT_TRIES", "Stop", "TRANSIENT_TRIES", "accepted_text", "backoff_ms",
-           "incident_of", "key_of", "leg_of"]
+           "key_of", "leg_of"]

@@ -26,6 +26,7 @@ import re
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Callable, Iterable, Mapping, Optional
 
+from ...engine.stages import incident_of
 from .fact_book import FactBook
 
 ORDER_STILL_OPEN = "ORDER_STILL_OPEN"  # the reason code of the fact (as CancelResult.failed says it)
@@ -95,11 +96,6 @@ def manual_scope(decision_id: str) -> str:
     return re.sub(r"^manual/|/m\d+$", "", decision_id)
 
 
-def incident_of(decision_id: Optional[str]) -> Optional[str]:
-    """The incident a decision belongs to: itself, or its entry for a re-plan (``/r<n>``)."""
-    return re.sub(r"/r\d+$", "", decision_id) if decision_id else None
-
-
 def still_open_of(account: str, res: Any, *, cause: str, now: int, incident: Optional[str] = None,
                   scope: Optional[str] = None, incidents: Optional[Mapping[str, str]] = None) -> list[StillOpen]:
     """The facts of a cancel's result ``res`` (a :class:`adapters.base.CancelResult`) on
@@ -108,7 +104,8 @@ def still_open_of(account: str, res: Any, *, cause: str, now: int, incident: Opt
     out: list[StillOpen] = []
     for o in getattr(res, "still_open", ()) or ():
         oid = str(o.id)
-        inc = incident_of(incidents.get(oid, incident) if incidents is not None else incident)
+        inc = incidents.get(oid, incident) if incidents is not None else incident
+        inc = incident_of(inc) if inc else None
         policy, owner_scope, level = owner_of(inc)
         out.append(StillOpen(account, oid, o.symbol, o.side, float(o.amount), float(o.filled or 0.0),
                              res.said_of(oid) or ORDER_STILL_OPEN, cause, inc, policy,
@@ -186,5 +183,5 @@ class StillOpenBook(FactBook[StillOpen]):
         return ended
 
 
-__all__ = ["INCIDENT_ENDED", "ORDER_GONE", "ORDER_STILL_OPEN", "StillOpen", "StillOpenBook", "incident_of",
+__all__ = ["INCIDENT_ENDED", "ORDER_GONE", "ORDER_STILL_OPEN", "StillOpen", "StillOpenBook",
            "manual_scope", "owner_of", "still_open_of"]

@@ -39,6 +39,7 @@ from ...snapshot import Snapshot
 from ...state.store import StateStore
 from ...view.dms import summarised, venue_said
 from ..book.book import Book
+from ..book.keeper import Keeper
 from ..book.still_open import still_open_of
 from ..collaborators import Audits, Saves
 from ..lock.lock import DEAD_MANS_SWITCH, iso_ms
@@ -61,24 +62,18 @@ class Firing:
     unknown: tuple[str, ...]  # accounts whose last snapshot failed: their orders are not known
 
 
-class Countdowns:
+class Countdowns(Keeper[Audits]):
     """See the module doc. ``lead`` writes the audit rows under the runner's fencing token and
     says whether the runner leads now (only a leader refreshes the venues' countdowns)."""
 
     def __init__(self, book: Book, venues: Venues, store: StateStore, io: StoreIO, *,
                  dry_run: bool, clock: Callable[[], int],
                  lead: Audits, counters: dict[str, int], persist: Saves):
-        self.book = book
+        super().__init__(book, store, io, lead=lead, persist=persist, clock=clock, dry_run=dry_run)
         self.venues = venues
-        self.store = store
-        self.io = io
-        self.dry_run = dry_run
-        self.clock = clock
-        self.lead = lead
         self.listening_since_ms = clock()  # silence is counted from here at the earliest
         self.native_errors: dict[str, str] = {}  # account → why its countdown's last refresh failed
         self.counters = counters  # the runner's: "dms_fired" counts the firings
-        self.persist = persist
         self._stored_beats: dict[str, int] = {}  # source → the stored beat last taken in (from a standby)
         self.sources = SourceGate()  # which sources are taken, and the latest refused
         self.at_venue: dict[str, DmsStatus] = {}  # account → the venue's answer to its last arm

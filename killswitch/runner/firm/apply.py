@@ -22,8 +22,6 @@ What it owns:
   anything newer — a shard that joins the firm during a firm-wide halt starts halted; a
   firm-wide kill and its release are handed to :class:`~.kill.KillApplier`, which also takes up,
   at every tick, what a kill carried out here has not reached yet;
-* :func:`firm_scope` — whether a scope an operator names is firm-wide: ``global``, or a venue
-  whose accounts are in more than one shard;
 * :class:`Listener` — the ``LISTEN`` connection, on a thread of its own, reconnecting.
 
 Must not: apply a directive to an account of another shard, or apply one twice under a token.
@@ -34,7 +32,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Optional
 
 from ...firm.directives import (
     CANCEL_ORDERS,
@@ -52,24 +50,12 @@ from ...firm.directives import (
     targets,
 )
 from ...orders import CancelIntent
-from ...policy.accounts_doc import Account
 from ...state.store import FencedError, StoreError
 from ...view import ChangeResult
 from .kill import KillApplier
 from .ports import ShardPorts
 
 log = logging.getLogger("killswitch.firm")
-
-
-def firm_scope(scope: str, assignment: dict[str, list[str]], accounts: Sequence[Account]) -> Optional[list[str]]:
-    """The accounts (``venue/name``) of a firm-wide ``scope``, or None when it is not one (see the
-    module doc)."""
-    keys = {a.name: f"{a.venue}/{a.name}" for a in accounts}
-    if scope == "global":
-        return sorted(keys.values())
-    at_venue = [a.name for a in accounts if a.venue == scope]
-    shards = {s for s, names in assignment.items() if set(names) & set(at_venue)}
-    return sorted(keys[n] for n in at_venue) if len(shards) > 1 else None
 
 
 class DirectiveApplier:

@@ -54,7 +54,8 @@ from ...compile.graph import DecisionGraph, PolicyNode
 from ...compile.shards import FIRM_INTERVAL_TOO_SHORT, firm_interval_refusals, firm_refusals, local_graph, split
 from ...engine.evaluate import evaluate
 from ...engine.state import State
-from ...firm.directives import CLOSE_ALL, LOCK, UNLOCK, Directive, directives_of
+from ...firm.board import firm_view
+from ...firm.directives import CLOSE_ALL, LOCK, UNLOCK, Directive, directives_of, firm_scope
 from ...firm.facts import Reading, firm_snapshots, stale_after_ms
 from ...firm.notices import DIRECTIVE, STOPPED, read_notice, shard_stopped
 from ...metrics import Registry
@@ -62,7 +63,7 @@ from ...state.firm_tables import NOTIFY_CHANNEL
 from ...state.store import FencedError, StoreError
 from ...view import ChangeResult, ResetResult
 from ..sinks.coverage import BlindReports
-from .apply import DirectiveApplier, Listener, firm_scope
+from .apply import DirectiveApplier, Listener
 from .entries import FirmOutbox
 from .kill import kill_preview, kill_status, release_kill, send_kill, unlock_under_kill
 from .lease_log import FirmLeaseLog
@@ -392,27 +393,6 @@ class FirmLink:
             for shard, ms in sorted(self.last_reading.ages_ms.items()):
                 if ms is not None:
                     age.add(ms / 1000, shard=shard)
-
-
-def firm_view(ev: Any, reading: Reading, holder: str, graph_digest: str, now: int,
-              relatch: Optional[dict[tuple[str, str], tuple[str, ...]]] = None) -> dict:
-    """The holder's evaluation as ``GET /v1/firm`` shows it (its view, committed with the firm
-    state); ``relatch``: what a reset of each policy instance would run into now."""
-    relatch = relatch or {}
-    return {"holder": holder, "now_ms": now, "graph": graph_digest,
-            "policies": [{"policy": s.policy, "scope": s.scope, "stage": s.stage_after,
-                          "relatch": list(relatch.get((s.policy, s.scope), ())),
-                          "armed": s.coverage.armed, "coverage": s.coverage.reason,
-                          "detail": s.coverage.detail,
-                          "blind_accounts": [f"{x.venue}/{x.account}" for x in reading.snapshots
-                                             if not x.fetch.ok and _in(x, s.scope)]}
-                         for s in ev.scopes],
-            "ages_ms": reading.ages_ms, "not_publishing": reading.not_publishing,
-            "ignored_facts": reading.ignored}
-
-
-def _in(snapshot: Any, scope: str) -> bool:
-    return scope == "global" or scope == snapshot.venue or scope == f"{snapshot.venue}/{snapshot.account}"
 
 
 def not_evaluated_line(shard: str, firm: Sequence[str], holder: Optional[str]) -> str:

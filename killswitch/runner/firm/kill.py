@@ -45,7 +45,9 @@ from ...firm.kill import (
     KILL_HOLD,
     KillReport,
     kill_preview as preview_of,
+    kill_preview_id,
     kill_progress as progress_of,
+    preview_refused,
     unlock_refused,
 )
 from ...orders import CancelIntent
@@ -300,30 +302,6 @@ async def kill_preview(link: Any, board: dict) -> dict:
                                "NOT HEARD")
     got["preview_id"] = kill_preview_id(got)
     return got
-
-
-def kill_preview_id(preview: dict) -> str:
-    """The id of a kill's preview: the accounts per shard. Not whether each is heard: a shard that
-    comes and goes between the preview and the kill must not hold the kill back, and it does the
-    same either way (at once, or when it is heard again)."""
-    import hashlib
-
-    text = "|".join(f"{s['shard']}:{','.join(s['accounts'])}" for s in preview["shards"])
-    return "kill-" + hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def preview_refused(preview: dict, preview_id: Optional[str], changed: str, done: str) -> Optional[str]:
-    """Why a kill is refused against ``preview`` (a shard's or a runner's of no shard), or None:
-    the preview refuses it, the kill carries no preview's id, or ``changed`` (what the id is of)
-    changed since; "nothing was ``done``"."""
-    if not preview["allowed"]:
-        return str(preview["reason"])
-    if preview_id is None:
-        return ("PREVIEW_REQUIRED: a kill carries the id of its preview (ksctl kill --firm previews it first); "
-                f"nothing was {done}")
-    if preview_id != preview["preview_id"]:
-        return f"PREVIEW_MISMATCH: {changed} changed since the preview; preview again; nothing was {done}"
-    return None
 
 
 async def send_kill(link: Any, reason: str, preview_id: Optional[str], actor: Optional[str], board: dict) -> Any:

@@ -9,7 +9,7 @@ no shard (no ``--shard``: its firm slot is empty):
   non-reduce-only orders as the last tick read them cancelled (with how long ago, when that
   read is older than the runner's interval: :func:`killswitch.figures.as_read`), the bots'
   keys revoked where the venue has the switch (``revoke:``), the others named OUT OF REACH; with
-  the id the kill must carry (:func:`~.kill.kill_preview_id`); refused ``KILL_IN_FORCE`` while a
+  the id the kill must carry (:func:`killswitch.firm.kill.kill_preview_id`); refused ``KILL_IN_FORCE`` while a
   kill holds;
 * **kill** — what a shard does with the kill's directive (:class:`~.kill.KillApplier`), with the
   same steps, in the runner's turn: ``global`` locked ``halted`` as the firm hold
@@ -35,11 +35,19 @@ from __future__ import annotations
 from typing import Any, Callable, Optional
 
 from ...figures import as_read
-from ...firm.kill import APPROVALS_NEEDED, DUPLICATE_APPROVER, KILL_HOLD, KILL_IN_FORCE, NO_KILL
+from ...firm.kill import (
+    APPROVALS_NEEDED,
+    DUPLICATE_APPROVER,
+    KILL_HOLD,
+    KILL_IN_FORCE,
+    NO_KILL,
+    kill_preview_id,
+    preview_refused,
+)
 from ...holds import KILL_RELEASE
 from ...state.store import FencedError
 from ...view import ChangeResult
-from .kill import account_reports, cancel_entries, kill_preview_id, preview_refused, restore_keys, revoke_keys
+from .kill import account_reports, cancel_entries, restore_keys, revoke_keys
 from .ports import ShardPorts
 
 LOCAL = "local"  # the kill's id on a runner of no shard: one at a time, its hold

@@ -17,29 +17,18 @@ locks of the scope, account, its venue, strategy and symbol the request names):
   symbol's position (of the same leg in hedge mode) and no larger than it. No position, the
   same side, a larger amount or an ambiguous leg is denied.
 
-Before the lock, the order is placed (:func:`~.placement.place`, when the runner passes
-what it knows): an unknown account, scope or symbol (``UNKNOWN_ACCOUNT``, ``UNKNOWN_SCOPE``,
-``UNKNOWN_SYMBOL``, with close matches), markets not read yet (``MARKETS_UNKNOWN``), an amount
-above ``MAX_AMOUNT`` (``AMOUNT_OUT_OF_BOUNDS``) or, for an order that is not reduce-only and can
-be valued (its ``price``, else the symbol's last mark), a notional above ``MAX_EQUITY_MULTIPLE``
-times the equity of the accounts it may go to (``ORDER_TOO_LARGE``) is denied. Then it is
-attributed (:func:`~.whose.whose`): the strategy its client order id names is its strategy, as
-the venue watch reads it (``STRATEGY_MISMATCH``, ``UNKNOWN_STRATEGY``, ``STRATEGY_AMBIGUOUS``).
+Before the lock, the order is placed (:func:`~.placement.place`, when the runner passes what it
+knows: the unknown names, amounts and notionals it denies are its module's; the notional is
+checked for an order that is not reduce-only and can be valued, by its ``price``, else the
+symbol's last mark), then attributed (:func:`~.whose.whose`): the strategy its client order id
+names is its strategy, as the venue watch reads it.
 
-After the lock, the policies' pre-trade limits (``spec.limits``) that
-bind the order are checked (:func:`~.limits.within_limits`, through
-:func:`killswitch.engine.limits.breaches_in` over the tables of the last snapshots): a breach is
-denied with its code (``NO_MARK``, ``PRICE_COLLAR``, ``LIMIT_ORDER_QUANTITY``,
-``LIMIT_ORDER_NOTIONAL``, ``OPEN_ORDERS_LIMIT``, ``POSITION_LIMIT``, ``GROSS_LIMIT``,
-``MESSAGE_RATE``), and the answer's ``limit`` carries the limit's value and the usage the order
-would bring it to; an account of which the runner has no snapshot yet cannot be placed under its
-limits (``LIMITS_UNKNOWN``). An order that carries no strategy is judged by a strategy-level
-policy's limits as its account's own book: refused there, it leads with ``STRATEGY_MISSING``
-and what to send, naming ``scope=venue/account`` (a scope an override may name). An allowed
-order takes one message from each of its strategy's buckets (handed in: :mod:`.limits_state`).
-An order the lock (or a resumption) refuses is refused as it says, with the limits it also
-breaks after ``; also:`` and in ``limit`` (its ``breaches``, ``also: true``): nothing is spent
-or remembered for it.
+After the lock, the policies' pre-trade limits that bind the order are checked
+(:func:`~.limits.within_limits`: each breach denied with its code and the answer's ``limit``;
+``LIMITS_UNKNOWN`` before the account's first snapshot; ``STRATEGY_MISSING`` for an order that
+carries no strategy where a strategy-level policy's limits judge it). An order the lock (or a
+resumption) refuses is refused as it says, with the limits it also breaks after ``; also:`` and
+in ``limit`` (its ``breaches``, ``also: true``): nothing is spent or remembered for it.
 
 A request is validated strictly first: unknown fields, wrong types, a side other than buy or
 sell, an amount that is not a finite positive number → ``BAD_REQUEST: ...``. The gate never

@@ -14,11 +14,11 @@ Must not: read the clock, do I/O, or consult anything but its arguments.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Optional
+from typing import Mapping, Optional
 
 from ...figures import money
 from ..lock.lock import GLOBAL_SCOPE
-from ..names import Catalog, close_matches
+from ..names import Catalog, near_hint
 from .request import Decision, OrderRequest, deny
 
 # An order is refused beyond these, whatever the lock says: no venue lists a market where 1e12
@@ -58,7 +58,7 @@ def place(req: OrderRequest, where: Placement) -> Optional[Decision]:
                      f"cannot tell whether {req.symbol!r} trades there")
     if req.symbol not in symbols:
         return deny(f"UNKNOWN_SYMBOL: {req.symbol!r} is not listed for {', '.join(accounts[:3])}"
-                     f"{_near(req.symbol, symbols)}")
+                     f"{near_hint(req.symbol, symbols)}")
     if req.amount > MAX_AMOUNT:
         return deny(f"AMOUNT_OUT_OF_BOUNDS: amount {req.amount:g} > {MAX_AMOUNT:g}")
     unit = req.price or where.unit_prices.get(req.symbol)
@@ -74,7 +74,3 @@ def place(req: OrderRequest, where: Placement) -> Optional[Decision]:
                      f"of {', '.join(accounts[:3])}")
     return None
 
-
-def _near(name: str, known: Iterable[str]) -> str:
-    near = close_matches(name, known)
-    return f"; did you mean {', '.join(repr(k) for k in near)}?" if near else ""

@@ -23,7 +23,7 @@ from typing import Optional, Union
 
 from ...attribution import strategy_of
 from ..lock.lock import GLOBAL_SCOPE
-from ..names import Catalog, close_matches
+from ..names import Catalog, near_hint
 from .request import Decision, OrderRequest, deny
 
 
@@ -43,10 +43,9 @@ def whose(req: OrderRequest, cat: Catalog) -> Union[OrderRequest, Decision]:
                     f"prefix), not {req.strategy!r}'s as the order says")
     declared = {name for m in maps for name in m.values()}
     if declared and req.strategy not in declared and req.strategy not in cat.strategies:
-        near = close_matches(req.strategy, declared | cat.strategies)
         return deny(f"UNKNOWN_STRATEGY: {req.strategy!r} is no strategy of {', '.join(accounts[:3])}"
-                    + (f"; did you mean {', '.join(repr(n) for n in near)}?" if near else
-                       f"; they declare {', '.join(sorted(declared)[:5])}"))
+                    + (near_hint(req.strategy, declared | cat.strategies)
+                       or f"; they declare {', '.join(sorted(declared)[:5])}"))
     return req
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import math
 from functools import partial
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Awaitable, Callable, Optional, Sequence
 
 from ...state.store import FencedError, RunbookRecord, StateStore, StoreError
 from ..book.book import Book
@@ -327,6 +327,26 @@ class Leadership:
             self.leader = False
             self.lease_log.lost(self.fence, "a write under it was fenced off: another runner holds the lease")
             await self.audit_as_standby(kind, ts_ms, payload)
+
+    async def audit_or_deposed(self, kind: str, ts_ms: int, payload: dict) -> Optional[str]:
+        """An operator's change audited, fenced as :meth:`audit`: None once written, else the
+        refusal it answers (:meth:`deposed`): nothing of it is applied."""
+        try:
+            await self.audit(kind, ts_ms, payload)
+        except FencedError:
+            return self.deposed()
+        return None
+
+    async def saved_or_deposed(self, save: Awaitable[None]) -> Optional[str]:
+        """An operator's change saved (``save``, fenced): None once through, else the refusal it
+        answers (:meth:`deposed`), this runner going on from the store's state when it leads
+        again (what it applied here may not be in it)."""
+        try:
+            await save
+        except FencedError:
+            self.stale = True
+            return self.deposed()
+        return None
 
     async def audit_as_standby(self, kind: str, ts_ms: int, payload: dict) -> None:
         """A row written by a runner that does not lead (unfenced, marked ``standby``): an

@@ -59,13 +59,13 @@ from ...events import MANUAL_CLOSE, Event
 from ...policy.kinds import close_all, close_positions
 from ...policy.kinds.close_positions import ClosePositions
 from ...snapshot import Snapshot
-from ...state.store import FencedError, StateStore
+from ...state.store import StateStore
 from ...view import CloseResult, PlannedOrder
 from ..book.view import BookView
 from ..collaborators import Emits, Names
 from ..lease.leadership import Leadership
 from ..lock.lock import iso_ms
-from ..names import close_matches
+from ..names import near_hint
 from ..storeio import StoreIO
 from ..venue.settled import take_off_fills
 from ..venue.shortfalls import MAX_HELD_ROUNDS
@@ -229,12 +229,10 @@ class ManualCloses:
         envelope = Envelope(rec.id, rec.legs, cap, scope, symbol, leg)
         close_id = f"manual/{scope}/m{at}"
         named = {**({"symbol": symbol} if symbol else {}), **({"leg": leg} if leg else {})}
-        try:
-            await self.lead.audit("manual_close_requested", at, {
+        if deposed := await self.lead.audit_or_deposed("manual_close_requested", at, {
                 "scope": scope, "reason": reason, "id": close_id, "orders": orders,
-                **named, "preview": envelope.to_json(), **by(actor)})
-        except FencedError:
-            return CloseResult(False, self.lead.deposed(), orders)
+                **named, "preview": envelope.to_json(), **by(actor)}):
+            return CloseResult(False, deposed, orders)
         self.queued.append(_Request(scope, reason, at, symbol, envelope, leg))
         self._track(close_id, {"scope": scope, "symbol": symbol, "leg": leg, "envelope": envelope,
                                "requested_ms": at, "preview": orders, "processed_ms": None, "orders": None,
@@ -273,9 +271,8 @@ class ManualCloses:
         found = self._instance(scope, snaps)
         if found is None:
             known = set().union(*self.known.catalog().policy_scopes.values()) if self.book.graph.policies else set()
-            near = close_matches(scope, known)
-            hint = f"; did you mean {', '.join(repr(k) for k in near)}?" if near else ""
-            return Draft(f"UNKNOWN_SCOPE: no policy instance named {scope!r} in the last snapshots{hint}")
+            return Draft(f"UNKNOWN_SCOPE: no policy instance named {scope!r} in the last snapshots"
+                         f"{near_hint(scope, known)}")
         node, view = found
         if symbol is not None:
             held = {p.symbol for _, p in view.positions}
@@ -284,8 +281,7 @@ class ManualCloses:
                     holds = f"it holds {', '.join(sorted(held))}" if held else "it holds no position"
                     return Draft(f"NO_POSITION: {scope} has no position in {symbol} now (the last snapshots, less "
                                  f"the fills since); {holds}; nothing to close")
-                near = close_matches(symbol, held)
-                hint = f"; did you mean {', '.join(repr(k) for k in near)}?" if near else ""
+                hint = near_hint(symbol, held)
                 return Draft(f"UNKNOWN_SYMBOL: {scope} holds no position in {symbol!r} in the last snapshots (less "
                              f"the fills since){hint}; nothing to close")
             sides = sorted({p.side for _, p in view.positions if p.symbol == symbol})

@@ -46,7 +46,7 @@ from ..effects.revokes import Revokes
 from ..lease.leadership import Leadership
 from ..lease.stored import StoredLocks, stored_reason
 from ..lock.lock import DEAD_MANS_SWITCH, NOT_A_POLICY, OPERATOR, LockBook, LockHold, iso_ms
-from ..names import close_matches
+from ..names import near_hint
 from ..storeio import StoreIO
 from ..watch.enforce import enforce_details
 from .closes import by
@@ -96,11 +96,8 @@ class OperatorCommands(ResetApprovals):
             return refused
         book = self.book
         now = self.clock()
-        if not audited:
-            try:
-                await self.lead.audit(kind, now, payload)
-            except FencedError:
-                return self.lead.deposed()
+        if not audited and (deposed := await self.lead.audit_or_deposed(kind, now, payload)):
+            return deposed
         undo = book.change_lock_and_dms(update)
         unstore = book.stored_lock_applied(stored) if stored is not None else None
         # the overrides a halt now binds end first (stored, audited): an end only tightens, so a
@@ -343,8 +340,7 @@ class OperatorCommands(ResetApprovals):
         st = self.book.dms.sources.get(source)
         if st is None or not st.armed:
             armed = [name for name, s in self.book.dms.sources.items() if s.armed]
-            near = close_matches(source, armed)
-            hint = f"; did you mean {', '.join(repr(n) for n in near)}?" if near else ""
+            hint = near_hint(source, armed)
             return await self._refused("dms_disarmed", {"source": source, **by(actor)},
                                        f"NOT_ARMED: source {source} is not armed{hint}")
         locked = any(h.scope == source and h.policy == DEAD_MANS_SWITCH

@@ -86,11 +86,10 @@ class ResetApprovals:
         relatch = firing_again(node, scope, removal, transition, why, self.triggers)
         if relatch and not confirm_relatch:
             why = relatch_unconfirmed(policy, scope)
-        try:
-            await self.lead.audit("reset_approval", now, {"policy": policy, "scope": scope, "level": level,
-                                                          "approver": approver, "reason": reason, "result": why})
-        except FencedError:
-            return ResetResult(False, self.lead.deposed())
+        if deposed := await self.lead.audit_or_deposed("reset_approval", now, {
+                "policy": policy, "scope": scope, "level": level, "approver": approver, "reason": reason,
+                "result": why}):
+            return ResetResult(False, deposed)
         if relatch and not confirm_relatch:  # audited, not applied
             return ResetResult(False, why, relatch)
         ss = book.state.scopes.get(key)
@@ -135,18 +134,14 @@ class ResetApprovals:
             pending = ", ".join(before.approvals) if before is not None and before.approvals else "none"
             why = (f"NO_APPROVAL: {approver} has no pending approval of the reset of {policy} {scope} to withdraw "
                    f"(pending approvals: {pending}); nothing was changed")
-            try:
-                await self.lead.audit("reset_approval_withdrawn", now, {**row, "result": why, "refused": why})
-            except FencedError:
-                return ResetResult(False, self.lead.deposed())
-            return ResetResult(False, why)
+            deposed = await self.lead.audit_or_deposed("reset_approval_withdrawn", now,
+                                                       {**row, "result": why, "refused": why})
+            return ResetResult(False, deposed or why)
         left = ",".join(after.approvals) or "none"
         why = (f"APPROVAL_WITHDRAWN: {given}'s approval of the reset of {policy} {scope} (stage {before.level}) "
                f"is withdrawn; approvers now: {left}")
-        try:
-            await self.lead.audit("reset_approval_withdrawn", now, {**row, "result": why})
-        except FencedError:
-            return ResetResult(False, self.lead.deposed())
+        if deposed := await self.lead.audit_or_deposed("reset_approval_withdrawn", now, {**row, "result": why}):
+            return ResetResult(False, deposed)
         ss = self.book.state.scopes.get(key)
         if ss is None or ss.stage != before:
             why = (f"STAGE_CHANGED: the stage of {policy} {scope} changed while the withdrawal was being recorded; "
@@ -161,12 +156,8 @@ class ResetApprovals:
         self.sinks.emit(Event.make(RESET, now, {"approver": approver, "reason": reason, "result": why,
                                                 "released": False, "withdrawn": True},
                                    policy=policy, scope=scope, level=after.level))
-        try:
-            await self.persist.save()
-        except FencedError:
-            self.lead.stale = True
-            return ResetResult(False, self.lead.deposed())
-        return ResetResult(False, why)  # (done: a stage released; this released nothing)
+        deposed = await self.lead.saved_or_deposed(self.persist.save())
+        return ResetResult(False, deposed or why)  # (done: a stage released; this released nothing)
 
     async def _already_reset(self, policy: str, scope: str, approver: str, reason: str, now: int,
                              passed: PassedReset, ended: bool) -> ResetResult:
@@ -183,12 +174,9 @@ class ResetApprovals:
                                why: str) -> ResetResult:
         """A reset attempt refused before any stage was touched (a mistyped name, one reset
         already): audited all the same (level 0, with the answer), so the report lists it."""
-        try:
-            await self.lead.audit("reset_approval", now, {"policy": policy, "scope": scope, "level": 0,
-                                                          "approver": approver, "reason": reason, "result": why})
-        except FencedError:
-            return ResetResult(False, self.lead.deposed())
-        return ResetResult(False, why)
+        deposed = await self.lead.audit_or_deposed("reset_approval", now, {
+            "policy": policy, "scope": scope, "level": 0, "approver": approver, "reason": reason, "result": why})
+        return ResetResult(False, deposed or why)
 
     async def _apply_reset(self, node: Any, policy: str, scope: str, trial: Any, transition: Any, why: str,
                            level: int, approver: str, reason: str, now: int,

@@ -38,6 +38,7 @@ from ..effects.revokes import Revokes
 from ..gate.request import lock_keys
 from ..lease.leadership import Leadership
 from ..lock.lock import DEAD_MANS_SWITCH, OPERATOR as LOCK_OPERATOR, LockHold, hold_strength, iso_ms
+from ..names import near_hint
 from .closes import by
 
 MAX_APPROVALS = 10
@@ -227,11 +228,8 @@ class OperatorRevokes:
             h = stages[0]
             return (f"REVOKED_BY_STAGE: {scope} is revoked by stage {h.stage} of policy {h.policy}; its reset "
                     f"restores it (ksctl reset --policy {h.policy} --scope {scope})")
-        from ..names import close_matches
         held = sorted({h.scope for p in self.book.revokes.accounts.values() for h in p.holds})
-        near = close_matches(scope, held)
-        hint = f"; did you mean {', '.join(repr(n) for n in near)}?" if near else ""
-        return f"NOT_REVOKED: no revoke of exactly {scope} is held{hint}"
+        return f"NOT_REVOKED: no revoke of exactly {scope} is held{near_hint(scope, held)}"
 
     async def revoke(self, scope: str, reason: str, *, preview_id: Optional[str] = None, approvals: int = 1,
                      actor: Optional[str] = None) -> ChangeResult:
@@ -266,10 +264,8 @@ class OperatorRevokes:
             await self.lead.audit("trading_revoke_dry_run", now, payload)
             return ChangeResult(True, f"DRY_RUN: nothing was sent (this runner is a dry run); would revoke trading "
                                       f"on {', '.join(accounts)}")
-        try:
-            await self.lead.audit("trading_revoke_requested", now, payload)
-        except FencedError:
-            return ChangeResult(False, self.lead.deposed())
+        if deposed := await self.lead.audit_or_deposed("trading_revoke_requested", now, payload):
+            return ChangeResult(False, deposed)
         self.revokes.hold(reachable, Hold(holder=holder, policy=OPERATOR, scope=scope, since_ms=now,
                                           reason=f"MANUAL_REVOKE: {reason}", approvals_needed=approvals, by=actor,
                                           out_of_reach=unreached), now)
@@ -299,21 +295,17 @@ class OperatorRevokes:
                                        f"DUPLICATE_APPROVER: {approver} already approved "
                                        f"({len(hold.approvals)}/{hold.approvals_needed})")
         now = self.clock()
-        try:  # which approval it is (1/2), as its answer says
-            await self.lead.audit("trading_restore_approval", now,
-                                  {**payload, "approval": f"{len(hold.approvals) + 1}/{hold.approvals_needed}"})
-        except FencedError:
-            return ChangeResult(False, self.lead.deposed())
+        if deposed := await self.lead.audit_or_deposed(  # which approval it is (1/2), as its answer says
+                "trading_restore_approval", now,
+                {**payload, "approval": f"{len(hold.approvals) + 1}/{hold.approvals_needed}"}):
+            return ChangeResult(False, deposed)
         if not self.book.revokes.holds_of(hold.holder):  # lifted meanwhile (another approval)
             return ChangeResult(False, f"NOT_REVOKED: {scope} is no longer held revoked; nothing changed")
         self.revokes.approve(hold.holder, approver)
         have = len(hold.approvals) + 1
         if have < hold.approvals_needed:
-            try:
-                await self.persist.save()
-            except FencedError:
-                self.lead.stale = True
-                return ChangeResult(False, self.lead.deposed())
+            if deposed := await self.lead.saved_or_deposed(self.persist.save()):
+                return ChangeResult(False, deposed)
             return ChangeResult(True, f"APPROVAL_RECORDED: {have}/{hold.approvals_needed} approvers="
                                       f"{','.join((*hold.approvals, approver))}; trading stays revoked")
         restored = self.revokes.release(hold.holder, now)
@@ -337,23 +329,17 @@ class OperatorRevokes:
         if stages:  # orphaned: the policy or its instance is gone, so no reset can reach it
             orphan = stages[0][1]
             return await self._release_orphan(scope, reason, approver, orphan)
-        from ..names import close_matches
-        held = sorted({h.scope for p in self.book.revokes.accounts.values() for h in p.holds})
-        near = close_matches(scope, held)
-        hint = f"; did you mean {', '.join(repr(n) for n in near)}?" if near else ""
-        return ChangeResult(False, f"NOT_REVOKED: no revoke of exactly {scope} is held{hint}")
+        return ChangeResult(False, self._not_held(scope))  # (no stage's: NOT_REVOKED, with close matches)
 
     async def _release_orphan(self, scope: str, reason: str, approver: str, hold: Hold) -> ChangeResult:
         if approver in hold.approvals:
             return ChangeResult(False, f"DUPLICATE_APPROVER: {approver} already approved "
                                        f"({len(hold.approvals)}/{hold.approvals_needed})")
         now, which = self.clock(), f"{len(hold.approvals) + 1}/{hold.approvals_needed}"
-        try:
-            await self.lead.audit("trading_restore_approval", now, {"scope": scope, "reason": reason,
-                                                                    "approver": approver, "holder": hold.holder,
-                                                                    "orphaned": True, "approval": which})
-        except FencedError:
-            return ChangeResult(False, self.lead.deposed())
+        if deposed := await self.lead.audit_or_deposed("trading_restore_approval", now, {
+                "scope": scope, "reason": reason, "approver": approver, "holder": hold.holder, "orphaned": True,
+                "approval": which}):
+            return ChangeResult(False, deposed)
         self.revokes.approve(hold.holder, approver)
         if len(hold.approvals) + 1 < hold.approvals_needed:
             await self.persist.save()
@@ -370,11 +356,8 @@ class OperatorRevokes:
         each account's state (a refusal is retried by the ticks)."""
         verb = "REVOKE" if want == REVOKED else "RESTORE"
         owed = f"{verb}_OWED: {what} on {', '.join(accounts) or 'no account'}"
-        try:
-            await self.persist.save()
-        except FencedError:
-            self.lead.stale = True
-            return ChangeResult(False, self.lead.deposed())
+        if deposed := await self.lead.saved_or_deposed(self.persist.save()):
+            return ChangeResult(False, deposed)
         try:
             events = await self.revokes.work(now)
         except FencedError:

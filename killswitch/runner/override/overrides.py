@@ -50,7 +50,7 @@ from ..book.view import BookView
 from ..gate.gate import binding_lock
 from ..gate.limits_state import LimitsState
 from ..lease.leadership import Leadership
-from ..names import Catalog, close_matches
+from ..names import Catalog, near_hint
 from ..storeio import StoreIO
 from .resolve import bound_of
 
@@ -58,10 +58,6 @@ SHOWN_ENDED_MS = 86_400_000  # ended overrides listed (and read back at a start)
 MAX_REASON = 500
 REASON_CODE = re.compile(r"[A-Z][A-Z0-9_]{1,39}")
 RUNNER = "runner"  # who ends an override that ends by itself
-
-
-def status(o: Override, now: int) -> OverrideStatus:
-    return override_status(o, now)
 
 
 class Overrides:
@@ -80,7 +76,8 @@ class Overrides:
     def shown(self) -> tuple[OverrideStatus, ...]:
         """Every override not ended, and those ended in the last day, oldest first."""
         now = self.clock()
-        return tuple(status(o, now) for o in self.limits.listed if (o.ended_ms or o.expires_ms) > now - SHOWN_ENDED_MS)
+        return tuple(override_status(o, now) for o in self.limits.listed
+                     if (o.ended_ms or o.expires_ms) > now - SHOWN_ENDED_MS)
 
     # --- commands -------------------------------------------------------------------------------------
 
@@ -111,7 +108,7 @@ class Overrides:
         return OverrideResult(True, f"OVERRIDE_REQUESTED: {o.id} {o.what} on {scope}"
                                     f"{' for ' + strategy if strategy else ''} until {iso(o.expires_ms)}; "
                                     f"needs {o.needed - 1} more approval(s) by another person "
-                                    f"(ksctl override approve --override {o.id})", status(o, now))
+                                    f"(ksctl override approve --override {o.id})", override_status(o, now))
 
     async def approve(self, override_id: str, *, actor: str) -> OverrideResult:
         """An approval by ``actor``: never the requester's, never twice by one person; the
@@ -145,9 +142,9 @@ class Overrides:
         if new.approved:
             return OverrideResult(True, f"OVERRIDE_IN_FORCE: {o.id} {o.what} on {o.scope} in force until "
                                         f"{iso(o.expires_ms)} (requested by {o.requester}, approved by "
-                                        f"{', '.join(new.approvers)})", status(new, now))
+                                        f"{', '.join(new.approvers)})", override_status(new, now))
         return OverrideResult(True, f"OVERRIDE_APPROVAL_RECORDED: {o.id} holds {len(new.approvals)} of "
-                                    f"{new.needed} approvals", status(new, now))
+                                    f"{new.needed} approvals", override_status(new, now))
 
     async def end(self, override_id: str, *, actor: str) -> OverrideResult:
         """``actor`` ends an override now (pending or in force)."""
@@ -160,7 +157,7 @@ class Overrides:
         failed = await self._end(o, now, actor, ENDED_BY_HAND)
         if failed:
             return OverrideResult(False, failed)
-        return OverrideResult(True, f"OVERRIDE_ENDED: {o.id} ended by {actor}", status(self._all[o.id], now))
+        return OverrideResult(True, f"OVERRIDE_ENDED: {o.id} ended by {actor}", override_status(self._all[o.id], now))
 
     # --- the tick and a start --------------------------------------------------------------------------
 
@@ -240,9 +237,8 @@ class Overrides:
                 limit: Optional[str], raise_to: Optional[float], order: Optional[str], now: int) -> Optional[str]:
         """Why a request of a scope and limit the policies know asks more than they allow, if it does."""
         if strategy is not None and strategy not in self.catalog().strategies:
-            near = close_matches(strategy, self.catalog().strategies)
             return (f"UNKNOWN_STRATEGY: {strategy!r} is not a strategy this runner knows"
-                    + (f"; did you mean {', '.join(repr(k) for k in near)}?" if near else ""))
+                    f"{near_hint(strategy, self.catalog().strategies)}")
         if expires_s * 1000 > bound.max_ms:
             return (f"EXPIRY_TOO_LONG: {_dur(expires_s * 1000)} asked > {_dur(bound.max_ms)} the policies allow "
                     f"({', '.join(bound.policies)}: limits.override.max_duration)")
@@ -269,10 +265,7 @@ class Overrides:
     def _find(self, override_id: str, now: int) -> tuple[Optional[Override], Optional[str]]:
         o = self._all.get(override_id)
         if o is None:
-            near = close_matches(override_id, self._all)
-            return None, (f"UNKNOWN_OVERRIDE: {override_id!r}"
-                          + (f"; did you mean {', '.join(repr(k) for k in near)}?" if near else "")
-                          + " (ksctl override list)")
+            return None, f"UNKNOWN_OVERRIDE: {override_id!r}{near_hint(override_id, self._all)} (ksctl override list)"
         if o.ended_ms is not None:
             return None, f"OVERRIDE_ENDED: {o.id} ended at {iso(o.ended_ms)} ({o.end_reason}, by {o.ended_by})"
         if now >= o.expires_ms:
@@ -315,7 +308,7 @@ class Overrides:
             await self.lead.audit("override_refused", now, {"command": what, **asked, "refused": why})
         except FencedError:
             return OverrideResult(False, self.lead.deposed())
-        return OverrideResult(False, why, status(o, now) if o is not None else None)
+        return OverrideResult(False, why, override_status(o, now) if o is not None else None)
 
     def _publish(self, now: int) -> None:
         """The index of those in force handed to the gate and the watch, published."""
@@ -335,4 +328,4 @@ def _dur(ms: float) -> str:
     return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"
 
 
-__all__ = ["Overrides", "status"]
+__all__ = ["Overrides"]

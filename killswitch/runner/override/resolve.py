@@ -18,7 +18,7 @@ from typing import Any, Optional, Sequence
 
 from ...overrides import LIMIT_NAMES
 from ..lock.lock import GLOBAL_SCOPE
-from ..names import Catalog, close_matches
+from ..names import Catalog, near_hint
 
 DEFAULT_MAX_MS = 3_600_000
 DEFAULT_APPROVALS = 2
@@ -101,16 +101,13 @@ def bound_of(graph: Any, tables: Any, catalog: Catalog, scope: str, limit: Optio
         return None, unknown.reason
     nodes = [n for n in graph.policies if n.limits is not None and binds(n, tables, catalog, scope)]
     if not nodes:
-        near = close_matches(scope, known)
-        hint = f"; did you mean {', '.join(repr(k) for k in near)}?" if near else ""
-        return None, (f"UNKNOWN_SCOPE: no running policy's limits bind {scope!r}{hint} (limits bind: "
-                      f"{', '.join(sorted(known)[:10]) or 'nothing: no policy sets limits'})")
+        return None, (f"UNKNOWN_SCOPE: no running policy's limits bind {scope!r}{near_hint(scope, known)} "
+                      f"(limits bind: {', '.join(sorted(known)[:10]) or 'nothing: no policy sets limits'})")
     value = None
     if limit is not None:
         if limit not in LIMIT_NAMES:
-            near = close_matches(limit, LIMIT_NAMES)
-            hint = f"; did you mean {', '.join(repr(k) for k in near)}?" if near else ""
-            return None, f"UNKNOWN_LIMIT: {limit!r} is not a limit{hint} (limits: {', '.join(LIMIT_NAMES)})"
+            return None, (f"UNKNOWN_LIMIT: {limit!r} is not a limit{near_hint(limit, LIMIT_NAMES)} "
+                          f"(limits: {', '.join(LIMIT_NAMES)})")
         read = [(n, limit_value(n.limits, limit)) for n in nodes]
         setting = [(n, v) for n, (sets, v) in read if sets]
         if not setting:

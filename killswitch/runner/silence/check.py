@@ -42,7 +42,7 @@ from ...policy.matchers import LabelMatcher
 from ...silences import EVERY_SCOPE, SCOPE_NAMING, Silence, spans_every_scope
 from ...view.silence_preview import HeldPage, SilencePreview, summary
 from ..book.view import BookView
-from ..names import Catalog, Unknown, close_matches, near_names
+from ..names import Catalog, Unknown, near_hint, near_names
 
 # incident id -> (policy or None for a manual close, scope, level)
 Incidents = Mapping[str, tuple[Optional[str], str, int]]
@@ -60,9 +60,7 @@ def _literal(pattern: str) -> str:
 
 def _unknown(code: str, what: str, value: str, known: Iterable[str], also: str = "") -> Unknown:
     # an account typed by its name alone, or a typo of that name: the page carries its key, venue/account
-    near = near_names(value, known)
-    hint = f"; did you mean {', '.join(repr(k) for k in near)}?" if near else ""
-    return Unknown(code, f"{value!r} is not {what}{hint}{also}")
+    return Unknown(code, f"{value!r} is not {what}{near_hint(value, known, near_names)}{also}")
 
 
 def pattern_problem(m: LabelMatcher, catalog: Catalog) -> Optional[Unknown]:
@@ -79,8 +77,7 @@ def pattern_problem(m: LabelMatcher, catalog: Catalog) -> Optional[Unknown]:
     if m.pattern.matches("") or any(m.pattern.matches(n) for n in names):
         return None
     literal = _literal(m.value)
-    near = close_matches(literal, names) if literal else []
-    hint = f"; did you mean {', '.join(repr(k) for k in near)}?" if near else ""
+    hint = near_hint(literal, names) if literal else ""
     return Unknown(code, f"{m.name}=~{m.value!r} matches no {what}{hint}")
 
 

@@ -34,12 +34,11 @@ from typing import Any, Awaitable, Callable, Iterable, Optional, Sequence
 
 from ...compile.graph import DecisionGraph
 from ...engine.scope import instances
-from ...engine.stages import StageTransition
+from ...engine.stages import StageTransition, incident_of
 from ...events import STAGE_TRANSITION, Event, scope_labels
 from ...snapshot import Snapshot
 from ...state.store import StateStore
 from ..book.book import Book
-from ..book.rejections import incident_of
 from ..lease.leadership import Leadership
 from ..storeio import StoreIO
 

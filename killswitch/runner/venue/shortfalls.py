@@ -23,12 +23,12 @@ from __future__ import annotations
 from typing import Any, Callable, Optional, Sequence
 
 from ...engine.evaluate import Evaluation
-from ...engine.stages import decision_id as make_id
+from ...engine.stages import decision_id as make_id, incident_of
 from ...events import CLOSE_RESIDUAL, CLOSE_RETRIES_EXHAUSTED, Event
 from ...state.store import StateStore
 from ..book.book import Book
 from ..book.keeper import Keeper
-from ..book.rejections import CLOSE_REJECTED, LegKey, incident_of, leg_of
+from ..book.rejections import CLOSE_REJECTED, LegKey, leg_of
 from ..book.residuals import BELOW_MINIMUM, CLOSE_RETRIES_EXHAUSTED as RETRIES_SPENT, Residual
 from ..book.still_open import manual_scope
 from ..collaborators import Audits, Saves

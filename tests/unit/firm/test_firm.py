@@ -22,6 +22,7 @@ from killswitch.firm.directives import (
     UNLOCK,
     Directive,
     directives_of,
+    firm_scope,
     inherited,
     locks_in_force,
     targets,
@@ -30,7 +31,7 @@ from killswitch.firm.facts import SHARD_NOT_PUBLISHING, Fact, ShardLease, facts_
 from killswitch.policy.accounts_doc import Accounts
 from killswitch.policy.load import load_text
 from killswitch.process.bootstrap import shard_ports
-from killswitch.runner.firm.apply import DirectiveApplier, firm_scope
+from killswitch.runner.firm.apply import DirectiveApplier
 from killswitch.snapshot import FetchStatus, Position, Snapshot
 
 T0 = 1_772_456_400_000

@@ -367,7 +367,7 @@ def test_the_closure_report_of_a_shard_lists_the_kill_by_its_directive_and_its_r
 
 
 def test_the_previews_id_is_the_shards_accounts_and_not_whether_each_is_heard():
-    from killswitch.runner.firm.kill import kill_preview_id
+    from killswitch.firm.kill import kill_preview_id
 
     heard = {"shards": [{**s, "reachable": True} for s in BOARD["shards"]]}
     one = kill_preview_id(kill_preview(ASSIGNMENT, BOARD, DECLARED))

@@ -126,7 +126,7 @@ RE_CALLS = {"compile", "match", "fullmatch", "search", "sub", "subn", "split", "
 FIXED_PATTERNS = {
     "killswitch/logs.py": "the secret keys' names",
     "killswitch/notify/causes.py": "a table of delivery errors' words",
-    "killswitch/runner/lease/pod_label.py": "a Kubernetes label key's grammar",
+    "killswitch/process/pod_label.py": "a Kubernetes label key's grammar",
     "adapters/ccxt_exchange/dialects/base.py": "a venue's client id alphabet",
     "adapters/ccxt_exchange/errors.py": "the secret words and headers of the dialects",
     "adapters/ccxt_exchange/dialects/refusals.py": "the venues' refusal tables (their documented messages)",

@@ -41,7 +41,7 @@ from urllib.parse import quote
 if TYPE_CHECKING:
     import aiohttp
 
-    from ...metrics import Registry
+    from ..metrics import Registry
 
 SERVICEACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 LEADER = "leader"
