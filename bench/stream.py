@@ -361,6 +361,10 @@ def reactions(layouts: dict[int, tuple[int, int]], trace: bool = False, venue_id
                   f"mean {INTERVAL_S / 2 * 1000 + t50:,.0f} ms (interval/2 + tick), worst "
                   f"{INTERVAL_S * 1000 + max(tick):,.0f} ms (interval + tick) — computed; measured event -> first "
                   f"{action} in these trials: {', '.join(f'{x:,.0f}' for x in polled)} ms")
+        elif polled:  # (the account's reads charged before the event, the prices' public read after it)
+            print(f"  polled ({poll_trials} trials): measured event -> first {action} "
+                  f"{', '.join(f'{x:,.0f}' for x in polled)} ms (no charged REST request after the event: the tick "
+                  "is not told apart)")
         pushed = "the mark stream's cadence" if futures else "the ticker"
         print(f"  on the real venue {pushed} adds {spec.cadence}: the simulator pushes a set "
               f"{'mark' if futures else 'price'} at once", flush=True)
