@@ -1,7 +1,8 @@
 """bench/stream_spot.py, the streamed reaction bench's spot mode: its policy sells a spot book once
 the slide has taken the share of its equity the bench says (and not one pair before), the slide
-sets every held pair's price, the venue's count of the tickers the runner watches, and the venues
-it runs are the registry's, one whose folder says not what the real venue's ticker adds named."""
+sets every held pair's price, the venue's count of the tickers the runner watches, the venue's
+share stamped at the crossing's frame, and the venues it runs are the registry's, one whose folder
+says not what the real venue's ticker adds named."""
 
 from __future__ import annotations
 
@@ -118,3 +119,31 @@ def test_a_spot_venue_whose_folder_says_not_what_its_ticker_adds_is_named_not_ru
     mexc = spot.reaction_venues()["mexc"]
     assert mexc.cadence is None and mexc.lacks is not None
     assert "adapters/venues/mexc/contract.py" in mexc.lacks and "SPOT_STREAM_BENCH" in mexc.lacks
+
+
+def test_the_venues_share_is_stamped_at_the_crossings_frame_sent_after_the_event() -> None:
+    import asyncio
+
+    class Face:
+        def __init__(self) -> None:
+            self.sockets: list = []
+            self.sent: list = []
+
+        async def _send(self, s, text) -> None:
+            self.sent.append(text)
+
+    face, seen = Face(), {"event": None}
+    spot.stamp_sends([face, object()], seen, 3)  # (a face without sockets is left alone)
+
+    async def send(*texts: str) -> None:
+        for text in texts:
+            await face._send(None, text)
+
+    asyncio.run(send("before"))  # the frames before the event do not count
+    seen["event"] = 1.0
+    asyncio.run(send("a", "b"))
+    assert "crossing_sent" not in seen
+    asyncio.run(send("c"))
+    stamped = seen["crossing_sent"]
+    asyncio.run(send("d"))
+    assert seen["crossing_sent"] == stamped and face.sent == ["before", "a", "b", "c", "d"]
