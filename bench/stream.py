@@ -273,8 +273,9 @@ def one_trial(work: Path, n: int, streamed: bool, k: int, trace: bool = False,
         ENV.update(env_key)
         tfile = d / "trace.jsonl"
         cmd = (sys.executable, str(Path(__file__).with_name("stream_trace.py")), str(tfile)) if trace else None
+        # traced: the venue read in the runner's own process (--readers 0), where the stamps are put
         runner = start_runner(d, pol, acc, f"sqlite://{d / 'state.db'}", "bench", api_port,
-                              **({"ksctl": cmd} if cmd else {}))
+                              **({"ksctl": cmd, "extra": ("--readers", "0")} if cmd else {}))
         api = f"http://127.0.0.1:{api_port}"
         key = f"{spec.ccxt_id}/{ACCOUNT}"
 
@@ -353,7 +354,7 @@ def reactions(layouts: dict[int, tuple[int, int]], trace: bool = False, venue_id
                   f"{max(subscribed):.1f} s after the stream was live (a pair not yet subscribed is valued at "
                   "REST's price until the next reconcile)")
         if trace:
-            print_breakdowns(s)
+            print_breakdowns(s, spot=not futures)
         if tick:
             t50 = statistics.median(tick)
             print(f"  polled ({poll_trials} trials): the tick measured (its first REST request after the event -> "
@@ -565,7 +566,7 @@ def main() -> None:
                          "(the reaction alone: the weight and fault runs are Binance's futures)")
     ap.add_argument("--trace", action="store_true",
                     help="stamp the streamed path in the runner too (bench/stream_trace.py) and print where the "
-                         "time went (futures)")
+                         "time went (the traced runner reads its venue in its own process: --readers 0)")
     args = ap.parse_args()
     spot = args.market == "spot"
     table = venue_table(args.market)
@@ -574,8 +575,6 @@ def main() -> None:
     if unknown:
         ap.error(f"--venue {', '.join(unknown)}: the venues whose {args.market} account streams are "
                  f"{', '.join(sorted(table)) or 'none'}")
-    if spot and args.trace:
-        ap.error("--trace breaks a futures reaction down (the crossing frame): not --market spot")
     skip = set(filter(None, args.skip.split(","))) | ({"weight", "faults"} if spot else set())
     base = dict(QUICK if args.quick else LAYOUTS)
     if args.layouts:
@@ -593,7 +592,7 @@ def main() -> None:
             print(f"  not run: {table[v].lacks}")
             continue
         try:
-            reactions(layouts, venue_id=v, market="spot")
+            reactions(layouts, args.trace, v, "spot")
         except RuntimeError as e:  # (a face that lacks what the runner needs: said, the next venue run)
             print(f"  not run: {e}")
     if "weight" not in skip:

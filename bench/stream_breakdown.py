@@ -4,8 +4,9 @@ The venue's side (:func:`trace_sends`, in the venue's process): each frame the f
 (whether it carries the crossed mark) and Binance's arrays of every mark, rendered and queued
 (:func:`trace_marks`), stamped with ``time.monotonic()``. The runner's side is
 ``bench/stream_trace.py``'s stamps, in the runner's process. :func:`breakdown` puts both together
-into the segments of :data:`SEGMENTS`, and :func:`print_breakdowns` says them over the traced
-trials.
+into the segments of :data:`SEGMENTS` (a spot run's, :func:`spot_breakdown`: from the venue's
+stamp of the ticker that takes the book to its trigger to the deciding tick and its phases), and
+:func:`print_breakdowns` says them over the traced trials.
 
 What it owns: those stamps and their reading. What it must not do: start a process or time a
 trial (bench/stream.py does); it is bench-only, nothing of ``ksctl`` imports it.
@@ -72,6 +73,54 @@ SEGMENTS = ("venue: event -> crossing frame sending", "socket + runner busy -> c
             "submit -> venue receives")
 
 
+TICK_SEGMENTS = SEGMENTS[4:]  # from the deciding tick's start to the order the venue received
+SPOT_SEGMENTS = ("venue: event -> crossing's ticker sent", "ticker sent -> deciding tick start",
+                 *TICK_SEGMENTS)
+
+
+def tick_segments(tr: list[dict], tick: float, order: float) -> dict[str, float]:
+    """The deciding tick's segments of :data:`TICK_SEGMENTS` (s), from the runner's stamps ``tr``:
+    its start (``tick``) to its phases' ends, its first submit, and the venue's ``order``; each
+    phase's first end after ``tick`` (a later tick's are not its)."""
+    inner = next((x["t"] for x in tr if x["k"] == "_tick" and x["t"] >= tick), tick)
+    phases: dict[str, float] = {}
+    for x in tr:
+        if x["k"] == "phase" and x["t"] >= tick:
+            phases.setdefault(x["name"], x["t"])
+    submit = next((x["t"] for x in tr if x["k"] == "submit" and x["t"] >= tick), None)
+    seg = {TICK_SEGMENTS[0]: inner - tick}
+    last = inner
+    for name in ("snapshots", "evaluate", "books", "journal", "persist"):
+        if name in phases:
+            seg[name] = phases[name] - last
+            last = phases[name]
+    if submit is not None:
+        seg[TICK_SEGMENTS[-2]] = submit - last
+        seg[TICK_SEGMENTS[-1]] = order - submit
+    return seg
+
+
+def spot_breakdown(r: dict) -> dict:
+    """Where one streamed spot trial's time went: the venue's stamp of the ticker that takes the book
+    to its trigger (``crossing_sent``, ``bench/stream_spot.py``'s), the deciding tick (the last
+    the runner started before its first submit) and its segments (:data:`SPOT_SEGMENTS`, ms); the
+    ticks started between the event and it, and the frames the runner decoded meanwhile."""
+    ev, order, tr, sent = r["event"], r["order"], r["trace"], r.get("crossing_sent")
+    out: dict[str, Any] = {"total": (order - ev) * 1000}
+    submit = next((x["t"] for x in tr if x["k"] == "submit" and x["t"] >= ev), None)
+    tick = max((x["t"] for x in tr if x["k"] == "tick" and submit is not None and ev <= x["t"] <= submit),
+               default=None)
+    if sent is None or tick is None:
+        return out
+    seg = out["segments"] = {SPOT_SEGMENTS[0]: sent - ev, SPOT_SEGMENTS[1]: tick - sent,
+                             **tick_segments(tr, tick, order)}
+    for k in seg:
+        seg[k] *= 1000
+    out["ticks started before the deciding one"] = sum(1 for x in tr if x["k"] == "tick" and ev <= x["t"] < tick)
+    out["frames decoded before it"] = sum(1 for x in tr if x["k"] == "frame" and ev <= x["t0"] < tick)
+    return out
+
+
 def breakdown(r: dict) -> dict:
     """Where one streamed trial's time went, from both processes' monotonic stamps (the venue's
     and ``bench/stream_trace.py``'s): the segments of :data:`SEGMENTS` in ms, and what ran
@@ -87,23 +136,12 @@ def breakdown(r: dict) -> dict:
     tick = next((x["t"] for x in tr if x["k"] == "tick" and wake is not None and x["t"] >= wake), None)
     if wake is None or tick is None:
         return out
-    inner = next((x["t"] for x in tr if x["k"] == "_tick" and x["t"] >= tick), tick)
-    phases = {x["name"]: x["t"] for x in tr if x["k"] == "phase" and x["t"] >= tick}
-    submit = next((x["t"] for x in tr if x["k"] == "submit" and x["t"] >= tick), None)
     seg = out["segments"] = {}
     seg[SEGMENTS[0]] = cross_sent - ev
     seg[SEGMENTS[1]] = frame["t0"] - cross_sent
     seg[SEGMENTS[2]] = wake - frame["t0"]
     seg[SEGMENTS[3]] = tick - wake
-    seg[SEGMENTS[4]] = inner - tick
-    last = inner
-    for name in ("snapshots", "evaluate", "books", "journal", "persist"):
-        if name in phases:
-            seg[name] = phases[name] - last
-            last = phases[name]
-    if submit is not None:
-        seg[SEGMENTS[10]] = submit - last
-        seg[SEGMENTS[11]] = order - submit
+    seg.update(tick_segments(tr, tick, order))
     for k in seg:
         seg[k] *= 1000
     big = [x for x in tr if x["k"] == "frame" and x["size"] > 10_000 and x["t"] >= ev - 0.5 and x["t0"] <= order]
@@ -120,18 +158,24 @@ def breakdown(r: dict) -> dict:
     return out
 
 
-def print_breakdowns(rows: list[dict]) -> None:
-    """The segments' medians and maxima over the traced trials, and each slow trial's detail."""
-    bs = [breakdown(r) for r in rows]
+def print_breakdowns(rows: list[dict], spot: bool = False) -> None:
+    """The segments' medians and maxima over the traced trials (``spot``: :func:`spot_breakdown`'s),
+    and each slow trial's detail."""
+    bs = [spot_breakdown(r) if spot else breakdown(r) for r in rows]
     full = [b for b in bs if "segments" in b]
     if not full:
         print("  trace: no trial could be broken down")
         return
     print(f"  where the time went ({len(full)} traced trials; ms, median / max; monotonic stamps of both processes):")
-    for name in SEGMENTS:
+    for name in SPOT_SEGMENTS if spot else SEGMENTS:
         xs = [b["segments"][name] for b in full if name in b["segments"]]
         if xs:
             print(f"    {name:<42} {statistics.median(xs):7.1f} / {max(xs):7.1f}")
+    if spot:
+        for b in full:
+            print(f"    trial {b['total']:.0f} ms: {b['ticks started before the deciding one']} ticks started and "
+                  f"{b['frames decoded before it']:,} frames decoded between the event and the deciding tick")
+        return
     cut = sorted(b["total"] for b in full)[len(full) // 2]
     for b in full:
         if b["total"] > max(cut * 1.5, 100):
