@@ -130,8 +130,9 @@ class Venue:
 def stream_venues() -> dict[str, Venue]:
     """Every venue of the registry the simulator answers as whose dialect streams its futures
     account, by its ccxt id; a venue whose folder gives no STREAM_BENCH is refused, named. A spot
-    face (Kraken spot's) is left out: the reaction is a futures book's (a mark crossing a
-    threshold closes positions), which a spot account does not hold."""
+    face (Kraken spot's) is left out: this reaction is a futures book's (a mark crossing a
+    threshold closes positions), which a spot account does not hold; ``--market spot`` runs the
+    spot accounts (:func:`stream_spot.reaction_venues`)."""
     from importlib import import_module
 
     from adapters.ccxt_exchange.dialects import dialect_for
