@@ -7,6 +7,8 @@ futures venues), :func:`pick_venues` (``--venue`` or the market's default), :fun
 (one spot account holding N base assets) and :func:`why_not_read` (what the runner said of an
 account it could not read or stream, for a run that did not start). A venue is found by its
 folder's data, never named here: a venue whose spot account comes to stream gets a row by itself.
+The streamed reaction bench's spot runs (``bench/stream.py --market spot``, bench/stream_spot.py)
+run the same venues on the same book.
 
 What it must not do: start a process or time anything (bench/rogue.py does); it imports no bench
 harness, so that its helpers are tested alone (tests/unit/bench/test_rogue_spot.py).
@@ -20,14 +22,16 @@ from typing import Any, Mapping, NamedTuple, Optional
 
 class SpotVenue(NamedTuple):
     """One venue whose simulated spot account streams: its ccxt id, folder, name here, its stream
-    face's options (its folder's ``contract.STREAM_BENCH``'s, if any) and what the bench lacks to
-    run it (None: nothing)."""
+    face's options (its folder's ``contract.STREAM_BENCH``'s, if any), what the bench lacks to
+    run it (None: nothing) and what the real venue's ticker adds to a streamed reaction (its
+    folder's ``contract.SPOT_STREAM_BENCH``'s ``cadence``; None: not said)."""
 
     ccxt_id: str
     folder: str
     name: str
     options: dict
     lacks: Optional[str] = None
+    cadence: Optional[str] = None
 
 
 def spot_stream_venues() -> dict[str, SpotVenue]:
@@ -45,13 +49,15 @@ def spot_stream_venues() -> dict[str, SpotVenue]:
         if "spot" not in market_types(cid) or not dialect_for(cid).streams_for("spot"):
             continue
         folder = pkg.__name__.rsplit(".", 1)[1]
-        terms = getattr(import_module(f"{pkg.__name__}.contract"), "STREAM_BENCH", None) or {}
+        contract = import_module(f"{pkg.__name__}.contract")
+        terms = getattr(contract, "STREAM_BENCH", None) or {}
         # its spot account's name: the venue's own where its face is a spot one (Kraken spot)
         name = pkg.NAME if market_type(cid) == "spot" else f"{pkg.NAME.split()[0]} spot"
         lacks = None if pkg.STREAM_FACE is not None else (
             f"the simulator has no websocket face of {folder} (its package's STREAM_FACE): nothing pushes its spot "
             "account's orders")
-        out[cid] = SpotVenue(cid, folder, f"simulated {name}", dict(terms.get("options") or {}), lacks)
+        cadence = (getattr(contract, "SPOT_STREAM_BENCH", None) or {}).get("cadence")
+        out[cid] = SpotVenue(cid, folder, f"simulated {name}", dict(terms.get("options") or {}), lacks, cadence)
     return out
 
 

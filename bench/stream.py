@@ -35,6 +35,13 @@
 the registry whose dialect streams, binanceusdm the default; each folder's ``contract.STREAM_BENCH``
 says how its face writes a mark, its account is its face's own); the reaction (1) runs on any of
 them, the weight (2) and fault (3) runs are Binance's (its weights, its listen key).
+``--market spot``: the reaction (1) of a spot account instead (``bench/stream_spot.py``), on every
+venue whose simulated spot account streams (found in the registry, as ``bench/rogue.py --market
+spot`` finds them; one that lacks what the run needs is said, not run): N base assets held, 1,000
+each at 100, and the quote; the policy the spot book's (its equity 8 % under the day's open sells
+the holdings: a spot account holds no position for a loss to be read of); the event every held
+pair's price from 100 to 80 at once, each pair's ticker pushed as it is set; the reaction from the
+first set to the first sale the venue receives.
 ``--quick``: fewer trials; ``--layouts 1000,10000``; ``--trials N`` (streamed) and
 ``--poll-trials N``; ``--skip reaction,weight,faults``. Prints figures; asserts nothing.
 """
@@ -49,7 +56,6 @@ import statistics
 import sys
 import tempfile
 import time
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,6 +72,17 @@ from harness import (
     start_runner,
     stop,
     wait_until,
+)
+from rogue_spot import pick_venues, spot_book, why_not_read
+from stream_breakdown import print_breakdowns, trace_sends
+from stream_spot import (
+    crossing,
+    layout as spot_layout,
+    policy as spot_policy,
+    reaction_venues,
+    slide,
+    stamp_sends,
+    watched,
 )
 
 ACCOUNT = "acct"
@@ -113,8 +130,9 @@ class Venue:
 def stream_venues() -> dict[str, Venue]:
     """Every venue of the registry the simulator answers as whose dialect streams its futures
     account, by its ccxt id; a venue whose folder gives no STREAM_BENCH is refused, named. A spot
-    face (Kraken spot's) is left out: the reaction is a futures book's (a mark crossing a
-    threshold closes positions), which a spot account does not hold."""
+    face (Kraken spot's) is left out: this reaction is a futures book's (a mark crossing a
+    threshold closes positions), which a spot account does not hold; ``--market spot`` runs the
+    spot accounts (:func:`stream_spot.reaction_venues`)."""
     from importlib import import_module
 
     from adapters.ccxt_exchange.dialects import dialect_for
@@ -137,23 +155,33 @@ def stream_venues() -> dict[str, Venue]:
 VENUES = stream_venues()
 
 
+def venue_table(market: str) -> dict[str, Any]:
+    """The venues the reaction runs ``market`` on: :data:`VENUES` (futures), or every venue whose
+    simulated spot account streams (:func:`stream_spot.reaction_venues`)."""
+    return dict(VENUES) if market == "futures" else dict(reaction_venues())
+
+
 # --- the venue: its own process, the system's clock ------------------------------------------------------
 
 
-def venue_process(conn: Any, n: int, venue_id: str = "binanceusdm") -> None:
-    """Serves ``reaction.book(n)`` on the system's clock and obeys the bench over ``conn``:
-    ``cross`` (the first market's mark from 100 to 80, stamped), ``result`` (the stamps so far),
-    ``stop``. Stamps are ``time.monotonic()``: the event, the first REST request charged after
-    it, the first order received after it, and the REST requests in between."""
+def venue_process(conn: Any, n: int, venue_id: str = "binanceusdm", market: str = "futures") -> None:
+    """Serves ``reaction.book(n)`` (``market`` spot: ``rogue_spot.spot_book(n)``) on the system's
+    clock and obeys the bench over ``conn``: ``cross`` (the first market's mark from 100 to 80;
+    spot: every held pair's price, :func:`stream_spot.slide`; stamped), ``result`` (the stamps so
+    far), ``stop``. Stamps are ``time.monotonic()``: the event, the first REST request charged
+    after it, the first order (spot: sale) received after it, and the REST requests in between."""
     from reaction import book
 
     from adapters.simulated.http import SimServer, wall_clock
     from adapters.simulated.venues import sim_account
 
+    futures = market == "futures"
+
     async def main() -> None:
-        eng = book(wall_clock, n)  # type: ignore[arg-type]
+        eng = book(wall_clock, n) if futures else spot_book(n, ACCOUNT)  # type: ignore[arg-type]
         seen: dict[str, Any] = {"event": None, "rest": None, "order": None, "rest_calls": 0}
-        place, charge = eng.place_order, eng._charge
+        orders = "place_order" if futures else "place_spot_order"
+        place, charge = getattr(eng, orders), eng._charge
 
         def placed(*a: Any, **kw: Any) -> Any:
             if seen["event"] is not None and seen["order"] is None:
@@ -166,28 +194,17 @@ def venue_process(conn: Any, n: int, venue_id: str = "binanceusdm") -> None:
                 seen["rest_calls"] += 1
             return charge(*a, **kw)
 
-        eng.place_order = placed  # type: ignore[method-assign]
+        setattr(eng, orders, placed)
         eng._charge = charged  # type: ignore[method-assign]
-        venue = VENUES[venue_id]
+        venue = venue_table(market)[venue_id]
         server = SimServer(eng, auth_clock=wall_clock,
                            venue_streams={venue.folder: venue.options} if venue.options else None)
         await server.start()
         server.warm()  # (the faces' one-time loads, before anything is timed)
-        face = server.streams.get(venue.folder, server.stream)  # (Binance's is the server's own)
-        pushes: list = []  # (rows rendered from, to, queued by, rows): the face's mark frames
-        sends: list = []  # (start, end, bytes, the crossing's): each frame's send_str
-        send = face._send
-
-        async def traced_send(s: Any, text: str) -> None:
-            t0 = time.monotonic()
-            await send(s, text)
-            sends.append((t0, time.monotonic(), len(text), len(text) < 2000 and venue.crossed in text))
-            del sends[:-200]
-
-        face._send = traced_send  # type: ignore[method-assign]
-        seen["pushes"], seen["sends"] = pushes, sends
-        if face is server.stream:
-            trace_marks(server.stream, pushes)
+        if futures:  # (the frames of a futures face's mark, for --trace)
+            trace_sends(server, venue, seen)
+        else:  # (when the venue sent the ticker that takes the book to its trigger)
+            stamp_sends([*server.streams.values(), *server.stream.shared], seen, crossing(n))
         conn.send(("port", server.port))
         stopped = asyncio.Event()
 
@@ -196,12 +213,18 @@ def venue_process(conn: Any, n: int, venue_id: str = "binanceusdm") -> None:
             out: Any = None
             if cmd == "cross":
                 seen["event"] = time.monotonic()
-                eng.set_mark(next(iter(eng.markets)), 80.0)  # pushed to the mark streams at once
+                if futures:
+                    eng.set_mark(next(iter(eng.markets)), 80.0)  # pushed to the mark streams at once
+                else:
+                    slide(eng)  # each pair's ticker pushed as it is set
             elif cmd == "result":
                 out = dict(seen)
+            elif cmd == "watched":  # the pairs whose ticker the runner has subscribed (spot)
+                out = watched([*server.streams.values(), *server.stream.shared])
             elif cmd == "account":  # the book's account as the face's own, and the environment it names
                 before = dict(os.environ)
-                doc = sim_account(server, ACCOUNT, venue_id).model_dump(mode="json", exclude_none=True)
+                doc = sim_account(server, ACCOUNT, venue_id, **({} if futures else {"market_type": "spot"})
+                                  ).model_dump(mode="json", exclude_none=True)
                 out = (doc, {k: v for k, v in os.environ.items() if before.get(k) != v})
             elif cmd == "stop":
                 stopped.set()
@@ -214,38 +237,12 @@ def venue_process(conn: Any, n: int, venue_id: str = "binanceusdm") -> None:
     asyncio.run(main())
 
 
-def trace_marks(face: Any, pushes: list) -> None:
-    """The Binance face's arrays of every mark, rendered and queued, stamped into ``pushes``."""
-    send_marks = face._send_marks
-    import adapters.simulated.stream as face_mod
-
-    render, batch = face_mod.mark_price_update, [0.0, 0.0]  # (first row's start, last row's end)
-
-    def traced_render(*a: Any) -> Any:
-        t = time.monotonic()
-        if t - batch[1] > 0.05:
-            batch[0] = t
-        out = render(*a)
-        batch[1] = time.monotonic()
-        return out
-
-    face_mod.mark_price_update = traced_render  # type: ignore[assignment]
-
-    def traced_marks(s: Any, updates: list, names: list) -> None:
-        t0 = time.monotonic()
-        send_marks(s, updates, names)
-        pushes.append((batch[0], t0, time.monotonic(), len(updates)))
-        del pushes[:-50]
-
-    face._send_marks = traced_marks  # type: ignore[method-assign]
-
-
-def write_inputs(work: Path, account: dict, streamed: bool) -> tuple[Path, Path]:
-    """The policy and the Accounts document of ``account`` (the venue's own, :func:`venue_process`'s
+def write_inputs(work: Path, account: dict, streamed: bool, policy: str = POLICY) -> tuple[Path, Path]:
+    """The ``policy`` and the Accounts document of ``account`` (the venue's own, :func:`venue_process`'s
     ``account``), its stream block when ``streamed``."""
     pol = work / "policies"
     pol.mkdir(exist_ok=True)
-    (pol / "reaction.yaml").write_text(POLICY)
+    (pol / "reaction.yaml").write_text(policy)
     acc = work / "accounts.yaml"
     if streamed:
         account = {**account, "stream": {"enabled": True, "reconcile_every": f"{RECONCILE_S:g}s"}}
@@ -254,25 +251,32 @@ def write_inputs(work: Path, account: dict, streamed: bool) -> tuple[Path, Path]
     return pol, acc
 
 
+def run_dir(work: Path, n: int, streamed: bool, k: int, market: str = "futures") -> Path:
+    """Where one trial keeps its inputs, the runner's state and its log."""
+    return work / f"{'s' if streamed else 'p'}{n}-{k}{'' if market == 'futures' else '-' + market}"
+
+
 def one_trial(work: Path, n: int, streamed: bool, k: int, trace: bool = False,
-              venue_id: str = "binanceusdm") -> dict:
-    """One venue, one ``ksctl run``; the mark crossed once the runner is ready. The venue's stamps
-    (with ``trace``, the runner's too: ``trace`` in the result, see :func:`breakdown`)."""
-    spec = VENUES[venue_id]
-    venue = VenueProcess(venue_process, n, venue_id)
+              venue_id: str = "binanceusdm", market: str = "futures") -> dict:
+    """One venue, one ``ksctl run``; the mark crossed (spot: the held pairs slid) once the runner
+    is ready. The venue's stamps (with ``trace``, the runner's too: ``trace`` in the result, see
+    :func:`stream_breakdown.breakdown`)."""
+    spec = venue_table(market)[venue_id]
+    venue = VenueProcess(venue_process, n, venue_id, market)
     runner = None
     try:
-        d = work / f"{'s' if streamed else 'p'}{n}-{k}"
+        d = run_dir(work, n, streamed, k, market)
         d.mkdir()
         account, env_key = venue.do("account")  # the book's account (reaction.book), as its face's own
-        pol, acc = write_inputs(d, account, streamed)
+        pol, acc = write_inputs(d, account, streamed, POLICY if market == "futures" else spot_policy(INTERVAL_S))
         api_port = free_port()
         os.environ.update(env_key)
         ENV.update(env_key)
         tfile = d / "trace.jsonl"
         cmd = (sys.executable, str(Path(__file__).with_name("stream_trace.py")), str(tfile)) if trace else None
+        # traced: the venue read in the runner's own process (--readers 0), where the stamps are put
         runner = start_runner(d, pol, acc, f"sqlite://{d / 'state.db'}", "bench", api_port,
-                              **({"ksctl": cmd} if cmd else {}))
+                              **({"ksctl": cmd, "extra": ("--readers", "0")} if cmd else {}))
         api = f"http://127.0.0.1:{api_port}"
         key = f"{spec.ccxt_id}/{ACCOUNT}"
 
@@ -286,7 +290,15 @@ def one_trial(work: Path, n: int, streamed: bool, k: int, trace: bool = False,
             return s.get("state") == "live" and bool(s.get("answers"))
 
         if not wait_until(ready, 180, step=0.2):
-            raise RuntimeError(f"the runner was not ready in 180 s (see {d}/bench.err)")
+            said = "".join(f"; the runner said: {w}" for w in why_not_read(d / "bench.err"))
+            raise RuntimeError(f"the runner was not ready in 180 s (see {d}/bench.err){said}")
+        subscribed_s = None
+        if streamed and market == "spot":  # every held pair's ticker subscribed: the stream's steady state
+            live = time.monotonic()
+            if not wait_until(lambda: venue.do("watched") >= n, 300, step=0.2):
+                raise RuntimeError(f"the runner had not subscribed the {n:,} held pairs' tickers 300 s after "
+                                   f"its stream was live ({venue.do('watched'):,}; see {d}/bench.err)")
+            subscribed_s = time.monotonic() - live
         # the event anywhere in the reconcile cadence (streamed) or the interval (polled)
         time.sleep(1.0 + (k * 1.7) % RECONCILE_S if streamed else (k * 3.7) % INTERVAL_S)
         venue.do("cross")
@@ -294,7 +306,7 @@ def one_trial(work: Path, n: int, streamed: bool, k: int, trace: bool = False,
             raise RuntimeError(f"no close within {INTERVAL_S * 2 + 60:g} s (see {d}/bench.err)")
         if trace:
             time.sleep(0.3)  # the runner's last stamps written
-        out = venue.do("result")
+        out = {**venue.do("result"), "subscribed_s": subscribed_s}
         if trace:
             import json
 
@@ -305,96 +317,24 @@ def one_trial(work: Path, n: int, streamed: bool, k: int, trace: bool = False,
         venue.close()
 
 
-SEGMENTS = ("venue: event -> crossing frame sending", "socket + runner busy -> ccxt reads it",
-            "frame decoded + applied (-> wake)", "wake -> tick start", "tick start -> snapshots begin",
-            "snapshots", "evaluate", "books", "journal", "persist", "persist -> first submit",
-            "submit -> venue receives")
-
-
-def breakdown(r: dict) -> dict:
-    """Where one streamed trial's time went, from both processes' monotonic stamps (the venue's
-    and ``bench/stream_trace.py``'s): the segments of :data:`SEGMENTS` in ms, and what ran
-    beside them — the venue's all-marks frames rendered and sent, the runner's big frames read,
-    full collections — between the event and the order."""
-    ev, order, tr = r["event"], r["order"], r["trace"]
-    cross_sent = next((s for s, _, _, c in r["sends"] if c and s >= ev), None)
-    frame = next((x for x in tr if x["k"] == "frame" and x["cross"] and x["t0"] >= ev), None)
-    out: dict[str, Any] = {"total": (order - ev) * 1000}
-    if cross_sent is None or frame is None:
-        return out
-    wake = next((x["t"] for x in tr if x["k"] == "wake" and x["t"] >= frame["t0"]), None)
-    tick = next((x["t"] for x in tr if x["k"] == "tick" and wake is not None and x["t"] >= wake), None)
-    if wake is None or tick is None:
-        return out
-    inner = next((x["t"] for x in tr if x["k"] == "_tick" and x["t"] >= tick), tick)
-    phases = {x["name"]: x["t"] for x in tr if x["k"] == "phase" and x["t"] >= tick}
-    submit = next((x["t"] for x in tr if x["k"] == "submit" and x["t"] >= tick), None)
-    seg = out["segments"] = {}
-    seg[SEGMENTS[0]] = cross_sent - ev
-    seg[SEGMENTS[1]] = frame["t0"] - cross_sent
-    seg[SEGMENTS[2]] = wake - frame["t0"]
-    seg[SEGMENTS[3]] = tick - wake
-    seg[SEGMENTS[4]] = inner - tick
-    last = inner
-    for name in ("snapshots", "evaluate", "books", "journal", "persist"):
-        if name in phases:
-            seg[name] = phases[name] - last
-            last = phases[name]
-    if submit is not None:
-        seg[SEGMENTS[10]] = submit - last
-        seg[SEGMENTS[11]] = order - submit
-    for k in seg:
-        seg[k] *= 1000
-    big = [x for x in tr if x["k"] == "frame" and x["size"] > 10_000 and x["t"] >= ev - 0.5 and x["t0"] <= order]
-    out["runner big frames"] = [(round((x["t0"] - ev) * 1000, 1), round((x["t"] - x["t0"]) * 1000, 1))
-                                for x in big]
-    out["venue renders"] = [(round((a - ev) * 1000, 1), round((c - a) * 1000, 1)) for a, _, c, n in r["pushes"]
-                            if n > 1 and c >= ev - 0.5 and a <= order]
-    out["gc2"] = [(round((x["t0"] - ev) * 1000, 1), round((x["t"] - x["t0"]) * 1000, 1)) for x in tr
-                  if x["k"] == "gc2" and x["t"] >= ev - 0.5 and x["t0"] <= order]
-    busy = [x for x in tr if x["k"] == "tick" and ev - 0.5 <= x["t"] < (wake or ev)]
-    out["ticks started between event and wake"] = len(busy)
-    samples = Counter(" < ".join(x["stack"][:5]) for x in tr if x["k"] == "sample" and ev <= x["t"] <= frame["t0"])
-    out["busy with"] = [(n * 5, where) for where, n in samples.most_common(6)]
-    return out
-
-
-def print_breakdowns(rows: list[dict]) -> None:
-    """The segments' medians and maxima over the traced trials, and each slow trial's detail."""
-    bs = [breakdown(r) for r in rows]
-    full = [b for b in bs if "segments" in b]
-    if not full:
-        print("  trace: no trial could be broken down")
-        return
-    print(f"  where the time went ({len(full)} traced trials; ms, median / max; monotonic stamps of both processes):")
-    for name in SEGMENTS:
-        xs = [b["segments"][name] for b in full if name in b["segments"]]
-        if xs:
-            print(f"    {name:<42} {statistics.median(xs):7.1f} / {max(xs):7.1f}")
-    cut = sorted(b["total"] for b in full)[len(full) // 2]
-    for b in full:
-        if b["total"] > max(cut * 1.5, 100):
-            segs = ", ".join(f"{k} {v:.0f}" for k, v in b["segments"].items() if v >= 5)
-            print(f"    slow trial {b['total']:.0f} ms: {segs}; runner big frames (at, ms) {b['runner big frames']}; "
-                  f"venue renders (at, ms) {b['venue renders']}; gc2 (at, ms) {b['gc2']}")
-            for ms, where in b.get("busy with") or ():
-                print(f"      ~{ms} ms sampled in {where}")
-
-
-def reactions(layouts: dict[int, tuple[int, int]], trace: bool = False, venue_id: str = "binanceusdm") -> None:
+def reactions(layouts: dict[int, tuple[int, int]], trace: bool = False, venue_id: str = "binanceusdm",
+              market: str = "futures") -> None:
     work = Path(tempfile.mkdtemp(prefix="ks-stream-"))
-    print(f"1. reaction, from the venue's event (one mark crossing) to the first close the venue receives; "
+    spec, futures = venue_table(market)[venue_id], market == "futures"
+    event, action = ("one mark crossing", "close") if futures else ("the held pairs' prices falling", "sale")
+    print(f"1. reaction, from the venue's event ({event}) to the first {action} the venue receives; "
           f"policy interval {INTERVAL_S:g} s, --min-tick-spacing default (100 ms)", flush=True)
     for n, (trials, poll_trials) in layouts.items():
         ref = reference_ms()
-        s = [one_trial(work, n, True, k, trace, venue_id) for k in range(trials)]
-        p = [one_trial(work, n, False, k, venue_id=venue_id) for k in range(poll_trials)]
+        s = [one_trial(work, n, True, k, trace, venue_id, market) for k in range(trials)]
+        p = [one_trial(work, n, False, k, venue_id=venue_id, market=market) for k in range(poll_trials)]
         ms = [(r["order"] - r["event"]) * 1000 for r in s]
         rest_in = [r["rest_calls"] for r in s]
         tick = [(r["order"] - r["rest"]) * 1000 for r in p if r["rest"] is not None]
         polled = [(r["order"] - r["event"]) * 1000 for r in p]
-        print(f"layout: one account (one scope), {n:,} positions on {n:,} markets, close_all on a hard trigger "
-              f"over the mark (one mark 100 -> 80); {VENUES[venue_id].name} (REST + websocket faces) in its own "
+        book = (f"one account (one scope), {n:,} positions on {n:,} markets, close_all on a hard trigger over the "
+                f"mark (one mark 100 -> 80)" if futures else spot_layout(n))
+        print(f"layout: {book}; {spec.name} (REST + websocket faces) in its own "
               f"process, ksctl run with ccxt / ccxt.pro, SQLite; a fresh venue and runner per trial; the stream's "
               f"REST reconcile every {RECONCILE_S:g} s, the event anywhere in it; "
               f"load average {os.getloadavg()[0]:.1f}; reference loop {ref:.1f} ms")
@@ -402,19 +342,34 @@ def reactions(layouts: dict[int, tuple[int, int]], trace: bool = False, venue_id
         print(f"  streamed ({trials} trials): p50 {p50:.1f} ms  p99 {p99:.1f} ms  max {max(ms):.1f} ms  "
               f"(goal p99 <= {GOAL_P99_MS:g} ms: {'met' if p99 <= GOAL_P99_MS else 'NOT met'}); "
               f"in reference loops p50 {p50 / ref:.1f}  p99 {p99 / ref:.1f}; REST requests between the event "
-              f"and the first order: {min(rest_in)}-{max(rest_in)}")
+              f"and the first {action}: {min(rest_in)}-{max(rest_in)}")
         print(f"  streamed, each trial (ms): {', '.join(f'{x:.0f}' for x in ms)}")
+        venue_ms = [(r["crossing_sent"] - r["event"]) * 1000 for r in s if r.get("crossing_sent") is not None]
+        if venue_ms:
+            print(f"  the venue's share: from the event to the crossing's ticker sent (the {crossing(n):,}th frame) "
+                  f"p50 {statistics.median(venue_ms):.1f} ms, max {max(venue_ms):.1f} ms; the runner's, to the first "
+                  f"{action}: p50 {statistics.median(ms) - statistics.median(venue_ms):.1f} ms (medians' difference)")
+        subscribed = [r["subscribed_s"] for r in s if r["subscribed_s"] is not None]
+        if subscribed:
+            print(f"  the event waited for every held pair's ticker subscribed: {min(subscribed):.1f}-"
+                  f"{max(subscribed):.1f} s after the stream was live (a pair not yet subscribed is valued at "
+                  "REST's price until the next reconcile)")
         if trace:
-            print_breakdowns(s)
+            print_breakdowns(s, spot=not futures)
         if tick:
             t50 = statistics.median(tick)
             print(f"  polled ({poll_trials} trials): the tick measured (its first REST request after the event -> "
-                  f"first order) p50 {t50:.0f} ms, max {max(tick):.0f} ms; with the wait for the interval: "
+                  f"first {action}) p50 {t50:.0f} ms, max {max(tick):.0f} ms; with the wait for the interval: "
                   f"mean {INTERVAL_S / 2 * 1000 + t50:,.0f} ms (interval/2 + tick), worst "
                   f"{INTERVAL_S * 1000 + max(tick):,.0f} ms (interval + tick) — computed; measured event -> first "
-                  f"order in these trials: {', '.join(f'{x:,.0f}' for x in polled)} ms")
-        print(f"  on the real venue the mark stream's cadence adds {VENUES[venue_id].cadence}: the simulator "
-              "pushes a set mark at once", flush=True)
+                  f"{action} in these trials: {', '.join(f'{x:,.0f}' for x in polled)} ms")
+        elif polled:  # (the account's reads charged before the event, the prices' public read after it)
+            print(f"  polled ({poll_trials} trials): measured event -> first {action} "
+                  f"{', '.join(f'{x:,.0f}' for x in polled)} ms (no charged REST request after the event: the tick "
+                  "is not told apart)")
+        pushed = "the mark stream's cadence" if futures else "the ticker"
+        print(f"  on the real venue {pushed} adds {spec.cadence}: the simulator pushes a set "
+              f"{'mark' if futures else 'price'} at once", flush=True)
 
 
 # --- 2. REST weight ---------------------------------------------------------------------------------------
@@ -599,25 +554,48 @@ def faults() -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--layouts", default=None, help="positions, comma-separated (default 1000,10000)")
+    ap.add_argument("--layouts", default=None, help="positions (spot: held assets), comma-separated "
+                    "(default 1000,10000)")
     ap.add_argument("--trials", type=int, default=None, help="streamed trials per layout")
     ap.add_argument("--poll-trials", type=int, default=None, help="polled trials per layout")
     ap.add_argument("--skip", default="", help="reaction,weight,faults")
-    ap.add_argument("--venue", default="binanceusdm", choices=sorted(VENUES),
-                    help="the dialect the simulated venue speaks and the runner streams (the reaction's)")
+    ap.add_argument("--venue", default=None, help="the dialect the simulated venue speaks and the runner streams "
+                    "(the reaction's; comma-separated for several in turn); default binanceusdm, with --market "
+                    f"spot every venue whose spot account streams; futures: {', '.join(sorted(VENUES))}")
+    ap.add_argument("--market", default="futures", choices=("futures", "spot"),
+                    help="the account: the face's futures book, or a spot account holding the N base assets "
+                         "(the reaction alone: the weight and fault runs are Binance's futures)")
     ap.add_argument("--trace", action="store_true",
                     help="stamp the streamed path in the runner too (bench/stream_trace.py) and print where the "
-                         "time went")
+                         "time went (the traced runner reads its venue in its own process: --readers 0)")
     args = ap.parse_args()
-    skip = set(filter(None, args.skip.split(",")))
+    spot = args.market == "spot"
+    table = venue_table(args.market)
+    venues = pick_venues(args.venue, args.market, table)
+    unknown = [v for v in venues if v not in table]
+    if unknown:
+        ap.error(f"--venue {', '.join(unknown)}: the venues whose {args.market} account streams are "
+                 f"{', '.join(sorted(table)) or 'none'}")
+    skip = set(filter(None, args.skip.split(","))) | ({"weight", "faults"} if spot else set())
     base = dict(QUICK if args.quick else LAYOUTS)
     if args.layouts:
         base = {int(x): base.get(int(x), (5, 1)) for x in args.layouts.split(",")}
     layouts = {n: (args.trials or t, args.poll_trials if args.poll_trials is not None else p)
                for n, (t, p) in base.items()}
-    print(f"private streams against polling ({args.venue}) — machine: {machine()}", flush=True)
-    if "reaction" not in skip:
-        reactions(layouts, args.trace, args.venue)
+    print(f"private streams against polling ({', '.join(venues)}{', spot' if spot else ''}) — machine: "
+          f"{machine()}", flush=True)
+    for v in venues if "reaction" not in skip else ():
+        if not spot:
+            reactions(layouts, args.trace, v)
+            continue
+        print(f"{table[v].name} ({v}):", flush=True)
+        if table[v].lacks is not None:
+            print(f"  not run: {table[v].lacks}")
+            continue
+        try:
+            reactions(layouts, args.trace, v, "spot")
+        except RuntimeError as e:  # (a face that lacks what the runner needs: said, the next venue run)
+            print(f"  not run: {e}")
     if "weight" not in skip:
         weights()
     if "faults" not in skip:

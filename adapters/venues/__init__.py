@@ -21,8 +21,8 @@ A venue folder (``adapters/venues/<venue>/``) holds
   documented refusals of an order (``REFUSALS``), the builders of its answers to a cancel
   (``CANCEL_ANSWERS``, ``CANCEL_NOT_SENT``), its stream face's private topics (``STREAM_TOPICS``),
   how a bot places a stop on its face (``BOT_STOP``) and the streamed reaction bench's terms
-  (``STREAM_BENCH``): a test that finds a venue without what it needs fails naming it, unless
-  the venue says why it has none;
+  (``STREAM_BENCH``; a spot account's, ``SPOT_STREAM_BENCH``): a test that finds a venue
+  without what it needs fails naming it, unless the venue says why it has none;
 * ``fixtures/`` — the venue's recorded and documented answers, with a README saying which are
   verbatim recordings.
 

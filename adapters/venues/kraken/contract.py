@@ -81,6 +81,13 @@ REFUSALS = (
 # Its stream face's private subscriptions (see binance/contract.py).
 STREAM_TOPICS = {"executions", "balances"}
 
-# No STREAM_BENCH: the streamed reaction and rogue benches (bench/stream.py, bench/rogue.py) run a
-# futures book (a mark crossing a threshold closes positions), which a spot account does not
-# hold; they leave a spot face out. Its stream is proven by tests/integration/test_stream_kraken_spot.py.
+# No STREAM_BENCH: the futures runs of the streamed reaction and rogue benches (bench/stream.py,
+# bench/rogue.py) measure a futures book (a mark crossing a threshold closes positions), which a
+# spot account does not hold; their spot runs (--market spot) hold its base assets and read the
+# terms below. Its stream is proven by tests/integration/test_stream_kraken_spot.py.
+
+# The streamed reaction bench's terms of its spot account (bench/stream.py --market spot,
+# bench/stream_spot.py): what the real venue's ticker adds to the reaction (the simulator pushes a
+# set price at once).
+SPOT_STREAM_BENCH = {"cadence": "nothing of a cadence: Kraken pushes a pair's ticker at each trade (v2's "
+                                "event_trigger, trades by default)"}

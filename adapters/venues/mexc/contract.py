@@ -154,6 +154,10 @@ STREAM_BENCH = {"name": "simulated MEXC contract API", "crossed": '"fairPrice":8
                 "cadence": "up to 1 s more to both (MEXC pushes a contract's ticker once a second while it "
                            "trades; the simulator pushes a set mark at once, then every 300 ms while it moves)"}
 
+# The streamed reaction bench's terms of its spot account (bench/stream.py --market spot,
+# bench/stream_spot.py): what the real venue's mini ticker adds to the reaction.
+SPOT_STREAM_BENCH = {"cadence": "up to 3 s more (MEXC pushes a pair's mini ticker every 3 s)"}
+
 # How its adapter reads a hedge-mode account's mode (see binance/contract.py).
 POSITION_MODE_READ = {"source": "GET /api/v1/private/position/position_mode data=1", "leg_field": "side",
                       "without": ("reduceOnly",)}  # the leg's close code names the leg
