@@ -242,3 +242,48 @@ def test_a_streamed_spot_account_cancels_a_rogue_entry_at_the_stream_events_tick
     (row,) = seen["rows"]
     assert (row["client_order_id"], row["action"], row["strategy"], row["scope"]) == (
         "alp-rogue-9", "cancel", "alpha", KEY)
+
+
+def test_a_holding_a_rogue_buy_grew_is_sold_back_under_a_halt_at_the_cost_of_the_order_and_one_lookup(
+        tmp_path, monkeypatch):
+    """``ksctl run`` over the Kraken spot faces, streamed, under an operator's halt: a bot's market
+    buy of BTC, told by ``executions`` and ``balances``, is sold back (one sale of the excess,
+    journaled, filled), and what the sale costs at the venue is the order and one look-up of it by
+    its client id (``ClosedOrders``: it ended at once), beside the growth's trades read once: the
+    holding the stream told is not read again over ``BalanceEx``, nor the order in ``OpenOrders``
+    first (each sale cost those two reads more, each a call of the key's counter)."""
+    import asyncio
+    from collections import Counter
+
+    from killswitch.process.daemon import Daemon
+
+    from .test_stream_runner import serve as serve_streamed
+
+    seen: dict = {}
+
+    def sales(daemon: Daemon) -> list:
+        return [e for e in daemon.runner.store.journal(limit=100) if e.decision_id.startswith("enforce/")]
+
+    async def scenario(daemon: Daemon, server: Any) -> None:
+        eng = server.engine
+        before = eng.accounts["sim-main"].spot["BTC"]
+        assert (await daemon.desk.lock_scope(KEY, "halted", "desk halt", actor="op")).done
+        daemon.wakes.nudge()  # the first tick under the lock takes the baselines
+        await until(lambda: "BTC/USDT|long" in (daemon.parts.book.baselines.get(KEY) or {}).get("legs", {}),
+                    "the baselines under the halt", DEADLINE_S)
+        start = len(server.requests)
+        eng.place_spot_order("sim-main", "BTCUSDT", "BUY", 0.25, client_order_id="alp-mkt-1")
+        await until(lambda: any(e.final for e in sales(daemon)), "the sale back journaled final", 3 * DEADLINE_S)
+        seen["sent"] = Counter(p.rsplit("/", 1)[-1] for m, p, _ in server.requests[start:] if m == "POST")
+        seen["sales"] = [(e.symbol, e.side, e.amount, e.status) for e in sales(daemon)]
+        seen["btc"] = (before, eng.accounts["sim-main"].spot["BTC"])
+
+    prefixes = "strategies: [{name: alpha, client_id_prefixes: [alp-]}]\n"
+    asyncio.run(asyncio.wait_for(serve_streamed(tmp_path, monkeypatch, "30s", scenario, venue="kraken",
+                                                extra=prefixes), 90))
+    assert seen["sales"] == [("BTC/USDT", "sell", pytest.approx(0.25), "filled")], seen
+    assert seen["btc"][1] == pytest.approx(seen["btc"][0])  # back at its size at the lock
+    sent = seen["sent"]
+    # (the simulator answers no TradesHistory: the growth's trades are read, once, and the read's
+    # failure is said in the violation's attribution)
+    assert sent == Counter({"AddOrder": 1, "ClosedOrders": 1, "TradesHistory": 1}), sent

@@ -290,15 +290,41 @@ def test_a_refusal_inside_a_success_answer_is_refused_with_krakens_code_and_word
     assert "EOrder:Insufficient funds" in e.refusal.text()
 
 
-def test_an_order_is_found_by_its_client_id_in_the_open_then_the_closed_list():
+def closed_by_engine_id() -> dict:
+    """ClosedOrders' answer holding the recorded closed market order, under the engine's client id."""
     closed = case("fetchOrder closed market")["httpResponse"]["result"]
-    row = closed["OGMZCL-KC6MC-ZRBGM6"]
-    row["cl_ord_id"] = to_cl_ord_id(ENGINE_ID)
-    venue = KrakenVenue(private_ClosedOrders={"error": [], "result": {"closed": closed, "count": 1}})
+    closed["OGMZCL-KC6MC-ZRBGM6"]["cl_ord_id"] = to_cl_ord_id(ENGINE_ID)
+    return {"error": [], "result": {"closed": closed, "count": 1}}
+
+
+def test_an_ended_order_is_found_by_its_client_id_in_the_closed_list_in_one_read():
+    """A sale, a revert or a close ends at once: the closed list is asked first, and its answer
+    is the only read (the open list asked first cost each such order a second read)."""
+    venue = KrakenVenue(private_ClosedOrders=closed_by_engine_id())
     r = using(venue, lambda a: a.fetch_order(LTC, ENGINE_ID))
     assert r.status == "filled" and r.client_order_id == ENGINE_ID and r.filled == pytest.approx(0.1)
-    assert [p for _, p, _ in venue.requests] == ["/0/private/OpenOrders", "/0/private/ClosedOrders"]
+    assert [p for _, p, _ in venue.requests] == ["/0/private/ClosedOrders"]
     assert all(q["cl_ord_id"] == to_cl_ord_id(ENGINE_ID) for _, _, q in venue.requests)
+
+
+def test_a_resting_order_is_found_in_the_open_list_and_one_ended_between_the_reads_in_the_closed_again():
+    empty = {"error": [], "result": {"closed": {}, "count": 0}}
+    resting = recorded_rows("fetchOpenOrders take-profit")
+    for row in resting["result"]["open"].values():
+        row["cl_ord_id"] = to_cl_ord_id(ENGINE_ID)
+    venue = KrakenVenue(private_ClosedOrders=empty, private_OpenOrders=resting)
+    r = using(venue, lambda a: a.fetch_order(BTC, ENGINE_ID))
+    assert r.status == "open" and r.client_order_id == ENGINE_ID
+    assert [p for _, p, _ in venue.requests] == ["/0/private/ClosedOrders", "/0/private/OpenOrders"]
+    # not closed at the first read, not open at the second: it ended between them, and is found
+    venue = KrakenVenue(private_ClosedOrders=[empty, closed_by_engine_id()])
+    r = using(venue, lambda a: a.fetch_order(LTC, ENGINE_ID))
+    assert r.status == "filled" and r.client_order_id == ENGINE_ID
+    assert [p for _, p, _ in venue.requests] == ["/0/private/ClosedOrders", "/0/private/OpenOrders",
+                                                 "/0/private/ClosedOrders"]
+    with pytest.raises(AdapterError) as e:  # named by neither list, three times: not found
+        using(KrakenVenue(), lambda a: a.fetch_order(LTC, ENGINE_ID))
+    assert e.value.reason is Reason.ORDER_NOT_FOUND
 
 
 # --- cancels ----------------------------------------------------------------------------------------
@@ -446,3 +472,22 @@ def test_the_accounts_clients_sign_with_strictly_increasing_nonces():
     assert clients[2].nonce() == 1_700_000_000_000  # another key: its own clock
     for c in clients:
         run(c.close())
+
+
+def test_the_client_paces_each_private_read_by_what_it_costs_the_keys_counter():
+    """ccxt's pacing of the account's client at an Intermediate key's decay (0.5 a second): 2 s a
+    call of the counter's 1, 4 s a trade history or ledger read (the counter's 2; ccxt's own
+    table charged 6, and the stream's token 3), nothing for an order endpoint; the key's meter
+    counts the counter's own units."""
+    a = kraken_adapter(KrakenVenue())
+    try:
+        ex = a._ex
+        paced = {p: ex.calculate_rate_limiter_cost("private", "POST", p, {}) for p in (
+            "BalanceEx", "OpenOrders", "ClosedOrders", "GetWebSocketsToken", "TradesHistory", "QueryTrades",
+            "Ledgers", "AddOrder", "CancelOrder")}
+        counted = {p: a.dialect.request_weight("private", "POST", p, {}, paced[p]) for p in paced}
+    finally:
+        run(a.close())
+    assert paced == {"BalanceEx": 2.0, "OpenOrders": 2.0, "ClosedOrders": 2.0, "GetWebSocketsToken": 2.0,
+                     "TradesHistory": 4.0, "QueryTrades": 4.0, "Ledgers": 4.0, "AddOrder": 0.0, "CancelOrder": 0.0}
+    assert {p: paced[p] / 2 for p in paced} == counted  # the pace is the counter's units at 0.5 a second
