@@ -17,8 +17,7 @@ What it owns
       snapshot), the trigger and limit prices from the row, the client id from ``cl_ord_id``;
     * client order ids in ``cl_ord_id`` (ccxt's ``clientOrderId``): the engine's ``ks`` and 30
       hex digits as a UUID (the venue takes a UUID or a free text of at most 18 characters);
-      an order looked up by it through ``ClosedOrders``, then ``OpenOrders``, then ``ClosedOrders``
-      again when neither named it (``cl_ord_id``);
+      an order looked up by it through ``ClosedOrders``, then ``OpenOrders`` (``cl_ord_id``);
     * cancels, one order a request through ``POST /0/private/CancelOrder`` (``txid``), its
       ``result.count`` read (a batch's count names no order); ``CancelAll`` is never sent: it
       is the whole account's, every pair and every kind, where a cancel here is of some symbols
@@ -153,11 +152,12 @@ class KrakenDialect(KrakenSpotStream, Dialect):
 
     async def find_by_client_id(self, call: Call, symbol: str, client_order_id: str) -> Any:
         """The order with this client id, each list asked for its ``cl_ord_id``: ``ClosedOrders``
-        first (a sale, a revert, a close ends at once: one read, not two), then ``OpenOrders``,
-        then ``ClosedOrders`` again when neither named it (it ended between the two reads: never
-        taken as not found). None when none names it."""
+        first (a sale, a revert, a close ends at once: one read, not two), then ``OpenOrders``.
+        None when neither names it: an order that ended between the two reads is not found
+        once, and the reconcile sends nothing on one such answer (it asks again a gap later,
+        when the closed list names it; :mod:`killswitch.runner.venue.reconcile`)."""
         params = {self.client_id_param: rows.to_cl_ord_id(client_order_id)}
-        for method in ("fetch_closed_orders", "fetch_open_orders", "fetch_closed_orders"):
+        for method in ("fetch_closed_orders", "fetch_open_orders"):
             got = await call(method, None, None, None, dict(params))
             for o in got or ():
                 if isinstance(o, Mapping) and rows.from_cl_ord_id(
