@@ -148,9 +148,9 @@ class KnownPositions(AdapterCore):
     def _streamed_covers(self, base: str, amount: float) -> bool:
         """Whether a live, confirmed private stream and the holding known here (read, less what was
         sent since) both hold ``amount`` of ``base``: the sale is then within the smaller of the
-        two, whatever either's age, and no REST read is asked (a rogue bot's growth sold back
-        waited one for each sale). The known one is less our sells whose fills the stream may not
-        have told yet; the stream's less a fill of another's the adapter did not send."""
+        two and no REST read is asked (each sale back of a rogue bot's growth waited one). The
+        known holding is already less our sales the stream may not have told yet; the stream's is
+        less another's sale since the read. Past either, :meth:`_check_spot_holding` reads."""
         s = self._stream
         if s is None or self._holdings_at is None or not s.health().answers:
             return False

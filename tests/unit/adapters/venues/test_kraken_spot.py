@@ -273,6 +273,56 @@ def test_a_close_never_sells_more_than_is_held(held, asked):
         assert got.reason is Reason.INVALID_ORDER and not sent
 
 
+class LiveHolding:
+    """A live, confirmed private stream holding ``streamed`` BTC, as the adapter's check of a sale reads it."""
+
+    def __init__(self, streamed: float):
+        self.streamed = streamed
+
+    def health(self):
+        from adapters.base import StreamHealth
+
+        return StreamHealth(state="live", reason=None, since_ms=0, last_message_ms=0, answers=True)
+
+    def holding_of(self, asset: str):
+        return self.streamed if asset == "BTC" else None
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(held=st.integers(0, 5_000_000).map(lambda n: n / 1e6), streamed=st.integers(0, 5_000_000).map(lambda n: n / 1e6),
+       asked=st.integers(1, 6_000_000).map(lambda n: n / 1e6))
+def test_a_sale_within_what_the_stream_and_the_last_read_hold_is_sent_unread_and_never_more_than_held(
+        held, streamed, asked):
+    """Property, with a live stream (which may say more or less than the venue's last read): a
+    sale within what both hold is sent without a read of the balance (each sale back of a
+    rogue's growth read it again); one past either is checked against a fresh read, and never
+    sent past what that read holds (CLOSE_EXCEEDS_POSITION, nothing sent)."""
+    venue = KrakenVenue(private_BalanceEx={"error": [], "result": {
+        "ZUSD": {"balance": "100", "hold_trade": "0"}, "XXBT": {"balance": f"{held:.8f}", "hold_trade": "0"}}})
+
+    async def work(a):
+        await a.snapshot()
+        a._stream = LiveHolding(streamed)
+        try:
+            return await a.submit(close(asked))
+        except AdapterError as e:
+            return e
+        finally:
+            a._stream = None
+
+    got = using(venue, work)
+    sent = venue.sent("/0/private/AddOrder")
+    reads = len(venue.sent("/0/private/BalanceEx"))
+    assert reads == (1 if asked <= min(held, streamed) * (1 + 1e-9) or streamed == held else 2)
+    if asked > held * (1 + 1e-9):
+        assert isinstance(got, AdapterError) and got.reason is Reason.CLOSE_EXCEEDS_POSITION and not sent
+    elif not isinstance(got, AdapterError):
+        [one] = sent
+        assert one["type"] == "sell" and float(one["volume"]) <= held * (1 + 1e-9)
+    else:  # below the market's minimum: refused before sending too
+        assert got.reason is Reason.INVALID_ORDER and not sent
+
+
 def test_a_refusal_inside_a_success_answer_is_refused_with_krakens_code_and_words():
     """HTTP 200 with ``error: ["EOrder:Insufficient funds"]``: the order is refused with the
     venue's code, never read as an order sent."""
