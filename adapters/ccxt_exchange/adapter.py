@@ -193,6 +193,7 @@ class CcxtAdapter(StreamedSnapshots, OrderPlacement, Cancels, FillReads, Exchang
         self._positions_all_at = None
         self._holdings = {}
         self._holdings_at = None
+        self._fill_reads = {}
         self._orders = {}
         self._orders_at = None
         # the venue's switch of the bots' keys, with the account's master credential (revoke:)

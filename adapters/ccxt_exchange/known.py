@@ -4,7 +4,8 @@ What it owns
     * the position a close is checked against (:func:`adapters.base.check_close`): the last
       snapshot's, read again for its symbol when unknown, older than ``position_max_age_s``, or
       when a live private stream holds less of its leg since (a fill the adapter did not send);
-    * a spot sell's holding, read again when older than ``position_max_age_s``;
+    * a spot sell's holding, read again when older than ``position_max_age_s`` or moved on a live
+      stream since, but where that stream and the holding known both cover the sale;
     * what is taken off them as orders are sent (what filled, and what may still fill while an
       order rests, so that chunks never add up beyond the position), and what is known no longer
       once orders were cancelled or an order's outcome is unknown.
@@ -144,10 +145,22 @@ class KnownPositions(AdapterCore):
         streamed, held = s.holding_of(base), self._holdings.get(base)
         return streamed is not None and abs(streamed - (held.total if held else 0.0)) > 1e-9 * max(abs(streamed), 1.0)
 
+    def _streamed_covers(self, base: str, amount: float) -> bool:
+        """Whether a live, confirmed private stream and the holding known here (read, less what was
+        sent since) both hold ``amount`` of ``base``: the sale is then within the smaller of the
+        two and no REST read is asked (each sale back of a rogue bot's growth waited one). The
+        known holding is already less our sales the stream may not have told yet; the stream's is
+        less another's sale since the read. Past either, :meth:`_check_spot_holding` reads."""
+        s = self._stream
+        if s is None or self._holdings_at is None or not s.health().answers:
+            return False
+        streamed, held = s.holding_of(base), self._holdings.get(base)
+        return streamed is not None and held is not None and amount <= min(streamed, held.total) * (1 + 1e-9)
+
     async def _check_spot_holding(self, op: Op, intent: OrderIntent, market: Mapping) -> None:
         base = market.get("base") or intent.symbol.split("/", 1)[0]
         fresh = self._holdings_at is not None and time.monotonic() - self._holdings_at <= self.position_max_age_s
-        if not fresh or self._stream_moved_holding(base):
+        if not self._streamed_covers(base, intent.amount) and (not fresh or self._stream_moved_holding(base)):
             raw = await self._calls.call(op, "fetch_balance")
             self._holdings = self._parse_or_bad_response(
                 "fetch_balance", lambda: {b.asset: b for b in parsing.parse_balances(raw, {})})

@@ -166,14 +166,15 @@ class SimExchange(SpotDesk):
         return o.copy()
 
     def trades(self, account: str, symbol: Optional[str], since: Optional[int] = None, limit: int = 500, *,
-               until: Optional[int] = None, weight: int = 5) -> list[dict]:
+               until: Optional[int] = None, weight: int = 5, event: str = "fill") -> list[dict]:
         """The account's fills of ``symbol`` (every symbol's: None) from ``since`` to ``until``
         (engine ms), oldest first, at most ``limit`` (the newest), charged ``weight`` (Binance's
-        5 by default): each the engine's ``fill`` event with its trade's number (``id``)."""
+        5 by default): each the engine's ``fill`` event (``spot_fill``: its spot desk's) with its
+        trade's number (``id``)."""
         now, a = self._request(account, weight)
         sym = self._market(symbol).symbol if symbol is not None else None
         out = [{**e, "id": i} for i, e in enumerate(self.events, 1)
-               if e.get("event") == "fill" and e.get("account") == account and (sym is None or e.get("symbol") == sym)
+               if e.get("event") == event and e.get("account") == account and (sym is None or e.get("symbol") == sym)
                and (since is None or e["ts"] >= since) and (until is None or e["ts"] <= until)]
         return out[-limit:] if limit > 0 else out
 

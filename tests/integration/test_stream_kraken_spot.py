@@ -242,3 +242,58 @@ def test_a_streamed_spot_account_cancels_a_rogue_entry_at_the_stream_events_tick
     (row,) = seen["rows"]
     assert (row["client_order_id"], row["action"], row["strategy"], row["scope"]) == (
         "alp-rogue-9", "cancel", "alpha", KEY)
+
+
+def test_holdings_rogue_buys_grew_are_sold_back_under_a_halt_at_the_cost_of_the_orders_and_one_trades_read(
+        tmp_path, monkeypatch):
+    """``ksctl run`` over the Kraken spot faces, streamed, under an operator's halt: a bot's market
+    buy of BTC, told by ``executions`` and ``balances``, is sold back (one sale of the excess,
+    journaled, filled, attributed to the bot by its fills), then a second one. What the two sales
+    cost at the venue: each its order and one look-up of it by its client id (``ClosedOrders``: it
+    ended at once), and the trades read once (``TradesHistory``, and ``QueryOrders`` of the first
+    bot order's client id, which a REST trade row does not carry): the second growth's fills are
+    the stream's. The holding the stream told is not read again over ``BalanceEx``, nor the order
+    in ``OpenOrders`` first (each sale cost those reads more, and a trades read, each on the key's
+    counter)."""
+    import asyncio
+    from collections import Counter
+
+    from killswitch.process.daemon import Daemon
+
+    from .test_enforcement import violations
+    from .test_stream_runner import serve as serve_streamed
+
+    seen: dict = {}
+
+    def sales(daemon: Daemon) -> list:
+        return [e for e in daemon.runner.store.journal(limit=100) if e.decision_id.startswith("enforce/")]
+
+    async def scenario(daemon: Daemon, server: Any) -> None:
+        eng = server.engine
+        before = eng.accounts["sim-main"].spot["BTC"]
+        assert (await daemon.desk.lock_scope(KEY, "halted", "desk halt", actor="op")).done
+        daemon.wakes.nudge()  # the first tick under the lock takes the baselines
+        await until(lambda: "BTC/USDT|long" in (daemon.parts.book.baselines.get(KEY) or {}).get("legs", {}),
+                    "the baselines under the halt", DEADLINE_S)
+        start = len(server.requests)
+        for n in (1, 2):
+            eng.place_spot_order("sim-main", "BTCUSDT", "BUY", 0.25, client_order_id=f"alp-mkt-{n}")
+            await until(lambda: sum(e.final for e in sales(daemon)) == n, f"sale {n} journaled final",
+                        3 * DEADLINE_S)
+        seen["sent"] = Counter(p.rsplit("/", 1)[-1] for m, p, _ in server.requests[start:] if m == "POST")
+        seen["sales"] = [(e.symbol, e.side, e.amount, e.status) for e in sales(daemon)]
+        seen["btc"] = (before, eng.accounts["sim-main"].spot["BTC"])
+        seen["rows"] = violations(daemon.runner.store)
+
+    prefixes = "strategies: [{name: alpha, client_id_prefixes: [alp-]}]\n"
+    # (no cadence reconcile inside the counted window: its BalanceEx and OpenOrders are the stream's)
+    asyncio.run(asyncio.wait_for(serve_streamed(tmp_path, monkeypatch, "30s", scenario, reconcile_every="10m",
+                                                venue="kraken", extra=prefixes), 90))
+    assert seen["sales"] == [("BTC/USDT", "sell", pytest.approx(0.25), "filled")] * 2, seen
+    assert seen["btc"][1] == pytest.approx(seen["btc"][0])  # back at its size at the lock
+    # each growth reported once, named by the bot's own order: the first from REST's trades, the
+    # second from the stream's
+    named = sorted((r["client_order_id"], r["strategy"]) for r in seen["rows"] if r["action"] == "revert")
+    assert named == [("alp-mkt-1", "alpha"), ("alp-mkt-2", "alpha")], seen["rows"]
+    sent = seen["sent"]
+    assert sent == Counter({"AddOrder": 2, "ClosedOrders": 2, "TradesHistory": 1, "QueryOrders": 1}), sent

@@ -32,8 +32,11 @@ class StreamEvent(NamedTuple):
     ``marks`` as (symbol, price); ``kinds`` as (order id, kind, whether it triggers on a price)
     where the venue's own field says what an order is (Binance's algo service, Bybit's
     ``stopOrderType``): it is read as that kind, as its REST list reads it, never guessed from
-    ccxt's unified fields. A named tuple, not a frozen dataclass: an array of every symbol's mark makes one per row,
-    every second, and a frozen dataclass takes ten times as long to make."""
+    ccxt's unified fields; ``fills`` as the account's trades the frame tells
+    (:class:`killswitch.fills.Fill`, no strategy: the adapter reads it off the client id), where
+    the dialect reads them (:attr:`~.stream_hooks.StreamHooks.stream_fills`). A named tuple, not
+    a frozen dataclass: an array of every symbol's mark makes one per row, every second, and a
+    frozen dataclass takes ten times as long to make."""
 
     key: tuple
     event_ms: int
@@ -43,6 +46,7 @@ class StreamEvent(NamedTuple):
     orders: tuple[tuple[str, Any], ...] = ()
     marks: tuple[tuple[str, float], ...] = ()
     kinds: tuple[tuple[str, str, bool], ...] = ()
+    fills: tuple[Any, ...] = ()
 
 
 class MarkRows(NamedTuple):

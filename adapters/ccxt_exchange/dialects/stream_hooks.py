@@ -28,6 +28,11 @@ class StreamHooks:
     # positions, balance, orders and marks watched, :mod:`..streaming.stream`); False: polled over REST
     streams: bool = False
 
+    # Whether the stream tells each of the account's trades (``StreamEvent.fills``): then a read
+    # of a symbol's trades is answered from one REST read and the trades the stream told after
+    # it, while the stream stays whole (:mod:`..fills`); False: each read is the venue's REST one
+    stream_fills: bool = False
+
     # Whether the marks come on a public subscription that every account on the venue may share
     # (one connection reads them for all, :mod:`..streaming.hub`); False where they come in the
     # account's own private frames (Hyperliquid's clearinghouse state)

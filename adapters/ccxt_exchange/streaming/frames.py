@@ -23,7 +23,8 @@ What it owns (:class:`StreamFrames`, a part of :class:`~.stream.AccountStream`)
       (``wake_on_entries``: a lock that cancels them binds the account), when an open order that
       is not reduce-only came or changed, handed to the entry watch as it comes;
     * when each symbol's position last changed, so that a close is checked against a position
-      read after it; when the last message came (the stream is live);
+      read after it; when the last message came (the stream is live); the trades the frames
+      told (``told_fills``, where the dialect reads them), for the adapter's reads of the trades;
     * what is dropped (malformed, unknown, a duplicate, out of order), counted and logged once
       per kind per account, the message named by its event, topic or channel, never its body
       (:func:`event_name`).
@@ -40,8 +41,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from typing import Any, Callable, Mapping, Optional
 
+from killswitch.fills import Fill
 from killswitch.snapshot import Order
 
 from ...base import AdapterError
@@ -68,6 +71,8 @@ class StreamFrames(OrderKinds):
     _expired: asyncio.Event
     _frames: dict[tuple, tuple[int, Any]]
     _position_changed: dict[str, int]
+    told_fills: deque[Fill]  # the trades the frames told (the newest), where the dialect reads them
+    fills_told: int  # how many in all
     _array_at: dict[str, int]
     _array_px: dict[str, float]
     _in_connection: bool  # this account's own connection runs (its watches are up or coming up)
@@ -198,6 +203,9 @@ class StreamFrames(OrderKinds):
                     changed = True
                     moved = moved or state.spot  # (a spot account's assets are what it holds)
             changed = self._apply_orders(ev) or changed
+            if ev.fills:
+                self.told_fills.extend(ev.fills)
+                self.fills_told += len(ev.fills)
             for symbol, price in ev.marks:
                 if price is None or price <= 0:
                     self._dropped("malformed", f"mark {symbol!r}")

@@ -31,8 +31,9 @@ What it owns
       stream silent for three times ``stale_after`` reconnected too (a stall the socket's
       keepalive did not see);
     * what the adapter reads of it beside the snapshot: the wake callback and the entry watch
-      it sets, whether an order is held open, a symbol's legs, and when (and to what) each
-      symbol's position last changed.
+      it sets, whether an order is held open, a symbol's legs, when (and to what) each
+      symbol's position last changed, and the trades it told (where the dialect reads them)
+      with what they are whole under (:meth:`AccountStream.fills_stamp`).
 
 What it must not do
     read REST (the adapter does, and hands its snapshot to :meth:`AccountStream.reconcile`),
@@ -44,8 +45,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from typing import Any, Awaitable, Callable, Hashable, Iterable, Mapping, Optional, Sequence
 
+from killswitch.fills import Fill
 from killswitch.snapshot import MarketRules, Order, Position
 
 from ..errors import reason_for, scrub
@@ -53,7 +56,7 @@ from .frames import StreamFrames, event_name
 from .hub import MarkHub, close_beside, close_client, hub_for
 from .kinds import KindOf
 from .sockets import ListenKeyExpired, Stalled, built_in_turn, run_connection, tap_messages, watch_marks
-from .state import MarkRows, StreamEvent, StreamState
+from .state import DUPLICATE, MarkRows, StreamEvent, StreamState
 
 log = logging.getLogger(__package__)
 
@@ -65,6 +68,7 @@ def now_ms() -> int:
 # what a venue's end of the stream's authorization is, where its dialect does not say:
 # (reason code, the venue's words)
 LISTEN_KEY = ("LISTEN_KEY_EXPIRED", "the stream's listen key expired")
+FILLS_KEPT = 1_000  # the trades told kept (the newest), for the adapter's reads of a symbol's trades
 # the watches that keep the private subscriptions, where the dialect does not name others
 WATCHES: tuple[tuple[str, Mapping[str, Any]], ...] = (("watch_positions", {}), ("watch_balance", {}),
                                                      ("watch_orders", {}))
@@ -175,6 +179,8 @@ class AccountStream(StreamFrames):
         self._logged = set()
         self._frames = {}  # event key → (event time, body) of the last applied
         self._position_changed = {}  # symbol → when the stream last changed its position
+        self.told_fills: deque[Fill] = deque(maxlen=FILLS_KEPT)  # the trades the frames told, the newest
+        self.fills_told = 0  # ... and how many in all
         # an array of marks' last applied row of each symbol: its event time and price (what
         # _frames keeps of other events, kept apart so that no object is made per row)
         self._array_at = {}
@@ -217,6 +223,16 @@ class AccountStream(StreamFrames):
         """``symbol``'s position on ``side`` as the stream's last snapshot made it, while the
         stream's word is trusted (None otherwise, or none made)."""
         return None if self.needs_rest() else self.state.made_position(symbol, side)
+
+    def fills_stamp(self) -> Optional[tuple[int, int]]:
+        """What the trades told since are every trade under, while the stream's word is trusted
+        (None otherwise, :meth:`needs_rest`): its connection's last socket opened (the epoch)
+        and the frames dropped but as duplicates (a malformed one, or one out of order, may have
+        been a trade). A REST read of the trades begun under the same stamp as now, and the
+        trades told since it began, are every trade."""
+        if self.needs_rest():
+            return None
+        return self._epoch, sum(n for kind, n in self.state.dropped.items() if kind != DUPLICATE)
 
     def holding_of(self, asset: str) -> Optional[float]:
         """The stream's wallet balance of ``asset`` (a spot account's holding), None where it told none."""

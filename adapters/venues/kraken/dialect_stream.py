@@ -15,12 +15,14 @@ What it owns
       ``cl_ord_id``), ``new`` its id and status alone. So each account's reader keeps the row of
       every open order it read (:class:`OpenRows`) and reads an update merged over it; an order
       whose ``order_status`` is filled, canceled or expired is gone (its row forgotten), one
-      pending_new, new or partially_filled open. Its kind is ``order_type``'s, as the REST list's
-      ``descr.ordertype`` says it (:data:`.dialect_rows.ORDER_KINDS`: stop-loss, take-profit and
-      their ``-limit`` forms conditional, their trigger ``triggers.price``, else the deprecated
-      ``stop_price``; trailing-stop(-limit) trailing, its trigger ``triggers.actual_price`` when
-      said); another ``order_type``, or an open order's update the reader holds no row of, fails
-      the frame (BAD_RESPONSE naming the field), never a kind or a size guessed;
+      pending_new, new or partially_filled open; a ``trade`` is also the account's trade
+      (``exec_id``, ``last_qty`` at ``last_price``, the order's ``cl_ord_id``). Its kind is
+      ``order_type``'s, as the REST list's ``descr.ordertype`` says it
+      (:data:`.dialect_rows.ORDER_KINDS`: stop-loss, take-profit and their ``-limit`` forms
+      conditional, their trigger ``triggers.price``, else the deprecated ``stop_price``;
+      trailing-stop(-limit) trailing, its trigger ``triggers.actual_price`` when said); another
+      ``order_type``, or an open order's update the reader holds no row of, fails the frame
+      (BAD_RESPONSE naming the field), never a kind or a size guessed;
     * ``balances``: an update is a ledger entry of one asset (``asset``, ``balance`` the asset's
       balance after it, ``wallet_type``, ``timestamp``), an event of the asset's wallet; an entry
       of a wallet that is not ``spot`` (Kraken Earn) fails the frame: REST's BalanceEx lists it
@@ -57,6 +59,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from types import ModuleType
 from typing import Any, Awaitable, Callable, ClassVar, Optional
+
+from killswitch.fills import Fill
 
 from ...ccxt_exchange.dialects import channels
 from ...ccxt_exchange.dialects.frames import FrameFields, latest_ms
@@ -170,17 +174,34 @@ def _executions(channel: str, data: list, snapshot: bool, symbol_of: Callable[[s
         if is_open is None:
             raise FRAME.unknown(channel, "order_status", status)
         at = _stamp(channel, row)
+        fills = (_fill(channel, {**kept.get(oid, {}), **row}, at, symbol_of),) \
+            if row.get("exec_type") == "trade" and not snapshot else ()
         if not is_open:
             kept.pop(oid, None)
-            out.append(StreamEvent(("order", oid), at, row, orders=((oid, None),)))
+            out.append(StreamEvent(("order", oid), at, row, orders=((oid, None),), fills=fills))
             continue
         if oid not in kept and "order_type" not in row:
             raise FRAME.bad(channel, "order_type", f"missing: an update of order {oid}, whose row was never told")
         merged = kept[oid] = {**kept.get(oid, {}), **row}
         kind, parsed = _order(channel, merged, symbol_of, ccxt_order)
-        out.append(StreamEvent(("order", oid), at, row, orders=((oid, parsed),), kinds=((oid, kind, True),)))
+        out.append(StreamEvent(("order", oid), at, row, orders=((oid, parsed),), kinds=((oid, kind, True),),
+                               fills=fills))
     rows.rows = kept
     return out
+
+
+def _fill(channel: str, row: Mapping[str, Any], at: int, symbol_of: Callable[[str], str]) -> Fill:
+    """A ``trade`` execution (read over its order's row) as the account's trade, as
+    ``TradesHistory`` tells it and more: its ``exec_id``, its order's id and client id (the
+    row's ``cl_ord_id``, which a trade of the REST history does not carry), the pair, the side,
+    ``last_qty`` at ``last_price``, its time."""
+    side = row.get("side")
+    if side not in ("buy", "sell"):
+        raise FRAME.unknown(channel, "side", side)
+    return Fill(id=FRAME.text(channel, row, "exec_id"), order_id=str(row["order_id"]),
+                client_id=from_cl_ord_id(row.get("cl_ord_id")), symbol=symbol_of(FRAME.text(channel, row, "symbol")),
+                side=side, amount=FRAME.number(channel, row, "last_qty"), price=_positive(row.get("last_price")),
+                ts_ms=at)
 
 
 def _positive(value: Any) -> Optional[float]:
@@ -277,6 +298,7 @@ class KrakenSpotStream(ModuleStream):
     margin positions are not streamed)."""
 
     streams: bool = True
+    stream_fills: bool = True  # each ``trade`` execution (:func:`_fill`)
     stream_module: ClassVar[ModuleType] = sys.modules[__name__]
 
     def streams_for(self, market_type: str) -> bool:

@@ -5,8 +5,9 @@ ask, over the one engine's spot desk, in the shared face shape
 
 public   GET  /0/public/AssetPairs, /0/public/Assets, /0/public/Ticker, /0/public/Time
 signed   POST /0/private/Balance, /0/private/BalanceEx, /0/private/OpenOrders, /0/private/ClosedOrders,
-              /0/private/AddOrder, /0/private/CancelOrder, /0/private/CancelAll,
-              /0/private/CancelAllOrdersAfter, /0/private/GetWebSocketsToken
+              /0/private/QueryOrders, /0/private/TradesHistory, /0/private/AddOrder,
+              /0/private/CancelOrder, /0/private/CancelAll, /0/private/CancelAllOrdersAfter,
+              /0/private/GetWebSocketsToken
 
 What it answers, as Kraken documents it
     * the envelope ``{"error": [], "result": ...}``; a refusal ``{"error": ["EOrder:Unknown
@@ -21,7 +22,10 @@ What it answers, as Kraken documents it
       a ``stop-loss`` / ``take-profit`` (``price`` its trigger) and their ``-limit`` forms
       (``price2`` the limit) rest until the mark reaches the trigger. ``OpenOrders`` lists the
       resting ones (``descr.ordertype``, ``cl_ord_id``; one ``cl_ord_id`` or ``txid`` asked:
-      that one), ``ClosedOrders`` an ended one by its ``cl_ord_id``; a sell above the free
+      that one), ``ClosedOrders`` an ended one by its ``cl_ord_id``, ``QueryOrders`` each
+      ``txid`` named; ``TradesHistory`` the account's spot fills since ``start`` (seconds), the
+      newest 50, each under its trade id with its order's ``ordertxid`` (no client id: the venue's
+      trade rows carry none); a sell above the free
       balance, or a buy above the free quote, is ``EOrder:Insufficient funds``;
     * ``CancelOrder`` of a ``txid`` or ``cl_ord_id``: ``count`` 1 and the order gone,
       ``EOrder:Unknown order`` for one not open; ``CancelAll``: every resting order, its count;
@@ -50,7 +54,15 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from ...simulated.engine import NO_SUCH_ORDER, UNKNOWN_ORDER, SimError
-from ...simulated.faces.shared import RestFace, VenueFail, b64_secret, key_account, rehosted_client, routes
+from ...simulated.faces.shared import (
+    RestFace,
+    VenueFail,
+    b64_secret,
+    finite_number,
+    key_account,
+    rehosted_client,
+    routes,
+)
 from .face_rows import (
     INVALID_ARGUMENTS,
     INVALID_KEY,
@@ -67,8 +79,11 @@ from .face_rows import (
     engine_id,
     error_text,
     order_row,
+    order_type,
     pair_id,
     ticker_row,
+    trade_row,
+    trade_txid,
     txid,
 )
 
@@ -103,6 +118,8 @@ class KrakenSpotFace(RestFace):
         "POST /0/private/BalanceEx": "account",
         "POST /0/private/OpenOrders": "open_orders",
         "POST /0/private/ClosedOrders": "get_order",
+        "POST /0/private/QueryOrders": "query_orders",
+        "POST /0/private/TradesHistory": "user_trades",
         "POST /0/private/AddOrder": "place_order",
         "POST /0/private/CancelOrder": "cancel_order",
         "POST /0/private/CancelAll": "cancel_order",
@@ -155,8 +172,9 @@ class KrakenSpotFace(RestFace):
         return 200, {"error": [error_text(e.code, e.msg)], "result": {}}
 
     def is_read(self, method: str, path: str) -> bool:
-        return path.startswith("/0/public/") or path in ("/0/private/Balance", "/0/private/BalanceEx",
-                                                          "/0/private/OpenOrders", "/0/private/ClosedOrders")
+        return path.startswith("/0/public/") or path in (
+            "/0/private/Balance", "/0/private/BalanceEx", "/0/private/OpenOrders", "/0/private/ClosedOrders",
+            "/0/private/QueryOrders", "/0/private/TradesHistory")
 
     # --- operations -----------------------------------------------------------------------------------
 
@@ -208,6 +226,23 @@ class KrakenSpotFace(RestFace):
             return self.ok({"closed": {}, "count": 0})
         m = self.market(o.symbol)
         return self.ok({"closed": {txid(o.order_id): order_row(o, m)}, "count": 1})
+
+    def op_query_orders(self, p: dict, account: str, at: Optional[int], path: str) -> dict:
+        rows = {}
+        for tx in str(p.get("txid") or "").split(","):
+            o = self.engine.get_spot_order(account, order_id=engine_id(tx) or -1)
+            rows[txid(o.order_id)] = order_row(o, self.market(o.symbol))
+        return self.ok(rows)
+
+    def op_trades(self, p: dict, account: str, at: Optional[int], path: str) -> dict:
+        start = finite_number(p, "start", None, self.fail(f"{INVALID_ARGUMENTS}:start"))
+        fills = self.engine.trades(account, None, int(start * 1000) if start is not None else None, 50, weight=2,
+                                   event="spot_fill")
+        orders = {o.order_id: o for o in self.engine.accounts[account].spot_live.values()}
+        rows = {trade_txid(t["id"]): trade_row(t, order_type(orders[t["order"]]) if t["order"] in orders else "market",
+                                               self.market(t["symbol"]))
+                for t in reversed(fills)}  # (newest first, as the venue lists them)
+        return self.ok({"trades": rows, "count": len(rows)})
 
     def op_place(self, p: dict, account: str, at: Optional[int], path: str) -> dict:
         m = self.market(p.get("pair"))
@@ -264,7 +299,7 @@ class KrakenSpotFace(RestFace):
             {asset_id(a): asset_row(a) for m in f.engine.markets.values() for a in (m.base, m.quote)}),
         "ticker": op_ticker, "account": op_account, "open_orders": op_open_orders,
         "get_order": op_get_order, "place_order": op_place, "cancel_order": op_cancel, "countdown": op_countdown,
-        "ws_token": op_ws_token,
+        "ws_token": op_ws_token, "query_orders": op_query_orders, "user_trades": op_trades,
     }
 
 

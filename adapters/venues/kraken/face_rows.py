@@ -98,6 +98,20 @@ def txid(order_id: int) -> str:
     return f"OSIM{order_id}-KRAKN-SPOTS"
 
 
+def trade_row(t: dict, o_type: str, m: MarketSpec) -> dict:
+    """A spot fill (the engine's ``spot_fill`` event) as ``TradesHistory`` lists it: its order's
+    txid (``ordertxid``), never the order's client id (Kraken's trade rows carry none)."""
+    return {"ordertxid": txid(t["order"]), "postxid": f"PSIM{t['id']}-KRAKN-SPOTS", "pair": pair_id(m),
+            "time": t["ts"] / 1000, "type": t["side"].lower(), "ordertype": o_type,
+            "price": price_text(t["price"], m), "cost": f"{t['qty'] * t['price']:.5f}", "fee": f"{t['fee']:.5f}",
+            "vol": f"{t['qty']:.8f}", "margin": "0.00000", "misc": "", "trade_id": t["id"], "maker": False}
+
+
+def trade_txid(n: int) -> str:
+    """Kraken's id of an engine trade (``TradesHistory``'s key)."""
+    return f"TSIM{n}-KRAKN-SPOTS"
+
+
 def engine_id(tx: Any) -> Optional[int]:
     m = TXID.match(tx) if isinstance(tx, str) else None
     return int(m.group("n")) if m else None
@@ -167,4 +181,4 @@ __all__ = ["ASSETS", "CODES", "INVALID_ARGUMENTS", "INVALID_KEY", "INVALID_NONCE
            "ORDER_TYPES", "PERMISSION_DENIED", "RATE_LIMIT", "UNKNOWN_METHOD", "UNKNOWN_ORDER", "asset_id",
            "asset_pair", "asset_row", "describe", "engine_id", "error_text", "order_row", "order_type", "pair_id",
            "price_text",
-           "ticker_row", "txid"]
+           "ticker_row", "trade_row", "trade_txid", "txid"]

@@ -273,6 +273,56 @@ def test_a_close_never_sells_more_than_is_held(held, asked):
         assert got.reason is Reason.INVALID_ORDER and not sent
 
 
+class LiveHolding:
+    """A live, confirmed private stream holding ``streamed`` BTC, as the adapter's check of a sale reads it."""
+
+    def __init__(self, streamed: float):
+        self.streamed = streamed
+
+    def health(self):
+        from adapters.base import StreamHealth
+
+        return StreamHealth(state="live", reason=None, since_ms=0, last_message_ms=0, answers=True)
+
+    def holding_of(self, asset: str):
+        return self.streamed if asset == "BTC" else None
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(held=st.integers(0, 5_000_000).map(lambda n: n / 1e6), streamed=st.integers(0, 5_000_000).map(lambda n: n / 1e6),
+       asked=st.integers(1, 6_000_000).map(lambda n: n / 1e6))
+def test_a_sale_within_what_the_stream_and_the_last_read_hold_is_sent_unread_and_never_more_than_held(
+        held, streamed, asked):
+    """Property, with a live stream (which may say more or less than the venue's last read): a
+    sale within what both hold is sent without a read of the balance (each sale back of a
+    rogue's growth read it again); one past either is checked against a fresh read, and never
+    sent past what that read holds (CLOSE_EXCEEDS_POSITION, nothing sent)."""
+    venue = KrakenVenue(private_BalanceEx={"error": [], "result": {
+        "ZUSD": {"balance": "100", "hold_trade": "0"}, "XXBT": {"balance": f"{held:.8f}", "hold_trade": "0"}}})
+
+    async def work(a):
+        await a.snapshot()
+        a._stream = LiveHolding(streamed)
+        try:
+            return await a.submit(close(asked))
+        except AdapterError as e:
+            return e
+        finally:
+            a._stream = None
+
+    got = using(venue, work)
+    sent = venue.sent("/0/private/AddOrder")
+    reads = len(venue.sent("/0/private/BalanceEx"))
+    assert reads == (1 if asked <= min(held, streamed) * (1 + 1e-9) or streamed == held else 2)
+    if asked > held * (1 + 1e-9):
+        assert isinstance(got, AdapterError) and got.reason is Reason.CLOSE_EXCEEDS_POSITION and not sent
+    elif not isinstance(got, AdapterError):
+        [one] = sent
+        assert one["type"] == "sell" and float(one["volume"]) <= held * (1 + 1e-9)
+    else:  # below the market's minimum: refused before sending too
+        assert got.reason is Reason.INVALID_ORDER and not sent
+
+
 def test_a_refusal_inside_a_success_answer_is_refused_with_krakens_code_and_words():
     """HTTP 200 with ``error: ["EOrder:Insufficient funds"]``: the order is refused with the
     venue's code, never read as an order sent."""
@@ -290,15 +340,37 @@ def test_a_refusal_inside_a_success_answer_is_refused_with_krakens_code_and_word
     assert "EOrder:Insufficient funds" in e.refusal.text()
 
 
-def test_an_order_is_found_by_its_client_id_in_the_open_then_the_closed_list():
+def closed_by_engine_id() -> dict:
+    """ClosedOrders' answer holding the recorded closed market order, under the engine's client id."""
     closed = case("fetchOrder closed market")["httpResponse"]["result"]
-    row = closed["OGMZCL-KC6MC-ZRBGM6"]
-    row["cl_ord_id"] = to_cl_ord_id(ENGINE_ID)
-    venue = KrakenVenue(private_ClosedOrders={"error": [], "result": {"closed": closed, "count": 1}})
+    closed["OGMZCL-KC6MC-ZRBGM6"]["cl_ord_id"] = to_cl_ord_id(ENGINE_ID)
+    return {"error": [], "result": {"closed": closed, "count": 1}}
+
+
+def test_an_ended_order_is_found_by_its_client_id_in_the_closed_list_in_one_read():
+    """A sale, a revert or a close ends at once: the closed list is asked first, and its answer
+    is the only read (the open list asked first cost each such order a second read)."""
+    venue = KrakenVenue(private_ClosedOrders=closed_by_engine_id())
     r = using(venue, lambda a: a.fetch_order(LTC, ENGINE_ID))
     assert r.status == "filled" and r.client_order_id == ENGINE_ID and r.filled == pytest.approx(0.1)
-    assert [p for _, p, _ in venue.requests] == ["/0/private/OpenOrders", "/0/private/ClosedOrders"]
+    assert [p for _, p, _ in venue.requests] == ["/0/private/ClosedOrders"]
     assert all(q["cl_ord_id"] == to_cl_ord_id(ENGINE_ID) for _, _, q in venue.requests)
+
+
+def test_a_resting_order_is_found_in_the_open_list_after_the_closed_one_and_none_is_not_found():
+    empty = {"error": [], "result": {"closed": {}, "count": 0}}
+    resting = recorded_rows("fetchOpenOrders take-profit")
+    for row in resting["result"]["open"].values():
+        row["cl_ord_id"] = to_cl_ord_id(ENGINE_ID)
+    venue = KrakenVenue(private_ClosedOrders=empty, private_OpenOrders=resting)
+    r = using(venue, lambda a: a.fetch_order(BTC, ENGINE_ID))
+    assert r.status == "open" and r.client_order_id == ENGINE_ID
+    assert [p for _, p, _ in venue.requests] == ["/0/private/ClosedOrders", "/0/private/OpenOrders"]
+    venue = KrakenVenue()
+    with pytest.raises(AdapterError) as e:  # named by neither list: not found (two reads)
+        using(venue, lambda a: a.fetch_order(LTC, ENGINE_ID))
+    assert e.value.reason is Reason.ORDER_NOT_FOUND
+    assert [p for _, p, _ in venue.requests] == ["/0/private/ClosedOrders", "/0/private/OpenOrders"]
 
 
 # --- cancels ----------------------------------------------------------------------------------------
@@ -446,3 +518,108 @@ def test_the_accounts_clients_sign_with_strictly_increasing_nonces():
     assert clients[2].nonce() == 1_700_000_000_000  # another key: its own clock
     for c in clients:
         run(c.close())
+
+
+def test_the_client_paces_each_private_read_by_what_it_costs_the_keys_counter():
+    """ccxt's pacing of the account's client at an Intermediate key's decay (0.5 a second): 2 s a
+    call of the counter's 1, 4 s a trade history or ledger read (the counter's 2; ccxt's own
+    table charged 6, and the stream's token 3), nothing for an order endpoint; the key's meter
+    counts the counter's own units."""
+    a = kraken_adapter(KrakenVenue())
+    try:
+        ex = a._ex
+        paced = {p: ex.calculate_rate_limiter_cost("private", "POST", p, {}) for p in (
+            "BalanceEx", "OpenOrders", "ClosedOrders", "GetWebSocketsToken", "TradesHistory", "QueryTrades",
+            "Ledgers", "AddOrder", "CancelOrder")}
+        counted = {p: a.dialect.request_weight("private", "POST", p, {}, paced[p]) for p in paced}
+    finally:
+        run(a.close())
+    assert paced == {"BalanceEx": 2.0, "OpenOrders": 2.0, "ClosedOrders": 2.0, "GetWebSocketsToken": 2.0,
+                     "TradesHistory": 4.0, "QueryTrades": 4.0, "Ledgers": 4.0, "AddOrder": 0.0, "CancelOrder": 0.0}
+    assert {p: paced[p] / 2 for p in paced} == counted  # the pace is the counter's units at 0.5 a second
+
+
+class ToldTrades:
+    """An account stream's word on the trades, as the adapter reads it: the stamp they are whole
+    under, the trades it keeps (the newest three) and how many it told."""
+
+    def __init__(self):
+        from collections import deque
+
+        self.stamp: Optional[tuple[int, int]] = (1, 0)
+        self.told_fills: deque = deque(maxlen=3)
+        self.fills_told = 0
+
+    def fills_stamp(self):
+        return self.stamp
+
+    def tell(self, *fills):
+        self.told_fills.extend(fills)
+        self.fills_told += len(fills)
+
+
+def test_a_symbols_trades_are_read_once_then_read_on_from_what_the_stream_told():
+    """The trades of a symbol read over REST once (``TradesHistory``; ``QueryOrders`` of a trade's
+    order for its client id, which the row does not carry); read again since the same time or
+    later, they are that read and the trades the stream told after it (its client ids, the
+    strategy of their prefix), with no request. REST is read again where the stream is not whole
+    under the read's stamp (a reconnect, a frame dropped), kept fewer trades than it told since,
+    or the read asks from earlier."""
+    from killswitch.fills import Fill
+
+    t0 = 1_700_000_000_000
+    closed = closed_by_engine_id()["result"]["closed"]
+    row = closed["OGMZCL-KC6MC-ZRBGM6"]
+    row["cl_ord_id"] = "alp-1"
+    history = {"error": [], "result": {"count": 1, "trades": {"TCCCTY-WE2O6-P3NB37": {
+        "ordertxid": "OGMZCL-KC6MC-ZRBGM6", "postxid": "TKH2SE-M7IF5-CFI7LT", "pair": "LTCUSDT", "time": t0 / 1000,
+        "type": "buy", "ordertype": "market", "price": "70.00", "cost": "7.0", "fee": "0.01", "vol": "0.10000000",
+        "margin": "0.00000", "misc": ""}}}}
+    venue = KrakenVenue(private_TradesHistory=history, private_QueryOrders={"error": [], "result": closed})
+    told = ToldTrades()
+    later = Fill(id="TSIM-2", order_id="OSIM2", client_id="alp-2", symbol=LTC, side="buy", amount=0.2, price=70.0,
+                 ts_ms=t0 + 5_000)
+
+    async def work(a):
+        a._stream, seen = told, []
+
+        async def read(since):
+            before = len(venue.requests)
+            got = await a.fills(LTC, since)
+            seen.append(([(f.id, f.client_id, f.strategy) for f in got],
+                         [p.rsplit("/", 1)[-1] for _, p, _ in venue.requests[before:]]))
+
+        await read(t0 - 60_000)
+        told.tell(later, replace_symbol(later, XRP))
+        await read(t0 - 60_000)  # the read, and the stream's trade of the symbol after it
+        await read(t0 + 1)  # from later: the stream's alone
+        await read(t0 - 120_000)  # from earlier than the read: REST
+        told.stamp = (2, 0)  # reconnected
+        await read(t0 - 60_000)
+        told.tell(later, later, later, later)  # more than it keeps since the read
+        await read(t0 - 60_000)
+        told.stamp = None  # its word not trusted: read, and kept for nothing
+        await read(t0 - 60_000)
+        await read(t0 - 60_000)
+        return seen
+
+    acc = kraken_account(strategies=[{"name": "alpha", "client_id_prefixes": ["alp-"]}])
+    rest = ([("TCCCTY-WE2O6-P3NB37", "alp-1", "alpha")], ["TradesHistory", "QueryOrders"])
+    both = [("TCCCTY-WE2O6-P3NB37", "alp-1", "alpha"), ("TSIM-2", "alp-2", "alpha")]
+    assert run(_using_account(venue, acc, work)) == [rest, (both, []), ([("TSIM-2", "alp-2", "alpha")], []), rest,
+                                                     rest, rest, rest, rest]
+
+
+def replace_symbol(f, symbol):
+    from dataclasses import replace
+
+    return replace(f, symbol=symbol, id=f"{f.id}-{symbol}")
+
+
+async def _using_account(venue: KrakenVenue, acc: Account, work):
+    a = kraken_adapter(venue, acc)
+    try:
+        return await work(a)
+    finally:
+        a._stream = None
+        await a.close()

@@ -217,3 +217,32 @@ def test_a_snapshots_fills_are_not_open_orders():
     snap["data"].append(fill)
     [events] = read([snap])
     assert [ev.key for ev in events] == [("order", "OHYO7H-6ZTDX-ZLYXUO")]
+
+
+def test_a_trade_is_the_accounts_fill_read_over_its_orders_row_with_its_client_id():
+    """A ``trade`` execution (its id, ``last_qty`` at ``last_price``, of the schema's fields) is the
+    account's trade as well as the order's update: its pair, side and client id read over the
+    order's row (``pending_new`` told them; a trade update need not), the engine's id from its
+    UUID; the one that fills the order whole ends it and is still a trade. A snapshot's trades
+    are none (see above); a trade without its id fails the frame, never a trade guessed."""
+    placed = frame("executions pending_new")
+    placed["data"][0]["cl_ord_id"] = "00" + "0123456789abcdef0123456789abcd"
+    oid = placed["data"][0]["order_id"]
+
+    def trade(n: int, status: str) -> dict:
+        return {"channel": "executions", "type": "update", "data": [
+            {"order_id": oid, "exec_id": f"TSIM-{n}", "exec_type": "trade", "last_qty": 0.002 + n / 1000,
+             "last_price": 26_500.0, "order_status": status, "timestamp": f"2023-09-22T10:33:0{5 + n}.000000Z"}]}
+
+    [_], [part], [whole] = read([placed, trade(1, "partially_filled"), trade(2, "filled")])
+    assert KRAKEN.stream_fills
+    assert [(f.id, f.order_id, f.client_id, f.symbol, f.side, f.amount, f.price, f.ts_ms, f.strategy)
+            for ev in (part, whole) for f in ev.fills] == [
+        ("TSIM-1", oid, "ks0123456789abcdef0123456789abcd", "BTC/USD", "sell", 0.003, 26_500.0, 1695378786000, None),
+        ("TSIM-2", oid, "ks0123456789abcdef0123456789abcd", "BTC/USD", "sell", 0.004, 26_500.0, 1695378787000, None)]
+    assert whole.orders == ((oid, None),)  # (ended)
+    broken = trade(1, "partially_filled")
+    del broken["data"][0]["exec_id"]
+    with pytest.raises(AdapterError) as e:
+        read([placed, broken])
+    assert e.value.reason is Reason.BAD_RESPONSE and "exec_id" in e.value.message
