@@ -9,8 +9,9 @@ Pure: no I/O, no clock.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import Any, Mapping
+
+from .figures import iso
 
 
 def relatched_text(c: Mapping[str, Any]) -> str:
@@ -19,7 +20,7 @@ def relatched_text(c: Mapping[str, Any]) -> str:
     its ``continues`` (a transition's data, :meth:`~killswitch.engine.state.ResetMark.doc`):
     ``after a reset by alice at 2024-05-01T13:00:02Z; continues incident book/okx/main/L3/e2
     (3 orders, acknowledged by carol)``."""
-    at = datetime.fromtimestamp(int(c.get("reset_ms") or 0) / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    at = iso(int(c.get("reset_ms") or 0))
     orders, acked = c.get("orders"), list(c.get("acked_by") or ())
     had = ([] if orders is None else [f"{orders} order{'' if orders == 1 else 's'}"]) + [
         f"acknowledged by {', '.join(acked)}" if acked else "not acknowledged"]

@@ -44,7 +44,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, Collection, Container, Iterable, Mapping, Optional, Sequence
 
-from .events import RESET, STAGE_TRANSITION
+from .events import RESET, SCOPE_LABELS, STAGE_TRANSITION
 from .policy.matchers import (
     OP_ORDER,
     OPS,
@@ -66,7 +66,7 @@ INCIDENT_ENDED = "incident ended"
 # the labels that say which scope a page is about: its policy, its scope, what the scope is (a
 # venue, an account, a strategy, a symbol: killswitch.events.SCOPE_LABELS) and its incident (one
 # policy's scope). A silence none of whose matchers names one of them spans every scope.
-SCOPE_NAMING = ("policy", "scope", "venue", "account", "strategy", "symbol", "incident")
+SCOPE_NAMING = ("policy", "scope", *SCOPE_LABELS, "incident")
 EVERY_SCOPE = ("spans EVERY scope: none of its matchers names a policy, scope, venue, account, strategy, symbol "
                "or incident, so it holds back the pages it matches of every policy on every scope")
 # how the author of such a silence says they mean it, in each way in

@@ -142,26 +142,22 @@ class DeclaredWeights:
         return self.spot_limit if market_type == "spot" else self.limit
 
 
-def _per_minute(cost: SnapshotCost, every_s: float) -> float:
-    """Weight a minute of snapshots every ``every_s``; the open orders are listed when the last
-    list is ``open_orders_max_age_s`` old: every ⌈age / every⌉ snapshots, at most (a list a
-    shade younger than the age waits one more snapshot; the bound is the one to plan for)."""
+def polling_per_minute(cost: SnapshotCost, every_s: float) -> float:
+    """Weight a minute of one account snapshotted over REST every ``every_s``; the open orders
+    are listed when the last list is ``open_orders_max_age_s`` old: every ⌈age / every⌉
+    snapshots, at most (a list a shade younger than the age waits one more snapshot; the bound
+    is the one to plan for)."""
     if every_s <= 0:
         raise ValueError("the interval must be positive")
     k = max(1, math.ceil(cost.open_orders_max_age_s / every_s - 1e-9))
     return cost.every * 60.0 / every_s + cost.orders * 60.0 / (every_s * k) + cost.periodic_per_minute
 
 
-def polling_per_minute(cost: SnapshotCost, interval_s: float) -> float:
-    """Weight a minute of one account snapshotted over REST every ``interval_s``."""
-    return _per_minute(cost, interval_s)
-
-
 def streaming_per_minute(cost: SnapshotCost, reconcile_s: float) -> float:
     """Weight a minute of one account kept by its stream: the keepalives and a REST reconcile
     every ``reconcile_s`` (the stream's start is once, and again at a reconnect: not a rate).
     A venue without streams polls: None is not returned, the caller asks ``cost.streams``."""
-    return _per_minute(cost, reconcile_s) + cost.stream_keepalive * 60.0 / cost.keepalive_every_s
+    return polling_per_minute(cost, reconcile_s) + cost.stream_keepalive * 60.0 / cost.keepalive_every_s
 
 
 def accounts_within(limit_per_minute: float, per_account: float) -> int:

@@ -57,10 +57,6 @@ class SignalValue:
     ready_ms: Optional[int] = None
 
 
-# The kinds read from the shared pass over the positions (position_agg): the catalogue says
-# which (its entries' position_aggregate); each evaluates itself from it, through
-# KindInputs.position_aggregates.
-POSITION_KINDS = frozenset(name for name, k in SIGNALS.items() if k.position_aggregate)
 # a kind's kept state is saved under its name: two kinds sharing one in two forms would read each
 # other's saved states (refused here, where all are known)
 check_kept_states((name, k.state) for name, k in SIGNALS.items() if k.state is not None)

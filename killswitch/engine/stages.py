@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from ..compile.graph import PolicyNode, StageNode
+from ..figures import iso
 from .state import ResetMark, StageState
 
 
@@ -64,12 +65,6 @@ def _stage(policy: PolicyNode, level: int) -> Optional[StageNode]:
         if s.level == level:
             return s
     return None
-
-
-def _iso(ms: int) -> str:
-    import datetime as dt
-
-    return dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def step(policy: PolicyNode, scope: str, st: StageState, firing: set[str], now: int
@@ -118,7 +113,7 @@ def step(policy: PolicyNode, scope: str, st: StageState, firing: set[str], now: 
             return StageTransition("reentered", current, current, cur.name, reason,
                                    decision_id(policy.name, scope, current, st.entries)), refusals
         if cur.cooldown_s is not None:
-            refusals.append(f"COOLDOWN_ACTIVE: stage={current} until={_iso(last + cooldown_ms)}")
+            refusals.append(f"COOLDOWN_ACTIVE: stage={current} until={iso(last + cooldown_ms)}")
         else:
             refusals.append(f"STAGE_ACTIVE: stage={current} actions run once per entry (no cooldown)")
         return None, refusals
@@ -141,7 +136,7 @@ def step(policy: PolicyNode, scope: str, st: StageState, firing: set[str], now: 
         _reset(st)
         return StageTransition("reset", current, 0, None, reason, None,
                                decision_id(policy.name, scope, current, st.entries)), refusals
-    wait = f" cooldown until={_iso(st.last_entry_ms.get(current, since) + int((cur.cooldown_s or 0) * 1000))}" \
+    wait = f" cooldown until={iso(st.last_entry_ms.get(current, since) + int((cur.cooldown_s or 0) * 1000))}" \
         if not cooled else ""
     refusals.append(f"RESET_PENDING: stage={current} quiet={(now - since) / 1000:g}s of {quiet_ms / 1000:g}s{wait}")
     return None, refusals
@@ -170,7 +165,7 @@ def _open(stage: StageNode, now: int, refusals: list[str]) -> bool:
         return True
     open_, edge = w.at(now)
     if not open_:
-        opens = f" opens={_iso(edge)}" if edge is not None else ""
+        opens = f" opens={iso(edge)}" if edge is not None else ""
         refusals.append(f"WINDOW_CLOSED: stage={stage.level} {w.text}{opens}")
     return open_
 

@@ -24,8 +24,9 @@ Pure: no I/O, no clock (``now`` is the tick's).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any, Callable, Collection, Mapping, Optional
+
+from ..figures import iso
 
 GATE = "gate"  # a refusal of POST /v1/check-order
 VENUE = "venue"  # an order or a growth at the venue that broke a lock or a limit (the venue watch)
@@ -90,7 +91,7 @@ class Tally:
         """Why a count over ``window_ms`` up to ``now`` cannot be told, or None."""
         start = now - window_ms
         if self.since_ms is None or self.since_ms > start:
-            since = "not yet" if self.since_ms is None else f"since {_utc(self.since_ms)}"
+            since = "not yet" if self.since_ms is None else f"since {iso(self.since_ms)}"
             return (f"UNCOUNTED: violations counted {since}, after the window's start "
                     f"({window_ms // 1000}s before the tick)")
         if self.full_ms is not None and self.full_ms > start:
@@ -154,10 +155,6 @@ class Tally:
             key = (str(row[0]), str(row[1]), str(row[2]), str(row[3]), str(row[4]))
             counts[key] = [[int(ts), int(n)] for ts, n in row[5]]
         return cls(counts, d.get("since_ms"), d.get("full_ms"))
-
-
-def _utc(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 __all__ = ["BUCKET_MS", "GATE", "Key", "MAX_KEYS", "MAX_WINDOW_MS", "SOURCES", "VENUE", "Tally"]

@@ -16,9 +16,9 @@ not: read the store itself (the view does).
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable, Optional
 
+from ..figures import iso
 from ..runner.names import close_matches
 from .request import ApiError, show
 
@@ -34,7 +34,7 @@ def ended(record: Any) -> Optional[str]:
 
 def runbook_row(record: Any) -> dict:
     """One stored runbook (:class:`~killswitch.state.store.RunbookRecord`), without its text."""
-    created = datetime.fromtimestamp(record.created_ms / 1000, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    created = iso(record.created_ms)
     return {"incident": record.incident, "policy": record.policy, "scope": record.scope, "level": record.level,
             "created_ms": record.created_ms, "created_ts": created,
             "graph_digest": record.graph_digest, "revision": record.revision, "template": record.template,

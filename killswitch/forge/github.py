@@ -16,8 +16,9 @@ import re
 import urllib.error
 import urllib.parse
 import urllib.request
-from datetime import datetime, timezone
 from typing import Any, Iterator, Optional
+
+from ..figures import iso
 
 API_URL = "https://api.github.com"
 API_VERSION = "2022-11-28"
@@ -119,8 +120,7 @@ def _message(e: urllib.error.HTTPError) -> str:
     headers = e.headers
     if headers is not None and headers.get("x-ratelimit-remaining") == "0" and headers.get("x-ratelimit-reset"):
         try:
-            reset = datetime.fromtimestamp(int(headers["x-ratelimit-reset"]), timezone.utc)
-            text += f" (rate limit; it resets at {reset.strftime('%Y-%m-%dT%H:%M:%SZ')})"
+            text += f" (rate limit; it resets at {iso(int(headers['x-ratelimit-reset']) * 1000)})"
         except ValueError:
             pass
     return text

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from types import SimpleNamespace
 from typing import Any, Callable, Mapping, Optional, Sequence
 
@@ -438,7 +437,7 @@ def verification_message(receiver: str, now_ms: int) -> Message:
 def possible_repeat(msg: Message, handed_ms: int) -> Message:
     """``msg`` sent again by a runner that took over from one that died while handing it over:
     its receiver may have it already (same dedup key at the end of the body)."""
-    at = datetime.fromtimestamp(handed_ms / 1000, tz=timezone.utc).strftime("%H:%M:%S")
+    at = iso(handed_ms)[11:19]
     note = f"(repeat after a restart: it may have reached you at {at} UTC)"
     return Message(f"{msg.title} {note}",
                    f"{note[1:-1].capitalize()}: the runner that sent it stopped before it could record the "

@@ -184,6 +184,10 @@ class OverridePolicy(Strict):
                                     description="people an override needs, its requester counted (default 2)")]
 
 
+# the keys of spec.limits that are no limit themselves: settings of the others, and how they are overridden
+LIMIT_SETTINGS = ("mark_max_age", "symbols", "during", "outside", "override")
+
+
 class Limits(Windowed):
     """Pre-trade limits of every scope instance the policy selects, answered by the pre-trade gate.
 
@@ -213,7 +217,7 @@ class Limits(Windowed):
 
     @model_validator(mode="after")
     def _says_something(self) -> Self:
-        fields = set(self.model_fields_set) - {"mark_max_age", "symbols", "during", "outside", "override"}
+        fields = set(self.model_fields_set).difference(LIMIT_SETTINGS)
         if not fields and not any(s.model_fields_set for s in self.symbols.values()):
             raise PydanticCustomError("ks_missing", "limits names no limit", {
                 "ks_hint": "give max_order_notional, max_order_quantity, price_collar, max_position_notional, "
@@ -221,5 +225,5 @@ class Limits(Windowed):
         return self
 
 
-__all__ = ["DEFAULT_MARK_MAX_AGE", "DEFAULT_OVERRIDE_DURATION", "Limits", "MessageRate", "OverridePolicy",
-           "RANGE", "SymbolLimits", "UNIT"]
+__all__ = ["DEFAULT_MARK_MAX_AGE", "DEFAULT_OVERRIDE_DURATION", "LIMIT_SETTINGS", "Limits", "MessageRate",
+           "OverridePolicy", "RANGE", "SymbolLimits", "UNIT"]

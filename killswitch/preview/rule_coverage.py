@@ -39,6 +39,7 @@ from ..policy.diagnostics import Position as SrcPos
 from ..policy.documents import LoadedDoc
 from ..policy.expr import And, Node, Not, Or, canonical, children
 from ..policy.expr_eval import Predicate, compile_predicate
+from ..policy.limits import LIMIT_SETTINGS
 from ..policy.policy_doc import Policy
 
 __all__ = ["CoverageReport", "PolicyCoverage", "Rule", "RuleCoverage"]
@@ -46,8 +47,6 @@ __all__ = ["CoverageReport", "PolicyCoverage", "Rule", "RuleCoverage"]
 NOT_TESTABLE = "not testable by PolicyTest: the pre-trade gate answers it (POST /v1/check-order), not a tick"
 OVERRIDE_NOT_TESTABLE = ("not testable by PolicyTest: people ask for an override of the limits and approve it "
                          "(ksctl override), not a tick")
-# the keys of spec.limits that are no limit themselves: settings of the others, and how they are overridden
-_LIMIT_SETTINGS = ("mark_max_age", "symbols", "during", "outside", "override")
 
 
 @dataclass(frozen=True)
@@ -326,13 +325,13 @@ def _limits(doc: LoadedDoc) -> list[tuple[str, SrcPos]]:
     raw = doc.raw.get("spec", {}).get("limits")
     if not isinstance(raw, dict):
         return []
-    out = [(k, doc.srcmap.key(("spec", "limits", k))) for k in raw if k not in _LIMIT_SETTINGS]
+    out = [(k, doc.srcmap.key(("spec", "limits", k))) for k in raw if k not in LIMIT_SETTINGS]
     symbols = raw.get("symbols")
     if isinstance(symbols, dict):
         for sym, lims in symbols.items():
             if isinstance(lims, dict):
                 out += [(f"symbols.{sym}.{k}", doc.srcmap.key(("spec", "limits", "symbols", sym, k)))
-                        for k in lims if k not in _LIMIT_SETTINGS]
+                        for k in lims if k not in LIMIT_SETTINGS]
     return out
 
 

@@ -36,6 +36,7 @@ from typing import Callable, Optional, Sequence
 
 from ..events import runbook_path
 from ..holds import OUT_OF_REACH
+from ..order_statuses import FINAL_STATUSES
 from ..orders import PLANNED_KINDS, planned_intents
 from ..state.audit_verify import INTACT
 from ..state.store import AuditRow, JournalEntry, StateStore, StoreError
@@ -58,7 +59,7 @@ NOTIFICATION_KINDS = ("notification_delivered", "notification_failed", "notifica
 # kinds the report shows in their own sections; every other kind is counted under "other events"
 SECTION_KINDS = frozenset(("stage_transition", "reset_approval", "runbook_rendered") + NOTIFICATION_KINDS
                           + tuple(ACTION_KINDS) + HALT_BREAK_KINDS + LEFT_OPEN_KINDS + LISTED_KINDS)
-_FINAL = ("filled", "rejected", "failed", "expired", "canceled")
+_FAILED = FINAL_STATUSES - {"filled"}  # an order that ended without filling
 
 
 def _rows(store: StateStore, since_ms: Optional[int], until_ms: int, kinds: Optional[Sequence[str]] = None) -> list:
@@ -154,9 +155,8 @@ def closure_report(store: StateStore, since_ms: int, until_ms: int, now_ms: int,
             "incidents": len(items), "active": sum(1 for i in items if i["ended"] is None),
             "transitions": len(transitions), "orders": len(orders),
             "orders_filled": sum(1 for o in orders if o["status"] == "filled"),
-            "orders_failed": sum(1 for o in orders if o["status"] in ("rejected", "failed", "expired", "canceled")),
-            "orders_open": sum(1 for o in orders if o["status"] not in
-                               ("filled", "rejected", "failed", "expired", "canceled")),
+            "orders_failed": sum(1 for o in orders if o["status"] in _FAILED),
+            "orders_open": sum(1 for o in orders if o["status"] not in FINAL_STATUSES),
             "reset_approvals": len(approvals), "reset_attempts": len(resets),
             **_receipt_counts(receipts),
             "dry_run_incidents": sum(1 for i in items if i["dry_run"]),
@@ -289,7 +289,7 @@ class _Journal:
         if e.created_ms >= until_ms:
             return
         if e.decision_id.startswith("manual/"):
-            self.closes.setdefault(e.decision_id.split("/r")[0], []).append((e.status in _FINAL, e.updated_ms))
+            self.closes.setdefault(e.decision_id.split("/r")[0], []).append((e.status in FINAL_STATUSES, e.updated_ms))
             self.results.setdefault(e.decision_id.split("/r")[0], []).append((e.status, _said(e)))
         inc = _incident_of(e.decision_id, self.incidents)
         self.orders.append({"at": iso(e.created_ms), "client_order_id": e.client_order_id,
@@ -310,7 +310,7 @@ def _count_order(o: dict, e: JournalEntry) -> None:
     o["total"] += 1
     if e.status == "filled":
         o["filled"] += 1
-    elif e.status in ("rejected", "failed", "expired", "canceled"):
+    elif e.status in _FAILED:
         o["failed"] += 1
         if _said(e):
             o["refused"][_said(e)] = o["refused"].get(_said(e), 0) + 1

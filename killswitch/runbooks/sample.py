@@ -100,9 +100,7 @@ def sample_incident(node: PolicyNode, level: int, *, digest: str, revision: Opti
                   if got.directed]
     hedges = [{"base": "ETH", "side": "sell", "notional": 31_000.0, "notional_text": "31,000.00",
                "reason": "SUGGEST_HEDGE: net=31000 threshold=25000"}
-              for a in stage.actions if a.kind == "suggest_hedge"][:1] if not full else [
-        {"base": "ETH", "side": "sell", "notional": 31_000.0, "notional_text": "31,000.00",
-         "reason": "SUGGEST_HEDGE: net=31000 threshold=25000"}]
+              ] if full or any(a.kind == "suggest_hedge" for a in stage.actions) else []
     lock = _sample_lock(node, stage, asks, scope, level, created_ms)
     fired = ",".join(stage.on)
     return assemble(

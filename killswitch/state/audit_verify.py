@@ -234,7 +234,6 @@ class ChainCheck:
     # 2^-64 per pair; the full MACs would cost four times the memory for nothing.
     _macs: dict[int, int] = field(default_factory=dict)
     _bare: list[list[int]] = field(default_factory=list)  # runs [first, last] of rows without a MAC
-    _bare_more: bool = False  # more than MAX_BARE_RUNS runs: the later ones are not kept
     _adopted: list[tuple[int, Any]] = field(default_factory=list)  # (seq, payload) of KEY_ADOPTED rows
 
     def __post_init__(self) -> None:
@@ -305,10 +304,8 @@ class ChainCheck:
             runs = self._bare
             if runs and runs[-1][1] == seq - 1:
                 runs[-1][1] = seq
-            elif len(runs) < MAX_BARE_RUNS:
+            elif len(runs) < MAX_BARE_RUNS:  # more runs than that: the later ones are not kept
                 runs.append([seq, seq])
-            else:
-                self._bare_more = True
         elif not _MAC_FORM.fullmatch(mac):
             self._find("MAC_MALFORMED", seq, f"row {seq}'s MAC is not an HMAC-SHA256 (64 hex digits): it was "
                                              "written without the key")

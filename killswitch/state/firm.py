@@ -156,11 +156,7 @@ class FirmStore(FirmKillTables, FirmBoardTables, FirmTables, PostgresStore):
     def _leader(self, cur: Cursor, shard_schema: str, now: int) -> Optional[str]:
         """The holder of the shard's lease at ``now``, None when nobody holds it (or the shard
         has no schema yet)."""
-        exists = self._q(cur, "SELECT 1 FROM information_schema.tables WHERE table_schema = ? "
-                              "AND table_name = 'lease'", (shard_schema,)).fetchone()
-        if not exists:
-            return None
-        got = self._q(cur, f'SELECT holder, expires_ms FROM "{shard_schema}".lease WHERE id = 1').fetchone()
+        got = self._shard_lease(cur, shard_schema, "holder, expires_ms")
         return got[0] if got and got[0] is not None and got[1] > now else None
 
     def shards(self) -> list[ShardRow]:

@@ -27,11 +27,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Callable, Mapping, Optional, Sequence
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 from ..firm.directives import Directive
 from ..firm.facts import Fact, ShardLease
 from .migrations import Migration
+from .sql import SAVE_ENGINE_STATE
 from .sql_hooks import Cursor, SqlHooks
 from .store import FencedError
 
@@ -75,13 +76,15 @@ class FirmTables(SqlHooks):
 
     # --- facts --------------------------------------------------------------------------------
 
-    def _shard_fence(self, cur: Cursor, shard_schema: str, *, lock: bool) -> Optional[int]:
+    def _shard_lease(self, cur: Cursor, shard_schema: str, columns: str, lock: bool = False) -> Any:
+        """The ``columns`` of the shard's lease row; None when the shard has no lease (or no schema) yet."""
         exists = self._q(cur, "SELECT 1 FROM information_schema.tables WHERE table_schema = ? "
                               "AND table_name = 'lease'", (shard_schema,)).fetchone()
-        if not exists:
-            return None
-        row = self._q(cur, f'SELECT fence FROM "{shard_schema}".lease WHERE id = 1'
-                           + (" FOR SHARE" if lock else "")).fetchone()
+        return self._q(cur, f'SELECT {columns} FROM "{shard_schema}".lease WHERE id = 1'
+                            + (" FOR SHARE" if lock else "")).fetchone() if exists else None
+
+    def _shard_fence(self, cur: Cursor, shard_schema: str, *, lock: bool) -> Optional[int]:
+        row = self._shard_lease(cur, shard_schema, "fence", lock)
         return None if row is None else int(row[0])
 
     def _check_shard_fence(self, cur: Cursor, shard_schema: str, fence: int) -> None:
@@ -161,10 +164,7 @@ class FirmTables(SqlHooks):
         its view and the directives of its decisions (their ids, notified at commit)."""
         with self._tx(write=True) as cur:
             self._check_fence(cur, fence)
-            self._q(cur, "INSERT INTO engine_state (id, doc, graph_digest, fence, saved_ms) VALUES (1, ?, ?, ?, ?) "
-                         "ON CONFLICT (id) DO UPDATE SET doc = excluded.doc, graph_digest = excluded.graph_digest, "
-                         "fence = excluded.fence, saved_ms = excluded.saved_ms",
-                    (json.dumps(state_doc, separators=(",", ":")), graph_digest, fence, now))
+            self._q(cur, SAVE_ENGINE_STATE, (json.dumps(state_doc, separators=(",", ":")), graph_digest, fence, now))
             self._q(cur, "INSERT INTO firm_view (id, doc, fence, saved_ms) VALUES (1, ?, ?, ?) ON CONFLICT (id) "
                          "DO UPDATE SET doc = excluded.doc, fence = excluded.fence, saved_ms = excluded.saved_ms",
                     (json.dumps(view, separators=(",", ":")), fence, now))

@@ -51,6 +51,11 @@ from .tables.silences import SilenceTables
 from .tables.stored_locks import StoredLockTables
 from .urls import scrub
 
+# the engine state's one row, replaced (a store's leader saves it, and the firm lease holder the firm's)
+SAVE_ENGINE_STATE = ("INSERT INTO engine_state (id, doc, graph_digest, fence, saved_ms) VALUES (1, ?, ?, ?, ?) ON "
+                     "CONFLICT (id) DO UPDATE SET doc = excluded.doc, graph_digest = excluded.graph_digest, "
+                     "fence = excluded.fence, saved_ms = excluded.saved_ms")
+
 
 class SqlStore(JournalTables, AuditTables, SilenceTables, StoredLockTables, PolicyDriftTables, OverrideTables,
                AuditSinkTables, SigninTables):
@@ -200,10 +205,7 @@ class SqlStore(JournalTables, AuditTables, SilenceTables, StoredLockTables, Poli
                   json.dumps(r.values, separators=(",", ":"))) for r in pnl_added]
         with self._tx(write=True) as cur:
             self._check_fence(cur, fence)
-            self._q(cur, "INSERT INTO engine_state (id, doc, graph_digest, fence, saved_ms) VALUES (1, ?, ?, ?, ?) "
-                         "ON CONFLICT (id) DO UPDATE SET doc = excluded.doc, graph_digest = excluded.graph_digest, "
-                         "fence = excluded.fence, saved_ms = excluded.saved_ms",
-                    (text, graph_digest, fence, now_ms()))
+            self._q(cur, SAVE_ENGINE_STATE, (text, graph_digest, fence, now_ms()))
             for window_ms, account, keep_from in pnl_kept:
                 if keep_from is None:
                     self._q(cur, "DELETE FROM pnl_sample WHERE window_ms = ? AND account = ?", (window_ms, account))

@@ -31,6 +31,7 @@ import os
 import socket
 from typing import Iterable, Sequence
 
+from ...figures import iso_ms
 from ...state.store import ChainRow
 
 SD_ID = "audit@32473"
@@ -66,11 +67,6 @@ def _param(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("]", "\\]")
 
 
-def _stamp(ts_ms: int) -> str:
-    t = _dt.datetime.fromtimestamp(ts_ms / 1000, tz=_dt.timezone.utc)
-    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts_ms % 1000:03d}Z"
-
-
 class SyslogFormat:
     """RFC 5424 messages of one process (its host name and pid), framed by octet counting."""
 
@@ -82,7 +78,7 @@ class SyslogFormat:
     def message(self, row: ChainRow) -> bytes:
         sd = (f'[{SD_ID} seq="{row.seq}" kind="{_param(row.kind)}" ts_ms="{row.ts_ms}" '
               f'author="{_param(author(row))}" prev_hash="{_param(row.prev_hash)}" hash="{_param(row.hash)}"]')
-        head = (f"<{self.pri}>1 {_stamp(row.ts_ms)} {self.hostname} {APP_NAME} {self.procid} "
+        head = (f"<{self.pri}>1 {iso_ms(row.ts_ms)} {self.hostname} {APP_NAME} {self.procid} "
                 f"{_ascii_token(row.kind, 32)} {sd} ")
         return head.encode("utf-8") + _BOM + row.text.encode("utf-8")
 

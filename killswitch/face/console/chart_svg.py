@@ -21,12 +21,12 @@ Pure: no I/O, no clock (the chart carries the runner's time of the read).
 
 from __future__ import annotations
 
-import datetime as _dt
 import hashlib
 import math
 from html import escape
 from typing import Optional, Sequence
 
+from ...figures import iso_ms
 from ...view.charts import Panel, Point, ScopeChart, Threshold
 
 WIDTH = 760
@@ -57,12 +57,11 @@ def _n(x: float) -> str:
 
 
 def clock(ms: int, seconds: bool = False) -> str:
-    t = _dt.datetime.fromtimestamp(ms / 1000, _dt.timezone.utc)
-    return t.strftime("%H:%M:%S" if seconds else "%H:%M")
+    return iso_ms(ms)[11:19 if seconds else 16]
 
 
 def day(ms: int) -> str:
-    return _dt.datetime.fromtimestamp(ms / 1000, _dt.timezone.utc).strftime("%Y-%m-%d")
+    return iso_ms(ms)[:10]
 
 
 def value_label(v: float, unit: str) -> str:

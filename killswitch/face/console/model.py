@@ -34,6 +34,7 @@ from ...facts.violations import counted_text, outcome_text
 from ...figures import figure, money, shortfall_text, step_of
 from ...fills import bot_side, orders_text
 from ...holds import KILL_HOLD, KILL_RELEASE, LockHold, holder
+from ...order_statuses import FINAL_STATUSES
 from ...policy.kinds.heartbeat_age import unheard
 from ...relatch import relatched_text
 from ...runner.book.dms_state import declared_only
@@ -47,7 +48,6 @@ from .limits_model import limit_rows, override_row
 from .policy_badge import policy_badges
 from .strip import entered_on, lock_problem, problems, refused_legs, strip_rows
 
-FINAL_ORDER_STATUSES = ("filled", "canceled", "rejected", "expired", "failed")
 # A tick later than this many tick intervals, and never less than STALLED_MIN_S, is "stalled"; an
 # account's data that old is "stale". A tick may wait for a venue's timeout: a few intervals of slack.
 STALLED_TICKS = 3
@@ -454,7 +454,7 @@ def _order_reason(o: Any) -> str:
 
 
 def _incident(i: IncidentStatus, now: int) -> dict:
-    settled = sum(n for s, n in i.statuses.items() if s in FINAL_ORDER_STATUSES)
+    settled = sum(n for s, n in i.statuses.items() if s in FINAL_STATUSES)
     counts = ", ".join(f"{n} {s}" for s, n in i.statuses.items())
     orders = [{"client_order_id": o.client_order_id, "account": o.account, "symbol": o.symbol, "side": o.side,
                "position_side": o.position_side or "", "amount": figure(o.amount), "reduce_only": o.reduce_only,

@@ -21,12 +21,12 @@ Another source is another wait; a change of the grace keeps the wait. Until it w
 nothing (its evaluation gives None back: the engine keeps and saves nothing for it).
 """
 
-import datetime as dt
 import re
 from typing import Annotated, Any, ClassVar, Optional
 
 from pydantic import Field
 
+from ...figures import iso
 from ...records import record
 from ..expr import ValueType
 from ..registry import KeptState, Reading, SignalInputs, SignalKind, SignalParams
@@ -85,8 +85,8 @@ def evaluate(params: HeartbeatAgeParams, inputs: SignalInputs, now: int, wait: W
     if wait is None:
         wait = [now]
     if now - wait[0] < params.grace_ms:
-        return (0.0, f"{NEVER_HEARD}: source={params.source} silent since {_iso(wait[0])} (the first tick "
-                     f"that read it); grace until {_iso(wait[0] + params.grace_ms)}, then NO_HEARTBEAT"), wait
+        return (0.0, f"{NEVER_HEARD}: source={params.source} silent since {iso(wait[0])} (the first tick "
+                     f"that read it); grace until {iso(wait[0] + params.grace_ms)}, then NO_HEARTBEAT"), wait
     return (None, f"NO_HEARTBEAT: source={params.source} "
                   f"grace={params.grace_ms / 1000:g}s passed without a first beat"), wait
 
@@ -115,10 +115,6 @@ def unheard(reason: Optional[str]) -> Optional[str]:
     grace = m.group(2)
     return f"{m.group(1)} never heard" + (
         f": grace {Duration(round(float(grace) * 1000))} passed without a first beat" if grace else "")
-
-
-def _iso(ms: int) -> str:
-    return dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 KIND = SignalKind("heartbeat_age", HeartbeatAge, reads_book=False, build=build,

@@ -183,10 +183,6 @@ class Subjects:
             self._by_sub[sub] = name
             return None
 
-    def subject_of(self, name: str) -> Optional[str]:
-        with self._lock:
-            return self._by_name.get(name)
-
 
 def cookie_header(name: str, value: str, max_age: int, same_site: str) -> str:
     """A ``Set-Cookie`` value: ``HttpOnly``, ``Secure``, ``Path=/``, no ``Domain`` (``__Host-``)."""

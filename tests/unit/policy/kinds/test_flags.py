@@ -1,14 +1,14 @@
 """The lists other layers keep of kinds are the catalogue's flags: what a firm-wide policy may read
 and do (compile.shards, an entry's ``firm``), and what the engine reads from its shared pass over
-the positions (engine.signals, ``position_aggregate``). Each is pinned here to the kinds it held
+the positions (an entry's ``position_aggregate``). Each is pinned here to the kinds it held
 as a list of names, so a flag dropped or set on the wrong entry shows."""
 
 from __future__ import annotations
 
 from killswitch.compile.shards import FIRM_ACTIONS, FIRM_SIGNALS
-from killswitch.engine.signals import POSITION_KINDS
 from killswitch.policy.actions import ACTIONS
 from killswitch.policy.asked import asked
+from killswitch.policy.signals import SIGNALS
 
 
 def test_a_firm_wide_policy_reads_the_signals_the_facts_carry():
@@ -27,6 +27,7 @@ def test_a_firm_wide_policy_does_what_every_shard_carries_out_on_its_accounts():
 
 
 def test_the_engine_reads_the_position_aggregates_of_these_kinds():
-    assert POSITION_KINDS == {"position_loss", "liquidation_distance", "gross_exposure", "net_exposure",
-                              "leverage", "concentration"}
+    # read from the shared pass over the positions, each through KindInputs.position_aggregates
+    assert {name for name, k in SIGNALS.items() if k.position_aggregate} == {
+        "position_loss", "liquidation_distance", "gross_exposure", "net_exposure", "leverage", "concentration"}
 
