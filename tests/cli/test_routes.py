@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from killswitch.cli.main import cli
 from tests.conftest import POLICIES
-from tests.integration.test_notify import ReceiverServer
+from tests.integration.notify.rig import ReceiverServer
 from tests.procs import free_port
 
 CRITICAL_FLATTEN = ["--label", "policy=futures-book", "--label", "stage=flatten", "--label", "level=3",

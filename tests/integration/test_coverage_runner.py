@@ -157,7 +157,7 @@ def test_a_scope_that_selects_nothing_is_unmatched_loudly(tmp_path, caplog):
 
 def test_a_blind_scope_is_paged_once_and_resolved_through_the_routes_at_the_tick_it_is_armed(tmp_path):
     from killswitch.notify.sink import NotifyOptions, NotifySink
-    from tests.integration.test_notify import ReceiverServer, audit, deliveries_done, routes
+    from tests.integration.notify.rig import ReceiverServer, audit, deliveries_done, routes
 
     with ReceiverServer() as srv:
         doc = routes(f"""\

@@ -12,8 +12,8 @@ import textwrap
 from killswitch.compile.compiler import compile_documents
 from killswitch.notify.sink import NotifyOptions, NotifySink
 from killswitch.policy.load import load_text
+from tests.integration.notify.rig import ReceiverServer, audit, deliveries_done, desk_routes
 
-from .test_notify import ReceiverServer, audit, deliveries_done, desk_routes
 from .test_runner import POLICY, TICK_MS, parts_of, setup
 
 SCOPE = "simulated/sim-main"

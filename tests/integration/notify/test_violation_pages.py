@@ -2,7 +2,7 @@
 
 The runner under an operator's halt on the simulated exchange's Binance face (through the real
 ccxt adapter, as tests/integration/test_enforcement.py runs it), with the real notification sink
-(apprise ``json://`` to a local receiver, as tests/integration/test_notify.py serves it) and
+(apprise ``json://`` to a local receiver, as tests/integration/notify/rig.py serves it) and
 routes that group by ``scope`` and ``strategy``. Two rogue bots, alpha's and beta's, each place a
 new entry at every tick for two minutes: every order is cancelled, audited and counted, and the
 receiver gets one page for alpha and one for beta within the group interval; the later violations,
@@ -17,10 +17,9 @@ import pytest
 
 from killswitch.events import LOCK_VIOLATION
 from killswitch.notify.sink import NotifyOptions, NotifySink
-
-from .test_enforcement import open_ids, tick, violations, with_runner
-from .test_notify import ReceiverServer, deliveries_done, routes
-from .test_runner import parts_of
+from tests.integration.notify.rig import ReceiverServer, deliveries_done, routes
+from tests.integration.test_enforcement import open_ids, tick, violations, with_runner
+from tests.integration.test_runner import parts_of
 
 pytest.importorskip("ccxt")
 

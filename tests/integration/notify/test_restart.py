@@ -19,7 +19,7 @@ import asyncio
 import re
 
 from killswitch.notify.sink import NotifyOptions, NotifySink
-from tests.integration.test_notify import ReceiverServer, Steps, deliveries_done, desk_routes, routes
+from tests.integration.notify.rig import ReceiverServer, Steps, deliveries_done, desk_routes, routes
 from tests.integration.test_runner import TICK_MS, parts_of, setup
 from tests.procs import until
 

@@ -21,7 +21,7 @@ from prometheus_client.utils import floatToGoString as number
 from killswitch.facts import pages, status_lines
 from killswitch.metrics import parse_families
 from killswitch.notify.sink import NotifyOptions, NotifySink
-from tests.integration.test_notify import ReceiverServer, Steps, deliveries_done, routes
+from tests.integration.notify.rig import ReceiverServer, Steps, deliveries_done, routes
 from tests.integration.test_runner import T0, TICK_MS, parts_of, setup
 from tests.procs import free_port
 

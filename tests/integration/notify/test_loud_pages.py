@@ -17,7 +17,7 @@ from prometheus_client.utils import floatToGoString as number
 
 from killswitch.metrics import parse_families
 from killswitch.notify.sink import NotifyOptions, NotifySink
-from tests.integration.test_notify import ReceiverServer, deliveries_done, routes
+from tests.integration.notify.rig import ReceiverServer, deliveries_done, routes
 from tests.integration.test_runner import TICK_MS, parts_of, setup
 from tests.procs import free_port
 
