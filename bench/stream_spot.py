@@ -73,13 +73,16 @@ def crossing(n: int, holding: float = HOLDING, quote: float = QUOTE, trigger: fl
 
 def watched(faces: list[Any]) -> int:
     """How many pairs' tickers a socket of ``faces`` (the venue's websocket faces) pushes: the
-    runner's subscriptions of the held pairs, as the venue counts them. A stream is live before its
-    tickers are all subscribed (a venue that takes one subscription a pair, at the client's pace);
-    a pair not yet subscribed is valued at REST's price until the next reconcile."""
+    runner's subscriptions of the held pairs, as the venue counts them: a pair's own ticker, or
+    the pairs a push of every pair's named (MEXC spot's ``pushed["every"]``). A stream is live
+    before its tickers are all subscribed (a venue that takes one subscription a pair, at the
+    client's pace); a pair not yet subscribed is valued at REST's price until the next reconcile."""
     pairs: set[str] = set()
     for face in faces:
         for sock in getattr(face, "sockets", ()):
-            pairs.update((getattr(sock, "pushed", None) or {}).get("marks") or ())
+            pushed = getattr(sock, "pushed", None) or {}
+            pairs.update(pushed.get("marks") or ())
+            pairs.update((pushed.get("every") or {}).get("pairs") or ())
     return len(pairs)
 
 

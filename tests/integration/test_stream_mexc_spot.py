@@ -353,3 +353,97 @@ def test_the_faces_listen_keys_and_sockets_as_ccxt_meets_them():
 
     run(t(), 30)
 
+
+
+def test_the_face_refuses_a_sockets_31st_subscription_in_mexcs_refusal_shape():
+    """MEXC documents 30 subscriptions a socket: the 31st is refused (the face's answer: MEXC's
+    refusal shape, see face_spot_stream's docstring), the 30 kept; an unsubscription frees one;
+    every pair's mini tickers come in one push of one subscription."""
+    import aiohttp
+
+    from adapters.simulated.http import SimServer, wall_clock
+    from adapters.simulated.scenarios import build
+
+    zones = ("UTC+8", "UTC+0", "UTC+1", "UTC+2", "UTC+3", "UTC+4", "UTC+5", "UTC+6", "UTC+7", "UTC+9", "UTC+10")
+    tickers = [f"spot@public.miniTicker.v3.api.pb@{m}@{z}" for z in zones for m in ("BTCUSDT", "ETHUSDT", "SOLUSDT")]
+
+    async def answers(ws: Any, n: int) -> list:
+        out: list = []
+        while len(out) < n:
+            msg = await ws.receive()
+            if msg.type == aiohttp.WSMsgType.TEXT:
+                out.append(msg.json()["msg"])
+        return out
+
+    async def t() -> None:
+        async with SimServer(build("calm", wall_clock), auth_clock=wall_clock) as server:
+            async with aiohttp.ClientSession() as http:
+                async with http.ws_connect("ws" + server.base_url[len("http"):] + "/ws") as ws:
+                    await ws.send_json({"method": "SUBSCRIPTION", "params": tickers[:31]})
+                    said = await answers(ws, 31)
+                    assert said[:30] == tickers[:30]
+                    assert said[30] == f"Not Subscribed successfully! [{tickers[30]}]. Reason: Blocked!"
+                    every = "spot@public.miniTickers.v3.api.pb@UTC+8"
+                    await ws.send_json({"method": "SUBSCRIPTION", "params": [every]})
+                    assert (await answers(ws, 1))[0].startswith("Not Subscribed successfully!")
+                    await ws.send_json({"method": "UNSUBSCRIPTION", "params": [tickers[0]]})
+                    await ws.send_json({"method": "SUBSCRIPTION", "params": [every]})
+                    assert await answers(ws, 2) == [tickers[0], every]
+                    face = server.mexc_stream.spot
+                    (sock,) = face.sockets
+                    assert len(sock.pushed["subscribed"]) == 30
+                    await until(lambda: any(b"miniTickers" in f[:64] for _, f in face.frames), "every pair's push",
+                                DEADLINE_S)
+                    pb = next(f for _, f in face.frames if b"miniTickers" in f[:64])
+                    from ccxt.protobuf.mexc import PushDataV3ApiWrapper_pb2
+
+                    w = PushDataV3ApiWrapper_pb2.PushDataV3ApiWrapper.FromString(pb)
+                    assert w.channel == every and w.sendTime > 0
+                    assert {i.symbol for i in w.publicMiniTickers.items} == {"BTCUSDT", "ETHUSDT", "SOLUSDT"}
+                    assert all(float(i.price) > 0 for i in w.publicMiniTickers.items)
+
+    run(t(), 30)
+
+
+class WideRig(Rig):
+    """``sim-main`` holding 40 pairs' base assets (more than one MEXC socket's 30 subscriptions),
+    each at 100, and USDT."""
+
+    PAIRS = 40
+
+    def __init__(self, **kw: Any):
+        from adapters.simulated.engine import AccountSpec, MarketSpec, SimExchange
+        from adapters.simulated.http import SimServer, wall_clock
+
+        super().__init__(**kw)
+        markets = [MarketSpec(f"C{i}USDT", f"C{i}") for i in range(self.PAIRS)]
+        self.engine = SimExchange(wall_clock, markets=markets, accounts=[AccountSpec(
+            self.account, f"{self.account}-key", f"{self.account}-secret",
+            spot=(("USDT", 1_000_000.0), *((m.base, 10.0) for m in markets)))])
+        for m in markets:
+            self.engine.set_mark(m.symbol, 100.0)
+        self.server = SimServer(self.engine, auth_clock=wall_clock, venue_streams={self.VENUE: self.FACE})
+
+
+def test_a_book_of_more_pairs_than_a_socket_takes_is_valued_by_the_stream_without_a_refused_subscription():
+    """40 pairs held: their mini tickers come in every pair's push of one subscription, each held
+    pair's price set at the venue read from the stream (no REST call), no subscription refused and
+    no socket past MEXC's 30."""
+    async def t(r: WideRig):
+        face = r.server.mexc_stream.spot
+        refused: list[str] = []
+        answer = face._refused
+        face._refused = lambda sock, channel: (refused.append(channel), answer(sock, channel))  # type: ignore
+        await r.live()
+        for i in range(r.PAIRS):
+            r.engine.set_mark(f"C{i}USDT", 90.0 + i / 10)
+        want = {f"C{i}": pytest.approx(90.0 + i / 10) for i in range(r.PAIRS)}
+        snap = await r.seen(lambda s: {a: p for a, p in prices(s).items() if a != "USDT"} == want,
+                            "every held pair's price from the stream")
+        assert r.health.state == "live" and r.health.disagreements == 0 and snap.fetch.calls == 0
+        assert refused == []
+        assert all(len(s.pushed["subscribed"]) <= 30 for s in face.sockets)
+        # the public socket: every pair's, and the first pair's own from before the book was read (flat)
+        assert {"spot@public.miniTickers.v3.api.pb@UTC+8", "spot@public.miniTicker.v3.api.pb@C0USDT@UTC+8"} in [
+            s.pushed["subscribed"] for s in face.sockets]
+    WideRig.run(t)

@@ -65,7 +65,7 @@ from typing import Any, Awaitable, Callable, ClassVar, Optional
 from ...ccxt_exchange.dialects import channels
 from ...ccxt_exchange.dialects.channels import ChannelStream
 from ...ccxt_exchange.dialects.frames import FrameFields
-from ...ccxt_exchange.dialects.stream_events import StreamEvent
+from ...ccxt_exchange.dialects.stream_events import MarkRows, StreamEvent
 from ...ccxt_exchange.parsing import BadField, num
 from . import dialect_spot_stream as spot
 from .dialect_rows import order_row, plan_row, stop_row, text
@@ -247,5 +247,12 @@ class MexcStream(ChannelStream):
 stream_decode = spot.stream_decode  # (the contract websocket's frames are JSON: only the spot one's are binary)
 
 
+def stream_mark_rows(message: Any, symbol_of: Callable[[str], str],
+                     held: Optional[Container[str]] = None) -> Optional[MarkRows]:
+    """A spot push of every pair's mini tickers as columns (:func:`.dialect_spot_stream.stream_mark_rows`);
+    None of any other frame (the contract websocket's tickers are one a push)."""
+    return spot.stream_mark_rows(message, symbol_of, held) if spot.is_spot(message) else None
+
+
 __all__ = ["HEARTBEAT_SYMBOL", "KINDS", "MexcStream", "stream_decode", "stream_ended", "stream_events",
-           "stream_message", "stream_time", "watch_marks"]
+           "stream_mark_rows", "stream_message", "stream_time", "watch_marks"]

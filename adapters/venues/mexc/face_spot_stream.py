@@ -16,7 +16,13 @@ sockets      ``/ws?listenKey=<key>`` (user data: the key's account) and ``/ws`` 
              ``{"id": 0, "code": 0, "msg": <channel>}``, ``UNSUBSCRIPTION`` alike; ``ping``/``PING``
              answered ``{"id": 0, "code": 0, "msg": "PONG"}``. A private channel on a socket
              without a live key is refused ``"Not Subscribed successfully! [<channel>]. Reason:
-             Blocked!"`` (the simulator's words).
+             Blocked!"`` (the simulator's words). A socket holds at most 30 subscriptions, as
+             MEXC documents ("One ws connection supports a maximum of 30 subscriptions"): a 31st
+             is refused, the socket's others kept. MEXC documents the cap, not its answer to a
+             31st: the face answers in the shape MEXC refuses any subscription with, ``{"id": 0,
+             "code": 0, "msg": "Not Subscribed successfully! [<channel>]. Reason: Blocked!"}``
+             (its refusal of a retired channel, as clients quote it) — the cap's own words, if
+             MEXC's differ, are not known here.
 pushes       binary ``PushDataV3ApiWrapper`` frames (encoded with ``ccxt.protobuf.mexc``'s
              classes, as MEXC's documented examples write them): ``spot@private.orders.v3.api.pb``
              (``privateOrders``: ``id``, ``clientId``, ``orderType`` 1 LIMIT / 3
@@ -25,7 +31,9 @@ pushes       binary ``PushDataV3ApiWrapper`` frames (encoded with ``ccxt.protobu
              partially cancelled), ``spot@private.account.v3.api.pb`` (``privateAccount``: an
              asset's ``balanceAmount`` free and ``frozenAmount`` locked, as ``GET
              /api/v3/account`` gives them) and ``spot@public.miniTicker.v3.api.pb@<SYMBOL>@<zone>``
-             (``publicMiniTicker``: ``price``, the engine's mark, what ``ticker/price`` answers);
+             (``publicMiniTicker``: ``price``, the engine's mark, what ``ticker/price`` answers)
+             and ``spot@public.miniTickers.v3.api.pb@<zone>`` (``publicMiniTickers``: one push of
+             every pair's, ``items``, one subscription);
              ``spot@private.deals.v3.api.pb`` is subscribed and never pushed (the stream reads
              no fill: the orders and account pushes say what one did).
              The engine's spot desk tells no change (its orders and balances change inside its
@@ -34,7 +42,9 @@ pushes       binary ``PushDataV3ApiWrapper`` frames (encoded with ``ccxt.protobu
              that socket, stamped with the engine clock (MEXC pushes at the change; the simulator,
              at most a tick later). A mark is pushed at once when set, then every
              ``mark_every_ms`` while it moves and every ``quiet_every_ms`` while not (MEXC's mini
-             ticker: every 3 s).
+             ticker: every 3 s); every pair's push at once on subscribing, at the next tick after
+             a mark is set (the marks set meanwhile in one push) and every ``quiet_every_ms``
+             (MEXC's: every 3 s, whatever moved).
 
 Faults come from the engine's :class:`~adapters.simulated.faults.FaultPlan` through
 :class:`~adapters.simulated.faces.push.PushFace` (endpoint ``stream:user`` for the private
@@ -67,6 +77,8 @@ ORDERS = "spot@private.orders.v3.api.pb"
 ACCOUNT = "spot@private.account.v3.api.pb"
 DEALS = "spot@private.deals.v3.api.pb"
 TICKER = "spot@public.miniTicker.v3.api.pb"
+TICKERS = "spot@public.miniTickers.v3.api.pb"  # every pair's mini ticker, one subscription
+ALLOWANCE = 30  # MEXC's subscriptions a socket
 PRIVATE = frozenset((ORDERS, ACCOUNT, DEALS))
 UNKNOWN_CHANNEL = "spot@private.sim-unknown.v3.api.pb"  # what a STREAM_MALFORMED "event" fault renames a channel to
 INVALID_KEY = "Invalid listen key"
@@ -158,7 +170,8 @@ class MexcSpotStreamFace(ChannelFace):
             await ws.close()
             return
         sock = _Socket(ws, k)
-        sock.pushed.update({"path": "private" if k else "public", "args": {}, "marks": {}, "orders": {}, "assets": {}})
+        sock.pushed.update({"path": "private" if k else "public", "args": {}, "marks": {}, "orders": {}, "assets": {},
+                            "subscribed": set()})
         await self._serve(sock, first)
 
     def _answer(self, sock: _Socket, msg: str) -> None:
@@ -177,23 +190,48 @@ class MexcSpotStreamFace(ChannelFace):
         for channel in params:
             self._channel(sock, method == "SUBSCRIPTION", str(channel))
 
+    def _refused(self, sock: _Socket, channel: str) -> None:
+        self._answer(sock, f"Not Subscribed successfully! [{channel[:80]}]. Reason: Blocked!")
+
     def _channel(self, sock: _Socket, on: bool, channel: str) -> None:
+        subscribed: set = sock.pushed["subscribed"]
+        if on and channel not in subscribed and len(subscribed) >= ALLOWANCE:
+            return self._refused(sock, channel)  # (MEXC's cap: see the module docstring)
+        if self._opened(sock, on, channel):
+            (subscribed.add if on else subscribed.discard)(channel)
+
+    def _opened(self, sock: _Socket, on: bool, channel: str) -> bool:
+        """A channel's (un)subscription answered: True where the face serves it."""
         if channel in PRIVATE:
             if sock.key is None:
-                return self._answer(sock, f"Not Subscribed successfully! [{channel}]. Reason: Blocked!")
+                self._refused(sock, channel)
+                return False
             if on:
                 sock.streams.add(channel)
                 self._baseline(sock)
             else:
                 sock.streams.discard(channel)
-            return self._answer(sock, channel)
+            self._answer(sock, channel)
+            return True
         parts = channel.split("@")
+        if len(parts) == 3 and "@".join(parts[:2]) == TICKERS:
+            self._answer(sock, channel)
+            sock.pushed["args"][TICKERS] = {"channel": channel}
+            if on:
+                sock.streams.add(TICKERS)
+                self._every(sock, self.engine.now())
+            else:
+                sock.streams.discard(TICKERS)
+                sock.pushed.pop("every", None)
+            return True
         m = self.engine.markets.get(parts[2]) if len(parts) == 4 and "@".join(parts[:2]) == TICKER else None
         if m is None:
-            return self._answer(sock, f"Not Subscribed successfully! [{channel[:80]}]. Reason: Blocked!")
+            self._refused(sock, channel)
+            return False
         sock.pushed["args"][f"{TICKER}:{m.symbol}"] = {"channel": channel}
         self._answer(sock, channel)
         self._watch_mark(sock, m, on, self.engine.now())
+        return True
 
     # --- pushes ---------------------------------------------------------------------------------------
 
@@ -203,6 +241,24 @@ class MexcSpotStreamFace(ChannelFace):
     def _on_change(self, c: Change) -> None:
         if isinstance(c, MarkSet):  # (the spot desk tells no other change: the pump reads it)
             self._mark_set(c)
+            for s in self.sockets:
+                if TICKERS in s.streams and "every" in s.pushed:
+                    s.pushed["every"]["due"] = True  # (pushed at the next tick, with the others set meanwhile)
+
+    def _every(self, s: _Socket, ts: int) -> None:
+        """Every pair's mini ticker in one push to ``s`` (``publicMiniTickers``), noted for the
+        cadence: the pairs it named (what a bench counts as watched) and when."""
+        eng = self.engine
+        items = []
+        for symbol in eng.markets:
+            if symbol in eng.paths:
+                px = _text(eng.mark(symbol, ts))
+                items.append({"symbol": symbol, "price": px, "rate": "0", "zonedRate": "0", "high": px, "low": px,
+                              "volume": "0", "quantity": "0"})
+        s.pushed["every"] = {"at": asyncio.get_event_loop().time(), "ts": ts, "due": False,
+                             "pairs": frozenset(i["symbol"] for i in items)}
+        channel = s.pushed["args"].get(TICKERS, {}).get("channel") or f"{TICKERS}@UTC+8"
+        s.queue.put_nowait(("market", wrapper(channel, ts, "publicMiniTickers", {"items": items})))
 
     def _mark(self, s: _Socket, symbol: str, ts: int, price: Optional[float] = None) -> None:
         eng = self.engine
@@ -223,6 +279,10 @@ class MexcSpotStreamFace(ChannelFace):
         for s in list(self.sockets):
             if s.key is not None and s.streams & PRIVATE:
                 self._changes(s, now)
+            every = s.pushed.get("every")
+            if every is not None and (every["due"] or (now > every["ts"] and
+                                                       t - every["at"] >= self.quiet_every_ms / 1000)):
+                self._every(s, now)
         super()._pump_round(now, t)
 
     def _state(self, account: str) -> tuple[dict[str, Any], dict[str, tuple[float, float]]]:
@@ -325,5 +385,5 @@ def spot_face(server: Any, **options: Any) -> MexcSpotStreamFace:
     return face
 
 
-__all__ = ["ACCOUNT", "INVALID_KEY", "MexcSpotStreamFace", "ORDERS", "TICKER", "UNKNOWN_CHANNEL", "spot_face",
-           "wrapper"]
+__all__ = ["ACCOUNT", "ALLOWANCE", "INVALID_KEY", "MexcSpotStreamFace", "ORDERS", "TICKER", "TICKERS",
+           "UNKNOWN_CHANNEL", "spot_face", "wrapper"]

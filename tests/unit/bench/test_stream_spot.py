@@ -98,6 +98,8 @@ def test_watched_counts_each_pair_whose_ticker_a_socket_of_the_faces_pushes_once
              object()]  # a face without sockets
     assert spot.watched(faces) == 3
     assert spot.watched([]) == 0
+    every = SimpleNamespace(pushed={"marks": {}, "every": {"pairs": frozenset({"C2USDT", "C3USDT"})}})
+    assert spot.watched([*faces, SimpleNamespace(sockets=[every])]) == 4  # (a push of every pair's: MEXC spot)
 
 
 def test_the_venues_are_every_streaming_spot_account_and_each_says_what_its_ticker_adds() -> None:

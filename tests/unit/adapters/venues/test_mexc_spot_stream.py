@@ -193,3 +193,99 @@ def test_the_mini_tickers_watched_are_the_held_pairs_mexc_lists():
         client = Client()
         asyncio.run(MEXC.watch_marks(client, frozenset(held)))
         assert client.channels == [f"spot@public.miniTicker.v3.api.pb@{m}@UTC+8" for m in want]
+
+
+# --- every pair's mini tickers, one subscription ----------------------------------------------------------
+
+TICKERS = "spot@public.miniTickers.v3.api.pb@UTC+8"
+
+
+def tickers_frame(*items: dict) -> dict:
+    """The documented push of every pair's mini tickers, its items ``items`` (the documented ones
+    when none), each a documented item's fields but for those given."""
+    doc = DOCS["mini_tickers"]
+    base = doc["publicMiniTickers"]["items"][0]
+    rows = [{**base, **i} for i in items] if items else doc["publicMiniTickers"]["items"]
+    return {**doc, "publicMiniTickers": {"items": rows}}
+
+
+def test_every_pairs_push_is_decoded_lean_as_ccxts_decoder_gives_its_symbols_and_prices():
+    """The push of every pair's mini tickers, decoded here: ccxt's decoder's dict (the wrapper's
+    fields, its 64-bit times as text) with each item's ``symbol`` and ``price`` only."""
+    full = CLIENT.decode_proto_msg(wire(DOCS["mini_tickers"]))
+    lean = decoded(DOCS["mini_tickers"])
+    items = [{"symbol": i["symbol"], "price": i["price"]} for i in full["publicMiniTickers"]["items"]]
+    assert lean == {**full, "publicMiniTickers": {"items": items}}
+    assert lean["sendTime"] == "1755076614201" and len(items) == 3
+    assert MEXC.stream_message(lean) == "marks" and MEXC.stream_time(lean) == 1755076614201
+    with pytest.raises(DecodeError):  # (the stream drops such a frame, counted malformed)
+        MEXC.stream_decode(CLIENT, b"\xff\xff" + wire(DOCS["mini_tickers"])[:60])
+
+
+def test_every_pairs_push_is_read_for_the_pairs_held_only():
+    frame = decoded(tickers_frame({"symbol": "MXUSDT", "price": "2.5"}, {"symbol": "BTCUSDT", "price": "60000"},
+                                  {"symbol": "METAUSDT", "price": "0.055"}))
+    rows = MEXC.stream_mark_rows(frame, symbol_of, {"MX/USDT", "BTC/USDT"})
+    assert rows == (["MX/USDT", "BTC/USDT"], [1755076614201] * 2, [2.5, 60000.0])
+    assert MEXC.stream_mark_rows(frame, symbol_of, {"ETH/USDT"}) == ([], [], [])  # none held: nothing read
+    (ev,) = events(frame, held={"MX/USDT"})
+    assert ev.marks == (("MX/USDT", 2.5),) and ev.key == ("mark", "MX/USDT") and ev.event_ms == 1755076614201
+    assert MEXC.stream_mark_rows(decoded(DOCS["mini_ticker"]), symbol_of, None) is None  # one pair's: its events
+
+
+def test_an_item_without_its_price_drops_the_push_only_where_its_pair_is_held():
+    """An item of a pair not held is not read past its symbol; one of a held pair without a price
+    makes the push malformed (BAD_RESPONSE naming the channel and the field), as a push without
+    its body does."""
+    frame = decoded(tickers_frame({"symbol": "MXUSDT", "price": "2.5"}, {"symbol": "BTCUSDT", "price": ""}))
+    assert MEXC.stream_mark_rows(frame, symbol_of, {"MX/USDT"}) == (["MX/USDT"], [1755076614201], [2.5])
+    for held, bad in (({"BTC/USDT"}, "field price: missing"), (None, "field price: missing")):
+        with pytest.raises(AdapterError) as e:
+            MEXC.stream_mark_rows(frame, symbol_of, held)
+        assert e.value.reason == Reason.BAD_RESPONSE and bad in str(e.value)
+        assert "spot@public.miniTickers.v3.api.pb" in str(e.value)
+    with pytest.raises(AdapterError, match="publicMiniTickers"):
+        events(decoded({k: v for k, v in DOCS["mini_tickers"].items() if k != "publicMiniTickers"}))
+
+
+def test_a_book_past_one_sockets_allowance_watches_every_pairs_mini_tickers_in_one_subscription():
+    """MEXC takes 30 subscriptions a socket: 29 pairs' own mini tickers at most (the 30th kept),
+    else — and from then on, as the book grows — every pair's in one, never past the allowance."""
+    import asyncio
+
+    many = ccxt_pro.mexc()
+    many.set_markets([market(f"C{i}/USDT", f"C{i}USDT", spot=True) for i in range(40)])
+
+    class Socket:
+        def __init__(self) -> None:
+            self.subscriptions: dict = {}
+
+    class Client:
+        markets = many.markets
+        market = staticmethod(many.market)
+        urls = {"api": {"ws": {"spot": "wss://wbs-api.mexc.com/ws"}}}
+
+        def __init__(self) -> None:
+            self.options = {"defaultType": "spot"}
+            self.clients = {self.urls["api"]["ws"]["spot"]: Socket()}
+
+        async def watch_spot_public(self, channel: str, message_hash: str) -> None:
+            self.clients[self.urls["api"]["ws"]["spot"]].subscriptions.setdefault(message_hash, True)
+
+        def subscribed(self) -> list[str]:
+            return [h[3:] for h in self.clients[self.urls["api"]["ws"]["spot"]].subscriptions]
+
+    def pairs(n: int, start: int = 0) -> frozenset:
+        return frozenset(f"C{i}/USDT" for i in range(start, start + n))
+
+    one = "spot@public.miniTicker.v3.api.pb@C{}USDT@UTC+8"
+    client = Client()
+    asyncio.run(MEXC.watch_marks(client, pairs(29)))
+    assert client.subscribed() == [one.format(i) for i in sorted(range(29), key=str)]
+    asyncio.run(MEXC.watch_marks(client, pairs(30)))  # a 30th pair: every pair's, the socket's 30th
+    assert client.subscribed()[29:] == [TICKERS]
+    asyncio.run(MEXC.watch_marks(client, pairs(5, 35)))  # the book changed: every pair's still
+    assert len(client.subscribed()) == 30
+    fresh = Client()
+    asyncio.run(MEXC.watch_marks(fresh, pairs(40)))
+    assert fresh.subscribed() == [TICKERS]
