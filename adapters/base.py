@@ -295,7 +295,7 @@ class DmsStatus:
 @dataclass(frozen=True)
 class StreamHealth:
     state: str                 # "off" | "connecting" | "live" | "stale" | "down"
-    reason: Optional[str]      # why not live: STREAM_UNSUPPORTED, STREAM_DISABLED, STREAM_STALE, STREAM_DOWN, LISTEN_KEY_EXPIRED, STREAM_LOGIN_REFUSED  # noqa: E501
+    reason: Optional[str]      # why not live: STREAM_UNSUPPORTED, STREAM_DISABLED, STREAM_STALE, STREAM_DOWN, LISTEN_KEY_EXPIRED, STREAM_LOGIN_REFUSED; live: STREAM_MARKS_REFUSED (see unstreamed)  # noqa: E501
     since_ms: Optional[int]    # when it entered this state (UTC ms)
     last_message_ms: Optional[int]
     reconnects: int = 0
@@ -313,6 +313,9 @@ class StreamHealth:
     # the last good reconcile is older than OVERDUE_AFTER × reconcile_every: the stream is not
     # confirmed any more, and the snapshots read REST in front (blind if REST fails too)
     reconcile_overdue: bool = False
+    # the symbols held whose marks the venue refused to stream (a refused subscription, reason
+    # STREAM_MARKS_REFUSED while live): their prices are REST's, the snapshots read REST in front
+    unstreamed: tuple[str, ...] = ()
 
 
 # A stream unreconciled this many reconcile_every (the cadence's reads failing) stops answering

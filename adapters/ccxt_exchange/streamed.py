@@ -87,6 +87,7 @@ class StreamedSnapshots(RestSnapshots):
             mark_rows=lambda message, held: self.dialect.stream_mark_rows(message, self._markets.symbol_of, held),
             watch_marks=None if type(self.dialect).watch_marks is Dialect.watch_marks else self.dialect.watch_marks,
             order_parser=self.dialect.stream_order_parser, ended=self.dialect.stream_ended,
+            refused=lambda message: self.dialect.stream_refused(message, self._markets.symbol_of),
             watches=self.dialect.stream_watches(),
             stale_after_s=spec.stale_after.seconds, reconcile_every_s=spec.reconcile_every.seconds,
             clock=self._stream_clock,

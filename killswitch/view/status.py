@@ -238,8 +238,9 @@ class RunnerStatus:
     # "last_reconcile_ms" / "last_reconcile_age_s" (the last good REST reconcile; None before the
     # first), "reconcile_every_s", "reconcile_failures" (failed since the last good one, in a row),
     # "reconcile_failure_reason" (the last one's code), "reconcile_overdue" (the last good one older
-    # than 3x reconcile_every: REST read in front), "degraded" (not live, or overdue: polled over
-    # REST)}: accounts whose adapter streams
+    # than 3x reconcile_every: REST read in front), "unstreamed" (the held symbols whose marks the
+    # venue refused to stream: STREAM_MARKS_REFUSED, REST read in front), "degraded" (not live,
+    # overdue or a mark unstreamed: polled over REST)}: accounts whose adapter streams
     streams: dict = field(default_factory=dict)
     pages_failing: tuple[ReceiverFailure, ...] = ()  # receivers whose latest delivery round failed every attempt
     pages_failing_since_ms: Optional[int] = None  # the first failed round of the current run of failures

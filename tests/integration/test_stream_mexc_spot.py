@@ -312,6 +312,41 @@ def test_a_mini_ticker_that_cannot_be_decoded_is_counted_and_the_next_values_the
     rig(t)
 
 
+def test_a_mini_ticker_the_venue_refuses_is_named_and_its_pair_valued_from_rest_never_left_calm(caplog):
+    """MEXC refuses ETHUSDT's mini ticker ("Not Subscribed successfully! [...]. Reason: Blocked!",
+    the face's knob): the stream stays live but says STREAM_MARKS_REFUSED naming ETH/USDT, said
+    once; it does not answer alone, so each snapshot reads REST and ETH's price moved at the
+    venue is the book's at once, not the price the stream last held; the channel is not asked
+    again on that socket."""
+    ticker = "spot@public.miniTicker.v3.api.pb@ETHUSDT@UTC+8"
+
+    async def t(r: Rig):
+        face = r.server.mexc_stream.spot
+        refused: list[str] = []
+        answer = face._refused
+        face._refused = lambda sock, channel: (refused.append(channel), answer(sock, channel))  # type: ignore
+        face.refuse.add(ticker)
+        await r.adapter.start_streams()
+        await until(lambda: r.health.state == "live", "the stream live", DEADLINE_S)
+        await r.adapter.snapshot()  # the reconcile: the pairs held are read, their tickers subscribed
+        await until(lambda: r.health.unstreamed == ("ETH/USDT",), "ETH/USDT named unstreamed", DEADLINE_S)
+        h = r.health
+        assert (h.state, h.reason, h.answers, h.dropped) == ("live", "STREAM_MARKS_REFUSED", False, {})
+        r.engine.set_mark("ETHUSDT", 2_500.0)
+        snap = await r.adapter.snapshot()
+        assert snap.fetch.ok and snap.fetch.calls > 0  # REST in front: the stream is not whole
+        assert prices(snap)["ETH"] == pytest.approx(2_500.0) and held(snap) == pytest.approx(r.truth())
+        # REST's ETH price is the stream's state's too (never compared: not the stream's word)
+        assert r.adapter._stream.state.marks["ETH/USDT"] == pytest.approx(2_500.0)
+        await r.adapter.snapshot()
+        assert refused == [ticker]  # asked once on the socket: never again
+        assert r.health.unstreamed == ("ETH/USDT",) and r.health.disagreements == 0
+    with caplog.at_level("WARNING"):
+        rig(t)
+    said = [m.getMessage() for m in caplog.records if "STREAM_MARKS_REFUSED" in m.getMessage()]
+    assert len(said) == 1 and "ETH/USDT" in said[0] and "Blocked!" in said[0], said
+
+
 # --- the face -------------------------------------------------------------------------------------------
 
 

@@ -19,6 +19,8 @@ from .cancel_hooks import Call
 from .listed import Listed
 from .stream_events import MarkRows, StreamEvent
 
+EVERY = "*"  # what a refused subscription of every symbol's marks leaves unstreamed (stream_refused)
+
 
 @dataclass(frozen=True, kw_only=True)
 class StreamHooks:
@@ -64,7 +66,8 @@ class StreamHooks:
         second is the cost the stream avoids), ``state`` (the account's whole state — every
         position, the equity — read by the stream's events, never handed to ccxt, whose parsing
         of it would cost a frame's worth of rows again), ``expired`` (the venue ended
-        the stream's authorization),
+        the stream's authorization), ``refused`` (the venue refused a subscription of marks:
+        :meth:`stream_refused` names whose),
         ``unknown`` (an event the adapter does not read) or ``malformed`` (an event it reads
         without what it reads of it). Only a streaming dialect is asked."""
         return "ok"
@@ -107,6 +110,13 @@ class StreamHooks:
         symbol is in ``held`` (None: all); None where the message is not such an array (its
         events are :meth:`stream_events`'). Raises on a row it reads without a number where it
         reads one (the array is malformed). Only a streaming dialect is asked."""
+        return None
+
+    def stream_refused(self, message: Any, symbol_of: Callable[[str], str]) -> Optional[str]:
+        """The symbol whose marks a ``refused`` message leaves unstreamed (:data:`EVERY`: every
+        symbol's, a refused subscription of them all); the stream says so
+        (STREAM_MARKS_REFUSED) and reads REST while a symbol held is one. Only a dialect whose
+        ``stream_message`` says ``refused`` is asked."""
         return None
 
     def stream_ended(self, message: Any) -> tuple[str, str]:
@@ -174,8 +184,11 @@ class ModuleStream(StreamHooks):
     def stream_ended(self, message: Any) -> tuple[str, str]:
         return cast(tuple[str, str], self._hook("stream_ended")(message))
 
+    def stream_refused(self, message: Any, symbol_of: Callable[[str], str]) -> Optional[str]:
+        return cast(Optional[str], self._hook("stream_refused")(message, symbol_of))
+
     def watch_marks(self, client: Any, held: frozenset[str]) -> Awaitable[Any]:
         return cast(Awaitable[Any], self._hook("watch_marks")(client, held))
 
 
-__all__ = ["ModuleStream", "StreamHooks"]
+__all__ = ["EVERY", "ModuleStream", "StreamHooks"]

@@ -11,7 +11,8 @@ What it owns
     * the hub's connection: built from a joined account's streaming client (a public
       subscription: its credentials are not used), reconnected with backoff, given up after
       three times ``stale_after`` without a frame; its subscriptions' answers handed to ccxt,
-      anything but marks dropped and counted;
+      a subscription the venue refused kept as the connection's (:attr:`MarkHub.refused`, read
+      by each joined stream's health), anything but marks dropped and counted;
     * :func:`hub_for`, the hubs of the running loop by endpoint: a stream joins at its start and
       leaves at its stop; the last to leave stops the hub.
 
@@ -69,6 +70,7 @@ class MarkHub:
         self._held: set[str] = set()
         self._held_at = float("-inf")
         self._frames: dict[tuple, tuple[int, Any]] = {}  # each mark key's last event (time, body)
+        self.refused: set[str] = set()  # the symbols whose marks the venue refused on this connection
         self._closing: set[asyncio.Future] = set()  # the clients of connections given up, being closed
 
     # --- joined streams --------------------------------------------------------------------------
@@ -130,6 +132,7 @@ class MarkHub:
             lead = self._first()
             assert lead is not None
             self._conn += 1
+            self.refused = set()  # (a new connection asks for every mark again)
             ex: Any = None
             began = time.monotonic()
             try:
@@ -167,6 +170,10 @@ class MarkHub:
 
         def read(kind: str, message: Any) -> None:
             self._last = time.monotonic()
+            if kind == "refused":  # a symbol's marks refused: said by each joined stream that holds it
+                for stream in list(self.streams.values()):
+                    stream.marks_refused(self.refused, message)
+                return None
             if kind != "marks":
                 self._drop("malformed" if kind == "malformed" else "unknown", event_name(message))
                 return None

@@ -356,8 +356,8 @@ class StreamState:
     # --- reconcile --------------------------------------------------------------------------------
 
     def reconcile(self, rest: Snapshot, observed_ms: int, contract_size: Callable[[str], float], *,
-                  compare: bool = True, orders: bool = True, orders_since: Optional[int] = None
-                  ) -> list[Disagreement]:
+                  compare: bool = True, orders: bool = True, orders_since: Optional[int] = None,
+                  rest_marks: Container[str] = ()) -> list[Disagreement]:
         """Compare a (good) REST snapshot with the stream's state, then put REST's state in its
         place. Nothing is compared before the first REST snapshot (the stream had no base), nor
         when ``compare`` is false (the stream was not delivering since the last one: its state
@@ -369,8 +369,16 @@ class StreamState:
         100 ms would otherwise make every reconcile disagree, and the snapshots read REST). A
         position leg the stream changed after the mark (a bot's fill while the read was under
         way) is the stream's news the same way, whether the orders were read or not, where it is
-        compared (``compare``)."""
+        compared (``compare``). ``rest_marks``: the symbols whose marks the stream cannot give (the
+        venue refused their subscription), REST's price taking the place of theirs first."""
         found: list[Disagreement] = []
+        if rest_marks:  # (never compared: not the stream's word)
+            priced: list[tuple[str, Optional[float]]] = [(p.symbol, p.mark_price) for p in rest.positions]
+            priced += [(f"{b.asset}/{self.quote}", b.price) for b in rest.balances] if self.spot else []
+            for symbol, price in priced:
+                if price and symbol in rest_marks:
+                    self.marks[symbol] = price
+                    self._dirty.add(symbol)
         newer = {k for k, n in self._order_touched.items() if n > orders_since} \
             if orders and orders_since is not None else set()
         # (where the stream's state is its word: else REST takes its place whole, as before)

@@ -22,7 +22,8 @@ What it owns
       a ``state`` message read by the stream alone, never handed to ccxt, a listen key that
       expired ending the connection (``down``, LISTEN_KEY_EXPIRED, until reconnected; where the
       venue ends or refuses a login, the dialect's reason and the venue's words, OKX's
-      STREAM_LOGIN_REFUSED, reconnected with a growing backoff); a frame that is not JSON
+      STREAM_LOGIN_REFUSED, reconnected with a growing backoff), a subscription of marks the
+      venue refused kept until the connection ends (:mod:`.trust`); a frame that is not JSON
       dropped and counted malformed at each of ccxt's sockets, whose receive loop it would end
       (:func:`~.sockets.guard_decode`); a binary frame (MEXC spot's protobuf) decoded by the
       dialect's ``stream_decode`` first, dropped and counted where it cannot be
@@ -84,7 +85,8 @@ class AccountStream(StreamFrames):
     :meth:`~..dialects.base.Dialect.stream_message`, ``events(message, ccxt_order, held)`` its
     :meth:`~..dialects.base.Dialect.stream_events` (with the market ids' symbols bound),
     ``event_time(message)`` its ``stream_time``, ``ended(message)`` its ``stream_ended`` (the
-    reason code and the venue's words of an ``expired`` message) and ``watches`` its
+    reason code and the venue's words of an ``expired`` message), ``refused(message)`` its
+    ``stream_refused`` (the symbol whose marks a ``refused`` message refuses) and ``watches`` its
     ``stream_watches`` (the watch methods, with their parameters, that keep the private
     subscriptions); ``kind_of(order_id, symbol)`` the adapter's look-up of one order whose
     frame does not say its kind (the dialect's ``stream_order_kind``; None: the dialect has
@@ -105,6 +107,7 @@ class AccountStream(StreamFrames):
                  order_parser: str = "parse_ws_order",
                  event_time: Callable[[Any], Optional[int]] = lambda message: None,
                  ended: Callable[[Any], tuple[str, str]] = lambda message: LISTEN_KEY,
+                 refused: Callable[[Any], Optional[str]] = lambda message: None,
                  watches: Sequence[tuple[str, Mapping[str, Any]]] = WATCHES,
                  describe: Callable[[Any], Optional[str]] = lambda message: None,
                  stale_after_s: float = 10.0, reconcile_every_s: float = 30.0,
@@ -126,6 +129,8 @@ class AccountStream(StreamFrames):
         self._order_parser = order_parser
         self._event_time = event_time
         self._ended = ended
+        self._refused_of = refused  # the symbol whose marks a ``refused`` message refuses (None: not said)
+        self._refused: set[str] = set()  # ... those this connection was refused (cleared as each begins)
         self._watches = tuple(watches)
         self._expiry = LISTEN_KEY  # (reason, the venue's words) of the last authorization the venue ended
         self._describe = describe  # what is wrong with a malformed message (channel and field), if known
@@ -280,6 +285,7 @@ class AccountStream(StreamFrames):
             self._epoch += 1
             self._reconcile_due = True
             self._expired.clear()
+            self._refused = set()  # (a new connection asks for every mark again)
             self._connected_at = None
             reason = "STREAM_DOWN"
             ex: Any = None
@@ -371,6 +377,9 @@ class AccountStream(StreamFrames):
             self._expiry = self._ended(message)
             self._expired.set()
             self._enter("down", self._expiry[0])
+            return None
+        if kind == "refused":  # a subscription of marks refused (ccxt reads nothing of it)
+            self.marks_refused(self._refused, message)
             return None
         if kind in ("unknown", "malformed"):
             self._dropped(kind, (kind == "malformed" and self._describe(message)) or event_name(message))

@@ -19,6 +19,11 @@ What it owns (:class:`StreamTrust`, a part of :class:`~.stream.AccountStream`)
     * the snapshot from the stream's state, its ``ts_event`` the venue's latest event time
       (``E``, the dialect's ``stream_time``): the venue's clock, as a REST snapshot's, never
       our receipt time;
+    * the marks the venue refused to stream (a refused subscription, on this connection or the
+      venue's shared one, :mod:`.hub`): the symbols held among them named on its health
+      (``unstreamed``, STREAM_MARKS_REFUSED while live), valued at REST's price at each
+      reconcile, and the stream not trusted while one is held (each snapshot reads REST in
+      front, as a polled account's does) until a new connection subscribes them again;
     * the stream's state changes (:meth:`StreamTrust._enter`) and the one-time log of each kind
       of thing it says per account.
 
@@ -31,11 +36,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Callable, Iterable, Optional
+from typing import Any, Callable, Iterable, Mapping, Optional
 
 from killswitch.snapshot import MarketRules, Snapshot
 
 from ...base import OVERDUE_AFTER, StreamHealth
+from ..dialects.stream_hooks import EVERY
 from ..errors import scrub
 from .state import StreamState, prepare_stepwise
 
@@ -73,6 +79,9 @@ class StreamTrust:
     _event_ms: Optional[int]
     _preparing: Optional[asyncio.Future]
     _held: set[str]
+    _refused: set[str]  # the symbols whose marks the venue refused on this connection (EVERY: all)
+    _refused_of: Callable[[Any], Optional[str]]  # the dialect's stream_refused (its symbols bound)
+    _hub: Optional[Any]  # the venue's shared mark connection this stream reads its marks from
     stretch: int  # the reconcile cadence's multiple under load (runner/tick/shed.py); 1: as configured
     _logged: set[str]
 
@@ -83,15 +92,41 @@ class StreamTrust:
             state, reason, since = "stale", "STREAM_STALE", self._last_message + self.stale_after_ms
         overdue = self._overdue(now)
         failures, failure = self.reconcile_failures()
+        unstreamed = self.unstreamed()
+        if state == "live" and unstreamed:
+            reason = "STREAM_MARKS_REFUSED"
         return StreamHealth(state=state, reason=reason, since_ms=since, last_message_ms=self._last_message,
                             reconnects=self.reconnects, disagreements=self.disagreements,
                             dropped=dict(self.state.dropped), reconciles=self.reconciles,
                             answers=state == "live" and not self._reconcile_due and self._reconciled_at is not None
-                            and not overdue,
+                            and not overdue and not unstreamed,
                             reconciled_ms=self._reconciled_at,
                             reconcile_every_ms=self.reconcile_every_ms * self.stretch,
-                            reconcile_failures=failures, reconcile_failure_reason=failure, reconcile_overdue=overdue)
+                            reconcile_failures=failures, reconcile_failure_reason=failure, reconcile_overdue=overdue,
+                            unstreamed=unstreamed)
 
+    def unstreamed(self) -> tuple[str, ...]:
+        """The symbols held whose marks the venue refused to stream on the connection that
+        carries them (this one's, or the venue's shared one: :mod:`.hub`), sorted."""
+        refused = self._hub.refused if self._hub is not None else self._refused
+        if not refused:
+            return ()
+        return tuple(sorted(self._held if EVERY in refused else refused & self._held))
+
+    def marks_refused(self, refused: set[str], message: Any) -> None:
+        """The venue refused a subscription of marks (a ``refused`` message): its symbol (the
+        dialect's ``stream_refused``; EVERY where it names none) kept in ``refused`` — the
+        connection's that carried it —, said once per account with the venue's words, and the
+        runner woken (the next snapshot reads REST while a symbol held is one). Never asked again
+        on that connection (the streaming client keeps the subscription as sent)."""
+        symbol = self._refused_of(message) or EVERY
+        refused.add(symbol)
+        said = str(message.get("msg") or "") if isinstance(message, Mapping) else str(message)
+        self._once("marks-refused", logging.WARNING, "%s: STREAM_MARKS_REFUSED: the venue refused the marks of %s: "
+                   "%s; valued from REST, each snapshot reads REST while one is held, until a reconnect subscribes "
+                   "them again (said once)", self.key, "every symbol" if symbol == EVERY else symbol,
+                   scrub(said[:200], self._secrets()))
+        self.wake_runner()
     def reconcile_failures(self) -> tuple[int, Optional[str]]:
         """The REST reconciles that failed since the last good one, and the last one's reason code
         ((0, None) when the last read was good, or none failed)."""
@@ -110,7 +145,7 @@ class StreamTrust:
         good reconcile is overdue (the cadence's reads beside the ticks have failed for
         ``OVERDUE_AFTER`` × ``reconcile_every``: the stream's word is not confirmed any more)."""
         return self.health().state != "live" or self._reconcile_due or self._reconciled_at is None or \
-            self._overdue(self._clock())
+            self._overdue(self._clock()) or bool(self.unstreamed())
 
     def reconcile_aged(self) -> bool:
         """Whether the cadence's reconcile is due: the last one is ``reconcile_every`` old. The
@@ -214,7 +249,7 @@ class StreamTrust:
         compare = self._state == "live" and self._base_epoch == token == self._epoch
         self._base_epoch = token
         found = self.state.reconcile(rest, self._clock(), self._contract_size, compare=compare, orders=orders,
-                                     orders_since=orders_since)
+                                     orders_since=orders_since, rest_marks=self.unstreamed())
         # an order whose kind the stream could not say stays in doubt until a REST list names it:
         # a read begun before it came lists it not, and its kind (a stop that only reduces?) is
         # still unknown — the enforcement must not take it for an entry (nor cancel it as one)

@@ -50,7 +50,11 @@ What it owns
     echo, ``PONG``) are answers; a ``msg`` that refuses a private subscription ("Not Subscribed
     ...") and the text ``Invalid listen key`` (as ccxt reads MEXC's refusal of one) end the
     listen key (``expired``: LISTEN_KEY_EXPIRED with the venue's words), and the stream, down,
-    reconnects with a new one while the account is polled.
+    reconnects with a new one while the account is polled. One that refuses a mini ticker's
+    (``refused``, :func:`stream_refused`: the pair it names, :data:`EVERY` of every pair's)
+    leaves that pair's price unstreamed: the stream says so (STREAM_MARKS_REFUSED, the pairs
+    named) and the account's snapshots read REST while it holds one (ccxt sends the channel no
+    more on that socket; a reconnect asks again).
 
 What it must not do
     import ccxt or hold account state (see :mod:`adapters.ccxt_exchange.dialects.base`).
@@ -64,6 +68,7 @@ from typing import Any, Callable, Optional
 from ...ccxt_exchange.dialects import channels
 from ...ccxt_exchange.dialects.frames import FrameFields, latest_ms
 from ...ccxt_exchange.dialects.stream_events import MarkRows, StreamEvent
+from ...ccxt_exchange.dialects.stream_hooks import EVERY
 from .dialect_spot import ORDER_TYPES
 
 VENUE = "mexc"
@@ -146,8 +151,9 @@ def _all_tickers(message: bytes) -> Optional[dict[str, Any]]:
 
 def stream_message(message: Any) -> str:
     """What a spot frame is: ``answer`` (a subscription's echo, ``PONG``), ``expired`` (the
-    listen key refused), ``ok`` (an order, account or fill push), ``marks`` (a mini ticker),
-    ``unknown`` (a channel it does not read) or ``malformed``."""
+    listen key refused), ``refused`` (a mini ticker's subscription refused), ``ok`` (an order,
+    account or fill push), ``marks`` (a mini ticker), ``unknown`` (a channel it does not read)
+    or ``malformed``."""
     if isinstance(message, str):
         return "expired" if message.startswith(INVALID_KEY) else "malformed"
     if not isinstance(message, Mapping):
@@ -155,8 +161,28 @@ def stream_message(message: Any) -> str:
     channel = message.get("channel")
     if not isinstance(channel, str):
         said = str(message.get("msg") or "")
-        return "expired" if NOT_SUBSCRIBED in said and "private" in said else "answer"
+        if NOT_SUBSCRIBED not in said:
+            return "answer"
+        return "expired" if "private" in said else "refused" if _refused_channel(said) is not None else "answer"
     return KINDS.get(channel_of(channel), "unknown")
+
+
+def _refused_channel(said: str) -> Optional[str]:
+    """The mini ticker's channel a refusal names (``Not Subscribed successfully! [<channel>].
+    Reason: ...``); None of another channel's."""
+    channel = said.partition("[")[2].partition("]")[0]
+    return channel if channel_of(channel) in (TICKER, TICKERS) else None
+
+
+def stream_refused(message: Any, symbol_of: Callable[[str], str]) -> Optional[str]:
+    """The pair whose mini ticker a ``refused`` frame refuses (:data:`EVERY` where it is every
+    pair's); None of another frame."""
+    said = str(message.get("msg") or "") if isinstance(message, Mapping) else ""
+    channel = _refused_channel(said) if NOT_SUBSCRIBED in said else None
+    if channel is None:
+        return None
+    parts = channel.split("@")
+    return EVERY if channel_of(channel) == TICKERS or len(parts) < 3 else symbol_of(parts[2])
 
 
 def stream_ended(message: Any) -> tuple[str, str]:
@@ -294,6 +320,6 @@ def _subscribed(client: Any) -> set[str]:
     return {h[3:] for h in hashes if isinstance(h, str) and h.startswith(f"ks:{PREFIX}public.miniTicker")}
 
 
-__all__ = ["ACCOUNT", "ALLOWANCE", "HEARTBEAT_SYMBOL", "ORDERS", "TICKER", "TICKERS", "WS_TYPES", "is_spot",
-           "stream_decode", "stream_ended", "stream_events", "stream_mark_rows", "stream_message", "stream_time",
-           "watch_marks"]
+__all__ = ["ACCOUNT", "ALLOWANCE", "EVERY", "HEARTBEAT_SYMBOL", "ORDERS", "TICKER", "TICKERS", "WS_TYPES", "is_spot",
+           "stream_decode", "stream_ended", "stream_events", "stream_mark_rows", "stream_message",
+           "stream_refused", "stream_time", "watch_marks"]

@@ -118,6 +118,12 @@ def stream_ended(message: Any) -> tuple[str, str]:
     return channels.login_ended(VENUE, "the stream's login", message, "data")
 
 
+def stream_refused(message: Any, symbol_of: Callable[[str], str]) -> Optional[str]:
+    """The pair whose price subscription a spot ``refused`` frame refuses
+    (:func:`.dialect_spot_stream.stream_refused`); the contract websocket refuses none so."""
+    return spot.stream_refused(message, symbol_of) if spot.is_spot(message) else None
+
+
 def stream_time(message: Any) -> Optional[int]:
     """The push's ``ts``, else its row's ``updateTime`` or ``timestamp``; None without."""
     if not isinstance(message, Mapping):
@@ -255,4 +261,4 @@ def stream_mark_rows(message: Any, symbol_of: Callable[[str], str],
 
 
 __all__ = ["HEARTBEAT_SYMBOL", "KINDS", "MexcStream", "stream_decode", "stream_ended", "stream_events",
-           "stream_mark_rows", "stream_message", "stream_time", "watch_marks"]
+           "stream_mark_rows", "stream_message", "stream_refused", "stream_time", "watch_marks"]

@@ -22,7 +22,8 @@ sockets      ``/ws?listenKey=<key>`` (user data: the key's account) and ``/ws`` 
              31st: the face answers in the shape MEXC refuses any subscription with, ``{"id": 0,
              "code": 0, "msg": "Not Subscribed successfully! [<channel>]. Reason: Blocked!"}``
              (its refusal of a retired channel, as clients quote it) — the cap's own words, if
-             MEXC's differ, are not known here.
+             MEXC's differ, are not known here. A public channel in :attr:`~MexcSpotStreamFace.refuse`
+             (a test's knob) is refused in the same words, as MEXC blocks one.
 pushes       binary ``PushDataV3ApiWrapper`` frames (encoded with ``ccxt.protobuf.mexc``'s
              classes, as MEXC's documented examples write them): ``spot@private.orders.v3.api.pb``
              (``privateOrders``: ``id``, ``clientId``, ``orderType`` 1 LIMIT / 3
@@ -110,6 +111,7 @@ class MexcSpotStreamFace(ChannelFace):
         super().__init__(server, **options)
         self.keys = ListenKeys(self.engine.seed)
         self.frames: list[tuple[Optional[str], bytes]] = []  # (account, frame) of every binary push sent
+        self.refuse: set[str] = set()  # the public channels refused ("Reason: Blocked!"), as MEXC may
 
     def warm(self) -> None:
         """Load the protobuf classes the first push is written with (importing them imports ccxt:
@@ -195,8 +197,8 @@ class MexcSpotStreamFace(ChannelFace):
 
     def _channel(self, sock: _Socket, on: bool, channel: str) -> None:
         subscribed: set = sock.pushed["subscribed"]
-        if on and channel not in subscribed and len(subscribed) >= ALLOWANCE:
-            return self._refused(sock, channel)  # (MEXC's cap: see the module docstring)
+        if on and channel not in subscribed and (len(subscribed) >= ALLOWANCE or channel in self.refuse):
+            return self._refused(sock, channel)  # (MEXC's cap, or a channel blocked: see the module docstring)
         if self._opened(sock, on, channel):
             (subscribed.add if on else subscribed.discard)(channel)
 

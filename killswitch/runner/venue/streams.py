@@ -152,7 +152,8 @@ class StreamWatch:
                       "reconcile_failures": h.reconcile_failures,
                       "reconcile_failure_reason": h.reconcile_failure_reason,
                       "reconcile_overdue": h.reconcile_overdue,
-                      "degraded": degraded(h, key in self._live_once) or h.reconcile_overdue}
+                      "unstreamed": list(h.unstreamed),
+                      "degraded": degraded(h, key in self._live_once) or h.reconcile_overdue or bool(h.unstreamed)}
                 for key, h in sorted(self.health.items())}
 
     def collect_metrics(self, registry: Registry) -> None:

@@ -16,6 +16,7 @@ import pytest
 
 from adapters.base import AdapterError, Reason
 from adapters.ccxt_exchange.dialects import dialect_for
+from adapters.ccxt_exchange.dialects.stream_hooks import EVERY
 from adapters.venues.mexc import dialect_spot
 from adapters.venues.mexc.dialect_spot_stream import WS_TYPES
 from tests.unit.adapters.ccxt.fake import market
@@ -87,6 +88,26 @@ def test_what_each_frame_is():
     assert MEXC.stream_time(decoded(DOCS["account"])) == 1736417034307  # sendTime
     assert MEXC.stream_time(decoded(DOCS["mini_ticker"])) == 1755076752201
     assert events(decoded(CCXT["deals"])) == []  # fills: the orders and account pushes say what they did
+
+
+def refusal(channel: str) -> dict:
+    """MEXC's refusal of a subscription (the shape the face's docstring quotes)."""
+    return {"id": 0, "code": 0, "msg": f"Not Subscribed successfully! [{channel}]. Reason: Blocked!"}
+
+
+def test_a_refused_mini_ticker_names_its_pair_and_a_refused_private_channel_still_ends_the_key():
+    """A mini ticker's subscription refused is ``refused``, naming its pair (every pair's: EVERY),
+    never the listen key's end; a private channel's refusal is still LISTEN_KEY_EXPIRED; a
+    refusal of a channel the stream never asks for is an answer."""
+    symbol_of = CLIENT.safe_symbol
+    one, every = "spot@public.miniTicker.v3.api.pb@BTCUSDT@UTC+8", "spot@public.miniTickers.v3.api.pb@UTC+8"
+    assert [MEXC.stream_message(refusal(c)) for c in (one, every, ORDERS, "spot@public.kline.v3.api.pb@BTCUSDT")] \
+        == ["refused", "refused", "expired", "answer"]
+    assert MEXC.stream_refused(refusal(one), symbol_of) == "BTC/USDT"
+    assert MEXC.stream_refused(refusal(every), symbol_of) == EVERY
+    assert MEXC.stream_refused(refusal(ORDERS), symbol_of) is None
+    assert MEXC.stream_refused({"id": 0, "code": 0, "msg": one}, symbol_of) is None  # (its echo: subscribed)
+    assert MEXC.stream_ended(refusal(ORDERS))[0] == "LISTEN_KEY_EXPIRED"
 
 
 def test_an_account_push_is_the_assets_wallet_free_plus_frozen():

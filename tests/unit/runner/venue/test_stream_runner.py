@@ -223,7 +223,7 @@ def test_stream_status_and_metrics():
         "reconnects": 2, "disagreements": 1, "reconciles": 9, "answers": True,
         "dropped": {"duplicate": 3, "malformed": 1}, "last_reconcile_ms": T0 + 4_000, "last_reconcile_age_s": 6.0,
         "reconcile_every_s": 30.0, "reconcile_failures": 0, "reconcile_failure_reason": None,
-        "reconcile_overdue": False, "degraded": False}
+        "reconcile_overdue": False, "unstreamed": [], "degraded": False}
     assert st["binanceusdm/hedge"]["degraded"] is True and st["binanceusdm/hedge"]["last_message_age_s"] == 10.0
     hedge = st["binanceusdm/hedge"]
     assert hedge["last_reconcile_ms"] is None and hedge["last_reconcile_age_s"] is None  # none before the first
