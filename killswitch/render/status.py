@@ -43,6 +43,9 @@ def stream_text(s: dict) -> str:
         return f"stream off, polls ({s.get('reason') or 'STREAM_UNSUPPORTED'})"
     age = s.get("last_message_age_s")
     why = s.get("reason") or ("RECONCILE_OVERDUE" if s.get("reconcile_overdue") else str(s.get("state")).upper())
+    unstreamed = list(s.get("unstreamed") or ())
+    if unstreamed:  # (the held symbols whose marks the venue refused: valued from REST)
+        why += f" ({', '.join(unstreamed[:5])}{f' +{len(unstreamed) - 5}' if len(unstreamed) > 5 else ''} from REST)"
     head = f"STREAM DEGRADED, polls over REST: {why}" if s.get("degraded") else f"stream {s.get('state')}"
     dropped = sum((s.get("dropped") or {}).values())
     reconciled = ""

@@ -372,13 +372,8 @@ class StreamState:
         compared (``compare``). ``rest_marks``: the symbols whose marks the stream cannot give (the
         venue refused their subscription), REST's price taking the place of theirs first."""
         found: list[Disagreement] = []
-        if rest_marks:  # (never compared: not the stream's word)
-            priced: list[tuple[str, Optional[float]]] = [(p.symbol, p.mark_price) for p in rest.positions]
-            priced += [(f"{b.asset}/{self.quote}", b.price) for b in rest.balances] if self.spot else []
-            for symbol, price in priced:
-                if price and symbol in rest_marks:
-                    self.marks[symbol] = price
-                    self._dirty.add(symbol)
+        if rest_marks:  # (never compared: not the stream's word; every leg is made anew below)
+            self.marks.update(rest_prices(rest, self.quote, self.spot, rest_marks))
         newer = {k for k, n in self._order_touched.items() if n > orders_since} \
             if orders and orders_since is not None else set()
         # (where the stream's state is its word: else REST takes its place whole, as before)
@@ -443,6 +438,14 @@ def spot_wallet(rest: Snapshot, quote: str, marks: dict[str, float]) -> dict[str
         if b.asset != quote and b.price:
             marks.setdefault(f"{b.asset}/{quote}", b.price)
     return {b.asset: b.total for b in rest.balances}
+
+
+def rest_prices(rest: Snapshot, quote: str, spot: bool, symbols: Container[str]) -> dict[str, float]:
+    """REST's prices of ``symbols``: each position's mark, and a spot account's each asset's
+    price as the mark of ASSET/QUOTE (those REST read without one left out)."""
+    priced: list[tuple[str, Optional[float]]] = [(p.symbol, p.mark_price) for p in rest.positions]
+    priced += [(f"{b.asset}/{quote}", b.price) for b in rest.balances] if spot else []
+    return {symbol: price for symbol, price in priced if price and symbol in symbols}
 
 
 def spot_book(base: Snapshot, wallet: dict[str, float], marks: dict[str, float],
@@ -611,4 +614,4 @@ def _differences(positions: dict[tuple[str, str], StreamLeg], orders: Optional[d
 
 __all__ = ["CHANGED", "DUPLICATE", "Disagreement", "MarkRows", "OUT_OF_ORDER", "SAME", "STREAM_KIND",
            "StreamEvent", "StreamLeg", "StreamState", "leg_of", "futures_book", "prepare_stepwise",
-           "spot_book", "spot_wallet"]
+           "rest_prices", "spot_book", "spot_wallet"]

@@ -300,6 +300,9 @@ def test_status_text_shows_a_degraded_stream_beside_the_data_age():
     live = replace_dict(degraded, state="live", reason=None, degraded=False, last_message_age_s=0.2)
     assert stream_text(live).startswith("stream live (last message 0.2s ago")
     assert stream_text({"state": "off", "reason": "STREAM_UNSUPPORTED"}) == "stream off, polls (STREAM_UNSUPPORTED)"
+    refused = replace_dict(live, reason="STREAM_MARKS_REFUSED", degraded=True, unstreamed=["ETH/USDT"])
+    assert stream_text(refused).startswith("STREAM DEGRADED, polls over REST: STREAM_MARKS_REFUSED (ETH/USDT from "
+                                           "REST) (last message 0.2s ago")
 
 
 def test_status_text_shows_the_last_reconcile_and_an_overdue_one_as_degraded():
