@@ -317,7 +317,7 @@ def test_a_mini_ticker_the_venue_refuses_is_named_and_its_pair_valued_from_rest_
     the face's knob): the stream stays live but says STREAM_MARKS_REFUSED naming ETH/USDT, said
     once; it does not answer alone, so each snapshot reads REST and ETH's price moved at the
     venue is the book's at once, not the price the stream last held; the channel is not asked
-    again on that socket."""
+    again on that connection, and once the venue takes it, a reconnect streams it."""
     ticker = "spot@public.miniTicker.v3.api.pb@ETHUSDT@UTC+8"
 
     async def t(r: Rig):
@@ -341,6 +341,17 @@ def test_a_mini_ticker_the_venue_refuses_is_named_and_its_pair_valued_from_rest_
         await r.adapter.snapshot()
         assert refused == [ticker]  # asked once on the socket: never again
         assert r.health.unstreamed == ("ETH/USDT",) and r.health.disagreements == 0
+        # no longer blocked: the tickers' socket dropped, the reconnect asks again and ETH streams
+        face.refuse.clear()
+        r.server.faults.stream("stream_disconnect", op="stream:market", times=1)
+        await until(lambda: r.health.reconnects == 1 and r.health.state == "live", "the stream back", DEADLINE_S)
+        await r.adapter.snapshot()  # the reconnect's reconcile
+        await until(lambda: len(face.sockets) == 2 and ticker in set().union(*(
+            s.pushed["subscribed"] for s in face.sockets)), "ETH's ticker subscribed again", DEADLINE_S)
+        assert r.health.unstreamed == () and r.health.reason is None
+        r.engine.set_mark("ETHUSDT", 2_600.0)
+        await r.seen(lambda s: prices(s)["ETH"] == pytest.approx(2_600.0), "ETH's mini ticker, from the stream")
+        assert refused == [ticker]
     with caplog.at_level("WARNING"):
         rig(t)
     said = [m.getMessage() for m in caplog.records if "STREAM_MARKS_REFUSED" in m.getMessage()]

@@ -823,6 +823,40 @@ def test_a_reconcile_makes_the_streams_positions_there_not_in_the_next_snapshot(
     assert asked == []
 
 
+def test_a_mark_subscription_the_venue_refuses_is_named_said_once_valued_from_rest_and_never_answers_alone(caplog):
+    """A ``refused`` message (the dialect's ``stream_refused`` names its symbol; none named: every
+    symbol's): a symbol not held changes nothing; a held one is named on the health
+    (STREAM_MARKS_REFUSED while live), said once (scrubbed), wakes the runner, and the stream
+    answers no snapshot alone; a reconcile takes REST's mark of it, never compared."""
+    from adapters.ccxt_exchange.streaming.stream import AccountStream
+    from tests.unit.adapters.ccxt.test_streamstate import position, rest as rest_snapshot
+
+    s = AccountStream("binanceusdm/main", quote="USDT", build=lambda: None, parse_order=lambda o: o,
+                      contract_size=lambda _: 1.0, rules=lambda _: None, classify=lambda m: "refused",
+                      events=lambda m, o, h: [], secrets=lambda: ("s3cret",), refused=lambda m: m.get("symbol"))
+    woken: list[str] = []
+    s.set_wake(woken.append)
+    s.reconcile(rest_snapshot([position()]))
+    s._enter("live", None)
+    s.state.apply_mark(BTC, 51_000.0, 1)
+    with caplog.at_level(logging.WARNING):
+        s._read_message(None, "refused", {"symbol": "ETH/USDT:USDT", "msg": "Blocked! s3cret"})
+        assert s.health().unstreamed == () and not s.needs_rest() and s.health().answers
+        s._read_message(None, "refused", {"symbol": BTC, "msg": "Blocked! s3cret"})
+    h = s.health()
+    assert (h.state, h.reason, h.unstreamed, h.answers) == ("live", "STREAM_MARKS_REFUSED", (BTC,), False)
+    assert s.needs_rest() and s.legs_of(BTC) is None and woken
+    said = [r.getMessage() for r in caplog.records if "STREAM_MARKS_REFUSED" in r.getMessage()]
+    assert len(said) == 1 and "ETH/USDT:USDT" in said[0] and "s3cret" not in said[0], said
+    s.reconcile(rest_snapshot([position(mark=52_000.0)]))  # REST's mark, not the stream's 51,000
+    assert s.state.marks[BTC] == 52_000.0 and s.snapshot().positions[0].mark_price == 52_000.0
+    assert s.disagreements == 0 and s.needs_rest()
+    s._refused.clear()  # (what a new connection begins with: every mark asked again)
+    assert s.health().unstreamed == () and s.health().reason is None
+    s._read_message(None, "refused", {"msg": "Blocked!"})  # no symbol named: every symbol's, each held named
+    assert s.health().unstreamed == (BTC,)
+
+
 # --- the reconciles' bookkeeping, on a fake clock -------------------------------------------------------
 
 

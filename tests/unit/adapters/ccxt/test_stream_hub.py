@@ -123,6 +123,40 @@ def test_the_hub_reconnects_on_its_own_and_a_mark_never_makes_a_down_stream_live
     asyncio.run(body())
 
 
+def test_a_mark_the_venue_refuses_on_the_hubs_connection_is_named_by_the_accounts_holding_it_until_it_reconnects():
+    """A ``refused`` frame on the shared connection (a dialect that says one: here the fake's
+    ``{"refused": <symbol>}``) is the connection's: each joined account holding the symbol names
+    it (STREAM_MARKS_REFUSED) and reads REST, one that does not hold it answers alone; the hub's
+    reconnect asks again, and the accounts answer from the stream once more."""
+    async def body():
+        venue = MarkVenue()
+        a, b = shared(rest_exchange(0.5), venue, "a"), shared(rest_exchange(0.0), venue, "b")
+        for x in (a, b):  # (set before the hub's client is built and tapped)
+            read = x._stream._classify
+            x._stream._classify = lambda m, read=read: "refused" if isinstance(m, dict) and "refused" in m else read(m)
+            x._stream._refused_of = lambda m: m.get("refused")
+        await a.start_streams()
+        await b.start_streams()
+        await settle(lambda: len(venue.mark_watchers) == 1 and len(venue.clients) == 3)
+        await a.snapshot()
+        await b.snapshot()
+        venue.marks(mark(51000.0, 1001))
+        await settle(lambda: a.stream_health().state == "live" and b.stream_health().state == "live")
+        venue.marks({"refused": "BTC/USDT:USDT"})
+        ha, hb = a.stream_health(), b.stream_health()
+        assert (ha.state, ha.reason, ha.unstreamed, ha.answers) == ("live", "STREAM_MARKS_REFUSED",
+                                                                    ("BTC/USDT:USDT",), False)
+        assert (hb.reason, hb.unstreamed, hb.answers) == (None, (), True)  # b holds no BTC
+        assert (await a.snapshot()).fetch.calls > 0 and (await b.snapshot()).fetch.calls == 0
+        venue.push("marks", ccxt.NetworkError("mark socket closed"))  # the hub's connection drops
+        await settle(lambda: len(venue.mark_watchers) == 2, timeout=5.0)
+        assert a.stream_health().unstreamed == () and a.stream_health().reason is None
+        await a.close()
+        await b.close()
+
+    asyncio.run(body())
+
+
 def test_the_runner_shares_marks_where_two_streamed_accounts_read_one_endpoint():
     spec = {"enabled": True}
     accs = [account("binanceusdm", stream=spec, name="a"), account("binanceusdm", stream=spec, name="b"),
