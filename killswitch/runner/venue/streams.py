@@ -14,7 +14,8 @@ reconcile is good again — never one a tick. Its families for ``/metrics``
 ``killswitch_stream_reconnects_total``, ``killswitch_stream_disagreements_total``,
 ``killswitch_stream_dropped_total{kind}``, ``killswitch_stream_last_reconcile_age_seconds``,
 ``killswitch_stream_reconcile_every_seconds``,
-``killswitch_stream_reconcile_consecutive_failures``), the status's ``streams``, and
+``killswitch_stream_reconcile_consecutive_failures``, ``killswitch_stream_unstreamed_symbols``),
+the status's ``streams``, and
 :meth:`StreamWatch.lead`: the streams start when the runner leads.
 
 A stream that is not live, or whose reconcile is overdue, is *degraded*, not blind: the
@@ -181,6 +182,9 @@ class StreamWatch:
         failures = registry.sampled("killswitch_stream_reconcile_consecutive_failures", "gauge",
                                     "REST reconciles of an account's stream that failed since its last good one.",
                                     labels)
+        unstreamed = registry.sampled("killswitch_stream_unstreamed_symbols", "gauge",
+                                      "Held symbols whose marks the venue refused to stream (STREAM_MARKS_REFUSED): "
+                                      "valued from REST, the account's snapshots read REST.", labels)
         for key, h in sorted(self.health.items()):
             venue, _, account = key.partition("/")
             if h.state == OFF:
@@ -197,3 +201,4 @@ class StreamWatch:
             if h.reconcile_every_ms is not None:
                 every.add(h.reconcile_every_ms / 1000, venue=venue, account=account)
             failures.add(h.reconcile_failures, venue=venue, account=account)
+            unstreamed.add(len(h.unstreamed), venue=venue, account=account)

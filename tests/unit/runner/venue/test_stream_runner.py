@@ -213,7 +213,8 @@ def test_stream_status_and_metrics():
     off = StreamingAdapter(StreamHealth("off", "STREAM_DISABLED", None, None))
     late = StreamingAdapter(StreamHealth("live", None, T0, T0 + 9_000, reconciles=3, reconciled_ms=T0 - 95_000,
                                          reconcile_every_ms=30_000, reconcile_failures=7,
-                                         reconcile_failure_reason="TIMEOUT", reconcile_overdue=True))
+                                         reconcile_failure_reason="TIMEOUT", reconcile_overdue=True,
+                                         unstreamed=("ETH/USDT:USDT",)))
     watch = StreamWatch(Venues({"binanceusdm/main": a, "binanceusdm/hedge": b, "bybit/x": off,
                                 "binanceusdm/late": late}), clock=lambda: T0 + 10_000)
     watch.observe(T0 + 10_000)
@@ -259,6 +260,10 @@ def test_stream_status_and_metrics():
         'killswitch_stream_reconcile_every_seconds{account="hedge",venue="binanceusdm"} 30.0',
         'killswitch_stream_reconcile_every_seconds{account="late",venue="binanceusdm"} 30.0',
         'killswitch_stream_reconcile_every_seconds{account="main",venue="binanceusdm"} 30.0']
+    assert fams["killswitch_stream_unstreamed_symbols"]["samples"] == [  # late's marks of ETH refused
+        f'killswitch_stream_unstreamed_symbols{{account="{a}",venue="binanceusdm"}} {n}'
+        for a, n in (("hedge", 0.0), ("late", 1.0), ("main", 0.0))]
+    assert st["binanceusdm/late"]["unstreamed"] == ["ETH/USDT:USDT"]
     assert fams["killswitch_stream_reconcile_consecutive_failures"]["type"] == "gauge"
     assert fams["killswitch_stream_reconcile_consecutive_failures"]["samples"] == [
         'killswitch_stream_reconcile_consecutive_failures{account="hedge",venue="binanceusdm"} 0.0',
