@@ -207,16 +207,24 @@ class Daemon(PolicyReloads):
                 return 2 if isinstance(e, ShardRefused) else 1
         graph = result.graph
         assert graph is not None  # (compiled, or the last good bundle)
+        # the sinks are built on a thread while the readers start (each a fresh interpreter that
+        # imports ccxt, a second or so): the start waits for the longer of the two, not their sum
+        building = asyncio.ensure_future(asyncio.to_thread(runner_sinks, result, store, SinkOptions(
+            policies=self.opts.policies, runbooks=self.opts.runbooks, external_url=self.opts.external_url or None,
+            audit_anchor_every_ms=self.opts.audit_anchor_every_ms), echo=self.echo, err=self.err,
+            warn=self.warn))
         built, self._readers = await venue_adapters(self._shard.accounts if self._shard else spec.accounts,
                                                     self.opts.readers, self.err)  # None: the readers did not start
+        sinks = await building
         if built is None:
+            for sink in sinks:  # built, never started: closed all the same (a tracing sink's thread)
+                try:
+                    await sink.aclose()
+                except Exception:  # noqa: BLE001 - closing is best effort: the start has failed already
+                    pass
             store.close()
             return 1
         adapters = built.by_key
-        sinks = runner_sinks(result, store, SinkOptions(
-            policies=self.opts.policies, runbooks=self.opts.runbooks, external_url=self.opts.external_url or None,
-            audit_anchor_every_ms=self.opts.audit_anchor_every_ms), echo=self.echo, err=self.err,
-            warn=self.warn)
         runner, desk, parts = self.runner, self.desk, self.parts = build_runner_and_desk(
             graph, adapters, store, sinks=sinks, lock_path=Path(self.opts.lock_file), dry_run=spec.dry_run,
             holder=holder, lease_ttl_ms=self.opts.lease_ttl_ms, policy_error=policy_error,
