@@ -50,17 +50,23 @@ from ..sources import revision_text
 from ..state.store import FencedError, StoreError
 from .bootstrap import (
     AccountsError,
-    SinkOptions,
     build_runner_and_desk,
     open_state,
     read_accounts,
-    runner_sinks,
-    venue_adapters,
 )
 from .options import RunOptions
 from .reloads import PolicyReloads, compile_policy_sources, policy_mtimes
 from .shard import ShardRefused, ShardStart, firm_link, shard_start, start_shard
-from .start import attach_signin, audit_sinks, graph_to_run, load_proxy, load_signin, load_tls, start_api
+from .start import (
+    attach_signin,
+    audit_sinks,
+    graph_to_run,
+    load_proxy,
+    load_signin,
+    load_tls,
+    start_api,
+    venues_and_sinks,
+)
 from .tasks import EXIT, RESTART, Supervisor, Task
 from .tokens import TokensReloader
 
@@ -207,11 +213,12 @@ class Daemon(PolicyReloads):
                 return 2 if isinstance(e, ShardRefused) else 1
         graph = result.graph
         assert graph is not None  # (compiled, or the last good bundle)
-        venues = await self._venues_and_sinks(self._shard.accounts if self._shard else spec.accounts, result, store)
+        venues = await venues_and_sinks(self.opts, self._shard.accounts if self._shard else spec.accounts, result,
+                                        store, self.echo, self.err, self.warn)
         if venues is None:  # the readers did not start
             store.close()
             return 1
-        built, sinks = venues
+        built, self._readers, sinks = venues
         adapters = built.by_key
         runner, desk, parts = self.runner, self.desk, self.parts = build_runner_and_desk(
             graph, adapters, store, sinks=sinks, lock_path=Path(self.opts.lock_file), dry_run=spec.dry_run,
@@ -247,26 +254,6 @@ class Daemon(PolicyReloads):
             store.close()
             return 2
         return await self._serve(runner, desk, parts, store, adapters, api, holder)
-
-    async def _venues_and_sinks(self, accounts: Sequence[Any], result: Any, store: Any) -> Optional[tuple[Any, list]]:
-        """The accounts' adapters (:func:`venue_adapters`) and the runner's sinks; the sinks built on
-        a thread while the readers start (each a fresh interpreter that imports ccxt, a second or
-        so), so that the start waits for the longer of the two, not their sum. None, said, when
-        the readers do not start: the sinks built by then are closed, never started."""
-        building = asyncio.ensure_future(asyncio.to_thread(runner_sinks, result, store, SinkOptions(
-            policies=self.opts.policies, runbooks=self.opts.runbooks, external_url=self.opts.external_url or None,
-            audit_anchor_every_ms=self.opts.audit_anchor_every_ms), echo=self.echo, err=self.err,
-            warn=self.warn))
-        built, self._readers = await venue_adapters(accounts, self.opts.readers, self.err)
-        sinks = await building
-        if built is None:
-            for sink in sinks:
-                try:
-                    await sink.aclose()
-                except Exception:  # noqa: BLE001 - closing is best effort: the start has failed already
-                    pass
-            return None
-        return built, sinks
 
     async def _close_readers(self) -> None:
         if self._readers is not None:

@@ -137,7 +137,7 @@ def test_readers_that_do_not_start_stop_the_start_in_one_line_and_nothing_runs(t
     (``--readers 0``), the store closed; no runner, no lease. The sinks, built while the readers
     start, are each closed."""
     import killswitch.process.bootstrap as bootstrap_module
-    import killswitch.process.daemon as daemon_module
+    import killswitch.process.start as start_module
 
     async def refused(accounts, readers, **kw):
         raise RuntimeError("reader 0 ended before it was ready")
@@ -157,7 +157,7 @@ def test_readers_that_do_not_start_stop_the_start_in_one_line_and_nothing_runs(t
         return sinks
 
     monkeypatch.setattr(bootstrap_module, "reader_adapters", refused)
-    monkeypatch.setattr(daemon_module, "runner_sinks", sinks_that_say_their_close)
+    monkeypatch.setattr(start_module, "runner_sinks", sinks_that_say_their_close)
     said: list[str] = []
     daemon = _daemon(tmp_path, exchange, monkeypatch, said)
     daemon.opts.readers = 1
