@@ -4,7 +4,8 @@ What it owns
     * :class:`OrderBudget`: an async token bucket of ``orders_per_second`` that every create and
       cancel of one account spends, callers served in arrival order;
     * :class:`RequestPacer`: ccxt's request-weight limit as a token bucket that credits idle time,
-      in place of ccxt's own limiter, and the burst it may spend at once (:data:`RATE_LIMIT_BURST`);
+      in place of ccxt's own limiter, and the burst it may spend at once (:data:`RATE_LIMIT_BURST`,
+      or the dialect's ceiling where the venue refuses past a counter: never overdrawn);
       the reads a cancel waits on (:func:`urgent_reads`) sent ahead of the others; the bucket
       both are (:class:`TokenBucket`), each spending it by its own rule;
     * taking a venue's order-count-limited endpoints (declared by its dialect) off ccxt's weight
@@ -93,10 +94,23 @@ class RequestPacer(TokenBucket):
     whole cost (Binance: 50 weight at ccxt's 20 a second, 2.5 s) however long the runner was
     idle. This bucket keeps ccxt's long-run rate (``1 / rateLimit``: half of the venue's
     published limit on Binance) without that wait: at a 1 s interval a snapshot that weighs
-    less than a second's refill never waits."""
+    less than a second's refill never waits.
 
-    def __init__(self, rate: float, capacity: float = RATE_LIMIT_BURST, clock: Callable[[], float] = time.monotonic):
+    ``ceiling``: the capacity is the venue's own counter, which refuses the call past it (Kraken
+    spot's call counter: ``EAPI:Rate limit exceeded``, then the key locked out a while): no
+    request overdraws it, an urgent read's neither; each waits until its whole cost is there
+    (one costing more than the capacity: a full bucket), so what goes at once is never more than
+    the capacity."""
+
+    def __init__(self, rate: float, capacity: float = RATE_LIMIT_BURST, clock: Callable[[], float] = time.monotonic,
+                 *, ceiling: bool = False):
         super().__init__(rate, capacity, clock, "the request rate")
+        self.ceiling = ceiling
+
+    def _room(self, cost: float) -> float:
+        """The tokens the bucket must hold before a request of ``cost`` goes: any but a debt (one
+        request may overdraw it), or under a ceiling its whole cost."""
+        return min(cost, self.capacity) if self.ceiling else 0.0
 
     def available(self) -> float:
         """The cost units that could go now without a wait (below 0: the debt a request waits out)."""
@@ -107,7 +121,8 @@ class RequestPacer(TokenBucket):
         charged = isinstance(cost, Charged)  # an order the venue weighs like a read: charged, never queued
         cost = 1.0 if cost is None else float(cost)
         # a look-up a cancel waits on (:func:`urgent_reads`): the same, within a burst of debt
-        if charged or (cost > 0 and _URGENT.get() and self.available() - cost >= -self.capacity):
+        floor = 0.0 if self.ceiling else -self.capacity
+        if charged or (cost > 0 and _URGENT.get() and self.available() - cost >= floor):
             self._refill()
             last_look("request")
             self.tokens -= cost  # the reads after it wait out what it cost
@@ -117,8 +132,9 @@ class RequestPacer(TokenBucket):
             return
         async with self._lock:
             self._refill()
-            while self.tokens < 0:
-                await asyncio.sleep(-self.tokens / self.rate)
+            room = self._room(cost)
+            while self.tokens < room:
+                await asyncio.sleep((room - self.tokens) / self.rate)
                 self._refill()
             # the last wait before a request leaves: an order in it asks its caller's send gate
             # again (a runner's lease term may have run out meanwhile); reads pass
@@ -126,13 +142,16 @@ class RequestPacer(TokenBucket):
             self.tokens -= cost
 
 
-def pace_requests(ex: Any) -> None:
+def pace_requests(ex: Any, ceiling: Optional[float] = None) -> None:
     """Put a :class:`RequestPacer` at ccxt's own rate in place of ccxt's ``throttle`` on ``ex``
-    (a client with ccxt's rate limiting on); a client without ``rateLimit`` is left as it is."""
+    (a client with ccxt's rate limiting on), its capacity the venue's ``ceiling`` where it has one
+    (in ccxt's cost units; never overdrawn), else :data:`RATE_LIMIT_BURST`; a client without
+    ``rateLimit`` is left as it is."""
     rate_limit_ms = getattr(ex, "rateLimit", None)
     if not getattr(ex, "enableRateLimit", False) or not isinstance(rate_limit_ms, (int, float)) or rate_limit_ms <= 0:
         return
-    ex.throttle = RequestPacer(1000.0 / rate_limit_ms)
+    rate = 1000.0 / rate_limit_ms
+    ex.throttle = RequestPacer(rate) if ceiling is None else RequestPacer(rate, ceiling, ceiling=True)
 
 
 def weigh_endpoints(ex: Any, costs: Mapping[tuple[str, str, str], float],

@@ -91,7 +91,7 @@ def configure_client(ex: Any, dialect: Dialect, *, market_type: str, sandbox: bo
     share_tls_context(ex)  # (building one per client held the loop at start: tls.py)
     install_keccak()  # a wallet's signatures hashed in C, not on the loop in Python
     dialect.prepare_client(ex)
-    pace_requests(ex)
+    pace_requests(ex, dialect.request_ceiling)
     costs = {**{e: 0.0 for e in dialect.order_count_endpoints}, **dialect.read_weights}
     if (costs or dialect.order_weight_endpoints) and hasattr(ex, "calculate_rate_limiter_cost"):
         weigh_endpoints(ex, costs, dialect.order_weight_endpoints)

@@ -30,7 +30,7 @@ from killswitch.snapshot import Order, Snapshot
 from killswitch.weights import WeightLimit
 
 from ..base import StreamHealth
-from .budget import WeightMeter, meter_requests, urgent_reads
+from .budget import RequestPacer, WeightMeter, meter_requests, urgent_reads
 from .calls import Op
 from .client import Factory, Urls, configure_client, create_client
 from .dialects.base import Dialect
@@ -62,6 +62,9 @@ class StreamedSnapshots(RestSnapshots):
                                secrets=self._secrets)
             configure_client(ex, self.dialect, market_type=self.market_type, sandbox=sandbox, urls=urls,
                              secrets=self._secrets)
+            if self.dialect.request_ceiling is not None and isinstance(getattr(self._ex, "throttle", None),
+                                                                       RequestPacer):
+                ex.throttle = self._ex.throttle  # one counter a key: its stream's token call spends it too
             limit = self.weight_limit  # its REST requests (the listen key's) count against the venue's limit too
             meter_requests(ex, self.weight_meter, counts_requests=bool(limit and limit.counts_requests),
                            used_header=limit.used_header if limit else None, weigh=self.dialect.request_weight)

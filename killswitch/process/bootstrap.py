@@ -24,12 +24,12 @@ from pathlib import Path
 from types import EllipsisType
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, NamedTuple, Optional, Sequence
 
-from ..compile.compiler import CompileResult
 from ..sources import MAX_FILE_BYTES, compile_sources
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from adapters.base import AdapterError, ExchangeAdapter
 
+    from ..compile.compiler import CompileResult
     from ..compile.graph import DecisionGraph
     from ..events import Sink
     from ..face.desk.desk import Desk

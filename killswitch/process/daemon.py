@@ -49,18 +49,24 @@ from ..sources import revision_text
 from ..state.store import FencedError, StoreError
 from .bootstrap import (
     AccountsError,
-    SinkOptions,
     build_runner_and_desk,
     open_state,
     read_accounts,
-    runner_sinks,
-    venue_adapters,
 )
 from .options import RunOptions
 from .pod_label import PodRoleLabel
 from .reloads import PolicyReloads, compile_policy_sources, policy_mtimes
 from .shard import ShardRefused, ShardStart, firm_link, shard_start, start_shard
-from .start import attach_signin, audit_sinks, graph_to_run, load_proxy, load_signin, load_tls, start_api
+from .start import (
+    attach_signin,
+    audit_sinks,
+    graph_to_run,
+    load_proxy,
+    load_signin,
+    load_tls,
+    start_api,
+    venues_and_sinks,
+)
 from .tasks import EXIT, RESTART, Supervisor, Task
 from .tokens import TokensReloader
 
@@ -207,16 +213,13 @@ class Daemon(PolicyReloads):
                 return 2 if isinstance(e, ShardRefused) else 1
         graph = result.graph
         assert graph is not None  # (compiled, or the last good bundle)
-        built, self._readers = await venue_adapters(self._shard.accounts if self._shard else spec.accounts,
-                                                    self.opts.readers, self.err)  # None: the readers did not start
-        if built is None:
+        venues = await venues_and_sinks(self.opts, self._shard.accounts if self._shard else spec.accounts, result,
+                                        store, self.echo, self.err, self.warn)
+        if venues is None:  # the readers did not start
             store.close()
             return 1
+        built, self._readers, sinks = venues
         adapters = built.by_key
-        sinks = runner_sinks(result, store, SinkOptions(
-            policies=self.opts.policies, runbooks=self.opts.runbooks, external_url=self.opts.external_url or None,
-            audit_anchor_every_ms=self.opts.audit_anchor_every_ms), echo=self.echo, err=self.err,
-            warn=self.warn)
         runner, desk, parts = self.runner, self.desk, self.parts = build_runner_and_desk(
             graph, adapters, store, sinks=sinks, lock_path=Path(self.opts.lock_file), dry_run=spec.dry_run,
             holder=holder, lease_ttl_ms=self.opts.lease_ttl_ms, policy_error=policy_error,

@@ -8,7 +8,9 @@ shared token taken as :mod:`.shared` says, beside a tokens document only when as
 tokens scrubbed from the log by value, over TLS when a web config file is given (refused, and
 nothing served, when its certificate or key cannot be served: never plain HTTP instead; an
 address it cannot listen on, a port in use, is said as the operator's to change: exit 2), with
-the trusted-proxy mode when a proxy's document is given (:func:`load_proxy`, :func:`trusted_proxy`).
+the trusted-proxy mode when a proxy's document is given (:func:`load_proxy`, :func:`trusted_proxy`);
+:func:`venues_and_sinks` — the accounts' adapters and the runner's sinks, the sinks built on a
+thread while the reader processes start.
 
 Must not: tick, take the lease or start a task (the daemon does: :mod:`killswitch.process.daemon`).
 """
@@ -21,15 +23,18 @@ import os
 from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
 from ..compile.compiler import CompileResult, compile_documents
+from ..engine.columns import load_arrays
 from ..face.api.admission import Admission
 from ..policy.accounts_doc import Account
 from ..policy.load import load_sources
 from ..sources import revision_text
 from ..zones import zone, zone_known
+from .bootstrap import Adapters, SinkOptions, runner_sinks, venue_adapters
 from .shared import beside_warning, shared_token_of
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from ..audit.siem.shipper import AuditSinks
+    from ..events import Sink
     from ..face.api.proxy import ProxyConfig
     from ..face.api.tls.context import LiveTls
     from ..face.desk.desk import Desk
@@ -92,6 +97,34 @@ def graph_to_run(result: CompileResult, store: "StateStore", strict: bool, decla
         f"(revision {revision}) from the state until they are fixed")
     assert bundle is not None  # (the fallback was compiled from it)
     return fallback, policy_error, list(bundle.sources)
+
+
+async def venues_and_sinks(opts: Any, accounts: Sequence[Account], result: CompileResult, store: "StateStore",
+                           echo: Callable[[str], None], err: Callable[[str], None], warn: Callable[[str], None]
+                           ) -> Optional[tuple[Adapters, Any, list["Sink"]]]:
+    """The accounts' adapters with their reader pool (:func:`~.bootstrap.venue_adapters`) and the
+    runner's sinks (:func:`~.bootstrap.runner_sinks`, the runner's numpy imported with them:
+    :func:`~killswitch.engine.columns.load_arrays`). The sinks are built on a thread while the
+    readers start (each a fresh interpreter that imports ccxt, a second or so): the start waits
+    for the longer of the two, not their sum. None, said, when the readers do not start: the
+    sinks built by then are closed, never started."""
+    def build_sinks() -> list["Sink"]:
+        load_arrays()
+        return runner_sinks(result, store, SinkOptions(
+            policies=opts.policies, runbooks=opts.runbooks, external_url=opts.external_url or None,
+            audit_anchor_every_ms=opts.audit_anchor_every_ms), echo=echo, err=err, warn=warn)
+
+    building = asyncio.ensure_future(asyncio.to_thread(build_sinks))
+    built, pool = await venue_adapters(accounts, opts.readers, err)
+    sinks = await building
+    if built is None:
+        for sink in sinks:
+            try:
+                await sink.aclose()
+            except Exception:  # noqa: BLE001 - closing is best effort: the start has failed already
+                pass
+        return None
+    return built, pool, sinks
 
 
 def load_tls(path: str, echo: Callable[[str], None], err: Callable[[str], None]) -> "Optional[LiveTls]":

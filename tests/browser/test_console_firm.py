@@ -12,7 +12,7 @@ from __future__ import annotations
 import signal
 from typing import Any
 
-from tests.integration.test_firm_board import TOKEN, two_shards
+from tests.integration.firm.test_board import TOKEN, two_shards
 from tests.integration.test_shards import pg_url  # noqa: F401 - the fixture
 from tests.state.conftest import pg_server  # noqa: F401 - the session PostgreSQL fixture
 

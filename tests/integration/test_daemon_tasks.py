@@ -134,13 +134,30 @@ def test_the_apis_loop_ending_under_it_is_said_as_the_api_task_and_the_runner_go
 def test_readers_that_do_not_start_stop_the_start_in_one_line_and_nothing_runs(tmp_path, exchange, monkeypatch):
     """A reader process that never says it is ready (here: its pool cannot start) stops ``ksctl
     run`` before anything is built on it: exit 1, one READERS_FAILED line naming the way back
-    (``--readers 0``), the store closed; no runner, no lease."""
+    (``--readers 0``), the store closed; no runner, no lease. The sinks, built while the readers
+    start, are each closed."""
     import killswitch.process.bootstrap as bootstrap_module
+    import killswitch.process.start as start_module
 
     async def refused(accounts, readers, **kw):
         raise RuntimeError("reader 0 ended before it was ready")
 
+    built: list[str] = []
+    closed: list[str] = []
+
+    def sinks_that_say_their_close(*args, **kw):
+        sinks = bootstrap_module.runner_sinks(*args, **kw)
+        for sink in sinks:
+            async def aclose(close=sink.aclose, name=sink.name):
+                closed.append(name)
+                await close()
+
+            sink.aclose = aclose
+            built.append(sink.name)
+        return sinks
+
     monkeypatch.setattr(bootstrap_module, "reader_adapters", refused)
+    monkeypatch.setattr(start_module, "runner_sinks", sinks_that_say_their_close)
     said: list[str] = []
     daemon = _daemon(tmp_path, exchange, monkeypatch, said)
     daemon.opts.readers = 1
@@ -148,6 +165,7 @@ def test_readers_that_do_not_start_stop_the_start_in_one_line_and_nothing_runs(t
     failed = [line for line in said if "READERS_FAILED" in line]
     assert len(failed) == 1 and "reader 0 ended before it was ready" in failed[0] and "--readers 0" in failed[0]
     assert getattr(daemon, "runner", None) is None  # nothing built on the readers
+    assert built == ["telemetry", "audit-anchor", "runbooks", "notify"] and closed == built, (built, closed)
     store = open_store(f"sqlite://{tmp_path / 'state.db'}")
     try:
         assert store.lease().holder is None

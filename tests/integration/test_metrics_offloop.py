@@ -10,7 +10,7 @@ import urllib.request
 
 from killswitch import metrics
 from killswitch.face.readout import readout
-from tests.integration.test_gate_view_runner import make, serving, tick
+from tests.integration.gate.test_view_runner import make, serving, tick
 
 
 def get(url: str, path: str) -> str:

@@ -253,3 +253,38 @@ def test_cancel_all_and_the_switch_take_the_resting_orders():
             await ex.close()
 
     serve(body)
+
+
+def test_the_keys_call_counter_refuses_past_its_maximum_and_the_paced_client_never_reaches_it(monkeypatch):
+    """The face keeps each key's call counter as Kraken documents it (an Intermediate key: 20,
+    decaying 0.5 a second; trade history 2): an unpaced client's 21st call at once is ``EAPI:Rate
+    limit exceeded``. The account's paced client sends 45 calls' reads as fast as it may and none
+    is refused: it waits, on the engine's clock, for the counter to decay."""
+    import types
+
+    import ccxt
+
+    from adapters.ccxt_exchange import budget
+
+    async def body(srv, ad, eng):
+        ex, pacer = ad._ex, ad._ex.throttle
+        ex.enableRateLimit = False
+        for _ in range(20):
+            await ex.privatePostBalanceEx()
+        with pytest.raises(ccxt.BaseError, match="EAPI:Rate limit exceeded"):
+            await ex.privatePostBalanceEx()
+        eng.advance(40_000)  # the counter decayed to 0
+        ex.enableRateLimit = True
+
+        async def sleep(delay: float) -> None:  # the pacer's waits pass on the engine's clock
+            eng.advance(int(delay * 1000) + 1)
+
+        monkeypatch.setattr(budget, "asyncio", types.SimpleNamespace(sleep=sleep))
+        pacer._clock, pacer._last = (lambda: eng.now() / 1000), eng.now() / 1000
+        start = eng.now()
+        for _ in range(15):
+            await ex.privatePostBalanceEx()
+            await ex.privatePostTradesHistory()
+        assert eng.now() - start >= (45 - 20) / 0.5 * 1000 - 1000  # the calls past 20 waited for the decay
+
+    serve(body)

@@ -286,6 +286,11 @@ class Dialect(StreamHooks, CancelHooks, ReadHooks, VenueNamed):
     # (api, METHOD, path) → the request weight the venue publishes for a read whose cost in ccxt's
     # table is another: ccxt's limiter then paces the snapshot's reads at what they cost the venue
     read_weights: Mapping[tuple[str, str, str], float] = field(default_factory=dict)
+    # The most of ccxt's cost units the venue's own counter holds, where it refuses the call past
+    # it (Kraken spot's call counter: its maximum in the units its reads are paced in): the
+    # request pacer's capacity, never overdrawn. None: the pacer's burst (budget.RATE_LIMIT_BURST),
+    # where the venue counts over a window that holds more
+    request_ceiling: Optional[float] = None
     # How old, in seconds, the list of every open order a snapshot carries may be: 0 lists them at
     # every snapshot; more where that list is the heavy read of a snapshot for the venue's weight
     # limit. Whatever the age, an order sent or cancelled through the adapter makes the next

@@ -34,7 +34,10 @@ What it owns
       (https://docs.kraken.com/api/docs/guides/spot-rest-ratelimits: Starter 15 decaying
       0.33 a second, Intermediate 20 at 0.5, Pro 20 at 1; ledger and trade history cost 2, the
       order endpoints nothing there: they have a counter of their own per pair). Declared for
-      an Intermediate key; the public ticker is limited per IP (about one a second).
+      an Intermediate key (:data:`TIER`): its reads paced at the counter's decay, their burst
+      never past its maximum (the pacer's ceiling: past it Kraken answers ``EAPI:Rate limit
+      exceeded`` and locks the key out a while); the public ticker is limited per IP (about one
+      a second).
 
 What it must not do
     import ccxt or hold account state (see :mod:`adapters.ccxt_exchange.dialects.base`).
@@ -75,14 +78,23 @@ FREE = frozenset({"AddOrder", "AddOrderBatch", "AmendOrder", "EditOrder", "Cance
                   "CancelAll", "CancelAllOrdersAfter"})
 DOUBLE = frozenset({"Ledgers", "QueryLedgers", "TradesHistory", "QueryTrades"})
 
-# ccxt's pacing of the account's client, in its cost (× its rateLimit of 1 s): the private reads
-# at an Intermediate key's decay (one call every 2 s; a read of the counter's 2, twice that: ccxt's
-# table charged trade history 6 and the stream's token 3), the public ticker at about one a second
+# the key's call counter by verification tier (RATE_LIMITS): (its maximum, its decay a second);
+# the account's client is paced for TIER's (a Starter key's counter holds less and decays slower)
+COUNTER_TIERS: Mapping[str, tuple[float, float]] = {
+    "Starter": (15.0, 0.33), "Intermediate": (20.0, 0.5), "Pro": (20.0, 1.0)}
+TIER = "Intermediate"
+COUNTER_MAX, COUNTER_DECAY = COUNTER_TIERS[TIER]
+# one call of the counter in ccxt's cost, which its rateLimit of 1 s paces at 1 a second: 2,
+# one call every 2 s at an Intermediate key's decay
+CALL_COST = 1.0 / COUNTER_DECAY
+
+# ccxt's pacing of the account's client, in its cost: the private reads at the key's decay (a read
+# of the counter's 2, twice a call: ccxt's table charged trade history 6 and the stream's token 3),
+# the public ticker at about one a second
 READ_PACE: Mapping[tuple[str, str, str], float] = {
-    ("private", "POST", "BalanceEx"): 2.0, ("private", "POST", "Balance"): 2.0,
-    ("private", "POST", "OpenOrders"): 2.0, ("private", "POST", "ClosedOrders"): 2.0,
-    ("private", "POST", "QueryOrders"): 2.0, ("private", "POST", "GetWebSocketsToken"): 2.0,
-    **{("private", "POST", name): 4.0 for name in sorted(DOUBLE)}, ("public", "GET", "Ticker"): 1.0}
+    **{("private", "POST", name): CALL_COST for name in ("BalanceEx", "Balance", "OpenOrders", "ClosedOrders",
+                                                          "QueryOrders", "GetWebSocketsToken")},
+    **{("private", "POST", name): 2 * CALL_COST for name in sorted(DOUBLE)}, ("public", "GET", "Ticker"): 1.0}
 
 
 def _trigger_time(answer: Any) -> Any:
@@ -120,6 +132,9 @@ class KrakenDialect(KrakenSpotStream, Dialect):
     order_count_endpoints: frozenset[tuple[str, str, str]] = frozenset(
         ("private", "POST", name) for name in ("AddOrder", "CancelOrder", "CancelAllOrdersAfter"))
     read_weights: Mapping[tuple[str, str, str], float] = field(default_factory=lambda: dict(READ_PACE))
+    # what the account's reads may spend at once: the counter's maximum, in ccxt's cost (40: 20
+    # calls; the pacer's burst of 200 let 100 reads go at once, which Kraken refuses past the 20th)
+    request_ceiling: Optional[float] = COUNTER_MAX * CALL_COST
     # a spot snapshot: the balances, the held assets' tickers (public: nothing of the key's
     # counter) and the open orders, at every snapshot
     spot_reads: tuple[Read, ...] = (Read(BALANCE, 1), Read(TICKER, 0), Read(rows.OPEN_ORDERS, 1, orders=True))

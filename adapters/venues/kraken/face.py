@@ -15,6 +15,9 @@ What it answers, as Kraken documents it
     * signed requests: ``API-Key`` and ``API-Sign`` = base64 HMAC-SHA512, keyed by the base64
       decoded secret, of the path and SHA-256 of the nonce and the POST body; the nonce must grow
       for each key (``EAPI:Invalid nonce``);
+    * each key's call counter (an Intermediate key's: 20 at most, decaying 0.5 a second on the
+      engine's clock; trade history 2, the trading endpoints nothing, every other signed call
+      1): a call that would take it past 20 is ``EAPI:Rate limit exceeded``, not counted;
     * the engine's markets as spot pairs (``XBTUSDT``), the account's spot balances (what its
       resting orders hold in ``hold_trade``), the marks as tickers;
     * an order is the engine's spot order (:mod:`adapters.simulated.spot`): a market order or
@@ -38,7 +41,8 @@ What it answers, as Kraken documents it
     (tests/unit/adapters/venues/test_kraken_spot.py).
 
 What it must not do
-    keep exchange state beyond each key's last nonce, or reach beyond the server it is handed.
+    keep exchange state beyond each key's last nonce and call counter, or reach beyond the server
+    it is handed.
 """
 
 from __future__ import annotations
@@ -64,6 +68,8 @@ from ...simulated.faces.shared import (
     routes,
 )
 from .face_rows import (
+    COUNTER_DECAY,
+    COUNTER_MAX,
     INVALID_ARGUMENTS,
     INVALID_KEY,
     INVALID_NONCE,
@@ -75,6 +81,7 @@ from .face_rows import (
     asset_id,
     asset_pair,
     asset_row,
+    counter_cost,
     describe,
     engine_id,
     error_text,
@@ -93,6 +100,8 @@ CONDITIONAL_ORDERS = True  # its stop-loss and take-profit orders rest (the demo
 
 # each engine's keys → the last nonce each signed with (a weak map: gone with the engine)
 NONCES: "weakref.WeakKeyDictionary[Any, dict[str, int]]" = weakref.WeakKeyDictionary()
+# each engine's keys → their call counter: (its level, the engine ms it was last decayed at)
+COUNTERS: "weakref.WeakKeyDictionary[Any, dict[str, tuple[float, int]]]" = weakref.WeakKeyDictionary()
 # each engine's websocket tokens → the account each was given to (GetWebSocketsToken)
 TOKENS: "weakref.WeakKeyDictionary[Any, dict[str, str]]" = weakref.WeakKeyDictionary()
 TOKEN_EXPIRES_S = 900  # what Kraken says of a token: used to subscribe within 15 minutes
@@ -158,7 +167,18 @@ class KrakenSpotFace(RestFace):
         if not nonce.isdigit() or int(nonce) <= seen.get(key, -1):
             raise self.fail(INVALID_NONCE)
         seen[key] = int(nonce)
+        self.count_call(key, request.path)
         return account
+
+    def count_call(self, key: str, path: str) -> None:
+        """The key's counter decayed to now and charged ``path``'s call, or ``EAPI:Rate limit
+        exceeded`` where that would take it past its maximum (the call not counted)."""
+        counters, now = COUNTERS.setdefault(self.engine, {}), self.engine.now()
+        level, at = counters.get(key, (0.0, now))
+        level = max(0.0, level - (now - at) / 1000 * COUNTER_DECAY) + counter_cost(path)
+        if level > COUNTER_MAX:
+            raise self.fail(RATE_LIMIT)
+        counters[key] = (level, now)
 
     def no_permission(self, key: str, account: str) -> VenueFail:
         return self.fail(PERMISSION_DENIED)

@@ -35,6 +35,19 @@ PERMISSION_DENIED = "EGeneral:Permission denied"
 RATE_LIMIT = "EAPI:Rate limit exceeded"
 UNKNOWN_METHOD = "EGeneral:Unknown method"
 
+# the key's call counter (https://docs.kraken.com/api/docs/guides/spot-rest-ratelimits), as an
+# Intermediate key's: at most 20, decaying 0.5 a second; trade history 2 a call, the trading
+# endpoints nothing (the engine's per-pair counter), every other private call 1
+COUNTER_MAX, COUNTER_DECAY = 20.0, 0.5
+COUNTER_FREE = frozenset({"AddOrder", "CancelOrder", "CancelAll", "CancelAllOrdersAfter"})
+COUNTER_DOUBLE = frozenset({"TradesHistory"})
+
+
+def counter_cost(path: str) -> float:
+    """What a private call of ``path`` (``/0/private/<name>``) adds to the key's counter."""
+    name = path.rsplit("/", 1)[-1]
+    return 0.0 if name in COUNTER_FREE else 2.0 if name in COUNTER_DOUBLE else 1.0
+
 # the engine's (Binance) codes → Kraken's error strings (code and words are one string there)
 CODES: dict[int, tuple[str, str]] = engine_codes(
     duplicate_id=(INVALID_ARGUMENTS, "cl_ord_id"),

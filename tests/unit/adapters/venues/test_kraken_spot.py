@@ -539,6 +539,48 @@ def test_the_client_paces_each_private_read_by_what_it_costs_the_keys_counter():
     assert {p: paced[p] / 2 for p in paced} == counted  # the pace is the counter's units at 0.5 a second
 
 
+def test_a_burst_of_reads_never_takes_the_keys_counter_past_its_maximum(monkeypatch):
+    """Kraken's call counter holds 20 calls (an Intermediate key) and decays 0.5 a second; past it
+    the key is refused (EAPI:Rate limit exceeded) and locked out a while. The pacer's burst of 200
+    let 60 reads (80 calls) go at once: its ceiling is now the counter's 40 of ccxt's cost, never
+    overdrawn. The counter is kept as Kraken documents it, on the pacer's clock."""
+    from adapters.ccxt_exchange import budget
+    from adapters.venues.kraken.dialect import COUNTER_DECAY, COUNTER_MAX
+
+    now = [0.0]
+    real_sleep = asyncio.sleep
+
+    async def fake_sleep(delay):
+        now[0] += delay
+        await real_sleep(0)
+
+    monkeypatch.setattr(budget.asyncio, "sleep", fake_sleep)
+    venue = KrakenVenue(private_TradesHistory={"error": [], "result": {"trades": {}, "count": 0}})
+    counter = {"level": 0.0, "at": 0.0, "peak": 0.0}
+    answer = venue.fetch
+
+    async def counted(url, *args, **kw):
+        path = urlsplit(url).path
+        calls = 2 if path.endswith("/TradesHistory") else 1 if "/private/" in path else 0
+        level = max(0.0, counter["level"] - (now[0] - counter["at"]) * COUNTER_DECAY) + calls
+        counter.update(level=level, at=now[0], peak=max(counter["peak"], level))
+        return await answer(url, *args, **kw)
+
+    venue.fetch = counted  # type: ignore[method-assign]
+
+    async def work(a):
+        pacer = a._ex.throttle
+        assert isinstance(pacer, budget.RequestPacer) and pacer.capacity == 2 * COUNTER_MAX
+        pacer._clock, pacer._last = (lambda: now[0]), now[0]
+        reads = [a._ex.privatePostBalanceEx, a._ex.privatePostOpenOrders, a._ex.privatePostTradesHistory] * 20
+        await asyncio.gather(*(read() for read in reads))
+
+    using(venue, work)
+    assert len(venue.requests) == 60
+    assert counter["peak"] <= COUNTER_MAX  # 80 calls, never more than 20 on the counter
+    assert now[0] > 0  # the reads past the counter's maximum waited for it to decay
+
+
 class ToldTrades:
     """An account stream's word on the trades, as the adapter reads it: the stamp they are whole
     under, the trades it keeps (the newest three) and how many it told."""

@@ -188,6 +188,45 @@ def test_request_pacer_credits_idle_time_and_lets_a_request_in_debt_wait(monkeyp
     run(go())
 
 
+def test_a_pacer_under_the_venues_ceiling_never_overdraws_it_an_urgent_read_neither(monkeypatch):
+    """Where the venue refuses a call past its counter (Kraken spot), the capacity is a ceiling:
+    a request waits for its whole cost, an urgent read goes ahead only within it, and one that
+    costs more than the ceiling goes from a full bucket; without a ceiling one request may
+    overdraw the bucket (ccxt's rule), as above."""
+    from adapters.ccxt_exchange.budget import RequestPacer, urgent_reads
+
+    now = [0.0]
+    real_sleep = asyncio.sleep
+
+    async def fake_sleep(delay):
+        now[0] += delay
+        await real_sleep(0)
+
+    monkeypatch.setattr("adapters.ccxt_exchange.budget.asyncio.sleep", fake_sleep)
+    pacer = RequestPacer(1.0, capacity=40.0, clock=lambda: now[0], ceiling=True)
+    lows: list[float] = []
+
+    async def read(cost, urgent=False):
+        if urgent:
+            with urgent_reads():
+                await pacer(cost)
+        else:
+            await pacer(cost)
+        lows.append(pacer.tokens)
+
+    async def go():
+        await asyncio.gather(*(read(c) for c in (2, 4, 2) * 10))
+        assert min(lows) >= 0 and now[0] > 0
+        await read(2, urgent=True)  # nothing left: it waits for its cost, not into a debt
+        assert min(lows) >= 0
+        now[0] += 100.0
+        waited = now[0]
+        await read(60)  # more than the ceiling: it goes from a full bucket, at once
+        assert now[0] == waited and lows[-1] == pytest.approx(-20.0)
+
+    run(go())
+
+
 def test_ccxt_clients_are_paced_by_the_request_pacer_at_ccxts_rate():
     from adapters.ccxt_exchange.budget import RequestPacer
 

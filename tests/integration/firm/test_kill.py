@@ -15,11 +15,21 @@ import os
 import signal
 import subprocess
 
+from tests.integration.firm.test_firm import (
+    ENV,
+    ORDER_A,
+    ORDER_B,
+    _allowed,
+    _call,
+    _files,
+    _logs,
+    _order_status,
+    _rest_entry,
+    _run,
+)
+from tests.integration.test_processes import KSCTL, Sim, stop, wait_for
+from tests.integration.test_shards import pg_url  # noqa: F401 - the fixture
 from tests.procs import free_port
-
-from .test_firm import ENV, ORDER_A, ORDER_B, _allowed, _call, _files, _logs, _order_status, _rest_entry, _run
-from .test_processes import KSCTL, Sim, stop, wait_for
-from .test_shards import pg_url  # noqa: F401 - the fixture
 
 
 def _kill(api: int) -> dict:

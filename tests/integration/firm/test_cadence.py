@@ -13,11 +13,10 @@ import subprocess
 import time
 from pathlib import Path
 
+from tests.integration.firm.test_firm import FIRM, ORDER_A, ORDER_B, _allowed, _firm, _logs, _mark, _run
+from tests.integration.test_processes import KSCTL, Sim, positions, stop, wait_for
+from tests.integration.test_shards import ENV, _inputs, _journal, pg_url  # noqa: F401 - the fixture
 from tests.procs import free_port
-
-from .test_firm import FIRM, ORDER_A, ORDER_B, _allowed, _firm, _logs, _mark, _run
-from .test_processes import KSCTL, Sim, positions, stop, wait_for
-from .test_shards import ENV, _inputs, _journal, pg_url  # noqa: F401 - the fixture
 
 
 def _firm_only(tmp: Path, port: int) -> tuple[Path, Path]:

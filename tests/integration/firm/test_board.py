@@ -19,10 +19,9 @@ import urllib.request
 from pathlib import Path
 from typing import Iterator
 
+from tests.integration.test_processes import KSCTL, Sim, stop, wait_for
+from tests.integration.test_shards import ENV, _inputs, pg_url  # noqa: F401 - the fixture
 from tests.procs import free_port
-
-from .test_processes import KSCTL, Sim, stop, wait_for
-from .test_shards import ENV, _inputs, pg_url  # noqa: F401 - the fixture
 
 TOKEN = ENV["KS_API_TOKEN"]
 
@@ -205,9 +204,8 @@ def test_a_runner_without_shards_says_so_and_an_unreadable_firm_is_a_503_not_an_
 
     from killswitch.face.api.api import make_app, start_api, stop_api
     from killswitch.runner.firm.board import BoardLink
+    from tests.integration.test_runner import parts_of, setup
     from tests.state.test_firm_board import _Unreachable
-
-    from .test_runner import parts_of, setup
 
     runner, *_, store, _, desk = setup(tmp_path)
 

@@ -21,10 +21,9 @@ from pathlib import Path
 
 import psycopg
 
+from tests.integration.test_processes import KSCTL, Sim, positions, stop, wait_for
+from tests.integration.test_shards import ENV, _inputs, _journal, pg_url  # noqa: F401 - the fixture
 from tests.procs import free_port, ticked
-
-from .test_processes import KSCTL, Sim, positions, stop, wait_for
-from .test_shards import ENV, _inputs, _journal, pg_url  # noqa: F401 - the fixture
 
 TOKEN = ENV["KS_API_TOKEN"]
 
