@@ -89,11 +89,11 @@ def quote_of(venue: str) -> str:
 def streamed_venues(quotes: tuple[str, ...] = ("USDT",)) -> dict[str, Any]:
     """The ccxt id → face module of every venue whose dialect streams (``adapters.registry``) a
     futures account over the engine's markets quoted in one of ``quotes`` (USDT by default: Kraken
-    Futures' are USD's, Hyperliquid's USDC's: tests/integration/test_stream_krakenfutures.py,
-    test_stream_hyperliquid.py). A face whose account is a spot one (Kraken spot's) is left out:
+    Futures' are USD's, Hyperliquid's USDC's: tests/integration/stream/test_krakenfutures.py,
+    stream/test_hyperliquid.py). A face whose account is a spot one (Kraken spot's) is left out:
     the scenarios these venues run are a futures book's (positions closed across a threshold,
     the legs a close is sized on); its stream is proven on its own face
-    (tests/integration/test_stream_kraken_spot.py)."""
+    (tests/integration/stream/test_kraken_spot.py)."""
     from importlib import import_module
 
     from adapters.ccxt_exchange import dialect_for

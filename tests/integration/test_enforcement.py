@@ -36,9 +36,8 @@ from killswitch.policy.load import load_text
 from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.state import open_store
 from killswitch.state.store import IntentRow
-
-from .sim_helpers import T0, quote_of, streamed_venues
-from .test_runner import BUILT, parts_of
+from tests.integration.sim_helpers import T0, quote_of, streamed_venues
+from tests.integration.test_runner import BUILT, parts_of
 
 pytest.importorskip("ccxt")
 
@@ -46,7 +45,7 @@ TICK_MS = 5_000
 FLAT = {"BTCUSDT": 60_000.0, "ETHUSDT": 3_000.0, "SOLUSDT": 140.0}
 BTC = "BTC/USDT:USDT"
 # every dialect the simulator answers as for a futures account, each polled through the real ccxt
-# adapter (a spot face's resting orders: tests/integration/test_simulated_<venue>.py)
+# adapter (a spot face's resting orders: tests/integration/simulator/test_<venue>.py)
 POLLED = tuple(v for v in VENUES if v not in spot_venues())
 # a policy that never fires: the locks here are the operator's
 QUIET = textwrap.dedent("""\
@@ -418,7 +417,7 @@ def test_a_stop_between_the_audit_row_and_the_cancel_cancels_again_without_a_sec
 
 
 
-# the faces that stream (adapters.registry) that test_stream_runner.py serves: every one but Hyperliquid's
+# the faces that stream (adapters.registry) that stream/test_runner.py serves: every one but Hyperliquid's
 STREAMED = tuple(streamed_venues(("USDT", "USD")))
 
 
@@ -434,9 +433,8 @@ def test_a_streamed_account_cancels_a_rogue_entry_at_the_stream_events_tick_not_
     import time
 
     from killswitch.process.daemon import Daemon
+    from tests.integration.stream.test_runner import serve as serve_streamed, stream_of
     from tests.procs import until
-
-    from .test_stream_runner import serve as serve_streamed, stream_of
 
     key = f"{venue}/sim-main"
     seen: dict = {}
@@ -513,9 +511,8 @@ def test_a_streamed_fill_that_grows_a_position_under_a_halt_is_reverted_at_the_s
     import time
 
     from killswitch.process.daemon import Daemon
+    from tests.integration.stream.test_runner import serve as serve_streamed, stream_of
     from tests.procs import until
-
-    from .test_stream_runner import serve as serve_streamed, stream_of
 
     key = f"{venue}/sim-main"
     seen: dict = {}
@@ -555,9 +552,8 @@ def test_a_streamed_account_cancels_a_rogue_conditional_entry_at_the_stream_even
     import time
 
     from killswitch.process.daemon import Daemon
+    from tests.integration.stream.test_runner import serve as serve_streamed, stream_of
     from tests.procs import until
-
-    from .test_stream_runner import serve as serve_streamed, stream_of
 
     key = f"{venue}/sim-main"
     seen: dict = {}

@@ -1,7 +1,7 @@
 """``revoke_trading`` end to end on the simulated exchange's Binance, Bybit and OKX faces: the
 runner built by :func:`killswitch.process.bootstrap.build_runner_and_desk` over the production CcxtAdapter, whose
 Accounts entry has a ``revoke:`` block (the master credential, the sub-account, the bot's key),
-and the bot's own ccxt client trading with that key (tests/integration/test_simulated_revoke.py).
+and the bot's own ccxt client trading with that key (tests/integration/simulator/test_revoke.py).
 
 The policy ``bot-guard`` (as tests/integration/revoke/helpers.py) enters its one stage —
 halted, the bot's key revoked, a manual reset by two people — when bot-x has been silent over a
@@ -32,10 +32,7 @@ from killswitch.cli.main import cli
 from killswitch.events import REVOKE_FAILED, TRADING_RESTORED, TRADING_REVOKED
 from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.state import open_store
-
-from .revoke.helpers import compiled
-from .test_enforcement import TICK_MS, engine, unthrottled
-from .test_simulated_revoke import (
+from tests.integration.simulator.test_revoke import (
     BOT,
     BOT_SECRET,
     MASTER,
@@ -49,6 +46,9 @@ from .test_simulated_revoke import (
     _buy,
     master_credentials,
 )
+from tests.integration.test_enforcement import TICK_MS, engine, unthrottled
+
+from .revoke.helpers import compiled
 
 pytest.importorskip("ccxt")
 

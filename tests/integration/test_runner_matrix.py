@@ -562,7 +562,7 @@ def test_each_injected_fault_ends_settled_without_a_repeat_or_a_loss(case, state
 # adapter's stream meets each of them against the simulator's websocket faces in its own suite.
 STREAM_FAULTS = {FaultKind.STREAM_DISCONNECT, FaultKind.STREAM_STALL, FaultKind.STREAM_DUPLICATE,
                  FaultKind.STREAM_OUT_OF_ORDER, FaultKind.STREAM_MALFORMED, FaultKind.LISTEN_KEY_EXPIRED}
-STREAM_SUITE = Path(__file__).with_name("test_stream_adapter.py")
+STREAM_SUITE = Path(__file__).parent / "stream" / "test_adapter.py"
 
 
 def test_every_fault_kind_has_a_case():

@@ -28,7 +28,7 @@ ROWS = (
 FACE_TERMS: dict = {}
 
 
-# Its master endpoint's switch (test_simulated_revoke.py): the sub-account, the path, what a revoke
+# Its master endpoint's switch (tests/integration/simulator/test_revoke.py): the sub-account, the path, what a revoke
 # sends (``signed``: fields the signature adds), a revoked key's order's code, a non-master's refusal.
 SWITCH_TERMS = {
     "sub_account": "bot@example.com", "path": "/sapi/v1/sub-account/subAccountApiPermission",
@@ -106,7 +106,7 @@ REFUSALS = (
 
 
 # What its stream face's private subscriptions are named, for the adapter's three watches
-# (positions, balance, orders), each subscribed apart (tests/integration/test_stream_runner.py
+# (positions, balance, orders), each subscribed apart (tests/integration/stream/test_runner.py
 # waits for all of them before a scenario starts); None here: none apart, the listen key's socket
 # carries the account's positions, balance and orders at once.
 STREAM_TOPICS = None
@@ -125,6 +125,6 @@ POSITION_MODE_READ = {"source": "GET /fapi/v3/positionRisk positionSide", "leg_f
                       "without": ("reduceOnly",)}  # Binance refuses reduceOnly beside a leg (-1106)
 
 # How a bot places, and cancels, a reduce-only stop-market sell on its face
-# (tests/integration/test_stream_conditional.py): ccxt's order type and params, and the cancel's
+# (tests/integration/stream/test_conditional.py): ccxt's order type and params, and the cancel's
 # params; ``engine``: the face serves no place of a plan order, the test places it at the engine.
 BOT_STOP = {"type": "STOP_MARKET", "params": {}, "cancel": {"trigger": True}}  # the algo service's id

@@ -35,10 +35,10 @@ ROWS = (
 # Where its face differs (test_adapter_contract.py: Terms): everywhere the contract asks of a futures
 # account. Kraken spot holds no position to reduce, no reduce-only flag, no hedge leg; its resting
 # and conditional orders (the engine's spot desk) and their cancels are proven apart
-# (tests/integration/test_simulated_kraken.py), and so is its demo (tests/cli/test_demo.py).
+# (tests/integration/simulator/test_kraken.py), and so is its demo (tests/cli/test_demo.py).
 FACE_TERMS = {"spot_only": "a spot venue: no position, reduce-only close or hedge leg; its face (resting and "
                            "conditional spot orders, their cancels) is proven by "
-                           "tests/integration/test_simulated_kraken.py"}
+                           "tests/integration/simulator/test_kraken.py"}
 
 
 # Its answers to a cancel (tests/unit/adapters/ccxt/test_cancel_property.py; the fields: see
@@ -84,7 +84,7 @@ STREAM_TOPICS = {"executions", "balances"}
 # No STREAM_BENCH: the futures runs of the streamed reaction and rogue benches (bench/stream.py,
 # bench/rogue.py) measure a futures book (a mark crossing a threshold closes positions), which a
 # spot account does not hold; their spot runs (--market spot) hold its base assets and read the
-# terms below. Its stream is proven by tests/integration/test_stream_kraken_spot.py.
+# terms below. Its stream is proven by tests/integration/stream/test_kraken_spot.py.
 
 # The streamed reaction bench's terms of its spot account (bench/stream.py --market spot,
 # bench/stream_spot.py): what the real venue's ticker adds to the reaction (the simulator pushes a

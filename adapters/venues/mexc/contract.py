@@ -145,7 +145,7 @@ REFUSALS = (
 # the streamed runner and enforcement tests are the venue's own face's: the contract API's. A spot
 # account streams from the spot websocket (face_spot_stream.py), a face of its own beside, whose
 # book holds no position and no conditional order, the shapes those tests and benches measure:
-# its stream is proven in tests/integration/test_stream_mexc_spot.py (a rogue spot entry cancelled
+# its stream is proven in tests/integration/stream/test_mexc_spot.py (a rogue spot entry cancelled
 # at its push under a halt among them), not in their venue lists.
 STREAM_TOPICS = {"positions", "account", "orders"}
 

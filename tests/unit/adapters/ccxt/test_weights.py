@@ -147,7 +147,7 @@ def _one_snapshot(venue: str):
 
 
 # every venue the simulator answers as for a futures account (a spot face's snapshot, its own
-# declared reads: tests/integration/test_simulated_kraken.py)
+# declared reads: tests/integration/simulator/test_kraken.py)
 @pytest.mark.parametrize("venue", [v for v in VENUES if v not in spot_venues()])
 def test_the_declared_snapshot_is_what_ccxt_sends(venue):
     dialect = dialect_for(venue)
