@@ -21,7 +21,8 @@ SHORT_MARGIN_ROW = {"pair": "ADAUSDT", "positions": "1", "type": "sell", "vol": 
 
 ROWS = (
     {"id": "kraken", "market_id": "XBTUSDT", "one_way_close": {"clientOrderId": "ks1", "reduceOnly": True},
-     "hedge_close": None, "lookup": ("fetch_open_orders", {"clientOrderId": "ks1"}), "short_leg_info": SHORT_MARGIN_ROW,
+     "hedge_close": None, "lookup": ("fetch_closed_orders", {"clientOrderId": "ks1"}),
+     "short_leg_info": SHORT_MARGIN_ROW,
      "max_client_id_length": 32,
      "countdown": ("privatePostCancelAllOrdersAfter", {"timeout": 60}),
      "raw_answers": {
