@@ -1,0 +1,110 @@
+"""A halt's closes never call one OKX endpoint past its limit. OKX limits each private endpoint per
+UID (GET /api/v5/account/positions: 10 requests per 2 s, 50011 past it); a halt cancels the
+account's orders, and each close after it reads its symbol's position afresh (the cancel made the
+known one stale: :meth:`~adapters.ccxt_exchange.known.KnownPositions._released`). ccxt's cost of
+that read (2 at its 110 ms) and the request pacer's burst of 200 let a hundred of them go at once,
+the order budget (20 a second, a burst of 20) twenty: the eleventh close was refused. The real
+ccxt okx client, its HTTP ``fetch`` answering as OKX does and refusing past the limit."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from urllib.parse import parse_qs, urlsplit
+
+import ccxt
+import ccxt.async_support as ccxt_async
+import pytest
+
+from adapters.base import CancelSelector
+from adapters.ccxt_exchange import CcxtAdapter
+from adapters.ccxt_exchange.budget import EndpointWindows
+from adapters.venues.okx.dialect import OKX
+from tests.unit.adapters.ccxt.fake import account, intent, market
+from tests.venue_fixtures import fixture
+
+POSITION = json.loads(fixture("okx-positions-isolated.json").read_text())["response"]["data"][0]
+LIMIT, WINDOW_S = 10, 2.0  # GET /api/v5/account/positions, per UID
+SYMBOLS = [f"C{i}/USDT:USDT" for i in range(LIMIT + 2)]  # a position and a resting order on each
+
+
+@pytest.fixture(autouse=True)
+def _creds(monkeypatch):
+    for k, v in (("KS_TEST_KEY", "k"), ("KS_TEST_SECRET", "s"), ("KS_TEST_PASS", "p")):
+        monkeypatch.setenv(k, v)
+
+
+def most_in_a_window(times: list[float], window_s: float) -> int:
+    return max((sum(1 for t in times if s <= t < s + window_s) for s in times), default=0)
+
+
+def okx_halt(windows: bool) -> tuple[list[float], list[str]]:
+    """Cancel every order, then close every position one after the other (as an account's send
+    lane does): the positions reads' times, and each close's outcome."""
+    ex = ccxt_async.okx({"apiKey": "k", "secret": "s", "password": "p"})
+    ex.set_markets([market(s, s.split("/")[0] + "-USDT-SWAP") for s in SYMBOLS])
+    reads: list[float] = []
+
+    async def fetch(url, method="GET", headers=None, body=None):
+        path, query = urlsplit(url).path, parse_qs(urlsplit(url).query)
+        if path == "/api/v5/account/positions":
+            now = time.monotonic()
+            if sum(1 for t in reads if t > now - WINDOW_S) >= LIMIT:
+                raise ccxt.RateLimitExceeded('okx {"code":"50011","msg":"Too Many Requests","data":[]}')
+            reads.append(now)
+            return {"code": "0", "msg": "", "data": [{**POSITION, "instId": i} for i in query["instId"][0].split(",")]}
+        if path == "/api/v5/trade/orders-pending":
+            return {"code": "0", "msg": "", "data": [
+                {"instId": m["id"], "instType": "SWAP", "ordId": str(100 + n), "clOrdId": f"ks{n}", "ordType": "limit",
+                 "side": "sell", "posSide": "net", "sz": "0.1", "px": "60000", "state": "live", "reduceOnly": "true",
+                 "accFillSz": "0", "cTime": "1700000000000", "uTime": "1700000000000"}
+                for n, m in enumerate(ex.markets[s] for s in SYMBOLS)]}
+        if path == "/api/v5/trade/orders-algo-pending":
+            return {"code": "0", "msg": "", "data": []}
+        if path in ("/api/v5/trade/cancel-order", "/api/v5/trade/cancel-batch-orders"):  # (one a symbol)
+            got = json.loads(body)
+            return {"code": "0", "msg": "", "data": [{"ordId": o["ordId"], "clOrdId": "", "sCode": "0", "sMsg": ""}
+                                                     for o in (got if isinstance(got, list) else [got])]}
+        if path in ("/api/v5/trade/order", "/api/v5/trade/batch-orders"):
+            got = json.loads(body)
+            return {"code": "0", "msg": "", "data": [{"clOrdId": o.get("clOrdId"), "ordId": "9", "sCode": "0",
+                                                      "sMsg": ""} for o in (got if isinstance(got, list) else [got])]}
+        raise AssertionError(f"unexpected request {method} {path}")
+
+    ex.fetch = fetch
+    a = CcxtAdapter(account("okx"), exchange_factory=lambda cfg: ex)
+    if not windows:  # the request pacing before: the pacer's burst alone
+        ex.endpoint_windows = EndpointWindows({})
+    outcomes: list[str] = []
+
+    async def go() -> None:
+        res = await a.cancel_orders(CancelSelector("all", ()))
+        assert len(res.canceled) == len(SYMBOLS), res
+        for n, s in enumerate(SYMBOLS):
+            try:
+                r = await a.submit(intent(symbol=s, amount=0.5, cid=f"ks{n:030d}"))
+                outcomes.append(r.status)
+            except Exception as e:  # noqa: BLE001 - the outcome is what is looked at
+                outcomes.append(getattr(getattr(e, "reason", None), "value", repr(e)))
+        await a.close()
+
+    asyncio.run(go())
+    return reads, outcomes
+
+
+def test_a_halts_closes_read_the_positions_within_okxs_limit_of_the_endpoint():
+    reads, outcomes = okx_halt(windows=True)
+    assert len(reads) == len(SYMBOLS) and most_in_a_window(reads, WINDOW_S) <= LIMIT
+    assert "RATE_LIMITED" not in outcomes and len(outcomes) == len(SYMBOLS), outcomes
+
+
+def test_without_the_endpoints_window_the_pacers_burst_sends_them_past_it():
+    reads, outcomes = okx_halt(windows=False)
+    assert outcomes.count("RATE_LIMITED") == len(SYMBOLS) - LIMIT, outcomes
+
+
+def test_okx_and_bitget_declare_their_endpoint_limits_as_ccxt_sends_them():
+    assert OKX.request_windows[("private", "GET", "account/positions")] == (LIMIT, WINDOW_S)
+    from adapters.venues.bitget.dialect import BITGET
+    assert BITGET.request_windows[("private", "GET", "v2/mix/position/all-position")] == (5, 1.0)
