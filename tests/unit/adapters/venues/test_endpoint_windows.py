@@ -4,7 +4,9 @@ account's orders, and each close after it reads its symbol's position afresh (th
 known one stale: :meth:`~adapters.ccxt_exchange.known.KnownPositions._released`). ccxt's cost of
 that read (2 at its 110 ms) and the request pacer's burst of 200 let a hundred of them go at once,
 the order budget (20 a second, a burst of 20) twenty: the eleventh close was refused. The real
-ccxt okx client, its HTTP ``fetch`` answering as OKX does and refusing past the limit."""
+ccxt okx client, its HTTP ``fetch`` answering as OKX does and refusing past the limit; each
+venue's worst case against its limit (Bitget and MEXC kept to theirs, Bybit under its own); the
+real Bitget and MEXC clients' positions reads kept to their windows."""
 
 from __future__ import annotations
 
@@ -40,6 +42,18 @@ def _creds(monkeypatch):
 
 def most_in_a_window(times: list[float], window_s: float) -> int:
     return max((sum(1 for t in times if s <= t < s + window_s) for s in times), default=0)
+
+
+def positions_endpoint(dialect) -> str:
+    """The endpoint a futures close reads its position from ("GET /api/v5/account/positions")."""
+    (positions, _), = {e for k, e in dialect.read_endpoints.items() if k in ("*", "futures")}
+    return positions
+
+
+def positions_windows(dialect) -> set[tuple[float, float]]:
+    """The windows the dialect keeps that endpoint to, keyed as ccxt sends it."""
+    positions = positions_endpoint(dialect)
+    return {limit for (_, _, path), limit in dialect.request_windows.items() if positions.endswith("/" + path)}
 
 
 def okx_halt(windows: bool) -> tuple[list[float], list[str]]:
@@ -114,9 +128,36 @@ def test_a_halts_positions_reads_stay_within_each_venues_limit_of_the_endpoint(d
     rate). Past the venue's limit of the endpoint the dialect keeps to it at run time (OKX 60
     against 10 per 2 s, Bitget 16 against 5 a second, MEXC 24 against 20 per 2 s); Bybit's
     20 stays under its 50 a second."""
-    (positions, _), = {e for k, e in dialect.read_endpoints.items() if k in ("*", "futures")}
-    requests, window_s = dialect.weight_limit.endpoint_limits[positions]
+    requests, window_s = dialect.weight_limit.endpoint_limits[positions_endpoint(dialect)]
     worst = max(1.0, dialect.order_rate) + dialect.order_rate * window_s
-    kept = {limit for (_, _, path), limit in dialect.request_windows.items() if positions.endswith("/" + path)}
+    kept = positions_windows(dialect)
     assert worst <= requests or kept == {(requests, window_s)}, (worst, requests, kept)
     assert (worst > requests) == bool(kept)  # (Bybit: nothing paced it needs not)
+
+
+@pytest.mark.parametrize("dialect,read", [
+    (BITGET, "privateMixGetV2MixPositionAllPosition"), (MEXC, "contractPrivateGetPositionOpenPositions")],
+    ids=["bitget", "mexc"])
+def test_the_real_ccxt_clients_positions_read_is_kept_to_the_venues_window(dialect, read):
+    """The windows are keyed as the real ccxt client sends the request: one more positions read than
+    the venue's limit, all at once, and the last goes a window after the first's answer."""
+    from adapters.ccxt_exchange.client import configure_client
+
+    (requests, window_s), = positions_windows(dialect)
+    ex = getattr(ccxt_async, dialect.id)({"apiKey": "k", "secret": "s", "password": "p"})
+    configure_client(ex, dialect, market_type="futures", sandbox=False, urls=None, secrets=[])
+    sent: list[float] = []
+
+    async def fetch(url, method="GET", headers=None, body=None):
+        sent.append(time.monotonic())
+        return {"code": "00000", "success": True, "data": []}
+
+    ex.fetch = fetch
+
+    async def go() -> None:
+        await asyncio.gather(*(getattr(ex, read)({}) for _ in range(int(requests) + 1)))
+        await ex.close()
+
+    asyncio.run(go())
+    assert len(sent) == requests + 1 and most_in_a_window(sent, window_s) <= requests
+    assert sent[-1] - sent[0] >= window_s
