@@ -8,6 +8,8 @@ What it owns
       or the dialect's ceiling where the venue refuses past a counter: never overdrawn);
       the reads a cancel waits on (:func:`urgent_reads`) sent ahead of the others; the bucket
       both are (:class:`TokenBucket`), each spending it by its own rule;
+    * the venue's limit of each endpoint on its own, where it refuses past it (declared by the
+      dialect: :class:`EndpointWindows`), that the pacer's burst would let one endpoint pass;
     * taking a venue's order-count-limited endpoints (declared by its dialect) off ccxt's weight
       limiter, so that orders are paced once, by the budget, and charging reads the weight the
       venue publishes where ccxt's table says less (also the dialect's).
@@ -22,9 +24,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
-from typing import Any, Callable, Iterator, Mapping, Optional
+from typing import Any, AsyncIterator, Callable, Iterator, Mapping, Optional
 
 from ..base import last_look
 
@@ -165,12 +167,79 @@ def weigh_endpoints(ex: Any, costs: Mapping[tuple[str, str, str], float],
     base = ex.calculate_rate_limiter_cost
 
     def cost(api, method, path, params, config={}):  # noqa: B006 - ccxt's own signature
-        key = (api[0] if isinstance(api, (list, tuple)) and api else api, str(method).upper(), path)
+        key = _key(api, method, path)
         own = costs.get(key)
         out = own if own is not None else base(api, method, path, params, config)
         return Charged(out) if key in charged else out
 
     ex.calculate_rate_limiter_cost = cost
+
+
+Key = tuple[str, str, str]  # (api, METHOD, path) of a ccxt request
+
+
+def _key(api: Any, method: Any, path: str) -> Key:
+    return (api[0] if isinstance(api, (list, tuple)) and api else str(api), str(method).upper(), path)
+
+
+class EndpointWindows:
+    """The venue's limit of each endpoint on its own: ``limits`` ((api, METHOD, path) → (requests,
+    window_s)), past which it refuses the call (OKX's positions, 10 requests per 2 s per UID:
+    50011). A request of a limited endpoint waits until fewer than its limit were sent over the
+    last window, callers in arrival order; a request counts from when it was sent until its
+    answer came back, then over the window after that (the venue counted it somewhere between).
+    The pacer's burst (:data:`RATE_LIMIT_BURST`) let a halt's closes, each reading its symbol's
+    position afresh, call one endpoint past its limit at once."""
+
+    def __init__(self, limits: Mapping[Key, tuple[float, float]], clock: Optional[Callable[[], float]] = None):
+        self.limits = dict(limits)
+        self._clock = clock or time.monotonic
+        self._sent: dict[Key, list[list[float]]] = {}  # [at, answered (0/1)] of each request counted
+        self._locks: dict[Key, asyncio.Lock] = {}
+
+    def _counted(self, key: Key, window_s: float) -> list[list[float]]:
+        edge = self._clock() - window_s
+        sent = self._sent[key] = [s for s in self._sent.get(key, []) if not s[1] or s[0] > edge]
+        return sent
+
+    @asynccontextmanager
+    async def request(self, key: Key) -> AsyncIterator[None]:
+        """One request of ``key``: it goes once the endpoint's window has room, and counts there
+        until a window after its answer."""
+        got = self.limits.get(key)
+        if got is None:
+            yield
+            return
+        requests, window_s = got
+        async with self._locks.setdefault(key, asyncio.Lock()):
+            while len(sent := self._counted(key, window_s)) >= requests:
+                answered = [s[0] for s in sent if s[1]]  # (one in flight: looked at again soon)
+                wait = min(answered) + window_s - self._clock() if answered else window_s / requests
+                await asyncio.sleep(max(wait, 1e-3))
+            mark = [self._clock(), 0.0]
+            sent.append(mark)
+        try:
+            yield
+        finally:
+            mark[:] = [self._clock(), 1.0]
+
+
+def window_requests(ex: Any, limits: Mapping[Key, tuple[float, float]]) -> None:
+    """Keep every REST request of ``ex`` (a client with ccxt's rate limiting on) to an endpoint of
+    ``limits`` within the venue's limit of it, in ``ex.endpoint_windows`` (an
+    :class:`EndpointWindows`, which another client of the same account may share: one count a
+    UID); wraps ``fetch2``, the one call every REST request of ccxt goes through, outside ccxt's
+    own pacing. Nothing where ``limits`` is empty."""
+    inner = getattr(ex, "fetch2", None)
+    if inner is None or not limits or not getattr(ex, "enableRateLimit", False):
+        return
+    ex.endpoint_windows = EndpointWindows(limits)
+
+    async def fetch2(path, api=["public"], method="GET", params={}, config={}):  # noqa: B006 - ccxt's own signature
+        async with ex.endpoint_windows.request(_key(api, method, path)):
+            return await inner(path, api, method, params, config)
+
+    ex.fetch2 = fetch2
 
 
 class OrderBudget(TokenBucket):

@@ -65,6 +65,8 @@ class StreamedSnapshots(RestSnapshots):
             if self.dialect.request_ceiling is not None and isinstance(getattr(self._ex, "throttle", None),
                                                                        RequestPacer):
                 ex.throttle = self._ex.throttle  # one counter a key: its stream's token call spends it too
+            if getattr(self._ex, "endpoint_windows", None) is not None and hasattr(ex, "endpoint_windows"):
+                ex.endpoint_windows = self._ex.endpoint_windows  # one count of each endpoint a UID
             limit = self.weight_limit  # its REST requests (the listen key's) count against the venue's limit too
             meter_requests(ex, self.weight_meter, counts_requests=bool(limit and limit.counts_requests),
                            used_header=limit.used_header if limit else None, weigh=self.dialect.request_weight)

@@ -61,6 +61,21 @@ DEFAULT_ORDER_RATE = 5.0
 MAX_PAGES = 50
 
 
+def endpoint_windows(limits: Mapping[str, tuple[float, float]], prefix: str,
+                     api: str = "private") -> dict[tuple[str, str, str], tuple[float, float]]:
+    """A venue's per-endpoint limits (``"GET /api/v5/account/positions"`` → (requests, window_s),
+    as its :class:`~killswitch.weights.WeightLimit` declares them) keyed as ccxt sends the
+    request: (``api``, METHOD, the path after ``prefix``), for
+    :attr:`Dialect.request_windows`."""
+    out = {}
+    for endpoint, limit in limits.items():
+        method, _, path = endpoint.partition(" ")
+        if not path.startswith(prefix):
+            raise ValueError(f"{endpoint}: not under {prefix}")
+        out[(api, method.upper(), path[len(prefix):])] = limit
+    return out
+
+
 def bad_field(venue: str, endpoint: str, field: str, problem: str) -> AdapterError:
     """A venue answer the adapter does not understand (an unknown order type, a missing field, a
     new enum value): BAD_RESPONSE naming the venue, the endpoint and the field, so the snapshot is
@@ -291,6 +306,10 @@ class Dialect(StreamHooks, CancelHooks, ReadHooks, VenueNamed):
     # request pacer's capacity, never overdrawn. None: the pacer's burst (budget.RATE_LIMIT_BURST),
     # where the venue counts over a window that holds more
     request_ceiling: Optional[float] = None
+    # (api, METHOD, path) → (requests, window_s): the venue's own limit of one endpoint per account,
+    # past which it refuses the call (OKX's positions: 10 per 2 s, 50011), where the pacer's burst
+    # would let more of it go at once (:func:`endpoint_windows` of the weight limit's table)
+    request_windows: Mapping[tuple[str, str, str], tuple[float, float]] = field(default_factory=dict)
     # How old, in seconds, the list of every open order a snapshot carries may be: 0 lists them at
     # every snapshot; more where that list is the heavy read of a snapshot for the venue's weight
     # limit. Whatever the age, an order sent or cancelled through the adapter makes the next

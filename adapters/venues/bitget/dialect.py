@@ -65,6 +65,7 @@ from ...ccxt_exchange.dialects.base import (
     ModeRead,
     Reads,
     before_oldest,
+    endpoint_windows,
     named_rows,
     unknown_value,
     unnamed,
@@ -82,6 +83,9 @@ ACCOUNTS = "GET /api/v2/mix/account/accounts"
 ACCOUNT = "GET /api/v2/mix/account/account"
 SPOT_ORDERS = "GET /api/v2/spot/trade/unfilled-orders"
 RATE_LIMITS = "https://www.bitget.com/api-doc/contract/position/get-all-position"
+# the mix reads' limits, per UID and endpoint (each endpoint's page)
+ENDPOINT_LIMITS: Mapping[str, tuple[float, float]] = {
+    ACCOUNTS: (10, 1.0), POSITIONS: (5, 1.0), REGULAR_ORDERS: (10, 1.0), PLAN_ORDERS: (10, 1.0)}
 
 # Bitget's refusals of an order: the answer's {"code": "40774", "msg": ..., "requestTime": ...,
 # "data": null} (HTTP 400), a batch's failureList rows' errorCode / errorMsg. The codes and texts
@@ -270,7 +274,11 @@ class BitgetDialect(ChannelStream, Dialect):
         Read(ACCOUNTS, 1), Read(POSITIONS, 1), Read(REGULAR_ORDERS, 1), Read(PLAN_ORDERS, 1, calls=len(PLAN_TYPES)))
     weight_limit: Optional[WeightLimit] = WeightLimit(
         None, 1.0, "requests", PER_UID, RATE_LIMITS, counts_requests=True,
-        endpoint_limits={ACCOUNTS: (10, 1.0), POSITIONS: (5, 1.0), REGULAR_ORDERS: (10, 1.0), PLAN_ORDERS: (10, 1.0)})
+        endpoint_limits=ENDPOINT_LIMITS)
+    # each of them kept to at run time: a halt's closes read the positions one each, which ccxt's
+    # cost (4, at its 50 ms) and the pacer's burst let go 50 at once (5 a second the limit)
+    request_windows: Mapping[tuple[str, str, str], tuple[float, float]] = field(
+        default_factory=lambda: endpoint_windows(ENDPOINT_LIMITS, "/api/"))
 
     refusal_rules: tuple[Rule, ...] = REFUSALS
 

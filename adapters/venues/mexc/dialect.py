@@ -65,6 +65,7 @@ from ...ccxt_exchange.dialects.base import (
     Listed,
     ModeRead,
     Reads,
+    endpoint_windows,
 )
 from ...ccxt_exchange.dialects.cancel_hooks import Call, CancelAnswer
 from ...ccxt_exchange.dialects.refusals import Rule
@@ -82,6 +83,7 @@ OPEN_ORDERS = f"GET {PRIVATE}/order/list/open_orders"  # every contract (ccxt as
 PLAN_ORDERS = f"GET {PRIVATE}/planorder/list/orders"
 STOP_ORDERS = f"GET {PRIVATE}/stoporder/list/orders"
 EXTERNAL = f"GET {PRIVATE}/order/external/{{symbol}}/{{external_oid}}"
+PRIVATE_READS = (ASSETS, POSITIONS, MODE_ENDPOINT, OPEN_ORDERS, PLAN_ORDERS, STOP_ORDERS)
 CANCEL = f"POST {PRIVATE}/order/cancel"
 CANCEL_ALL = f"POST {PRIVATE}/order/cancel_all"
 PLAN_CANCEL = f"POST {PRIVATE}/planorder/cancel"
@@ -524,6 +526,10 @@ MEXC = MexcDialect(
     # order/cancel is limited apart from order/submit (each endpoint 20 requests per 2 seconds):
     # cancels spend a budget of their own, never paced behind the creates (a lock's reverts)
     id="mexc", order_rate=8.0, cancel_rate=8.0,
+    # the contract API's private reads kept to their 20 per 2 s at run time: a halt's closes read
+    # their positions one symbol each, which ccxt's cost (2, at its 50 ms) and the pacer's burst
+    # let go 100 at once (the public ticker is counted per IP, across accounts: not here)
+    request_windows=endpoint_windows({e: (20, 2.0) for e in PRIVATE_READS}, f"{PRIVATE}/", "contract"),
     read_endpoints={"futures": (POSITIONS, OPEN_ORDERS), "spot": (spot.ACCOUNT, spot.OPEN_ORDERS)},
     refusal_of=mexc_refusal,
     # MEXC limits each endpoint apart (the contract API's 20 a 2 s an endpoint, the spot API's by

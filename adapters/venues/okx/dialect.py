@@ -40,6 +40,7 @@ from ...ccxt_exchange.dialects.base import (
     Reads,
     bad_field,
     before_oldest,
+    endpoint_windows,
     named_rows,
 )
 from ...ccxt_exchange.dialects.cancel_hooks import Call, CancelAnswer
@@ -110,6 +111,10 @@ ALGO_ORDERS = "GET /api/v5/trade/orders-algo-pending"
 # (orders-pending lists them).
 ALGO_ORDER_TYPES = ("conditional,oco", "trigger", "move_order_stop")
 POSITIONS = "GET /api/v5/account/positions"
+# the private reads' limits, per UID and endpoint (each endpoint's "Rate Limit")
+ENDPOINT_LIMITS: Mapping[str, tuple[float, float]] = {
+    "GET /api/v5/account/balance": (10, 2.0), POSITIONS: (10, 2.0), REGULAR_ORDERS: (60, 2.0),
+    ALGO_ORDERS: (20, 2.0), ACCOUNT_CONFIG: (5, 2.0)}
 
 # The ``ordType`` values each list documents; any other fails the snapshot (BAD_RESPONSE naming
 # the field), never an order read as a kind it may not be. orders-pending: market, limit,
@@ -172,8 +177,11 @@ class OkxDialect(ChannelStream, Dialect):
         Read(ALGO_ORDERS, 1, calls=len(ALGO_ORDER_TYPES)), Read(ACCOUNT_CONFIG, 1, every_s=MODE_EVERY_S))
     weight_limit: Optional[WeightLimit] = WeightLimit(
         None, 2.0, "requests", PER_UID, "https://www.okx.com/docs-v5/en/#overview-rate-limits", counts_requests=True,
-        endpoint_limits={"GET /api/v5/account/balance": (10, 2.0), POSITIONS: (10, 2.0), REGULAR_ORDERS: (60, 2.0),
-                         ALGO_ORDERS: (20, 2.0), ACCOUNT_CONFIG: (5, 2.0)})
+        endpoint_limits=ENDPOINT_LIMITS)
+    # each of them kept to at run time: a halt's closes read their positions one symbol each,
+    # which ccxt's cost (2, at its 110 ms) and the pacer's burst let go 100 at once (50011 past 10)
+    request_windows: Mapping[tuple[str, str, str], tuple[float, float]] = field(
+        default_factory=lambda: endpoint_windows(ENDPOINT_LIMITS, "/api/v5/"))
     refusal_rules: tuple[Rule, ...] = REFUSALS
 
     # Streams: ccxt.pro's okx (positions, orders, account on the private websocket; orders-algo on

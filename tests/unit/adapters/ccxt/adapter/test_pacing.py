@@ -227,6 +227,49 @@ def test_a_pacer_under_the_venues_ceiling_never_overdraws_it_an_urgent_read_neit
     run(go())
 
 
+def test_an_endpoints_window_counts_each_request_until_a_window_after_its_answer(monkeypatch):
+    """A venue's limit of one endpoint (OKX's positions, 10 per 2 s): a request waits until fewer
+    than the limit went over the window, one in flight counting all along and each answered one
+    until a window after its answer (the venue counted it somewhere between); another endpoint
+    goes at once."""
+    from adapters.ccxt_exchange.budget import EndpointWindows
+
+    now = [0.0]
+    real_sleep = asyncio.sleep
+
+    async def fake_sleep(delay):
+        now[0] += delay
+        await real_sleep(0)
+
+    monkeypatch.setattr("adapters.ccxt_exchange.budget.asyncio.sleep", fake_sleep)
+    key, other = ("private", "GET", "account/positions"), ("private", "GET", "account/balance")
+    windows = EndpointWindows({key: (2, 1.0)}, clock=lambda: now[0])
+    sent: dict[str, float] = {}
+    answered = asyncio.Event
+
+    async def request(name, answer=None, k=key):
+        async with windows.request(k):
+            sent[name] = now[0]
+            if answer is not None:
+                await answer.wait()
+
+    async def go():
+        held = answered()
+        first = [asyncio.create_task(request(n, held)) for n in ("a", "b")]
+        third = asyncio.create_task(request("c"))
+        for _ in range(20):  # both in flight: the third waits however long they take
+            await real_sleep(0)
+        assert "c" not in sent and now[0] > 1.0
+        await request("x", k=other)
+        assert sent["x"] == now[0]
+        out = now[0]
+        held.set()
+        await asyncio.gather(*first, third)
+        assert sent["c"] >= out + 1.0 and sent["a"] == sent["b"] == 0.0
+
+    run(go())
+
+
 def test_ccxt_clients_are_paced_by_the_request_pacer_at_ccxts_rate():
     from adapters.ccxt_exchange.budget import RequestPacer
 
