@@ -4,6 +4,9 @@ What it owns
     * the position a close is checked against (:func:`adapters.base.check_close`): the last
       snapshot's, read again for its symbol when unknown, older than ``position_max_age_s``, or
       when a live private stream holds less of its leg since (a fill the adapter did not send);
+      where cancels left several symbols' positions unknown together (a halt's), one read of
+      every position reads them all (:data:`STALE_TOGETHER`), not one request a symbol against
+      the venue's limit of that endpoint;
     * a spot sell's holding, read again when older than ``position_max_age_s`` or moved on a live
       stream since, but where that stream and the holding known both cover the sale;
     * what is taken off them as orders are sent (what filled, and what may still fill while an
@@ -27,6 +30,11 @@ from ..base import AdapterError, OrderResult, Reason
 from . import parsing
 from .calls import Op
 from .core import AdapterCore
+
+# this many symbols or more whose positions cancels made unknown (:meth:`KnownPositions._released`)
+# are read again by one read of every position, not a request each (OKX takes 10 reads of its
+# positions every 2 s, Bitget 5 a second: a halt's closes over many symbols would wait on them)
+STALE_TOGETHER = 3
 
 
 class KnownPositions(AdapterCore):
@@ -85,17 +93,31 @@ class KnownPositions(AdapterCore):
         return held is not None and known is not None and held < known.contracts * (1 - 1e-9)
 
     async def _refresh_positions(self, op: Op, symbol: str) -> None:
+        """``symbol``'s positions read afresh; with it every symbol cancels left unknown, by one
+        read of every position, where they are :data:`STALE_TOGETHER` or more (a list the venue
+        pages and the read could not finish falls back to ``symbol``'s own read)."""
         if not self._has("fetchPositions"):
             raise AdapterError(Reason.UNSUPPORTED, f"{self.venue} cannot report positions", venue=self.venue)
-        raw = await self.dialect.fetch_symbol_positions(self._reads(op), symbol)
+        stale = {s for s, at in self._positions_at.items() if at == -math.inf} | {symbol}
+        raw, symbols = None, {symbol}
+        if len(stale) >= STALE_TOGETHER:
+            try:
+                raw, symbols = await self.dialect.fetch_positions(self._reads(op)), stale
+            except AdapterError as e:
+                if e.reason is not Reason.LIST_INCOMPLETE:
+                    raise
+        if raw is None:
+            raw = await self.dialect.fetch_symbol_positions(self._reads(op), symbol)
         parsed = self._read_positions(raw)
-        for key in [k for k in self._positions if k[0] == symbol]:
+        for key in [k for k in self._positions if k[0] in symbols]:
             del self._positions[key]
         for p in parsed:
-            if p.symbol == symbol:
+            if p.symbol in symbols:
                 self._positions[(p.symbol, p.side)] = p
-        self._margin_modes.update({k: m for k, m in parsing.margin_modes(raw).items() if k[0] == symbol})
-        self._positions_at[symbol] = time.monotonic()
+        self._margin_modes.update({k: m for k, m in parsing.margin_modes(raw).items() if k[0] in symbols})
+        now = time.monotonic()
+        for s in symbols:
+            self._positions_at[s] = now
 
     def _released(self, symbols: set[str]) -> None:
         """Orders of ``symbols`` were cancelled (or tried): what :meth:`_after_send` took off the

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.base import AdapterError, Reason
+from adapters.base import AdapterError, CancelSelector, Reason
 from adapters.ccxt_exchange import CcxtAdapter
 
 from ..fake import (
@@ -15,6 +15,7 @@ from ..fake import (
     FakeExchange,
     account,
     ccxt_balance,
+    ccxt_order,
     ccxt_position,
     intent,
     make,
@@ -143,6 +144,43 @@ def test_stale_position_is_refetched():
         run(a.submit(intent(amount=0.2)))
     assert ei.value.reason is Reason.CLOSE_EXCEEDS_POSITION
     assert fake.names() == ["fetch_positions"]
+
+
+def _three_symbols_cancelled(fake_kw=None):
+    """An account long 1 of three symbols, each with a resting entry, whose entries a halt cancelled."""
+    symbols = (BTC, ETH, "SOL/USDT:USDT")
+    markets = {BTC: market(), ETH: market(ETH, "ETHUSDT"), symbols[2]: market(symbols[2], "SOLUSDT")}
+    a, fake = make(FakeExchange(markets=markets, **(fake_kw or {})))
+    fake.positions = [ccxt_position(sym, contracts=1.0) for sym in symbols]
+    fake.orders = [ccxt_order(str(i), sym) for i, sym in enumerate(symbols)]
+    run(a.snapshot())
+    run(a.cancel_orders(CancelSelector(which="all", symbols=symbols)))
+    fake.calls.clear()
+    return a, fake, symbols
+
+
+def test_a_halts_closes_over_many_symbols_read_every_position_once():
+    """Cancels left three symbols' positions unknown (what rested may have filled): the first
+    close reads every position in one request, and the two after it are checked against that
+    read — not a request each, which the venue's limit of that endpoint would hold up (OKX: 10
+    every 2 s). What the read says is what each close is checked against."""
+    a, fake, symbols = _three_symbols_cancelled()
+    fake.positions = [ccxt_position(sym, contracts=c) for sym, c in zip(symbols, (1.0, 0.4, 1.0))]
+    for sym in (BTC, symbols[2]):
+        run(a.submit(intent(symbol=sym, amount=1.0)))
+    with pytest.raises(AdapterError) as ei:  # its fill while it rested: 0.4 left, read in the same answer
+        run(a.submit(intent(symbol=ETH, amount=1.0)))
+    assert ei.value.reason is Reason.CLOSE_EXCEEDS_POSITION
+    assert [c for c in fake.calls if c[0] == "fetch_positions"] == [("fetch_positions", (None,))]
+    assert fake.names().count("create_order") == 2
+
+
+def test_a_read_of_every_position_that_could_not_finish_falls_back_to_the_symbols_own():
+    a, fake, symbols = _three_symbols_cancelled()
+    incomplete = AdapterError(Reason.LIST_INCOMPLETE, "a page of the list not read")
+    fake.script["fetch_positions"] = [incomplete, lambda symbols=None: [ccxt_position(BTC, contracts=1.0)]]
+    run(a.submit(intent(symbol=BTC, amount=1.0)))
+    assert [c[1] for c in fake.calls if c[0] == "fetch_positions"] == [(None,), ([BTC],)]
 
 
 def test_spot_sell_larger_than_holding_is_refused():
