@@ -11,7 +11,7 @@ from killswitch.metrics import Registry
 from killswitch.runner.lease.holds import LoopHolds
 from killswitch.runner.tick.shed import DOWN_WINDOW_S, UP_WINDOW_S, LoadShed, shed_words
 from tests.unit.adapters.ccxt.fake import _creds  # noqa: F401 — the credentials' environment
-from tests.unit.adapters.ccxt.test_stream import T0, Clock as StreamClock, Venue, adapter, rest_exchange, settle
+from tests.unit.adapters.ccxt.stream.rig import T0, Clock as StreamClock, Venue, adapter, rest_exchange, settle
 
 
 class Clock:

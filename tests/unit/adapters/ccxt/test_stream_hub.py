@@ -15,7 +15,7 @@ from tests.unit.adapters.ccxt.fake import (
     _creds,  # noqa: F401 — the credentials' environment
     account,
 )
-from tests.unit.adapters.ccxt.test_stream import FakePro, Venue, mark, position_update, rest_exchange, settle
+from tests.unit.adapters.ccxt.stream.rig import FakePro, Venue, mark, position_update, rest_exchange, settle
 
 
 class MarkVenue(Venue):
