@@ -9,19 +9,10 @@ acknowledgements of incidents (their own tables in the store: a change of them b
 are saved as (small: no PnL samples) with the PnL history's changes beside it. A leader saves it; a standby follows what
 the leader last saved; a runner that starts or takes over loads it.
 
-It is the one writer of the lock book and of the stages' state: the tick, the dead man's switch,
-the shortfalls and the operator commands change them through its named methods
-(:meth:`Book.evaluate`, :meth:`Book.lock_evaluation`, :meth:`Book.lock_source`,
-:meth:`Book.release_lock`, :meth:`Book.change_lock_and_dms`, :meth:`Book.defer_entry`,
-:meth:`Book.entry_planned`, :meth:`Book.replan_entry`, :meth:`Book.reset_stage`,
-:meth:`Book.prune_instances`, :meth:`Book.end_removed`), never by
-assigning them. So is it of every other field: the parts that keep them say what happened
-through its named methods (the dead man's switch: :meth:`Book.switch_beat`,
-:meth:`Book.fire_switch` …; the outbox: :meth:`Book.owe` …; :meth:`Book.revokes_changed`;
-the notes: :meth:`Book.silence_added` …; :meth:`Book.keep_baselines`, the resumptions, the
-graphs, the tick's snapshots and evaluation), and no part assigns a field
-(tests/unit/runner/test_one_writer.py reads the modules for it). Every write of the lock book calls
-``lock_changed`` (the pre-trade gate's publication: :mod:`..gate.view`).
+It is the one writer of the lock book, of the stages' state and of every other field: the
+parts that keep them say what happened through its named methods, and no part assigns a field
+(tests/unit/runner/test_one_writer.py reads the modules for it). Every write of the lock book
+calls ``lock_changed`` (the pre-trade gate's publication: :mod:`..gate.view`).
 
 Must not: take the lease, decide anything, or call the store on the loop (every store call goes
 through the runner's :class:`~killswitch.runner.storeio.StoreIO`, in order, and is awaited;
@@ -58,13 +49,9 @@ def _nothing() -> None:
 
 @dataclass
 class Book(Stored):
-    """What the runner knows now; see the module doc. ``saved_pnl`` is the PnL history as
-    stored (what the next save adds to it); ``pnl_complete`` is False while a standby followed
-    the leader without reading the samples of a step; ``loaded`` is the document last loaded.
-
-    How it is stored and read back (``reload``, ``follow``, ``save``) is its base's,
-    :class:`.storing.Stored`: every change of the runner's state is a short method here, so
-    that each piece has one writer."""
+    """What the runner knows now; see the module doc. How it is stored and read back
+    (``reload``, ``follow``, ``save``) is its base's, :class:`.storing.Stored`: every change of
+    the runner's state is a short method here, so that each piece has one writer."""
 
     graph: DecisionGraph
     state: State = field(default_factory=State)
@@ -80,9 +67,9 @@ class Book(Stored):
     # this runner's last evaluation (the signal values the console compares with thresholds); not
     # saved: a standby, which evaluates nothing, has none
     evaluation: Optional[Evaluation] = None
-    saved_pnl: PnlMarks = field(default_factory=dict)
-    pnl_complete: bool = True
-    loaded: Optional[dict] = None
+    saved_pnl: PnlMarks = field(default_factory=dict)  # the PnL history as stored (the next save adds to it)
+    pnl_complete: bool = True  # False while a standby followed without reading a step's samples
+    loaded: Optional[dict] = None  # the document last loaded
     followed: Optional[dict] = None  # as a standby: the leader's document last followed
     # the keys of the PnL samples last saved, as the tuple the history shares while the positions
     # stay the same, and their JSON text: encoded once, not at every sample step

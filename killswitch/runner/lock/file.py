@@ -94,13 +94,10 @@ def read_lock_file(path: Union[str, os.PathLike], now_ms: Optional[int] = None) 
 
 def write_lock_file(path: Union[str, os.PathLike], book: LockBook, now_ms: int,
                     extra: Optional[Mapping[str, Any]] = None) -> dict:
-    """Write the book's lock document atomically (mode 0644); returns the document. ``extra``:
-    more top-level keys for bots (the resumed limits), never one of the lock's own.
-
-    A temp file in the same directory is written and fsynced, then renamed over ``path`` and
-    the directory fsynced: a reader sees the old document or the new one, and a crash at any
-    point leaves one of them on disk. On failure the temp file is removed and the error raised.
-    """
+    """Write the book's lock document atomically (mode 0644; see the module doc); returns the
+    document. ``extra``: more top-level keys for bots (the resumed limits), never one of the
+    lock's own. A crash at any point leaves the old document or the new one on disk; on failure
+    the temp file is removed and the error raised."""
     doc = book.to_doc(now_ms)
     for k, v in (extra or {}).items():
         if k in doc:

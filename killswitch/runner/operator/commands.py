@@ -122,10 +122,8 @@ class OperatorCommands(ResetApprovals):
                         details: Optional[dict] = None, written: bool = False) -> Optional[str]:
         """A firm policy's lock of ``scope`` (its directive carried out on this shard), held as
         ``hold`` (``firm:<policy>``, ``firm:kill``) until the firm's reset or the kill's release
-        lifts it: the path an operator's change takes — audited ``firm_lock`` (``audited``),
-        applied to the lock book as it is then, saved, the lock file rewritten. ``written``: its
-        row is in the chain already (:meth:`firm_lock_audited`), so none is written again. None
-        when done; else why, and nothing changed."""
+        lifts it, by :meth:`_change` (audited ``firm_lock``). ``written``: its row is in the chain
+        already (:meth:`firm_lock_audited`)."""
         now = self.clock()
         return await self._change("firm_lock", audited, lambda book, dms: (
             book.apply(scope, mode, now_ms=now, policy=hold, stage=stage, reason=reason, manual=manual,
@@ -227,13 +225,10 @@ class OperatorCommands(ResetApprovals):
 
     async def take_up_stored(self) -> int:
         """As leader: every lock stored while no runner led and not taken up yet, in the order
-        stored, through an operator's lock path (an audited ``manual_lock`` under this token,
-        naming the request id, who asked and when it was stored; applied, saved, the lock file
-        rewritten), each marked taken in the store after. Exactly once: a request whose lock is
-        saved (its id in the state document) is only marked; one whose ``manual_lock`` row is
-        in the chain without its save is applied without a second row. A request refused now
-        (its scope gone from the policies) is marked with the refusal. Stops at the first
-        refusal of leadership: the next leader takes the rest. Returns how many were taken up."""
+        stored, through an operator's lock path (its ``manual_lock`` naming the request id, who
+        asked and when it was stored), each marked taken in the store after (see the module doc:
+        exactly once). A request refused now (its scope gone) is marked with the refusal. Stops
+        at the first refusal of leadership: the next leader takes the rest. Returns how many."""
         stored = self.stored
         if stored is None or not self.lead.term_holds():
             return 0
@@ -284,9 +279,8 @@ class OperatorCommands(ResetApprovals):
                                     lambda p: p.get("request") == row.request_id and "refused" not in p)
 
     async def unlock_scope(self, scope: str, reason: str, *, actor: Optional[str] = None) -> ChangeResult:
-        """Lift the operator's and the dead man's switch's locks on exactly ``scope``. A policy's
-        hold (a stage's, a manual-reset one too; one while blind) stays, and the answer names it.
-        Refused, lifting nothing, when neither lock holds it or the scope is unknown."""
+        """Lift the operator's and the dead man's switch's locks on exactly ``scope``
+        (:func:`unlock_decision`)."""
         now = self.clock()
         payload = {"scope": scope, "reason": reason, **by(actor)}
         if (standby := self.lead.not_leader("unlock")) is not None:  # not NOT_LOCKED from a standby's view
@@ -407,12 +401,7 @@ def stored_locked_reason(row: StoredLock) -> str:
 
 def unlock_decision(book: LockBook, scope: str, now: int) -> tuple[Optional[str], list[str]]:
     """(why an unlock of exactly ``scope`` is refused, or None; which locks it lifts: operator,
-    dead man's switch). It lifts only those two, never a policy's: a policy's stage (a
-    manual-reset one too) or hold that is no stage's (while blind, a trading window) stays and
-    still binds, named in the answer (:func:`unlocked_reason`). With neither of those to lift it
-    is refused, lifting nothing: ``KILL_IN_FORCE`` naming the release a firm-wide kill takes,
-    ``MANUAL_RESET_REQUIRED`` naming the reset a manual-reset stage takes, ``POLICY_LOCK`` for
-    another policy's hold, else ``NOT_LOCKED``."""
+    dead man's switch), as the module doc says; refused ``NOT_LOCKED`` with nothing held."""
     held = [h for h in book.in_force(now) if h.scope == scope]
     mine = [h for h in held if h.policy in NOT_A_POLICY]
     if mine:

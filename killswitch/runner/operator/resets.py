@@ -53,13 +53,10 @@ class ResetApprovals:
 
     async def reset(self, policy: str, scope: str, approver: str, reason: str,
                     confirm_relatch: bool = False) -> ResetResult:
-        """An approval of a manual reset by ``approver`` (the authenticated identity). The
-        approval is worked out on a copy of the stage, audited, and only then applied to the
-        stage as it is after the audit row is stored: if the tick moved the stage on meanwhile,
-        the approval is void (``STAGE_CHANGED``, audited) and nothing is applied. An approval
-        taken while a trigger that enters a stage of the policy still fires (the stage would be
-        entered again at the next tick) is refused, audited and not applied, unless
-        ``confirm_relatch`` (``RELATCH_UNCONFIRMED``, with the warning)."""
+        """An approval of a manual reset by ``approver`` (the authenticated identity), in the
+        module doc's order. One taken while a trigger that enters a stage of the policy still
+        fires (the stage would be entered again at the next tick) is refused
+        (``RELATCH_UNCONFIRMED``, with the warning) unless ``confirm_relatch``."""
         if (refused := self.lead.not_leader("reset")) is not None:
             return ResetResult(False, refused)
         book = self.book

@@ -130,12 +130,8 @@ class ReloadOutcome:
 
 
 class Runner:
-    """The tick pipeline and the lease's lifecycle (see the module doc): the parts taken in,
-    the tick and ``apply_graph``; the logic lives in the parts, and what operators ask for is
-    the desk's (:class:`~killswitch.face.desk.desk.Desk`). It hands none of its parts out: a caller reads the part
-    that owns a value from the parts the composition root built (``parts.book.state``,
-    ``parts.lead.fence``, ``parts.fanout.sinks``, ``parts.reloads.error``:
-    :func:`killswitch.process.bootstrap.build_runner_and_desk`).
+    """See the module doc. A caller reads the part that owns a value from the parts the
+    composition root built (``parts.book.state``, ``parts.lead.fence``), never through it.
 
     Size: about 430 lines, over the class bound by the tick alone: ``tick`` and ``_tick`` (kept
     whole because the order is the crash-safety argument and must read top to bottom) with the
@@ -196,8 +192,7 @@ class Runner:
         return ExecutionReport()
 
     def hold_lease_with(self, keeper: LeaseKeeper) -> None:
-        """Take the lease from ``keeper`` (a thread renewing it) instead of from the tick; it
-        says and counts its changes in this runner's lease log."""
+        """Take the lease from ``keeper`` (a thread renewing it) instead of from the tick."""
         keeper.lease_log = self._lead.lease_log
         self._lead.keeper = keeper
         self._shed.holds = keeper.loop_holds
@@ -269,12 +264,11 @@ class Runner:
             raise error
 
     async def apply_graph(self, reload: GraphReload) -> ReloadOutcome:
-        """The only way a policy reload reaches a running runner. A failed reload keeps the last
-        good graph running and says so (status, audit, a ``policy_reload_failed`` event); a good
-        one swaps in at once — nothing runs between reading the running graph and replacing it
-        — and the state carries across by name: a policy that keeps its name keeps its stages,
-        locks and resumptions (one whose resume plan is gone ends at the next tick), and the
-        sinks that follow the documents (routes) reload. Called between two ticks."""
+        """The only way a policy reload reaches a running runner, between two ticks. A failed
+        reload keeps the last good graph running and says so; a good one swaps in at once —
+        nothing runs between reading the running graph and replacing it — and a policy that
+        keeps its name keeps its stages, locks and resumptions (one whose resume plan is gone
+        ends at the next tick)."""
         from ...events import POLICY_RELOAD_FAILED
 
         now = self._clock()
@@ -312,12 +306,11 @@ class Runner:
     # --- one tick ------------------------------------------------------------------------------------
 
     async def tick(self) -> TickReport:
-        """One tick. A tick slow enough to lose the lease midway (another runner took over) stops
-        at the first fenced write or at the renewal before sending: it reports itself deposed.
-        A tick whose store call fails (unreachable, past its deadline, the connection lost)
-        stops there and reports it (``store_error``); the runner sends nothing more until it
-        has read the store's state back (see :meth:`~..lease.leadership.Leadership.store_failed`), and the process
-        goes on: a database that restarts or a network that drops a connection ends no runner."""
+        """One tick. One that loses the lease midway stops at the first fenced write or at the
+        renewal before sending: it reports itself deposed. One whose store call fails stops
+        there and reports it (``store_error``); the runner sends nothing more until it has read
+        the store's state back (:meth:`~..lease.leadership.Leadership.store_failed`), and the
+        process goes on: a database that restarts ends no runner."""
         started = time.time_ns()
         report = TickReport(self._clock(), leader=False, started_ns=started)
         self._shed_load(report)
@@ -515,11 +508,9 @@ class Runner:
 
     async def _record(self, entered: list, rows: list, fired: list, report: TickReport, now: int, *,
                       save: bool, planned: Sequence[tuple[str, int, dict]] = ()) -> int:
-        """The tick's audit rows in one append — a dry run's ``planned`` orders, the stage
-        transitions (``entered``, owed since the save that recorded them), the resumptions
-        (``rows``), the manual closes planned, the dead man's switch firings — and the lock file,
-        after the state is saved in the same store call (``save``) or alone. The firings' events
-        are told once stored; returns where in ``report.events`` the transitions' go (before them)."""
+        """The tick's audit rows in one append and the lock file, after the state is saved in the
+        same store call (``save``) or alone. The firings' events are told once stored; returns
+        where in ``report.events`` the transitions' go (before them)."""
         audit = list(planned) + list(entered)
         audit += ((kind, now, payload) for kind, payload in rows)
         audit += self._closes.take_planned(now)
@@ -559,10 +550,8 @@ class Runner:
 
     async def _send_rest(self, ev: Evaluation, waves: dict[str, tuple[str, int, frozenset[str]]], report: TickReport,
                          replanned: set[str], now: int, snapshots: Sequence[Snapshot]) -> bool:
-        """After the first waves went out: the rest of each entry (``ev`` holds the whole
-        plans, made of ``snapshots``) held where an order of ours is still open on the
-        position, journaled, the entries saved as planned in full, and sent. False: the lease
-        was lost before sending."""
+        """After the first waves went out: the rest of each entry held, journaled, the entries
+        saved as planned in full, and sent. False: the lease was lost before sending."""
         whole = [p for p in ev.plans if p.decision_id in waves]
         rest = [replace(p, cancels=(), orders=tuple(o for o in p.orders
                                                     if o.client_order_id not in waves[p.decision_id][2]))

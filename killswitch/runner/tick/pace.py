@@ -24,8 +24,8 @@ class Pace:
         self.book, self.clock, self.paces = book, clock, paces
 
     def window_edge_s(self) -> Optional[float]:
-        """Seconds until the next edge of a trading window of the running graph (None: none), a
-        millisecond past it: the daemon's wait ends there, so the tick at the edge sees it open."""
+        """See the module doc (None: no window), a millisecond past the edge, so that the tick
+        at the edge sees it open."""
         now = self.clock()
         edge = next_edge_ms(self.book.graph, now)
         return None if edge is None else max(0.0, (edge - now + 1) / 1000)

@@ -128,9 +128,8 @@ class Known:
                        prefixes=dict(zip(self.venues, prefixes)))
 
     def placement(self, now: Optional[int] = None) -> Placement:
-        """What the pre-trade gate places an order with: the catalog, the unit price of every
-        symbol held (worked out when first asked) and each account's equity from its last
-        good snapshot."""
+        """What the pre-trade gate places an order with (see the module doc); equity from each
+        account's last good snapshot."""
         now = self.clock() if now is None else now
         snaps = self.book.snapshots
         cached = self._placement

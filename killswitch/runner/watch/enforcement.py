@@ -137,10 +137,7 @@ class Enforcement:
         self.names = GrowthNames(venues, self._own, dry_run)  # whose fills grew each reverted leg
 
     def watch_entries(self, now: int) -> None:
-        """Before the tick reads its snapshots: each adapter asked to watch the entries of an
-        account a lock in force at ``now`` that cancels may bind (see the module doc, 5.), so
-        that the snapshot read next shows every open order a lock placed since the last tick
-        makes the watch judge, not a list read before that lock."""
+        """Before the tick reads its snapshots: see the module doc, 5."""
         self._wake_on_entries(self.book.lock_book.in_force(now))
 
     async def watch(self, snapshots: Sequence[Snapshot], plans: list[Plan], now: int, events: list[Event]
@@ -382,9 +379,8 @@ class Enforcement:
 
     def _wake_on_entries(self, holds: Sequence[Any]) -> None:
         """Ask each adapter to watch its account's entries while a lock that cancels may bind
-        it (one of it, its venue or global, or any symbol or strategy lock): a polled one lists
-        every open order, a streaming one also wakes the runner on a new entry; told only when
-        that changes."""
+        it (one of it, its venue or global, or any symbol or strategy lock; see the module doc,
+        5.); told only when that changes."""
         accounts = set(self.venues)
         venues = {k.split("/", 1)[0] for k in accounts}
         for key, port in self.venues.items():

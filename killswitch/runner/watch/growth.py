@@ -35,13 +35,11 @@ class GrowthNames:
     async def name(self, found: list[Violation], baselines: Mapping[str, Any], snapshots: Sequence[Snapshot],
                    now: int) -> list[Violation]:
         """``found`` with each revert attributed, and keyed, by the fills that grew its leg by the
-        time of the snapshot that showed it (:func:`.attribution.attribute`): the account's
-        trades of the symbol read since its baselines were taken (less ``BEFORE_MAX_MS``: the read
-        before the lock they may come from), once per account and symbol, all at once and within
-        ``FILL_READ_S`` (the revert waits for them: its row is written first); a read that fails
-        is said in the attribution. A growth that stands with nothing of ours sent against it
-        (below the venue's minimum, a dry run) is not read again while it stands: nothing
-        brought it back, so no other order can have grown it to the same step."""
+        time of the snapshot that showed it (:func:`.attribution.attribute`): the trades read
+        since its baselines were taken (less ``BEFORE_MAX_MS``: the read before the lock they may
+        come from); a read that fails is said in the attribution. A growth that stands is not
+        read again (see the module doc): nothing brought it back, so no other order can have
+        grown it to the same step."""
         standing = self._standing
         self._standing = {}
         at = {f"{s.venue}/{s.account}": s.ts_event for s in snapshots}
