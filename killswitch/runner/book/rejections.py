@@ -50,12 +50,11 @@ from ...engine.stages import incident_of
 from ...facts.residuals import accepted_text
 from ...figures import iso
 from ...metrics import Registry
+from .revoke_state import BACKOFF_FIRST_MS as FIRST_BACKOFF_MS, BACKOFF_MAX_MS as MAX_BACKOFF_MS, backoff_ms
 
 CLOSE_REJECTED = "CLOSE_REJECTED"
 PERMANENT_TRIES = 2
 TRANSIENT_TRIES = 8
-FIRST_BACKOFF_MS = 1_000
-MAX_BACKOFF_MS = 60_000
 MAX_TRACKED = 10_000  # legs tracked at once (a book of refusals beyond it forgets the oldest)
 SEEN_KEPT = 16  # client order ids a leg keeps of the closes it counted (more than any bound)
 POSITION_CLOSED = "POSITION_CLOSED"  # a fact ended: its position is gone
@@ -154,11 +153,6 @@ class Stop:
 
     key: LegKey
     refusals: LegRefusals
-
-
-def backoff_ms(tries: int) -> int:
-    """The wait after the ``tries``-th transient refusal: 1 s, 2 s, 4 s, … up to 60 s."""
-    return min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** max(0, tries - 1))
 
 
 class CloseRejections:

@@ -35,7 +35,8 @@ BACKOFF_MAX_MS = 60_000
 
 
 def backoff_ms(attempts: int) -> int:
-    """The wait after ``attempts`` failed attempts in a row: 1 s, 2 s, 4 s … at most 60 s."""
+    """The wait after ``attempts`` failed attempts in a row (a revoke's, a refused close's:
+    :mod:`.rejections`): 1 s, 2 s, 4 s … at most 60 s."""
     return min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** max(0, min(attempts - 1, 16)))
 
 

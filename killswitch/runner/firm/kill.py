@@ -87,7 +87,7 @@ class KillApplier:
         resting = await self._cancel(d, accounts, reason)
         # each step reported as it is reached: nothing resting before the keys are asked for
         await self._report(d, fence, self._reports(d, accounts, locked, resting, "revoke not sent yet"))
-        revoke = await self._revoke(d, scopes, accounts, reason)
+        revoke = await revoke_keys(self.ports, scopes, reason, f"firm-kill:{d.id}:{d.actor}")
         reports = self._reports(d, accounts, locked, resting, revoke)
         await self._report(d, fence, reports)
         done = sum(1 for r in reports if r.done)
@@ -99,9 +99,6 @@ class KillApplier:
     async def _cancel(self, d: Directive, accounts: Sequence[str], reason: str) -> dict[str, str]:
         return await cancel_entries(self.ports, accounts, reason, f"FIRM_KILL {d.id}: {reason}",
                                     {"directive": d.id, "actor": d.actor}, incident=d.decision_id)
-
-    async def _revoke(self, d: Directive, scopes: Sequence[str], accounts: Sequence[str], reason: str) -> str:
-        return await revoke_keys(self.ports, scopes, reason, f"firm-kill:{d.id}:{d.actor}")
 
     def _reports(self, d: Directive, accounts: Sequence[str], locked: Optional[int], resting: dict[str, str],
                  revoke: str) -> list[KillReport]:

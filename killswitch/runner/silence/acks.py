@@ -34,8 +34,8 @@ class Acknowledgements:
 
     if TYPE_CHECKING:  # the silences' own, which every change goes through
         def open_incidents(self) -> dict[str, tuple[Optional[str], str, int]]: ...
-        def _store(self, kind: str, payload: dict, write: Callable[[int], None]) -> Awaitable[Optional[str]]: ...
-        def _saved(self, now: int) -> Awaitable[None]: ...
+        def _store(self, kind: str, payload: dict, write: Callable[[int], None], now: int,
+                   take: Callable[[], None]) -> Awaitable[Optional[str]]: ...
 
     async def acknowledge(self, incident: Optional[str], policy: Optional[str], scope: Optional[str], comment: str,
                           *, actor: str) -> ChangeResult:
@@ -65,11 +65,10 @@ class Acknowledgements:
         if have:
             last = max(have, key=lambda a: a.ts_ms)
             payload["previous"] = {"by": last.author, "ts_ms": last.ts_ms}
-        refused = await self._store("incident_acknowledged", payload, lambda fence: self.store.record_ack(ack, fence))
+        refused = await self._store("incident_acknowledged", payload, lambda fence: self.store.record_ack(ack, fence),
+                                    now, lambda: self.book.incident_held(incident, holders((*have, ack))))
         if refused:
             return ChangeResult(False, refused)
-        self.book.incident_held(incident, holders((*have, ack)))
-        await self._saved(now)
         p, s, level = open_[incident]
         self.emit(Event.make(INCIDENT_ACKNOWLEDGED, now, {"incident": incident, "author": actor, "comment": comment,
                                                           "ts_ms": now}, policy=p, scope=s, level=level or None))

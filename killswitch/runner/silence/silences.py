@@ -253,11 +253,10 @@ class Silences(Acknowledgements):
                                                       "starts_ms": s.starts_ms, "ends_ms": s.ends_ms,
                                                       "affects": affects.summary, "up_to_level": up_to,
                                                       "incidents": list(seen)},
-                                    lambda fence: self.store.save_silence(s, fence))
+                                    lambda fence: self.store.save_silence(s, fence), now,
+                                    lambda: self.book.silence_added(s))
         if refused:
             return SilenceResult(False, refused)
-        self.book.silence_added(s)
-        await self._saved(now)
         tie = f", or when {incident} ends" if incident is not None else ""
         past = (f"; holds back: the pages of the {len(seen)} open incident{'' if len(seen) == 1 else 's'} it "
                 "matches now, and the pages it matches that are not stage entries; pages through: a NEW "
@@ -305,11 +304,10 @@ class Silences(Acknowledgements):
                                    "ends_ms": {"before": s.ends_ms, "after": done.ends_ms},
                                    "comment": {"before": s.comment, "after": done.comment},
                                    "ends_with_incident": {"before": s.tied, "after": done.tied}}
-        refused = await self._store("silence_changed", payload, lambda fence: self.store.save_silence(done, fence))
+        refused = await self._store("silence_changed", payload, lambda fence: self.store.save_silence(done, fence),
+                                    now, lambda: self.book.silence_changed(done))
         if refused:
             return SilenceResult(False, refused)
-        self.book.silence_changed(done)
-        await self._saved(now)
         what = [f"until {_iso(done.ends_ms)}" + (f" (no longer ends with {s.incident})" if s.tied else "")
                 if duration_s is not None else "", f"comment {done.comment!r}" if words is not None else ""]
         return SilenceResult(True, f"SILENCE_CHANGED: {s.id} {s.matcher_text} {'; '.join(w for w in what if w)} "
@@ -343,11 +341,10 @@ class Silences(Acknowledgements):
         refused = await self._store("silence_expired", {"id": s.id, "matchers": [str(m) for m in s.matchers],
                                                         "author": s.author, "comment": s.comment,
                                                         "starts_ms": s.starts_ms, "ends_ms": s.ends_ms, "by": actor},
-                                    lambda fence: self.store.save_silence(done, fence))
+                                    lambda fence: self.store.save_silence(done, fence), now,
+                                    lambda: self.book.silence_changed(done))
         if refused:
             return SilenceResult(False, refused)
-        self.book.silence_changed(done)
-        await self._saved(now)
         return SilenceResult(True, f"SILENCE_EXPIRED: {s.id} {s.matcher_text} by {actor}; its pages are sent again",
                              silence_status(done, now))
 
@@ -401,14 +398,18 @@ class Silences(Acknowledgements):
 
     # --- the order of a change ----------------------------------------------------------------------------
 
-    async def _store(self, kind: str, payload: dict, write: Callable[[int], None]) -> Optional[str]:
-        """Audit (fenced), then store (fenced); why it was refused, or None."""
+    async def _store(self, kind: str, payload: dict, write: Callable[[int], None], now: int,
+                     take: Callable[[], None]) -> Optional[str]:
+        """Audit (fenced), then store (fenced), then the book takes it (``take``) and is saved
+        (:meth:`_saved`); why it was refused, or None."""
         try:
             await self.lead.audit(kind, self.clock(), payload)
             fence = self.lead.fence
             await self.io(write, fence)
         except FencedError:
             return self.lead.deposed()
+        take()
+        await self._saved(now)
         return None
 
     async def _saved(self, now: int) -> None:
