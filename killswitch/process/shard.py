@@ -141,15 +141,15 @@ def start_shard(start: ShardStart, got: Optional[Split], state_url: str, holder:
 def firm_lines(start: ShardStart, got: Optional[Split], holder: Optional[str] = None) -> list[str]:
     """What the log says at start of the shard's policies: its own, and the firm-wide ones, which
     the holder of the firm lease evaluates (``holder``: who holds it now, when known)."""
-    from ..runner.firm.firm import not_evaluated_line
-
     if got is None:
         return []
     local = got.local.get(start.name, [])
     lines = [f"shard {start.name}: {len(start.accounts)} account(s) ({', '.join(a.name for a in start.accounts)}); "
              f"state in schema {start.schema}; {len(local)} local policy(ies): {', '.join(local) or '-'}"]
     if got.firm:
-        lines.append(not_evaluated_line(start.name, got.firm, holder))
+        lines.append(f"shard {start.name}: FIRM-WIDE POLICIES EVALUATED BY THE FIRM LEASE HOLDER: "
+                     f"{', '.join(got.firm)} (their scopes span shards; any shard's leader may hold the firm lease "
+                     f"and evaluate them over the facts the shards publish; held now by {holder or 'nobody'})")
     return lines
 
 

@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Optional
 
 from ...compile.graph import DecisionGraph, PolicyNode
 from ...compile.shards import FIRM_INTERVAL_TOO_SHORT, firm_interval_refusals, firm_refusals, local_graph, split
@@ -393,10 +393,3 @@ class FirmLink:
             for shard, ms in sorted(self.last_reading.ages_ms.items()):
                 if ms is not None:
                     age.add(ms / 1000, shard=shard)
-
-
-def not_evaluated_line(shard: str, firm: Sequence[str], holder: Optional[str]) -> str:
-    """The start line on the firm-wide policies this runner evaluates only while it holds the firm lease."""
-    return (f"shard {shard}: FIRM-WIDE POLICIES EVALUATED BY THE FIRM LEASE HOLDER: {', '.join(firm)} (their "
-            f"scopes span shards; any shard's leader may hold the firm lease and evaluate them over the facts the "
-            f"shards publish; held now by {holder or 'nobody'})")

@@ -31,14 +31,11 @@ plans, before the journal) that
 5. asks each adapter to watch the entries of an account a lock that cancels may bind
    (``wake_on_entries``): a polled one lists every open order at its next snapshot and then
    at a short age, a streaming one wakes the runner on a new open order that is not
-   reduce-only and hands that order to the fast path (:mod:`.entry_watch`), which reports and
-   cancels it at the stream's event through :meth:`Enforcement.sending_cancel`,
-   :meth:`Enforcement.claim` and :meth:`Enforcement.cancel`; what it took is kept here by
-   those methods alone (``reported``, ``sending``, ``cancelled``, ``claimed``), so the tick
-   after neither audits nor cancels it again. The
-   tick asks this before it reads the snapshots (:meth:`Enforcement.watch_entries`), so that
-   the first snapshot under a lock placed since the last tick lists the entries the watch
-   judges, and the watch asks again for a lock the tick itself placed.
+   reduce-only and hands that order to the fast path (:mod:`.entry_watch`; what it took is
+   kept here by this class's methods alone, so the tick after neither audits nor cancels it
+   again). The tick asks this before it reads the snapshots (:meth:`Enforcement.watch_entries`),
+   so that the first snapshot under a lock placed since the last tick lists the entries the
+   watch judges, and the watch asks again for a lock the tick itself placed.
 
 The baselines of an account's first tick under a lock are the account as the previous call read
 it (before the lock was placed), when that read is recent (``BEFORE_MAX_MS``).
