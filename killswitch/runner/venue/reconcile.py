@@ -150,11 +150,10 @@ class Reconciliation:
         return await self.reconcile_beside()
 
     async def _cancel_resting(self, resting: list[tuple], report: ExecutionReport) -> int:
-        """Cancel our open remainders — ``(journal entry, the venue's answer)`` — by venue order
-        id, one cancel request per account, then ask the venue again about each by client order
-        id: only an answer that it is final (canceled, or filled before the cancel reached it)
-        settles it in the journal. A failed or unconfirmed cancel leaves it pending (its
-        position held) for the next tick. Returns how many are left unconfirmed."""
+        """Cancel our open remainders — ``(journal entry, the venue's answer)`` — one cancel
+        request per account, then ask the venue again about each: only an answer that it is
+        final (canceled, or filled before the cancel reached it) settles it in the journal; else
+        it stays pending (its position held). Returns how many are left unconfirmed."""
         settled = 0
         by_account: dict[str, list[tuple]] = {}
         for e, found in resting:

@@ -9,14 +9,9 @@ polling at the policy interval; one INFO (``STREAM_LIVE``) when it is live again
 (``STREAM_RECONCILE_OVERDUE``) when an account's last good REST reconcile grows older than
 ``OVERDUE_AFTER`` × its ``reconcile_every`` (its REST reads failing: the stream is not confirmed
 any more and its snapshots read REST in front), one INFO (``STREAM_RECONCILED``) when a
-reconcile is good again — never one a tick. Its families for ``/metrics``
-(``killswitch_stream_connected``, ``killswitch_stream_last_message_age_seconds``,
-``killswitch_stream_reconnects_total``, ``killswitch_stream_disagreements_total``,
-``killswitch_stream_dropped_total{kind}``, ``killswitch_stream_last_reconcile_age_seconds``,
-``killswitch_stream_reconcile_every_seconds``,
-``killswitch_stream_reconcile_consecutive_failures``, ``killswitch_stream_unstreamed_symbols``),
-the status's ``streams``, and
-:meth:`StreamWatch.lead`: the streams start when the runner leads.
+reconcile is good again — never one a tick. Its ``killswitch_stream_*`` families for
+``/metrics``, the status's ``streams``, and :meth:`StreamWatch.lead`: the streams start when the
+runner leads.
 
 A stream that is not live, or whose reconcile is overdue, is *degraded*, not blind: the
 adapter's snapshot reads REST then, so the data stays fresh; a REST read that fails as well is a
