@@ -46,6 +46,7 @@ from killswitch.weights import PER_IP, Read, WeightLimit
 from ...base import MODE, PERMANENT, TRANSIENT
 from ...ccxt_exchange.dialects.base import (
     Dialect,
+    Limits,
     Listed,
     ModeRead,
     Reads,
@@ -464,13 +465,15 @@ class BybitDialect(ModuleStream, Dialect):
         return {"permissions": BybitPermissions(), "freeze": BybitFreeze()}
 
 
+# Bybit's limits: 10 orders a second of ours. The trade endpoints count against the UID's trade
+# limit (futures: 10 a second by default, https://bybit-exchange.github.io/docs/v5/rate-limit),
+# which the order budget keeps to, not against the request pacing of reads: ccxt charges a
+# cancel-all 50 units (one a second), so a flatten's cancel of five symbols waited five seconds
+# behind its own pacing.
+LIMITS = Limits(orders=10.0, counted_as_orders=frozenset(
+    {("private", "POST", f"v5/order/{p}") for p in ("create", "cancel", "cancel-all")}))
+
 BYBIT = BybitDialect(
-    id="bybit", order_rate=10.0,
-    read_endpoints={"*": (POSITIONS_ENDPOINT, ORDERS_ENDPOINT)}, refusal_of=bybit_refusal,
-    # The trade endpoints count against the UID's trade limit (futures: 10 a second by default,
-    # https://bybit-exchange.github.io/docs/v5/rate-limit), which the order budget keeps to, not
-    # against the request pacing of reads: ccxt charges a cancel-all 50 units (one a second), so
-    # a flatten's cancel of five symbols waited five seconds behind its own pacing.
-    order_count_endpoints=frozenset({("private", "POST", f"v5/order/{p}") for p in ("create", "cancel", "cancel-all")}))
+    id="bybit", limits=LIMITS, read_endpoints={"*": (POSITIONS_ENDPOINT, ORDERS_ENDPOINT)}, refusal_of=bybit_refusal)
 
 DIALECTS = (BYBIT,)

@@ -52,6 +52,7 @@ from killswitch.weights import PER_IP, Read, WeightLimit
 from ...base import PERMANENT, TRANSIENT, AdapterError, Reason
 from ...ccxt_exchange.dialects.base import (
     Dialect,
+    Limits,
     Listed,
     Reads,
     read_each,
@@ -384,13 +385,13 @@ class HyperliquidDialect(ModuleStream, Dialect):
 # is the operator's to keep. Cancels have a limit of their own there (min(limit + 100000,
 # limit * 2), "so that hitting the address-based rate limit will still allow open orders to be
 # canceled"): 10 cancel actions a second (each up to 40 orders, still charged to the IP's weight),
-# never paced behind the closes and reverts a lock sends.
+# never paced behind the closes and reverts a lock sends. An action (an order, a cancel) weighs 1
+# of the IP's 1,200 a minute, the same budget as the reads: charged, but sent at once, never
+# behind a reconcile's reads.
+LIMITS = Limits(orders=5.0, cancels=10.0, weighed_as_orders=frozenset({("private", "POST", "exchange")}))
+
 HYPERLIQUID = HyperliquidDialect(
-    id="hyperliquid", order_rate=5.0, cancel_rate=10.0,
-    read_endpoints={"*": (POSITIONS, OPEN_ORDERS)}, refusal_of=hyperliquid_refusal,
-    # an action (an order, a cancel) weighs 1 of the IP's 1,200 a minute, the same budget as the
-    # reads: charged, but sent at once, never behind a reconcile's reads
-    order_weight_endpoints=frozenset({("private", "POST", "exchange")}),
+    id="hyperliquid", limits=LIMITS, read_endpoints={"*": (POSITIONS, OPEN_ORDERS)}, refusal_of=hyperliquid_refusal,
     # frontendOpenOrders weighs 20 of the 1,200 a minute: listed at every 1 s snapshot it would
     # need 24 a second beside the positions, above the 20 the venue allows; when 5 s old, 8
     open_orders_max_age_s=5.0,

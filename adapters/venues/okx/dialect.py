@@ -35,12 +35,12 @@ from ...base import MODE, PERMANENT, TRANSIENT
 from ...ccxt_exchange.dialects.base import (
     MODE_EVERY_S,
     Dialect,
+    Limits,
     Listed,
     ModeRead,
     Reads,
     bad_field,
     before_oldest,
-    endpoint_windows,
     named_rows,
 )
 from ...ccxt_exchange.dialects.cancel_hooks import Call, CancelAnswer
@@ -111,10 +111,20 @@ ALGO_ORDERS = "GET /api/v5/trade/orders-algo-pending"
 # (orders-pending lists them).
 ALGO_ORDER_TYPES = ("conditional,oco", "trigger", "move_order_stop")
 POSITIONS = "GET /api/v5/account/positions"
-# the private reads' limits, per UID and endpoint (each endpoint's "Rate Limit")
-ENDPOINT_LIMITS: Mapping[str, tuple[float, float]] = {
-    "GET /api/v5/account/balance": (10, 2.0), POSITIONS: (10, 2.0), REGULAR_ORDERS: (60, 2.0),
-    ALGO_ORDERS: (20, 2.0), ACCOUNT_CONFIG: (5, 2.0)}
+# OKX's limits: 20 orders a second of ours. The private reads' limits, per UID and endpoint
+# (each endpoint's "Rate Limit"), each kept to at run time: a halt's closes read their positions
+# one symbol each, which ccxt's cost (2, at its 110 ms) and the pacer's burst let go 100 at once
+# (50011 past 10). The trade endpoints count against per-UID, per-endpoint trade limits
+# (trade/order 60 per 2 s, https://www.okx.com/docs-v5/en/#order-book-trading-trade), which the
+# order budget keeps to, not against the request pacing of reads: a close must not wait behind a
+# reconcile's lists.
+LIMITS = Limits(
+    orders=20.0, ccxt_api=("private", "/api/v5/"),
+    endpoints={"GET /api/v5/account/balance": (10, 2.0), POSITIONS: (10, 2.0), REGULAR_ORDERS: (60, 2.0),
+               ALGO_ORDERS: (20, 2.0), ACCOUNT_CONFIG: (5, 2.0)},
+    counted_as_orders=frozenset({("private", "POST", f"trade/{p}") for p in (
+        "order", "batch-orders", "cancel-order", "cancel-batch-orders", "close-position", "order-algo",
+        "cancel-algos", "mass-cancel")}))
 
 # The ``ordType`` values each list documents; any other fails the snapshot (BAD_RESPONSE naming
 # the field), never an order read as a kind it may not be. orders-pending: market, limit,
@@ -177,11 +187,7 @@ class OkxDialect(ChannelStream, Dialect):
         Read(ALGO_ORDERS, 1, calls=len(ALGO_ORDER_TYPES)), Read(ACCOUNT_CONFIG, 1, every_s=MODE_EVERY_S))
     weight_limit: Optional[WeightLimit] = WeightLimit(
         None, 2.0, "requests", PER_UID, "https://www.okx.com/docs-v5/en/#overview-rate-limits", counts_requests=True,
-        endpoint_limits=ENDPOINT_LIMITS)
-    # each of them kept to at run time: a halt's closes read their positions one symbol each,
-    # which ccxt's cost (2, at its 110 ms) and the pacer's burst let go 100 at once (50011 past 10)
-    request_windows: Mapping[tuple[str, str, str], tuple[float, float]] = field(
-        default_factory=lambda: endpoint_windows(ENDPOINT_LIMITS, "/api/v5/"))
+        endpoint_limits=LIMITS.endpoints)
     refusal_rules: tuple[Rule, ...] = REFUSALS
 
     # Streams: ccxt.pro's okx (positions, orders, account on the private websocket; orders-algo on
@@ -363,13 +369,6 @@ def _algo(order: Any) -> tuple[str, dict]:
 ORDER_ROWS = okx_stream.OrderRows(REGULAR_ORD_TYPES, ALGO_ORD_TYPES, _regular, _algo)
 
 OKX = OkxDialect(
-    id="okx", order_rate=20.0,
-    read_endpoints={"*": (POSITIONS, REGULAR_ORDERS)}, refusal_of=okx_refusal,
-    # The trade endpoints count against per-UID, per-endpoint trade limits (trade/order 60 per 2 s,
-    # https://www.okx.com/docs-v5/en/#order-book-trading-trade), which the order budget keeps to,
-    # not against the request pacing of reads: a close must not wait behind a reconcile's lists.
-    order_count_endpoints=frozenset({("private", "POST", f"trade/{p}") for p in (
-        "order", "batch-orders", "cancel-order", "cancel-batch-orders", "close-position", "order-algo",
-        "cancel-algos", "mass-cancel")}))
+    id="okx", limits=LIMITS, read_endpoints={"*": (POSITIONS, REGULAR_ORDERS)}, refusal_of=okx_refusal)
 
 DIALECTS = (OKX,)
