@@ -51,7 +51,8 @@ import functools
 from typing import TYPE_CHECKING, Any, Mapping, Optional
 
 from ...registry import parts
-from .base import DEFAULT_ORDER_RATE, CancelAnswer, Countdown, Dialect, Limits
+from .base import DEFAULT_ORDER_RATE, CancelAnswer, Countdown, Dialect
+from .limits import Limits
 
 if TYPE_CHECKING:  # built when first read (module __getattr__ below)
     DIALECTS: dict[str, Dialect]

@@ -30,14 +30,14 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Container, Mapping, Optional, Protocol
 
 from killswitch.weights import Read, SnapshotCost, WeightLimit
 
 from ...base import AdapterError, Reason, VenueRefusal
 from ..parsing import BadData, BadField, num
 from .cancel_hooks import Call, CancelAnswer, CancelHooks
-from .limits import DEFAULT_ORDER_RATE as DEFAULT_ORDER_RATE, Limits as Limits
+from .limits import DEFAULT_ORDER_RATE as DEFAULT_ORDER_RATE, Limits
 from .listed import Listed as Listed
 from .read_hooks import YIELD_EVERY as YIELD_EVERY, ReadHooks, Reads as Reads, read_each as read_each
 from .refusals import Rule, mapped, refusal
@@ -101,6 +101,19 @@ def named_rows(venue: str, endpoint: str, answer: Any, id_field: str | tuple[str
 def unknown_value(venue: str, endpoint: str, field: str, value: Any) -> AdapterError:
     """:func:`bad_field` of a value outside the venue's documented enum (or absent)."""
     return bad_field(venue, endpoint, field, "missing" if value is None else f"unknown value {value!r}")
+
+
+def documented(venue: str, endpoint: str, field: str, value: Any, known: Container[Any]) -> Any:
+    """``value`` of the venue's ``field`` read through the values its documentation lists
+    (``known``): what ``known`` maps it to where it is a mapping (a kind, a leg), else the value
+    itself; any other value, or none, is :func:`unknown_value` (never a row read as a default)."""
+    try:
+        listed = value in known
+    except TypeError:  # an unhashable value (a list, an object) is none of them
+        listed = False
+    if not listed:
+        raise unknown_value(venue, endpoint, field, value)
+    return known[value] if isinstance(known, Mapping) else value
 
 
 def incomplete(venue: str, endpoint: str, why: str) -> AdapterError:
@@ -196,7 +209,7 @@ def clamp_seconds(seconds: float, low: int, high: int) -> int:
 
 class VenueNamed:
     """A dialect's reads of its venue's lists and its refusals of an answer, each failure naming
-    the venue (the dialect's ``id``; :func:`bad_field` and :func:`unknown_value` of it)."""
+    the venue (the dialect's ``id``; :func:`bad_field`, :func:`unknown_value` and :func:`documented` of it)."""
 
     if TYPE_CHECKING:  # the dialect's own field (:class:`Dialect`)
         id: str
@@ -218,6 +231,10 @@ class VenueNamed:
     def unknown_value(self, endpoint: str, field: str, value: Any) -> AdapterError:
         """:func:`unknown_value` of this dialect's venue."""
         return unknown_value(self.id, endpoint, field, value)
+
+    def documented(self, endpoint: str, field: str, value: Any, known: Container[Any]) -> Any:
+        """:func:`documented` of this dialect's venue."""
+        return documented(self.id, endpoint, field, value, known)
 
     async def read(self, reads: Reads, endpoint: str, method: str, *args: Any) -> Any:
         """One read of a list, its failure naming the venue's endpoint (``GET /fapi/v1/...``)."""

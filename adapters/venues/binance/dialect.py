@@ -33,7 +33,6 @@ from ...base import MODE, PERMANENT, TRANSIENT
 from ...ccxt_exchange.dialects.base import (
     DEFAULT_ORDER_RATE,
     Dialect,
-    Limits,
     Listed,
     ModeRead,
     Reads,
@@ -43,6 +42,7 @@ from ...ccxt_exchange.dialects.base import (
 )
 from ...ccxt_exchange.dialects.cancel_hooks import Call
 from ...ccxt_exchange.dialects.frames import latest_ms
+from ...ccxt_exchange.dialects.limits import Limits
 from ...ccxt_exchange.dialects.refusals import Rule
 from ...ccxt_exchange.dialects.stream_hooks import ModuleStream
 from ...ccxt_exchange.parsing import BadData, BadField, num, order_info
@@ -219,9 +219,7 @@ class BinanceDialect(ModuleStream, Dialect):
         regular = await super().fetch_open_orders(reads, symbol)
         known = FUTURES_ORDER_TYPES if reads.market_type == "futures" else SPOT_ORDER_TYPES
         for row in regular:
-            value = order_info(row.order).get("type")
-            if value not in known:
-                raise self.unknown_value(row.endpoint, "type", value)
+            self.documented(row.endpoint, "type", order_info(row.order).get("type"), known)
         if self.algo_orders_endpoint is None or reads.market_type != "futures":
             return regular
         algo = await self.read(reads, self.algo_orders_endpoint, "fetch_open_orders", symbol, None, None,
@@ -233,11 +231,8 @@ class BinanceDialect(ModuleStream, Dialect):
     def _algo_kind(self, order: Any) -> str:
         """An algo order's kind from the venue's own ``orderType`` (ccxt unifies it to limit or
         market): a trailing stop, or a conditional (stop, take-profit) order."""
-        value = order_info(order).get("orderType")
-        kind = ALGO_ORDER_KINDS.get(value) if isinstance(value, str) else None
-        if kind is None:
-            raise self.unknown_value(str(self.algo_orders_endpoint), "orderType", value)
-        return kind
+        return self.documented(str(self.algo_orders_endpoint), "orderType", order_info(order).get("orderType"),
+                               ALGO_ORDER_KINDS)
 
     def cancel_params(self, kind: str) -> Mapping[str, Any]:
         # an algo order is cancelled by the algo service (DELETE /fapi/v1/algoOrder, algoOpenOrders)

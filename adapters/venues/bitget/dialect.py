@@ -61,17 +61,18 @@ from killswitch.weights import PER_UID, Read, WeightLimit
 from ...base import MODE, PERMANENT, TRANSIENT, VenueRefusal
 from ...ccxt_exchange.dialects.base import (
     Dialect,
-    Limits,
     Listed,
     ModeRead,
     Reads,
     before_oldest,
+    documented,
     named_rows,
     unknown_value,
     unnamed,
 )
 from ...ccxt_exchange.dialects.cancel_hooks import CancelAnswer
 from ...ccxt_exchange.dialects.channels import ChannelStream
+from ...ccxt_exchange.dialects.limits import Limits
 from ...ccxt_exchange.dialects.refusals import Rule
 from ...ccxt_exchange.parsing import num, order_info
 from . import dialect_stream as bitget_stream
@@ -208,9 +209,7 @@ def read_row(venue: str, endpoint: str, order: Any) -> dict:
     YES, which a TP/SL plan does not): the side is the leg's, turned round when the row closes.
     An unknown ``posMode``, or a hedge row without its leg, is BAD_RESPONSE."""
     info = order_info(order)
-    mode = info.get("posMode")
-    if mode not in POS_MODES:
-        raise unknown_value(venue, endpoint, "posMode", mode)
+    mode = documented(venue, endpoint, "posMode", info.get("posMode"), POS_MODES)
     out = dict(order)
     shut = closes(info)
     if mode == "hedge_mode":
@@ -229,9 +228,7 @@ def read_plan(venue: str, endpoint: str, order: Any) -> Listed:
     cancel names it)."""
     info = order_info(order)
     plan = info.get("planType")
-    kind = PLAN_KINDS.get(plan) if isinstance(plan, str) else None
-    if kind is None:
-        raise unknown_value(venue, endpoint, "planType", plan)
+    kind = documented(venue, endpoint, "planType", plan, PLAN_KINDS)
     out = read_row(venue, endpoint, order)
     out["type"] = plan
     if num(out.get("triggerPrice")) is None:
@@ -436,9 +433,8 @@ class BitgetDialect(ChannelStream, Dialect):
             return await super().read_position_mode(reads)
         answer = await self.read(reads, ACCOUNT, MODE_METHOD, dict(MODE_PARAMS))
         data = answer.get("data", answer) if isinstance(answer, Mapping) else None
-        mode = data.get("posMode") if isinstance(data, Mapping) else None
-        if mode not in POS_MODES:
-            raise self.unknown_value(ACCOUNT, "posMode", mode)
+        mode = self.documented(ACCOUNT, "posMode", data.get("posMode") if isinstance(data, Mapping) else None,
+                               POS_MODES)
         return ModeRead(mode == "hedge_mode", f"{ACCOUNT} posMode={mode}")
 
 

@@ -46,19 +46,19 @@ from killswitch.weights import PER_IP, Read, WeightLimit
 from ...base import MODE, PERMANENT, TRANSIENT
 from ...ccxt_exchange.dialects.base import (
     Dialect,
-    Limits,
     Listed,
     ModeRead,
     Reads,
     clamp_seconds,
+    documented,
     named_rows,
-    unknown_value,
     unnamed,
     unread,
 )
 from ...ccxt_exchange.dialects.cancel_hooks import Call, CancelAnswer
 from ...ccxt_exchange.dialects.channels import marks_watched
 from ...ccxt_exchange.dialects.frames import has_field, latest_ms
+from ...ccxt_exchange.dialects.limits import Limits
 from ...ccxt_exchange.dialects.refusals import Rule
 from ...ccxt_exchange.dialects.stream_events import StreamEvent
 from ...ccxt_exchange.dialects.stream_hooks import ModuleStream
@@ -278,10 +278,7 @@ def order_kind(order: Any, venue: str) -> str:
     value = info.get("stopOrderType") if isinstance(info, Mapping) else None
     if value is None:
         value = ""  # (a row without the field is an order without a trigger)
-    kind = STOP_ORDER_KINDS.get(value) if isinstance(value, str) else None
-    if kind is None:
-        raise unknown_value(venue, ORDERS_ENDPOINT, "stopOrderType", value)
-    return kind
+    return documented(venue, ORDERS_ENDPOINT, "stopOrderType", value, STOP_ORDER_KINDS)
 
 
 def margin_rate_close(order: Any) -> bool:

@@ -52,12 +52,12 @@ from killswitch.weights import PER_IP, Read, WeightLimit
 from ...base import PERMANENT, TRANSIENT, AdapterError, Reason
 from ...ccxt_exchange.dialects.base import (
     Dialect,
-    Limits,
     Listed,
     Reads,
     read_each,
 )
 from ...ccxt_exchange.dialects.cancel_hooks import Call, CancelAnswer
+from ...ccxt_exchange.dialects.limits import Limits
 from ...ccxt_exchange.dialects.refusals import Rule, body_of
 from ...ccxt_exchange.dialects.stream_events import StreamEvent
 from ...ccxt_exchange.dialects.stream_hooks import ModuleStream
@@ -322,13 +322,9 @@ class HyperliquidDialect(ModuleStream, Dialect):
         if not isinstance(order, Mapping):
             raise BadData("an order is not an object")
         info = order.get("info")
-        value = info.get("orderType") if isinstance(info, Mapping) else None
-        trigger = ORDER_TYPE_TRIGGERS.get(value) if isinstance(value, str) else None
-        if trigger is None:
-            raise self.unknown_value(endpoint, field + "orderType", value)
-        side = info.get("side") if isinstance(info, Mapping) else None
-        if side not in ("A", "B"):  # ask, bid: ccxt reads anything but A as a buy
-            raise self.unknown_value(endpoint, field + "side", side)
+        said = info if isinstance(info, Mapping) else {}
+        trigger = self.documented(endpoint, field + "orderType", said.get("orderType"), ORDER_TYPE_TRIGGERS)
+        self.documented(endpoint, field + "side", said.get("side"), ("A", "B"))  # ask, bid: ccxt reads all but A a buy
         return Listed(*listed_kind(order, trigger), endpoint)
 
     async def stream_order_kind(self, call: Call, order_id: str, symbol: str) -> Optional[Listed]:

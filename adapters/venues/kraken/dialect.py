@@ -51,8 +51,9 @@ from typing import Any, Mapping, Optional, Sequence
 from killswitch.weights import PER_UID, Read, SnapshotCost, WeightLimit
 
 from ...base import AdapterError, Reason
-from ...ccxt_exchange.dialects.base import Dialect, Limits, Listed, Reads, bad_field, read_each
+from ...ccxt_exchange.dialects.base import Dialect, Listed, Reads, bad_field, read_each
 from ...ccxt_exchange.dialects.cancel_hooks import Call, CancelAnswer
+from ...ccxt_exchange.dialects.limits import Limits
 from ...ccxt_exchange.dialects.refusals import Rule
 from ...ccxt_exchange.dialects.spot import check_every_asset_valued
 from ...ccxt_exchange.dialects.trigger_countdown import TriggerCountdown

@@ -62,13 +62,14 @@ from killswitch.weights import PER_UID, Read, WeightLimit
 from ...base import AdapterError, Reason, VenueRefusal
 from ...ccxt_exchange.dialects.base import (
     Dialect,
-    Limits,
     Listed,
     Reads,
     bad_field,
+    documented,
     unknown_value,
 )
 from ...ccxt_exchange.dialects.cancel_hooks import Call, CancelAnswer
+from ...ccxt_exchange.dialects.limits import Limits
 from ...ccxt_exchange.dialects.refusals import Rule, refusal
 from ...ccxt_exchange.dialects.stream_hooks import ModuleStream
 from ...ccxt_exchange.dialects.trigger_countdown import TriggerCountdown
@@ -196,10 +197,7 @@ def read_open_order(order: Any) -> Listed:
     if not isinstance(order, Mapping):
         raise BadData("an order is not an object")
     info = _info(order)
-    order_type = info.get("orderType")
-    kind = ORDER_KINDS.get(order_type) if isinstance(order_type, str) else None
-    if kind is None:
-        raise unknown_value(answers.VENUE, OPEN_ORDERS, "orderType", order_type)
+    kind = documented(answers.VENUE, OPEN_ORDERS, "orderType", info.get("orderType"), ORDER_KINDS)
     reduce_only = info.get("reduceOnly")
     if not isinstance(reduce_only, bool):
         raise unknown_value(answers.VENUE, OPEN_ORDERS, "reduceOnly", reduce_only)

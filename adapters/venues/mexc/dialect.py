@@ -59,15 +59,9 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 from killswitch.weights import PER_UID, Read, WeightLimit
 
 from ...base import PERMANENT, TRANSIENT, AdapterError, Reason, VenueRefusal
-from ...ccxt_exchange.dialects.base import (
-    MODE_EVERY_S,
-    Dialect,
-    Limits,
-    Listed,
-    ModeRead,
-    Reads,
-)
+from ...ccxt_exchange.dialects.base import MODE_EVERY_S, Dialect, Listed, ModeRead, Reads
 from ...ccxt_exchange.dialects.cancel_hooks import Call, CancelAnswer
+from ...ccxt_exchange.dialects.limits import Limits
 from ...ccxt_exchange.dialects.refusals import Rule
 from ...ccxt_exchange.parsing import BadField, num
 from . import dialect_spot as spot

@@ -35,7 +35,6 @@ from ...base import MODE, PERMANENT, TRANSIENT
 from ...ccxt_exchange.dialects.base import (
     MODE_EVERY_S,
     Dialect,
-    Limits,
     Listed,
     ModeRead,
     Reads,
@@ -45,6 +44,7 @@ from ...ccxt_exchange.dialects.base import (
 )
 from ...ccxt_exchange.dialects.cancel_hooks import Call, CancelAnswer
 from ...ccxt_exchange.dialects.channels import ChannelStream
+from ...ccxt_exchange.dialects.limits import Limits
 from ...ccxt_exchange.dialects.refusals import Rule
 from ...ccxt_exchange.dialects.trigger_countdown import TriggerCountdown
 from ...ccxt_exchange.parsing import num, order_info
@@ -215,11 +215,10 @@ class OkxDialect(ChannelStream, Dialect):
         if row is None:
             raise self.unknown_value(ACCOUNT_CONFIG, "data", rows)
         mode = row.get("posMode")
-        if mode not in POS_MODES:
-            raise self.unknown_value(ACCOUNT_CONFIG, "posMode", mode)
+        hedge = self.documented(ACCOUNT_CONFIG, "posMode", mode, POS_MODES)
         level = row.get("acctLv")
         margin = None if level is None else f"acctLv {level} ({ACCOUNT_LEVELS.get(str(level), 'unknown level')})"
-        return ModeRead(POS_MODES[mode], f"{ACCOUNT_CONFIG} posMode={mode}", margin)
+        return ModeRead(hedge, f"{ACCOUNT_CONFIG} posMode={mode}", margin)
 
     async def fetch_open_orders(self, reads: Reads, symbol: Optional[str] = None) -> list[Listed]:
         """Every page of the regular list, then every page of the algo list for each algo order
@@ -239,16 +238,12 @@ class OkxDialect(ChannelStream, Dialect):
 
     def _regular(self, order: Any) -> Any:
         """A row of orders-pending, its ``ordType`` one the list documents (:func:`_regular`)."""
-        value = order_info(order).get("ordType")
-        if value not in REGULAR_ORD_TYPES:
-            raise self.unknown_value(REGULAR_ORDERS, "ordType", value)
+        self.documented(REGULAR_ORDERS, "ordType", order_info(order).get("ordType"), REGULAR_ORD_TYPES)
         return _regular(order)
 
     def _algo(self, order: Any, endpoint: str) -> Listed:
         """A row of orders-algo-pending, its ``ordType`` one the list documents (:func:`_algo`)."""
-        value = order_info(order).get("ordType")
-        if value not in ALGO_ORD_TYPES:
-            raise self.unknown_value(endpoint, "ordType", value)
+        self.documented(endpoint, "ordType", order_info(order).get("ordType"), ALGO_ORD_TYPES)
         kind, out = _algo(order)
         return Listed(kind, out, endpoint)
 

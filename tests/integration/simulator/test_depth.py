@@ -139,7 +139,8 @@ def test_the_ccxt_adapter_asks_a_depth_the_venue_takes_and_keeps_what_was_asked(
     import os
 
     from adapters.ccxt_exchange import CcxtAdapter
-    from adapters.ccxt_exchange.dialects.base import Dialect, Limits
+    from adapters.ccxt_exchange.dialects.base import Dialect
+    from adapters.ccxt_exchange.dialects.limits import Limits
     from adapters.venues.binance.dialect import BINANCE_USDM
     from killswitch.policy.accounts_doc import Account
 

@@ -33,7 +33,8 @@ CCXT_IDS = {ids}
 STREAM_FACE = "face_stream"
 '''
 DIALECT = '''
-from ...ccxt_exchange.dialects.base import Dialect, Limits
+from ...ccxt_exchange.dialects.base import Dialect
+from ...ccxt_exchange.dialects.limits import Limits
 
 
 class ZzFuturesDialect(Dialect):
