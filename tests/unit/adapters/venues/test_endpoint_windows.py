@@ -135,6 +135,17 @@ def test_a_halts_positions_reads_stay_within_each_venues_limit_of_the_endpoint(d
     assert (worst > requests) == bool(kept)  # (Bybit: nothing paced it needs not)
 
 
+def test_a_venues_endpoint_windows_are_keyed_as_ccxt_sends_them_and_one_outside_its_prefix_is_refused():
+    """The limits name an endpoint as the venue's documentation does; ccxt's key drops the prefix
+    its api adds. An endpoint under no such prefix fails where the venue declares it."""
+    from adapters.ccxt_exchange.dialects.limits import Limits
+
+    limits = Limits(2.0, endpoints={"GET /api/v5/account/positions": (10, 2.0)}, ccxt_api=("private", "/api/v5/"))
+    assert limits.windows() == {("private", "GET", "account/positions"): (10, 2.0)}
+    with pytest.raises(ValueError, match="GET /v5/position/list: not under /api/v5/"):
+        Limits(2.0, endpoints={"GET /v5/position/list": (50, 1.0)}, ccxt_api=("private", "/api/v5/"))
+
+
 @pytest.mark.parametrize("dialect,read", [
     (BITGET, "privateMixGetV2MixPositionAllPosition"), (MEXC, "contractPrivateGetPositionOpenPositions")],
     ids=["bitget", "mexc"])
