@@ -324,7 +324,8 @@ class HyperliquidDialect(ModuleStream, Dialect):
         info = order.get("info")
         said = info if isinstance(info, Mapping) else {}
         trigger = self.documented(endpoint, field + "orderType", said.get("orderType"), ORDER_TYPE_TRIGGERS)
-        self.documented(endpoint, field + "side", said.get("side"), ("A", "B"))  # ask, bid: ccxt reads all but A a buy
+        # its side A (ask) or B (bid): ccxt reads anything but A as a buy
+        self.documented(endpoint, field + "side", said.get("side"), ("A", "B"))
         return Listed(*listed_kind(order, trigger), endpoint)
 
     async def stream_order_kind(self, call: Call, order_id: str, symbol: str) -> Optional[Listed]:
