@@ -210,7 +210,7 @@ class Capabilities:
     fetch_order_by_client_id: bool = True
     max_client_id_length: int = 36
     orders_per_second: float = 5.0  # our budget on this venue (below its published limit)
-    # (a ccxt account: its dialect's order_rate unless configured; the simulated one: its own)
+    # (a ccxt account: its dialect's limits.orders unless configured; the simulated one: its own)
     # the venue has an endpoint that removes the trading permission of the bots' keys with a
     # master credential, and the account declares it (its Accounts ``revoke:`` block):
     # :meth:`ExchangeAdapter.set_trading` is then served

@@ -77,9 +77,9 @@ class CcxtAdapter(StreamedSnapshots, OrderPlacement, Cancels, FillReads, Exchang
       ccxt's ``urls`` (e.g. ``{"api": {"fapiPrivate": ...}}``). For tests and the simulated
       exchange's HTTP face.
     * ``orders_per_second`` — our order budget on this account (default: the dialect's
-      ``order_rate``). Creates and cancels spend it; the capabilities report it, and the runner
+      ``limits.orders``). Creates and cancels spend it; the capabilities report it, and the runner
       hands it to the planner, which spaces the venue's closes by it. Without it, a venue that
-      limits its cancel endpoints apart (the dialect's ``cancel_rate``) has its cancels spend a
+      limits its cancel endpoints apart (the dialect's ``limits.cancels``) has its cancels spend a
       budget of their own at that rate, never queued behind creates.
     * ``max_retries`` / ``backoff_s`` / ``max_backoff_s`` — retries of reads and cancels on
       network errors: ``backoff_s · 2^n`` capped at ``max_backoff_s``, no jitter; a venue's
@@ -157,10 +157,10 @@ class CcxtAdapter(StreamedSnapshots, OrderPlacement, Cancels, FillReads, Exchang
         self.bybit_dcp_websocket = bool(bybit_dcp_websocket)
         self.open_orders_max_age_s = float(self.dialect.open_orders_max_age_s if open_orders_max_age_s is None
                                            else open_orders_max_age_s)
-        rate = orders_per_second if orders_per_second is not None else self.dialect.order_rate
+        rate = orders_per_second if orders_per_second is not None else self.dialect.limits.orders
         budget = OrderBudget(rate)
         # cancels paced apart where the venue limits them apart (unless the caller set one budget)
-        cancel_rate = self.dialect.cancel_rate if orders_per_second is None else None
+        cancel_rate = self.dialect.limits.cancels if orders_per_second is None else None
         cancel_budget = OrderBudget(cancel_rate) if cancel_rate is not None else None
 
         config, self._secret_values = client_config(account, self.dialect, timeout=float(timeout),

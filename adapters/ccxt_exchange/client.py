@@ -26,7 +26,6 @@ import re
 from typing import Any, Callable, Mapping, Optional, TypeVar, Union
 
 from ..base import AdapterError, Reason, Secret, resolve_secret
-from .budget import pace_requests, weigh_endpoints, window_requests
 from .dialects import Dialect
 from .errors import adapter_error, strict_json
 from .keccak import install as install_keccak
@@ -91,11 +90,7 @@ def configure_client(ex: Any, dialect: Dialect, *, market_type: str, sandbox: bo
     share_tls_context(ex)  # (building one per client held the loop at start: tls.py)
     install_keccak()  # a wallet's signatures hashed in C, not on the loop in Python
     dialect.prepare_client(ex)
-    pace_requests(ex, dialect.request_ceiling)
-    window_requests(ex, dialect.request_windows)
-    costs = {**{e: 0.0 for e in dialect.order_count_endpoints}, **dialect.read_weights}
-    if (costs or dialect.order_weight_endpoints) and hasattr(ex, "calculate_rate_limiter_cost"):
-        weigh_endpoints(ex, costs, dialect.order_weight_endpoints)
+    dialect.limits.pace(ex)
     # Currencies are never needed, and with keys set Bybit and OKX fetch them from signed wallet
     # endpoints (/v5/asset/coin/query-info, /api/v5/asset/currencies) on every market load: a
     # trade-only key without wallet permission would fail load_markets. ccxt asks its ``has``

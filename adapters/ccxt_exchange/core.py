@@ -85,7 +85,7 @@ class AdapterCore:
     @property
     def budget(self) -> OrderBudget:
         """The order budget every create and cancel of this account spends (a cancel, the
-        cancel budget instead where the venue limits cancels apart: ``cancel_rate``)."""
+        cancel budget instead where the venue limits cancels apart: ``limits.cancels``)."""
         return self._calls.budget
 
     @budget.setter

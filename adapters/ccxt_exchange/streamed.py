@@ -62,7 +62,7 @@ class StreamedSnapshots(RestSnapshots):
                                secrets=self._secrets)
             configure_client(ex, self.dialect, market_type=self.market_type, sandbox=sandbox, urls=urls,
                              secrets=self._secrets)
-            if self.dialect.request_ceiling is not None and isinstance(getattr(self._ex, "throttle", None),
+            if self.dialect.limits.ceiling is not None and isinstance(getattr(self._ex, "throttle", None),
                                                                        RequestPacer):
                 ex.throttle = self._ex.throttle  # one counter a key: its stream's token call spends it too
             if getattr(self._ex, "endpoint_windows", None) is not None and hasattr(ex, "endpoint_windows"):

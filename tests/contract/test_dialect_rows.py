@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from adapters.base import Reason
+from adapters.ccxt_exchange.dialects.limits import Limits
 from killswitch.engine.planner import client_order_id
 from killswitch.policy.accounts_doc import Account
 from tests.venue_fixtures import countdown_answer
@@ -38,7 +39,7 @@ class Venue:
     cid: str = "ks1"  # the client order id of the row's close and lookup (the engine's form where the venue needs it)
     close_price: float | None = None  # the close's limit price, where the venue has no market order
     create_answer_has_id: bool = True  # whether create_order's answer carries the client order id
-    order_rate: float = 0.0  # orders per second of our budget (below the venue's published limits)
+    limits: Limits | None = None  # the venue's limits: its dialect module's table, read by the row (never restated)
     # ccxt's implicit methods of the venue's own endpoints the dialect reads (a lookup, a list) → the
     # venue's raw answer
     raw_answers: dict | None = None
@@ -229,11 +230,6 @@ def test_venue_countdown_reaches_its_endpoint(venue):
     asyncio.run(body())
 
 
-# Orders per second of our budget per venue (below the published limits): the figures the planner's
-# table held before each dialect owned its own, now each venue's contract rows'.
-ORDER_RATES = {v.id: v.order_rate for v in VENUES}
-
-
 def test_the_hyperliquid_rows_client_id_is_the_planners():
     from adapters.venues.hyperliquid import contract
 
@@ -245,18 +241,21 @@ def test_the_hyperliquid_rows_client_id_is_the_planners():
 
 @pytest.mark.parametrize("venue", VENUES, ids=lambda v: v.id)
 def test_venue_capabilities_and_ccxt_names(venue):
-    """The budget runs at the dialect's order rate, which is the rate the planner is handed for the
-    venue; the client order id length is the venue's, and real ccxt has the exchange and the
-    countdown method used."""
+    """The budget runs at the order rate of the venue's limits (the table its row reads, the one its
+    dialect declares), which is the rate the planner is handed for the venue, and its cancels at
+    their own rate where the table has one; the client order id length is the venue's, and real
+    ccxt has the exchange and the countdown method used."""
     import ccxt.async_support as ccxt_async
 
     from adapters.base import order_rates
     from adapters.ccxt_exchange import dialect_for
 
     adapter, _ = venue_adapter(venue)
-    rate = ORDER_RATES[venue.id]
-    assert dialect_for(venue.id).order_rate == rate
+    assert venue.limits is not None and dialect_for(venue.id).limits is venue.limits
+    rate = venue.limits.orders
     assert adapter.capabilities.orders_per_second == rate and adapter.budget.rate == rate
+    cancels = adapter._calls.cancel_budget
+    assert (cancels.rate if cancels is not None else None) == venue.limits.cancels
     assert order_rates([adapter]) == {venue.id: rate}
     assert adapter.capabilities.max_client_id_length == venue.max_client_id_length
     cls = getattr(ccxt_async, venue.id)

@@ -56,7 +56,7 @@ PROBE = '''
 import asyncio
 
 from adapters.ccxt_exchange import parsing
-from adapters.ccxt_exchange.dialects import KNOWN_RAW_FIELDS, KnownRawFields
+from adapters.ccxt_exchange.dialects import KNOWN_RAW_FIELDS, KnownRawFields, Limits
 from adapters.venues.binance.dialect import BinanceDialect
 from adapters.ccxt_exchange.streaming.state import StreamState
 from adapters.simulated.adapter import SimulatedAdapter
@@ -78,7 +78,7 @@ row = {"symbol": "BTC/USDT:USDT", "side": "long", "contracts": 2.0, "contractSiz
        "notional": 200.0, "unrealizedPnl": 1.0, "info": {"positionSide": "BOTH", "probeAmt": "7.5"}}
 parsed = parsing.parse_position(row, lambda s: None, KNOWN_RAW_FIELDS)
 check([parsed], PositionList.of([parsed]).columns, [None], [None], "ccxt")
-naming = BinanceDialect(id="binanceusdm", order_rate=1.0, position_fields={"probe": "probeAmt"})
+naming = BinanceDialect(id="binanceusdm", limits=Limits(1.0), position_fields={"probe": "probeAmt"})
 read = parsing.parse_position(row, lambda s: None, KnownRawFields((naming,)))
 check([read], PositionList.of([read]).columns, [7.5], [None], "ccxt, the dialect naming the venue's field")
 

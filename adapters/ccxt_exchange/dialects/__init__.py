@@ -36,9 +36,10 @@ Adding a venue
        registered id without a row and for a row without a dialect. The same module gives the
        venue's documented refusals (``REFUSALS``) and the builders of its cancel answers
        (``CANCEL_ANSWERS``, ``CANCEL_NOT_SENT``), which the tests find through the registry.
-    The dialect's ``order_rate`` is the venue's order budget: the adapter's, and the planner's
-    spacing of the venue's closes (the runner hands the planner its adapters' rates). Nothing
-    else changes: the adapter and the parsing code never name a venue.
+    The dialect's ``limits`` (:class:`~.limits.Limits`, declared once in its module and read by
+    its contract rows) are the venue's order budget: the adapter's, and the planner's spacing of
+    the venue's closes (the runner hands the planner its adapters' rates), and its request pacing.
+    Nothing else changes: the adapter and the parsing code never name a venue.
 
     A ccxt id without a module of its own gets the generic dialect, at the rate of
     :data:`GENERIC_ORDER_RATES` when it is listed there, else :data:`~.base.DEFAULT_ORDER_RATE`.
@@ -51,6 +52,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Optional
 
 from ...registry import parts
 from .base import DEFAULT_ORDER_RATE, CancelAnswer, Countdown, Dialect
+from .limits import Limits
 
 if TYPE_CHECKING:  # built when first read (module __getattr__ below)
     DIALECTS: dict[str, Dialect]
@@ -77,7 +79,7 @@ GENERIC_ORDER_RATES: dict[str, float] = {}
 def order_rate(exchange_id: str) -> float:
     """The order rate of a ccxt id's dialect, by name alone: for what evaluates a venue without an
     adapter for it (a replay of a recording that does not say its rates)."""
-    return dialect_for(exchange_id).order_rate
+    return dialect_for(exchange_id).limits.orders
 
 
 def quote_currency(account: Any) -> str:
@@ -91,7 +93,7 @@ def dialect_for(exchange_id: str) -> Dialect:
     known = _dialects().get(exchange_id)
     if known is not None:
         return known
-    return Dialect(id=exchange_id, order_rate=GENERIC_ORDER_RATES.get(exchange_id, DEFAULT_ORDER_RATE))
+    return Dialect(id=exchange_id, limits=Limits(GENERIC_ORDER_RATES.get(exchange_id, DEFAULT_ORDER_RATE)))
 
 
 class KnownRawFields:
@@ -146,5 +148,5 @@ def reduce_only_rejections() -> tuple[str, ...]:
 
 
 __all__ = ["DEFAULT_ORDER_RATE", "DIALECTS", "GENERIC_ORDER_RATES", "KNOWN_RAW_FIELDS", "CancelAnswer", "Countdown",
-           "Dialect", "KnownRawFields", "dialect_for", "order_rate", "quote_currency",
+           "Dialect", "KnownRawFields", "Limits", "dialect_for", "order_rate", "quote_currency",
            "reduce_only_rejections", "secret_headers"]

@@ -11,12 +11,9 @@ What it owns
       stream's hooks, from :class:`.stream_hooks.StreamHooks`);
     * the ccxt options an account's credentials give (a vault address), and what the venue's ccxt
       client must be kept from sending of its own accord;
-    * the venue's order rate (``order_rate``, orders per second our budget allows, conservatively
-      below the venue's published limits; the adapter's budget runs at it, its capabilities
-      report it and the planner spaces the venue's closes by it), the cancels' own rate where the
-      venue limits its cancel endpoints apart (``cancel_rate``), the endpoints the venue counts
-      as orders rather than request weight, the weights of reads where ccxt's table differs from
-      the venue's, how often a snapshot lists every open order, the ccxt options it needs, the
+    * the venue's limits, one table (``limits``, a :class:`.limits.Limits`: its orders and cancels
+      a second, its request ceiling and endpoint windows, the endpoints ccxt must charge
+      otherwise), how often a snapshot lists every open order, the ccxt options it needs, the
       headers that carry its credentials, and the texts of its reduce-only refusals.
 
 What it must not do
@@ -33,13 +30,14 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Container, Mapping, Optional, Protocol
 
 from killswitch.weights import Read, SnapshotCost, WeightLimit
 
 from ...base import AdapterError, Reason, VenueRefusal
 from ..parsing import BadData, BadField, num
 from .cancel_hooks import Call, CancelAnswer, CancelHooks
+from .limits import DEFAULT_ORDER_RATE as DEFAULT_ORDER_RATE, Limits
 from .listed import Listed as Listed
 from .read_hooks import YIELD_EVERY as YIELD_EVERY, ReadHooks, Reads as Reads, read_each as read_each
 from .refusals import Rule, mapped, refusal
@@ -53,27 +51,9 @@ Has = Callable[[str], bool]
 RefusalReader = Callable[[Any], Optional[tuple[str, str]]]
 
 
-# Orders per second for a ccxt id whose published limits we have not read: below any venue's.
-DEFAULT_ORDER_RATE = 5.0
-
 # The most pages one list of a snapshot is read over: a list longer than that is not read to
 # its end, and the snapshot is incomplete (LIST_INCOMPLETE), never silently short.
 MAX_PAGES = 50
-
-
-def endpoint_windows(limits: Mapping[str, tuple[float, float]], prefix: str,
-                     api: str = "private") -> dict[tuple[str, str, str], tuple[float, float]]:
-    """A venue's per-endpoint limits (``"GET /api/v5/account/positions"`` → (requests, window_s),
-    as its :class:`~killswitch.weights.WeightLimit` declares them) keyed as ccxt sends the
-    request: (``api``, METHOD, the path after ``prefix``), for
-    :attr:`Dialect.request_windows`."""
-    out = {}
-    for endpoint, limit in limits.items():
-        method, _, path = endpoint.partition(" ")
-        if not path.startswith(prefix):
-            raise ValueError(f"{endpoint}: not under {prefix}")
-        out[(api, method.upper(), path[len(prefix):])] = limit
-    return out
 
 
 def bad_field(venue: str, endpoint: str, field: str, problem: str) -> AdapterError:
@@ -121,6 +101,19 @@ def named_rows(venue: str, endpoint: str, answer: Any, id_field: str | tuple[str
 def unknown_value(venue: str, endpoint: str, field: str, value: Any) -> AdapterError:
     """:func:`bad_field` of a value outside the venue's documented enum (or absent)."""
     return bad_field(venue, endpoint, field, "missing" if value is None else f"unknown value {value!r}")
+
+
+def documented(venue: str, endpoint: str, field: str, value: Any, known: Container[Any]) -> Any:
+    """``value`` of the venue's ``field`` read through the values its documentation lists
+    (``known``): what ``known`` maps it to where it is a mapping (a kind, a leg), else the value
+    itself; any other value, or none, is :func:`unknown_value` (never a row read as a default)."""
+    try:
+        listed = value in known
+    except TypeError:  # an unhashable value (a list, an object) is none of them
+        listed = False
+    if not listed:
+        raise unknown_value(venue, endpoint, field, value)
+    return known[value] if isinstance(known, Mapping) else value
 
 
 def incomplete(venue: str, endpoint: str, why: str) -> AdapterError:
@@ -216,7 +209,7 @@ def clamp_seconds(seconds: float, low: int, high: int) -> int:
 
 class VenueNamed:
     """A dialect's reads of its venue's lists and its refusals of an answer, each failure naming
-    the venue (the dialect's ``id``; :func:`bad_field` and :func:`unknown_value` of it)."""
+    the venue (the dialect's ``id``; :func:`bad_field`, :func:`unknown_value` and :func:`documented` of it)."""
 
     if TYPE_CHECKING:  # the dialect's own field (:class:`Dialect`)
         id: str
@@ -238,6 +231,10 @@ class VenueNamed:
     def unknown_value(self, endpoint: str, field: str, value: Any) -> AdapterError:
         """:func:`unknown_value` of this dialect's venue."""
         return unknown_value(self.id, endpoint, field, value)
+
+    def documented(self, endpoint: str, field: str, value: Any, known: Container[Any]) -> Any:
+        """:func:`documented` of this dialect's venue."""
+        return documented(self.id, endpoint, field, value, known)
 
     async def read(self, reads: Reads, endpoint: str, method: str, *args: Any) -> Any:
         """One read of a list, its failure naming the venue's endpoint (``GET /fapi/v1/...``)."""
@@ -277,9 +274,7 @@ class Dialect(StreamHooks, CancelHooks, ReadHooks, VenueNamed):
     """How the adapter speaks to one ccxt exchange id. The defaults are ccxt's unified forms."""
 
     id: str  # the ccxt exchange id (``Account.venue``)
-    order_rate: float  # orders per second of our budget on this venue (below its published limit)
-    # cancels per second of their own budget where the venue limits cancels apart (None: order_rate's)
-    cancel_rate: Optional[float] = None
+    limits: Limits  # the venue's limits, declared once in its dialect module (:mod:`.limits`)
     client_id_param: str = "clientOrderId"
     max_client_id_length: int = 32
     # the characters the venue takes in a client order id (letters and digits everywhere)
@@ -292,24 +287,6 @@ class Dialect(StreamHooks, CancelHooks, ReadHooks, VenueNamed):
     # which ccxt otherwise sends as "cross"); None: the venue takes it from the position
     margin_mode_param: Optional[str] = None
     client_options: Mapping[str, Any] = field(default_factory=dict)  # merged into ccxt's ``options``
-    # (api, METHOD, path) of order endpoints the venue limits by order count, not request weight:
-    # our order budget paces them, ccxt's weight limiter must not charge them again
-    order_count_endpoints: frozenset[tuple[str, str, str]] = frozenset()
-    # (api, METHOD, path) of order endpoints the venue weighs in the same request budget as its
-    # reads (Hyperliquid's actions): charged by the pacer, but sent at once, never behind a read
-    order_weight_endpoints: frozenset[tuple[str, str, str]] = frozenset()
-    # (api, METHOD, path) → the request weight the venue publishes for a read whose cost in ccxt's
-    # table is another: ccxt's limiter then paces the snapshot's reads at what they cost the venue
-    read_weights: Mapping[tuple[str, str, str], float] = field(default_factory=dict)
-    # The most of ccxt's cost units the venue's own counter holds, where it refuses the call past
-    # it (Kraken spot's call counter: its maximum in the units its reads are paced in): the
-    # request pacer's capacity, never overdrawn. None: the pacer's burst (budget.RATE_LIMIT_BURST),
-    # where the venue counts over a window that holds more
-    request_ceiling: Optional[float] = None
-    # (api, METHOD, path) → (requests, window_s): the venue's own limit of one endpoint per account,
-    # past which it refuses the call (OKX's positions: 10 per 2 s, 50011), where the pacer's burst
-    # would let more of it go at once (:func:`endpoint_windows` of the weight limit's table)
-    request_windows: Mapping[tuple[str, str, str], tuple[float, float]] = field(default_factory=dict)
     # How old, in seconds, the list of every open order a snapshot carries may be: 0 lists them at
     # every snapshot; more where that list is the heavy read of a snapshot for the venue's weight
     # limit. Whatever the age, an order sent or cancelled through the adapter makes the next

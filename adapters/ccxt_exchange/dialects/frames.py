@@ -19,11 +19,11 @@ What it must not do
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Optional
+from typing import Any, Container, Iterable, Mapping, Optional
 
 from ...base import AdapterError
 from ..parsing import num
-from .base import bad_field, unknown_value
+from .base import bad_field, documented, unknown_value
 
 
 def has_field(row: Mapping[str, Any], spec: str) -> bool:
@@ -70,6 +70,10 @@ class FrameFields:
         """:func:`.base.unknown_value` of ``channel``'s field ``name`` (a value outside the
         venue's enum, or absent)."""
         return unknown_value(self.venue, f"websocket {channel}", name, value)
+
+    def documented(self, channel: str, row: Mapping[str, Any], name: str, known: Container[Any]) -> Any:
+        """``row[name]`` read through the venue's documented values (:func:`.base.documented`)."""
+        return documented(self.venue, f"websocket {channel}", name, row.get(name), known)
 
     def text(self, channel: str, row: Mapping[str, Any], name: str) -> str:
         """``row[name]``, a text that is not empty."""

@@ -3,24 +3,28 @@
 Each row says what the production adapter must send to, and read from, the id: the market id of
 BTC/USDT:USDT, a one-way close's and a hedge-mode close's ``create_order`` params, the first call
 of a lookup by client order id, the raw info of a SHORT leg, the client id's longest length, the
-countdown's call and the order rate (orders a second); below them the builders of its answers to a
-cancel (CANCEL_ANSWERS). Data and test builders: nothing here is imported by the adapter.
+countdown's call and the id's limits (the dialect's ``LIMITS``, read, never restated); below them
+the builders of its answers to a cancel (CANCEL_ANSWERS). Data and test builders: nothing here is
+imported by the adapter.
 """
 
-def _row(ccxt_id: str, market_id: str, countdown: str, order_rate: float) -> dict:
+from .dialect import LIMITS
+
+
+def _row(ccxt_id: str, market_id: str, countdown: str) -> dict:
     """One id's row: the three ids share Binance's forms; their market id, the countdown's
-    endpoint (USDⓈ-M ``fapi``, COIN-M ``dapi``) and the order rate differ."""
+    endpoint (USDⓈ-M ``fapi``, COIN-M ``dapi``) and the limits differ."""
     return {"id": ccxt_id, "market_id": market_id, "one_way_close": {"newClientOrderId": "ks1", "reduceOnly": True},
             "hedge_close": {"newClientOrderId": "ks1", "positionSide": "LONG"},
             "lookup": ("fetch_order", {"origClientOrderId": "ks1"}), "short_leg_info": {"positionSide": "SHORT"},
             "max_client_id_length": 36, "countdown": (countdown, {"symbol": market_id, "countdownTime": 60000}),
-            "order_rate": order_rate}
+            "limits": LIMITS[ccxt_id]}
 
 
 ROWS = (
-    _row("binance", "BTCUSDT", "fapiPrivatePostCountdownCancelAll", 10.0),
-    _row("binanceusdm", "BTCUSDT", "fapiPrivatePostCountdownCancelAll", 20.0),
-    _row("binancecoinm", "BTCUSD_PERP", "dapiPrivatePostCountdownCancelAll", 5.0),
+    _row("binance", "BTCUSDT", "fapiPrivatePostCountdownCancelAll"),
+    _row("binanceusdm", "BTCUSDT", "fapiPrivatePostCountdownCancelAll"),
+    _row("binancecoinm", "BTCUSD_PERP", "dapiPrivatePostCountdownCancelAll"),
 )
 
 

@@ -42,6 +42,7 @@ from ...ccxt_exchange.dialects.base import (
 )
 from ...ccxt_exchange.dialects.cancel_hooks import Call
 from ...ccxt_exchange.dialects.frames import latest_ms
+from ...ccxt_exchange.dialects.limits import Limits
 from ...ccxt_exchange.dialects.refusals import Rule
 from ...ccxt_exchange.dialects.stream_hooks import ModuleStream
 from ...ccxt_exchange.parsing import BadData, BadField, num, order_info
@@ -218,9 +219,7 @@ class BinanceDialect(ModuleStream, Dialect):
         regular = await super().fetch_open_orders(reads, symbol)
         known = FUTURES_ORDER_TYPES if reads.market_type == "futures" else SPOT_ORDER_TYPES
         for row in regular:
-            value = order_info(row.order).get("type")
-            if value not in known:
-                raise self.unknown_value(row.endpoint, "type", value)
+            self.documented(row.endpoint, "type", order_info(row.order).get("type"), known)
         if self.algo_orders_endpoint is None or reads.market_type != "futures":
             return regular
         algo = await self.read(reads, self.algo_orders_endpoint, "fetch_open_orders", symbol, None, None,
@@ -232,11 +231,8 @@ class BinanceDialect(ModuleStream, Dialect):
     def _algo_kind(self, order: Any) -> str:
         """An algo order's kind from the venue's own ``orderType`` (ccxt unifies it to limit or
         market): a trailing stop, or a conditional (stop, take-profit) order."""
-        value = order_info(order).get("orderType")
-        kind = ALGO_ORDER_KINDS.get(value) if isinstance(value, str) else None
-        if kind is None:
-            raise self.unknown_value(str(self.algo_orders_endpoint), "orderType", value)
-        return kind
+        return self.documented(str(self.algo_orders_endpoint), "orderType", order_info(order).get("orderType"),
+                               ALGO_ORDER_KINDS)
 
     def cancel_params(self, kind: str) -> Mapping[str, Any]:
         # an algo order is cancelled by the algo service (DELETE /fapi/v1/algoOrder, algoOpenOrders)
@@ -299,8 +295,24 @@ class BinanceDialect(ModuleStream, Dialect):
         return {"permissions": BinancePermissions()}
 
 
+# Binance's limits, by ccxt id. binance: 10 orders a second (its futures answer as binanceusdm's).
+# binanceusdm: 20; POST/DELETE /fapi/v1/order weigh 0 on the IP weight limit and 1 on the 10 s
+# and 1 min order counts (1,200 a minute and 300 per 10 s per account), which the order budget
+# keeps below. ccxt charges a new order 4 weight units: at its 50 ms a unit that paces closes at
+# ~5/s, far below what the venue allows when a book must be flattened. The account, the balance
+# and the positions weigh 5 each on the venue's 2,400 a minute (an IP's); ccxt's table charges
+# the v2 and v3 endpoints 1. binancecoinm: the default rate.
+LIMITS = {
+    "binance": Limits(orders=10.0),
+    "binanceusdm": Limits(
+        orders=20.0, counted_as_orders=frozenset({("fapiPrivate", m, "order") for m in ("POST", "DELETE")}),
+        read_weights={(api, "GET", path): 5 for api in ("fapiPrivateV2", "fapiPrivateV3")
+                      for path in ("account", "balance", "positionRisk")}),
+    "binancecoinm": Limits(orders=DEFAULT_ORDER_RATE),
+}
+
 BINANCE = BinanceDialect(
-    id="binance", order_rate=10.0,  # (its futures answer as binanceusdm's)
+    id="binance", limits=LIMITS["binance"],
     # A spot snapshot: the balances (GET /api/v3/account, 20), the prices of the assets held
     # (ccxt's fetch_tickers: GET /api/v3/ticker/24hr with their symbols, 2 for up to 20, 40 up
     # to 100, 80 beyond — counted at 80, since the holdings are not known before the run), and
@@ -315,16 +327,7 @@ BINANCE = BinanceDialect(
                                   used_header="X-MBX-USED-WEIGHT-1M"),
 )
 BINANCE_USDM = BinanceDialect(
-    id="binanceusdm", order_rate=20.0,
-    # POST/DELETE /fapi/v1/order weigh 0 on the IP weight limit and 1 on the 10 s and 1 min order
-    # counts, which the order budget keeps below. ccxt charges a new order 4 weight units: at its
-    # 50 ms a unit that paces closes at ~5/s, far below what the venue allows when a book must be
-    # flattened.
-    order_count_endpoints=frozenset({("fapiPrivate", "POST", "order"), ("fapiPrivate", "DELETE", "order")}),
-    # The account, the balance and the positions weigh 5 each on the venue's 2,400 a minute (an
-    # IP's); ccxt's table charges the v2 and v3 endpoints 1.
-    read_weights={(api, "GET", path): 5 for api in ("fapiPrivateV2", "fapiPrivateV3")
-                  for path in ("account", "balance", "positionRisk")},
+    id="binanceusdm", limits=LIMITS["binanceusdm"],
     # Every open order in one call (no symbol) weighs 40, and so does every open algo (conditional)
     # order: 80 to list both. ccxt's limiter allows half the venue's limit, 20 a second; a
     # snapshot's account and positions take 10. Listed at every snapshot, a 1 s interval would need
@@ -342,7 +345,7 @@ BINANCE_USDM = BinanceDialect(
     # 2,400 REQUEST_WEIGHT a minute per IP (the default tier; exchangeInfo's rateLimits says the
     # account's), every response carrying the IP's count in X-MBX-USED-WEIGHT-1M:
     # https://www.binance.com/en/support/faq/rate-limits-on-binance-futures-281596e222414cdd9051664ea621cdc3
-    # (orders count apart: 1,200 a minute and 300 per 10 s per account, kept by order_rate)
+    # (orders count apart, kept by the order budget: LIMITS)
     weight_limit=WeightLimit(2400, 60.0, "REQUEST_WEIGHT", PER_IP,
                              "https://www.binance.com/en/support/faq/rate-limits-on-binance-futures-"
                              "281596e222414cdd9051664ea621cdc3", used_header="X-MBX-USED-WEIGHT-1M"),
@@ -352,7 +355,7 @@ BINANCE_USDM = BinanceDialect(
     streams=True, stream_open_weight=1.0, stream_keepalive_weight=1.0, stream_keepalive_every_s=1200.0,
 )
 BINANCE_COINM = BinanceDialect(
-    id="binancecoinm", order_rate=DEFAULT_ORDER_RATE,
+    id="binancecoinm", limits=LIMITS["binancecoinm"],
     countdown_method="dapiPrivatePostCountdownCancelAll", countdown_futures_only=False,
     algo_orders_endpoint="GET /dapi/v1/openAlgoOrders",
     orders_endpoint="GET /dapi/v1/openOrders", futures_positions_endpoint="GET /dapi/v1/positionRisk",

@@ -65,13 +65,14 @@ from ...ccxt_exchange.dialects.base import (
     ModeRead,
     Reads,
     before_oldest,
-    endpoint_windows,
+    documented,
     named_rows,
     unknown_value,
     unnamed,
 )
 from ...ccxt_exchange.dialects.cancel_hooks import CancelAnswer
 from ...ccxt_exchange.dialects.channels import ChannelStream
+from ...ccxt_exchange.dialects.limits import Limits
 from ...ccxt_exchange.dialects.refusals import Rule
 from ...ccxt_exchange.parsing import num, order_info
 from . import dialect_stream as bitget_stream
@@ -83,9 +84,20 @@ ACCOUNTS = "GET /api/v2/mix/account/accounts"
 ACCOUNT = "GET /api/v2/mix/account/account"
 SPOT_ORDERS = "GET /api/v2/spot/trade/unfilled-orders"
 RATE_LIMITS = "https://www.bitget.com/api-doc/contract/position/get-all-position"
-# the mix reads' limits, per UID and endpoint (each endpoint's page)
-ENDPOINT_LIMITS: Mapping[str, tuple[float, float]] = {
-    ACCOUNTS: (10, 1.0), POSITIONS: (5, 1.0), REGULAR_ORDERS: (10, 1.0), PLAN_ORDERS: (10, 1.0)}
+# Bitget's limits: 8 orders a second of ours, and 8 cancels of their own budget (cancel-order is
+# limited apart from place-order, each 10 a second per UID,
+# https://www.bitget.com/api-doc/contract/trade/Cancel-Order: never paced behind the creates, a
+# lock's reverts). The mix reads' limits, per UID and endpoint (each endpoint's page), each kept
+# to at run time: a halt's closes read the positions one each, which ccxt's cost (4, at its
+# 50 ms) and the pacer's burst let go 50 at once (5 a second the limit). The mix trade endpoints
+# are limited per UID by count (place-order 10 a second), which the order budget keeps to, not
+# by the request pacing of reads: a close must not wait behind a reconcile's lists.
+LIMITS = Limits(
+    orders=8.0, cancels=8.0, ccxt_api=("private", "/api/"),
+    endpoints={ACCOUNTS: (10, 1.0), POSITIONS: (5, 1.0), REGULAR_ORDERS: (10, 1.0), PLAN_ORDERS: (10, 1.0)},
+    counted_as_orders=frozenset({("private", "POST", f"v2/mix/order/{p}") for p in (
+        "place-order", "batch-place-order", "cancel-order", "batch-cancel-orders", "cancel-all-orders",
+        "close-positions", "cancel-plan-order")}))
 
 # Bitget's refusals of an order: the answer's {"code": "40774", "msg": ..., "requestTime": ...,
 # "data": null} (HTTP 400), a batch's failureList rows' errorCode / errorMsg. The codes and texts
@@ -197,9 +209,7 @@ def read_row(venue: str, endpoint: str, order: Any) -> dict:
     YES, which a TP/SL plan does not): the side is the leg's, turned round when the row closes.
     An unknown ``posMode``, or a hedge row without its leg, is BAD_RESPONSE."""
     info = order_info(order)
-    mode = info.get("posMode")
-    if mode not in POS_MODES:
-        raise unknown_value(venue, endpoint, "posMode", mode)
+    mode = documented(venue, endpoint, "posMode", info.get("posMode"), POS_MODES)
     out = dict(order)
     shut = closes(info)
     if mode == "hedge_mode":
@@ -218,9 +228,7 @@ def read_plan(venue: str, endpoint: str, order: Any) -> Listed:
     cancel names it)."""
     info = order_info(order)
     plan = info.get("planType")
-    kind = PLAN_KINDS.get(plan) if isinstance(plan, str) else None
-    if kind is None:
-        raise unknown_value(venue, endpoint, "planType", plan)
+    kind = documented(venue, endpoint, "planType", plan, PLAN_KINDS)
     out = read_row(venue, endpoint, order)
     out["type"] = plan
     if num(out.get("triggerPrice")) is None:
@@ -274,11 +282,7 @@ class BitgetDialect(ChannelStream, Dialect):
         Read(ACCOUNTS, 1), Read(POSITIONS, 1), Read(REGULAR_ORDERS, 1), Read(PLAN_ORDERS, 1, calls=len(PLAN_TYPES)))
     weight_limit: Optional[WeightLimit] = WeightLimit(
         None, 1.0, "requests", PER_UID, RATE_LIMITS, counts_requests=True,
-        endpoint_limits=ENDPOINT_LIMITS)
-    # each of them kept to at run time: a halt's closes read the positions one each, which ccxt's
-    # cost (4, at its 50 ms) and the pacer's burst let go 50 at once (5 a second the limit)
-    request_windows: Mapping[tuple[str, str, str], tuple[float, float]] = field(
-        default_factory=lambda: endpoint_windows(ENDPOINT_LIMITS, "/api/"))
+        endpoint_limits=LIMITS.endpoints)
 
     refusal_rules: tuple[Rule, ...] = REFUSALS
 
@@ -429,9 +433,8 @@ class BitgetDialect(ChannelStream, Dialect):
             return await super().read_position_mode(reads)
         answer = await self.read(reads, ACCOUNT, MODE_METHOD, dict(MODE_PARAMS))
         data = answer.get("data", answer) if isinstance(answer, Mapping) else None
-        mode = data.get("posMode") if isinstance(data, Mapping) else None
-        if mode not in POS_MODES:
-            raise self.unknown_value(ACCOUNT, "posMode", mode)
+        mode = self.documented(ACCOUNT, "posMode", data.get("posMode") if isinstance(data, Mapping) else None,
+                               POS_MODES)
         return ModeRead(mode == "hedge_mode", f"{ACCOUNT} posMode={mode}")
 
 
@@ -439,17 +442,7 @@ class BitgetDialect(ChannelStream, Dialect):
 ORDER_ROWS = bitget_stream.OrderRows(read_row, read_plan)
 
 BITGET = BitgetDialect(
-    # cancel-order is limited apart from place-order (each 10 a second per UID,
-    # https://www.bitget.com/api-doc/contract/trade/Cancel-Order): cancels spend a budget of their
-    # own, never paced behind the creates (a lock's reverts)
-    id="bitget", order_rate=8.0, cancel_rate=8.0,
-    read_endpoints={"futures": (POSITIONS, REGULAR_ORDERS), "spot": (POSITIONS, SPOT_ORDERS)},
-    refusal_of=bitget_refusal,
-    # The mix trade endpoints are limited per UID by count (place-order 10 a second), which the
-    # order budget keeps to, not by the request pacing of reads: a close must not wait behind a
-    # reconcile's lists.
-    order_count_endpoints=frozenset({("private", "POST", f"v2/mix/order/{p}") for p in (
-        "place-order", "batch-place-order", "cancel-order", "batch-cancel-orders", "cancel-all-orders",
-        "close-positions", "cancel-plan-order")}))
+    id="bitget", limits=LIMITS, refusal_of=bitget_refusal,
+    read_endpoints={"futures": (POSITIONS, REGULAR_ORDERS), "spot": (POSITIONS, SPOT_ORDERS)})
 
 DIALECTS = (BITGET,)

@@ -170,11 +170,8 @@ def _stamp(channel: str, ctx: _Read) -> int:
 
 def _position(channel: str, row: Mapping[str, Any], ctx: _Read) -> list[StreamEvent]:
     symbol = ctx.symbol_of(FRAME.text(channel, row, "instId"))
-    mode, hold = row.get("posMode"), row.get("holdSide")
-    if mode not in POS_MODES:
-        raise FRAME.unknown(channel, "posMode", mode)
-    if hold not in HOLD_SIDES:
-        raise FRAME.unknown(channel, "holdSide", hold)
+    mode = FRAME.documented(channel, row, "posMode", POS_MODES)
+    hold = FRAME.documented(channel, row, "holdSide", HOLD_SIDES)
     size = abs(FRAME.number(channel, row, "total"))
     leg = "BOTH" if mode == "one_way_mode" else str(hold).upper()
     entry = num(row.get("openPriceAvg")) or None
@@ -196,20 +193,14 @@ def _order(channel: str, row: Mapping[str, Any], ctx: _Read) -> list[StreamEvent
     oid = FRAME.text(channel, row, "orderId")
     for name in ("instId", "side"):
         FRAME.text(channel, row, name)
-    status = row.get("status")
-    if status not in (ALGO_STATUSES if algo else ORDER_STATUSES):
-        raise FRAME.unknown(channel, "status", status)
+    FRAME.documented(channel, row, "status", ALGO_STATUSES if algo else ORDER_STATUSES)
     at = FRAME.number(channel, row, "uTime", "cTime")
     endpoint = f"websocket {channel}"
     info = dict(row)
     if algo:
-        said = row.get("planType")
-        plan = PLAN_TYPES.get(said) if isinstance(said, str) else None
-        if plan is None:
-            raise FRAME.unknown(channel, "planType", said)
-        info["planType"] = plan
-    elif row.get("orderType") not in ORDER_TYPES:
-        raise FRAME.unknown(channel, "orderType", row.get("orderType"))
+        info["planType"] = FRAME.documented(channel, row, "planType", PLAN_TYPES)
+    else:
+        FRAME.documented(channel, row, "orderType", ORDER_TYPES)
     parsed = dict(ctx.ccxt_order(dict(row)))
     parsed["info"] = info
     if not parsed.get("clientOrderId") and isinstance(row.get("clientOId"), str):

@@ -2,13 +2,15 @@
 adapters/venues/binance/contract.py). Its countdown (DCP) needs the adapter's option
 ``bybit_dcp_websocket``. Data, and its cancel answers' builders."""
 
+from .dialect import LIMITS
+
 ROWS = (
     {"id": "bybit", "market_id": "BTCUSDT", "one_way_close": {"clientOrderId": "ks1", "reduceOnly": True},
      "hedge_close": {"clientOrderId": "ks1", "positionIdx": 1, "reduceOnly": True},
      "lookup": ("fetch_open_orders", {"orderLinkId": "ks1"}), "short_leg_info": {"positionIdx": 2},
      "max_client_id_length": 36,
      "countdown": ("privatePostV5OrderDisconnectedCancelAll", {"product": "DERIVATIVES", "timeWindow": 60}),
-     "options": (("bybit_dcp_websocket", True),), "order_rate": 10.0},
+     "options": (("bybit_dcp_websocket", True),), "limits": LIMITS},
 )
 
 

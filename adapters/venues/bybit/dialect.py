@@ -50,14 +50,15 @@ from ...ccxt_exchange.dialects.base import (
     ModeRead,
     Reads,
     clamp_seconds,
+    documented,
     named_rows,
-    unknown_value,
     unnamed,
     unread,
 )
 from ...ccxt_exchange.dialects.cancel_hooks import Call, CancelAnswer
 from ...ccxt_exchange.dialects.channels import marks_watched
 from ...ccxt_exchange.dialects.frames import has_field, latest_ms
+from ...ccxt_exchange.dialects.limits import Limits
 from ...ccxt_exchange.dialects.refusals import Rule
 from ...ccxt_exchange.dialects.stream_events import StreamEvent
 from ...ccxt_exchange.dialects.stream_hooks import ModuleStream
@@ -277,10 +278,7 @@ def order_kind(order: Any, venue: str) -> str:
     value = info.get("stopOrderType") if isinstance(info, Mapping) else None
     if value is None:
         value = ""  # (a row without the field is an order without a trigger)
-    kind = STOP_ORDER_KINDS.get(value) if isinstance(value, str) else None
-    if kind is None:
-        raise unknown_value(venue, ORDERS_ENDPOINT, "stopOrderType", value)
-    return kind
+    return documented(venue, ORDERS_ENDPOINT, "stopOrderType", value, STOP_ORDER_KINDS)
 
 
 def margin_rate_close(order: Any) -> bool:
@@ -464,13 +462,15 @@ class BybitDialect(ModuleStream, Dialect):
         return {"permissions": BybitPermissions(), "freeze": BybitFreeze()}
 
 
+# Bybit's limits: 10 orders a second of ours. The trade endpoints count against the UID's trade
+# limit (futures: 10 a second by default, https://bybit-exchange.github.io/docs/v5/rate-limit),
+# which the order budget keeps to, not against the request pacing of reads: ccxt charges a
+# cancel-all 50 units (one a second), so a flatten's cancel of five symbols waited five seconds
+# behind its own pacing.
+LIMITS = Limits(orders=10.0, counted_as_orders=frozenset(
+    {("private", "POST", f"v5/order/{p}") for p in ("create", "cancel", "cancel-all")}))
+
 BYBIT = BybitDialect(
-    id="bybit", order_rate=10.0,
-    read_endpoints={"*": (POSITIONS_ENDPOINT, ORDERS_ENDPOINT)}, refusal_of=bybit_refusal,
-    # The trade endpoints count against the UID's trade limit (futures: 10 a second by default,
-    # https://bybit-exchange.github.io/docs/v5/rate-limit), which the order budget keeps to, not
-    # against the request pacing of reads: ccxt charges a cancel-all 50 units (one a second), so
-    # a flatten's cancel of five symbols waited five seconds behind its own pacing.
-    order_count_endpoints=frozenset({("private", "POST", f"v5/order/{p}") for p in ("create", "cancel", "cancel-all")}))
+    id="bybit", limits=LIMITS, read_endpoints={"*": (POSITIONS_ENDPOINT, ORDERS_ENDPOINT)}, refusal_of=bybit_refusal)
 
 DIALECTS = (BYBIT,)

@@ -7,6 +7,8 @@ close is a limit IOC at ``close_price``; ``scheduleCancel`` is armed for now + t
 the create answer carries no client id. Data, and its cancel answers' builders.
 """
 
+from .dialect import LIMITS
+
 CID = "ks0a051cc19d378a4bae94fc46b1824a"  # client_order_id("decision-1", "hyperliquid/main/BTC/USDT:USDT/long#1")
 CLOID = "0x00" + CID[2:]
 
@@ -16,7 +18,7 @@ ROWS = (
      "lookup": ("fetch_order", {"clientOrderId": CLOID}),
      "short_leg_info": {"position": {"coin": "BTC", "szi": "-1.0"}, "type": "oneWay"},
      "max_client_id_length": 32, "countdown": ("cancel_all_orders_after", 60000),
-     "cid": CID, "close_price": 59_000.0, "create_answer_has_id": False, "order_rate": 5.0},
+     "cid": CID, "close_price": 59_000.0, "create_answer_has_id": False, "limits": LIMITS},
 )
 
 

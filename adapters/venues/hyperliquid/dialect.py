@@ -57,6 +57,7 @@ from ...ccxt_exchange.dialects.base import (
     read_each,
 )
 from ...ccxt_exchange.dialects.cancel_hooks import Call, CancelAnswer
+from ...ccxt_exchange.dialects.limits import Limits
 from ...ccxt_exchange.dialects.refusals import Rule, body_of
 from ...ccxt_exchange.dialects.stream_events import StreamEvent
 from ...ccxt_exchange.dialects.stream_hooks import ModuleStream
@@ -321,13 +322,10 @@ class HyperliquidDialect(ModuleStream, Dialect):
         if not isinstance(order, Mapping):
             raise BadData("an order is not an object")
         info = order.get("info")
-        value = info.get("orderType") if isinstance(info, Mapping) else None
-        trigger = ORDER_TYPE_TRIGGERS.get(value) if isinstance(value, str) else None
-        if trigger is None:
-            raise self.unknown_value(endpoint, field + "orderType", value)
-        side = info.get("side") if isinstance(info, Mapping) else None
-        if side not in ("A", "B"):  # ask, bid: ccxt reads anything but A as a buy
-            raise self.unknown_value(endpoint, field + "side", side)
+        said = info if isinstance(info, Mapping) else {}
+        trigger = self.documented(endpoint, field + "orderType", said.get("orderType"), ORDER_TYPE_TRIGGERS)
+        # its side A (ask) or B (bid): ccxt reads anything but A as a buy
+        self.documented(endpoint, field + "side", said.get("side"), ("A", "B"))
         return Listed(*listed_kind(order, trigger), endpoint)
 
     async def stream_order_kind(self, call: Call, order_id: str, symbol: str) -> Optional[Listed]:
@@ -384,13 +382,13 @@ class HyperliquidDialect(ModuleStream, Dialect):
 # is the operator's to keep. Cancels have a limit of their own there (min(limit + 100000,
 # limit * 2), "so that hitting the address-based rate limit will still allow open orders to be
 # canceled"): 10 cancel actions a second (each up to 40 orders, still charged to the IP's weight),
-# never paced behind the closes and reverts a lock sends.
+# never paced behind the closes and reverts a lock sends. An action (an order, a cancel) weighs 1
+# of the IP's 1,200 a minute, the same budget as the reads: charged, but sent at once, never
+# behind a reconcile's reads.
+LIMITS = Limits(orders=5.0, cancels=10.0, weighed_as_orders=frozenset({("private", "POST", "exchange")}))
+
 HYPERLIQUID = HyperliquidDialect(
-    id="hyperliquid", order_rate=5.0, cancel_rate=10.0,
-    read_endpoints={"*": (POSITIONS, OPEN_ORDERS)}, refusal_of=hyperliquid_refusal,
-    # an action (an order, a cancel) weighs 1 of the IP's 1,200 a minute, the same budget as the
-    # reads: charged, but sent at once, never behind a reconcile's reads
-    order_weight_endpoints=frozenset({("private", "POST", "exchange")}),
+    id="hyperliquid", limits=LIMITS, read_endpoints={"*": (POSITIONS, OPEN_ORDERS)}, refusal_of=hyperliquid_refusal,
     # frontendOpenOrders weighs 20 of the 1,200 a minute: listed at every 1 s snapshot it would
     # need 24 a second beside the positions, above the 20 the venue allows; when 5 s old, 8
     open_orders_max_age_s=5.0,

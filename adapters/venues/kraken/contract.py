@@ -11,6 +11,8 @@ takes as it is) and ccxt's ``reduceOnly``; an order is looked up by its ``cl_ord
 import json
 from pathlib import Path
 
+from .dialect import LIMITS
+
 CLOSED = {"id": "OGMZCL-KC6MC-ZRBGM6", "clientOrderId": "ks1", "symbol": "BTC/USDT:USDT", "side": "sell",
           "type": "market", "amount": 0.5, "filled": 0.5, "status": "closed", "average": 60_000.0,
           "info": {"cl_ord_id": "ks1", "status": "closed"}}
@@ -29,7 +31,7 @@ ROWS = (
          "privatePostCancelAllOrdersAfter": {"error": [], "result": {"currentTime": "2023-03-24T17:41:56Z",
                                                                      "triggerTime": "2023-03-24T17:42:56Z"}},
          "fetch_closed_orders": [CLOSED]},
-     "order_rate": 2.0},
+     "limits": LIMITS},
 )
 
 

@@ -53,6 +53,7 @@ from killswitch.weights import PER_UID, Read, SnapshotCost, WeightLimit
 from ...base import AdapterError, Reason
 from ...ccxt_exchange.dialects.base import Dialect, Listed, Reads, bad_field, read_each
 from ...ccxt_exchange.dialects.cancel_hooks import Call, CancelAnswer
+from ...ccxt_exchange.dialects.limits import Limits
 from ...ccxt_exchange.dialects.refusals import Rule
 from ...ccxt_exchange.dialects.spot import check_every_asset_valued
 from ...ccxt_exchange.dialects.trigger_countdown import TriggerCountdown
@@ -88,13 +89,20 @@ COUNTER_MAX, COUNTER_DECAY = COUNTER_TIERS[TIER]
 # one call every 2 s at an Intermediate key's decay
 CALL_COST = 1.0 / COUNTER_DECAY
 
-# ccxt's pacing of the account's client, in its cost: the private reads at the key's decay (a read
-# of the counter's 2, twice a call: ccxt's table charged trade history 6 and the stream's token 3),
-# the public ticker at about one a second
-READ_PACE: Mapping[tuple[str, str, str], float] = {
-    **{("private", "POST", name): CALL_COST for name in ("BalanceEx", "Balance", "OpenOrders", "ClosedOrders",
-                                                          "QueryOrders", "GetWebSocketsToken")},
-    **{("private", "POST", name): 2 * CALL_COST for name in sorted(DOUBLE)}, ("public", "GET", "Ticker"): 1.0}
+# Kraken spot's limits: 2 orders a second of ours, and 8 cancels of their own budget (its engine
+# counts orders and cancels per pair). The order endpoints are paced by the order budget (their
+# counter is per pair), not by ccxt. ccxt's pacing of the account's client, in its cost: the
+# private reads at the key's decay (a read of the counter's 2, twice a call: ccxt's table charged
+# trade history 6 and the stream's token 3), the public ticker at about one a second; what the
+# account's reads may spend at once: the counter's maximum, in ccxt's cost (40: 20 calls; the
+# pacer's burst of 200 let 100 reads go at once, which Kraken refuses past the 20th).
+LIMITS = Limits(
+    orders=2.0, cancels=8.0, ceiling=COUNTER_MAX * CALL_COST,
+    counted_as_orders=frozenset(("private", "POST", p) for p in ("AddOrder", "CancelOrder", "CancelAllOrdersAfter")),
+    read_weights={
+        **{("private", "POST", name): CALL_COST for name in ("BalanceEx", "Balance", "OpenOrders", "ClosedOrders",
+                                                              "QueryOrders", "GetWebSocketsToken")},
+        **{("private", "POST", name): 2 * CALL_COST for name in sorted(DOUBLE)}, ("public", "GET", "Ticker"): 1.0})
 
 
 def _trigger_time(answer: Any) -> Any:
@@ -128,13 +136,6 @@ class KrakenDialect(KrakenSpotStream, Dialect):
     client_options: Mapping[str, Any] = field(default_factory=lambda: {"ws": {"cost": 0}})
     # a stream's start: GetWebSocketsToken, one call of the key's counter (again at each reconnect)
     stream_open_weight: float = 1.0
-    # the order endpoints are paced by the order budget (their counter is per pair), not by ccxt
-    order_count_endpoints: frozenset[tuple[str, str, str]] = frozenset(
-        ("private", "POST", name) for name in ("AddOrder", "CancelOrder", "CancelAllOrdersAfter"))
-    read_weights: Mapping[tuple[str, str, str], float] = field(default_factory=lambda: dict(READ_PACE))
-    # what the account's reads may spend at once: the counter's maximum, in ccxt's cost (40: 20
-    # calls; the pacer's burst of 200 let 100 reads go at once, which Kraken refuses past the 20th)
-    request_ceiling: Optional[float] = COUNTER_MAX * CALL_COST
     # a spot snapshot: the balances, the held assets' tickers (public: nothing of the key's
     # counter) and the open orders, at every snapshot
     spot_reads: tuple[Read, ...] = (Read(BALANCE, 1), Read(TICKER, 0), Read(rows.OPEN_ORDERS, 1, orders=True))
@@ -271,7 +272,7 @@ class KrakenDialect(KrakenSpotStream, Dialect):
 # a second, and cancels apart at 8, as a rogue's entries spread over pairs each spend their own
 # pair's counter; many on one pair meet its threshold, refused EOrder:Rate limit exceeded
 # (RATE_LIMITED, retried after a wait), as they did at 2 a second within seconds.
-KRAKEN = KrakenDialect(id="kraken", order_rate=2.0, cancel_rate=8.0, refusal_of=rows.kraken_refusal)
+KRAKEN = KrakenDialect(id="kraken", limits=LIMITS, refusal_of=rows.kraken_refusal)
 
 DIALECTS = (KRAKEN,)
 

@@ -23,7 +23,7 @@ import re
 from typing import Any, Mapping, Optional, Sequence
 
 from ...base import PERMANENT, TRANSIENT, VenueRefusal
-from ...ccxt_exchange.dialects.base import CancelAnswer, Listed, bad_field, unknown_value
+from ...ccxt_exchange.dialects.base import CancelAnswer, Listed, bad_field, documented
 from ...ccxt_exchange.dialects.refusals import MAX_MESSAGE, Rule, mapped
 from ...ccxt_exchange.parsing import BadData, num
 
@@ -88,11 +88,10 @@ def read_open_order(order: Any) -> Listed:
     if not isinstance(order, Mapping):
         raise BadData("an order is not an object")
     info = _info(order)
-    descr = info.get("descr")
-    order_type = descr.get("ordertype") if isinstance(descr, Mapping) else None
-    kind = ORDER_KINDS.get(order_type) if isinstance(order_type, str) else None
-    if kind is None or not isinstance(descr, Mapping):
-        raise unknown_value(VENUE, OPEN_ORDERS, "descr.ordertype", order_type)
+    said = info.get("descr")
+    descr: Mapping[str, Any] = said if isinstance(said, Mapping) else {}
+    order_type = descr.get("ordertype")
+    kind = documented(VENUE, OPEN_ORDERS, "descr.ordertype", order_type, ORDER_KINDS)
     out = dict(order)
     if kind == "conditional":
         out["triggerPrice"] = _positive(descr.get("price"))

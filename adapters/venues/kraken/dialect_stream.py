@@ -169,10 +169,7 @@ def _executions(channel: str, data: list, snapshot: bool, symbol_of: Callable[[s
         if snapshot and row.get("exec_type") == "trade":
             continue  # (one of the snapshot's last fills, listed where snap_trades asks: not an open order)
         oid = FRAME.text(channel, row, "order_id")
-        status = row.get("order_status")
-        is_open = STATUSES.get(status) if isinstance(status, str) else None
-        if is_open is None:
-            raise FRAME.unknown(channel, "order_status", status)
+        is_open = FRAME.documented(channel, row, "order_status", STATUSES)
         at = _stamp(channel, row)
         fills = (_fill(channel, {**kept.get(oid, {}), **row}, at, symbol_of),) \
             if row.get("exec_type") == "trade" and not snapshot else ()
@@ -195,9 +192,7 @@ def _fill(channel: str, row: Mapping[str, Any], at: int, symbol_of: Callable[[st
     ``TradesHistory`` tells it and more: its ``exec_id``, its order's id and client id (the
     row's ``cl_ord_id``, which a trade of the REST history does not carry), the pair, the side,
     ``last_qty`` at ``last_price``, its time."""
-    side = row.get("side")
-    if side not in ("buy", "sell"):
-        raise FRAME.unknown(channel, "side", side)
+    side = FRAME.documented(channel, row, "side", ("buy", "sell"))
     return Fill(id=FRAME.text(channel, row, "exec_id"), order_id=str(row["order_id"]),
                 client_id=from_cl_ord_id(row.get("cl_ord_id")), symbol=symbol_of(FRAME.text(channel, row, "symbol")),
                 side=side, amount=FRAME.number(channel, row, "last_qty"), price=_positive(row.get("last_price")),
@@ -214,12 +209,8 @@ def _order(channel: str, row: Mapping[str, Any], symbol_of: Callable[[str], str]
     """(kind, the order as the REST list reads it) of an open order's whole row."""
     oid = str(row["order_id"])
     said = row.get("order_type")
-    kind = ORDER_KINDS.get(said) if isinstance(said, str) else None
-    if kind is None:
-        raise FRAME.unknown(channel, "order_type", said)
-    side = row.get("side")
-    if side not in ("buy", "sell"):
-        raise FRAME.unknown(channel, "side", side)
+    kind = FRAME.documented(channel, row, "order_type", ORDER_KINDS)
+    side = FRAME.documented(channel, row, "side", ("buy", "sell"))
     symbol = symbol_of(FRAME.text(channel, row, "symbol"))
     amount = FRAME.number(channel, row, "order_qty")
     said_triggers = row.get("triggers")

@@ -11,6 +11,8 @@ venue's ``sendStatus`` (placed); the positions are valued with the marks of the 
 import json
 from pathlib import Path
 
+from .dialect import LIMITS
+
 # the documented answers (fixtures/documented.json): a placed order, the switch armed
 PLACED = {"order_id": "1", "status": "placed", "receivedTime": "2022-02-28T19:32:17.122Z", "orderEvents": []}
 ARMED = {"result": "success", "status": {"currentTime": "2018-06-19T16:51:23.839Z",
@@ -27,7 +29,7 @@ ROWS = (
     {"id": "krakenfutures", "market_id": "PF_XBTUSD", "one_way_close": {"cliOrdId": "ks1", "reduceOnly": True},
      "hedge_close": None, "lookup": ("fetch_orders", {"cliOrdIds": "ks1"}), "short_leg_info": SHORT_ROW,
      "max_client_id_length": 100, "countdown": ("privatePostCancelallordersafter", {"timeout": 60}),
-     "order_rate": 4.0, "order_info": PLACED,
+     "limits": LIMITS, "order_info": PLACED,
      "raw_answers": {"publicGetTickers": TICKERS, "privatePostCancelallordersafter": ARMED}},
 )
 

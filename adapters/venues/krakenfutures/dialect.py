@@ -65,9 +65,11 @@ from ...ccxt_exchange.dialects.base import (
     Listed,
     Reads,
     bad_field,
+    documented,
     unknown_value,
 )
 from ...ccxt_exchange.dialects.cancel_hooks import Call, CancelAnswer
+from ...ccxt_exchange.dialects.limits import Limits
 from ...ccxt_exchange.dialects.refusals import Rule, refusal
 from ...ccxt_exchange.dialects.stream_hooks import ModuleStream
 from ...ccxt_exchange.dialects.trigger_countdown import TriggerCountdown
@@ -88,6 +90,15 @@ BATCH_BASE = 9.0  # batchorder costs this, and 1 for each of its instructions
 CANCEL_BATCH = 30
 # ccxt's request pacing of the account's client, in that cost: 10 a second (100 every 10 s)
 READ_PACE_MS = 100
+# Kraken Futures' limits: 4 orders a second of ours. The orders' endpoints are paced by the order
+# budget, not by ccxt's request pacing; its reads weighed as the key's budget counts them.
+LIMITS = Limits(
+    orders=4.0,
+    counted_as_orders=frozenset(("private", "POST", p) for p in (
+        "sendorder", "cancelorder", "editorder", "batchorder", "cancelallorders", "cancelallordersafter")),
+    read_weights={("private", "GET", "accounts"): 2.0, ("private", "GET", "openpositions"): 2.0,
+                  ("private", "GET", "openorders"): 2.0, ("private", "GET", "orders/status"): 1.0,
+                  ("public", "GET", "tickers"): 1.0})
 
 # openorders' orderType → the order's kind (sendorder's types and the list's own names of them)
 ORDER_KINDS: Mapping[str, str] = {
@@ -186,10 +197,7 @@ def read_open_order(order: Any) -> Listed:
     if not isinstance(order, Mapping):
         raise BadData("an order is not an object")
     info = _info(order)
-    order_type = info.get("orderType")
-    kind = ORDER_KINDS.get(order_type) if isinstance(order_type, str) else None
-    if kind is None:
-        raise unknown_value(answers.VENUE, OPEN_ORDERS, "orderType", order_type)
+    kind = documented(answers.VENUE, OPEN_ORDERS, "orderType", info.get("orderType"), ORDER_KINDS)
     reduce_only = info.get("reduceOnly")
     if not isinstance(reduce_only, bool):
         raise unknown_value(answers.VENUE, OPEN_ORDERS, "reduceOnly", reduce_only)
@@ -243,16 +251,6 @@ class KrakenFuturesDialect(ModuleStream, Dialect):
     # the multi-collateral (flex) account's portfolio value, notionals and PnL are in USD: an
     # account that declares no quote currency is USD's, never USDT's
     quote_currency: str = "USD"
-
-    # the orders' endpoints are paced by the order budget, not by ccxt's request pacing
-    order_count_endpoints: frozenset[tuple[str, str, str]] = frozenset({
-        ("private", "POST", "sendorder"), ("private", "POST", "cancelorder"), ("private", "POST", "editorder"),
-        ("private", "POST", "batchorder"), ("private", "POST", "cancelallorders"),
-        ("private", "POST", "cancelallordersafter")})
-    read_weights: Mapping[tuple[str, str, str], float] = field(default_factory=lambda: {
-        ("private", "GET", "accounts"): 2.0, ("private", "GET", "openpositions"): 2.0,
-        ("private", "GET", "openorders"): 2.0, ("private", "GET", "orders/status"): 1.0,
-        ("public", "GET", "tickers"): 1.0})
 
     # A snapshot: the accounts, the positions and the tickers at once, the open orders (one
     # answer each, not paged). The tickers are public: no cost to the key's budget.
@@ -423,7 +421,7 @@ class KrakenFuturesDialect(ModuleStream, Dialect):
 
 
 KRAKEN_FUTURES = KrakenFuturesDialect(
-    id="krakenfutures", order_rate=4.0,
+    id="krakenfutures", limits=LIMITS,
     read_endpoints={"*": (POSITIONS, OPEN_ORDERS)}, refusal_of=answers.kraken_refusal)
 
 DIALECTS = (KRAKEN_FUTURES,)

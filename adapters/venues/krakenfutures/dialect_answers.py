@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import Any, Mapping, Optional, Sequence
 
 from ...base import PERMANENT, TRANSIENT, AdapterError, Reason, VenueRefusal
-from ...ccxt_exchange.dialects.base import CancelAnswer, bad_field, unknown_value
+from ...ccxt_exchange.dialects.base import CancelAnswer, bad_field, documented, unknown_value
 from ...ccxt_exchange.dialects.refusals import MAX_MESSAGE, Rule, mapped as mapped_by
 
 VENUE = "krakenfutures"
@@ -241,8 +241,7 @@ def _symbol(answer: Any, sent: Sequence[Any]) -> CancelAnswer:
     rows = st.get("cancelledOrders")
     if status == "noOrdersToCancel" and rows in (None, []):
         return CancelAnswer(frozenset())
-    if status not in ("cancelled", "noOrdersToCancel"):
-        raise unknown_value(VENUE, CANCEL_ALL, "cancelStatus.status", status)
+    documented(VENUE, CANCEL_ALL, "cancelStatus.status", status, ("cancelled", "noOrdersToCancel"))
     if not isinstance(rows, list):
         raise bad_field(VENUE, CANCEL_ALL, "cancelStatus.cancelledOrders", "missing" if rows is None else "not a list")
     ids, client_ids = set(), set()

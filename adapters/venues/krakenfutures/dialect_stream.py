@@ -202,15 +202,11 @@ def _order(feed: str, row: Mapping[str, Any], symbol_of: Callable[[str], str], c
     oid = FRAME.text(feed, row, "order_id")
     symbol = symbol_of(FRAME.text(feed, row, "instrument").upper())
     said = row.get("type")
-    kind = ORDER_KINDS.get(said) if isinstance(said, str) else None
-    if kind is None:
-        raise FRAME.unknown(feed, "type", said)
+    kind = FRAME.documented(feed, row, "type", ORDER_KINDS)
     reduce_only = row.get("reduce_only")
     if not isinstance(reduce_only, bool):
         raise FRAME.unknown(feed, "reduce_only", reduce_only)
-    direction = row.get("direction")
-    if direction not in (0, 1):
-        raise FRAME.unknown(feed, "direction", direction)
+    direction = FRAME.documented(feed, row, "direction", (0, 1))
     at = int(FRAME.number(feed, row, "last_update_time", "time"))
     if gone:
         return StreamEvent(("order", oid), at, row, orders=((oid, None),))

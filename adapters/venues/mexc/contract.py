@@ -11,6 +11,8 @@ cancel answers' builders.
 import json
 from pathlib import Path
 
+from .dialect import LIMITS
+
 ROWS = (
     {"id": "mexc", "market_id": "BTC_USDT", "one_way_close": {"externalOid": "ks1", "reduceOnly": True},
      "hedge_close": {"externalOid": "ks1", "side": 4, "positionMode": 1},
@@ -23,7 +25,7 @@ ROWS = (
          "feeCurrency": "USDT", "openType": "2", "state": "3", "externalOid": "ks1", "errorCode": "0",
          "usedMargin": "0", "createTime": "1648850305236", "updateTime": "1648850305245", "positionMode": "2"}}},
      "short_leg_info": {"positionType": 2, "holdVol": "1.0"},
-     "max_client_id_length": 32, "countdown": None, "order_rate": 8.0},
+     "max_client_id_length": 32, "countdown": None, "limits": LIMITS},
 )
 
 

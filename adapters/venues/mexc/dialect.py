@@ -59,15 +59,9 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 from killswitch.weights import PER_UID, Read, WeightLimit
 
 from ...base import PERMANENT, TRANSIENT, AdapterError, Reason, VenueRefusal
-from ...ccxt_exchange.dialects.base import (
-    MODE_EVERY_S,
-    Dialect,
-    Listed,
-    ModeRead,
-    Reads,
-    endpoint_windows,
-)
+from ...ccxt_exchange.dialects.base import MODE_EVERY_S, Dialect, Listed, ModeRead, Reads
 from ...ccxt_exchange.dialects.cancel_hooks import Call, CancelAnswer
+from ...ccxt_exchange.dialects.limits import Limits
 from ...ccxt_exchange.dialects.refusals import Rule
 from ...ccxt_exchange.parsing import BadField, num
 from . import dialect_spot as spot
@@ -83,7 +77,22 @@ OPEN_ORDERS = f"GET {PRIVATE}/order/list/open_orders"  # every contract (ccxt as
 PLAN_ORDERS = f"GET {PRIVATE}/planorder/list/orders"
 STOP_ORDERS = f"GET {PRIVATE}/stoporder/list/orders"
 EXTERNAL = f"GET {PRIVATE}/order/external/{{symbol}}/{{external_oid}}"
-PRIVATE_READS = (ASSETS, POSITIONS, MODE_ENDPOINT, OPEN_ORDERS, PLAN_ORDERS, STOP_ORDERS)
+# MEXC's limits: 8 orders a second of ours, and 8 cancels of their own budget (order/cancel is
+# limited apart from order/submit, each endpoint 20 requests per 2 seconds: never paced behind
+# the creates, a lock's reverts). The contract API's private reads kept to their 20 per 2 s at
+# run time: a halt's closes read their positions one symbol each, which ccxt's cost (2, at its
+# 50 ms) and the pacer's burst let go 100 at once (the public ticker is counted per IP, across
+# accounts: not here). MEXC limits each endpoint apart (the contract API's 20 a 2 s an endpoint,
+# the spot API's by endpoint too): the orders and cancels are paced by their budgets, never
+# queued in ccxt's weight behind the reads (a spot lock's sales back, each with its reads, held
+# the rogue's cancels a second and more).
+LIMITS = Limits(
+    orders=8.0, cancels=8.0, ccxt_api=("contract", f"{PRIVATE}/"),
+    endpoints={e: (20, 2.0) for e in (ASSETS, POSITIONS, MODE_ENDPOINT, OPEN_ORDERS, PLAN_ORDERS, STOP_ORDERS)},
+    counted_as_orders=frozenset({
+        *(("spot", m, p) for m, p in (("POST", "order"), ("DELETE", "order"), ("DELETE", "openOrders"))),
+        *(("contract", "POST", p) for p in ("order/submit", "order/cancel", "order/cancel_all", "planorder/cancel",
+                                            "planorder/cancel_all", "stoporder/cancel", "stoporder/cancel_all"))}))
 CANCEL = f"POST {PRIVATE}/order/cancel"
 CANCEL_ALL = f"POST {PRIVATE}/order/cancel_all"
 PLAN_CANCEL = f"POST {PRIVATE}/planorder/cancel"
@@ -208,8 +217,7 @@ class MexcDialect(spot.MexcSpot, MexcStream, Dialect):
         Read(MODE_ENDPOINT, 1, every_s=MODE_EVERY_S))
     weight_limit: Optional[WeightLimit] = WeightLimit(
         None, 1.0, "requests", PER_UID, RATE_LIMITS, counts_requests=True,
-        endpoint_limits={e: (20, 2.0) for e in (ASSETS, POSITIONS, TICKERS, MODE_ENDPOINT, OPEN_ORDERS,
-                                                PLAN_ORDERS, STOP_ORDERS)})
+        endpoint_limits={**LIMITS.endpoints, TICKERS: (20, 2.0)})
 
     def venue_refusal(self, text: str) -> Optional[VenueRefusal]:
         """The venue's refusal in ccxt's message; where ccxt dropped the body — its
@@ -523,22 +531,7 @@ def page_numbers() -> Callable[[list], Optional[Mapping[str, Any]]]:
 
 
 MEXC = MexcDialect(
-    # order/cancel is limited apart from order/submit (each endpoint 20 requests per 2 seconds):
-    # cancels spend a budget of their own, never paced behind the creates (a lock's reverts)
-    id="mexc", order_rate=8.0, cancel_rate=8.0,
-    # the contract API's private reads kept to their 20 per 2 s at run time: a halt's closes read
-    # their positions one symbol each, which ccxt's cost (2, at its 50 ms) and the pacer's burst
-    # let go 100 at once (the public ticker is counted per IP, across accounts: not here)
-    request_windows=endpoint_windows({e: (20, 2.0) for e in PRIVATE_READS}, f"{PRIVATE}/", "contract"),
-    read_endpoints={"futures": (POSITIONS, OPEN_ORDERS), "spot": (spot.ACCOUNT, spot.OPEN_ORDERS)},
-    refusal_of=mexc_refusal,
-    # MEXC limits each endpoint apart (the contract API's 20 a 2 s an endpoint, the spot API's by
-    # endpoint too): the orders and cancels are paced by their budgets, never queued in ccxt's
-    # weight behind the reads (a spot lock's sales back, each with its reads, held the rogue's
-    # cancels a second and more)
-    order_count_endpoints=frozenset({
-        *(("spot", m, p) for m, p in (("POST", "order"), ("DELETE", "order"), ("DELETE", "openOrders"))),
-        *(("contract", "POST", p) for p in ("order/submit", "order/cancel", "order/cancel_all", "planorder/cancel",
-                                            "planorder/cancel_all", "stoporder/cancel", "stoporder/cancel_all"))}))
+    id="mexc", limits=LIMITS, refusal_of=mexc_refusal,
+    read_endpoints={"futures": (POSITIONS, OPEN_ORDERS), "spot": (spot.ACCOUNT, spot.OPEN_ORDERS)})
 
 DIALECTS = (MEXC,)

@@ -40,11 +40,11 @@ from ...ccxt_exchange.dialects.base import (
     Reads,
     bad_field,
     before_oldest,
-    endpoint_windows,
     named_rows,
 )
 from ...ccxt_exchange.dialects.cancel_hooks import Call, CancelAnswer
 from ...ccxt_exchange.dialects.channels import ChannelStream
+from ...ccxt_exchange.dialects.limits import Limits
 from ...ccxt_exchange.dialects.refusals import Rule
 from ...ccxt_exchange.dialects.trigger_countdown import TriggerCountdown
 from ...ccxt_exchange.parsing import num, order_info
@@ -111,10 +111,20 @@ ALGO_ORDERS = "GET /api/v5/trade/orders-algo-pending"
 # (orders-pending lists them).
 ALGO_ORDER_TYPES = ("conditional,oco", "trigger", "move_order_stop")
 POSITIONS = "GET /api/v5/account/positions"
-# the private reads' limits, per UID and endpoint (each endpoint's "Rate Limit")
-ENDPOINT_LIMITS: Mapping[str, tuple[float, float]] = {
-    "GET /api/v5/account/balance": (10, 2.0), POSITIONS: (10, 2.0), REGULAR_ORDERS: (60, 2.0),
-    ALGO_ORDERS: (20, 2.0), ACCOUNT_CONFIG: (5, 2.0)}
+# OKX's limits: 20 orders a second of ours. The private reads' limits, per UID and endpoint
+# (each endpoint's "Rate Limit"), each kept to at run time: a halt's closes read their positions
+# one symbol each, which ccxt's cost (2, at its 110 ms) and the pacer's burst let go 100 at once
+# (50011 past 10). The trade endpoints count against per-UID, per-endpoint trade limits
+# (trade/order 60 per 2 s, https://www.okx.com/docs-v5/en/#order-book-trading-trade), which the
+# order budget keeps to, not against the request pacing of reads: a close must not wait behind a
+# reconcile's lists.
+LIMITS = Limits(
+    orders=20.0, ccxt_api=("private", "/api/v5/"),
+    endpoints={"GET /api/v5/account/balance": (10, 2.0), POSITIONS: (10, 2.0), REGULAR_ORDERS: (60, 2.0),
+               ALGO_ORDERS: (20, 2.0), ACCOUNT_CONFIG: (5, 2.0)},
+    counted_as_orders=frozenset({("private", "POST", f"trade/{p}") for p in (
+        "order", "batch-orders", "cancel-order", "cancel-batch-orders", "close-position", "order-algo",
+        "cancel-algos", "mass-cancel")}))
 
 # The ``ordType`` values each list documents; any other fails the snapshot (BAD_RESPONSE naming
 # the field), never an order read as a kind it may not be. orders-pending: market, limit,
@@ -177,11 +187,7 @@ class OkxDialect(ChannelStream, Dialect):
         Read(ALGO_ORDERS, 1, calls=len(ALGO_ORDER_TYPES)), Read(ACCOUNT_CONFIG, 1, every_s=MODE_EVERY_S))
     weight_limit: Optional[WeightLimit] = WeightLimit(
         None, 2.0, "requests", PER_UID, "https://www.okx.com/docs-v5/en/#overview-rate-limits", counts_requests=True,
-        endpoint_limits=ENDPOINT_LIMITS)
-    # each of them kept to at run time: a halt's closes read their positions one symbol each,
-    # which ccxt's cost (2, at its 110 ms) and the pacer's burst let go 100 at once (50011 past 10)
-    request_windows: Mapping[tuple[str, str, str], tuple[float, float]] = field(
-        default_factory=lambda: endpoint_windows(ENDPOINT_LIMITS, "/api/v5/"))
+        endpoint_limits=LIMITS.endpoints)
     refusal_rules: tuple[Rule, ...] = REFUSALS
 
     # Streams: ccxt.pro's okx (positions, orders, account on the private websocket; orders-algo on
@@ -209,11 +215,10 @@ class OkxDialect(ChannelStream, Dialect):
         if row is None:
             raise self.unknown_value(ACCOUNT_CONFIG, "data", rows)
         mode = row.get("posMode")
-        if mode not in POS_MODES:
-            raise self.unknown_value(ACCOUNT_CONFIG, "posMode", mode)
+        hedge = self.documented(ACCOUNT_CONFIG, "posMode", mode, POS_MODES)
         level = row.get("acctLv")
         margin = None if level is None else f"acctLv {level} ({ACCOUNT_LEVELS.get(str(level), 'unknown level')})"
-        return ModeRead(POS_MODES[mode], f"{ACCOUNT_CONFIG} posMode={mode}", margin)
+        return ModeRead(hedge, f"{ACCOUNT_CONFIG} posMode={mode}", margin)
 
     async def fetch_open_orders(self, reads: Reads, symbol: Optional[str] = None) -> list[Listed]:
         """Every page of the regular list, then every page of the algo list for each algo order
@@ -233,16 +238,12 @@ class OkxDialect(ChannelStream, Dialect):
 
     def _regular(self, order: Any) -> Any:
         """A row of orders-pending, its ``ordType`` one the list documents (:func:`_regular`)."""
-        value = order_info(order).get("ordType")
-        if value not in REGULAR_ORD_TYPES:
-            raise self.unknown_value(REGULAR_ORDERS, "ordType", value)
+        self.documented(REGULAR_ORDERS, "ordType", order_info(order).get("ordType"), REGULAR_ORD_TYPES)
         return _regular(order)
 
     def _algo(self, order: Any, endpoint: str) -> Listed:
         """A row of orders-algo-pending, its ``ordType`` one the list documents (:func:`_algo`)."""
-        value = order_info(order).get("ordType")
-        if value not in ALGO_ORD_TYPES:
-            raise self.unknown_value(endpoint, "ordType", value)
+        self.documented(endpoint, "ordType", order_info(order).get("ordType"), ALGO_ORD_TYPES)
         kind, out = _algo(order)
         return Listed(kind, out, endpoint)
 
@@ -363,13 +364,6 @@ def _algo(order: Any) -> tuple[str, dict]:
 ORDER_ROWS = okx_stream.OrderRows(REGULAR_ORD_TYPES, ALGO_ORD_TYPES, _regular, _algo)
 
 OKX = OkxDialect(
-    id="okx", order_rate=20.0,
-    read_endpoints={"*": (POSITIONS, REGULAR_ORDERS)}, refusal_of=okx_refusal,
-    # The trade endpoints count against per-UID, per-endpoint trade limits (trade/order 60 per 2 s,
-    # https://www.okx.com/docs-v5/en/#order-book-trading-trade), which the order budget keeps to,
-    # not against the request pacing of reads: a close must not wait behind a reconcile's lists.
-    order_count_endpoints=frozenset({("private", "POST", f"trade/{p}") for p in (
-        "order", "batch-orders", "cancel-order", "cancel-batch-orders", "close-position", "order-algo",
-        "cancel-algos", "mass-cancel")}))
+    id="okx", limits=LIMITS, read_endpoints={"*": (POSITIONS, REGULAR_ORDERS)}, refusal_of=okx_refusal)
 
 DIALECTS = (OKX,)

@@ -119,10 +119,7 @@ def stream_events(message: Any, symbol_of: Callable[[str], str], ccxt_order: Cal
 
 def _position(channel: str, row: Mapping[str, Any], ctx: _Read) -> list[StreamEvent]:
     symbol = ctx.symbol_of(FRAME.text(channel, row, "instId"))
-    pos_side = row.get("posSide")
-    leg = LEGS.get(pos_side) if isinstance(pos_side, str) else None
-    if leg is None:
-        raise FRAME.unknown(channel, "posSide", pos_side)
+    leg = FRAME.documented(channel, row, "posSide", LEGS)
     pos = FRAME.number(channel, row, "pos")
     at = FRAME.number(channel, row, "pTime", "uTime")
     side = leg.lower() if leg != "BOTH" else "long" if pos > 0 else "short" if pos < 0 else None
@@ -145,9 +142,7 @@ def _order(channel: str, row: Mapping[str, Any], ctx: _Read) -> list[StreamEvent
     for name in ("instId", "state", "side"):
         FRAME.text(channel, row, name)
     at = FRAME.number(channel, row, "uTime", "cTime")
-    ord_type = row.get("ordType")
-    if ord_type not in (ctx.rows.algo_types if algo else ctx.rows.regular_types):
-        raise FRAME.unknown(channel, "ordType", ord_type)
+    FRAME.documented(channel, row, "ordType", ctx.rows.algo_types if algo else ctx.rows.regular_types)
     parsed = ctx.ccxt_order(dict(row))
     if algo:
         kind, order = ctx.rows.algo(parsed)

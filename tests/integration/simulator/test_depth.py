@@ -140,11 +140,12 @@ def test_the_ccxt_adapter_asks_a_depth_the_venue_takes_and_keeps_what_was_asked(
 
     from adapters.ccxt_exchange import CcxtAdapter
     from adapters.ccxt_exchange.dialects.base import Dialect
+    from adapters.ccxt_exchange.dialects.limits import Limits
     from adapters.venues.binance.dialect import BINANCE_USDM
     from killswitch.policy.accounts_doc import Account
 
     assert [BINANCE_USDM.book_limit(d) for d in (5, 7, 20, 21, 1000, 5000)] == [5, 10, 20, 50, 1000, 1000]
-    assert Dialect(id="generic", order_rate=5.0).book_limit(7) == 7
+    assert Dialect(id="generic", limits=Limits(5.0)).book_limit(7) == 7
     eng, _ = venue()
     os.environ["KS_TEST_DEPTH_KEY"], os.environ["KS_TEST_DEPTH_SECRET"] = "sim-main-key", "sim-main-secret"
     acc = Account.model_validate({

@@ -34,13 +34,14 @@ STREAM_FACE = "face_stream"
 '''
 DIALECT = '''
 from ...ccxt_exchange.dialects.base import Dialect
+from ...ccxt_exchange.dialects.limits import Limits
 
 
 class ZzFuturesDialect(Dialect):
     pass
 
 
-DIALECTS = (ZzFuturesDialect(id="zzfutures", order_rate=3.0),)
+DIALECTS = (ZzFuturesDialect(id="zzfutures", limits=Limits(3.0)),)
 '''
 FACE = '''
 PREFIXES = ("/zz/api/v1/",)
@@ -83,7 +84,7 @@ from adapters.simulated.http import SimServer
 from killswitch.cli.schema import dialect_venues_text
 server = SimServer(build("calm", ManualClock(0)), venue_streams={"zzfutures": {"tick_s": 0.5}})
 print(json.dumps({
-    "dialects": list(DIALECTS), "rate": dialect_for("zzfutures").order_rate,
+    "dialects": list(DIALECTS), "rate": dialect_for("zzfutures").limits.orders,
     "raw_fields": [type(d).__name__ for d in KNOWN_RAW_FIELDS.shapes], "dialects_alone": dialects_alone,
     "face": FACES.get("/zz/api/v1/") is not None, "sim_venues": list(VENUES),
     "account": list(sim_account(None, "a", "zzfutures")), "stream": server.zzfutures_stream.options,

@@ -74,7 +74,7 @@ def test_the_runner_leaves_pacing_to_the_venue_only_at_an_api_url_and_still_budg
             assert a._ex.enableRateLimit is True and isinstance(a._ex.throttle, RequestPacer)
         # every account's orders spend the order budget at the venue's order rate
         for a in (paced, public, plain):
-            assert isinstance(a.budget, OrderBudget) and a.budget.rate == a.dialect.order_rate
+            assert isinstance(a.budget, OrderBudget) and a.budget.rate == a.dialect.limits.orders
     finally:
         asyncio.run(built.close())
     said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("VENUE_PACED:")]

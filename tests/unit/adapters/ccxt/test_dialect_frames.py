@@ -42,6 +42,21 @@ def test_each_error_names_the_venue_the_channel_and_the_field():
     assert (bad.reason, bad.message) == (Reason.BAD_RESPONSE, "okx websocket orders: field row: cut")
 
 
+def test_a_documented_field_is_read_through_its_table_and_any_other_value_is_unknown():
+    """A field read through the values the venue documents: what its table maps it to, or the
+    value itself; anything else, absent or not even hashable, is BAD_RESPONSE naming it."""
+    legs = {"net": "BOTH", "long": "LONG", "short": ""}
+    assert FRAME.documented("positions", {"posSide": "long"}, "posSide", legs) == "LONG"
+    assert FRAME.documented("positions", {"posSide": "short"}, "posSide", legs) == ""  # (a falsy meaning is one)
+    assert FRAME.documented("orders", {"side": "buy"}, "side", ("buy", "sell")) == "buy"
+    assert said(lambda: FRAME.documented("positions", {"posSide": "both"}, "posSide", legs)) == \
+        "okx websocket positions: field posSide: unknown value 'both'"
+    assert said(lambda: FRAME.documented("positions", {}, "posSide", legs)) == \
+        "okx websocket positions: field posSide: missing"
+    assert said(lambda: FRAME.documented("orders", {"side": ["buy"]}, "side", frozenset({"buy"}))) == \
+        "okx websocket orders: field side: unknown value ['buy']"
+
+
 def test_what_a_field_holds_is_read_as_it_is_given():
     assert FRAME.text("orders", {"ordId": "12"}, "ordId") == "12"
     assert FRAME.number("positions", {"pTime": None, "uTime": "1700"}, "pTime", "uTime") == 1700.0

@@ -35,11 +35,11 @@ def endpoints(api: dict) -> set[tuple[str, str, str]]:
 
 
 @pytest.mark.parametrize("venue", sorted(v for v, d in DIALECTS.items()
-                                         if d.order_count_endpoints or d.order_weight_endpoints))
+                                         if d.limits.counted_as_orders or d.limits.weighed_as_orders))
 def test_every_order_endpoint_a_dialect_names_is_one_ccxt_calls(venue):
     dialect = DIALECTS[venue]
     known = endpoints(getattr(ccxt, venue)().api)
-    for e in dialect.order_count_endpoints | dialect.order_weight_endpoints:
+    for e in dialect.limits.counted_as_orders | dialect.limits.weighed_as_orders:
         assert e in known, f"{venue}: {e} is no endpoint of ccxt's table"
 
 
@@ -52,7 +52,7 @@ def test_okx_bitget_mexc_and_hyperliquid_orders_are_out_of_the_read_queue():
                                  ("mexc", ("contract", "POST", "order/cancel"), False),
                                  ("hyperliquid", ("private", "POST", "exchange"), True)):
         d = DIALECTS[venue]
-        assert (path in d.order_weight_endpoints) is charged and (path in d.order_count_endpoints) is not charged
+        assert (path in d.limits.weighed_as_orders) is charged and (path in d.limits.counted_as_orders) is not charged
 
 
 async def owing(pacer: RequestPacer) -> asyncio.Future:

@@ -53,7 +53,7 @@ def positions_endpoint(dialect) -> str:
 def positions_windows(dialect) -> set[tuple[float, float]]:
     """The windows the dialect keeps that endpoint to, keyed as ccxt sends it."""
     positions = positions_endpoint(dialect)
-    return {limit for (_, _, path), limit in dialect.request_windows.items() if positions.endswith("/" + path)}
+    return {limit for (_, _, path), limit in dialect.limits.windows().items() if positions.endswith("/" + path)}
 
 
 def okx_halt(windows: bool) -> tuple[list[float], list[str]]:
@@ -129,10 +129,21 @@ def test_a_halts_positions_reads_stay_within_each_venues_limit_of_the_endpoint(d
     against 10 per 2 s, Bitget 16 against 5 a second, MEXC 24 against 20 per 2 s); Bybit's
     20 stays under its 50 a second."""
     requests, window_s = dialect.weight_limit.endpoint_limits[positions_endpoint(dialect)]
-    worst = max(1.0, dialect.order_rate) + dialect.order_rate * window_s
+    worst = max(1.0, dialect.limits.orders) + dialect.limits.orders * window_s
     kept = positions_windows(dialect)
     assert worst <= requests or kept == {(requests, window_s)}, (worst, requests, kept)
     assert (worst > requests) == bool(kept)  # (Bybit: nothing paced it needs not)
+
+
+def test_a_venues_endpoint_windows_are_keyed_as_ccxt_sends_them_and_one_outside_its_prefix_is_refused():
+    """The limits name an endpoint as the venue's documentation does; ccxt's key drops the prefix
+    its api adds. An endpoint under no such prefix fails where the venue declares it."""
+    from adapters.ccxt_exchange.dialects.limits import Limits
+
+    limits = Limits(2.0, endpoints={"GET /api/v5/account/positions": (10, 2.0)}, ccxt_api=("private", "/api/v5/"))
+    assert limits.windows() == {("private", "GET", "account/positions"): (10, 2.0)}
+    with pytest.raises(ValueError, match="GET /v5/position/list: not under /api/v5/"):
+        Limits(2.0, endpoints={"GET /v5/position/list": (50, 1.0)}, ccxt_api=("private", "/api/v5/"))
 
 
 @pytest.mark.parametrize("dialect,read", [

@@ -492,7 +492,7 @@ def test_a_cancel_never_waits_behind_the_accounts_orders():
 
     async def work(a):
         await a.snapshot()
-        spent = OrderBudget(a.dialect.order_rate, burst=1, clock=lambda: 0.0)  # orders spent it; never refills
+        spent = OrderBudget(a.dialect.limits.orders, burst=1, clock=lambda: 0.0)  # orders spent it; never refills
         await spent.acquire()
         a.budget = spent
         return await asyncio.wait_for(a.cancel_orders(CancelSelector(order_ids=("OXCZ7B-EMVZQ-MTJTQJ",))), 5.0)

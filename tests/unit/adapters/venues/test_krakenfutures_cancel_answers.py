@@ -204,4 +204,4 @@ def test_a_batch_of_cancels_is_one_batchorder_naming_each_order_whatever_its_con
     # the key's budget: 9 + the batch's size, one order's request (cancelorder) 10 of it
     assert KRAKEN.request_weight("private", "POST", "batchorder", body, 1.0) == 11.0
     assert KRAKEN.cancel_batch_cost(2) == pytest.approx(1.1)
-    assert KRAKEN.cancel_batch_cost(KRAKEN.cancel_batch_size("regular")) <= KRAKEN.order_rate  # within a second's
+    assert KRAKEN.cancel_batch_cost(KRAKEN.cancel_batch_size("regular")) <= KRAKEN.limits.orders  # within a second's

@@ -119,7 +119,7 @@ def snapshot(venue: KrakenVenue):
 def test_krakenfutures_has_its_own_dialect():
     d = dialect_for("krakenfutures")
     assert isinstance(d, KrakenFuturesDialect)
-    assert (d.client_id_param, d.max_client_id_length, d.order_rate) == ("cliOrdId", 100, 4.0)
+    assert (d.client_id_param, d.max_client_id_length, d.limits.orders) == ("cliOrdId", 100, 4.0)
 
 
 def test_the_recorded_position_is_valued_at_its_tickers_mark_and_the_recorded_order_keeps_its_limit_price():
@@ -388,7 +388,7 @@ def test_the_requests_cost_the_keys_budget_as_kraken_publishes_it():
                      "accounts": 2, "openpositions": 2, "openorders": 2, "orders/status": 1}
     assert d.request_weight("private", "POST", "batchorder", {"batchOrder": [{}] * 10}, 1.0) == 19
     assert d.request_weight("public", "GET", "tickers", {}, 1.0) == 0
-    assert d.order_rate * 10 * 10 + 10 * 10 == 500  # orders and reads within the key's 500 every 10 s
+    assert d.limits.orders * 10 * 10 + 10 * 10 == 500  # orders and reads within the key's 500 every 10 s
     a = kraken_adapter(KrakenVenue())
     try:
         assert a._ex.rateLimit == 100 and a._ex.throttle.rate == pytest.approx(10.0)

@@ -294,7 +294,7 @@ def test_adapter_spends_its_order_budget_on_orders():
 
 def test_a_cancel_never_waits_behind_creates_where_the_venue_limits_cancels_apart():
     """MEXC and Bitget limit their cancel endpoints apart from order placement: a cancel spends a
-    budget of its own (the dialect's ``cancel_rate``), so that a venue watch cancelling a rogue's
+    budget of its own (the dialect's ``limits.cancels``), so that a venue watch cancelling a rogue's
     entries is not paced behind the reverts the same lock sends (the rogue bench's entry→cancel
     p99 grew past half a second as the shared budget fell behind)."""
     from adapters.venues.mexc.dialect import CANCEL_METHOD
@@ -304,8 +304,8 @@ def test_a_cancel_never_waits_behind_creates_where_the_venue_limits_cancels_apar
     fake.script[CANCEL_METHOD] = [lambda ids: {"success": True, "code": 0,
                                                "data": [{"orderId": int(i), "errorCode": 0} for i in ids]}]
     a, _ = make(fake, orders_per_second=None)  # the dialect's own rates
-    assert a.dialect.cancel_rate is not None
-    spent = OrderBudget(a.dialect.order_rate, burst=1, clock=lambda: 0.0)  # creates spent it; it never refills
+    assert a.dialect.limits.cancels is not None
+    spent = OrderBudget(a.dialect.limits.orders, burst=1, clock=lambda: 0.0)  # creates spent it; it never refills
     run(spent.acquire())
     a.budget = spent
     a._orders = {"7": Order(id="7", symbol=BTC, side="buy", type="limit", amount=1.0, price=40000.0)}
@@ -322,8 +322,8 @@ def test_a_hyperliquid_cancel_never_waits_behind_its_orders():
 
     fake = FakeExchange("hyperliquid")
     a, _ = make(fake, orders_per_second=None)  # the dialect's own rates
-    assert a.dialect.cancel_rate is not None and a.dialect.cancel_rate > a.dialect.order_rate
-    spent = OrderBudget(a.dialect.order_rate, burst=1, clock=lambda: 0.0)  # orders spent it; it never refills
+    assert a.dialect.limits.cancels is not None and a.dialect.limits.cancels > a.dialect.limits.orders
+    spent = OrderBudget(a.dialect.limits.orders, burst=1, clock=lambda: 0.0)  # orders spent it; it never refills
     run(spent.acquire())
     a.budget = spent
     a._orders = {"7": Order(id="7", symbol=BTC, side="buy", type="limit", amount=1.0, price=40000.0)}
