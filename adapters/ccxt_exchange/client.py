@@ -29,7 +29,7 @@ from ..base import AdapterError, Reason, Secret, resolve_secret
 from .budget import pace_requests, weigh_endpoints, window_requests
 from .dialects import Dialect
 from .errors import adapter_error, strict_json
-from .keccak import install as install_keccak
+from .keccak import install as install_keccak, warm as warm_signing
 from .tls import share_tls_context
 
 Factory = Callable[[dict], Any]
@@ -90,6 +90,7 @@ def configure_client(ex: Any, dialect: Dialect, *, market_type: str, sandbox: bo
         strict_json(ex)
     share_tls_context(ex)  # (building one per client held the loop at start: tls.py)
     install_keccak()  # a wallet's signatures hashed in C, not on the loop in Python
+    warm_signing(ex)  # (and what the first one loads, loaded now: not before a halt's first close)
     dialect.prepare_client(ex)
     pace_requests(ex, dialect.request_ceiling)
     window_requests(ex, dialect.request_windows)
