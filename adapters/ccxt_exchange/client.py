@@ -28,7 +28,7 @@ from typing import Any, Callable, Mapping, Optional, TypeVar, Union
 from ..base import AdapterError, Reason, Secret, resolve_secret
 from .dialects import Dialect
 from .errors import adapter_error, strict_json
-from .keccak import install as install_keccak
+from .keccak import install as install_keccak, warm as warm_signing
 from .tls import share_tls_context
 
 Factory = Callable[[dict], Any]
@@ -89,6 +89,7 @@ def configure_client(ex: Any, dialect: Dialect, *, market_type: str, sandbox: bo
         strict_json(ex)
     share_tls_context(ex)  # (building one per client held the loop at start: tls.py)
     install_keccak()  # a wallet's signatures hashed in C, not on the loop in Python
+    warm_signing(ex)  # (and what the first one loads, loaded now: not before a halt's first close)
     dialect.prepare_client(ex)
     dialect.limits.pace(ex)
     # Currencies are never needed, and with keys set Bybit and OKX fetch them from signed wallet

@@ -10,6 +10,10 @@ pycryptodome's Keccak-256 (the same digest, in C) where ccxt looks for it: the k
 ``SHA3`` (read at each call by ``Exchange.hash``) and the names ``typed_data`` and ``abi``
 imported from it. Once a process; a ccxt that already has a fast Keccak (OpenSSL >= 3.2) is
 left as it is. The simulated Hyperliquid face checks signatures with :func:`keccak256`.
+:func:`warm` loads, as a client that signs with a wallet's key is configured, what the first
+signature would load: pycryptodome's Keccak module (and cffi's C parser under it) and
+coincurve, 60-170 ms measured between a reaction's first close leaving the decider and its
+request leaving the reader (``bench/stream.py --venue hyperliquid``).
 
 Must not: change a digest. ``tests/unit/adapters/venues/test_hyperliquid_keccak.py`` holds the
 installed function to ccxt's own over random inputs and a whole signature to ccxt's.
@@ -49,4 +53,17 @@ def install() -> bool:
         return True
 
 
-__all__ = ["install", "keccak256"]
+def warm(client: object) -> None:
+    """Load what a first signature loads, where ``client`` signs with a wallet's key (ccxt's
+    ``requiredCredentials`` names a ``privateKey``): at configuration, not before a close."""
+    required = getattr(client, "requiredCredentials", None)
+    if not isinstance(required, dict) or not required.get("privateKey"):
+        return
+    keccak256(b"")
+    try:
+        import coincurve  # noqa: F401 - ccxt's secp256k1 signer imports it at its first signature
+    except ImportError:  # ccxt falls back to its own curve arithmetic
+        pass
+
+
+__all__ = ["install", "keccak256", "warm"]

@@ -3,6 +3,10 @@ as ccxt's own Keccak, the same signature, installed where ccxt looks."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
+import pytest
 from ccxt.static_dependencies import keccak as ccxt_keccak
 from hypothesis import given, settings, strategies as st
 
@@ -68,3 +72,21 @@ def test_a_fast_keccak_already_there_is_kept(monkeypatch):
     monkeypatch.setattr(hl_keccak, "_installed", False)
     assert hl_keccak.install() is False
     assert ccxt_keccak.SHA3 is openssl
+
+
+WARM = """
+import sys
+import ccxt.async_support as ccxt
+from adapters.ccxt_exchange.keccak import warm
+warm(ccxt.{venue}())
+print("Crypto.Hash.keccak" in sys.modules, "coincurve" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize("venue, loaded", [("hyperliquid", "True True"), ("binanceusdm", "False False")])
+def test_a_wallet_signing_client_loads_its_signers_modules_when_configured(venue, loaded):
+    # the first signature loaded them (cffi's C parser under pycryptodome's Keccak): 60-170 ms
+    # between a reaction's first close leaving the decider and its request leaving the reader
+    out = subprocess.run([sys.executable, "-c", WARM.format(venue=venue)], capture_output=True, text=True,
+                         timeout=60, check=True)
+    assert out.stdout.split() == loaded.split()
