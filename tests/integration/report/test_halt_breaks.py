@@ -17,8 +17,7 @@ from click.testing import CliRunner
 from adapters.simulated.faults import FaultKind, FaultRule
 from killswitch.cli.main import cli
 from killswitch.runner.watch.enforcement import CANCEL_RESULT_KIND
-
-from .test_enforcement import open_ids, tick, with_runner
+from tests.integration.test_enforcement import open_ids, tick, with_runner
 
 pytest.importorskip("ccxt")
 

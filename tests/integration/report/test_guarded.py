@@ -20,9 +20,8 @@ from killswitch.render.report import report_markdown
 from killswitch.runbooks.incident import iso
 from killswitch.runbooks.report import closure_report
 from killswitch.state import open_store
-
-from .test_removed_instances import T0, audited, compiled, reload, run, started, stop, ticks
-from .test_unguarded_accounts import GUARD, HEDGE, MAIN, NARROWED
+from tests.integration.test_removed_instances import T0, audited, compiled, reload, run, started, stop, ticks
+from tests.integration.test_unguarded_accounts import GUARD, HEDGE, MAIN, NARROWED
 
 
 def make(tmp_path, clock: ManualClock, holder: str, text: str = GUARD, lease_ttl_ms: int = 5_000):
