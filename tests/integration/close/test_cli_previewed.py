@@ -11,8 +11,7 @@ import threading
 from click.testing import CliRunner
 
 from killswitch.cli.main import cli
-
-from .test_ops_commands import SERVED_LEASE_MS, TOKEN, Served
+from tests.integration.test_ops_commands import SERVED_LEASE_MS, TOKEN, Served
 
 SCOPE = "simulated/sim-main"
 BTC = "BTC/USDT:USDT"
