@@ -14,8 +14,7 @@ from killswitch.events import LOCK_VIOLATION
 from killswitch.face.console.model import page_model
 from killswitch.facts.violations import violation_lines
 from killswitch.state.store import IntentRow
-
-from .test_enforcement import long_btc, tick, violations, with_runner
+from tests.integration.enforcement.rig import long_btc, tick, violations, with_runner
 
 pytest.importorskip("ccxt")
 
@@ -71,6 +70,6 @@ def test_a_bots_fill_that_shrinks_a_position_under_a_halt_is_a_violation_and_the
 
 
 def runner_fence(runner) -> int:
-    from .test_runner import parts_of
+    from tests.integration.test_runner import parts_of
 
     return parts_of(runner).lead.fence

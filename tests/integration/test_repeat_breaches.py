@@ -16,9 +16,8 @@ import pytest
 from killswitch.events import LOCK_VIOLATION
 from killswitch.notify.dispatch import Dispatcher
 from killswitch.notify.message import compose
+from tests.integration.enforcement.rig import Crash, long_btc, tick, violations, with_runner
 from tests.unit.notify.test_resolved_retry import by_receiver, put, tree as routes
-
-from .test_enforcement import Crash, long_btc, tick, violations, with_runner
 
 pytest.importorskip("ccxt")
 
@@ -79,7 +78,7 @@ class FillsAfterTheRead:
 
 
 def test_growth_is_named_by_the_fills_the_snapshot_could_hold_not_by_an_order_placed_after_it(tmp_path, monkeypatch):
-    from .test_enforcement import engine
+    from tests.integration.enforcement.rig import engine
 
     eng, clock = engine()
     # the adapter stamps its read on the venue's clock (the simulator's), as a runner in step with it does
@@ -130,8 +129,7 @@ def test_a_stop_between_the_growths_row_and_its_revert_reverts_it_without_a_seco
     """The key a breach is recorded under is read again the same by the next runner (the same
     fills), so the growth it finds still standing is the breach already recorded."""
     from killswitch.state import open_store
-
-    from .test_enforcement import engine
+    from tests.integration.enforcement.rig import engine
 
     eng, clock = engine()
     store = open_store(f"sqlite://{tmp_path / 'state.db'}")

@@ -32,6 +32,7 @@ from killswitch.cli.main import cli
 from killswitch.events import REVOKE_FAILED, TRADING_RESTORED, TRADING_REVOKED
 from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.state import open_store
+from tests.integration.enforcement.rig import TICK_MS, engine, unthrottled
 from tests.integration.simulator.test_revoke import (
     BOT,
     BOT_SECRET,
@@ -46,7 +47,6 @@ from tests.integration.simulator.test_revoke import (
     _buy,
     master_credentials,
 )
-from tests.integration.test_enforcement import TICK_MS, engine, unthrottled
 
 from .revoke.helpers import compiled
 

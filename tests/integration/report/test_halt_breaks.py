@@ -1,6 +1,6 @@
 """The closure report's "What broke the halt", from what a runner really wrote: a runner under an
 operator's halt on the simulated exchange's Binance face (through the real ccxt adapter, as
-tests/integration/test_enforcement.py runs it), a bot that never asks placing an entry and a
+tests/integration/enforcement/test_polled.py runs it), a bot that never asks placing an entry and a
 market buy; the venue refuses the first cancel (503 twice, the adapter's retry included) and takes
 the next tick's. ``ksctl report`` over the state store then lists each violation with its kind,
 account, symbol, side, amount, notional, client order id, strategy, action and what it came to
@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from adapters.simulated.faults import FaultKind, FaultRule
 from killswitch.cli.main import cli
 from killswitch.runner.watch.enforcement import CANCEL_RESULT_KIND
-from tests.integration.test_enforcement import open_ids, tick, with_runner
+from tests.integration.enforcement.rig import open_ids, tick, with_runner
 
 pytest.importorskip("ccxt")
 

@@ -13,62 +13,34 @@ asks trading at the engine directly.
   growth is not reverted (off by default under reducing).
 - a stop between the violation's audit row and the cancel: the next runner cancels it without a
   second row or event.
+- a lock told not to enforce (``ksctl lock --no-cancel --no-revert``): the venue is left as is.
+
+The runner and its venue: rig.py; a streamed account's watch: test_streamed.py.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import textwrap
 
 import pytest
 
-from adapters.ccxt_exchange import CcxtAdapter
 from adapters.ccxt_exchange.dialects import dialect_for
-from adapters.simulated.engine import ManualClock
-from adapters.simulated.http import SimServer, wall_clock
-from adapters.simulated.scenarios import build
-from adapters.simulated.venues import VENUES, sim_account, spot_venues
-from killswitch.compile.compiler import compile_documents
+from adapters.simulated.venues import VENUES, spot_venues
 from killswitch.events import LOCK_VIOLATION
 from killswitch.facts.violations import violation_lines
-from killswitch.policy.load import load_text
-from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.state import open_store
 from killswitch.state.store import IntentRow
-from tests.integration.sim_helpers import T0, quote_of, streamed_venues
-from tests.integration.test_runner import BUILT, parts_of
+from tests.integration.enforcement.rig import Crash, engine, long_btc, open_ids, tick, violations, with_runner
+from tests.integration.sim_helpers import quote_of
+from tests.integration.test_runner import parts_of
 
 pytest.importorskip("ccxt")
 
-TICK_MS = 5_000
-FLAT = {"BTCUSDT": 60_000.0, "ETHUSDT": 3_000.0, "SOLUSDT": 140.0}
-BTC = "BTC/USDT:USDT"
 # every dialect the simulator answers as for a futures account, each polled through the real ccxt
 # adapter (a spot face's resting orders: tests/integration/simulator/test_<venue>.py)
 POLLED = tuple(v for v in VENUES if v not in spot_venues())
-# a policy that never fires: the locks here are the operator's
-QUIET = textwrap.dedent("""\
-    apiVersion: killswitch/v1
-    kind: Policy
-    metadata: {name: quiet}
-    spec:
-      scope: {level: account, accounts: {match_labels: {book: futures}}}
-      interval: 5s
-      signals:
-        loss: {position_loss: {of: notional}}
-      triggers:
-        hard: {when: "loss >= 90%", on_missing_data: hold}
-      stages:
-        - {level: 1, name: flatten, on: [hard], reset: manual, actions: [close_all]}
-    """)
-STRATEGIES = [{"name": "alpha", "client_id_prefixes": ["alp", "0xa1"]},
-              {"name": "beta", "client_id_prefixes": ["beta", "0xbe"]}]
 TRADES_SERVED = ("binanceusdm", "hyperliquid")  # the faces that answer a read of the account's trades
-
-
-class Crash(BaseException):
-    """The process dying here (a BaseException: no ``except Exception`` absorbs it)."""
 
 
 class DiesOnCancel:
@@ -85,27 +57,6 @@ class DiesOnCancel:
             self.died = True
             raise Crash("killed before the cancel left")
         return await self._inner.cancel_orders(selector)
-
-
-def graph():
-    res = compile_documents(load_text(QUIET, "quiet.yaml"))
-    assert res.graph is not None, [d.message for d in res.errors]
-    return res.graph
-
-
-def unthrottled(venue: str):
-    def factory(config):
-        import ccxt.async_support as ccxt_async
-        return getattr(ccxt_async, venue)({**config, "enableRateLimit": False})
-    return factory
-
-
-def engine():
-    clock = ManualClock(T0)
-    eng = build("calm", clock)
-    for symbol, price in FLAT.items():
-        eng.set_mark(symbol, price)
-    return eng, clock
 
 
 def cid(venue: str, name: str) -> str:
@@ -132,47 +83,6 @@ def own_at_venue(venue: str, client_order_id: str) -> str:
 
         return to_cloid(client_order_id)
     return client_order_id
-
-
-async def with_runner(tmp_path, venue: str, scenario, *, wrap=None, store=None, eng=None, orders_max_age=0.0):
-    """``await scenario(runner, desk, engine, clock, store, key)`` with a runner (and its desk) over
-    ``venue``'s face; ``orders_max_age``: the adapter's ``open_orders_max_age_s`` (None: the dialect's)."""
-    eng, clock = eng or engine()
-    store = store or open_store(f"sqlite://{tmp_path / 'state.db'}")
-    async with SimServer(eng, auth_clock=wall_clock) as server:
-        acc = sim_account(server, "sim-main", venue, labels={"book": "futures"}, strategies=STRATEGIES)
-        # (every snapshot lists the open orders unless told: the ticks here are milliseconds apart in
-        # wall time, where a 5 s interval under a lock lists them at each tick: WATCHED_ORDERS_MAX_AGE_S)
-        adapter = CcxtAdapter(acc, urls=acc.api_url, timeout=5.0, max_retries=1, backoff_s=0.05,
-                              orders_per_second=1000, exchange_factory=unthrottled(venue),
-                              open_orders_max_age_s=orders_max_age)
-        key = f"{venue}/sim-main"
-        runner, desk, parts = build_runner_and_desk(graph(), {key: wrap(adapter) if wrap else adapter}, store,
-                                             lock_path=tmp_path / "lock.json", dry_run=False, clock=clock,
-                                             confirm_gap_ms=TICK_MS, snapshot_timeout_s=6.0)
-        try:
-            BUILT[runner] = parts
-            return await scenario(runner, desk, eng, clock, store, key)
-        finally:
-            await adapter.close()
-
-
-async def tick(runner, clock):
-    clock.advance(TICK_MS)
-    return await runner.tick()
-
-
-def long_btc(eng) -> float:
-    return sum(p.amount for p in eng.positions("sim-main") if p.symbol == "BTCUSDT")
-
-
-def open_ids(eng) -> set[str]:
-    """The account's open orders, read off the engine (not its open-orders call, which is charged weight)."""
-    return {o.client_order_id for o in eng.accounts["sim-main"].orders.values() if o.is_open}
-
-
-def violations(store) -> list[dict]:
-    return [r.payload for r in store.audit_rows(None, ("lock_violation",), 1000)]
 
 
 @pytest.mark.parametrize("venue", POLLED)
@@ -416,65 +326,6 @@ def test_a_stop_between_the_audit_row_and_the_cancel_cancels_again_without_a_sec
     assert seen["events"] == [] and len(seen["rows"]) == 1  # no second row, no second page
 
 
-
-# the faces that stream (adapters.registry) that stream/test_runner.py serves: every one but Hyperliquid's
-STREAMED = tuple(streamed_venues(("USDT", "USD")))
-
-
-@pytest.mark.parametrize("venue", STREAMED)
-def test_a_streamed_account_cancels_a_rogue_entry_at_the_stream_events_tick_not_the_interval(
-        tmp_path, monkeypatch, venue):
-    """``ksctl run`` in-process over the simulator's HTTP and websocket faces, a 30 s interval: under
-    an operator's halt, a rogue entry placed at the engine reaches the runner through the user data
-    stream and is cancelled at that event (by the venue watch's fast path, or the tick the event
-    woke), long before the next interval, and reported once; the take-profit of the
-    same bot (reduce-only) stays, and the strategy is the one of the account's prefix map."""
-    import logging
-    import time
-
-    from killswitch.process.daemon import Daemon
-    from tests.integration.stream.test_runner import serve as serve_streamed, stream_of
-    from tests.procs import until
-
-    key = f"{venue}/sim-main"
-    seen: dict = {}
-
-    async def scenario(daemon: Daemon, server: SimServer) -> None:
-        runner, desk, parts = daemon.runner, daemon.desk, daemon.parts
-        assert (await desk.lock_scope(key, "halted", "desk halt", actor="op")).done
-        # a tick under the lock asks the adapter to watch entries (one already running may not have)
-        daemon.wakes.nudge()
-        await until(lambda: parts.enforcement.waking.get(key), "entries watched", 30.0)
-        await until(lambda: stream_of(daemon, key)["state"] == "live", "the stream live", 30.0)
-        server.engine.place_order("sim-main", "BTCUSDT", "SELL", "LIMIT", 1.0, price=70_000.0, time_in_force="GTC",
-                                  reduce_only=True, client_order_id="alp-tp-9")
-        woken = daemon.wakes.started["wake"]
-        started = time.monotonic()
-        server.engine.place_order("sim-main", "BTCUSDT", "BUY", "LIMIT", 0.5, price=55_000.0, time_in_force="GTC",
-                                  client_order_id="alp-rogue-9")
-        await until(lambda: "alp-rogue-9" not in open_ids(server.engine), "the rogue entry cancelled", 30.0)
-        seen["after_s"] = time.monotonic() - started
-        seen["fast"] = parts.entry_watch.taken  # at the stream's event, by the fast path
-        await until(lambda: daemon.wakes.started["wake"] > woken, "the tick the stream woke", 30.0)
-        seen["woken"] = daemon.wakes.started["wake"] - woken
-        seen["rows"] = violations(runner.store)
-        seen["open"] = open_ids(server.engine)
-
-    prefixes = "strategies: [{name: alpha, client_id_prefixes: [alp-]}]\n"
-    asyncio.run(asyncio.wait_for(serve_streamed(tmp_path, monkeypatch, "30s", scenario, venue=venue, extra=prefixes),
-                                 90))
-    logging.getLogger(__name__).info("%s: cancelled %.3f s after the order", venue, seen["after_s"])
-    assert seen["after_s"] < 10.0, seen  # at the stream's event: the 30 s interval did not pass
-    # cancelled once, at the event: by the fast path, or — when a loaded machine runs the tick the
-    # event woke first — by that tick, which the fast path then leaves it to (the order of the two
-    # is the scheduler's; tests/unit/runner/watch/test_entry_watch.py holds each way apart)
-    assert seen["fast"] in (0, 1) and seen["woken"] >= 1
-    assert "alp-tp-9" in seen["open"]  # reduce-only: never the watch's
-    (row,) = seen["rows"]
-    assert (row["client_order_id"], row["action"], row["strategy"], row["scope"]) == (
-        "alp-rogue-9", "cancel", "alpha", key)
-
-
 def test_a_lock_told_not_to_enforce_leaves_the_rogue_entry_and_the_growth(tmp_path):
     """``ksctl lock --no-cancel --no-revert``: the lock stands for the bots that ask; the venue is left as is."""
     seen: dict = {}
@@ -499,106 +350,3 @@ def test_a_lock_told_not_to_enforce_leaves_the_rogue_entry_and_the_growth(tmp_pa
     assert "alp-rogue-1" in seen["open"] and seen["long"] == pytest.approx(6.0) and seen["rows"] == []
     assert seen["hold"]["enforce"] == {"cancel": False, "revert_growth": False}
     assert seen["audit"][0]["enforce"] == {"cancel": False, "revert_growth": False}
-
-
-@pytest.mark.parametrize("venue", STREAMED)
-def test_a_streamed_fill_that_grows_a_position_under_a_halt_is_reverted_at_the_stream_events_tick(
-        tmp_path, monkeypatch, venue):
-    """A 30 s interval, an operator's halt told not to cancel (``ksctl lock --no-cancel``: no entry
-    wakes the runner, only the fill can): a market buy of the bot's at the engine grows the long;
-    the fill's stream events wake the runner, whose venue watch reverts the growth within seconds,
-    long before the next interval."""
-    import time
-
-    from killswitch.process.daemon import Daemon
-    from tests.integration.stream.test_runner import serve as serve_streamed, stream_of
-    from tests.procs import until
-
-    key = f"{venue}/sim-main"
-    seen: dict = {}
-
-    async def scenario(daemon: Daemon, server: SimServer) -> None:
-        runner, desk, parts = daemon.runner, daemon.desk, daemon.parts
-        assert (await desk.lock_scope(key, "halted", "desk halt", actor="op",
-                                        enforce={"cancel": False, "revert_growth": True})).done
-        daemon.wakes.nudge()  # the first tick under the lock: the long's size at the lock is its baseline
-        await until(lambda: parts.book.baselines, "the baselines kept", 30.0)
-        seen["entries_watched"] = parts.enforcement.waking.get(key, False)
-        await until(lambda: stream_of(daemon, key)["state"] == "live", "the stream live", 30.0)
-        seen["before"] = long_btc(server.engine)
-        woken = daemon.wakes.started["wake"]
-        started = time.monotonic()
-        server.engine.place_order("sim-main", "BTCUSDT", "BUY", "MARKET", 1.0, client_order_id="beta-mkt-9")
-        seen["grown"] = long_btc(server.engine)
-        await until(lambda: long_btc(server.engine) == pytest.approx(seen["before"]), "the growth reverted", 30.0)
-        seen["after_s"] = time.monotonic() - started
-        seen["woken"] = daemon.wakes.started["wake"] - woken
-        seen["rows"] = violations(runner.store)
-
-    asyncio.run(asyncio.wait_for(serve_streamed(tmp_path, monkeypatch, "30s", scenario, venue=venue), 90))
-    assert seen["grown"] == pytest.approx(seen["before"] + 1.0)
-    assert seen["after_s"] < 10.0, seen  # woken by the stream: the 30 s interval did not pass
-    assert seen["woken"] >= 1 and seen["entries_watched"] is False  # the fill woke it, not an entry
-    assert [r["action"] for r in seen["rows"]] == ["revert"]
-
-
-@pytest.mark.parametrize("venue", STREAMED)
-def test_a_streamed_account_cancels_a_rogue_conditional_entry_at_the_stream_events_tick(tmp_path, monkeypatch, venue):
-    """Under an operator's halt, a 30 s interval: a stop-market buy (a conditional entry, Binance's
-    algo service, Bybit's conditional order) placed at the engine reaches the runner by the
-    stream's conditional-order event and is cancelled within seconds; a reduce-only stop-loss of
-    the same bot stays. On the old code the stream never told of it: it waited for the REST
-    reconcile."""
-    import time
-
-    from killswitch.process.daemon import Daemon
-    from tests.integration.stream.test_runner import serve as serve_streamed, stream_of
-    from tests.procs import until
-
-    key = f"{venue}/sim-main"
-    seen: dict = {}
-
-    def algo_open(eng, aid: int) -> bool:
-        return eng.accounts["sim-main"].algos[aid].is_open
-
-    async def scenario(daemon: Daemon, server: SimServer) -> None:
-        runner, desk, eng, parts = daemon.runner, daemon.desk, server.engine, daemon.parts
-        ticked = parts.book.state.last_tick_ms
-        assert (await desk.lock_scope(key, "halted", "desk halt", actor="op")).done
-        daemon.wakes.nudge()
-        await until(lambda: parts.enforcement.waking.get(key), "entries watched", 30.0)
-        # the adapters are told of the lock at once, before any tick under it: wait for that tick
-        # too, so that what follows is the stream's path alone, not a race between the nudged
-        # tick and the stream's frame of the entry (either cancels it; the race is what timing
-        # a run on a loaded machine could lose by a tick of 30 s)
-        await until(lambda: parts.book.state.last_tick_ms != ticked, "a tick under the lock", 30.0)
-        await until(lambda: stream_of(daemon, key)["state"] == "live", "the stream live", 30.0)
-        sl = eng.place_algo_order("sim-main", "BTCUSDT", "SELL", "STOP_MARKET", quantity=1.0, trigger_price=50_000.0,
-                                  reduce_only=True, client_algo_id="alp-sl-9").algo_id
-        started = time.monotonic()
-        entry = eng.place_algo_order("sim-main", "BTCUSDT", "BUY", "STOP_MARKET", quantity=0.5,
-                                     trigger_price=65_000.0, client_algo_id="alp-stop-9").algo_id
-        await until(lambda: not algo_open(eng, entry), "the conditional entry cancelled", 30.0)
-        seen["after_s"] = time.monotonic() - started
-        seen["sl_open"] = algo_open(eng, sl)
-        seen["rows"] = violations(runner.store)
-
-    prefixes = "strategies: [{name: alpha, client_id_prefixes: [alp-]}]\n"
-    asyncio.run(asyncio.wait_for(serve_streamed(tmp_path, monkeypatch, "30s", scenario, venue=venue, extra=prefixes),
-                                 90))
-    assert seen["after_s"] < 10.0, seen  # the stream told of it: the 30 s interval did not pass
-    assert seen["sl_open"]  # reduce-only: never the watch's
-    (row,) = seen["rows"]
-    if conditional_client_ids(venue):
-        assert (row["client_order_id"], row["action"], row["strategy"]) == ("alp-stop-9", "cancel", "alpha")
-    else:  # (MEXC's trigger orders carry no client id: the watch names no strategy of it)
-        assert (row["client_order_id"], row["action"], row["strategy"]) == (None, "cancel", "unknown")
-
-
-def conditional_client_ids(venue: str) -> bool:
-    """Whether ``venue``'s conditional orders carry the client id they were placed with (its
-    contract's FACE_TERMS)."""
-    from importlib import import_module
-
-    face = streamed_venues(("USDT", "USD"))[venue]
-    return bool(import_module(f"{face.__package__}.contract").FACE_TERMS.get("conditional_client_ids", True))

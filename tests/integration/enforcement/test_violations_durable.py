@@ -16,8 +16,7 @@ import pytest
 from killswitch.face.console.model import page_model
 from killswitch.facts.violations import violation_lines
 from killswitch.state import open_store
-
-from .test_enforcement import engine, long_btc, open_ids, tick, violations, with_runner
+from tests.integration.enforcement.rig import engine, long_btc, open_ids, tick, violations, with_runner
 
 pytest.importorskip("ccxt")
 

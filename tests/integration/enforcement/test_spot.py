@@ -18,9 +18,8 @@ from adapters.simulated.http import SimServer, wall_clock
 from adapters.simulated.venues import sim_account
 from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.state import open_store
-
-from .test_enforcement import STRATEGIES, TICK_MS, engine, graph, tick, unthrottled, violations
-from .test_runner import BUILT, parts_of
+from tests.integration.enforcement.rig import STRATEGIES, TICK_MS, engine, graph, tick, unthrottled, violations
+from tests.integration.test_runner import BUILT, parts_of
 
 pytest.importorskip("ccxt")
 
