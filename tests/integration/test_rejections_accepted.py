@@ -19,10 +19,9 @@ from killswitch.render.report import report_markdown
 from killswitch.render.status import status_text
 from killswitch.runbooks.report import closure_report
 from killswitch.runbooks.sink import RunbookSink
+from tests.integration.test_rejections_durable import ACCOUNT, LEGS, SAID, Venue, first_screen, go
+from tests.integration.venue.test_truth_runner import NO_LOCKS, ticks
 from tests.unit.face.console.test_model import render, text_of
-
-from .test_rejections_durable import ACCOUNT, LEGS, SAID, Venue, first_screen, go
-from .test_venue_truth_runner import NO_LOCKS, ticks
 
 SOL = "SOL/USDT:USDT"
 RUNBOOKS = Path(__file__).resolve().parents[2] / "runbooks"  # the repository's templates

@@ -27,10 +27,9 @@ from killswitch.notify.message import headline
 from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.render.status import status_text
 from killswitch.state import open_store
+from tests.integration.sim_helpers import engine
+from tests.integration.venue.test_truth_runner import NO_LOCKS, TICK_MS, Recorder, graph, ticks
 from tests.unit.face.console.test_model import render, text_of
-
-from .sim_helpers import engine
-from .test_venue_truth_runner import NO_LOCKS, TICK_MS, Recorder, graph, ticks
 
 ACCOUNT = "binanceusdm/sim-hedge"
 SAID = "-2022 ReduceOnly Order is rejected."

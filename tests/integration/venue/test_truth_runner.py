@@ -42,8 +42,7 @@ from killswitch.render.report import report_markdown
 from killswitch.render.status import status_text
 from killswitch.runbooks.report import closure_report
 from killswitch.state import open_store
-
-from .sim_helpers import engine
+from tests.integration.sim_helpers import engine
 
 TICK_MS = 1_000
 

@@ -19,8 +19,7 @@ from killswitch.compile.compiler import compile_documents
 from killswitch.policy.load import load_text
 from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.state import open_store
-
-from .sim_helpers import BTC, ETH, engine
+from tests.integration.sim_helpers import BTC, ETH, engine
 
 TICK_MS = 1_000
 MAIN, OTHER = "binanceusdm/sim-main", "binanceusdm/sim-hedge"

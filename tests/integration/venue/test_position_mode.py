@@ -28,8 +28,7 @@ from adapters.registry import sim_venues
 from adapters.simulated.engine import AccountSpec
 from adapters.simulated.http import SimServer, wall_clock
 from adapters.simulated.venues import sim_account
-
-from .sim_helpers import engine, intent, run
+from tests.integration.sim_helpers import engine, intent, run
 
 BTC = "BTC/USDT:USDT"
 
