@@ -19,12 +19,12 @@ from killswitch.render.report import report_markdown
 from killswitch.render.status import status_text
 from killswitch.runbooks.report import closure_report
 from killswitch.runbooks.sink import RunbookSink
-from tests.integration.test_rejections_durable import ACCOUNT, LEGS, SAID, Venue, first_screen, go
+from tests.integration.rejections.test_durable import ACCOUNT, LEGS, SAID, Venue, first_screen, go
 from tests.integration.venue.test_truth_runner import NO_LOCKS, ticks
 from tests.unit.face.console.test_model import render, text_of
 
 SOL = "SOL/USDT:USDT"
-RUNBOOKS = Path(__file__).resolve().parents[2] / "runbooks"  # the repository's templates
+RUNBOOKS = Path(__file__).resolve().parents[3] / "runbooks"  # the repository's templates
 WHY = "venue refuses reduce-only; desk closes by hand"
 
 

@@ -11,7 +11,7 @@ from killswitch.notify.alerts import Alert
 from killswitch.notify.message import headline
 from killswitch.render.status import status_text
 from killswitch.runbooks.incident import residual_docs
-from tests.integration.test_rejections_durable import first_screen
+from tests.integration.rejections.test_durable import first_screen
 from tests.integration.venue import test_truth_runner as truth
 from tests.integration.venue.test_truth_runner import NO_LOCKS, run_case, ticks
 from tests.unit.face.console.test_model import render, text_of
