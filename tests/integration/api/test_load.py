@@ -24,11 +24,10 @@ from collections import Counter
 from pathlib import Path
 
 from killswitch.state import open_store
+from tests.integration.test_console_process import get
+from tests.integration.test_leadership import CALM_POLICY, _ready as ready
+from tests.integration.test_processes import ENV, KSCTL, Sim, stop, wait_for
 from tests.procs import accounts_file, free_port, ticks_of
-
-from .test_console_process import get
-from .test_leadership import CALM_POLICY, _ready as ready
-from .test_processes import ENV, KSCTL, Sim, stop, wait_for
 
 OPERATORS, BOTS = 8, 2
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import socket
 import subprocess
 
-from .test_processes import ENV, KSCTL, write_inputs
+from tests.integration.test_processes import ENV, KSCTL, write_inputs
 
 
 def test_a_port_in_use_is_said_with_what_to_do_and_exits_2(tmp_path):

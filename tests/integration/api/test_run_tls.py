@@ -12,10 +12,9 @@ import subprocess
 import pytest
 
 from killswitch.state import open_store
+from tests.integration.test_processes import ENV, KSCTL, Sim, stop, write_inputs
 from tests.procs import free_port, wait_port
 from tests.tls_certs import Ca
-
-from .test_processes import ENV, KSCTL, Sim, stop, write_inputs
 
 
 def _run(tmp_path, port: int, web: str, *extra: str, sim_port: int = 1):

@@ -12,10 +12,9 @@ import subprocess
 import requests
 
 from killswitch.state import open_store
+from tests.integration.test_processes import ENV, KSCTL, Sim, stop, write_inputs
 from tests.procs import free_port, wait_port
 from tests.signin_provider import provider, sign_in, write_config  # noqa: F401 - a fixture
-
-from .test_processes import ENV, KSCTL, Sim, stop, write_inputs
 
 
 def _run(tmp_path, port: int, oidc: str, *extra: str, sim_port: int = 1) -> list[str]:
