@@ -17,8 +17,7 @@ from killswitch.compile.compiler import compile_documents
 from killswitch.events import LIMIT_VIOLATION, LOCK_VIOLATION
 from killswitch.policy.load import load_text
 from tests.integration.enforcement import rig as te
-
-from .test_runner import parts_of
+from tests.integration.runner.rig import parts_of
 
 pytest.importorskip("ccxt")
 

@@ -70,6 +70,6 @@ def test_a_bots_fill_that_shrinks_a_position_under_a_halt_is_a_violation_and_the
 
 
 def runner_fence(runner) -> int:
-    from tests.integration.test_runner import parts_of
+    from tests.integration.runner.rig import parts_of
 
     return parts_of(runner).lead.fence

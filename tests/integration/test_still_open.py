@@ -28,8 +28,8 @@ from killswitch.runbooks.sink import RunbookSink
 from killswitch.runner.venue.port import Venues
 from killswitch.state import open_store
 from tests.integration.close.test_remainders import ROOT
+from tests.integration.runner.rig import Crash, RecordingSink
 from tests.integration.sim_helpers import T0
-from tests.integration.test_runner import Crash, RecordingSink
 
 SCOPE = "simulated/sim-main"
 TICK_MS = 5_000

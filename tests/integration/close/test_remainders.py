@@ -33,8 +33,8 @@ from killswitch.runbooks.sink import RunbookSink
 from killswitch.runner.tick.loop import Runner
 from killswitch.state import open_store
 from tests.conftest import bench_module
+from tests.integration.runner.rig import RecordingSink
 from tests.integration.sim_helpers import T0
-from tests.integration.test_runner import RecordingSink
 
 ROOT = Path(__file__).resolve().parents[3]
 bench = bench_module("close_all_faults")  # the benchmark's own run, asserted here rather than printed
@@ -347,8 +347,8 @@ def test_close_all_under_the_full_fault_plan_ends_flat_or_residual_only_through_
 
 
 def test_a_remainder_left_open_by_a_runner_that_died_is_cancelled_at_restart_and_closed_again(work):
-    from tests.integration.test_runner import Crash
-    from tests.integration.test_runner_matrix import StoreTap
+    from tests.integration.runner.rig import Crash
+    from tests.integration.runner.test_matrix import StoreTap
 
     clock = ManualClock(T0)
     engine = build("flash-crash", clock)

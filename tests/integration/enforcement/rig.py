@@ -18,8 +18,8 @@ from killswitch.compile.compiler import compile_documents
 from killswitch.policy.load import load_text
 from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.state import open_store
+from tests.integration.runner.rig import BUILT
 from tests.integration.sim_helpers import T0
-from tests.integration.test_runner import BUILT
 
 TICK_MS = 5_000
 FLAT = {"BTCUSDT": 60_000.0, "ETHUSDT": 3_000.0, "SOLUSDT": 140.0}

@@ -32,8 +32,8 @@ from killswitch.facts.violations import violation_lines
 from killswitch.state import open_store
 from killswitch.state.store import IntentRow
 from tests.integration.enforcement.rig import Crash, engine, long_btc, open_ids, tick, violations, with_runner
+from tests.integration.runner.rig import parts_of
 from tests.integration.sim_helpers import quote_of
-from tests.integration.test_runner import parts_of
 
 pytest.importorskip("ccxt")
 

@@ -19,7 +19,7 @@ from adapters.simulated.venues import sim_account
 from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.state import open_store
 from tests.integration.enforcement.rig import STRATEGIES, TICK_MS, engine, graph, tick, unthrottled, violations
-from tests.integration.test_runner import BUILT, parts_of
+from tests.integration.runner.rig import BUILT, parts_of
 
 pytest.importorskip("ccxt")
 

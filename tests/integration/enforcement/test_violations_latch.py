@@ -17,7 +17,7 @@ from killswitch.policy.load import load_text
 from killswitch.render.status import status_text
 from killswitch.view import RunnerStatus
 from killswitch.view.decode import decode
-from tests.integration.test_runner import T0, TICK_MS, parts_of, setup
+from tests.integration.runner.rig import T0, TICK_MS, parts_of, setup
 
 LATCH = """\
 apiVersion: killswitch/v1

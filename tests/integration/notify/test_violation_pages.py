@@ -19,7 +19,7 @@ from killswitch.events import LOCK_VIOLATION
 from killswitch.notify.sink import NotifyOptions, NotifySink
 from tests.integration.enforcement.rig import open_ids, tick, violations, with_runner
 from tests.integration.notify.rig import ReceiverServer, deliveries_done, routes
-from tests.integration.test_runner import parts_of
+from tests.integration.runner.rig import parts_of
 
 pytest.importorskip("ccxt")
 

@@ -18,7 +18,7 @@ from killswitch.cli.common import EXIT_UNVERIFIED
 from killswitch.cli.main import cli
 from killswitch.compile.compiler import compile_documents
 from killswitch.policy.load import load_text
-from tests.integration.test_runner import POLICY, drive, setup
+from tests.integration.runner.rig import POLICY, drive, setup
 
 SCOPE = "simulated/sim-main"
 L3 = "crash-ladder/simulated/sim-main/L3/e3"

@@ -3,7 +3,7 @@ account's :class:`~adapters.remote.adapter.RemoteAdapter`, whose every call cros
 wire (pickled both ways, snapshots as changes of the one held, errors as values) to the real
 adapter, and what the reader sends back after each call (its info, its state) is taken as the
 link takes it. A crash at any of the decider's calls neither repeats nor loses an order, an
-audit row or a page (tests/integration/test_runner.py's property, its run and its checks).
+audit row or a page (test_runner.py's property; its run and its checks are rig.py's).
 
 The reader here is in the process, not the pool's (adapters/remote/link.py): what is tried is
 the decider's side of the boundary; a reader killed, wedged or losing a frame is
@@ -20,7 +20,7 @@ from adapters.base import send_gate
 from adapters.remote.adapter import RemoteAdapter
 from adapters.remote.reader import CALLS, info, state
 from adapters.remote.wire import SnapshotSender, error_of, raise_error
-from tests.integration.test_runner import CRASH_POINTS, crash_run
+from tests.integration.runner.rig import CRASH_POINTS, crash_run
 
 
 def crossed(value: Any) -> Any:

@@ -3,7 +3,7 @@ between a stage entry's first wave and its rest: neither repeats nor loses an or
 
 The failure and crash points are many runs of a whole runner each, so each test takes every
 fourth (or every other) point, in tests of their own that the suite's workers share; every point
-runs. The runner, its simulated venue and the crash proxies are test_runner.py's.
+runs. The runner, its simulated venue and the crash proxies are rig.py's.
 """
 
 from __future__ import annotations
@@ -19,18 +19,17 @@ from adapters.simulated.scenarios import build
 from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.runbooks.sink import RunbookSink
 from killswitch.state import StoreError, open_store
-
-from .test_runner import (
+from tests.integration.runner.rig import (
     LONG_LEASE_MS,
     T0,
     TICK_MS,
     Crash,
     DurablePager,
-    _probe,
     entries_effects_complete,
     fills_by_client_id,
     graph,
     positions,
+    probe,
     setup,
     started,
 )
@@ -163,7 +162,7 @@ def wave_calls(work, level: int) -> list[tuple[int, str]]:
     stage ``level`` (its first wave) to the end of that tick: every point a crash can split a
     first wave from its rest."""
     if level not in _WAVE_CALLS:
-        clock, store, runner, log = _probe(work / f"probe-{level}")
+        clock, store, runner, log = probe(work / f"probe-{level}")
 
         async def go():
             await runner.start()

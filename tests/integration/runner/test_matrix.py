@@ -47,9 +47,8 @@ from killswitch.process.bootstrap import RunnerAndDesk, build_runner_and_desk
 from killswitch.runner.tick.loop import Runner, TickReport
 from killswitch.runner.venue.execution import UNCLEAR
 from killswitch.state import open_store
-
-from .sim_helpers import T0
-from .test_runner import Crash
+from tests.integration.runner.rig import Crash
+from tests.integration.sim_helpers import T0
 
 ACCOUNTS = ("sim-main", "sim-hedge")
 # The adapters' timeout: an injected TIMEOUT costs this much wall time. Every other call must
@@ -63,7 +62,7 @@ UNCLEAR_CODES = {r.value for r in UNCLEAR}
 # refused by the adapter itself, before anything is sent (see adapters.base.check_close)
 LOCAL_REFUSALS = {"CLOSE_EXCEEDS_POSITION", "NOT_REDUCE_ONLY"}
 
-# The crash ladder of test_runner over a one-hour window (so the slow scenarios escalate too),
+# The crash ladder of rig.py over a one-hour window (so the slow scenarios escalate too),
 # with a data-age trigger: blind for a minute is a flatten.
 POLICY = textwrap.dedent(
     """\
@@ -562,7 +561,7 @@ def test_each_injected_fault_ends_settled_without_a_repeat_or_a_loss(case, state
 # adapter's stream meets each of them against the simulator's websocket faces in its own suite.
 STREAM_FAULTS = {FaultKind.STREAM_DISCONNECT, FaultKind.STREAM_STALL, FaultKind.STREAM_DUPLICATE,
                  FaultKind.STREAM_OUT_OF_ORDER, FaultKind.STREAM_MALFORMED, FaultKind.LISTEN_KEY_EXPIRED}
-STREAM_SUITE = Path(__file__).parent / "stream" / "test_adapter.py"
+STREAM_SUITE = Path(__file__).parents[1] / "stream" / "test_adapter.py"
 
 
 def test_every_fault_kind_has_a_case():

@@ -14,8 +14,7 @@ import pytest
 
 from killswitch.client import DmsSummary, RunnerClient, RunnerError, dms_of
 from killswitch.face.api.api import make_app, start_api, stop_api
-
-from .test_runner import T0, TICK_MS, setup
+from tests.integration.runner.rig import T0, TICK_MS, setup
 
 TOKEN = "client-test-token"
 

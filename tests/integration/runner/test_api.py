@@ -11,8 +11,7 @@ from killswitch.compile.compiler import compile_documents
 from killswitch.face.api.api import make_app, start_api, stop_api
 from killswitch.face.api.identity import parse_tokens, token_digest
 from killswitch.policy.load import load_text
-
-from .test_runner import POLICY, TICK_MS, parts_of, setup
+from tests.integration.runner.rig import POLICY, TICK_MS, parts_of, setup
 
 TOKEN = "t0ken-for-tests-only"
 ALICE, BOB = "alice-t0ken-for-tests-only", "bob-t0ken-for-tests-only"

@@ -19,8 +19,18 @@ from adapters.simulated.scenarios import build
 from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.state import open_store
 from killswitch.state.store import IntentRow
-
-from .test_runner import T0, TICK_MS, Crash, Recording, fills_by_client_id, graph, parts_of, positions, setup, started
+from tests.integration.runner.rig import (
+    T0,
+    TICK_MS,
+    Crash,
+    Recording,
+    fills_by_client_id,
+    graph,
+    parts_of,
+    positions,
+    setup,
+    started,
+)
 
 
 def test_a_held_close_is_to_be_planned_again_in_the_same_save_as_its_stage_entry(tmp_path):
