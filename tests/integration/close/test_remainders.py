@@ -347,8 +347,8 @@ def test_close_all_under_the_full_fault_plan_ends_flat_or_residual_only_through_
 
 
 def test_a_remainder_left_open_by_a_runner_that_died_is_cancelled_at_restart_and_closed_again(work):
-    from tests.integration.runner.rig import Crash
     from tests.integration.runner.matrix import StoreTap
+    from tests.integration.runner.rig import Crash
 
     clock = ManualClock(T0)
     engine = build("flash-crash", clock)
