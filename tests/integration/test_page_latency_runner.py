@@ -19,7 +19,7 @@ from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.runbooks.sink import RunbookSink
 from killswitch.state import open_store
 from tests.integration.runner.rig import T0, TICK_MS, graph
-from tests.unit.notify.test_routes import routes_doc
+from tests.unit.notify.routes.test_routes import routes_doc
 
 SCOPE = "simulated/sim-main"
 ROUTES = """\

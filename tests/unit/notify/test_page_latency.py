@@ -13,7 +13,7 @@ from killswitch.notify.routes import compile_routes
 from killswitch.notify.sink import NotifyOptions, NotifySink
 from killswitch.runner.sinks.entries import event_doc, event_of, scope_cause
 from killswitch.snapshot import FetchStatus, Snapshot
-from tests.unit.notify.test_routes import routes_doc
+from tests.unit.notify.routes.test_routes import routes_doc
 
 DOC = """\
 apiVersion: killswitch/v1

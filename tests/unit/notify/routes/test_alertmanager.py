@@ -17,7 +17,7 @@ import textwrap
 import pytest
 
 from killswitch.notify.routes import GROUP_INTERVAL_MS, GROUP_WAIT_MS, REPEAT_INTERVAL_MS
-from tests.unit.notify.test_route_matchers import compiled
+from tests.unit.notify.routes.test_matchers import compiled
 
 RECEIVERS = """\
   receivers:

@@ -22,9 +22,9 @@ from killswitch.notify.alerts import GROUP_KEYS
 from killswitch.notify.dispatch import Dispatcher
 from killswitch.notify.routes import RouteTree, compile_routes
 from killswitch.policy.routes_doc import NotificationRoutes, Receiver, Route, RoutesSpec
-from tests.unit.notify.test_route_matchers import compiled, fault, put
+from tests.unit.notify.routes.test_matchers import compiled, fault, put
 
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "notify"
+FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "notify"
 
 # Two siblings of the same matchers, the first with continue, each with a child of the same
 # matchers at position 0: the shape that gave two routes one id.
