@@ -18,7 +18,7 @@ from killswitch.policy.load import load_sources
 from killswitch.runner.names import Catalog
 from killswitch.runner.sinks.entries import transition_event
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[4]
 
 
 def example(level: str = "venue"):
