@@ -13,11 +13,10 @@ from killswitch.preview.coverage import BlindTally
 from killswitch.render.coverage import blind_lines
 from killswitch.view import RunnerStatus
 from killswitch.view.coverage import coverage_rows
+from tests.unit.engine.coverage.test_armed import example_graph
+from tests.unit.engine.coverage.test_partly import _ladder_at
 from tests.unit.engine_helpers import MIN
 from tests.unit.face.console.test_model import model, render, status, text_of
-
-from .test_coverage_armed import example_graph
-from .test_coverage_partly import _ladder_at
 
 
 def test_a_blind_ladder_says_when_its_first_trigger_can_fire_before_it_is_armed_again():

@@ -18,9 +18,8 @@ from killswitch.notify.message import headline
 from killswitch.policy.expr_parse import parse
 from killswitch.runner.sinks.coverage import BlindReports, log_changes
 from killswitch.view import BlindTrigger, CoverageStatus, RunnerStatus
+from tests.unit.engine.coverage.test_armed import example_graph, futures
 from tests.unit.engine_helpers import MIN, SEC, only, run
-
-from .test_coverage_armed import example_graph, futures
 
 
 @pytest.mark.parametrize("condition, unknown, expected", [

@@ -13,7 +13,7 @@ from killswitch.engine.state import FROZEN_AFTER_MS, State
 from killswitch.policy.load import load_sources
 from tests.unit.engine_helpers import MIN, SEC, failed, only, policy_graph, policy_text, pos, run, snap
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[4]
 
 
 def example_graph(replace: tuple[str, str] = ("", "")):
