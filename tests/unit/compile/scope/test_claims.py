@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from killswitch.compile.compiler import compile_documents
 from killswitch.policy.load import load_sources
-from tests.unit.compile.test_scope_unmatched import ACCOUNTS, policy
+from tests.unit.compile.scope.test_unmatched import ACCOUNTS, policy
 
 FORMS = ("accounts: {names: [bybit-futures]}", "accounts: {names: [bybit/bybit-futures]}", "venues: [bybit]")
 
