@@ -134,7 +134,7 @@ class DurablePager:
 def setup(work, crash_at=None, counter=None, engine=None, clock=None, policies=None, sinks=(),
           lease_ttl_ms: Optional[int] = None, via=None):
     """A runner over the flash crash; ``via(key, adapter)`` is what the runner holds of the
-    account (the adapter itself by default; a reader's across its link, test_runner_readers).
+    account (the adapter itself by default; a reader's across its link, test_readers.py).
 
     The lease outlives a tick (:data:`LONG_LEASE_MS`) unless ``lease_ttl_ms`` says otherwise:
     with a TTL of one tick every tick takes a new token, and a store write of the tick before,
