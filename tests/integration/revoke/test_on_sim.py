@@ -48,7 +48,7 @@ from tests.integration.simulator.test_revoke import (
     master_credentials,
 )
 
-from .revoke.helpers import compiled
+from .helpers import compiled
 
 pytest.importorskip("ccxt")
 
