@@ -33,7 +33,6 @@ Depends on killswitch's snapshot and intent types; killswitch's core never impor
 
 from __future__ import annotations
 
-import os
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -42,7 +41,6 @@ from typing import Callable, Iterable, Iterator, Mapping, NamedTuple, Optional, 
 
 from killswitch.fills import Fill
 from killswitch.orders import Fees, OrderIntent
-from killswitch.secret_file import SecretFileError, read_secret_file
 from killswitch.snapshot import Order, OrderBook, Snapshot
 from killswitch.weights import WeightLimit
 
@@ -542,47 +540,6 @@ def order_rates(adapters: Iterable[ExchangeAdapter]) -> dict[str, float]:
         rate = a.capabilities.orders_per_second
         out[a.venue] = min(rate, out.get(a.venue, rate))
     return out
-
-
-# --- credentials --------------------------------------------------------------------------------
-
-
-class Secret:
-    """A secret value that never prints: repr, str and format show a mask."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str):
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('****')"
-
-    __str__ = __repr__
-
-    def __format__(self, spec: str) -> str:
-        return "****"
-
-    def __bool__(self) -> bool:
-        return bool(self._value)
-
-
-def resolve_secret(ref) -> Secret:
-    """Read a secret reference (``{env: VAR}`` or ``{file: PATH}``) of the Accounts document; a
-    file as :func:`killswitch.secret_file.read_secret_file` reads it (stripped; missing, empty or
-    unreadable: AdapterError AUTH naming the path)."""
-    if getattr(ref, "env", None):
-        value = os.environ.get(ref.env)
-        if value is None:
-            raise AdapterError(Reason.AUTH, f"environment variable {ref.env} is not set")
-        return Secret(value)
-    try:  # missing, unreadable, empty: an error naming the path, never a byte of the file
-        return Secret(read_secret_file(str(ref.file), "secret file"))
-    except SecretFileError as e:
-        raise AdapterError(Reason.AUTH, str(e)) from None
 
 
 def check_close(intent: OrderIntent, market_type: str, position_contracts: Optional[float], venue: str) -> None:

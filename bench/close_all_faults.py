@@ -24,7 +24,7 @@ face for that venue on 127.0.0.1; ``--venue`` picks some):
 
 ``--quick``: one run per face. ``--fill 0.4`` / ``--expire`` (remainders expire, as a venue
 that honours IOC) change the book. Prints figures; asserts nothing (the integration test
-``tests/integration/test_close_remainders.py`` asserts the same run).
+``tests/integration/close/test_remainders.py`` asserts the same run).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Every secret the runner takes can come from a file, and the file is the documented and charted
 form (docs/runner.md, "Secrets as files"): the exchange keys (``{file: PATH}`` in the Accounts
-document, :func:`adapters.base.resolve_secret`), the audit key (``--audit-key-file``), the shared
+document, :func:`adapters.credentials.resolve_secret`), the audit key (``--audit-key-file``), the shared
 API token (``--api-token-file``), the state URL (``--state-url-file``); the apprise URLs
 (:mod:`killswitch.notify.receivers`) and the tokens document (``--api-tokens``) have readers of
 their own with the same rules.

@@ -3,7 +3,7 @@
 What it owns
     * the ccxt configuration of an account: ccxt's own rate limiting (on unless the caller turns
       it off), the per-request timeout, the credentials (resolved with
-      :func:`adapters.base.resolve_secret` and handed to ccxt only: an API key and its secret, or
+      :func:`adapters.credentials.resolve_secret` and handed to ccxt only: an API key and its secret, or
       a wallet's private key beside its public address), a logger pinned at WARNING, and the
       dialect's client options and the options it reads from the account's credentials;
     * the default factory ``ccxt.async_support.<venue>(config)``, and the streaming one
@@ -25,7 +25,8 @@ import logging
 import re
 from typing import Any, Callable, Mapping, Optional, TypeVar, Union
 
-from ..base import AdapterError, Reason, Secret, resolve_secret
+from ..base import AdapterError, Reason
+from ..credentials import Secret, resolve_secret
 from .dialects import Dialect
 from .errors import adapter_error, strict_json
 from .keccak import install as install_keccak, warm as warm_signing

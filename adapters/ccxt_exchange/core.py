@@ -24,7 +24,8 @@ from typing import Any, Callable, Optional
 
 from killswitch.snapshot import Balance, MarketRules, Order, Position
 
-from ..base import AdapterError, Reason, Secret
+from ..base import AdapterError, Reason
+from ..credentials import Secret
 from . import parsing
 from .budget import OrderBudget
 from .calls import Calls, Op

@@ -40,8 +40,8 @@ from ..base import (
     PermissionResult,
     Reason,
     Refusal,
-    Secret,
 )
+from ..credentials import Secret
 from .budget import OrderBudget
 from .calls import Calls, Op
 from .client import Factory, Urls, client_config, configure_client, create_client

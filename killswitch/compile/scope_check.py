@@ -2,7 +2,7 @@
 
 What it owns: :func:`selects_account` — the compile-time form of the engine's runtime rule
 (:func:`killswitch.engine.scope.selects`: a snapshot carries its account's venue, name and
-labels, so the two must agree on every account; ``tests/unit/compile/test_scope_unmatched.py`` holds
+labels, so the two must agree on every account; ``tests/unit/compile/scope/test_unmatched.py`` holds
 them to it) — and :func:`unmatched`, the finding with a hint a person can act on: the labels
 (or venues) that exist, which accounts carry them, and the closest one to what was written.
 For the actions that act on accounts whole (``revoke_trading``, ``arm_exchange_dms``), it finds

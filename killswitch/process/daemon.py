@@ -21,7 +21,8 @@ What runs once started is a list of named tasks (:meth:`Daemon.tasks`: ``tick``,
 fails is said by name (``TASK_FAILED``, ``killswitch_task_failures_total{task}``), then the
 process stops cleanly and exits 3, or the task is started again, as docs/architecture.md lists per
 task. The start itself (the graph run, the API) is :mod:`killswitch.process.start`'s, the
-policy reloads :mod:`killswitch.process.reloads`'s, the options :mod:`killswitch.process.options`'.
+policy reloads :mod:`killswitch.process.reloads`'s, the wait between two ticks
+:mod:`killswitch.process.between_ticks`', the options :mod:`killswitch.process.options`'.
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ from ..runner.tick.loop import Runner
 from ..runner.tick.parts import RunnerParts
 from ..runner.tick.wakes import Wakes, interval_wait_s
 from ..sources import revision_text
-from ..state.store import FencedError, StoreError
+from ..state.store import StoreError
+from .between_ticks import BetweenTicks
 from .bootstrap import (
     AccountsError,
     build_runner_and_desk,
@@ -85,9 +87,8 @@ class Daemon(PolicyReloads):
     sinks, the TLS listener), the named tasks that start after it (:meth:`tasks`), and the clean
     stop that ends them in the order the lease and the store need (:meth:`_serve`); the graph and
     the API are built in :mod:`killswitch.process.start`, the policy reloads are
-    :class:`~killswitch.process.reloads.PolicyReloads`'. What moves out when it grows again is
-    the wait between ticks (:meth:`_wait`, :meth:`_stop_or_lease_moved`: a trading window's
-    edge, a stream event, the stop).
+    :class:`~killswitch.process.reloads.PolicyReloads`', the wait between two ticks
+    :class:`~killswitch.process.between_ticks.BetweenTicks`'.
     """
 
     def __init__(self, opts: RunOptions, echo: Callable[[str], None], err: Callable[[str], None],
@@ -113,6 +114,8 @@ class Daemon(PolicyReloads):
         self._declared: Optional[Sequence[Account]] = None  # the accounts read at start: scopes are checked on them
         # a private stream's update wakes the wait between ticks, never sooner than the spacing after the last start
         self.wakes = Wakes(opts.min_tick_spacing_s)
+        # the wait between two ticks: the interval, a wake, a lease that changed hands, the stop
+        self.between = BetweenTicks(self.stop, self.lease_moved, self.wakes, opts.lease_ttl_ms)
         self._shard: Optional[ShardStart] = None  # ``--shard``: which accounts and policies are this runner's
         self.firm: Optional[FirmLink] = None  # ``--shard``: its facts, the firm lease, the directives
         # the process's named tasks (:meth:`tasks`): a failure said by name, then the task's policy
@@ -458,7 +461,7 @@ class Daemon(PolicyReloads):
                 return
             wait = interval_wait_s(parts.pace.pace_s(), self.wakes.last_start, loop.time(), self._shard is not None)
             edge = parts.pace.window_edge_s()  # a trading window changes sooner: tick at its edge
-            cause = await self._wait(runner, wait if edge is None else min(wait, edge))
+            cause = await self.between.wait(runner, wait if edge is None else min(wait, edge))
 
     def _say_tick(self, report: Any) -> None:
         """A tick's transitions, dead man's switch firings and rejected orders, said."""
@@ -499,52 +502,6 @@ class Daemon(PolicyReloads):
         elif error is None and self._store_failing:
             self.echo("ksctl run: the state store answers again")
         self._store_failing = error is not None
-
-    async def _wait(self, runner: Runner, seconds: float) -> str:
-        """Sleep until the next tick, or until the lease changes hands (a standby that just took
-        it acts at once; a leader that lost it stops at once), or until a private stream woke the
-        runner and the minimum spacing since the last tick started has passed (runner/tick/wakes.py).
-        Every third of the lease TTL meanwhile: take up what the lease thread holds, and refresh
-        the venues' countdowns. Says what the next tick starts for: "wake" or "interval"."""
-        loop = asyncio.get_running_loop()
-        end = loop.time() + seconds
-        step = max(0.05, self.opts.lease_ttl_ms / 1000 / 3)
-        renew_at = loop.time() + step
-        while not self.stop.is_set():
-            if self.lease_moved.is_set():
-                self.lease_moved.clear()
-                return "interval"
-            now = loop.time()
-            due = self.wakes.due(end)
-            if due <= now:
-                return "wake" if due < end else "interval"
-            try:
-                # a wake while sleeping ends the sleep at once: the spacing is then waited out here
-                await asyncio.wait_for(self._stop_or_lease_moved(), min(renew_at, due) - now)
-            except asyncio.TimeoutError:
-                if loop.time() < renew_at:
-                    continue
-                renew_at = loop.time() + step
-                try:
-                    if await runner.renew():
-                        await runner.refresh_native()  # the venues' countdowns must not wait for a slow tick
-                except FencedError:
-                    runner.lost_lease()
-                except StoreError:  # the next tick says it
-                    runner.store_failed()
-        return "interval"
-
-    async def _stop_or_lease_moved(self) -> None:
-        waits = [asyncio.ensure_future(self.stop.wait()), asyncio.ensure_future(self.lease_moved.wait())]
-        if not self.wakes.woken:  # once woken, the wait is for the spacing alone
-            waits.append(asyncio.ensure_future(self.wakes.event.wait()))
-        try:
-            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for w in waits:
-                w.cancel()
-
-
 
 
 def _pace_why(local: DecisionGraph, firm: FirmLink) -> str:

@@ -1,11 +1,11 @@
 """The console behind a trusted authenticating proxy (Debian's nginx, as in
-tests/integration/test_api_proxy.py): the page asks the runner who the proxy names, without a
+tests/integration/api/test_proxy.py): the page asks the runner who the proxy names, without a
 token typed or a cookie of the runner's, shows the person and their roles, and an action sent from
 the page is theirs in the audit (the page's own origin passes the same-origin check)."""
 
 from __future__ import annotations
 
-from tests.integration.test_api_proxy import PROXY_ADDRESS, Nginx, Runner
+from tests.integration.api.test_proxy import PROXY_ADDRESS, Nginx, Runner
 from tests.procs import free_port
 
 from .views import click_action, close_dialog, confirm_and_send, preview, text_of, view_text, wait

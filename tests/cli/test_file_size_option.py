@@ -101,7 +101,7 @@ def test_every_command_refuses_a_file_over_the_limit_and_reads_it_under_a_higher
 
 
 def test_a_reload_of_a_file_over_the_limit_fails_and_keeps_the_last_good_graph(tmp_path):
-    from tests.integration.test_runner import parts_of, setup
+    from tests.integration.runner.rig import parts_of, setup
 
     pol = tmp_path / "policies"
     pol.mkdir()

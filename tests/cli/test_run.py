@@ -66,7 +66,7 @@ def test_run_ticks_in_dry_run_against_the_simulated_exchange(tmp_path):
 
 
 def test_a_broken_policy_keeps_the_last_good_graph_and_a_fixed_one_swaps_in(tmp_path):
-    from tests.integration.test_runner import parts_of, setup
+    from tests.integration.runner.rig import parts_of, setup
 
     pol = tmp_path / "policies"
     pol.mkdir()

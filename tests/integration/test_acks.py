@@ -7,10 +7,10 @@ from __future__ import annotations
 import asyncio
 
 from killswitch.client import LockDocument
+from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.render.status import status_text
 from killswitch.silences import holders, own_words
-
-from .test_runner import TICK_MS, build_runner_and_desk, graph, setup, started
+from tests.integration.runner.rig import TICK_MS, graph, setup, started
 
 SCOPE = "simulated/sim-main"
 INCIDENT = "crash-ladder/simulated/sim-main/L3/e3"
@@ -119,8 +119,7 @@ def test_the_runbook_shows_every_acknowledgement_each_once(tmp_path):
     from adapters.simulated.scenarios import build
     from killswitch.runbooks.sink import RunbookSink
     from killswitch.state import open_store
-
-    from .test_runner import T0
+    from tests.integration.runner.rig import T0
 
     for name, root in (("templates", Path(__file__).resolve().parents[2] / "runbooks"), ("builtin", None)):
         clock = ManualClock(T0)

@@ -6,7 +6,7 @@ runner's lease makes the runner a standby that reads the store's state back when
 again, a store error is counted and the state read back (no order lost or repeated), the
 process dying in it dies at the next tick, and a bug (not the store's) is counted in
 ``killswitch_chart_sample_failures_total`` and said once a minute at most. The runner of the
-flash crash (``test_runner``) on a SQLite store, through a store that acts at the n-th sample
+flash crash (``runner/rig.py``) on a SQLite store, through a store that acts at the n-th sample
 write; after each tick the queued write is let through, so that the next tick finds what it
 raised.
 """
@@ -26,8 +26,7 @@ from adapters.simulated.scenarios import build
 from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.runner.storeio import StoreIO
 from killswitch.state import StoreError, open_store
-
-from .test_runner import LONG_LEASE_MS, T0, TICK_MS, Crash, fills_by_client_id, graph, positions
+from tests.integration.runner.rig import LONG_LEASE_MS, T0, TICK_MS, Crash, fills_by_client_id, graph, positions
 
 SAMPLES = "save_signal_samples"
 Act = Callable[..., Any]  # act(store, call, *args, **kwargs): what the n-th sample write does instead

@@ -21,8 +21,8 @@ from killswitch.compile.compiler import compile_documents
 from killswitch.policy.load import load_text
 from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.state import open_store
+from tests.integration.runner.rig import BUILT, POLICY, T0, TICK_MS, drive, parts_of, setup
 from tests.integration.sim_helpers import engine as sim_engine
-from tests.integration.test_runner import BUILT, POLICY, T0, TICK_MS, drive, parts_of, setup
 
 
 def graph_of(text: str):

@@ -1,6 +1,6 @@
 """The README's futures-book story through the runner: the simulator's ``crash-while-blind``
 scenario (the one ``ksctl demo --scenario crash-while-blind`` runs) against the example policy
-``policies/futures-book.yaml``, on a :class:`ManualClock`, as ``tests/integration/test_runner.py``
+``policies/futures-book.yaml``, on a :class:`ManualClock`, as ``tests/integration/runner/rig.py``
 sets a runner up.
 
 The crash comes at minute 1, while a runner just started is blind: its ``dd_15m`` needs 12
@@ -23,7 +23,7 @@ from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.sources import read_sources
 from killswitch.state import open_store
 from tests.conftest import ROOT
-from tests.integration.test_runner import T0, TICK_MS
+from tests.integration.runner.rig import T0, TICK_MS
 
 MINUTE = 60_000
 SCOPE = "simulated/sim-main"

@@ -11,8 +11,7 @@ import aiohttp
 import yarl
 
 from killswitch.face.api.api import make_app, start_api, stop_api
-
-from .test_runner import TICK_MS, parts_of, setup
+from tests.integration.runner.rig import TICK_MS, parts_of, setup
 
 TOKEN = "t0ken-for-heartbeat-tests"
 

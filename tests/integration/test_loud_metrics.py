@@ -10,9 +10,8 @@ import asyncio
 
 from killswitch.metrics import parse_families
 from killswitch.runner.tick.loop import GraphReload
-
-from .test_metrics_page import families_of
-from .test_runner import T0, TICK_MS, graph, parts_of, setup
+from tests.integration.runner.rig import T0, TICK_MS, graph, parts_of, setup
+from tests.integration.test_metrics_page import families_of
 
 
 def samples(fams: dict, name: str) -> list[str]:

@@ -18,8 +18,7 @@ from killswitch.runner.lease.keeper import LeaseKeeper
 from killswitch.sources import compile_sources
 from killswitch.state import open_store
 from tests.conftest import POLICIES
-
-from .test_runner import TICK_MS, parts_of, setup
+from tests.integration.runner.rig import TICK_MS, parts_of, setup
 
 TYPES = {"counter", "gauge", "histogram", "summary", "untyped"}
 

@@ -17,8 +17,7 @@ from killswitch.face.api.signin import Signin
 from killswitch.face.api.signin.config import parse_oidc_config
 from killswitch.face.api.signin.provider import Metadata, Provider, ProviderKeys
 from killswitch.view.operations import OPERATIONS, READER, Operation, roles_of
-
-from .test_runner import setup
+from tests.integration.runner.rig import setup
 
 ROOT = Path(__file__).resolve().parents[2]
 OPENAPI = ROOT / "docs" / "openapi.yaml"

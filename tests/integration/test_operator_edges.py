@@ -26,9 +26,8 @@ from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.render.status import status_text
 from killswitch.state import open_store
 from tests.conftest import ROOT
-
-from .test_ops_commands import TOKEN
-from .test_runner import POLICY, TICK_MS, parts_of, setup
+from tests.integration.runner.rig import POLICY, TICK_MS, parts_of, setup
+from tests.integration.test_ops_commands import TOKEN
 
 ACCOUNT = "simulated/sim-main"
 ALICE, BOB, VERA = "edges-token-alice", "edges-token-bob", "edges-token-vera"
@@ -52,8 +51,7 @@ class Still:
     def __init__(self, tmp_path, scenario: str = "flash-crash", ticks: int = 60):
         from adapters.simulated.engine import ManualClock
         from adapters.simulated.scenarios import build
-
-        from .test_runner import T0
+        from tests.integration.runner.rig import T0
 
         clock = ManualClock(T0)
         self.runner, self.engine, self.clock, self.store, _, self.desk = setup(
@@ -255,8 +253,7 @@ def test_history_of_a_dry_run_says_where_its_planned_orders_are(tmp_path):
     from adapters.simulated.adapter import SimulatedAdapter
     from adapters.simulated.engine import ManualClock
     from adapters.simulated.scenarios import build
-
-    from .test_runner import T0, graph
+    from tests.integration.runner.rig import T0, graph
 
     clock = ManualClock(T0)
     engine = build("flash-crash", clock)

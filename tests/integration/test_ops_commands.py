@@ -16,9 +16,8 @@ from killswitch.compile.compiler import compile_documents
 from killswitch.face.api.api import make_app, start_api, stop_api
 from killswitch.face.api.identity import parse_tokens, token_digest
 from killswitch.policy.load import load_text
+from tests.integration.runner.rig import POLICY, TICK_MS, parts_of, setup
 from tests.procs import wait_for
-
-from .test_runner import POLICY, TICK_MS, parts_of, setup
 
 TOKEN = "ops-test-token"
 ALICE, BOB = "ops-test-token-alice", "ops-test-token-bob"
@@ -179,8 +178,7 @@ class Served:
     def __init__(self, tmp_path, **api):
         from adapters.simulated.engine import ManualClock
         from adapters.simulated.scenarios import build
-
-        from .test_runner import T0
+        from tests.integration.runner.rig import T0
 
         clock = ManualClock(T0)
         # a lease of three ticks: each tick renews it before it runs out. With a lease of one tick

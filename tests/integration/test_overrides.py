@@ -25,7 +25,7 @@ from killswitch.overrides import iso
 from killswitch.policy.load import load_text
 from killswitch.state import open_store
 from tests.integration.gate.test_limits import BTC
-from tests.integration.test_runner import POLICY, T0, TICK_MS, Crash, setup
+from tests.integration.runner.rig import POLICY, T0, TICK_MS, Crash, setup
 
 ALICE, BOB, CAROL = "override-test-alice", "override-test-bob", "override-test-carol"
 PEOPLE = parse_tokens({"apiVersion": "killswitch/v1", "kind": "ApiTokens", "tokens": [

@@ -15,11 +15,11 @@ from killswitch.events import STAGE_TRANSITION
 from killswitch.notify.receivers import SendResult
 from killswitch.notify.routes import compile_routes
 from killswitch.notify.sink import NotifyOptions, NotifySink
+from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.runbooks.sink import RunbookSink
 from killswitch.state import open_store
-from tests.unit.notify.test_routes import routes_doc
-
-from .test_runner import T0, TICK_MS, build_runner_and_desk, graph
+from tests.integration.runner.rig import T0, TICK_MS, graph
+from tests.unit.notify.routes.test_routes import routes_doc
 
 SCOPE = "simulated/sim-main"
 ROUTES = """\

@@ -19,9 +19,8 @@ from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.render.policy_sync import policy_sync_lines
 from killswitch.state import open_store
 from killswitch.view.policy_sync import verdict_of
+from tests.integration.runner.rig import T0, graph
 from tests.unit.face.api.test_api import serve
-
-from .test_runner import T0, graph
 
 DRIFT, OPS, VIEWER = "drift-checker-token", "drift-operator-token", "drift-viewer-token"
 TOKENS = parse_tokens({"apiVersion": "killswitch/v1", "kind": "ApiTokens", "tokens": [
@@ -209,8 +208,7 @@ def test_a_standby_that_takes_over_shows_the_verdict_posted_to_the_leader(tmp_pa
 def _other_graph():
     from killswitch.compile.compiler import compile_documents
     from killswitch.policy.load import load_text
-
-    from .test_runner import POLICY
+    from tests.integration.runner.rig import POLICY
 
     res = compile_documents(load_text(POLICY.replace("crash-ladder", "crash-ladder-two"), "crash-ladder.yaml"))
     assert res.graph is not None, [d.message for d in res.errors]

@@ -34,10 +34,9 @@ import pytest
 
 from killswitch.state import open_store
 from tests.conftest import bench_module
+from tests.integration.runner.rig import POLICY as RUNNER_POLICY
 from tests.procs import accounts_file, free_port, wait_port
 from tests.state.conftest import _reset_pg
-
-from .test_runner import POLICY as RUNNER_POLICY
 
 EXE = Path(sys.executable)
 KSCTL = EXE.with_name("ksctl")

@@ -11,9 +11,8 @@ import aiohttp
 
 from killswitch.face.api.api import make_app, start_api, stop_api
 from killswitch.runbooks.operator_actions import operator_actions
-
-from .test_runner import TICK_MS, setup
-from .test_runner_api import ALICE, BOB, PEOPLE
+from tests.integration.runner.rig import TICK_MS, setup
+from tests.integration.runner.test_api import ALICE, BOB, PEOPLE
 
 ACCOUNT = "simulated/sim-main"
 

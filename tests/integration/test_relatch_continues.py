@@ -12,10 +12,10 @@ from killswitch.client import LockDocument
 from killswitch.events import STAGE_TRANSITION
 from killswitch.notify.alerts import Alert
 from killswitch.notify.message import detail, headline
+from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.render.status import status_text
 from killswitch.runbooks.sink import RunbookSink
-
-from .test_runner import TICK_MS, build_runner_and_desk, drive, graph, setup, started
+from tests.integration.runner.rig import TICK_MS, drive, graph, setup, started
 
 SCOPE = "simulated/sim-main"
 FLATTEN = "crash-ladder/simulated/sim-main/L3/e3"  # the flash crash's flatten
@@ -94,8 +94,7 @@ def test_a_dry_runs_relatch_counts_the_orders_the_flatten_planned(tmp_path):
     from adapters.simulated.scenarios import build
     from killswitch.orders import PLANNED_KINDS, planned_intents
     from killswitch.state import open_store
-
-    from .test_runner import T0
+    from tests.integration.runner.rig import T0
 
     clock = ManualClock(T0)
     store = open_store(f"sqlite://{tmp_path / 'dry.db'}")

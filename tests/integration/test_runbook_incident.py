@@ -16,9 +16,9 @@ from killswitch.cli.main import cli
 from killswitch.events import runbook_path
 from killswitch.face.api.api import make_app, start_api, stop_api
 from killswitch.runbooks.sink import RunbookSink
+from tests.integration.runner.rig import drive, parts_of, positions, setup
 
 from ..conftest import ROOT
-from .test_runner import drive, parts_of, positions, setup
 
 TOKEN = "t0ken-for-runbook-tests"
 L3 = "crash-ladder/simulated/sim-main/L3/e3"
@@ -261,8 +261,7 @@ def test_a_runbook_is_brought_up_to_date_as_refused_closes_are_planned_again_and
     from adapters.simulated.engine import ManualClock
     from adapters.simulated.faults import FaultPlan
     from adapters.simulated.scenarios import build
-
-    from .test_runner import T0
+    from tests.integration.runner.rig import T0
 
     clock = ManualClock(T0)
     engine = build("flash-crash", clock, faults=FaultPlan().add("place_order", "reject_reduce_only", times=2,
@@ -327,8 +326,7 @@ def test_a_restarted_runner_goes_on_bringing_the_runbook_up_to_date(tmp_path):
     from adapters.simulated.engine import ManualClock
     from adapters.simulated.faults import FaultPlan
     from adapters.simulated.scenarios import build
-
-    from .test_runner import T0
+    from tests.integration.runner.rig import T0
 
     clock = ManualClock(T0)
     engine = build("flash-crash", clock, faults=FaultPlan().add("place_order", "reject_reduce_only", times=2,

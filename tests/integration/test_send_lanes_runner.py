@@ -15,8 +15,7 @@ from adapters.simulated.engine import ManualClock
 from adapters.simulated.scenarios import many_accounts
 from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.state import open_store
-
-from .test_runner import T0, TICK_MS, graph
+from tests.integration.runner.rig import T0, TICK_MS, graph
 
 
 class Gated:

@@ -27,10 +27,9 @@ from killswitch.runbooks.report import closure_report
 from killswitch.runbooks.sink import RunbookSink
 from killswitch.runner.venue.port import Venues
 from killswitch.state import open_store
-
-from .sim_helpers import T0
-from .test_close_remainders import ROOT
-from .test_runner import Crash, RecordingSink
+from tests.integration.close.test_remainders import ROOT
+from tests.integration.runner.rig import Crash, RecordingSink
+from tests.integration.sim_helpers import T0
 
 SCOPE = "simulated/sim-main"
 TICK_MS = 5_000

@@ -29,8 +29,7 @@ from killswitch.compile.compiler import compile_documents
 from killswitch.face.api.api import make_app, start_api, stop_api
 from killswitch.policy.load import load_text
 from killswitch.telemetry import TelemetrySink, attributes as A
-
-from .test_runner import LONG_LEASE_MS, POLICY, TICK_MS, parts_of, setup
+from tests.integration.runner.rig import LONG_LEASE_MS, POLICY, TICK_MS, parts_of, setup
 
 REVISION = "5f3c2e1"
 SECRET = "otlp-s3cret-never-in-a-span"

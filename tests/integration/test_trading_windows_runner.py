@@ -19,8 +19,7 @@ from killswitch.render.status import status_text
 from killswitch.view import RunnerStatus
 from killswitch.view.decode import decode
 from killswitch.zones import zone
-
-from .test_runner import POLICY, T0, TICK_MS, parts_of, setup
+from tests.integration.runner.rig import POLICY, T0, TICK_MS, parts_of, setup
 
 # T0 is Monday 2026-03-02 13:00 UTC; the window is the minute from 13:01
 WINDOW = """\

@@ -9,10 +9,9 @@ import asyncio
 import aiohttp
 
 from killswitch.face.api.api import make_app, start_api, stop_api
-
-from .test_coverage_runner import graph_of
-from .test_runner import POLICY, setup
-from .test_runner_api import ALICE, PEOPLE
+from tests.integration.runner.rig import POLICY, setup
+from tests.integration.runner.test_api import ALICE, PEOPLE
+from tests.integration.test_coverage_runner import graph_of
 
 ACCOUNT = "simulated/sim-main"
 WHILE_BLIND = POLICY.replace("  unwind: {chunk_notional: 200k}\n",

@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-from adapters.base import AdapterError, Reason, resolve_secret
+from adapters.base import AdapterError, Reason
+from adapters.credentials import resolve_secret
 from killswitch.policy.accounts_doc import SecretRef
 from killswitch.secret_file import MAX_SECRET_BYTES, SecretFileError, read_secret_file
 

@@ -13,7 +13,8 @@ What it owns
     * :meth:`StreamState.snapshot`: the account as a :class:`Snapshot` of the same shape as the
       REST one, from the stream's state over the last REST snapshot (see there what is whose);
       a spot account's (``spot``) is its assets, each valued at its ASSET/QUOTE mark, as the
-      REST spot snapshot values them (no positions);
+      REST spot snapshot values them (no positions); which legs are made again (those an update
+      touched), each valued by :mod:`.book`;
     * :meth:`StreamState.reconcile`: a REST snapshot compared with the stream's state (positions
       by symbol, leg and contracts; open orders by id; equity within a tolerance), what differs
       returned, and REST's state taking the stream's place.
@@ -33,47 +34,37 @@ import asyncio
 import math
 from collections import Counter
 from dataclasses import dataclass
-from operator import attrgetter
 from typing import Any, Callable, Container, Hashable, Optional
 
 from killswitch.snapshot import (
-    Balance,
     FetchStatus,
     MarketRules,
     Order,
     Position,
-    PositionColumns,
     PositionList,
     Snapshot,
-    row_of,
     with_positions,
 )
 
 from ..dialects.stream_events import STREAM_KIND, MarkRows, StreamEvent
+from .book import (
+    LEGS,
+    Legs,
+    StreamLeg,
+    futures_book,
+    known_inputs,
+    leg_of,
+    make_leg,
+    remarked,
+    rest_prices,
+    spot_book,
+    spot_wallet,
+)
 
 CHANGED = "changed"  # applied, and it changed the state
 SAME = "same"  # applied (newer), nothing changed
 DUPLICATE = "duplicate"  # the update held, again: dropped
 OUT_OF_ORDER = "out_of_order"  # older than the update held for its key: dropped
-
-LEGS = ("LONG", "SHORT", "BOTH")
-# What a leg's position takes from the stream: its size and entry, valued at the stream's mark.
-# Every other field a position declares is the last REST read's of that leg (the user-data
-# streams carry no liquidation price, margin, leverage, ...; a field declared later is kept too).
-_STREAMED = frozenset(("symbol", "side", "position_side", "contracts", "contract_size", "notional", "entry_price",
-                       "mark_price", "unrealized_pnl"))
-_KEPT = tuple(f for f in Position.model_fields if f not in _STREAMED)
-_kept_of = attrgetter(*_KEPT)
-
-
-@dataclass(frozen=True)
-class StreamLeg:
-    """One position as the stream says it: its side, size (contracts, positive) and entry price."""
-
-    side: str  # long | short
-    contracts: float
-    entry_price: Optional[float]
-
 
 @dataclass(frozen=True)
 class Disagreement:
@@ -84,14 +75,9 @@ class Disagreement:
     detail: str
 
 
-def leg_of(p: Position) -> str:
-    """The key's leg of a position: its hedge leg, else BOTH (one-way mode)."""
-    return p.position_side if p.position_side in ("LONG", "SHORT") else "BOTH"
-
-
 class StreamState:
     """One account's stream state. ``quote`` is the currency equity is counted in; ``spot``: its
-    book is its assets, not positions (:func:`spot_book`)."""
+    book is its assets, not positions (:func:`.book.spot_book`)."""
 
     def __init__(self, quote: str, *, equity_tolerance: float = 0.005, spot: bool = False):
         self.quote = quote
@@ -105,7 +91,7 @@ class StreamState:
         self._mark_times: dict[str, int] = {}  # symbol → event time of the mark held (no key tuple per mark)
         self.dropped: Counter[str] = Counter()
         self.base: Optional[Snapshot] = None  # the last REST snapshot: what the stream does not say
-        self._legs: Optional[_Legs] = None  # the last snapshot's positions, made again where updates touched them
+        self._legs: Optional[Legs] = None  # the last snapshot's positions, made again where updates touched them
         self._dirty: set[str] = set()  # symbols whose position or mark changed since
         self._reshaped = True  # a leg came or went, or REST's state took the stream's place, since
         # each order update's number, by order id: a REST read is compared only with the orders
@@ -220,7 +206,7 @@ class StreamState:
         mark until the stream gives one; the entry price for a position REST has not seen and
         no mark has come for): notional = contracts · contract size · mark, unrealized PnL from
         the entry price. Every other field of a position (the liquidation price, margins,
-        leverage, strategy: ``_KEPT``) is the last REST read's for that leg (the user-data stream
+        leverage, strategy: :mod:`.book`'s ``_KEPT``) is the last REST read's for that leg (the user-data stream
         does not carry them). Equity = the wallet
         balance of the quote currency + the positions' unrealized PnL. Balances are REST's,
         their total the stream's wallet balance where it gave one. Open orders are the
@@ -228,7 +214,7 @@ class StreamState:
         the market rules those of their symbols (``rules``), REST's where it has none.
         ``fetch.calls`` is 0: nothing was read to make it.
 
-        Made incrementally (see :class:`_Legs`): the positions of the legs no update touched
+        Made incrementally (see :class:`.book.Legs`): the positions of the legs no update touched
         since the last snapshot are the same models, their columns the same values; a contract
         size and a symbol's market rules are read once per REST base (they come with the markets)."""
         base = self.base
@@ -258,7 +244,7 @@ class StreamState:
         if self.base is not None:
             self._markets(self._legs_now(contract_size), [], rules)
 
-    def _markets(self, legs: "_Legs", orders: list[Order],
+    def _markets(self, legs: "Legs", orders: list[Order],
                  rules: Callable[[str], Optional[MarketRules]]) -> dict[str, MarketRules]:
         """REST's market rules, then (in symbol order) ``rules`` of the positions' and the open
         orders' symbols: those of the positions' read once per set of legs and ``rules``."""
@@ -283,7 +269,7 @@ class StreamState:
         made = [legs.made.get((symbol, name)) for name in LEGS] if legs is not None else []
         return next((m[1] for m in made if m is not None and m[1].side == side), None)
 
-    def _legs_now(self, contract_size: Callable[[str], float]) -> "_Legs":
+    def _legs_now(self, contract_size: Callable[[str], float]) -> "Legs":
         """The positions and their columns as they are now, made again only where an update
         touched them (:attr:`_dirty`), or leg by leg (each reused where its inputs are the same)
         when the set of legs or the REST base changed."""
@@ -298,10 +284,10 @@ class StreamState:
         self._reshaped = False
         return legs
 
-    def _rebuild(self, old: Optional["_Legs"], base: Snapshot, contract_size: Callable[[str], float]) -> "_Legs":
+    def _rebuild(self, old: Optional["Legs"], base: Snapshot, contract_size: Callable[[str], float]) -> "Legs":
         rest_legs = {(p.symbol, leg_of(p)): p for p in base.positions}
         made = old.made if old is not None else {}
-        out = _Legs(base, rest_legs)
+        out = Legs(base, rest_legs)
         for key in sorted(self.positions):
             leg = self._reused_or_made(key, self.positions[key], rest_legs.get(key), made, contract_size)
             if leg is None:
@@ -313,14 +299,14 @@ class StreamState:
     def _reused_or_made(self, key: tuple[str, str], sp: StreamLeg, known: Optional[Position], made: dict,
                         contract_size: Callable[[str], float]) -> Optional[tuple[Any, Position, tuple]]:
         """A leg as made before (``made``) where its stream leg, mark and REST inputs are the
-        same, else made now (:func:`_leg`)."""
+        same, else made now (:func:`.book.make_leg`)."""
         was = made.get(key)
         mark = self.marks.get(key[0]) or (known.mark_price if known else None) or sp.entry_price
-        if was is not None and was[0][0] is sp and was[0][1] == mark and was[0][2] == _known_inputs(known):
+        if was is not None and was[0][0] is sp and was[0][1] == mark and was[0][2] == known_inputs(known):
             return was
-        return _leg(self.marks, key, sp, known, contract_size)
+        return make_leg(self.marks, key, sp, known, contract_size)
 
-    def _patch(self, legs: "_Legs", contract_size: Callable[[str], float]) -> "_Legs":
+    def _patch(self, legs: "Legs", contract_size: Callable[[str], float]) -> "Legs":
         """The last positions with the legs of the symbols in :attr:`_dirty` made again (a leg
         that has no price now, or had none before, makes it a rebuild)."""
         base = legs.base
@@ -338,15 +324,15 @@ class StreamState:
                     return self._rebuild(legs, base, contract_size)
                 was = legs.made.get(key)
                 if was is not None and was[0][0] is sp:  # the same leg and REST base: its mark moved
-                    leg = _remarked(self.marks, was, sp, legs.rest_legs.get(key))
+                    leg = remarked(self.marks, was, sp, legs.rest_legs.get(key))
                 else:
-                    leg = _leg(self.marks, key, sp, legs.rest_legs.get(key), contract_size)
+                    leg = make_leg(self.marks, key, sp, legs.rest_legs.get(key), contract_size)
                 if leg is None:
                     return self._rebuild(legs, base, contract_size)
                 made[key] = leg
                 positions[i] = leg[1]
                 rows[i] = leg[2]
-        out = _Legs(base, legs.rest_legs)
+        out = Legs(base, legs.rest_legs)
         out.positions, out.made, out.index, out.symbols, out.symbol_set = positions, made, legs.index, \
             legs.symbols, legs.symbol_set
         out.columns = legs.columns.patched(rows)
@@ -420,57 +406,6 @@ class StreamState:
         return found
 
 
-def futures_book(base: Snapshot, wallet: dict[str, float], quote: str,
-                 upnl: float) -> tuple[list[Balance], Optional[float]]:
-    """A futures account's balances (REST's, each total the stream's ``wallet`` where it gave
-    one) and its equity: the quote's wallet and the positions' unrealized PnL (None without it)."""
-    balances = [b.model_copy(update={"total": wallet[b.asset], "free": min(b.free, wallet[b.asset])})
-                if b.asset in wallet else b for b in base.balances]
-    seen = {b.asset for b in balances}
-    balances += [Balance(asset=a, free=0.0, total=v) for a, v in sorted(wallet.items()) if a not in seen]
-    return balances, None if wallet.get(quote) is None else wallet[quote] + upnl
-
-
-def spot_wallet(rest: Snapshot, quote: str, marks: dict[str, float]) -> dict[str, float]:
-    """A spot account's wallet of each asset as REST read it, its price kept as the mark of
-    ASSET/QUOTE where the stream gave none."""
-    for b in rest.balances:
-        if b.asset != quote and b.price:
-            marks.setdefault(f"{b.asset}/{quote}", b.price)
-    return {b.asset: b.total for b in rest.balances}
-
-
-def rest_prices(rest: Snapshot, quote: str, spot: bool, symbols: Container[str]) -> dict[str, float]:
-    """REST's prices of ``symbols``: each position's mark, and a spot account's each asset's
-    price as the mark of ASSET/QUOTE (those REST read without one left out)."""
-    priced: list[tuple[str, Optional[float]]] = [(p.symbol, p.mark_price) for p in rest.positions]
-    priced += [(f"{b.asset}/{quote}", b.price) for b in rest.balances] if spot else []
-    return {symbol: price for symbol, price in priced if price and symbol in symbols}
-
-
-def spot_book(base: Snapshot, wallet: dict[str, float], marks: dict[str, float],
-              quote: str) -> tuple[list[Balance], Optional[float]]:
-    """A spot account's balances (the stream's ``wallet`` of each asset where it gave one, else
-    the REST ``base``'s), each priced at the stream's mark of ASSET/QUOTE (REST's price until one
-    comes; the quote 1), and their value: None while an asset held has no price (the snapshot is
-    then REST's, which fails naming it, never an equity that leaves it out)."""
-    held = {b.asset: b for b in base.balances}
-    out: list[Balance] = []
-    equity = 0.0
-    for asset in sorted(set(held) | set(wallet)):
-        b = held.get(asset)
-        total = wallet.get(asset, b.total if b is not None else 0.0)
-        if not total:
-            continue
-        price = 1.0 if asset == quote else marks.get(f"{asset}/{quote}") or (b.price if b is not None else None)
-        if price is None:
-            return out, None
-        equity += total * price
-        free = min(b.free, total) if b is not None else 0.0
-        out.append(Balance(asset=asset, free=free, used=max(0.0, total - free), total=total, price=price))
-    return out, equity
-
-
 async def prepare_stepwise(state: StreamState, contract_size: Callable[[str], float],
                            rules: Callable[[str], Optional[MarketRules]] = lambda s: None, *,
                            every: int = 500) -> None:
@@ -487,7 +422,7 @@ async def prepare_stepwise(state: StreamState, contract_size: Callable[[str], fl
     state._reshaped, state._dirty = False, set()  # what changes from here is marked afresh
     rest_legs = {(p.symbol, leg_of(p)): p for p in base.positions}
     made = old.made if old is not None else {}
-    out = _Legs(base, rest_legs)
+    out = Legs(base, rest_legs)
     for i, (key, sp) in enumerate(sorted(state.positions.items())):
         if i and i % every == 0:
             await asyncio.sleep(0)
@@ -501,89 +436,6 @@ async def prepare_stepwise(state: StreamState, contract_size: Callable[[str], fl
     out.seal()
     state._legs = out
     state._markets(out, [], rules)
-
-
-def _leg(marks: dict[str, float], key: tuple[str, str], sp: StreamLeg, known: Optional[Position],
-         contract_size: Callable[[str], float]) -> Optional[tuple[Any, Position, tuple]]:
-    """(what it was made of, the position, its columns' row) of one leg; None when there is
-    no price to value it at (left out until a mark comes; REST reconciles)."""
-    symbol, leg = key
-    mark = marks.get(symbol) or (known.mark_price if known else None) or sp.entry_price
-    if not mark or mark <= 0:
-        return None
-    size = known.contract_size if known else contract_size(symbol)
-    sign = 1.0 if sp.side == "long" else -1.0
-    pnl = (mark - sp.entry_price) * sp.contracts * size * sign if sp.entry_price else 0.0
-    kept = dict(zip(_KEPT, _kept_of(known))) if known else {}
-    p = Position(symbol=symbol, side=sp.side, position_side=leg, contracts=sp.contracts, contract_size=size,
-                 notional=sp.contracts * size * mark, entry_price=sp.entry_price, mark_price=mark,
-                 unrealized_pnl=pnl, **kept)
-    return (sp, mark, _known_inputs(known)), p, row_of(p)  # the row as the model holds its values
-
-
-def _remarked(marks: dict[str, float], was: tuple[Any, Position, tuple], sp: StreamLeg, known: Optional[Position]
-              ) -> Optional[tuple[Any, Position, tuple]]:
-    """A leg whose stream leg and REST inputs are those it was made of, at its mark now: the
-    position made before, its mark, notional and PnL replaced — what :func:`_leg` makes, for
-    a copy's cost rather than a validated model's (every held symbol's mark moves between
-    two ticks at a firm's shape: 10,000 positions made again a tick were the runner's
-    largest cost)."""
-    before = was[1]
-    mark = marks.get(before.symbol) or (known.mark_price if known else None) or sp.entry_price
-    if not mark or mark <= 0:
-        return None
-    if mark == was[0][1]:
-        return was
-    size = before.contract_size
-    sign = 1.0 if sp.side == "long" else -1.0
-    pnl = (mark - sp.entry_price) * sp.contracts * size * sign if sp.entry_price else 0.0
-    p = before.model_copy(update={"mark_price": mark, "notional": sp.contracts * size * mark,
-                                  "unrealized_pnl": pnl})
-    return (sp, mark, was[0][2]), p, row_of(p)
-
-
-def _known_inputs(known: Optional[Position]) -> Optional[tuple]:
-    """What a leg's position takes from REST's position of that leg: its contract size and mark
-    (until the stream gives one), and every field it keeps (``_KEPT``)."""
-    if known is None:
-        return None
-    return (known.contract_size, known.mark_price, *_kept_of(known))
-
-
-class _Legs:
-    """The positions of one stream snapshot, in (symbol, leg) order, with their columns and what
-    each was made of (``made``: key → (inputs, position, row)); ``rest_legs`` are the REST
-    base's positions by leg, ``symbols`` the positions' symbols in order, ``rules`` the market
-    rules of those symbols as ``rules_of`` gave them. Never changed once sealed: the next
-    snapshot makes a new one, sharing what did not change."""
-
-    __slots__ = ("base", "rest_legs", "positions", "made", "index", "symbols", "symbol_set", "columns", "rows",
-                 "rules_of", "rules")
-
-    def __init__(self, base: Snapshot, rest_legs: dict[tuple[str, str], Position]):
-        self.base, self.rest_legs = base, rest_legs
-        self.positions: list[Position] = []
-        self.made: dict[tuple[str, str], tuple[Any, Position, tuple]] = {}
-        self.index: dict[tuple[str, str], int] = {}
-        self.symbols: list[str] = []
-        self.symbol_set: set[str] = set()
-        self.rows: list[tuple] = []
-        self.columns = PositionColumns([])
-        self.rules_of: Optional[Callable[[str], Optional[MarketRules]]] = None
-        self.rules: Optional[dict[str, MarketRules]] = None
-
-    def add(self, key: tuple[str, str], leg: tuple[Any, Position, tuple]) -> None:
-        self.index[key] = len(self.positions)
-        self.made[key] = leg
-        self.positions.append(leg[1])
-        self.rows.append(leg[2])
-        if key[0] not in self.symbol_set:
-            self.symbol_set.add(key[0])
-            self.symbols.append(key[0])
-
-    def seal(self) -> None:
-        self.columns = PositionColumns(self.rows)
-        self.rows = []
 
 
 def _differences(positions: dict[tuple[str, str], StreamLeg], orders: Optional[dict[str, Order]],
@@ -613,5 +465,4 @@ def _differences(positions: dict[tuple[str, str], StreamLeg], orders: Optional[d
 
 
 __all__ = ["CHANGED", "DUPLICATE", "Disagreement", "MarkRows", "OUT_OF_ORDER", "SAME", "STREAM_KIND",
-           "StreamEvent", "StreamLeg", "StreamState", "leg_of", "futures_book", "prepare_stepwise",
-           "rest_prices", "spot_book", "spot_wallet"]
+           "StreamEvent", "StreamState", "prepare_stepwise"]

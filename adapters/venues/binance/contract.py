@@ -122,7 +122,7 @@ STREAM_BENCH = {"name": "simulated Binance USDⓈ-M", "crossed": '"p":"80.',
                 "cadence": "up to 1 s more to both (@1s; 3 s with @markPrice)"}
 
 # How its adapter reads a hedge-mode account's mode, and what names the leg in a close built for it
-# (tests/integration/test_venue_position_mode.py: a hedge account declared one-way is read as hedge
+# (tests/integration/venue/test_position_mode.py: a hedge account declared one-way is read as hedge
 # and its close fills): the mode's source as the adapter says it, the close's leg field and the
 # fields a close for a leg must not carry.
 POSITION_MODE_READ = {"source": "GET /fapi/v3/positionRisk positionSide", "leg_field": "positionSide",

@@ -71,7 +71,7 @@ from .revoke import RevokeHandlers
 from .silences import SilenceHandlers
 
 if TYPE_CHECKING:  # only for the annotation: importing the adapters package is not needed at run time
-    from adapters.base import Secret
+    from adapters.credentials import Secret
 
     from .signin import Signin
 
@@ -130,7 +130,7 @@ def make_app(view: RunnerView, *, token: Union["Secret", str, None] = None,
              proxy: Optional[TrustedProxy] = None,
              signin: "Optional[Signin]" = None) -> web.Application:
     """The API over ``view``. ``tokens``: the identities that may call the mutating endpoints
-    (:mod:`.identity`); ``token`` (a :class:`~adapters.base.Secret` or a string): the single shared
+    (:mod:`.identity`); ``token`` (a :class:`~adapters.credentials.Secret` or a string): the single shared
     token, one more identity (``shared-token``, every role). Neither: mutations are refused
     (403 ``MUTATIONS_DISABLED``). ``console_public``: the reads that show the book (the console's
     page data, ``/console/view``, ``/console/runbook/{incident}``, ``/v1/triggers``, ``/v1/incidents``, ``/v1/status``,

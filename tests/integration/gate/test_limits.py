@@ -14,7 +14,7 @@ from killswitch.compile.compiler import compile_documents
 from killswitch.face.api.api import make_app, start_api, stop_api
 from killswitch.policy.load import load_text
 from killswitch.runner.gate.refusals import refusal_key
-from tests.integration.test_runner import POLICY, T0, TICK_MS, setup
+from tests.integration.runner.rig import POLICY, T0, TICK_MS, setup
 
 # sim-main holds BTC long 5 (≈300k), ETH long 100 (≈300k), SOL short 1000 (≈140k): gross ≈740k
 LIMITS = """\

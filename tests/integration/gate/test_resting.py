@@ -21,7 +21,7 @@ from killswitch.face.api.api import make_app, start_api, stop_api
 from killswitch.policy.load import load_text
 from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.state import open_store
-from tests.integration.test_runner import T0, TICK_MS
+from tests.integration.runner.rig import T0, TICK_MS
 
 BTC, ETH = "BTC/USDT:USDT", "ETH/USDT:USDT"
 MAIN, HEDGE = "simulated/sim-main", "simulated/sim-hedge"

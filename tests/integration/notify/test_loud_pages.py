@@ -18,7 +18,7 @@ from prometheus_client.utils import floatToGoString as number
 from killswitch.metrics import parse_families
 from killswitch.notify.sink import NotifyOptions, NotifySink
 from tests.integration.notify.rig import ReceiverServer, deliveries_done, routes
-from tests.integration.test_runner import TICK_MS, parts_of, setup
+from tests.integration.runner.rig import TICK_MS, parts_of, setup
 from tests.procs import free_port
 
 TOKEN = "tok-f4llb4ck-77"  # in the fallback's URL: never in a line, the status or /metrics

@@ -17,7 +17,7 @@ from killswitch.events import Event
 from killswitch.notify.sink import NotifyOptions, NotifySink
 from killswitch.policy.load import load_text
 from killswitch.process.options import RunOptions
-from tests.integration.test_runner import T0, TICK_MS, parts_of, setup
+from tests.integration.runner.rig import T0, TICK_MS, parts_of, setup
 from tests.procs import free_port
 
 from .rig import Receipts, ReceiverServer, audit, deliveries_done, desk_routes, routes

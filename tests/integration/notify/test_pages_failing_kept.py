@@ -22,7 +22,7 @@ from killswitch.facts import pages, status_lines
 from killswitch.metrics import parse_families
 from killswitch.notify.sink import NotifyOptions, NotifySink
 from tests.integration.notify.rig import ReceiverServer, Steps, deliveries_done, routes
-from tests.integration.test_runner import T0, TICK_MS, parts_of, setup
+from tests.integration.runner.rig import T0, TICK_MS, parts_of, setup
 from tests.procs import free_port
 
 OPTIONS = NotifyOptions(timeout_s=2.0, attempts=1, backoff_s=0.05, poll_s=0.02)

@@ -20,7 +20,7 @@ import re
 
 from killswitch.notify.sink import NotifyOptions, NotifySink
 from tests.integration.notify.rig import ReceiverServer, Steps, deliveries_done, desk_routes, routes
-from tests.integration.test_runner import TICK_MS, parts_of, setup
+from tests.integration.runner.rig import TICK_MS, parts_of, setup
 from tests.procs import until
 
 

@@ -9,7 +9,7 @@ import json
 from killswitch.events import Event
 from killswitch.notify.sink import NotifyOptions, NotifySink
 from killswitch.policy.routes_doc import NotificationRoutes
-from tests.integration.test_runner import T0, TICK_MS, parts_of, setup
+from tests.integration.runner.rig import T0, TICK_MS, parts_of, setup
 
 from .rig import Receipts, ReceiverServer, Steps, audit, deliveries_done, desk_routes, routes
 

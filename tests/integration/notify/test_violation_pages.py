@@ -1,7 +1,7 @@
 """A bot that keeps trading through a halt pages once per strategy and scope, not once per order.
 
 The runner under an operator's halt on the simulated exchange's Binance face (through the real
-ccxt adapter, as tests/integration/test_enforcement.py runs it), with the real notification sink
+ccxt adapter, as tests/integration/enforcement/test_polled.py runs it), with the real notification sink
 (apprise ``json://`` to a local receiver, as tests/integration/notify/rig.py serves it) and
 routes that group by ``scope`` and ``strategy``. Two rogue bots, alpha's and beta's, each place a
 new entry at every tick for two minutes: every order is cancelled, audited and counted, and the
@@ -17,9 +17,9 @@ import pytest
 
 from killswitch.events import LOCK_VIOLATION
 from killswitch.notify.sink import NotifyOptions, NotifySink
+from tests.integration.enforcement.rig import open_ids, tick, violations, with_runner
 from tests.integration.notify.rig import ReceiverServer, deliveries_done, routes
-from tests.integration.test_enforcement import open_ids, tick, violations, with_runner
-from tests.integration.test_runner import parts_of
+from tests.integration.runner.rig import parts_of
 
 pytest.importorskip("ccxt")
 

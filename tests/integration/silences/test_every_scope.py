@@ -18,8 +18,8 @@ from click.testing import CliRunner
 
 from killswitch.cli.main import cli
 from killswitch.view.silence_preview import PastPages
+from tests.integration.runner.rig import setup
 from tests.integration.silences.test_incident import ALICE, INCIDENT, SCOPE, _serve_with, halted
-from tests.integration.test_runner import setup
 
 DAY_MS = 86_400_000
 

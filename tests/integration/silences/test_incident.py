@@ -24,7 +24,7 @@ from killswitch.render.silences import silence_line
 from killswitch.render.times import iso
 from killswitch.runner.lock.lock import iso_ms
 from killswitch.silences import silencing
-from tests.integration.test_runner import drive, parts_of, setup, started
+from tests.integration.runner.rig import drive, parts_of, setup, started
 
 SCOPE = "simulated/sim-main"
 INCIDENT = "crash-ladder/simulated/sim-main/L3/e3"

@@ -13,8 +13,8 @@ from killswitch.compile.compiler import compile_documents
 from killswitch.face.console.model import _incident
 from killswitch.policy.load import load_text
 from killswitch.silences import silencing
+from tests.integration.runner.rig import TICK_MS, drive, parts_of, setup
 from tests.integration.silences.test_incident import Pages
-from tests.integration.test_runner import TICK_MS, drive, parts_of, setup
 
 SCOPE = "simulated/sim-main"
 POLICY = textwrap.dedent(

@@ -13,7 +13,7 @@ from killswitch.compile.compiler import compile_documents
 from killswitch.notify.sink import NotifyOptions, NotifySink
 from killswitch.policy.load import load_text
 from tests.integration.notify.rig import ReceiverServer, audit, deliveries_done, desk_routes
-from tests.integration.test_runner import POLICY, TICK_MS, parts_of, setup
+from tests.integration.runner.rig import POLICY, TICK_MS, parts_of, setup
 
 SCOPE = "simulated/sim-main"
 # another policy on the same account: its stage 1 comes two minutes after a 2% drawdown, when the

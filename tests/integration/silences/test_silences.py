@@ -15,7 +15,8 @@ from killswitch.cli.main import cli
 from killswitch.client import RunnerClient
 from killswitch.face.api.api import make_app, start_api, stop_api
 from killswitch.face.api.identity import parse_tokens, token_digest
-from tests.integration.test_runner import TICK_MS, build_runner_and_desk, graph, setup
+from killswitch.process.bootstrap import build_runner_and_desk
+from tests.integration.runner.rig import TICK_MS, graph, setup
 
 ALICE, VAL = "silence-test-alice", "silence-test-val"
 PEOPLE = parse_tokens({"apiVersion": "killswitch/v1", "kind": "ApiTokens", "tokens": [
@@ -149,7 +150,7 @@ def test_an_acknowledgement_is_rendered_into_the_incident_runbook(tmp_path):
     from adapters.simulated.scenarios import build
     from killswitch.runbooks.sink import RunbookSink
     from killswitch.state import open_store
-    from tests.integration.test_runner import T0
+    from tests.integration.runner.rig import T0
 
     for name, root in (("templates", Path(__file__).resolve().parents[3] / "runbooks"), ("builtin", None)):
         clock = ManualClock(T0)
@@ -187,7 +188,7 @@ def test_a_standby_shows_the_leaders_silences_and_acknowledgements_and_pages_by_
     from adapters.simulated.engine import ManualClock
     from adapters.simulated.scenarios import build
     from killswitch.state import open_store
-    from tests.integration.test_runner import T0
+    from tests.integration.runner.rig import T0
 
     clock = ManualClock(T0)
     engine = build("flash-crash", clock)

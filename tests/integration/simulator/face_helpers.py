@@ -1,7 +1,7 @@
-"""The set-up the simulator's websocket face tests share: an engine served with a venue's clients,
-the login of a venue that signs it with a passphrase (OKX, Bitget), a socket logged in and
-subscribed, the frames read off it, and a client's sockets waited for on the face. Every wait
-is bounded."""
+"""The set-up the simulator's face tests share: an engine served with a venue's clients (a ccxt
+Binance USDⓈ-M client's, and the requests the server took), the login of a venue that signs it
+with a passphrase (OKX, Bitget), a socket logged in and subscribed, the frames read off it, and
+a client's sockets waited for on the face. Every wait is bounded."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from typing import Any, Awaitable, Callable, Iterable
 import aiohttp
 
 from adapters.simulated.http import SimServer, wall_clock
+from adapters.venues.binance.face import binanceusdm_client
 from tests.integration.sim_helpers import engine, run
 
 
@@ -37,6 +38,34 @@ def serve_clients(clients: Callable[[SimServer], Iterable[Any]], test: Callable[
             await srv.stop()
 
     return run(go(), timeout)
+
+
+BTC_U, ETH_U, SOL_U = "BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT"  # ccxt's symbols of the perpetuals
+
+
+def serve_binance(test, *, account: str = "sim-main", eng=None, server_kw=None, client_kw=None, timeout: float = 20.0):
+    """Run ``await test(server, client, engine, clock)`` with a fresh server and a ccxt
+    ``binanceusdm`` client of ``account`` pointed at it (``eng``: an engine and its clock)."""
+    if eng is None:
+        eng = engine()
+    ex_engine, clock = eng
+
+    async def go():
+        srv = SimServer(ex_engine, **{"auth_clock": wall_clock, **(server_kw or {})})
+        await srv.start()
+        client = binanceusdm_client(srv, account, **(client_kw or {}))
+        try:
+            return await test(srv, client, ex_engine, clock)
+        finally:
+            await client.close()
+            await srv.stop()
+
+    return run(go(), timeout)
+
+
+def paths(srv: SimServer) -> list[str]:
+    """The requests the server took, as "METHOD /path"."""
+    return [f"{m} {p}" for m, p, _ in srv.requests]
 
 
 def passphrase_login(verify_path: str, eng, account: str = "sim-main", secret: str = "", passphrase: str = "",

@@ -3,7 +3,8 @@
 Each test starts a :class:`SimServer` on a free 127.0.0.1 port, points a ccxt client at it
 (every ``urls['api']`` entry on loopback), runs, and stops both; each is bounded in time.
 The engine runs on a manual clock at T0 (deterministic marks); request timestamps are
-checked against the wall clock, which is what ccxt signs with.
+checked against the wall clock, which is what ccxt signs with. The faults the face injects, as
+ccxt meets them: test_http_faults.py.
 """
 
 from __future__ import annotations
@@ -23,35 +24,11 @@ import ccxt.async_support  # noqa: F401  (the async client under test)
 import pytest
 
 from adapters.simulated.http import SimServer, wall_clock
-from adapters.simulated.paths import Piecewise
-from adapters.venues.binance.face import CCXT_OPTIONS, binanceusdm_client, point_ccxt
+from adapters.venues.binance.face import CCXT_OPTIONS, point_ccxt
 from tests.integration.sim_helpers import T0, engine, run
+from tests.integration.simulator.face_helpers import BTC_U, ETH_U, SOL_U, paths, serve_binance
 
 ROOT = Path(__file__).resolve().parents[3]
-BTC_U, ETH_U, SOL_U = "BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT"
-
-
-def serve(test, *, account: str = "sim-main", eng=None, server_kw=None, client_kw=None, timeout: float = 20.0):
-    """Run ``await test(server, client, engine, clock)`` with a fresh server and ccxt client."""
-    if eng is None:
-        eng = engine()
-    ex_engine, clock = eng
-
-    async def go():
-        srv = SimServer(ex_engine, **{"auth_clock": wall_clock, **(server_kw or {})})
-        await srv.start()
-        client = binanceusdm_client(srv, account, **(client_kw or {}))
-        try:
-            return await test(srv, client, ex_engine, clock)
-        finally:
-            await client.close()
-            await srv.stop()
-
-    return run(go(), timeout)
-
-
-def paths(srv: SimServer) -> list[str]:
-    return [f"{m} {p}" for m, p, _ in srv.requests]
 
 
 # --- markets, balance, positions -------------------------------------------------------------------------------
@@ -70,7 +47,7 @@ def test_load_markets_uses_only_fapi_exchange_info():
         assert paths(srv) == ["GET /fapi/v1/exchangeInfo"]  # no spot, no sapi currencies
         assert all(url.startswith(srv.base_url) for url in ex.urls["api"].values())
         assert await ex.fetch_time() == T0
-    serve(t)
+    serve_binance(t)
 
 
 def test_fetch_balance_v3_and_v2():
@@ -82,7 +59,7 @@ def test_fetch_balance_v3_and_v2():
         bal2 = await ex.fetch_balance({"useV2": True})
         assert bal2["USDT"]["total"] == pytest.approx(v.equity)
         assert "GET /fapi/v3/account" in paths(srv) and "GET /fapi/v2/account" in paths(srv)
-    serve(t)
+    serve_binance(t)
 
 
 def test_fetch_positions_one_way():
@@ -99,7 +76,7 @@ def test_fetch_positions_one_way():
         assert v2[BTC_U]["contracts"] == 5.0 and v2[BTC_U]["leverage"] == 10
         assert "GET /fapi/v1/leverageBracket" in paths(srv)
         assert "GET /fapi/v3/positionRisk" in paths(srv) and "GET /fapi/v2/positionRisk" in paths(srv)
-    serve(t)
+    serve_binance(t)
 
 
 def test_fetch_positions_hedge_mode():
@@ -109,7 +86,7 @@ def test_fetch_positions_hedge_mode():
         assert ps[(BTC_U, "LONG")]["side"] == "long" and ps[(BTC_U, "LONG")]["contracts"] == 2.0
         assert ps[(BTC_U, "SHORT")]["side"] == "short" and ps[(BTC_U, "SHORT")]["contracts"] == 4.0
         assert all(p["hedged"] for p in ps.values())
-    serve(t, account="sim-hedge")
+    serve_binance(t, account="sim-hedge")
 
 
 @pytest.mark.parametrize("account", ["sim-main", "sim-hedge"])
@@ -149,7 +126,7 @@ def test_binance_positions_read_from_raw_rows_are_what_ccxt_parses(account, use_
         key_of = lambda p: (p.symbol, p.side)  # noqa: E731
         assert sorted(snap.positions, key=key_of) == sorted([p for p in parsed if p], key=key_of)
         assert len(snap.positions) == (3 if account == "sim-main" else 5)
-    serve(t, account=account)
+    serve_binance(t, account=account)
 
 
 # --- orders ----------------------------------------------------------------------------------------------------------
@@ -173,7 +150,7 @@ def test_reduce_only_market_close_and_fetch_order_by_client_id():
         with pytest.raises(ccxt.ExchangeError, match="-4116"):  # duplicate client id
             await ex.create_order(BTC_U, "market", "sell", 1, None, {"reduceOnly": True, "newClientOrderId": "ks-c1"})
         assert eng.positions("sim-main", "BTCUSDT")[0].amount == 3.0
-    serve(t)
+    serve_binance(t)
 
 
 def test_hedge_mode_close_with_position_side_and_client_id():
@@ -193,7 +170,7 @@ def test_hedge_mode_close_with_position_side_and_client_id():
             await ex.create_order(ETH_U, "market", "sell", 1, None, {"reduceOnly": True, "positionSide": "LONG"})
         with pytest.raises(ccxt.ExchangeError, match="-2022"):  # a close larger than the leg
             await ex.create_order(ETH_U, "market", "sell", 21, None, {"positionSide": "LONG"})
-    serve(t, account="sim-hedge")
+    serve_binance(t, account="sim-hedge")
 
 
 def test_open_orders_and_cancel_all_orders():
@@ -211,7 +188,7 @@ def test_open_orders_and_cancel_all_orders():
         assert await ex.fetch_open_orders(ETH_U) == []
         assert eng.order_by_client_id("sim-main", "e-2").status == "CANCELED"
         assert "DELETE /fapi/v1/allOpenOrders" in paths(srv)
-    serve(t)
+    serve_binance(t)
 
 
 def test_countdown_cancel_all_via_implicit_api():
@@ -228,7 +205,7 @@ def test_countdown_cancel_all_via_implicit_api():
         assert (f["status"], f["lastUpdateTimestamp"]) == ("canceled", T0 + 5000)
         r = await ex.fapiPrivatePostCountdownCancelAll({"symbol": "BTCUSDT", "countdownTime": 0})
         assert r["countdownTime"] == "0" and eng.countdowns("sim-main") == {}
-    serve(t)
+    serve_binance(t)
 
 
 # --- conditional orders: the algo service ------------------------------------------------------------------------
@@ -278,7 +255,7 @@ def test_conditional_orders_go_through_the_algo_service():
                                            "quantity": "1", "stopPrice": "50000"})
         with pytest.raises(ccxt.ExchangeError, match="-2021"):  # a sell stop above the mark
             await ex.create_order(BTC_U, "market", "sell", 1, None, {"triggerPrice": 60_000})
-    serve(t)
+    serve_binance(t)
 
 
 def test_the_ccxt_adapter_lists_keeps_and_cancels_stops_placed_through_ccxt():
@@ -325,7 +302,7 @@ def test_the_ccxt_adapter_lists_keeps_and_cancels_stops_placed_through_ccxt():
             assert "DELETE /fapi/v1/algoOpenOrders" in paths(srv)
         finally:
             await adapter.close()
-    serve(t, server_kw={"admin_state": True})
+    serve_binance(t, server_kw={"admin_state": True})
 
 
 # --- authentication and rate limits ---------------------------------------------------------------------------------
@@ -339,7 +316,7 @@ def test_bad_signature_is_an_authentication_error():
         with pytest.raises(ccxt.AuthenticationError):
             await ex.create_order(BTC_U, "market", "sell", 1, None, {"reduceOnly": True, "newClientOrderId": "x1"})
         assert eng.order_by_client_id("sim-main", "x1") is None
-    serve(t, client_kw={"secret": "not-the-secret"})
+    serve_binance(t, client_kw={"secret": "not-the-secret"})
 
 
 def test_unknown_api_key_and_missing_key():
@@ -351,7 +328,7 @@ def test_unknown_api_key_and_missing_key():
                 assert r.status == 401 and (await r.json())["code"] == -2014
             async with s.get(srv.base_url + "/fapi/v1/klines?symbol=BTCUSDT") as r:
                 assert r.status == 404 and (await r.json())["code"] == -5000
-    serve(t, client_kw={"apiKey": "unknown-key"})
+    serve_binance(t, client_kw={"apiKey": "unknown-key"})
 
 
 @pytest.mark.parametrize("skew_ms,fragment", [(-20_000, "outside of the recvWindow"), (5_000, "ahead of the server")])
@@ -360,7 +337,7 @@ def test_timestamp_outside_the_recv_window(skew_ms, fragment):
         with pytest.raises(ccxt.InvalidNonce, match=fragment):
             await ex.fetch_balance()
     # the server's clock is ahead (or behind) of ccxt's by |skew|; ccxt signs with recvWindow 10 s
-    serve(t, server_kw={"auth_clock": lambda: wall_clock() - skew_ms})
+    serve_binance(t, server_kw={"auth_clock": lambda: wall_clock() - skew_ms})
 
 
 def test_real_rate_limits_429_then_418():
@@ -377,148 +354,7 @@ def test_real_rate_limits_429_then_418():
         with pytest.raises(ccxt.DDoSProtection, match="banned until"):
             await ex.fetch_balance()
         assert ("POST", "/fapi/v1/order", 418) in srv.requests
-    serve(t, eng=engine(rate_limits=RateLimits(orders_per_second=2, ban_after=2)))
-
-
-# --- faults -----------------------------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("status", [429, 418])
-def test_fault_429_418_are_rate_limit_errors(status):
-    async def t(srv, ex, eng, clock):
-        eng.faults.http_error("account", status, retry_after_s=3, times=1)
-        with pytest.raises((ccxt.RateLimitExceeded, ccxt.DDoSProtection)):
-            await ex.fetch_balance()
-        assert (await ex.fetch_balance())["USDT"]["total"] > 0
-    serve(t)
-
-
-@pytest.mark.parametrize("status", [500, 503])
-def test_fault_5xx_is_exchange_not_available(status):
-    async def t(srv, ex, eng, clock):
-        await ex.load_markets()
-        eng.faults.http_error("POST /fapi/v1/order", status, times=1)  # keyed on the endpoint
-        with pytest.raises(ccxt.ExchangeNotAvailable):
-            await ex.create_order(BTC_U, "market", "sell", 1, None, {"reduceOnly": True, "newClientOrderId": "u-1"})
-        assert eng.order_by_client_id("sim-main", "u-1") is None
-        eng.faults.http_error("exchange_info", status, times=1)
-        with pytest.raises(ccxt.ExchangeNotAvailable):
-            await ex.load_markets(True)
-    serve(t)
-
-
-def test_fault_malformed_json_is_a_ccxt_error_with_strict_json():
-    async def t(srv, ex, eng, clock):
-        await ex.load_markets()
-        for op in ("positions", "account", "exchange_info", "open_orders"):
-            eng.faults.malformed_json(op, times=1)
-        with pytest.raises(ccxt.BadResponse):
-            await ex.fetch_positions()
-        with pytest.raises(ccxt.BadResponse):
-            await ex.fetch_balance()
-        with pytest.raises(ccxt.BadResponse):
-            await ex.load_markets(True)
-        with pytest.raises(ccxt.BadResponse):
-            await ex.fetch_open_orders(BTC_U)
-        assert len(await ex.fetch_positions()) == 3
-    serve(t)
-
-
-def test_fault_malformed_json_stock_ccxt_does_not_raise():
-    """Documents the hazard strict_json exists for: stock ccxt turns a cut answer into "no
-    positions" instead of an error."""
-    async def t(srv, ex, eng, clock):
-        await ex.load_markets()
-        eng.faults.malformed_json("positions", times=1)
-        assert await ex.fetch_positions() == []
-        assert len(await ex.fetch_positions()) == 3
-    serve(t, client_kw={"strict": False})
-
-
-def test_fault_timeout_is_a_request_timeout():
-    async def t(srv, ex, eng, clock):
-        await ex.load_markets()
-        ex.timeout = 300
-        eng.faults.timeout("place_order", call=1)
-        eng.faults.timeout("place_order", call=2, applied=True)
-        started = time.monotonic()
-        with pytest.raises(ccxt.RequestTimeout):
-            await ex.create_order(BTC_U, "market", "sell", 1, None, {"reduceOnly": True, "newClientOrderId": "to-1"})
-        assert time.monotonic() - started < 5
-        assert eng.order_by_client_id("sim-main", "to-1") is None  # never executed
-        with pytest.raises(ccxt.RequestTimeout):
-            await ex.create_order(BTC_U, "market", "sell", 1, None, {"reduceOnly": True, "newClientOrderId": "to-2"})
-        ex.timeout = 10_000
-        f = await ex.fetch_order(None, BTC_U, {"origClientOrderId": "to-2"})
-        assert f["status"] == "closed"  # executed; only the answer was lost
-    serve(t)
-
-
-def test_fault_latency():
-    async def t(srv, ex, eng, clock):
-        eng.faults.latency("time", 200, times=1)
-        started = time.monotonic()
-        assert await ex.fetch_time() == T0
-        assert time.monotonic() - started >= 0.19
-    serve(t)
-
-
-def test_fault_disconnect_in_the_middle_of_a_close():
-    async def t(srv, ex, eng, clock):
-        await ex.load_markets()
-        eng.faults.disconnect_after_send(times=1)
-        with pytest.raises(ccxt.NetworkError):
-            await ex.create_order(BTC_U, "market", "sell", 5, None, {"reduceOnly": True, "newClientOrderId": "dc-1"})
-        f = await ex.fetch_order(None, BTC_U, {"origClientOrderId": "dc-1"})
-        assert (f["status"], f["filled"]) == ("closed", 5.0)
-        assert eng.positions("sim-main", "BTCUSDT") == []
-    serve(t)
-
-
-def test_fault_accepted_but_missing_from_the_next_query():
-    async def t(srv, ex, eng, clock):
-        await ex.load_markets()
-        eng.faults.hide_from_next_query(times=1)
-        o = await ex.create_order(ETH_U, "limit", "buy", 1, 2_000, {"newClientOrderId": "hid-1"})
-        assert o["status"] == "open"
-        assert await ex.fetch_open_orders(ETH_U) == []  # missing once
-        assert [x["id"] for x in await ex.fetch_open_orders(ETH_U)] == [o["id"]]
-        eng.faults.hide_from_next_query(times=1)
-        o2 = await ex.create_order(ETH_U, "limit", "buy", 1, 2_100, {"newClientOrderId": "hid-2"})
-        with pytest.raises(ccxt.OrderNotFound):  # the next get-order does not see it, once
-            await ex.fetch_order(None, ETH_U, {"origClientOrderId": "hid-2"})
-        assert (await ex.fetch_order(o2["id"], ETH_U))["clientOrderId"] == "hid-2"
-        assert (await ex.fetch_order(o["id"], ETH_U))["status"] == "open"
-    serve(t)
-
-
-def test_fault_rejected_reduce_only():
-    async def t(srv, ex, eng, clock):
-        await ex.load_markets()
-        eng.faults.reject_reduce_only(times=1)
-        with pytest.raises(ccxt.ExchangeError, match="-2022"):
-            await ex.create_order(BTC_U, "market", "sell", 1, None, {"reduceOnly": True, "newClientOrderId": "rr-1"})
-        assert eng.order_by_client_id("sim-main", "rr-1") is None
-        o = await ex.create_order(BTC_U, "market", "sell", 1, None, {"reduceOnly": True, "newClientOrderId": "rr-1"})
-        assert o["status"] == "closed"
-    serve(t)
-
-
-def test_fault_stale_data():
-    eng, clock = engine(flat=False)
-    eng.set_price_path("BTCUSDT", Piecewise(((0, 60_000.0), (60_000, 50_000.0))))
-
-    async def t(srv, ex, eng, clock):
-        clock.advance(60_000)
-        eng.faults.stale("positions", 45_000, times=1)
-        stale = {p["symbol"]: p for p in await ex.fetch_positions()}[BTC_U]
-        assert stale["markPrice"] == 57_500.0 and stale["timestamp"] == T0  # updated at T0, read as of T0+15s
-        fresh = {p["symbol"]: p for p in await ex.fetch_positions()}[BTC_U]
-        assert fresh["markPrice"] == 50_000.0
-        eng.faults.stale("mark_price", 30_000, times=1)
-        r = await ex.fapiPublicGetPremiumIndex({"symbol": "BTCUSDT"})
-        assert (r["markPrice"], r["time"]) == ("55000.0", T0 + 30_000)
-    serve(t, eng=(eng, clock))
+    serve_binance(t, eng=engine(rate_limits=RateLimits(orders_per_second=2, ban_after=2)))
 
 
 # --- plumbing ---------------------------------------------------------------------------------------------------------
@@ -537,7 +373,7 @@ def test_loopback_only_and_unsupported_families_stay_local():
             await ex.sapiGetCapitalConfigGetall()  # answered here with 404, never the internet
         assert paths(srv)[-1] == "GET /unsupported/sapi/capital/config/getall"
         assert CCXT_OPTIONS["fetchCurrencies"] is False
-    serve(t)
+    serve_binance(t)
 
 
 def test_serve_command_line():

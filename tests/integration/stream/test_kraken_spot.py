@@ -3,8 +3,8 @@ Accounts entry with a ``stream`` block (``ccxt.pro.kraken`` over the simulator's
 token of ``GetWebSocketsToken``, ``executions``, ``balances`` and the held pairs' ``ticker``),
 the book it answers without REST matching REST's, a bot's resting order seen as it comes, and
 the face's stream faults; and ``ksctl run`` over it cancelling a rogue spot entry at the stream's
-event. The futures scenarios of tests/integration/stream/test_runner.py and test_enforcement.py
-leave a spot face out (see ``streamed_venues``).
+event. The futures scenarios of tests/integration/stream/test_runner.py and
+enforcement/test_streamed.py leave a spot face out (see ``streamed_venues``).
 
 The engine runs on the wall clock; marks pushed every 100 ms, ``stale_after`` 1 s. The account
 holds the scenario's spot balances (USDT, BTC, ETH, SOL). Waits are bounded by
@@ -214,8 +214,8 @@ def test_a_streamed_spot_account_cancels_a_rogue_entry_at_the_stream_events_tick
     import time
 
     from killswitch.process.daemon import Daemon
+    from tests.integration.enforcement.rig import open_ids, violations
     from tests.integration.stream.test_runner import serve as serve_streamed, stream_of
-    from tests.integration.test_enforcement import open_ids, violations
 
     seen: dict = {}
 
@@ -257,8 +257,8 @@ def test_holdings_rogue_buys_grew_are_sold_back_under_a_halt_at_the_cost_of_the_
     from collections import Counter
 
     from killswitch.process.daemon import Daemon
+    from tests.integration.enforcement.rig import violations
     from tests.integration.stream.test_runner import serve as serve_streamed
-    from tests.integration.test_enforcement import violations
 
     seen: dict = {}
 

@@ -2,7 +2,8 @@
 ``stream`` block (``ccxt.pro.krakenfutures`` over the simulator's ``/ws/v1``: the signed challenge,
 ``open_positions``, ``balances``, ``open_orders`` and the held contracts' ``ticker``), each of the
 face's stream faults, and trigger orders read of the kind the feed says. ``ksctl run`` over this
-venue is tests/integration/stream/test_runner.py's and test_enforcement.py's (their streamed venues).
+venue is tests/integration/stream/test_runner.py's and
+enforcement/test_streamed.py's (their streamed venues).
 
 The engine runs on the wall clock; marks pushed every 100 ms, ``stale_after`` 1 s. Waits are
 bounded by :data:`DEADLINE_S` (a bound on events, never a measured duration).

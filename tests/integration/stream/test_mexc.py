@@ -3,7 +3,7 @@ block (``ccxt.pro.mexc`` over the simulator's ``/edge``: the signed login, the p
 position, asset, plan order and TP/SL pushes read raw, and the held contracts' ``push.ticker``),
 a position's leg in each of the account's modes, and each of the face's stream faults.
 ``ksctl run`` over this venue is tests/integration/stream/test_runner.py's and
-test_enforcement.py's (their streamed venues).
+enforcement/test_streamed.py's (their streamed venues).
 
 The engine runs on the wall clock; marks pushed every 100 ms, ``stale_after`` 1 s. Waits are
 bounded by :data:`DEADLINE_S` (a bound on events, never a measured duration).

@@ -215,14 +215,14 @@ def test_a_streamed_spot_account_cancels_a_rogue_entry_at_the_stream_events_tick
     """``ksctl run`` in-process over the simulator's faces, a 30 s interval, the MEXC spot account
     streamed: under an operator's halt, a rogue spot entry placed at the engine reaches the runner
     by its orders push and is cancelled at that event, long before the next interval, and reported
-    once with the strategy of the account's prefix map. (test_enforcement.py's streamed venues are
+    once with the strategy of the account's prefix map. (enforcement/test_streamed.py's venues are
     each venue's own face — MEXC's the contract API's, its positions and conditional orders —; a
     spot account holds no position and no conditional order, so this case is its own.)"""
     import asyncio
     import time
 
+    from tests.integration.enforcement.rig import open_ids, violations
     from tests.integration.stream.test_runner import serve, stream_of
-    from tests.integration.test_enforcement import open_ids, violations
 
     key = "mexc/sim-main"
     seen: dict = {}
@@ -259,8 +259,8 @@ def test_a_streamed_spot_holding_grown_under_a_halt_is_sold_back_at_the_stream_e
     import asyncio
     import time
 
+    from tests.integration.enforcement.rig import violations
     from tests.integration.stream.test_runner import serve, stream_of
-    from tests.integration.test_enforcement import violations
 
     key = "mexc/sim-main"
     seen: dict = {}

@@ -2,7 +2,8 @@
 
 import pytest
 
-from adapters.base import AdapterError, Capabilities, Reason, Secret, check_close, order_rates, resolve_secret
+from adapters.base import AdapterError, Capabilities, Reason, check_close, order_rates
+from adapters.credentials import Secret, resolve_secret
 from killswitch.engine.planner import OrderIntent
 from killswitch.policy.accounts_doc import SecretRef
 

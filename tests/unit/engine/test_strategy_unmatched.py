@@ -9,9 +9,8 @@ from killswitch.engine import coverage as cv
 from killswitch.engine.evaluate import evaluate
 from killswitch.engine.removed import SCOPE_REMOVED, Declared, producible, prune
 from killswitch.engine.state import State
+from tests.unit.engine.coverage.test_armed import example_graph
 from tests.unit.engine_helpers import MIN, SEC, compile_graph, run, snap
-
-from .test_coverage_armed import example_graph
 
 DEAD = "dead-mans-switch"  # policies/: scope {level: strategy, strategies: [strategy-a]}
 

@@ -9,7 +9,7 @@ from killswitch.notify.dispatch import Dispatcher, placements as placements_of
 from killswitch.notify.message import compose
 from killswitch.notify.routes import compile_routes
 from killswitch.notify.sink import NotifyOptions, NotifySink
-from tests.unit.notify.test_routes import routes_doc
+from tests.unit.notify.routes.test_routes import routes_doc
 
 DOC = """\
 apiVersion: killswitch/v1

@@ -13,13 +13,13 @@ from killswitch.notify.dispatch import Dispatcher
 from killswitch.notify.routes import compile_routes
 from killswitch.notify.sink import NotifyOptions, NotifySink
 from killswitch.state import open_store
+from tests.unit.notify.routes.test_routes import routes_doc
 from tests.unit.notify.test_one_off import LONG_RESOLVE, ONE_OFFS
 from tests.unit.notify.test_resolved_retry import (
     put,
     transition,
     tree as tree,  # noqa: F401 - the fixture
 )
-from tests.unit.notify.test_routes import routes_doc
 from tests.unit.notify.test_sink import Capture
 
 T0 = 1_795_823_000_000  # 2026-11-27T23:43:20Z

@@ -18,7 +18,7 @@ from killswitch.notify.sink import NotifyOptions, NotifySink
 from killswitch.runner.silence.history import past_pages, past_text
 from killswitch.silences import EVERY_SCOPE_CONFIRM, every_scope_problem, parse_matchers, spans_every_scope
 from killswitch.state.store import AuditRow
-from tests.unit.notify.test_routes import routes_doc
+from tests.unit.notify.routes.test_routes import routes_doc
 from tests.unit.notify.test_silences import DOC, H, _Context, silence
 from tests.unit.notify.test_sink import GatedReceiver, Store
 

@@ -178,7 +178,7 @@ spec:
 
 def test_the_sink_records_a_silenced_page_and_sends_nothing():
     from killswitch.notify.routes import compile_routes
-    from tests.unit.notify.test_routes import routes_doc
+    from tests.unit.notify.routes.test_routes import routes_doc
 
     gate = threading.Event()
     gate.set()

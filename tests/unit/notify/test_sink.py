@@ -10,7 +10,7 @@ from killswitch.events import Event
 from killswitch.notify.receivers import SendResult
 from killswitch.notify.routes import compile_routes
 from killswitch.notify.sink import NotifyOptions, NotifySink
-from tests.unit.notify.test_routes import routes_doc
+from tests.unit.notify.routes.test_routes import routes_doc
 
 DOC = """\
 apiVersion: killswitch/v1

@@ -37,7 +37,7 @@ from killswitch.notify.sink import NotifyOptions, NotifySink
 from killswitch.runbooks.sink import RunbookSink
 from killswitch.runner.lock.lock import LockBook
 from tests.integration.notify.rig import Steps, deliveries_done
-from tests.unit.notify.test_routes import routes_doc
+from tests.unit.notify.routes.test_routes import routes_doc
 from tests.unit.notify.test_sink import GatedReceiver
 from tests.unit.runner.operator.test_operator import ACCOUNT, make, run, start, ticks
 

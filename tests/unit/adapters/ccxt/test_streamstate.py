@@ -151,7 +151,7 @@ SYMBOLS = [f"C{i}/USDT:USDT" for i in range(6)]
 def from_scratch(s: StreamState, now: int, contract_size, rules) -> Snapshot:
     """The stream's snapshot as its contract says, every position made anew (what the stream
     made every tick before it kept the positions no update touched)."""
-    from adapters.ccxt_exchange.streaming.state import leg_of
+    from adapters.ccxt_exchange.streaming.book import leg_of
     from killswitch.snapshot import PositionList, with_positions
 
     base = s.base

@@ -21,7 +21,7 @@ from aiohttp import web
 from hypothesis import HealthCheck, example, given, settings, strategies as st
 from multidict import CIMultiDict
 
-from adapters.base import Secret
+from adapters.credentials import Secret
 from killswitch.face.api.admission import Admission, Limits
 from killswitch.face.api.api import make_app, start_api, stop_api
 from killswitch.runner.gate.request import REQUEST_FIELDS, Decision

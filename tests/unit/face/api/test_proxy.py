@@ -1,6 +1,6 @@
 """The trusted-proxy mode (killswitch/face/api/proxy/): its document, the rules its headers are
 read by, the refusal of the same headers from anywhere else, and the bound on the audit rows a
-flood of them writes. The real proxy in front (Debian's nginx): tests/integration/test_api_proxy.py."""
+flood of them writes. The real proxy in front (Debian's nginx): tests/integration/api/test_proxy.py."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Names taken from a path or a body (killswitch/face/request.py): read after URL decoding,
 refused with a reason code when they are a path's (``.``, ``..``), hold a ``/`` or a control
 character, or leave the alphabet; nothing reaches the view. Against the fake view of
-test_runner_api, served for real on 127.0.0.1."""
+tests/integration/runner/test_api.py, served for real on 127.0.0.1."""
 
 from __future__ import annotations
 

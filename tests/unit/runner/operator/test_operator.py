@@ -595,7 +595,8 @@ def test_a_saved_state_from_before_the_switch_loads(tmp_path):
 
 
 class _WaitingRunner:
-    """What ``Daemon._wait`` uses of a runner: the lease renewal and the countdown refresh."""
+    """What ``BetweenTicks.wait`` (the daemon's wait between ticks) uses of a runner: the lease
+    renewal and the countdown refresh."""
 
     def __init__(self, fenced_after: int):
         self.renewals = self.refreshes = 0
@@ -624,7 +625,7 @@ def test_the_daemon_refreshes_the_venue_countdowns_between_ticks_and_stops_when_
     async def go():
         daemon = Daemon(RunOptions(("p",), "a.yaml", "sqlite://x", "lock.json", lease_ttl_ms=150), print, print)
         runner = _WaitingRunner(fenced_after=3)
-        await daemon._wait(runner, 0.5)  # renewals every 50 ms
+        await daemon.between.wait(runner, 0.5)  # renewals every 50 ms
         return runner
 
     runner = run(go())

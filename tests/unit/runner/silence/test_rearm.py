@@ -20,7 +20,7 @@ from killswitch.policy.load import load_sources
 from killswitch.policy.matchers import LabelMatcher
 from killswitch.runner.sinks.entries import transition_event
 from killswitch.silences import Silence, sink_silences
-from tests.unit.notify.test_page_labels import ROOT, example
+from tests.unit.notify.pages.test_labels import ROOT, example
 
 SCOPE = "binanceusdm/main"
 MIN = 60_000

@@ -23,7 +23,7 @@ from killswitch.policy.load import load_sources
 from killswitch.policy.matchers import LabelMatcher
 from killswitch.runner.sinks.entries import transition_event
 from killswitch.silences import Silence, silencing, sink_silences
-from tests.unit.notify.test_page_labels import ROOT
+from tests.unit.notify.pages.test_labels import ROOT
 
 SCOPE = "binanceusdm/main"
 POLICY = "exchange-faults"

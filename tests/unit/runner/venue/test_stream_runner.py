@@ -90,7 +90,7 @@ def test_wakes_between_two_ticks_start_one_tick_and_are_all_counted():
 
 
 class _Runner:
-    """What ``Daemon._wait`` uses of a runner."""
+    """What ``BetweenTicks.wait`` (the daemon's wait between ticks) uses of a runner."""
 
     leader = True
 
@@ -116,7 +116,7 @@ def _wait_with_wake(spacing_s: float, wake_after_s: float, interval_s: float) ->
         started = loop.time()
         daemon.wakes.tick_started(started, "interval")  # the tick that just ran
         loop.call_later(wake_after_s, daemon.wakes.wake, "binanceusdm/main")
-        cause = await daemon._wait(_Runner(), interval_s)
+        cause = await daemon.between.wait(_Runner(), interval_s)
         return cause, loop.time() - started
 
     return asyncio.run(go())
