@@ -173,6 +173,7 @@ class CcxtAdapter(StreamedSnapshots, OrderPlacement, Cancels, FillReads, Exchang
         # the weight its requests cost the venue over the last minute (the runner sums a venue's)
         self.weight_limit = self.dialect.weight_limit_for(self.market_type)
         self.weight_meter = WeightMeter()
+        self.weight_meter.windows = getattr(ex, "endpoint_windows", None)  # (the stream's client shares them)
         limit = self.weight_limit
         meter_requests(ex, self.weight_meter, counts_requests=bool(limit and limit.counts_requests),
                        used_header=limit.used_header if limit else None, weigh=self.dialect.request_weight)

@@ -189,13 +189,16 @@ class EndpointWindows:
     last window, callers in arrival order; a request counts from when it was sent until its
     answer came back, then over the window after that (the venue counted it somewhere between).
     The pacer's burst (:data:`RATE_LIMIT_BURST`) let a halt's closes, each reading its symbol's
-    position afresh, call one endpoint past its limit at once."""
+    position afresh, call one endpoint past its limit at once. The requests that waited and how
+    long, by endpoint (:attr:`waited`), are the runner's to show (a halt's closes slowed by the
+    venue's limit are otherwise only slower closes)."""
 
     def __init__(self, limits: Mapping[Key, tuple[float, float]], clock: Optional[Callable[[], float]] = None):
         self.limits = dict(limits)
         self._clock = clock or time.monotonic
         self._sent: dict[Key, list[list[float]]] = {}  # [at, answered (0/1)] of each request counted
         self._locks: dict[Key, asyncio.Lock] = {}
+        self.waited: dict[str, tuple[int, float]] = {}  # "METHOD path" → (requests that waited, seconds)
 
     def _counted(self, key: Key, window_s: float) -> list[list[float]]:
         edge = self._clock() - window_s
@@ -211,6 +214,7 @@ class EndpointWindows:
             yield
             return
         requests, window_s = got
+        came = self._clock()
         async with self._locks.setdefault(key, asyncio.Lock()):
             while len(sent := self._counted(key, window_s)) >= requests:
                 answered = [s[0] for s in sent if s[1]]  # (one in flight: looked at again soon)
@@ -218,6 +222,10 @@ class EndpointWindows:
                 await asyncio.sleep(max(wait, 1e-3))
             mark = [self._clock(), 0.0]
             sent.append(mark)
+        if mark[0] > came:
+            name = f"{key[1]} {key[2]}"
+            n, s = self.waited.get(name, (0, 0.0))
+            self.waited[name] = (n + 1, s + mark[0] - came)
         try:
             yield
         finally:
@@ -287,13 +295,20 @@ class WeightMeter:
     it, or 1 a request where the venue counts requests), and the venue's own count of the IP's
     weight when its answers carry one (Binance: ``X-MBX-USED-WEIGHT-1M``), with when it was read.
     The runner sums the meters of a venue's accounts (they share the IP) and prefers the venue's
-    count while it is fresh."""
+    count while it is fresh. ``windows``: the client's :class:`EndpointWindows`, where the venue
+    limits endpoints on their own (:meth:`endpoint_waits`)."""
 
     def __init__(self, window_s: float = 60.0, clock: Callable[[], float] = time.monotonic):
         self.window_s = float(window_s)
         self._clock = clock
         self._costs: deque[tuple[float, float]] = deque()
         self.venue_used: Optional[tuple[float, float]] = None  # (monotonic time read, the venue's count)
+        self.windows: Optional[EndpointWindows] = None
+
+    def endpoint_waits(self) -> dict[str, tuple[int, float]]:
+        """"METHOD path" → (requests that waited for the venue's window of that endpoint, seconds
+        waited), since the start."""
+        return dict(self.windows.waited) if self.windows is not None else {}
 
     def add(self, cost: float) -> None:
         self._costs.append((self._clock(), float(cost)))

@@ -65,13 +65,18 @@ PUSHED_FRESH_S = 2.0
 class FrozenWeight:
     """An account's request weight as its reader last counted it."""
 
-    def __init__(self, used: float, venue_count: Optional[tuple[float, float]]):
+    def __init__(self, used: float, venue_count: Optional[tuple[float, float]],
+                 waits: Optional[dict[str, tuple[int, float]]] = None):
         self._used = used
         self._venue = venue_count
+        self._waits = waits or {}
         self._at = time.monotonic()
 
     def used(self) -> float:
         return self._used
+
+    def endpoint_waits(self) -> dict[str, tuple[int, float]]:
+        return self._waits
 
     def venue_count(self) -> Optional[tuple[float, float]]:
         if self._venue is None:
@@ -122,7 +127,7 @@ class RemoteAdapter(StandIn):
     def took_state(self, state: tuple) -> None:
         health, self._mode, weight = state
         self._health = health
-        self._weight = None if weight is None else (FrozenWeight(weight[0], weight[1]), weight[2])
+        self._weight = None if weight is None else (FrozenWeight(weight[0], weight[1], weight[3]), weight[2])
 
     def woke(self) -> None:
         if self._wake is not None:

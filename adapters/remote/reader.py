@@ -95,7 +95,9 @@ def state(adapter: Any) -> tuple:
     if weighed is not None:
         count, limit = weighed
         venue_count = getattr(count, "venue_count", None)
-        weight = (count.used(), venue_count() if callable(venue_count) else None, limit)
+        waits = getattr(count, "endpoint_waits", None)
+        weight = (count.used(), venue_count() if callable(venue_count) else None, limit,
+                  waits() if callable(waits) else {})
     return adapter.stream_health(), adapter.position_mode(), weight
 
 

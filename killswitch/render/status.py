@@ -168,6 +168,9 @@ def weight_lines(st: RunnerStatus) -> list[str]:
         else:
             text = f"{used:,.0f} {w.get('unit')} a minute ({whose}; no per-IP limit: the venue counts per UID)"
         lines.append(f"  REST weight {venue}: {text}, {w.get('accounts')} account(s)")
+        for endpoint, waited in sorted((w.get("endpoint_waits") or {}).items()):
+            lines.append(f"  REST window {venue} {endpoint}: {waited.get('waits', 0)} request(s) waited for the "
+                         f"venue's limit of the endpoint, {waited.get('seconds', 0.0):.1f} s in all")
     return lines
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from adapters.base import ExchangeAdapter
 from adapters.ccxt_exchange import CcxtAdapter
-from adapters.ccxt_exchange.budget import WeightMeter
+from adapters.ccxt_exchange.budget import EndpointWindows, WeightMeter
 from adapters.ccxt_exchange.dialects import dialect_for
 from adapters.simulated.http import SimServer, wall_clock
 from adapters.simulated.venues import VENUES, sim_account, spot_venues
@@ -225,9 +225,36 @@ def test_status_sums_a_venues_accounts_and_prefers_the_venues_count():
     counted = _weights(header=False).status()
     assert counted == {"binanceusdm": {
         "used_per_minute": 100.0, "source": "counted", "counted_per_minute": 100.0, "venue_per_minute": None,
-        "limit_per_minute": 2400.0, "unit": "REQUEST_WEIGHT", "per": PER_IP, "accounts": 2}}
+        "limit_per_minute": 2400.0, "unit": "REQUEST_WEIGHT", "per": PER_IP, "accounts": 2,
+        "endpoint_waits": {}}}
     venue = _weights(header=True).status()["binanceusdm"]
     assert (venue["used_per_minute"], venue["source"], venue["counted_per_minute"]) == (700.0, "venue", 100.0)
+
+
+def _waited(clock: "_Clock") -> VenueWeights:
+    """Two accounts of a venue whose positions endpoint waited for its window (one twice)."""
+    limit = dialect_for("okx").weight_limit
+    meters = []
+    for waits in ({"GET account/positions": (2, 1.5)}, {"GET account/positions": (1, 0.25)}):
+        meter = WeightMeter(clock=clock)
+        meter.windows = EndpointWindows({})
+        meter.windows.waited.update(waits)
+        meters.append(meter)
+    return VenueWeights(Venues({"okx/a": _Adapter(meters[0], limit), "okx/b": _Adapter(meters[1], limit)}))
+
+
+def test_requests_that_waited_for_an_endpoints_window_are_said_by_endpoint():
+    weights = _waited(_Clock())
+    assert weights.status()["okx"]["endpoint_waits"] == {"GET account/positions": {"waits": 3, "seconds": 1.75}}
+    reg = Registry()
+    weights.collect_metrics(reg)
+    text = reg.render()
+    assert 'killswitch_venue_endpoint_waits_total{endpoint="GET account/positions",venue="okx"} 3' in text, text
+    assert 'killswitch_venue_endpoint_wait_seconds_total{endpoint="GET account/positions",venue="okx"} 1.75' \
+        in text, text
+    st = RunnerStatus("live", True, 1, "sha256:x", None, None, None, venue_weight=weights.status())
+    assert weight_lines(st)[-1] == ("  REST window okx GET account/positions: 3 request(s) waited for the venue's "
+                                    "limit of the endpoint, 1.8 s in all")
 
 
 def test_metrics_report_used_and_limit_per_venue():

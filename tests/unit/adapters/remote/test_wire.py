@@ -393,3 +393,29 @@ def test_while_its_reader_is_down_an_accounts_calls_fail_at_once_and_its_stream_
     remote.took_state((off, None, None))
     link._went_down("ended")
     assert remote.stream_health() == off, "a stream that is off stays off"
+
+
+def test_an_accounts_endpoint_waits_cross_from_its_reader_with_its_weight():
+    from adapters.ccxt_exchange.budget import EndpointWindows, WeightMeter
+    from adapters.remote.reader import state
+
+    meter = WeightMeter()
+    meter.add(7)
+    meter.windows = EndpointWindows({})
+    meter.windows.waited["GET account/positions"] = (3, 1.5)
+
+    class Weighed:
+        def weight(self) -> Any:
+            return meter, None
+
+        def stream_health(self) -> None:
+            return None
+
+        def position_mode(self) -> None:
+            return None
+
+    remote = RemoteAdapter(KEY, None, {"capabilities": Capabilities()})  # type: ignore[arg-type]
+    remote.took_state(pickle.loads(pickle.dumps(state(Weighed()))))
+    counted, limit = remote.weight()
+    assert (counted.used(), limit) == (7.0, None)
+    assert counted.endpoint_waits() == {"GET account/positions": (3, 1.5)}

@@ -107,17 +107,20 @@ def okx_halt(windows: bool) -> tuple[list[float], list[str]]:
         await a.close()
 
     asyncio.run(go())
-    return reads, outcomes
+    return reads, outcomes, a.weight()[0].endpoint_waits()
 
 
 def test_a_halts_closes_read_the_positions_within_okxs_limit_of_the_endpoint():
-    reads, outcomes = okx_halt(windows=True)
+    reads, outcomes, waits = okx_halt(windows=True)
     assert len(reads) == len(SYMBOLS) and most_in_a_window(reads, WINDOW_S) <= LIMIT
     assert "RATE_LIMITED" not in outcomes and len(outcomes) == len(SYMBOLS), outcomes
+    # the closes past the window's ten waited, and the account's weight says so, by endpoint
+    waited, seconds = waits["GET account/positions"]
+    assert waited >= len(SYMBOLS) - LIMIT and seconds > 0, waits
 
 
 def test_without_the_endpoints_window_the_pacers_burst_sends_them_past_it():
-    reads, outcomes = okx_halt(windows=False)
+    reads, outcomes, _ = okx_halt(windows=False)
     assert outcomes.count("RATE_LIMITED") == len(SYMBOLS) - LIMIT, outcomes
 
 

@@ -266,6 +266,10 @@ def test_an_endpoints_window_counts_each_request_until_a_window_after_its_answer
         held.set()
         await asyncio.gather(*first, third)
         assert sent["c"] >= out + 1.0 and sent["a"] == sent["b"] == 0.0
+        # the one that waited is said, by endpoint, with how long: the others went at once
+        assert list(windows.waited) == ["GET account/positions"]
+        waits, seconds = windows.waited["GET account/positions"]
+        assert waits == 1 and seconds == pytest.approx(sent["c"])
 
     run(go())
 
