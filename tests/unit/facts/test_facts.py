@@ -110,3 +110,19 @@ def test_a_page_says_a_fact_in_the_words_ksctl_status_prints():
              "residuals": ev.Event.make(ev.CLOSE_RESIDUAL, T, vars(left), account=left.account)}
     for kind, e in pages.items():
         assert headline(types.SimpleNamespace(labels=e.labels, event=e)) == said[kind].split("\n")[0], kind
+
+
+def test_a_stream_whose_venue_refused_pairs_prices_names_them_on_its_line():
+    # the venue refused some held pairs' price subscriptions (STREAM_MARKS_REFUSED): valued from
+    # REST each snapshot; the console's line names them (they were on ksctl status alone)
+    refused = {"state": "live", "reason": "STREAM_MARKS_REFUSED", "degraded": True, "since_ms": T,
+               "unstreamed": ["A/USDT", "B/USDT", "C/USDT", "D/USDT"]}
+    [fact] = standing(status(streams={"mexc/spot": refused}))
+    assert (fact.kind, fact.severity, fact.data["unstreamed"]) == ("streams", "blind", refused["unstreamed"])
+    assert "every held pair's price streamed" in fact.ends
+    line = facts.shown("streams", [fact], lambda ms: None)
+    assert line is not None and line.line == ("polled over REST: mexc/spot (A/USDT, B/USDT, C/USDT and 1 more "
+                                              "priced from REST)")
+    assert line.title == "1 STREAM DEGRADED"
+    [plain] = standing(status(streams={"okx/a": {"state": "down", "degraded": True, "since_ms": T}}))
+    assert plain.label == "okx/a" and "price" not in plain.ends
