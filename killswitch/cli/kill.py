@@ -18,7 +18,7 @@ lifts its lock and restores its bots' keys. The same person twice is refused
 
 On a runner of no shard (no ``--shard``) the same command previews and carries out the kill on
 that runner's own accounts, and ``--release`` is one approval of its release there
-(:mod:`killswitch.runner.firm.local`).
+(:mod:`killswitch.firmlink.local`).
 
 Thin: parse, call :class:`killswitch.client.RunnerClient`, print. Exit codes: 0 sent (or an
 approval taken); 1 refused or not confirmed; 2 usage (no ``--firm``, no ``--yes`` and no

@@ -33,7 +33,7 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only
     from ..compile.graph import DecisionGraph
     from ..events import Sink
     from ..face.desk.desk import Desk
-    from ..runner.firm.ports import ShardPorts
+    from ..firmlink.ports import ShardPorts
     from ..runner.sync.tracker import StartSources
     from ..runner.tick.loop import Runner
     from ..runner.tick.parts import RunnerParts
@@ -318,13 +318,13 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, Exchan
     from ..face.readout.positions import PositionsReadout
     from ..face.readout.previews import Previews
     from ..face.readout.readout import Readout
+    from ..firmlink.local import LocalKill
     from ..overrides import scope_docs
     from ..runner.book.book import Book
     from ..runner.book.resuming import Resumptions
     from ..runner.effects.countdowns import Countdowns
     from ..runner.effects.revokes import Revokes
-    from ..runner.firm.local import LocalKill
-    from ..runner.firm.ports import FirmSlot
+    from ..runner.firm_slot import FirmSlot
     from ..runner.gate.limits_state import LimitsState
     from ..runner.lease.leadership import Leadership, Turn
     from ..runner.lease.stored import StoredLocks
@@ -501,10 +501,10 @@ def build_runner_and_desk(graph: "DecisionGraph", adapters: "Mapping[str, Exchan
 
 
 def shard_ports(parts: "RunnerParts") -> "ShardPorts":
-    """What a shard's firm parts (:mod:`killswitch.runner.firm.firm`) are handed of a runner's
+    """What a shard's firm parts (:mod:`killswitch.firmlink.firm`) are handed of a runner's
     ``parts`` (the operator's command path a directive's lock and unlock take among them): behind
-    the narrow ports of :class:`~killswitch.runner.firm.ports.ShardPorts`, never the runner itself."""
-    from ..runner.firm.ports import ShardPorts
+    the narrow ports of :class:`~killswitch.firmlink.ports.ShardPorts`, never the runner itself."""
+    from ..firmlink.ports import ShardPorts
 
     return ShardPorts(clock=parts.clock, dry_run=parts.dry_run, accounts=parts.accounts, lead=parts.lead,
                       turn=parts.turn, commands=parts.commands, closes=parts.closes, cancels=parts.executor,

@@ -40,8 +40,8 @@ from typing import Any, Callable, Optional, Sequence
 from ..compile.graph import DecisionGraph
 from ..events import DMS_FIRED, POLICY_RELOAD_FAILED, Event
 from ..face.desk.desk import Desk
+from ..firmlink.firm import FirmLink
 from ..policy.accounts_doc import Account
-from ..runner.firm.firm import FirmLink
 from ..runner.sync.tracker import StartSources
 from ..runner.tick.loop import Runner
 from ..runner.tick.parts import RunnerParts
@@ -205,7 +205,7 @@ class Daemon(PolicyReloads):
         sources = StartSources(tuple(self.opts.policies), tuple(files if bundled is None else bundled),
                                tuple(files) if bundled is not None else (), revision)
         holder = self.opts.holder or f"{socket.gethostname()}-{os.getpid()}"
-        whole = result.graph  # the firm-wide policies are taken from it (runner/firm/firm.py)
+        whole = result.graph  # the firm-wide policies are taken from it (firmlink/firm.py)
         if self._shard is not None:  # its local policies only; registered, or refused, before any adapter
             result, narrowed = self._shard.narrow(result)
             try:
@@ -274,7 +274,7 @@ class Daemon(PolicyReloads):
 
     async def _link_firm(self, runner: Runner, desk: Desk, parts: RunnerParts, whole: Optional[DecisionGraph],
                          graph: DecisionGraph, holder: str, store) -> bool:
-        """A shard's part in the firm: facts, the firm lease, directives (runner/firm/firm.py); False
+        """A shard's part in the firm: facts, the firm lease, directives (firmlink/firm.py); False
         (said, the runner and the store closed) when it is refused."""
         assert self._shard is not None
         try:

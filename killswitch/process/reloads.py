@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
 from ..compile.compiler import CompileResult
+from ..firmlink.firm import FirmLink
 from ..policy.accounts_doc import Account
-from ..runner.firm.firm import FirmLink
 from ..runner.tick.loop import GraphReload, Runner
 from ..runner.tick.parts import RunnerParts
 from ..sources import MAX_FILE_BYTES, compile_read, read_sources

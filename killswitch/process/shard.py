@@ -13,13 +13,13 @@ What it owns:
   at every reload;
 * :func:`register` — the shard's registration in the firm's schema (``ks_firm.shard``): the same
   account set goes on, another one while a runner of the shard leads is ``SHARD_MISMATCH``;
-* :func:`firm_link` — the shard's part in the firm (:mod:`killswitch.runner.firm.firm`, and its board
-  for every shard's console, :mod:`killswitch.runner.firm.board`), refused at
+* :func:`firm_link` — the shard's part in the firm (:mod:`killswitch.firmlink.firm`, and its board
+  for every shard's console, :mod:`killswitch.firmlink.board`), refused at
   start with ``FIRM_POLICY_REFUSED`` when a firm-wide policy reads or does what facts cannot serve,
   ``FIRM_INTERVAL_TOO_SHORT`` when its interval is under the firm's floor (KS244).
 
 Must not: start anything, or evaluate a firm-wide policy (that is the holder of the firm lease's,
-over the facts the shards publish: :mod:`killswitch.runner.firm.firm`).
+over the facts the shards publish: :mod:`killswitch.firmlink.firm`).
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ from ..policy.accounts_doc import Account
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from ..compile.graph import DecisionGraph
-    from ..runner.firm.board import BoardLink
-    from ..runner.firm.firm import FirmLink
+    from ..firmlink.board import BoardLink
+    from ..firmlink.firm import FirmLink
     from ..runner.tick.parts import RunnerParts
 
 SHARD_REQUIRED = "SHARD_REQUIRED"
@@ -157,16 +157,16 @@ def firm_link(parts: "RunnerParts", start: ShardStart, whole: Optional["Decision
               holder: str, ttl_ms: int, echo: Callable[[str], None], err: Callable[[str], None],
               console: Optional[str] = None, *, wake: Callable[[], None] = lambda: None,
               wake_now: Callable[[], None] = lambda: None) -> tuple["FirmLink", "BoardLink"]:
-    """The shard's :class:`~killswitch.runner.firm.firm.FirmLink` on the firm's store, its firm-wide
+    """The shard's :class:`~killswitch.firmlink.firm.FirmLink` on the firm's store, its firm-wide
     policies taken from ``whole`` (the graph before the shard's narrowing); a firm-wide policy
     the facts cannot serve is :class:`ShardRefused` (``FIRM_POLICY_REFUSED``, as KS243 says), one
     whose interval no shard can publish for too (``FIRM_INTERVAL_TOO_SHORT``, as KS244 says).
-    Made beside it, its board (:class:`~killswitch.runner.firm.board.BoardLink`: published after
+    Made beside it, its board (:class:`~killswitch.firmlink.board.BoardLink`: published after
     each tick, every shard's read for its console; ``console``: this runner's own console URL,
-    ``--external-url``); the caller puts both in the parts' :class:`~killswitch.runner.firm.ports.FirmSlot`.
+    ``--external-url``); the caller puts both in the parts' :class:`~killswitch.runner.firm_slot.FirmSlot`.
     ``wake``: the next tick soon (a shard stopped); ``wake_now``: at once (a firm close)."""
-    from ..runner.firm.board import BoardLink
-    from ..runner.firm.firm import FirmLink
+    from ..firmlink.board import BoardLink
+    from ..firmlink.firm import FirmLink
     from ..state.firm import open_firm
     from .bootstrap import shard_ports
 

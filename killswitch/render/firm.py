@@ -1,4 +1,4 @@
-"""``ksctl status --firm`` as text: the firm document of ``GET /v1/firm`` (runner/firm/firm.py).
+"""``ksctl status --firm`` as text: the firm document of ``GET /v1/firm`` (firmlink/firm.py).
 
 One line per shard (leader, standbys, accounts, armed, the lag of its facts, and NOT PUBLISHING
 with why when the firm lease holder could not read it), the firm lease holder, then one line per

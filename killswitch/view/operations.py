@@ -158,10 +158,10 @@ OPERATIONS: tuple[Operation, ...] = (
         doc="The runner's status, its dead man's switch summarised (``?dms=all``: every source)."),
     _op("firm_status", "GET", "/v1/firm", (READER,), answer=READ, client="firm",
         doc="A shard runner's view of the firm: shards, leaders, standbys, facts' lag, the firm lease "
-            "holder, the firm-wide policies' stages and blind accounts (runner/firm/firm.py)."),
+            "holder, the firm-wide policies' stages and blind accounts (firmlink/firm.py)."),
     _op("firm_shards", "GET", "/v1/firm/shards", (READER,),
         doc="Every shard as the firm's tables say (heard or not and why, its leader, open incidents, "
-            "lock, console URL) and the firm-wide breaker (runner/firm/board.py)."),
+            "lock, console URL) and the firm-wide breaker (firmlink/board.py)."),
     _op("firm_kill_status", "GET", "/v1/firm/kill", (READER,),
         doc="The newest firm-wide kill's progress per shard and account (face/api/firm_kill.py)."),
     _op("close_progress", "GET", "/v1/close/{id:.+}", (READER,), by="closes.progress",
@@ -245,7 +245,7 @@ A lock a policy's stage holds is not lifted: a manual-reset stage needs ksctl re
         doc="What each shard will lock, cancel and revoke, the shards not heard, and the ``preview_id`` "
             "the kill carries."),
     # written to the firm's tables (fenced) without the runner's state, then carried out here in the
-    # turn it takes itself (runner/firm/apply.py)
+    # turn it takes itself (firmlink/apply.py)
     _op("firm_kill", "POST", "/v1/firm/kill", OPERATOR, TIGHTENS, _REASON, Arg("preview_id", keyword=True),
         caller="actor", answer=FIRM, preview="firm_kill_preview", returns=ChangeResult, own_turn=True,
         doc="The firm-wide kill, as previewed."),

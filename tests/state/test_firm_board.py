@@ -1,4 +1,4 @@
-"""The firm board in PostgreSQL (killswitch/state/firm_board.py, killswitch/runner/firm/board.py):
+"""The firm board in PostgreSQL (killswitch/state/firm_board.py, killswitch/firmlink/board.py):
 a shard's board is written only under its shard's current token (a leader since replaced, or a
 foreign token, writes nothing), read back whole, each shard's newest facts by token in one
 aggregate; a runner's board carries its book's open stages, acknowledgements and lock; and the
@@ -13,7 +13,7 @@ import psycopg
 import pytest
 
 from killswitch.firm.board import SHARD_LEADER_CHANGED, SHARD_LIVE, Board
-from killswitch.runner.firm.board import FIRM_STATE_UNREACHABLE, BoardLink, board_of
+from killswitch.firmlink.board import FIRM_STATE_UNREACHABLE, BoardLink, board_of
 from killswitch.state import open_store
 from killswitch.state.firm import open_firm, shard_schema
 

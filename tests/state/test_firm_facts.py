@@ -15,9 +15,9 @@ import pytest
 from killswitch.compile.shards import accounts_digest
 from killswitch.firm.directives import LOCK, Directive
 from killswitch.firm.facts import Fact
+from killswitch.firmlink.firm import FirmLink
 from killswitch.policy.accounts_doc import Account
 from killswitch.process.shard import ShardStart
-from killswitch.runner.firm.firm import FirmLink
 from killswitch.state import open_store
 from killswitch.state.firm import open_firm, shard_schema
 from killswitch.state.firm_tables import NOTIFY_CHANNEL

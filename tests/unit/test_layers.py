@@ -84,6 +84,9 @@ PLANTED = {
                       "from typing import TYPE_CHECKING\n"
                       "if TYPE_CHECKING:\n    from killswitch.face.readout import readout\n",
                       "killswitch.runner.operator.zz_readout -> killswitch.face.readout.readout"),
+    # (the tick naming the firm link: a runner's link to the firm plugs in from above, into its slot)
+    "firmlink-above": ("killswitch/runner/tick/zz_firm.py", "from killswitch.firmlink import firm\n",
+                       "killswitch.runner.tick.zz_firm -> killswitch.firmlink.firm"),
     # (the values the operations answer opening a file: the client reads them without I/O)
     "view-pure": ("killswitch/view/zz_io.py", "import sqlite3\n", "killswitch.view.zz_io -> sqlite3"),
     # (in adapters: the imports planted in killswitch above make circles of their own there)

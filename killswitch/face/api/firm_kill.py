@@ -1,9 +1,9 @@
-"""The API's firm-wide kill (:mod:`killswitch.runner.firm.kill` does it; the operations' table
+"""The API's firm-wide kill (:mod:`killswitch.firmlink.kill` does it; the operations' table
 lists the routes, :mod:`killswitch.view.operations`; their bodies and answers are
 docs/openapi.yaml's).
 
 On a runner of no shard the same routes preview, carry out and release the kill on its own
-accounts (:mod:`killswitch.runner.firm.local`); ``GET /v1/firm/kill`` is ``FIRM_NOT_SHARDED`` there.
+accounts (:mod:`killswitch.firmlink.local`); ``GET /v1/firm/kill`` is ``FIRM_NOT_SHARDED`` there.
 
 Refusals: 400 ``BAD_REQUEST``, 503 ``NOT_LEADER`` and ``STATE_UNREACHABLE`` (the firm's tables did
 not answer in time: the store, not the runner), 409 otherwise (``PREVIEW_REQUIRED``,

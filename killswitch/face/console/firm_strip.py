@@ -1,5 +1,5 @@
 """The firm strip: the first thing a shard's console shows — every shard of the firm and the
-firm-wide breaker, from ``GET /v1/firm/shards`` (:mod:`killswitch.runner.firm.board`).
+firm-wide breaker, from ``GET /v1/firm/shards`` (:mod:`killswitch.firmlink.board`).
 
 An on-call engineer in an incident on a sharded firm reads one page, not one console per shard:
 one row per shard — its leader, heard or **NOT HEARD** (and why: its board or facts older than the

@@ -9,8 +9,8 @@ pre-trade gate (:mod:`killswitch.runner.watch.pretrade`), the commands
 :mod:`~killswitch.runner.operator.accepts`, :mod:`~killswitch.runner.operator.revoke_commands`,
 :mod:`killswitch.runner.silence.silences`), the heartbeats (:mod:`killswitch.runner.effects.countdowns`),
 the turn its calls are carried in (:mod:`killswitch.runner.lease.turn`) and, on a shard, the firm
-link its firm-wide commands are routed through (:class:`~killswitch.runner.firm.ports.FirmRoutes`)
-and the firm board, both read from the :class:`~killswitch.runner.firm.ports.FirmSlot` it is
+link its firm-wide commands are routed through (:class:`~killswitch.runner.firm_slot.FirmRoutes`)
+and the firm board, both read from the :class:`~killswitch.runner.firm_slot.FirmSlot` it is
 handed. Each view call is one delegation to the part that owns it, plus the log line of an
 operator's change (:mod:`.oplog`) and, for a reset, the silences of the incident it ends: a call
 whose entry in the operations' table (:mod:`killswitch.view.operations`) names that part (``by``)
@@ -36,9 +36,9 @@ import inspect
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
+from ...firmlink.local import LocalKill
 from ...runner.effects.countdowns import Countdowns
-from ...runner.firm.local import LocalKill
-from ...runner.firm.ports import FirmSlot
+from ...runner.firm_slot import FirmSlot
 from ...runner.gate.request import Decision
 from ...runner.lease.leadership import Leadership
 from ...runner.lease.turn import Turn
@@ -93,14 +93,14 @@ class Desk(RequestAudits, FirmKillDesk):
         self.silencing, self.operator_revokes, self.position_readout = silencing, operator_revokes, positions
         self.countdowns, self.charts, self.turn, self.lead = countdowns, charts, turn, lead
         self.store, self.io, self.clock = store, io, clock
-        # a shard's FirmLink (runner/firm/firm.py): firm-wide commands become directives
+        # a shard's FirmLink (firmlink/firm.py): firm-wide commands become directives
         self._firm = firm if firm is not None else FirmSlot()
         self._local_kill = local_kill  # the firm-wide kill while the slot stays empty (no shard)
         self.sync, self.holder = sync, holder  # the policy sync, and the name its drift verdict is kept under
 
     @property
     def firm_board(self) -> Any:
-        """The shard's :class:`~killswitch.runner.firm.board.BoardLink` (None: not a shard's runner)."""
+        """The shard's :class:`~killswitch.firmlink.board.BoardLink` (None: not a shard's runner)."""
         return self._firm.board
 
     async def firm_shards(self) -> dict:

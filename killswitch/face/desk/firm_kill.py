@@ -1,9 +1,9 @@
 """The desk's firm-wide kill: its preview, the kill, its release and its progress, as the API
-calls them (``/v1/preview/firm-kill``, ``/v1/firm/kill``; :mod:`killswitch.runner.firm.kill` does
+calls them (``/v1/preview/firm-kill``, ``/v1/firm/kill``; :mod:`killswitch.firmlink.kill` does
 them).
 
 What it owns: handing them, on a runner that is no shard's, to its own kill
-(:class:`~killswitch.runner.firm.local.LocalKill`: the same kill on this runner's accounts; its progress stays
+(:class:`~killswitch.firmlink.local.LocalKill`: the same kill on this runner's accounts; its progress stays
 ``FIRM_NOT_SHARDED``, read in ``ksctl status``), and saying,
 when the firm's tables in PostgreSQL do not answer in time (a paused or unreachable database),
 that the store did not answer — ``STATE_UNREACHABLE`` within a client's time-out, never left to
@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from ...runner.firm.kill import LOCAL_HALT, FirmTablesSilent, firm_wait
-from ...runner.firm.local import LocalKill
-from ...runner.firm.ports import FirmRoutes, FirmSlot
+from ...firmlink.kill import LOCAL_HALT, FirmTablesSilent, firm_wait
+from ...firmlink.local import LocalKill
+from ...runner.firm_slot import FirmRoutes, FirmSlot
 from ...view import ChangeResult
 
 

@@ -19,7 +19,7 @@ from ..book.rejections import CloseRejections
 from ..book.resuming import Resumptions
 from ..effects.countdowns import Countdowns
 from ..effects.revokes import Revokes
-from ..firm.ports import FirmSlot
+from ..firm_slot import FirmSlot
 from ..lease.leadership import Leadership, Turn
 from ..lease.stored import StoredLocks
 from ..operator.closes import ManualCloses

@@ -203,7 +203,7 @@ def test_a_runner_without_shards_says_so_and_an_unreadable_firm_is_a_503_not_an_
     import aiohttp
 
     from killswitch.face.api.api import make_app, start_api, stop_api
-    from killswitch.runner.firm.board import BoardLink
+    from killswitch.firmlink.board import BoardLink
     from tests.integration.runner.rig import parts_of, setup
     from tests.state.test_firm_board import _Unreachable
 

@@ -24,9 +24,9 @@ from killswitch.compile.shards import (
     split,
 )
 from killswitch.firm.directives import CLOSE_ALL, Directive
+from killswitch.firmlink.apply import DirectiveApplier
 from killswitch.policy.accounts_doc import Accounts
 from killswitch.process.bootstrap import shard_ports
-from killswitch.runner.firm.apply import DirectiveApplier
 from killswitch.runner.tick.wakes import interval_wait_s
 
 from .test_firm import ACCOUNTS, DRAWDOWN, FIRM, FakeFirm, _compile
@@ -120,8 +120,8 @@ def test_a_local_policy_under_the_floor_is_no_firm_policy_and_is_not_refused():
 
 def _link(graph):
     """A shard's firm link (desk-a of the accounts document), its store never called here."""
+    from killswitch.firmlink.firm import FirmLink
     from killswitch.process.shard import shard_start
-    from killswitch.runner.firm.firm import FirmLink
 
     res = _compile_text(ACCOUNTS)
     spec = next(d.model for d in res.docs if isinstance(d.model, Accounts)).spec
@@ -219,7 +219,7 @@ def test_a_shard_with_no_local_policy_plans_the_firms_close_of_its_account_under
 
 
 def test_a_leaders_facts_later_than_the_firm_reads_them_for_are_said_once_a_run_and_counted():
-    from killswitch.runner.firm.publish import FactsPublisher
+    from killswitch.firmlink.publish import FactsPublisher
 
     class Store:
         def publish_facts(self, schema, fence, facts):

@@ -1,4 +1,4 @@
-"""A firm-wide stage transition owed its effects (killswitch/runner/firm/entries.py): the firm
+"""A firm-wide stage transition owed its effects (killswitch/firmlink/entries.py): the firm
 lease holder (a real FirmLink on a real firm store in PostgreSQL, its shard runner's sinks a fake that
 records what it is told) writes exactly one ``stage_transition`` row in the firm's audit chain;
 a holder that stops between its commit and the row or the event leaves the transition owed in
@@ -15,9 +15,9 @@ import pytest
 
 from killswitch.events import STAGE_TRANSITION
 from killswitch.firm.facts import Fact
+from killswitch.firmlink.firm import FirmLink
 from killswitch.policy.accounts_doc import Accounts
 from killswitch.process.shard import shard_start
-from killswitch.runner.firm.firm import FirmLink
 from killswitch.state import open_store
 from killswitch.state.firm import open_firm, shard_schema
 

@@ -28,10 +28,10 @@ from killswitch.firm.directives import (
     targets,
 )
 from killswitch.firm.facts import SHARD_NOT_PUBLISHING, Fact, ShardLease, facts_of, firm_snapshots, stale_after_ms
+from killswitch.firmlink.apply import DirectiveApplier
 from killswitch.policy.accounts_doc import Accounts
 from killswitch.policy.load import load_text
 from killswitch.process.bootstrap import shard_ports
-from killswitch.runner.firm.apply import DirectiveApplier
 from killswitch.snapshot import FetchStatus, Position, Snapshot
 
 T0 = 1_772_456_400_000

@@ -16,10 +16,10 @@ from types import SimpleNamespace
 
 from killswitch.firm.directives import KILL, KILL_RELEASE, Directive, locks_in_force
 from killswitch.firm.kill import KILL_HOLD, KillReport, kill_preview, kill_progress
+from killswitch.firmlink.apply import DirectiveApplier
 from killswitch.policy.accounts_doc import Account
 from killswitch.process.bootstrap import shard_ports
 from killswitch.render.firm_kill import preview_text, progress_text
-from killswitch.runner.firm.apply import DirectiveApplier
 from tests.unit.firm.test_firm import T0, FakeFirm
 
 OTHER = "binanceusdm/b1"
@@ -217,7 +217,7 @@ class RoutedFirm(KillFirm):
 
 
 def test_an_unlock_of_global_during_a_firm_kill_is_refused_up_front_naming_the_release(tmp_path):
-    from killswitch.runner.firm.firm import FirmLink
+    from killswitch.firmlink.firm import FirmLink
     from tests.unit.runner.operator.test_operator import audit_kinds, make
 
     w = make(tmp_path)

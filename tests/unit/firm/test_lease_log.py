@@ -8,9 +8,9 @@ import asyncio
 import logging
 from types import SimpleNamespace
 
+from killswitch.firmlink.firm import FirmLink
 from killswitch.policy.accounts_doc import Accounts
 from killswitch.process.shard import shard_start
-from killswitch.runner.firm.firm import FirmLink
 
 from .test_firm import T0, _compile, _firm
 

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 
 from killswitch.firm.notices import DIRECTIVE, STOPPED, UNKNOWN, Notice, read_notice, shard_stopped
-from killswitch.runner.firm.firm import FirmLink
+from killswitch.firmlink.firm import FirmLink
 
 
 def test_a_directive_id_is_read_as_a_directive():

@@ -12,9 +12,9 @@ from killswitch.engine.evaluate import evaluate
 from killswitch.firm.board import firm_view
 from killswitch.firm.directives import RESET, UNLOCK, Directive
 from killswitch.firm.facts import firm_snapshots
+from killswitch.firmlink.firm import FirmLink
 from killswitch.policy.accounts_doc import Accounts
 from killswitch.process.shard import shard_start
-from killswitch.runner.firm.firm import FirmLink
 
 from .test_firm import LEASES, T0, FakeFirm, _all_facts, _compile, _firm
 

@@ -1,4 +1,4 @@
-"""The firm parts behind ports (killswitch/runner/firm/ports.py): a firm directive's lock and
+"""The firm parts behind ports (killswitch/firmlink/ports.py): a firm directive's lock and
 unlock take the operator's command path — audited first, then applied to the lock book, saved and
 the lock file rewritten; a standby or a deposed leader changes nothing — the directive applier
 is built from the parts it uses, no runner; no module of killswitch reaches into another
@@ -18,7 +18,7 @@ from types import SimpleNamespace
 import pytest
 
 from killswitch.firm.directives import LOCK, UNLOCK, Directive
-from killswitch.runner.firm.apply import DirectiveApplier
+from killswitch.firmlink.apply import DirectiveApplier
 from killswitch.runner.tick.loop import Runner
 from tests.unit.firm.test_firm import FakeFirm
 from tests.unit.runner.operator.test_operator import ACCOUNT, audit_kinds, make, run, start, ticks
@@ -122,7 +122,7 @@ def test_no_module_calls_a_private_name_of_another_modules_object():
     bad = [line for f in sorted(ROOT.rglob("*.py"))
            for line in _private_reaches(f.read_text(), str(f.relative_to(ROOT.parent)))]
     assert not bad, ("a part reaches into another's private name (give it a public method, or hand it a port: "
-                     "runner/collaborators.py, runner/firm/ports.py):\n" + "\n".join(bad))
+                     "runner/collaborators.py, firmlink/ports.py):\n" + "\n".join(bad))
 
 
 def test_the_private_reach_check_finds_a_reach_and_leaves_a_modules_own_names():
@@ -192,7 +192,7 @@ def _wired_after(src: str, name: str) -> list[str]:
 def test_the_composition_root_builds_every_part_with_its_collaborators():
     found = [w for f in sorted((ROOT / "process").glob("*.py")) for w in _wired_after(f.read_text(), f.name)]
     assert found == [], ("a part is wired after it was built (hand its constructor the collaborator, or a "
-                         f"holder made up front, as runner/firm/ports.py's FirmSlot): {found}")
+                         f"holder made up front, as runner/firm_slot.py's FirmSlot): {found}")
 
 
 def test_the_wiring_check_finds_an_attribute_set_from_outside():

@@ -11,7 +11,7 @@ facts (:mod:`.firm`):
   (a refusal is counted); a standby publishes nothing. A board that cannot be written is said once
   a run (``FIRM_BOARD_UNWRITTEN``) and again when it is written;
 * the desk's view of it: ``firm_board``, the shard's link, and ``firm_shards``, what the API
-  calls (:class:`~killswitch.face.desk.desk.Desk`, through its :class:`~.ports.FirmSlot`);
+  calls (:class:`~killswitch.face.desk.desk.Desk`, through its :class:`~killswitch.runner.firm_slot.FirmSlot`);
 * :meth:`BoardLink.read` — every shard and the firm-wide breaker as the firm's tables say now
   (:func:`killswitch.firm.board.firm_board`), on a connection of its own so that a console's
   refresh never waits behind the tick's writes nor they behind it; ``FIRM_STATE_UNREACHABLE``
@@ -29,12 +29,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Callable, Optional
 
-from ...compile.graph import DecisionGraph
-from ...engine.stages import decision_id
-from ...firm.board import INCIDENTS_SHOWN, Board, FirmInputs, firm_board, ordered
-from ...firm.facts import stale_after_ms
-from ...state.store import StoreError
-from ..book.view import BookView
+from ..compile.graph import DecisionGraph
+from ..engine.stages import decision_id
+from ..firm.board import INCIDENTS_SHOWN, Board, FirmInputs, firm_board, ordered
+from ..firm.facts import stale_after_ms
+from ..runner.book.view import BookView
+from ..state.store import StoreError
 
 FIRM_STATE_UNREACHABLE = "FIRM_STATE_UNREACHABLE"
 FIRM_BOARD_UNWRITTEN = "FIRM_BOARD_UNWRITTEN"
@@ -81,7 +81,7 @@ class BoardLink:
     def __init__(self, clock: Callable[[], int], book: BookView, lead: Any, pace_s: Callable[[], float], firm: Any,
                  start: Any, firm_graph: Callable[[], DecisionGraph], ttl_ms: int, console: Optional[str],
                  err: Callable[[str], None], sync: Optional[Callable[[], dict]] = None):
-        from ...state.firm import shard_schema
+        from ..state.firm import shard_schema
 
         # the runner's parts it reads: its clock, its book, its role (the holder) and its pace
         self.clock, self.book, self.lead, self.pace_s = clock, book, lead, pace_s

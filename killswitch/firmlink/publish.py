@@ -18,8 +18,8 @@ import asyncio
 import time
 from typing import Any, Callable, Optional
 
-from ...compile.graph import DecisionGraph
-from ...firm.facts import facts_of, stale_after_ms
+from ..compile.graph import DecisionGraph
+from ..firm.facts import facts_of, stale_after_ms
 from .ports import ShardBook
 
 

@@ -34,7 +34,7 @@ import logging
 import threading
 from typing import Any, Callable, Optional
 
-from ...firm.directives import (
+from ..firm.directives import (
     CANCEL_ORDERS,
     CLOSE_ALL,
     FIRM_HOLD_PREFIX,
@@ -49,9 +49,9 @@ from ...firm.directives import (
     locks_in_force,
     targets,
 )
-from ...orders import CancelIntent
-from ...state.store import FencedError, StoreError
-from ...view import ChangeResult
+from ..orders import CancelIntent
+from ..state.store import FencedError, StoreError
+from ..view import ChangeResult
 from .kill import KillApplier
 from .ports import ShardPorts
 
@@ -143,7 +143,7 @@ class DirectiveApplier:
         # a venue's cancel an account), a lock of the scope
         spots = [k for k in d.accounts if k in self.mine] if d.kind in PER_ACCOUNT else targets(d, self.mine)
         outcomes = []
-        if d.kind in (KILL, KILL_RELEASE):  # every account of the shard at once (runner/firm/kill.py)
+        if d.kind in (KILL, KILL_RELEASE):  # every account of the shard at once (firmlink/kill.py)
             outcomes.append(await (self.kills.kill if d.kind == KILL else self.kills.release)(d, fence, self.mine))
             spots = []
         for scope in spots:  # (in the turn apply_new holds)

@@ -20,11 +20,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Optional
 
-from ...firm.directives import FIRM_HOLD_PREFIX, RESET, UNLOCK, Directive
-from ...state.store import StoreError
-from ...view import ResetResult
-from ...view.relatch import relatch_unconfirmed, still_firing
-from ...view.triggers import trigger_statuses
+from ..firm.directives import FIRM_HOLD_PREFIX, RESET, UNLOCK, Directive
+from ..state.store import StoreError
+from ..view import ResetResult
+from ..view.relatch import relatch_unconfirmed, still_firing
+from ..view.triggers import trigger_statuses
 
 
 def relatch_of(graph: Any, state: Any, ev: Any) -> dict[tuple[str, str], tuple[str, ...]]:
@@ -67,8 +67,8 @@ async def route_reset(link: Any, policy: str, scope: str, approver: str, reason:
 async def take_resets(link: Any, now: int) -> list[Directive]:
     """The holder's: apply the reset approvals written since the last taken up to the firm's
     stages (``link.resets_after`` moves on); the unlock directives of those that released one."""
-    from ...engine.stages import approve_reset
-    from ...firm.directives import scope_accounts
+    from ..engine.stages import approve_reset
+    from ..firm.directives import scope_accounts
 
     out: list[Directive] = []
     assert link.state is not None

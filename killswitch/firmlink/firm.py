@@ -50,19 +50,19 @@ import asyncio
 from dataclasses import replace
 from typing import Any, Callable, Optional
 
-from ...compile.graph import DecisionGraph, PolicyNode
-from ...compile.shards import FIRM_INTERVAL_TOO_SHORT, firm_interval_refusals, firm_refusals, local_graph, split
-from ...engine.evaluate import evaluate
-from ...engine.state import State
-from ...firm.board import firm_view
-from ...firm.directives import CLOSE_ALL, LOCK, UNLOCK, Directive, directives_of, firm_scope
-from ...firm.facts import Reading, firm_snapshots, stale_after_ms
-from ...firm.notices import DIRECTIVE, STOPPED, read_notice, shard_stopped
-from ...metrics import Registry
-from ...state.firm_tables import NOTIFY_CHANNEL
-from ...state.store import FencedError, StoreError
-from ...view import ChangeResult, ResetResult
-from ..sinks.coverage import BlindReports
+from ..compile.graph import DecisionGraph, PolicyNode
+from ..compile.shards import FIRM_INTERVAL_TOO_SHORT, firm_interval_refusals, firm_refusals, local_graph, split
+from ..engine.evaluate import evaluate
+from ..engine.state import State
+from ..firm.board import firm_view
+from ..firm.directives import CLOSE_ALL, LOCK, UNLOCK, Directive, directives_of, firm_scope
+from ..firm.facts import Reading, firm_snapshots, stale_after_ms
+from ..firm.notices import DIRECTIVE, STOPPED, read_notice, shard_stopped
+from ..metrics import Registry
+from ..runner.sinks.coverage import BlindReports
+from ..state.firm_tables import NOTIFY_CHANNEL
+from ..state.store import FencedError, StoreError
+from ..view import ChangeResult, ResetResult
 from .apply import DirectiveApplier, Listener
 from .entries import FirmOutbox
 from .kill import kill_preview, kill_status, release_kill, send_kill, unlock_under_kill
@@ -81,7 +81,7 @@ class FirmLink:
     def __init__(self, ports: ShardPorts, firm: Any, start: Any, url: str, holder: str, ttl_ms: int,
                  echo: Callable[[str], None], err: Callable[[str], None], *,
                  wake: Callable[[], None] = lambda: None, wake_now: Callable[[], None] = lambda: None):
-        from ...state.firm import shard_schema
+        from ..state.firm import shard_schema
 
         self.ports, self.firm, self.start, self.url = ports, firm, start, url
         self.holder, self.ttl_ms, self.echo, self.err = holder, ttl_ms, echo, err
@@ -146,7 +146,7 @@ class FirmLink:
     def _spans_now(self, d: Directive) -> list[str]:
         """The accounts lock ``d``'s scope spans under this configuration (a firm policy's scope
         as its selector selects them now; an operator's firm-wide scope)."""
-        from ...firm.directives import scope_accounts
+        from ..firm.directives import scope_accounts
 
         if d.payload.get("source") == "policy":
             node = next((p for p in self.graph.policies if p.name == d.payload.get("policy")), None)
@@ -315,7 +315,7 @@ class FirmLink:
             return killed  # refused up front: every shard would refuse it in its own log
         return await self.applier.send(kind, scope, spans, payload, actor)
 
-    # --- the firm-wide kill (runner/firm/kill.py) ---------------------------------------------------
+    # --- the firm-wide kill (firmlink/kill.py) ---------------------------------------------------
 
     async def kill_preview(self, board: dict) -> dict:
         return await kill_preview(self, board)

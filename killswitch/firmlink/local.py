@@ -34,8 +34,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Optional
 
-from ...figures import as_read
-from ...firm.kill import (
+from ..figures import as_read
+from ..firm.kill import (
     APPROVALS_NEEDED,
     DUPLICATE_APPROVER,
     KILL_HOLD,
@@ -44,9 +44,9 @@ from ...firm.kill import (
     kill_preview_id,
     preview_refused,
 )
-from ...holds import KILL_RELEASE
-from ...state.store import FencedError
-from ...view import ChangeResult
+from ..holds import KILL_RELEASE
+from ..state.store import FencedError
+from ..view import ChangeResult
 from .kill import account_reports, cancel_entries, restore_keys, revoke_keys
 from .ports import ShardPorts
 

@@ -1,18 +1,17 @@
 """What a shard's firm parts are handed of the shard's runner: its parts behind narrow ports.
 
-What it owns: :class:`ShardPorts`, the collaborators the firm link (:mod:`.firm`), the
-directive applier (:mod:`.apply`) and the facts publisher (:mod:`.publish`) use, each
-named by the small interface it offers — the lead (:class:`~..collaborators.Leads`), the operator
-turn (:class:`Turns`), the command path a firm directive's lock and unlock take, the one an
-operator's takes (:class:`FirmCommands`: audited first, then applied and saved), the manual
-close (:class:`Closes`), the executor's cancels (:class:`Cancels`), the operator's revoke
+What it owns: :class:`ShardPorts`, the collaborators the firm link (:mod:`.firm`), the directive
+applier (:mod:`.apply`) and the facts publisher (:mod:`.publish`) use, each named by the small
+interface it offers — the lead (:class:`~killswitch.runner.collaborators.Leads`), the operator turn
+(:class:`Turns`), the command path a firm directive's lock and unlock take, the one an operator's
+takes (:class:`FirmCommands`: audited first, then applied and saved), the manual close
+(:class:`Closes`), the executor's cancels (:class:`Cancels`), the operator's revoke
 (:class:`KillRevokes`, a firm-wide kill's), the sinks
-(:class:`~..collaborators.Tells`) and what the firm reads and sets of the book
+(:class:`~killswitch.runner.collaborators.Tells`) and what the firm reads and sets of the book
 (:class:`ShardBook`). The bootstrap builds one from a runner's parts
-(:func:`killswitch.process.bootstrap.shard_ports`); a test builds one from the parts it needs.
-:class:`FirmRoutes` is what the runner asks of the firm link: an operator's firm-wide command
-made a directive, ``GET /v1/firm``, the firm-wide policies' intervals and closes; :class:`FirmSlot`
-is where the parts built before the link (the desk, the readout's pace, the manual closes) find it.
+(:func:`killswitch.process.bootstrap.shard_ports`); a test builds one from the parts it needs. What
+the runner asks of the firm link in turn, and the slot its parts find the link in, are the runner's
+own (:mod:`killswitch.runner.firm_slot`).
 
 Must not: hold state or logic, or hand out the runner itself.
 """
@@ -21,17 +20,17 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Protocol
+from typing import TYPE_CHECKING, Callable, Mapping, Optional, Protocol
 
-from ..collaborators import Leads, Tells
+from ..runner.collaborators import Leads, Tells
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
-    from ...compile.graph import DecisionGraph
-    from ...orders import CancelIntent
-    from ...snapshot import Snapshot
-    from ...view import ActionPreview, ChangeResult, CloseResult, ResetResult
-    from ..lock.lock import LockBook
-    from ..venue.execution import ExecutionReport
+    from ..compile.graph import DecisionGraph
+    from ..orders import CancelIntent
+    from ..runner.lock.lock import LockBook
+    from ..runner.venue.execution import ExecutionReport
+    from ..snapshot import Snapshot
+    from ..view import ActionPreview, ChangeResult, CloseResult
 
 
 class Turns(Protocol):
@@ -40,7 +39,7 @@ class Turns(Protocol):
 
 
 class FirmCommands(Protocol):
-    """The operator's command path (:class:`~..operator.commands.OperatorCommands`): what a directive's
+    """The operator's command path (:class:`~killswitch.runner.operator.commands.OperatorCommands`): what a directive's
     lock and unlock go through on this shard."""
 
     async def lock_scope(self, scope: str, mode: str, reason: str, ttl_s: Optional[float] = None, *,
@@ -71,7 +70,7 @@ class Cancels(Protocol):
 
 
 class KillRevokes(Protocol):
-    """The operator's revoke and restore (:class:`~..operator.revoke_commands.OperatorRevokes`):
+    """The operator's revoke and restore (:class:`~killswitch.runner.operator.revoke_commands.OperatorRevokes`):
     what a firm-wide kill revokes its accounts' bots' keys through, and its release restores."""
 
     def preview(self, scope: str) -> "ActionPreview": ...
@@ -104,52 +103,6 @@ class ShardBook(Protocol):
     @property
     def lock_book(self) -> "LockBook":
         """The holds in force (a runner of no shard reads its kill's there: :mod:`.local`)."""
-
-
-class FirmRoutes(Protocol):
-    """What the runner asks of a shard's firm link (:class:`~.firm.FirmLink`)."""
-
-    async def route(self, kind: str, scope: str, payload: dict, actor: Optional[str]) -> Optional["ChangeResult"]: ...
-
-    async def route_reset(self, policy: str, scope: str, approver: str, reason: str,
-                          confirm_relatch: bool = False) -> Optional["ResetResult"]: ...
-
-    async def status(self) -> dict: ...
-
-    async def kill_preview(self, board: dict) -> dict: ...
-
-    async def kill(self, reason: str, preview_id: Optional[str], actor: Optional[str], board: dict
-                   ) -> "ChangeResult": ...
-
-    async def kill_release(self, approver: str, reason: str) -> "ChangeResult": ...
-
-    async def kill_status(self, board: dict) -> dict: ...
-
-    def intervals(self) -> tuple[float, ...]: ...
-
-    def close_nodes(self) -> tuple[Any, ...]: ...
-
-
-class FirmSlot:
-    """A shard's firm link and its board, for the parts built before them: the link is made
-    from the runner's parts once the shard is registered, so the composition root hands those
-    parts this slot, made empty up front, and puts the link in once (:meth:`fill`). Empty on a
-    runner that is no shard's: no firm-wide interval, no firm close, no firm route."""
-
-    def __init__(self) -> None:
-        self.link: Optional[FirmRoutes] = None
-        self.board: Any = None  # the shard's BoardLink (runner/firm/board.py)
-
-    def fill(self, link: Optional[FirmRoutes], board: Any) -> None:
-        self.link, self.board = link, board
-
-    def intervals(self) -> tuple[float, ...]:
-        """The firm-wide policies' intervals (a shard ticks at their shortest too)."""
-        return self.link.intervals() if self.link is not None else ()
-
-    def close_nodes(self) -> tuple[Any, ...]:
-        """The firm-wide policies at account level, which a manual close may name."""
-        return self.link.close_nodes() if self.link is not None else ()
 
 
 @dataclass(frozen=True)

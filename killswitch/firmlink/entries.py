@@ -1,14 +1,15 @@
 """Firm-wide stage transitions owed their effects: audited once in the firm's chain, paged and
 rendered at least once, whatever the crash of the firm lease holder.
 
-What it owns: :class:`FirmOutbox`, the firm's counterpart of :class:`~..sinks.entries.EntryOutbox`. A
-firm transition is owed in the firm state document itself (``"owed"``, beside ``"engine"`` and
-``"resets_after"``), committed in the transaction that records the firm stage change
-(:meth:`~killswitch.state.firm_tables.FirmTables.commit_firm`, fenced by the firm token). After
-that commit its ``stage_transition`` row is appended to the firm store's audit chain (schema
-``ks_firm``, fenced by the firm token; the payload of a local entry's row plus ``"firm": true``),
-then its event is told through the shard runner's sinks. It is let go at a later commit once
-audited and held by every sink that keeps state (the fanout's ``holds``).
+What it owns: :class:`FirmOutbox`, the firm's counterpart of
+:class:`~killswitch.runner.sinks.entries.EntryOutbox`. A firm transition is owed in the firm state
+document itself (``"owed"``, beside ``"engine"`` and ``"resets_after"``), committed in the
+transaction that records the firm stage change
+(:meth:`~killswitch.state.firm_tables.FirmTables.commit_firm`, fenced by the firm token). After that
+commit its ``stage_transition`` row is appended to the firm store's audit chain (schema ``ks_firm``,
+fenced by the firm token; the payload of a local entry's row plus ``"firm": true``), then its event
+is told through the shard runner's sinks. It is let go at a later commit once audited and held by
+every sink that keeps state (the fanout's ``holds``).
 
 A runner that takes the firm lease (a new firm token) takes up what the last holder owed
 (:meth:`FirmOutbox.take`): a row not known to be written is looked up in the firm chain by the
@@ -26,9 +27,9 @@ import asyncio
 import logging
 from typing import Any, Callable, Optional, Sequence
 
-from ...compile.graph import DecisionGraph
-from ...events import Event
-from ..sinks.entries import AUDIT_KIND, audited_keys, event_of, owed_entry
+from ..compile.graph import DecisionGraph
+from ..events import Event
+from ..runner.sinks.entries import AUDIT_KIND, audited_keys, event_of, owed_entry
 
 log = logging.getLogger("killswitch.runner.firm_entries")
 

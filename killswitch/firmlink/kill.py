@@ -39,8 +39,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Awaitable, Callable, Optional, Sequence
 
-from ...firm.directives import KILL, Directive, targets
-from ...firm.kill import (
+from ..firm.directives import KILL, Directive, targets
+from ..firm.kill import (
     APPROVALS_NEEDED,
     KILL_HOLD,
     KillReport,
@@ -50,7 +50,7 @@ from ...firm.kill import (
     preview_refused,
     unlock_refused,
 )
-from ...orders import CancelIntent
+from ..orders import CancelIntent
 from .ports import ShardPorts
 
 
@@ -305,8 +305,8 @@ async def send_kill(link: Any, reason: str, preview_id: Optional[str], actor: Op
     """The kill written for every shard (fenced by this shard's token), as previewed
     (``preview_id``), then carried out here at once; each shard carries it out on its own
     accounts at its next tick or on the firm channel's notification."""
-    from ...state.store import FencedError, StoreError
-    from ...view import ChangeResult
+    from ..state.store import FencedError, StoreError
+    from ..view import ChangeResult
 
     lead = link.ports.lead
     if (refused := lead.not_leader("kill")) is not None:
@@ -365,8 +365,8 @@ async def _carry_out(link: Any) -> str:
 async def release_kill(link: Any, approver: str, reason: str) -> Any:
     """``approver``'s approval of the release of the kill in force; the second distinct
     approver's writes the release for every shard."""
-    from ...state.store import FencedError, StoreError
-    from ...view import ChangeResult
+    from ..state.store import FencedError, StoreError
+    from ..view import ChangeResult
 
     lead = link.ports.lead
     if (refused := lead.not_leader("release")) is not None:
@@ -406,8 +406,8 @@ async def unlock_under_kill(link: Any, scope: str, payload: dict, actor: Optiona
     """An operator's unlock of the firm-wide ``scope`` refused up front while a firm-wide kill is
     in force (``KILL_IN_FORCE``, naming its release), or while whether one is cannot be read,
     audited with its author as a shard's own refusal is; None when no kill is in force."""
-    from ...state.store import FencedError, StoreError
-    from ...view import ChangeResult
+    from ..state.store import FencedError, StoreError
+    from ..view import ChangeResult
 
     try:
         kill, release = await firm_call(link.firm.kills)
