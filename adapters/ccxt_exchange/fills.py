@@ -9,12 +9,13 @@ once per order — and the strategy its declared prefix names (:func:`killswitch
 open order's).
 
 Where the account's stream tells each trade (the dialect's ``stream_fills_for`` its market
-type: Kraken spot's ``executions``, MEXC spot's deals), a symbol's trades are read over REST once, and a later read of them (since the
-same time or later) is that read and the trades the stream told after it began, without a
-request, while the stream stays whole (:meth:`~.streaming.stream.AccountStream.fills_stamp`: the
-same connection, nothing but duplicates dropped, its word trusted) and it kept every trade told
-since (:data:`~.streaming.stream.FILLS_KEPT`): the halt's sales back of a rogue's growth cost the
-venue one trade history read, not one each.
+type: Kraken spot's ``executions``, MEXC spot's deals), a symbol's trades are read over REST
+once, and a later read of them (since the same time or later) is that read and the trades the
+stream told after it began, without a request, while the stream stays whole
+(:meth:`~.streaming.stream.AccountStream.fills_stamp`: the same connection, nothing but
+duplicates dropped, its word trusted) and it kept every trade told since
+(:data:`~.streaming.stream.FILLS_KEPT`): the halt's sales back of a rogue's growth cost the venue
+one trade history read, not one each.
 
 Must not: tell venues apart (the client id is looked for under each venue's key in turn), or
 guess a strategy where no client order id is read.

@@ -72,12 +72,12 @@ from __future__ import annotations
 from collections.abc import Container, Mapping
 from typing import Any, Callable, Optional
 
+from killswitch.fills import Fill
+
 from ...ccxt_exchange.dialects import channels
 from ...ccxt_exchange.dialects.frames import FrameFields, latest_ms
 from ...ccxt_exchange.dialects.stream_events import MarkRows, StreamEvent
 from ...ccxt_exchange.dialects.stream_hooks import EVERY
-from killswitch.fills import Fill
-
 from .dialect_spot import ORDER_TYPES
 
 VENUE = "mexc"
@@ -348,6 +348,6 @@ def _subscribed(client: Any) -> set[str]:
     return {h[3:] for h in hashes if isinstance(h, str) and h.startswith(f"ks:{PREFIX}public.miniTicker")}
 
 
-__all__ = ["ACCOUNT", "ALLOWANCE", "DEALS", "EVERY", "HEARTBEAT_SYMBOL", "ORDERS", "TICKER", "TICKERS", "WS_TYPES", "is_spot",
-           "stream_decode", "stream_ended", "stream_events", "stream_mark_rows", "stream_message",
+__all__ = ["ACCOUNT", "ALLOWANCE", "DEALS", "EVERY", "HEARTBEAT_SYMBOL", "ORDERS", "TICKER", "TICKERS", "WS_TYPES",
+           "is_spot", "stream_decode", "stream_ended", "stream_events", "stream_mark_rows", "stream_message",
            "stream_refused", "stream_time", "watch_marks"]
