@@ -8,13 +8,14 @@ puts it on the trade (OKX ``clOrdId``, Bybit ``orderLinkId``, Bitget ``clientOid
 once per order — and the strategy its declared prefix names (:func:`killswitch.attribution.strategy_of`, as an
 open order's).
 
-Where the account's stream tells each trade (the dialect's ``stream_fills``: Kraken spot's
-``executions``), a symbol's trades are read over REST once, and a later read of them (since the
-same time or later) is that read and the trades the stream told after it began, without a
-request, while the stream stays whole (:meth:`~.streaming.stream.AccountStream.fills_stamp`: the
-same connection, nothing but duplicates dropped, its word trusted) and it kept every trade told
-since (:data:`~.streaming.stream.FILLS_KEPT`): the halt's sales back of a rogue's growth cost the
-venue one trade history read, not one each.
+Where the account's stream tells each trade (the dialect's ``stream_fills_for`` its market
+type: Kraken spot's ``executions``, MEXC spot's deals), a symbol's trades are read over REST
+once, and a later read of them (since the same time or later) is that read and the trades the
+stream told after it began, without a request, while the stream stays whole
+(:meth:`~.streaming.stream.AccountStream.fills_stamp`: the same connection, nothing but
+duplicates dropped, its word trusted) and it kept every trade told since
+(:data:`~.streaming.stream.FILLS_KEPT`): the halt's sales back of a rogue's growth cost the venue
+one trade history read, not one each.
 
 Must not: tell venues apart (the client id is looked for under each venue's key in turn), or
 guess a strategy where no client order id is read.
@@ -61,7 +62,7 @@ class FillReads(AdapterCore):
         told = self._told_since_read(symbol, since_ms)
         if told is not None:
             return told
-        s = self._stream if self.dialect.stream_fills else None
+        s = self._stream if self.dialect.stream_fills_for(self.market_type) else None
         stamp = s.fills_stamp() if s is not None else None
         count = s.fills_told if s is not None else 0  # (before the read: what the stream tells after it)
         got = await self._rest_fills(symbol, since_ms)

@@ -93,7 +93,7 @@ class StreamedSnapshots(RestSnapshots):
             watch_marks=None if type(self.dialect).watch_marks is Dialect.watch_marks else self.dialect.watch_marks,
             order_parser=self.dialect.stream_order_parser, ended=self.dialect.stream_ended,
             refused=lambda message: self.dialect.stream_refused(message, self._markets.symbol_of),
-            watches=self.dialect.stream_watches(),
+            watches=self.dialect.stream_watches_for(self.market_type),
             stale_after_s=spec.stale_after.seconds, reconcile_every_s=spec.reconcile_every.seconds,
             clock=self._stream_clock,
             hub=self._hub_key(urls, sandbox) if self._share_marks and self.dialect.stream_marks_shared else None,

@@ -51,6 +51,11 @@ class StreamHooks:
         stream serves another market type than the account's."""
         return self.streams
 
+    def stream_fills_for(self, market_type: str) -> bool:
+        """Whether an account of ``market_type``'s stream tells its trades: :attr:`stream_fills`,
+        unless the venue's stream tells them for one market type only (MEXC: spot's deals)."""
+        return self.stream_fills
+
     def watch_marks(self, client: Any, held: frozenset[str]) -> Awaitable[Any]:
         """The streaming client's watch that subscribes the marks of ``held`` (the symbols of
         the positions held), awaited again when they change; its frames are read raw (``marks``
@@ -132,6 +137,11 @@ class StreamHooks:
         watches that too (OKX's ``orders-algo``: ``watch_orders`` with ``trigger``)."""
         return (("watch_positions", {}), ("watch_balance", {}), ("watch_orders", {}))
 
+    def stream_watches_for(self, market_type: str) -> tuple[tuple[str, Mapping[str, Any]], ...]:
+        """The watches of an account of ``market_type``: :meth:`stream_watches`, unless the venue
+        subscribes another market type's channels apart (MEXC spot's deals)."""
+        return self.stream_watches()
+
     async def stream_order_kind(self, call: Call, order_id: str, symbol: str) -> Optional[Listed]:
         """One open order whose kind the stream's frame does not say (``STREAM_KIND`` None) and
         the stream never knew, asked of the venue at once by its id: the order as the venue's
@@ -186,6 +196,11 @@ class ModuleStream(StreamHooks):
 
     def stream_refused(self, message: Any, symbol_of: Callable[[str], str]) -> Optional[str]:
         return cast(Optional[str], self._hook("stream_refused")(message, symbol_of))
+
+    def stream_fills_for(self, market_type: str) -> bool:
+        """Whether an account of ``market_type``'s stream tells its trades: :attr:`stream_fills`,
+        unless the venue's stream tells them for one market type only (MEXC: spot's deals)."""
+        return self.stream_fills
 
     def watch_marks(self, client: Any, held: frozenset[str]) -> Awaitable[Any]:
         return cast(Awaitable[Any], self._hook("watch_marks")(client, held))

@@ -148,7 +148,8 @@ REFUSALS = (
 # account streams from the spot websocket (face_spot_stream.py), a face of its own beside, whose
 # book holds no position and no conditional order, the shapes those tests and benches measure:
 # its stream is proven in tests/integration/stream/test_mexc_spot.py (a rogue spot entry cancelled
-# at its push under a halt among them), not in their venue lists.
+# at its push under a halt, and a halt's sales reading the trades once a symbol, then from the
+# deals push, among them), not in their venue lists.
 STREAM_TOPICS = {"positions", "account", "orders"}
 
 # The streamed reaction bench's terms of it (see binance/contract.py).

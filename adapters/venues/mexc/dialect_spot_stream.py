@@ -41,8 +41,14 @@ What it owns
       It is decoded here (:func:`stream_decode`: the wrapper parsed, the items' ``symbol`` and
       ``price`` taken), not by ``MessageToDict``: at 2,000 pairs (a 197 kB push) that took a
       median 39 ms of the loop (to 230 ms; on 2 loaded cores), the lean read 3.5 ms;
-    * ``spot@private.deals.v3.api.pb`` (fills) is handed over unread: the orders and account
-      pushes say what a fill did.
+    * ``spot@private.deals.v3.api.pb`` (``privateDeals``, ccxt's ``watch_my_trades``): one trade
+      of the account a push — ``tradeId``, its order's ``orderId`` and ``clientOrderId`` (the
+      client id the trade rows of ``GET /api/v3/myTrades`` do not carry), ``tradeType`` 1 buy, 2
+      sell, ``quantity`` at ``price``, of its ``time`` (else the push's ``sendTime``), the pair
+      the wrapper's ``symbol`` — read as the account's trade (:func:`_deal`, a
+      :class:`killswitch.fills.Fill`), so that the adapter reads a symbol's trades over REST once
+      and then from the stream (:mod:`adapters.ccxt_exchange.fills`); the orders and account
+      pushes say what the trade did to the book.
 
     A frame it cannot read (a field missing, a value outside the documented ones, a binary
     frame that is no ``PushDataV3ApiWrapper``) is dropped whole as malformed, BAD_RESPONSE naming
@@ -57,13 +63,16 @@ What it owns
     more on that socket; a reconnect asks again).
 
 What it must not do
-    import ccxt or hold account state (see :mod:`adapters.ccxt_exchange.dialects.base`).
+    import ccxt or hold account state (see :mod:`adapters.ccxt_exchange.dialects.base`), or read a
+    trade's strategy (the adapter reads it off the client id).
 """
 
 from __future__ import annotations
 
 from collections.abc import Container, Mapping
 from typing import Any, Callable, Optional
+
+from killswitch.fills import Fill
 
 from ...ccxt_exchange.dialects import channels
 from ...ccxt_exchange.dialects.frames import FrameFields, latest_ms
@@ -81,9 +90,9 @@ TICKER = "spot@public.miniTicker.v3.api.pb"
 TICKERS = "spot@public.miniTickers.v3.api.pb"  # every pair's mini ticker, one subscription
 ALLOWANCE = 30  # MEXC's subscriptions a connection
 ZONE = "UTC+8"  # a mini ticker's time zone (its rates only: the price is the latest, whatever the zone)
-# channel → the frame's body (the wrapper's ``oneof``) and its kind; the fills are handed over unread
-BODIES: Mapping[str, str] = {ORDERS: "privateOrders", ACCOUNT: "privateAccount", TICKER: "publicMiniTicker",
-                             TICKERS: "publicMiniTickers"}
+# channel → the frame's body (the wrapper's ``oneof``) and its kind
+BODIES: Mapping[str, str] = {ORDERS: "privateOrders", ACCOUNT: "privateAccount", DEALS: "privateDeals",
+                             TICKER: "publicMiniTicker", TICKERS: "publicMiniTickers"}
 KINDS: Mapping[str, str] = {ORDERS: "ok", ACCOUNT: "ok", DEALS: "ok", TICKER: "marks", TICKERS: "marks"}
 # the websocket's order types → the spot API's (dialect_spot.ORDER_TYPES reads them into the kind)
 WS_TYPES: Mapping[str, str] = {"1": "LIMIT", "2": "LIMIT_MAKER", "3": "IMMEDIATE_OR_CANCEL", "4": "FILL_OR_KILL",
@@ -211,7 +220,7 @@ def _stamp(channel: str, message: Mapping[str, Any]) -> int:
 def stream_events(message: Any, symbol_of: Callable[[str], str],
                   held: Optional[Container[str]]) -> list[StreamEvent]:
     """The events of a classified spot push (``ok`` or ``marks``): an asset's wallet, an order by
-    its id, a mini ticker's price (of a pair held only, when ``held`` is given). Raises
+    its id, a trade, a mini ticker's price (of a pair held only, when ``held`` is given). Raises
     BAD_RESPONSE naming the channel and the field of a row it cannot read."""
     channel = channel_of(str(message["channel"]))
     body = BODIES.get(channel)
@@ -226,7 +235,9 @@ def stream_events(message: Any, symbol_of: Callable[[str], str],
     if channel == TICKERS:
         rows = stream_mark_rows(message, symbol_of, held)
         return [StreamEvent(("mark", s), t, message, marks=((s, p),)) for s, t, p in zip(*(rows or ((), (), ())))]
-    symbol = symbol_of(FRAME.text(channel, message if channel == ORDERS else row, "symbol"))
+    symbol = symbol_of(FRAME.text(channel, message if channel in (ORDERS, DEALS) else row, "symbol"))
+    if channel == DEALS:
+        return [_deal(row, symbol, at)]
     if channel == TICKER:
         price = FRAME.number(channel, row, "price")
         if held is not None and symbol not in held:
@@ -258,6 +269,23 @@ def stream_mark_rows(message: Any, symbol_of: Callable[[str], str],
 def _code(row: Mapping[str, Any], name: str) -> str:
     value = row.get(name)  # (an int32 of the wrapper; its text, as a documented example may write it)
     return "" if isinstance(value, bool) else str(value) if isinstance(value, (int, str)) else ""
+
+
+def _deal(row: Mapping[str, Any], symbol: str, at: int) -> StreamEvent:
+    """One trade's push as the account's trade (as ``myTrades`` lists it, and its order's client
+    id): keyed by its ``tradeId``, of its ``time`` (else the push's)."""
+    side = SIDES.get(_code(row, "tradeType"))
+    if side is None:
+        raise FRAME.unknown(DEALS, "tradeType", row.get("tradeType"))
+    tid = FRAME.text(DEALS, row, "tradeId")
+    amount = FRAME.number(DEALS, row, "quantity")
+    price = FRAME.number(DEALS, row, "price")
+    if amount <= 0 or price <= 0:
+        raise FRAME.bad(DEALS, "quantity" if amount <= 0 else "price", "not a positive number")
+    ts = latest_ms((row.get("time"),)) or at
+    fill = Fill(id=tid, order_id=FRAME.text(DEALS, row, "orderId"), client_id=str(row.get("clientOrderId") or "")
+                or None, symbol=symbol, side=side, amount=amount, price=price, ts_ms=ts)
+    return StreamEvent(("deal", tid), ts, row, fills=(fill,))
 
 
 def _order(channel: str, row: Mapping[str, Any], symbol: str, at: int) -> StreamEvent:
@@ -320,6 +348,6 @@ def _subscribed(client: Any) -> set[str]:
     return {h[3:] for h in hashes if isinstance(h, str) and h.startswith(f"ks:{PREFIX}public.miniTicker")}
 
 
-__all__ = ["ACCOUNT", "ALLOWANCE", "EVERY", "HEARTBEAT_SYMBOL", "ORDERS", "TICKER", "TICKERS", "WS_TYPES", "is_spot",
-           "stream_decode", "stream_ended", "stream_events", "stream_mark_rows", "stream_message",
+__all__ = ["ACCOUNT", "ALLOWANCE", "DEALS", "EVERY", "HEARTBEAT_SYMBOL", "ORDERS", "TICKER", "TICKERS", "WS_TYPES",
+           "is_spot", "stream_decode", "stream_ended", "stream_events", "stream_mark_rows", "stream_message",
            "stream_refused", "stream_time", "watch_marks"]

@@ -45,7 +45,9 @@ What it owns
     exist!", the documented refusal of one) is not the login's, and is dropped as unknown.
 
     A spot account's frames are the spot websocket's (:mod:`.dialect_spot_stream`: protobuf,
-    its channels ``spot@...``): each function here hands such a frame to that module's.
+    its channels ``spot@...``): each function here hands such a frame to that module's. Only a
+    spot account's stream tells its trades (its deals): a contract account's trades are read
+    over REST at each read.
 
     :class:`MexcStream` is the dialect's part that says so (mixed in before
     :class:`adapters.ccxt_exchange.dialects.base.Dialect`).
@@ -229,12 +231,17 @@ class MexcStream(ChannelStream):
     ``watch_orders`` and ``watch_balance`` (it has no ``watchPositions`` of MEXC: the position
     pushes are read raw, as every personal push is); the held contracts' tickers on a
     connection of their own shared by the venue's accounts. A spot account's client watches the
-    same two on the spot websocket (a listen key's socket: :mod:`.dialect_spot_stream`), its
-    held pairs' mini tickers beside. A websocket costs no REST request; the stream costs the
+    same two on the spot websocket (a listen key's socket: :mod:`.dialect_spot_stream`), and its
+    trades (``watch_my_trades``: the deals, which the contract stream does not tell), its held
+    pairs' mini tickers beside. A websocket costs no REST request; the stream costs the
     reconcile's snapshot (and, on spot, the listen key's requests)."""
 
     streams: bool = True
+    stream_fills: bool = True  # a spot account's deals (:func:`.dialect_spot_stream._deal`); the contract's: none
     stream_module: ClassVar[ModuleType] = sys.modules[__name__]
+
+    def stream_fills_for(self, market_type: str) -> bool:
+        return self.stream_fills and market_type == "spot"
 
     def stream_order_rows(self) -> Any:
         return None  # (the account's mode, not known here: see stream_reader)
@@ -248,6 +255,11 @@ class MexcStream(ChannelStream):
 
     def stream_watches(self) -> tuple[tuple[str, Mapping[str, Any]], ...]:
         return (("watch_orders", {}), ("watch_balance", {}))  # one login: every personal push follows
+
+    def stream_watches_for(self, market_type: str) -> tuple[tuple[str, Mapping[str, Any]], ...]:
+        """A spot account's deals too (``watch_my_trades``: ``spot@private.deals.v3.api.pb`` on
+        the listen key's socket); the contract login's pushes come unasked."""
+        return self.stream_watches() + ((("watch_my_trades", {}),) if market_type == "spot" else ())
 
 
 stream_decode = spot.stream_decode  # (the contract websocket's frames are JSON: only the spot one's are binary)

@@ -4,7 +4,7 @@ spot desk, in the shared face shape (:class:`adapters.simulated.faces.shared.Res
 face (:mod:`.face`) hands it every request under ``/api/v3/``.
 
 public   GET    /api/v3/exchangeInfo, /api/v3/ticker/price, /api/v3/time
-signed   GET    /api/v3/account, /api/v3/openOrders, /api/v3/order
+signed   GET    /api/v3/account, /api/v3/openOrders, /api/v3/order, /api/v3/myTrades
          POST   /api/v3/order
          DELETE /api/v3/order, /api/v3/openOrders
          POST, PUT, DELETE /api/v3/userDataStream (the spot websocket's listen key: its face's,
@@ -24,7 +24,12 @@ What it answers, as MEXC documents it
       order (GTC) filling what crosses and resting the rest, listed by ``GET
       /api/v3/openOrders`` (one symbol's, or every symbol's when none is named), cancelled by
       ``DELETE /api/v3/order`` (the order's row, ``status`` ``CANCELED``) or a symbol's by
-      ``DELETE /api/v3/openOrders`` (a row each).
+      ``DELETE /api/v3/openOrders`` (a row each);
+    * the account's trades of a pair, ``GET /api/v3/myTrades`` (``symbol``, ``startTime``,
+      ``limit`` at most 100, the newest, oldest first): each of the spot desk's fills a row as
+      ccxt's mexc quotes MEXC's (``id`` the engine's trade number, ``orderId``, ``price``,
+      ``qty``, ``quoteQty``, ``commission``, ``isBuyer``, ``time``), which names no client order
+      id (the adapter looks the order up); the spot websocket face pushes each as a deal with it.
 
     ``LIMIT_MAKER`` and ``FILL_OR_KILL`` are refused (30041: the engine has no post-only or
     all-or-nothing order); the spot API documents no stop order, so nothing conditional rests
@@ -69,6 +74,7 @@ RECV_WINDOW_MS = 5000
 # the spot API's order types this face places → the engine's time in force; its rows' type back
 PLACES = {"MARKET": "IOC", "IMMEDIATE_OR_CANCEL": "IOC", "LIMIT": "GTC"}
 PLACED_AS = {("LIMIT", "GTC"): "LIMIT", ("LIMIT", "IOC"): "IMMEDIATE_OR_CANCEL"}
+TRADES_LIMIT, TRADES_WEIGHT = 100, 10  # myTrades: at most 100 rows (MEXC's default and most), weight 10
 
 
 def decimals(step: float) -> int:
@@ -106,6 +112,16 @@ def order_row(o: SimOrder) -> dict:
             "origQuoteOrderQty": "0.000000"}
 
 
+def trade_row(t: dict, quote: str) -> dict:
+    """A spot fill (the engine's ``spot_fill`` event, its trade number ``id``) as ``GET
+    /api/v3/myTrades`` lists it (ccxt's mexc quotes the row: no client order id)."""
+    return {"symbol": t["symbol"], "id": str(t["id"]), "orderId": str(t["order"]), "orderListId": "-1",
+            "price": amount_text(t["price"]), "qty": amount_text(t["qty"]),
+            "quoteQty": amount_text(t["qty"] * t["price"]), "commission": amount_text(t["fee"]),
+            "commissionAsset": quote, "time": str(t["ts"]), "isBuyer": t["side"] == "BUY", "isMaker": False,
+            "isBestMatch": True}
+
+
 def cancelled_row(o: SimOrder) -> dict:
     """A cancelled order as ``DELETE /api/v3/order`` and ``DELETE /api/v3/openOrders`` answer it."""
     row = order_row(o)
@@ -125,6 +141,7 @@ class MexcSpotFace(RestFace):
         f"GET {V3}/account": "account",
         f"GET {V3}/openOrders": "open_orders",
         f"GET {V3}/order": "get_order",
+        f"GET {V3}/myTrades": "my_trades",
         f"POST {V3}/order": "place_order",
         f"DELETE {V3}/order": "cancel_order",
         f"DELETE {V3}/openOrders": "cancel_order",
@@ -211,6 +228,16 @@ class MexcSpotFace(RestFace):
             raise SimError(UNKNOWN_ORDER, f"no spot order {cid or oid}")
         return order_row(o)
 
+    def op_trades(self, p: dict, account: str, at: Optional[int], path: str) -> list:
+        m = self.market(p.get("symbol"))  # (mandatory, as MEXC's)
+        try:
+            since = int(p["startTime"]) if p.get("startTime") else None
+            limit = min(int(p.get("limit") or TRADES_LIMIT), TRADES_LIMIT)
+        except ValueError:
+            raise self.fail(*PARAM) from None
+        fills = self.engine.trades(account, m.symbol, since, limit, weight=TRADES_WEIGHT, event="spot_fill")
+        return [trade_row(t, m.quote) for t in fills]
+
     def op_place(self, p: dict, account: str, at: Optional[int], path: str) -> dict:
         m = self.market(p.get("symbol"))
         side, kind = p.get("side"), p.get("type")
@@ -251,7 +278,7 @@ class MexcSpotFace(RestFace):
             "timezone": "CST", "serverTime": f.engine.now(), "rateLimits": [], "exchangeFilters": [],
             "symbols": [spot_symbol(m) for m in f.engine.markets.values()]},
         "ticker": op_ticker, "account": op_account, "open_orders": op_open_orders,
-        "get_order": op_get_order, "place_order": op_place, "cancel_order": op_cancel,
+        "get_order": op_get_order, "my_trades": op_trades, "place_order": op_place, "cancel_order": op_cancel,
         "listen_key_new": lambda f, p, account, at, path: f.listen_key("POST", p, account),
         "listen_key_keep": lambda f, p, account, at, path: f.listen_key("PUT", p, account),
         "listen_key_close": lambda f, p, account, at, path: f.listen_key("DELETE", p, account),
@@ -271,4 +298,4 @@ def sim_account(server: Any, account: str, **fields: Any) -> Any:
 
 
 __all__ = ["MexcSpotFace", "ROUTES", "amount_text", "cancelled_row", "decimals", "handle", "order_row", "sim_account",
-           "spot_symbol"]
+           "spot_symbol", "trade_row"]

@@ -34,9 +34,13 @@ pushes       binary ``PushDataV3ApiWrapper`` frames (encoded with ``ccxt.protobu
              /api/v3/account`` gives them) and ``spot@public.miniTicker.v3.api.pb@<SYMBOL>@<zone>``
              (``publicMiniTicker``: ``price``, the engine's mark, what ``ticker/price`` answers)
              and ``spot@public.miniTickers.v3.api.pb@<zone>`` (``publicMiniTickers``: one push of
-             every pair's, ``items``, one subscription);
-             ``spot@private.deals.v3.api.pb`` is subscribed and never pushed (the stream reads
-             no fill: the orders and account pushes say what one did).
+             every pair's, ``items``, one subscription); ``spot@private.deals.v3.api.pb``
+             (``privateDeals``, the wrapper's ``symbol`` the pair's: one of the account's fills a
+             push, as MEXC's documented deal — ``price``, ``quantity``, ``amount``, ``tradeType``,
+             ``tradeId`` the engine's trade number, which ``GET /api/v3/myTrades`` lists as its
+             ``id``, ``orderId``, its order's ``clientOrderId``, ``feeAmount``, ``feeCurrency``,
+             ``time`` the fill's —, each fill after the channel's subscription, pushed before the
+             orders and account pushes of the same tick, as a fill is told first).
              The engine's spot desk tells no change (its orders and balances change inside its
              requests and timers), so the face reads each subscribed account's resting orders and
              balances, uncharged, every ``tick_s`` and pushes what changed since its last push to
@@ -210,7 +214,7 @@ class MexcSpotStreamFace(ChannelFace):
                 return False
             if on:
                 sock.streams.add(channel)
-                self._baseline(sock)
+                self._baseline(sock, channel)
             else:
                 sock.streams.discard(channel)
             self._answer(sock, channel)
@@ -295,16 +299,25 @@ class MexcSpotStreamFace(ChannelFace):
         assets = {x: (max(0.0, q - locked.get(x, 0.0)), locked.get(x, 0.0)) for x, q in a.spot.items()}
         return dict(a.spot_live), assets
 
-    def _baseline(self, s: _Socket) -> None:
-        """What the socket is taken to know when it subscribes: the state now (MEXC pushes changes)."""
+    def _baseline(self, s: _Socket, channel: str) -> None:
+        """What the socket is taken to know when it subscribes ``channel``: that channel's state
+        now (MEXC pushes changes), the others' left as told — the orders, the assets, or every
+        fill so far (the engine's events)."""
+        if channel == DEALS:
+            s.pushed["deals"] = len(self.engine.events)
+            return
         orders, assets = self._state(str(s.account))
-        s.pushed["orders"] = {oid: (o.status, o.executed_qty) for oid, o in orders.items() if o.is_open}
-        s.pushed["assets"] = assets
+        if channel == ORDERS:
+            s.pushed["orders"] = {oid: (o.status, o.executed_qty) for oid, o in orders.items() if o.is_open}
+        else:
+            s.pushed["assets"] = assets
 
     def _changes(self, s: _Socket, now: int) -> None:
         account = str(s.account)
         orders, assets = self._state(account)
         told: dict = s.pushed["orders"]
+        if DEALS in s.streams:
+            self._deals(s, account, now)
         if ORDERS in s.streams:
             registry = self.engine.accounts[account].orders
             for oid in sorted(set(orders) | set(told)):
@@ -331,6 +344,22 @@ class MexcSpotStreamFace(ChannelFace):
                        "frozenAmountChange": _text(locked - was[1]), "type": "ENTRUST", "time": now}
                 s.queue.put_nowait(("user", wrapper(ACCOUNT, now, "privateAccount", row)))
             s.pushed["assets"] = assets
+
+    def _deals(self, s: _Socket, account: str, now: int) -> None:
+        """A deals push for each of the account's fills since the socket's last (the engine's
+        ``spot_fill`` events, read uncharged; ``tradeId`` the number ``myTrades`` gives it)."""
+        events, start = self.engine.events, int(s.pushed.get("deals", len(self.engine.events)))
+        s.pushed["deals"] = len(events)
+        registry = self.engine.accounts[account].orders
+        for n, e in enumerate(events[start:], start + 1):
+            if e.get("event") != "spot_fill" or e.get("account") != account:
+                continue
+            o, m = registry.get(e["order"]), self.engine.markets[e["symbol"]]
+            row = {"price": _text(e["price"]), "quantity": _text(e["qty"]), "amount": _text(e["qty"] * e["price"]),
+                   "tradeType": 1 if e["side"] == "BUY" else 2, "isMaker": False, "tradeId": str(n),
+                   "clientOrderId": (o.client_order_id if o is not None else None) or "", "orderId": str(e["order"]),
+                   "feeAmount": _text(e["fee"]), "feeCurrency": m.quote, "time": e["ts"]}
+            s.queue.put_nowait(("user", wrapper(DEALS, now, "privateDeals", row, e["symbol"])))
 
     @staticmethod
     def _order_row(o: Any) -> dict:
@@ -387,5 +416,5 @@ def spot_face(server: Any, **options: Any) -> MexcSpotStreamFace:
     return face
 
 
-__all__ = ["ACCOUNT", "ALLOWANCE", "INVALID_KEY", "MexcSpotStreamFace", "ORDERS", "TICKER", "TICKERS",
+__all__ = ["ACCOUNT", "ALLOWANCE", "DEALS", "INVALID_KEY", "MexcSpotStreamFace", "ORDERS", "TICKER", "TICKERS",
            "UNKNOWN_CHANNEL", "spot_face", "wrapper"]

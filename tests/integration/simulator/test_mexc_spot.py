@@ -169,3 +169,21 @@ def test_a_limit_rests_until_the_mark_crosses_it_and_an_unplaceable_type_is_refu
         assert eng.account_state("sim-main").spot["BTC"] == pytest.approx(1.0)
 
     serve(body)
+
+
+def test_the_accounts_trades_are_read_from_my_trades_with_their_orders_client_ids():
+    """``GET /api/v3/myTrades`` lists the account's fills of a pair since a time, as ccxt's mexc
+    quotes MEXC's row (no client order id): the adapter reads each as a trade and looks its order
+    up (``GET /api/v3/order``) for the client id, once an order; another pair's fill is not listed."""
+    async def body(srv, ad, eng):
+        since = eng.now()
+        eng.place_spot_order("sim-main", "BTCUSDT", "BUY", 0.25, client_order_id="alp-mkt-1")
+        eng.place_spot_order("sim-main", "ETHUSDT", "BUY", 0.5, client_order_id="alp-mkt-2")
+        fills = await ad.fills(BTC, since)
+        assert [(f.client_id, f.side, f.amount, f.symbol) for f in fills] == [("alp-mkt-1", "buy", 0.25, BTC)]
+        assert fills[0].price and fills[0].price > 0 and fills[0].ts_ms >= since
+        asked = [(m, p) for m, p, _ in srv.requests if p in ("/api/v3/myTrades", "/api/v3/order")]
+        assert asked == [("GET", "/api/v3/myTrades"), ("GET", "/api/v3/order")], asked
+        assert await ad.fills(BTC, eng.now() + 1) == []
+
+    serve(body)

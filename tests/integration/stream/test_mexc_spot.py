@@ -25,6 +25,7 @@ pytest.importorskip("google.protobuf")
 
 ORDERS = "spot@private.orders.v3.api.pb"
 PRIVATE = {ORDERS, "spot@private.account.v3.api.pb"}
+DEALS = "spot@private.deals.v3.api.pb"
 
 
 class Rig(StreamRig):
@@ -296,6 +297,104 @@ def test_a_streamed_spot_holding_grown_under_a_halt_is_sold_back_at_the_stream_e
     assert seen["journal"] == [("BTC/USDT", "sell", pytest.approx(0.2), False)]
     (row,) = seen["rows"]
     assert (row["action"], row["symbol"], row["side"]) == ("revert", "BTC/USDT", "buy")
+
+
+def test_holdings_rogue_buys_grew_are_sold_back_under_a_halt_reading_my_trades_once_not_once_a_sale(
+        tmp_path, monkeypatch):
+    """``ksctl run`` over the MEXC spot faces, streamed, under an operator's halt: a bot's market
+    buy of BTC is sold back, attributed to the bot by its trades, then a second one. The trades
+    are read over REST once (``myTrades``, and the first bot order looked up for its client id,
+    which a ``myTrades`` row does not carry): the second growth's trade is the deals push's, its
+    client id on it. Each sale costs its order and its look-up by client id; no ``myTrades`` a
+    sale (before the deals were read: one each, and none served by the face)."""
+    import asyncio
+    from collections import Counter
+
+    from tests.integration.enforcement.rig import violations
+    from tests.integration.stream.test_runner import serve
+
+    key = "mexc/sim-main"
+    seen: dict = {}
+
+    def sales(daemon: Any) -> list:
+        return [e for e in daemon.runner.store.journal(limit=100) if e.decision_id.startswith("enforce/")]
+
+    async def scenario(daemon: Any, server: Any) -> None:
+        eng = server.engine
+        before = eng.accounts["sim-main"].spot["BTC"]
+        assert (await daemon.desk.lock_scope(key, "halted", "desk halt", actor="op")).done
+        daemon.wakes.nudge()  # the first tick under the lock takes the baselines
+        await until(lambda: "BTC/USDT|long" in (daemon.parts.book.baselines.get(key) or {}).get("legs", {}),
+                    "the baselines under the halt", DEADLINE_S)
+        start = len(server.requests)
+        for n in (1, 2):
+            eng.place_spot_order("sim-main", "BTCUSDT", "BUY", 0.25, client_order_id=f"alp-mkt-{n}")
+            await until(lambda: sum(e.final for e in sales(daemon)) == n, f"sale {n} journaled final",
+                        3 * DEADLINE_S)
+        seen["sent"] = Counter(f"{m} {p}" for m, p, _ in server.requests[start:] if p.startswith("/api/v3/")
+                               and p not in ("/api/v3/account", "/api/v3/openOrders", "/api/v3/ticker/price"))
+        seen["sales"] = [(e.symbol, e.side, e.amount, e.status) for e in sales(daemon)]
+        seen["btc"] = (before, eng.accounts["sim-main"].spot["BTC"])
+        seen["rows"] = violations(daemon.runner.store)
+
+    extra = "market_type: spot\nhedge_mode: false\nstrategies: [{name: alpha, client_id_prefixes: [alp-]}]\n"
+    # (no cadence reconcile inside the counted window)
+    asyncio.run(asyncio.wait_for(serve(tmp_path, monkeypatch, "30s", scenario, reconcile_every="10m", venue="mexc",
+                                       extra=extra, ready=lambda srv: PRIVATE | {DEALS} <= set().union(
+                                           *(s.streams for s in srv.mexc_stream.spot.sockets))), 90))
+    assert seen["sales"] == [("BTC/USDT", "sell", pytest.approx(0.25), "filled")] * 2, seen
+    assert seen["btc"][1] == pytest.approx(seen["btc"][0])  # back at its size at the lock
+    # each growth reported once, named by the bot's own order: the first from REST's trades, the
+    # second from the deals push
+    named = sorted((r["client_order_id"], r["strategy"]) for r in seen["rows"] if r["action"] == "revert")
+    assert named == [("alp-mkt-1", "alpha"), ("alp-mkt-2", "alpha")], seen["rows"]
+    sent = seen["sent"]
+    assert sent["GET /api/v3/myTrades"] == 1, sent  # once the symbol, not once a sale
+    assert sent["POST /api/v3/order"] == 2, sent
+
+
+def test_the_deals_push_tells_each_fill_as_my_trades_lists_it_with_its_client_id():
+    """The face pushes one deal a fill of the account after the channel's subscription, encoded
+    as MEXC's (the wrapper's ``symbol``, ``privateDeals``): its ``tradeId`` the ``id`` of the same
+    trade in ``GET /api/v3/myTrades``, its order's id and ``clientOrderId``, side, amount, price
+    and time; a fill before the subscription is not pushed; the dialect reads the push into the
+    trade the REST row is."""
+    import aiohttp
+
+    from adapters.ccxt_exchange.dialects import dialect_for
+    from adapters.simulated.http import SimServer, wall_clock
+    from adapters.simulated.scenarios import build
+    from adapters.venues.mexc.face_stream import mexc_pro_client
+
+    async def t() -> None:
+        async with SimServer(build("calm", wall_clock), auth_clock=wall_clock) as server:
+            eng = server.engine
+            ex = mexc_pro_client(server, "sim-main", options={"defaultType": "spot"})
+            ws_url = "ws" + server.base_url[len("http"):] + "/ws"
+            try:
+                await ex.load_markets()
+                key = (await ex.spotPrivatePostUserDataStream())["listenKey"]
+                eng.place_spot_order("sim-main", "BTCUSDT", "BUY", 0.1, client_order_id="alp-old")
+                async with aiohttp.ClientSession() as http:
+                    async with http.ws_connect(f"{ws_url}?listenKey={key}") as private:
+                        await private.send_json({"method": "SUBSCRIPTION", "params": [DEALS]})
+                        assert (await private.receive_json()) == {"id": 0, "code": 0, "msg": DEALS}
+                        eng.place_spot_order("sim-main", "BTCUSDT", "SELL", 0.25, client_order_id="alp-mkt-1")
+                        pushed = ex.decode_proto_msg((await private.receive(timeout=DEADLINE_S)).data)
+                rows = await ex.spotPrivateGetMyTrades({"symbol": "BTCUSDT"})
+            finally:
+                await ex.close()
+        assert pushed["channel"] == DEALS and pushed["symbol"] == "BTCUSDT"
+        deal, row = pushed["privateDeals"], rows[-1]
+        assert (deal["tradeId"], deal["orderId"], deal["price"], deal["quantity"], deal["time"]) == (
+            row["id"], row["orderId"], row["price"], row["qty"], row["time"])
+        assert (deal["clientOrderId"], deal["tradeType"], row["isBuyer"]) == ("alp-mkt-1", 2, False)
+        (ev,) = dialect_for("mexc").stream_reader(lambda: None)(pushed, ex.safe_symbol, None, None)
+        (fill,) = ev.fills
+        assert (fill.id, fill.client_id, fill.side, fill.amount, fill.symbol, fill.ts_ms) == (
+            row["id"], "alp-mkt-1", "sell", 0.25, "BTC/USDT", int(row["time"]))
+
+    run(t(), 30)
 
 
 def test_a_mini_ticker_that_cannot_be_decoded_is_counted_and_the_next_values_the_book():

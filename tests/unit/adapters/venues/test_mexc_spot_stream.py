@@ -87,7 +87,51 @@ def test_what_each_frame_is():
     assert code == "LISTEN_KEY_EXPIRED" and said.endswith("Invalid listen key")
     assert MEXC.stream_time(decoded(DOCS["account"])) == 1736417034307  # sendTime
     assert MEXC.stream_time(decoded(DOCS["mini_ticker"])) == 1755076752201
-    assert events(decoded(CCXT["deals"])) == []  # fills: the orders and account pushes say what they did
+    assert MEXC.stream_time(decoded(CCXT["deals"])) == 1736417034332  # sendTime
+
+
+def deal_frame(**row: Any) -> dict:
+    """ccxt's quoted deal (MEXC's printed one), its ``privateDeals`` with ``row`` over it."""
+    frame = copy.deepcopy(CCXT["deals"])
+    frame["privateDeals"].update(row)
+    return frame
+
+
+def test_a_deal_is_read_as_the_accounts_trade_with_its_orders_client_id():
+    """The deal as printed is a sell of 1 MX at 3.6962 of its ``time``, its order's id, no client
+    id (the sample prints none); with ``clientOrderId`` filled in (the proto's field 8, which the
+    sample leaves out) and a buy's ``tradeType`` 1, the trade carries both. The stream tells
+    trades on spot only: a contract account's are read over REST, and only spot watches them."""
+    from killswitch.fills import Fill
+
+    (ev,) = events(decoded(CCXT["deals"]))
+    assert ev.key == ("deal", "505979017439002624X1") and ev.event_ms == 1736417034280
+    assert ev.fills == (Fill(id="505979017439002624X1", order_id="C02__505979017439002624115", client_id=None,
+                             symbol="MX/USDT", side="sell", amount=1.0, price=3.6962, ts_ms=1736417034280),)
+    (ev,) = events(decoded(deal_frame(clientOrderId="alp-mkt-1", tradeType=1, quantity="0.25")))
+    (fill,) = ev.fills
+    assert (fill.client_id, fill.side, fill.amount, fill.price, fill.ts_ms) == (
+        "alp-mkt-1", "buy", 0.25, 3.6962, 1736417034280)
+    assert not ev.orders and not ev.wallets  # (the orders and account pushes say what it did to the book)
+    assert MEXC.stream_fills_for("spot") and not MEXC.stream_fills_for("futures")
+    assert dict(MEXC.stream_watches_for("spot")) == {"watch_orders": {}, "watch_balance": {}, "watch_my_trades": {}}
+    assert dict(MEXC.stream_watches_for("futures")) == {"watch_orders": {}, "watch_balance": {}}
+
+
+@pytest.mark.parametrize("row,field", [({"tradeType": 3}, "tradeType"), ({"tradeId": ""}, "tradeId"),
+                                       ({"quantity": "x"}, "quantity"), ({"price": "0"}, "price"),
+                                       ({"orderId": ""}, "orderId")])
+def test_a_deal_it_cannot_read_is_malformed_named_by_channel_and_field(row, field):
+    """A deal without its id, its order, a side of the documented two, a positive amount or price
+    is BAD_RESPONSE naming the channel and the field (the stream drops it, counted malformed),
+    never a trade read from half a row; a deal push without its body alike."""
+    with pytest.raises(AdapterError) as e:
+        events(decoded(deal_frame(**row)))
+    assert e.value.reason is Reason.BAD_RESPONSE
+    assert f"mexc websocket spot@private.deals.v3.api.pb: field {field}:" in str(e.value)
+    with pytest.raises(AdapterError) as e:
+        events(decoded({k: v for k, v in CCXT["deals"].items() if k != "privateDeals"}))
+    assert "field privateDeals:" in str(e.value)
 
 
 def refusal(channel: str) -> dict:
