@@ -51,6 +51,11 @@ PUSH_EVERY_S = 1.0
 # --min-tick-spacing apart, 100 ms by default: more would be read by no tick); a change within it is
 # pushed at its end
 PUSH_SPACING_S = 0.1
+# a stream's wakes are taken together once it has been quiet this long (a burst of frames, a fall
+# of every held pair's ticker, is read whole before the decider is woken: a tick woken by its
+# first frames would see it half, and the next waits --min-tick-spacing), and at most
+# PUSH_SPACING_S after the first (a stream that never pauses pushes as often as before)
+SETTLE_S = 0.003
 # while this much is written and not yet read by the decider, pushes wait (a call's answer must
 # not queue behind megabytes of snapshots nobody reads: the link is one ordered stream)
 PUSH_BACKLOG = 256 * 1024
@@ -153,6 +158,7 @@ class Reader:
         self._watched: dict[str, dict[str, None]] = {}  # account → entry orders handed over, oldest first
         self._woken: set[str] = set()  # accounts whose stream changed since their last push
         self._flush_due = False
+        self._first_wake = self._last_wake = 0.0  # (monotonic) the wakes waiting for a flush
         self._pushing: dict[str, bool] = {}  # accounts being pushed → a wake to send after it
         self._pushed: dict[str, float] = {}  # account → when its snapshot was last pushed (monotonic)
         self._started: Optional[set[str]] = set()  # accounts that answered a snapshot; None once frozen
@@ -305,14 +311,22 @@ class Reader:
 
     def _wake(self, key: str) -> None:
         """A stream changed the account: its snapshot pushed, then the decider woken — the wakes
-        of one turn of this loop together, after it."""
+        that come less than :data:`SETTLE_S` apart together, once they pause (at most
+        :data:`PUSH_SPACING_S` after the first)."""
         self._gone(key)
         self._woken.add(key)
+        self._last_wake = now = time.monotonic()
         if not self._flush_due:
             self._flush_due = True
-            asyncio.get_running_loop().call_soon(self._flush)
+            self._first_wake = now
+            asyncio.get_running_loop().call_later(SETTLE_S, self._flush)
 
     def _flush(self) -> None:
+        now = time.monotonic()
+        due = min(self._last_wake + SETTLE_S, self._first_wake + PUSH_SPACING_S)
+        if now < due:
+            asyncio.get_running_loop().call_later(due - now, self._flush)  # still coming in
+            return
         self._flush_due = False
         keys, self._woken = self._woken, set()
         self._start_push(sorted(keys), wake=True)

@@ -87,6 +87,35 @@ def test_a_wake_follows_the_snapshot_it_pushed_and_a_burst_is_one_push_at_the_sp
     asyncio.run(case())
 
 
+def test_a_burst_of_wakes_is_taken_whole_once_it_pauses_and_a_stream_that_never_pauses_at_the_spacing(monkeypatch):
+    # a fall of every held pair's ticker comes as a frame a pair: a tick woken by its first
+    # frames saw it half, and the one that saw it whole waited --min-tick-spacing after it
+    monkeypatch.setattr(reader_module, "SETTLE_S", 0.15)  # (far above the burst's 10 ms gaps, on a loaded machine)
+    monkeypatch.setattr(reader_module, "PUSH_SPACING_S", 0.6)
+
+    async def case() -> None:
+        r, out, adapter = reader()
+        start = time.monotonic()
+        for _ in range(5):  # a burst: each wake within SETTLE_S of the last
+            r._wake(KEY)
+            await asyncio.sleep(0.01)
+        assert out.sent == [] and adapter.reads == 0  # not while it is still coming in
+        await settled(r)
+        assert kinds(out) == ["snap", "wake"] and adapter.reads == 1  # one push, after the burst
+        assert out.sent[0][0] - start >= 0.04 + 0.15 * 0.9  # the last wake, then SETTLE_S quiet
+        # a stream that never pauses: pushed at most PUSH_SPACING_S after its first wake
+        out.sent.clear()
+        first = time.monotonic()
+        while time.monotonic() - first < 1.3:
+            r._wake(KEY)
+            await asyncio.sleep(0.01)
+        await settled(r)
+        pushes = [at - first for at, m in out.sent if m[0] == "snap"]
+        assert 2 <= len(pushes) <= 4 and pushes[0] <= 0.6 + 0.15, pushes
+
+    asyncio.run(case())
+
+
 def test_no_push_goes_while_the_decider_has_not_read_what_was_written(monkeypatch):
     monkeypatch.setattr(reader_module, "PUSH_SPACING_S", 0.02)
 
