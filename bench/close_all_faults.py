@@ -261,7 +261,9 @@ async def run_inprocess(work: Path, *, ratio: float = FILL_RATIO, rest: bool = T
 
 
 async def run_ccxt(work: Path, *, ratio: float = FILL_RATIO, rest: bool = True, faults=FULL_FAULTS,
-                   max_ticks: int = 90, venue: str = "binanceusdm") -> Result:
+                   max_ticks: int = 90, venue: str = "binanceusdm", timeout_s: float = 2.0) -> Result:
+    """``timeout_s``: the ccxt client's request timeout, which each ``timeout`` fault of the plan
+    waits out on the wall clock (the face holds that request longer)."""
     from adapters.ccxt_exchange import CcxtAdapter
     from adapters.simulated.http import SimServer, wall_clock
     from adapters.simulated.venues import sim_account
@@ -269,7 +271,6 @@ async def run_ccxt(work: Path, *, ratio: float = FILL_RATIO, rest: bool = True, 
     plan = fault_plan(faults)
     engine, clock = _engine(ratio, rest, plan)
     store = open_store(f"sqlite://{work / 'ccxt.db'}")
-    timeout_s = 2.0
     async with SimServer(engine, faults=plan, auth_clock=wall_clock, hang_s=timeout_s + 1.0) as server:
         server.warm()  # (the faces' one-time loads, before anything is timed)
         acc = sim_account(server, ACCOUNT, venue, labels={"book": "futures"})

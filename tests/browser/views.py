@@ -13,14 +13,19 @@ from __future__ import annotations
 from typing import Any, Callable
 
 WAIT_S = 15
+# How often a wait looks again. selenium's own default, 0.5 s, was most of what the waits took:
+# a view or a dialog lands within a few frames of what asked for it, and a layout's second
+# reading (``laid_out``) came half a second after its first, 75 of them 41 s of two test files'
+# 63 s of waiting. A look is one script run in the page.
+POLL_S = 0.1
 
 
 def wait(browser: Any, what: Callable[[Any], Any], why: str, timeout: float = WAIT_S) -> Any:
     from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(browser, timeout, ignored_exceptions=(StaleElementReferenceException,)).until(
-        what, message=why)
+    return WebDriverWait(browser, timeout, poll_frequency=POLL_S,
+                         ignored_exceptions=(StaleElementReferenceException,)).until(what, message=why)
 
 
 # counts the views the page took in (console.js's ``killswitch:view``, after notify.js has seen each)

@@ -12,6 +12,7 @@ refused before anything is stored; unlocks are still refused.
 from __future__ import annotations
 
 import asyncio
+from typing import Optional
 
 import pytest
 
@@ -29,6 +30,11 @@ from tests.unit.runner.operator.test_operator import ACCOUNT, make, run, start, 
 from .test_lapse import Mono
 
 TTL_MS = 3_000  # a term of 2 s, renewed every 1 s: a runner that does not lead waits at most 1 s
+# A case whose lock is to be stored, with nothing to take the lease back meanwhile, waits that
+# second out on the wall clock for nothing: it waits this long instead (the wait the runner's
+# StoredLocks is built with, ``wait_ms``). The cases that race the wait (the lease back within it,
+# a burst stored after one wait) keep the renewal period.
+STORE_WAIT_MS = 100
 
 
 @pytest.fixture(autouse=True, params=["sqlite", "postgres"])
@@ -60,10 +66,13 @@ def step(w, n: int = 1, ms: int = 100) -> list:
     return run(go())
 
 
-def lapsed_leader(tmp_path, holder: str = "a", **kw):
-    """``holder`` led under token 1 with a keeper; its term has run out unrenewed, nobody took the lease."""
+def lapsed_leader(tmp_path, holder: str = "a", wait_ms: Optional[int] = None, **kw):
+    """``holder`` led under token 1 with a keeper; its term has run out unrenewed, nobody took the
+    lease. ``wait_ms``: how long its locks wait for the lease before they are stored (None: one
+    renewal period of the keeper, as in production)."""
     mono = Mono()
     w = make(tmp_path, holder=holder, lease_ttl_ms=TTL_MS, **kw)
+    w.parts.stored._wait_ms = wait_ms
     keeper = LeaseKeeper.for_store(w.store, holder, TTL_MS, clock=w.clock, monotonic=mono)
     w.runner.hold_lease_with(keeper)
     keeper.attempt()
@@ -101,7 +110,7 @@ def test_a_lock_sent_as_the_own_lease_comes_back_is_applied_as_a_leader_applies_
 
 
 def test_a_lock_sent_while_no_runner_leads_is_stored_then_applied_once_by_the_same_runner(tmp_path):
-    w, keeper, mono = lapsed_leader(tmp_path)
+    w, keeper, mono = lapsed_leader(tmp_path, wait_ms=STORE_WAIT_MS)
     answer = run(w.desk.lock_scope(ACCOUNT, "halted", "desk says stop", 600.0, actor="alice"))
     assert not answer.done and answer.stored is not None
     rid = answer.stored
@@ -211,7 +220,7 @@ class Crash(BaseException):
 
 def _stored_then_dead(tmp_path):
     """a stores a lock while nobody leads, and dies. Returns it and the request id."""
-    w, keeper, mono = lapsed_leader(tmp_path)
+    w, keeper, mono = lapsed_leader(tmp_path, wait_ms=STORE_WAIT_MS)
     answer = run(w.desk.lock_scope(ACCOUNT, "halted", "desk says stop", actor="alice"))
     assert answer.stored is not None
     return w, answer.stored
