@@ -177,6 +177,8 @@ class AccountLoad:
     reconcile_s: Optional[float]  # the stream's REST reconcile (None when polling)
     per_minute: float
     polled_per_minute: float  # what it would cost polled at the interval (the stream's saving is the difference)
+    # its own per-UID endpoint limits where they are its rate tier's (Kraken spot); None: the venue's
+    endpoint_limits: Optional[Mapping[str, tuple[float, float]]] = None
 
 
 @record
@@ -230,8 +232,9 @@ class VenueLoad:
         out = []
         for a in self.accounts:
             every_s = a.reconcile_s if a.streaming and a.reconcile_s else self.interval_s
+            limits = self.limit.endpoint_limits if a.endpoint_limits is None else a.endpoint_limits
             for r in a.cost.reads:
-                got = self.limit.endpoint_limits.get(r.endpoint)
+                got = limits.get(r.endpoint)
                 if got is None:
                     continue
                 requests, window_s = got
@@ -271,17 +274,20 @@ class VenueLoad:
 
 
 def venue_load(venue: str, limit: WeightLimit, interval_s: float,
-               accounts: Sequence[tuple[str, SnapshotCost, Optional[float]]]) -> VenueLoad:
+               accounts: Sequence[tuple[str, SnapshotCost, Optional[float]]],
+               endpoint_limits: Optional[Mapping[str, Mapping[str, tuple[float, float]]]] = None) -> VenueLoad:
     """The load of ``accounts`` ((name, snapshot cost, stream reconcile in seconds or None when
     the account does not stream)) on ``venue``, each snapshotted every ``interval_s`` unless
-    its stream keeps it (the venue must have streams: else it polls)."""
+    its stream keeps it (the venue must have streams: else it polls); ``endpoint_limits``, an
+    account's name → its own per-UID endpoint limits (its rate tier's), else the venue's."""
     rows = []
+    own = endpoint_limits or {}
     for name, cost, reconcile_s in accounts:
         polled = polling_per_minute(cost, interval_s)
         streaming = reconcile_s is not None and cost.streams
         rows.append(AccountLoad(name, cost, streaming, reconcile_s if streaming else None,
                                 streaming_per_minute(cost, reconcile_s) if streaming and reconcile_s else polled,
-                                polled))
+                                polled, own.get(name)))
     return VenueLoad(venue, limit, interval_s, tuple(rows))
 
 

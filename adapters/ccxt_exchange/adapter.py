@@ -68,7 +68,9 @@ log = logging.getLogger(__package__)
 class CcxtAdapter(StreamedSnapshots, OrderPlacement, Cancels, FillReads, ExchangeAdapter):
     """One account of an Accounts document on a ccxt venue.
 
-    ``account`` is a :class:`killswitch.policy.accounts_doc.Account`. Options:
+    ``account`` is a :class:`killswitch.policy.accounts_doc.Account`; its client is paced at the
+    limits of its ``rate_tier`` where the venue's dialect has tiers (the lowest where it names
+    none: :meth:`~.dialects.base.Dialect.for_tier`). Options:
 
     * ``timeout`` — seconds; bounds every public operation as a whole (``asyncio.wait_for``),
       retries and order-budget waits included; also ccxt's per-request timeout.
@@ -151,7 +153,8 @@ class CcxtAdapter(StreamedSnapshots, OrderPlacement, Cancels, FillReads, Exchang
         self.settle_coins = tuple(getattr(account, "settle_coins", ()) or ())
         ic = account.initial_capital
         self.initial_capital = None if ic is None else float(getattr(ic, "value", ic))
-        self.dialect = dialect_for(self.venue)
+        # the venue's dialect at the account's rate tier (its lowest where the account names none)
+        self.dialect = dialect_for(self.venue).for_tier(getattr(account, "rate_tier", None))
         self.quote_currency = account.quote_currency or self.dialect.quote_currency  # (None: the venue's)
         self.position_max_age_s = float(position_max_age_s)
         self.bybit_dcp_websocket = bool(bybit_dcp_websocket)

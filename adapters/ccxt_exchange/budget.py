@@ -135,7 +135,10 @@ class RequestPacer(TokenBucket):
         async with self._lock:
             self._refill()
             room = self._room(cost)
-            while self.tokens < room:
+            # (within a millionth of a unit: a cost like a Starter key's 1 / 0.33 refilled over a
+            # wait of exactly its shortfall can fall short of it by 1e-15 for ever, where the clock
+            # cannot step so little)
+            while room - self.tokens > 1e-6:
                 await asyncio.sleep((room - self.tokens) / self.rate)
                 self._refill()
             # the last wait before a request leaves: an order in it asks its caller's send gate

@@ -3,7 +3,8 @@
 What it owns: :func:`declared`, one dialect's declaration as a
 :class:`~killswitch.weights.DeclaredWeights` (what one snapshot reads, once a settle coin where the
 venue lists by coin; its limit; what its stream costs), and :func:`table_text`, the Python module
-``make schemas`` writes from every registered dialect: rows of plain values, not code per venue.
+``make schemas`` writes from every registered dialect: rows of plain values, not code per venue
+(its rate tiers' names too, which an account's ``rate_tier`` is checked against: KS225).
 The check of policies must not import the adapters, so it reads that module; it is generated,
 never edited by hand, and a test fails when it differs from what this module writes.
 
@@ -66,6 +67,8 @@ COLUMNS = {
                "source"),
     "ENDPOINT_LIMITS": ("venue", "market type", "endpoint", "requests", "window_s"),
     "SPOT_STREAMS": ("venue", "stream_open", "stream_keepalive", "keepalive_every_s"),
+    "RATE_TIERS": ("venue", "tier (the lowest first)"),
+    "TIER_ENDPOINT_LIMITS": ("venue", "tier", "market type", "endpoint", "requests", "window_s"),
 }
 
 
@@ -77,6 +80,7 @@ def table_text() -> str:
         got = declared(DIALECTS[venue])
         if got is not None:
             _add_rows(tables, venue, got)
+        _add_tiers(tables, DIALECTS[venue])
     return HEADER + "".join(f"\n# {', '.join(COLUMNS[name])}\n{name} = (\n" + "".join(f"    {row!r},\n" for row in rows)
                             + ")\n" for name, rows in tables.items())
 
@@ -94,6 +98,19 @@ def _add_rows(tables: dict[str, list[tuple[Any, ...]]], venue: str, w: DeclaredW
             tables["ENDPOINT_LIMITS"] += [(venue, market, e, *v) for e, v in sorted(limit.endpoint_limits.items())]
     if w.spot_stream is not None:  # a spot account's own stream (the venue's row is its futures one's)
         tables["SPOT_STREAMS"].append((venue, *w.spot_stream))
+
+
+def _add_tiers(tables: dict[str, list[tuple[Any, ...]]], d: Dialect) -> None:
+    """``d``'s rate tiers, the lowest first, and each one's per-UID endpoint limits (an account's
+    own, at its tier: the rest of its limit is the venue's)."""
+    for tier in d.rate_tiers:
+        tables["RATE_TIERS"].append((d.id, tier))
+        tiered = d.for_tier(tier)
+        for market in ("futures", "spot"):
+            limit = tiered.weight_limit_for(market)
+            if limit is not None:
+                tables["TIER_ENDPOINT_LIMITS"] += [(d.id, tier, market, e, *v)
+                                                   for e, v in sorted(limit.endpoint_limits.items())]
 
 
 __all__ = ["declared", "table_text"]

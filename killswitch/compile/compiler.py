@@ -41,6 +41,10 @@ KS223     an account's credentials of a kind its venue does not sign with, or wi
           password or uid it requires (:mod:`.venue_check`)
 KS224     an account with paced_by_venue (ccxt's request throttle off) and no api_url of a
           venue that paces requests itself (:mod:`.pacing_check`)
+KS225     an account's rate_tier its venue does not declare: not among its tiers (with the
+          closest), or any on a venue without tiers (:mod:`.tier_check`)
+KS226     an account on a venue with rate tiers that names none: paced at the lowest
+          (warning, :mod:`.tier_check`)
 KS230     the accounts' polling over a venue's per-IP REST weight limit at the interval the
           runner ticks at, with the arithmetic and what streams save; or an endpoint called
           faster than its per-UID limit (:mod:`.weight_check`; ``ksctl validate`` and
@@ -136,6 +140,7 @@ from .settle_check import check_settle_coins
 from .shards import check_shards, firm_diagnostics
 from .stage_check import check_stages
 from .strategy_check import check_strategy_prefixes
+from .tier_check import check_rate_tier
 from .venue_check import check_venues
 from .windows import PolicyWindows, check_windows
 
@@ -199,7 +204,7 @@ def compile_documents(loaded: LoadResult, revision: Optional[str] = None,
             diags.extend(check_shards(doc))
             for i, acc in enumerate(doc.model.spec.accounts):
                 for check in (check_settle_coins, check_venues, check_revoke_blocks, check_strategy_prefixes,
-                              check_pacing):
+                              check_pacing, check_rate_tier):
                     diags.extend(check(doc, i, acc))
     for doc in loaded.docs:  # after every policy: a test of a policy with errors says so
         if isinstance(doc.model, PolicyTest):

@@ -87,8 +87,8 @@ ENDPOINT_LIMITS = (
     ('bybit', 'futures', 'GET /v5/account/wallet-balance', 50, 1.0),
     ('bybit', 'futures', 'GET /v5/order/realtime', 50, 1.0),
     ('bybit', 'futures', 'GET /v5/position/list', 50, 1.0),
-    ('kraken', 'spot', 'POST /0/private/BalanceEx', 15.0, 60.0),
-    ('kraken', 'spot', 'POST /0/private/OpenOrders', 15.0, 60.0),
+    ('kraken', 'spot', 'POST /0/private/BalanceEx', 9.9, 60.0),
+    ('kraken', 'spot', 'POST /0/private/OpenOrders', 9.9, 60.0),
     ('krakenfutures', 'futures', 'GET /derivatives/api/v3/accounts', 250.0, 10.0),
     ('krakenfutures', 'futures', 'GET /derivatives/api/v3/openorders', 250.0, 10.0),
     ('krakenfutures', 'futures', 'GET /derivatives/api/v3/openpositions', 250.0, 10.0),
@@ -113,4 +113,21 @@ ENDPOINT_LIMITS = (
 SPOT_STREAMS = (
     ('kraken', 1.0, 0.0, 3600.0),
     ('mexc', 1.0, 1.0, 1200.0),
+)
+
+# venue, tier (the lowest first)
+RATE_TIERS = (
+    ('kraken', 'Starter'),
+    ('kraken', 'Intermediate'),
+    ('kraken', 'Pro'),
+)
+
+# venue, tier, market type, endpoint, requests, window_s
+TIER_ENDPOINT_LIMITS = (
+    ('kraken', 'Starter', 'spot', 'POST /0/private/BalanceEx', 9.9, 60.0),
+    ('kraken', 'Starter', 'spot', 'POST /0/private/OpenOrders', 9.9, 60.0),
+    ('kraken', 'Intermediate', 'spot', 'POST /0/private/BalanceEx', 15.0, 60.0),
+    ('kraken', 'Intermediate', 'spot', 'POST /0/private/OpenOrders', 15.0, 60.0),
+    ('kraken', 'Pro', 'spot', 'POST /0/private/BalanceEx', 30.0, 60.0),
+    ('kraken', 'Pro', 'spot', 'POST /0/private/OpenOrders', 30.0, 60.0),
 )

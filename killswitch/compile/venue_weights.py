@@ -1,7 +1,9 @@
 """The REST weight each venue's dialect declares, as a table ``ksctl validate`` reads (KS230-KS232).
 
 What it owns: :data:`VENUE_WEIGHTS`, venue id → what one snapshot of an account reads there and
-the venue's limit (:class:`~killswitch.weights.DeclaredWeights`), built by :func:`from_rows`, and
+the venue's limit (:class:`~killswitch.weights.DeclaredWeights`), built by :func:`from_rows`;
+:data:`VENUE_RATE_TIERS`, the venues' rate tiers (the lowest first), and each tier's per-UID
+endpoint limits (:data:`TIER_ENDPOINT_LIMITS`, an account's at its ``rate_tier``); and
 :func:`declared_costs`, the ``cost_of`` that :func:`killswitch.compile.weight_check.check_weight_budget` is handed.
 
 The numbers are the ccxt adapter's dialects' (``snapshot_reads``, ``weight_limit``, the stream's
@@ -20,6 +22,7 @@ Pure: no I/O.
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
 from typing import Any, Optional
 
 from ..policy.accounts_doc import Account
@@ -54,11 +57,37 @@ def from_rows(venues: Any, reads: Any, limits: Any, endpoint_limits: Any,
 VENUE_WEIGHTS: dict[str, DeclaredWeights] = from_rows(venue_tables.VENUES, venue_tables.READS, venue_tables.LIMITS,
                                                       venue_tables.ENDPOINT_LIMITS, venue_tables.SPOT_STREAMS)
 
+# venue → its rate tiers, the lowest first (an account's ``rate_tier``: :mod:`.tier_check`), and
+# (venue, tier, market type) → that tier's per-UID endpoint limits
+TierLimits = dict[tuple[str, str, str], dict[str, tuple[float, float]]]
 
-def venue_costs(venue: str, market_type: str,
-                settle_coins: tuple[str, ...] = ()) -> Optional[tuple[SnapshotCost, WeightLimit]]:
-    """What one snapshot of an account of ``venue`` costs and the limit it counts against; None
-    where the venue (or its market type there) declares either not."""
+
+def tiers_from_rows(rate_tiers: Any, tier_endpoint_limits: Any) -> tuple[dict[str, tuple[str, ...]], TierLimits]:
+    """Each venue's rate tiers and each tier's endpoint limits from the rows of :mod:`.venue_tables`."""
+    tiers: dict[str, tuple[str, ...]] = {}
+    for venue, tier in rate_tiers:
+        tiers[venue] = (*tiers.get(venue, ()), tier)
+    limits: TierLimits = defaultdict(dict)
+    for venue, tier, market, endpoint, requests, window_s in tier_endpoint_limits:
+        limits[venue, tier, market][endpoint] = (requests, window_s)
+    return tiers, dict(limits)
+
+
+VENUE_RATE_TIERS, TIER_ENDPOINT_LIMITS = tiers_from_rows(venue_tables.RATE_TIERS, venue_tables.TIER_ENDPOINT_LIMITS)
+
+
+def tier_of(venue: str, named: Optional[str]) -> Optional[str]:
+    """The tier an account of ``venue`` naming ``named`` is paced at: ``named`` where the venue
+    declares it, else its lowest (as the adapter paces it); None where the venue has no tiers."""
+    tiers = VENUE_RATE_TIERS.get(venue, ())
+    return (named if named in tiers else tiers[0]) if tiers else None
+
+
+def venue_costs(venue: str, market_type: str, settle_coins: tuple[str, ...] = (),
+                rate_tier: Optional[str] = None) -> Optional[tuple[SnapshotCost, WeightLimit]]:
+    """What one snapshot of an account of ``venue`` (at ``rate_tier`` where the venue has tiers)
+    costs and the limit it counts against; None where the venue (or its market type there)
+    declares either not."""
     weights = VENUE_WEIGHTS.get(venue)
     if weights is None:
         return None
@@ -66,10 +95,12 @@ def venue_costs(venue: str, market_type: str,
     limit = weights.limit_for(market_type)
     if cost is None or limit is None:
         return None
-    return cost, limit
+    tier = tier_of(venue, rate_tier)
+    own = TIER_ENDPOINT_LIMITS.get((venue, tier, market_type)) if tier is not None else None
+    return cost, limit if own is None else replace(limit, endpoint_limits=own)
 
 
 def declared_costs(account: Account) -> Optional[tuple[SnapshotCost, WeightLimit]]:
     """``cost_of`` for :func:`~killswitch.compile.weight_check.check_weight_budget`: the declared
-    cost of ``account``'s snapshot and its venue's limit (None: not declared, KS232)."""
-    return venue_costs(account.venue, account.market_type, tuple(account.settle_coins))
+    cost of ``account``'s snapshot and its venue's limit at its rate tier (None: not declared, KS232)."""
+    return venue_costs(account.venue, account.market_type, tuple(account.settle_coins), account.rate_tier)

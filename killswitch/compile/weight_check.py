@@ -8,7 +8,7 @@ runs with, at the interval it ticks at (every account is snapshotted each tick):
   with the arithmetic (:meth:`killswitch.weights.VenueLoad.arithmetic`): the load, the limit,
   how many accounts fit polled at the interval, and what streams would cost instead. Also, per
   account, an endpoint called faster than the venue allows its UID (OKX, Bybit count per UID
-  and endpoint), at the account.
+  and endpoint; Kraken spot per key, at its rate tier's decay), at the account.
 * KS231 (a warning), a load above :data:`WARN_SHARE` of the per-IP limit: what the runner's own
   orders, retries and any other client of the IP have left.
 * KS232 (a warning), at an account whose venue (or its market type there) declares no snapshot
@@ -24,7 +24,7 @@ Pure: no I/O.
 
 from __future__ import annotations
 
-from typing import Callable, Optional, Sequence
+from typing import Callable, Mapping, Optional, Sequence
 
 from ..policy import diagnostics as d
 from ..policy.accounts_doc import Account, Accounts
@@ -41,6 +41,7 @@ CostOf = Callable[[Account], Optional[tuple[SnapshotCost, WeightLimit]]]
 def venue_loads(accounts: Sequence[Account], interval_s: float, cost_of: CostOf) -> list[VenueLoad]:
     """The load of ``accounts`` on each venue that declares its costs, in the accounts' order."""
     by_venue: dict[str, tuple[WeightLimit, list[tuple[str, SnapshotCost, Optional[float]]]]] = {}
+    own: dict[str, dict[str, Mapping[str, tuple[float, float]]]] = {}  # venue → account → its UID limits
     for acc in accounts:
         got = cost_of(acc)
         if got is None:
@@ -49,7 +50,8 @@ def venue_loads(accounts: Sequence[Account], interval_s: float, cost_of: CostOf)
         stream = acc.stream
         reconcile = stream.reconcile_every.seconds if stream is not None and stream.enabled else None
         by_venue.setdefault(acc.venue, (limit, []))[1].append((acc.name, cost, reconcile))
-    return [venue_load(venue, limit, interval_s, rows) for venue, (limit, rows) in by_venue.items()]
+        own.setdefault(acc.venue, {})[acc.name] = limit.endpoint_limits  # (its rate tier's, where it has one)
+    return [venue_load(venue, limit, interval_s, rows, own[venue]) for venue, (limit, rows) in by_venue.items()]
 
 
 def check_weight_budget(docs: Sequence[LoadedDoc], interval_s: float, cost_of: CostOf) -> list[Diagnostic]:

@@ -151,6 +151,13 @@ class Account(Strict):
     # venue's limits): ccxt's client-side throttle is off, the order budget still paces orders. Only
     # with an api_url (KS224): a public venue keeps the client's pacing.
     paced_by_venue: bool = False
+    # The account's rate tier where its venue's limits depend on it (Kraken spot's verification
+    # tier: its key's call counter), one of the tiers its venue's dialect declares (KS225); absent
+    # on such a venue, its lowest (KS226 says so).
+    rate_tier: Optional[Annotated[str, Field(
+        min_length=1, max_length=32,
+        description="the account's rate tier at its venue, where the venue has tiers (kraken: Starter, "
+                    "Intermediate, Pro); absent, the lowest")]] = None
     credentials: Optional[Credentials] = None
     # Opt-in: absent, the account is polled over REST every policy interval as before.
     stream: Optional[StreamSpec] = None

@@ -124,6 +124,12 @@ KS223 = Code("KS223", "credentials the venue does not sign with")
 # venue that does (a simulator, a gateway enforcing the limits): the public venue's limits would be
 # left to nobody, and a venue bans a client that exceeds them
 KS224 = Code("KS224", "paced_by_venue without an api_url")
+# an account's rate_tier its venue does not declare: a tier not among its dialect's (a typo), or
+# any on a venue whose limits are the same for every account
+KS225 = Code("KS225", "rate tier the venue does not declare")
+# an account on a venue with rate tiers that names none: paced at the lowest (fail closed; the
+# runner says RATE_TIER_ASSUMED at start; a warning, as there)
+KS226 = Code("KS226", "no rate tier: paced at the venue's lowest", Severity.WARNING)
 # the accounts one runner polls need more of a venue's per-IP REST weight a minute than the venue
 # allows at the interval the policies tick at (or an endpoint faster than its per-UID limit)
 KS230 = Code("KS230", "polling exceeds the venue's REST weight budget")

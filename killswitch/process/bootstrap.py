@@ -112,7 +112,8 @@ def ccxt_adapters(accounts: Iterable[Any], *, timeout: Optional[float] = None, u
     simulated one enforces its own limits in simulated time). An account whose credential cannot
     be read gets, with ``defer_unreadable``, an adapter that fails its snapshots and retries the
     credential at every call (the runner keeps guarding the others); without it, it is listed
-    in ``unreadable`` and left out (a preview reports it). An account with ``paced_by_venue``
+    in ``unreadable`` and left out (a preview reports it). An account on a venue with rate tiers
+    that names none is paced at the lowest, and RATE_TIER_ASSUMED says so. An account with ``paced_by_venue``
     and an ``api_url`` is left to its venue's pacing too (without the URL: KS224, and the client
     paces it all the same); the order budget paces every account's orders."""
     from adapters.base import AdapterError
@@ -146,6 +147,11 @@ def ccxt_adapters(accounts: Iterable[Any], *, timeout: Optional[float] = None, u
                 "VENUE_GENERIC: %s: %s has no dialect of its own: its lists are read by ccxt's unified calls, "
                 "whose pages, settle-coin splits and separate conditional-order lists are not checked (a book "
                 "can read short); dialects: %s", key, acc.venue, ", ".join(sorted(DIALECTS)))
+        elif DIALECTS[acc.venue].rate_tiers and getattr(acc, "rate_tier", None) is None:
+            tiers = tuple(DIALECTS[acc.venue].rate_tiers)
+            logging.getLogger("killswitch.runner").warning(
+                "RATE_TIER_ASSUMED: %s: no rate_tier: paced as a %s key, the lowest of %s's tiers (%s); set "
+                "rate_tier to the account's own (KS226)", key, tiers[0], acc.venue, ", ".join(tiers))
         try:
             out.by_key[key] = make(acc)
         except AdapterError as e:  # its message names the reference, never the secret

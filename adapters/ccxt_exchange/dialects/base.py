@@ -13,7 +13,8 @@ What it owns
       client must be kept from sending of its own accord;
     * the venue's limits, one table (``limits``, a :class:`.limits.Limits`: its orders and cancels
       a second, its request ceiling and endpoint windows, the endpoints ccxt must charge
-      otherwise), how often a snapshot lists every open order, the ccxt options it needs, the
+      otherwise), and each rate tier's where the venue's limits are the account's
+      (:meth:`Dialect.for_tier`), how often a snapshot lists every open order, the ccxt options it needs, the
       headers that carry its credentials, and the texts of its reduce-only refusals.
 
 What it must not do
@@ -29,7 +30,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Callable, Container, Mapping, Optional, Protocol
 
 from killswitch.weights import Read, SnapshotCost, WeightLimit
@@ -275,6 +276,12 @@ class Dialect(StreamHooks, CancelHooks, ReadHooks, VenueNamed):
 
     id: str  # the ccxt exchange id (``Account.venue``)
     limits: Limits  # the venue's limits, declared once in its dialect module (:mod:`.limits`)
+    # The venue's rate tiers, where its limits are the account's (Kraken spot's verification tiers:
+    # the key's call counter): tier → its limits, the lowest first. An account names its own
+    # (``Account.rate_tier``; ``ksctl validate`` refuses another, KS225, from the table ``make
+    # schemas`` writes); one that names none is paced at the lowest (fail closed: KS226 and
+    # RATE_TIER_ASSUMED say so). Empty: :attr:`limits` for every account.
+    rate_tiers: Mapping[str, Limits] = field(default_factory=dict)
     client_id_param: str = "clientOrderId"
     max_client_id_length: int = 32
     # the characters the venue takes in a client order id (letters and digits everywhere)
@@ -402,6 +409,26 @@ class Dialect(StreamHooks, CancelHooks, ReadHooks, VenueNamed):
         for key in path.split("."):
             value = value.get(key) if isinstance(value, Mapping) else None
         return value
+
+    def tier_of(self, named: Optional[str]) -> Optional[str]:
+        """The tier an account naming ``named`` is paced at: ``named`` where the venue declares it,
+        else the lowest (fail closed: ``ksctl validate`` refuses an unknown one); None where the
+        venue has no tiers."""
+        if not self.rate_tiers:
+            return None
+        return named if named in self.rate_tiers else next(iter(self.rate_tiers))
+
+    def for_tier(self, named: Optional[str]) -> "Dialect":
+        """This dialect as it paces an account naming ``named`` (:meth:`tier_of`): its tier's
+        limits and what else the tier sets (:meth:`tier_fields`); itself where the venue has no tiers."""
+        tier = self.tier_of(named)
+        if tier is None:
+            return self
+        return replace(self, limits=self.rate_tiers[tier], **self.tier_fields(tier))
+
+    def tier_fields(self, tier: str) -> Mapping[str, Any]:
+        """The fields besides :attr:`limits` a rate tier sets (a weight limit of its own)."""
+        return {}
 
     def snapshot_cost(self, market_type: str, settle_coins: tuple[str, ...] = ()) -> Optional[SnapshotCost]:
         """What one snapshot of a ``market_type`` account reading ``settle_coins`` (empty: the

@@ -34,7 +34,8 @@ What it owns
       (https://docs.kraken.com/api/docs/guides/spot-rest-ratelimits: Starter 15 decaying
       0.33 a second, Intermediate 20 at 0.5, Pro 20 at 1; ledger and trade history cost 2, the
       order endpoints nothing there: they have a counter of their own per pair). Declared for
-      an Intermediate key (:data:`TIER`): its reads paced at the counter's decay, their burst
+      each tier (:data:`TIERS`, :attr:`Dialect.rate_tiers`): an account's reads paced at its
+      tier's decay (``Account.rate_tier``; a Starter key's where it names none), their burst
       never past its maximum (the pacer's ceiling: past it Kraken answers ``EAPI:Rate limit
       exceeded`` and locks the key out a while); the public ticker is limited per IP (about one
       a second).
@@ -79,30 +80,50 @@ FREE = frozenset({"AddOrder", "AddOrderBatch", "AmendOrder", "EditOrder", "Cance
                   "CancelAll", "CancelAllOrdersAfter"})
 DOUBLE = frozenset({"Ledgers", "QueryLedgers", "TradesHistory", "QueryTrades"})
 
-# the key's call counter by verification tier (RATE_LIMITS): (its maximum, its decay a second);
-# the account's client is paced for TIER's (a Starter key's counter holds less and decays slower)
+# the key's call counter by verification tier (RATE_LIMITS): (its maximum, its decay a second),
+# the lowest first; an account's client is paced for its own tier's (``Account.rate_tier``), for
+# a Starter key's where it names none (fail closed: a Starter key's counter holds less and decays
+# slower, and a key paced past it is locked out)
 COUNTER_TIERS: Mapping[str, tuple[float, float]] = {
     "Starter": (15.0, 0.33), "Intermediate": (20.0, 0.5), "Pro": (20.0, 1.0)}
-TIER = "Intermediate"
-COUNTER_MAX, COUNTER_DECAY = COUNTER_TIERS[TIER]
-# one call of the counter in ccxt's cost, which its rateLimit of 1 s paces at 1 a second: 2,
-# one call every 2 s at an Intermediate key's decay
-CALL_COST = 1.0 / COUNTER_DECAY
+LOWEST_TIER = next(iter(COUNTER_TIERS))
 
-# Kraken spot's limits: 2 orders a second of ours, and 8 cancels of their own budget (its engine
-# counts orders and cancels per pair). The order endpoints are paced by the order budget (their
-# counter is per pair), not by ccxt. ccxt's pacing of the account's client, in its cost: the
-# private reads at the key's decay (a read of the counter's 2, twice a call: ccxt's table charged
-# trade history 6 and the stream's token 3), the public ticker at about one a second; what the
-# account's reads may spend at once: the counter's maximum, in ccxt's cost (40: 20 calls; the
-# pacer's burst of 200 let 100 reads go at once, which Kraken refuses past the 20th).
-LIMITS = Limits(
-    orders=2.0, cancels=8.0, ceiling=COUNTER_MAX * CALL_COST,
-    counted_as_orders=frozenset(("private", "POST", p) for p in ("AddOrder", "CancelOrder", "CancelAllOrdersAfter")),
-    read_weights={
-        **{("private", "POST", name): CALL_COST for name in ("BalanceEx", "Balance", "OpenOrders", "ClosedOrders",
-                                                              "QueryOrders", "GetWebSocketsToken")},
-        **{("private", "POST", name): 2 * CALL_COST for name in sorted(DOUBLE)}, ("public", "GET", "Ticker"): 1.0})
+
+def tier_limits(counter_max: float, counter_decay: float) -> Limits:
+    """Kraken spot's limits for a key whose call counter holds ``counter_max`` calls and decays
+    ``counter_decay`` a second. 2 orders a second of ours, and 8 cancels of their own budget (its
+    engine counts orders and cancels per pair); the order endpoints paced by the order budget
+    (their counter is per pair), not by ccxt. ccxt's pacing of the account's client, in its cost
+    (its rateLimit of 1 s paces 1 a second): one call of the counter costs 1 / decay (an
+    Intermediate key's 2: one call every 2 s), a read of the counter's 2 twice that (ccxt's table
+    charged trade history 6 and the stream's token 3), the public ticker about one a second; what
+    the account's reads may spend at once: the counter's maximum in that cost (an Intermediate
+    key's 40: 20 calls; the pacer's burst of 200 let 100 reads go at once, which Kraken refuses
+    past the 20th)."""
+    call_cost = 1.0 / counter_decay
+    return Limits(
+        orders=2.0, cancels=8.0, ceiling=counter_max * call_cost,
+        counted_as_orders=frozenset(("private", "POST", p) for p in ("AddOrder", "CancelOrder",
+                                                                     "CancelAllOrdersAfter")),
+        read_weights={
+            **{("private", "POST", name): call_cost for name in ("BalanceEx", "Balance", "OpenOrders",
+                                                                  "ClosedOrders", "QueryOrders", "GetWebSocketsToken")},
+            **{("private", "POST", name): 2 * call_cost for name in sorted(DOUBLE)}, ("public", "GET", "Ticker"): 1.0})
+
+
+def tier_weight_limit(counter_decay: float) -> WeightLimit:
+    """The spot snapshot's reads' budget of a key whose counter decays ``counter_decay`` a second:
+    the calls it decays a minute, half each to the balances and the open orders (an Intermediate
+    key's 30: 15 each)."""
+    share = counter_decay * 60.0 / 2
+    return WeightLimit(None, 60.0, "calls", PER_UID, RATE_LIMITS,
+                       endpoint_limits={BALANCE: (share, 60.0), rows.OPEN_ORDERS: (share, 60.0)})
+
+
+# each tier's limits, the lowest first (:attr:`Dialect.rate_tiers`); the dialect as registered is
+# the lowest's, as an account naming no tier is paced
+TIERS: Mapping[str, Limits] = {tier: tier_limits(*counter) for tier, counter in COUNTER_TIERS.items()}
+LIMITS = TIERS[LOWEST_TIER]
 
 
 def _trigger_time(answer: Any) -> Any:
@@ -139,10 +160,7 @@ class KrakenDialect(KrakenSpotStream, Dialect):
     # a spot snapshot: the balances, the held assets' tickers (public: nothing of the key's
     # counter) and the open orders, at every snapshot
     spot_reads: tuple[Read, ...] = (Read(BALANCE, 1), Read(TICKER, 0), Read(rows.OPEN_ORDERS, 1, orders=True))
-    spot_limit: WeightLimit = WeightLimit(
-        None, 60.0, "calls", PER_UID, RATE_LIMITS,
-        # an Intermediate key's counter decays 0.5 a second: 30 calls a minute, the two reads' share
-        endpoint_limits={BALANCE: (15.0, 60.0), rows.OPEN_ORDERS: (15.0, 60.0)})
+    spot_limit: WeightLimit = tier_weight_limit(COUNTER_TIERS[LOWEST_TIER][1])  # (the tier's: :meth:`tier_fields`)
 
     # --- client order ids ------------------------------------------------------------------------
 
@@ -229,6 +247,10 @@ class KrakenDialect(KrakenSpotStream, Dialect):
     def weight_limit_for(self, market_type: str) -> Optional[WeightLimit]:
         return self.spot_limit if market_type == "spot" else None
 
+    def tier_fields(self, tier: str) -> Mapping[str, Any]:
+        """The spot reads' budget at the tier's counter's decay (:func:`tier_weight_limit`)."""
+        return {"spot_limit": tier_weight_limit(COUNTER_TIERS[tier][1])}
+
     def request_weight(self, api: str, method: str, path: str, params: Any, ccxt_cost: float) -> float:
         if api != "private" or path in FREE:
             return 0.0
@@ -272,7 +294,7 @@ class KrakenDialect(KrakenSpotStream, Dialect):
 # a second, and cancels apart at 8, as a rogue's entries spread over pairs each spend their own
 # pair's counter; many on one pair meet its threshold, refused EOrder:Rate limit exceeded
 # (RATE_LIMITED, retried after a wait), as they did at 2 a second within seconds.
-KRAKEN = KrakenDialect(id="kraken", limits=LIMITS, refusal_of=rows.kraken_refusal)
+KRAKEN = KrakenDialect(id="kraken", limits=LIMITS, rate_tiers=TIERS, refusal_of=rows.kraken_refusal)
 
 DIALECTS = (KRAKEN,)
 

@@ -70,6 +70,7 @@ from ...simulated.faces.shared import (
 from .face_rows import (
     COUNTER_DECAY,
     COUNTER_MAX,
+    COUNTER_TIER,
     INVALID_ARGUMENTS,
     INVALID_KEY,
     INVALID_NONCE,
@@ -337,8 +338,10 @@ handle = KrakenSpotFace.serve  # one request under PREFIXES, as the module docst
 
 def sim_account(server: Any, account: str, **fields: Any) -> Any:
     """The Account of the engine's ``account`` on venue ``kraken``, a spot account quoted in the
-    engine's USDT, its key and its secret (base64, as Kraken hands one) in the environment."""
-    fields = {"hedge_mode": False, "market_type": "spot", "quote_currency": "USDT", **fields}
+    engine's USDT, its key and its secret (base64, as Kraken hands one) in the environment; its
+    ``rate_tier`` the tier of the face's call counter (an Intermediate key's) unless given."""
+    fields = {"hedge_mode": False, "market_type": "spot", "quote_currency": "USDT", "rate_tier": COUNTER_TIER,
+              **fields}
     return key_account(server, account, "kraken", secret=b64_secret(server, account), **fields)
 
 

@@ -38,6 +38,7 @@ UNKNOWN_METHOD = "EGeneral:Unknown method"
 # the key's call counter (https://docs.kraken.com/api/docs/guides/spot-rest-ratelimits), as an
 # Intermediate key's: at most 20, decaying 0.5 a second; trade history 2 a call, the trading
 # endpoints nothing (the engine's per-pair counter), every other private call 1
+COUNTER_TIER = "Intermediate"  # (the simulated accounts' rate_tier: :func:`.face.sim_account`)
 COUNTER_MAX, COUNTER_DECAY = 20.0, 0.5
 COUNTER_FREE = frozenset({"AddOrder", "CancelOrder", "CancelAll", "CancelAllOrdersAfter"})
 COUNTER_DOUBLE = frozenset({"TradesHistory"})

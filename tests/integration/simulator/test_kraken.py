@@ -10,6 +10,7 @@ and take-profit orders until their trigger.
 from __future__ import annotations
 
 import base64
+import functools
 
 import aiohttp
 import pytest
@@ -254,16 +255,22 @@ def test_cancel_all_and_the_switch_take_the_resting_orders():
     serve(body)
 
 
-def test_the_keys_call_counter_refuses_past_its_maximum_and_the_paced_client_never_reaches_it(monkeypatch):
+@pytest.mark.parametrize(("tier", "counter"), [
+    pytest.param(None, (15.0, 0.33), id="none_named_starter"), pytest.param("Intermediate", (20.0, 0.5), id="faces")])
+def test_the_keys_call_counter_refuses_past_its_maximum_and_the_paced_client_never_reaches_it(monkeypatch, tier,
+                                                                                                counter):
     """The face keeps each key's call counter as Kraken documents it (an Intermediate key: 20,
     decaying 0.5 a second; trade history 2): an unpaced client's 21st call at once is ``EAPI:Rate
     limit exceeded``. The account's paced client sends 45 calls' reads as fast as it may and none
-    is refused: it waits, on the engine's clock, for the counter to decay."""
+    is refused: it waits, on the engine's clock, for the counter to decay at its own tier's pace
+    (the face's, or a Starter key's where the account names no tier: slower, never refused)."""
     import types
 
     import ccxt
 
     from adapters.ccxt_exchange import budget
+
+    counter_max, decay = counter
 
     async def body(srv, ad, eng):
         ex, pacer = ad._ex, ad._ex.throttle
@@ -284,6 +291,6 @@ def test_the_keys_call_counter_refuses_past_its_maximum_and_the_paced_client_nev
         for _ in range(15):
             await ex.privatePostBalanceEx()
             await ex.privatePostTradesHistory()
-        assert eng.now() - start >= (45 - 20) / 0.5 * 1000 - 1000  # the calls past 20 waited for the decay
+        assert eng.now() - start >= (45 - counter_max) / decay * 1000 - 1000  # past the tier's maximum, its decay
 
-    serve(body)
+    serve_spot(functools.partial(sim_account, rate_tier=tier), body)

@@ -38,11 +38,11 @@ SINGLE_FILE_ERROR_CODES = {
     "KS110", "KS111", "KS112", "KS113", "KS114",
     "KS120", "KS121", "KS122", "KS123", "KS124", "KS125", "KS126", "KS127", "KS140", "KS160",
     "KS201", "KS202", "KS203", "KS204", "KS208", "KS209",
-    "KS212", "KS213", "KS215", "KS216", "KS217", "KS218", "KS220", "KS221", "KS223", "KS224",
+    "KS212", "KS213", "KS215", "KS216", "KS217", "KS218", "KS220", "KS221", "KS223", "KS224", "KS225",
     "KS240", "KS241", "KS242", "KS243", "KS244", "KS249", "KS250", "KS260", "KS261", "KS265", "KS266", "KS270",
 }
 # Warning codes that a single file can produce.
-SINGLE_FILE_WARNING_CODES = {"KS130", "KS131", "KS205", "KS207", "KS210", "KS211", "KS214", "KS219", "KS222",
+SINGLE_FILE_WARNING_CODES = {"KS130", "KS131", "KS205", "KS207", "KS210", "KS211", "KS214", "KS219", "KS222", "KS226",
                              "KS262"}
 # Codes no single text can produce: KS001 and KS010 are raised when a file cannot be read or is
 # over the size limit (before load_text sees any text) and KS900 is an internal error.

@@ -128,9 +128,9 @@ def _creds(monkeypatch):
     monkeypatch.setenv("KS_TEST_SECRET", "c2VjcmV0")  # Kraken's secret is base64
 
 
-def using(venue: KrakenVenue, work):
+def using(venue: KrakenVenue, work, acc: Optional[Account] = None):
     async def body():
-        a = kraken_adapter(venue)
+        a = kraken_adapter(venue, acc)
         try:
             return await work(a)
         finally:
@@ -520,33 +520,51 @@ def test_the_accounts_clients_sign_with_strictly_increasing_nonces():
         run(c.close())
 
 
-def test_the_client_paces_each_private_read_by_what_it_costs_the_keys_counter():
-    """ccxt's pacing of the account's client at an Intermediate key's decay (0.5 a second): 2 s a
-    call of the counter's 1, 4 s a trade history or ledger read (the counter's 2; ccxt's own
-    table charged 6, and the stream's token 3), nothing for an order endpoint; the key's meter
-    counts the counter's own units."""
-    a = kraken_adapter(KrakenVenue())
+# Kraken's documented call counter of each verification tier (its maximum, its decay a second), and
+# the tier an account naming none is paced at: the lowest
+COUNTERS = {"Starter": (15.0, 0.33), "Intermediate": (20.0, 0.5), "Pro": (20.0, 1.0)}
+TIERS = [pytest.param(None, COUNTERS["Starter"], id="none_named_starter"),
+         *(pytest.param(t, c, id=t) for t, c in COUNTERS.items())]
+
+
+@pytest.mark.parametrize(("tier", "counter"), TIERS)
+def test_the_client_paces_each_private_read_by_what_it_costs_the_keys_counter(tier, counter):
+    """ccxt's pacing of the account's client at its tier's decay (an Intermediate key's 0.5 a
+    second: 2 s a call of the counter's 1, 4 s a trade history or ledger read, the counter's 2;
+    ccxt's own table charged 6, and the stream's token 3), a Starter key's where the account
+    names no tier; nothing for an order endpoint; the key's meter counts the counter's own units."""
+    decay = counter[1]
+    a = kraken_adapter(KrakenVenue(), kraken_account(**({} if tier is None else {"rate_tier": tier})))
     try:
         ex = a._ex
         paced = {p: ex.calculate_rate_limiter_cost("private", "POST", p, {}) for p in (
             "BalanceEx", "OpenOrders", "ClosedOrders", "GetWebSocketsToken", "TradesHistory", "QueryTrades",
             "Ledgers", "AddOrder", "CancelOrder")}
         counted = {p: a.dialect.request_weight("private", "POST", p, {}, paced[p]) for p in paced}
+        budget = a.weight_limit
     finally:
         run(a.close())
-    assert paced == {"BalanceEx": 2.0, "OpenOrders": 2.0, "ClosedOrders": 2.0, "GetWebSocketsToken": 2.0,
-                     "TradesHistory": 4.0, "QueryTrades": 4.0, "Ledgers": 4.0, "AddOrder": 0.0, "CancelOrder": 0.0}
-    assert {p: paced[p] / 2 for p in paced} == counted  # the pace is the counter's units at 0.5 a second
+    # the snapshot's two reads share what the counter decays a minute (the meter's budget of the key)
+    assert budget is not None and {e: (pytest.approx(n), w) for e, (n, w) in budget.endpoint_limits.items()} == {
+        "POST /0/private/BalanceEx": (decay * 30, 60.0), "POST /0/private/OpenOrders": (decay * 30, 60.0)}
+    assert paced == pytest.approx({"BalanceEx": 1 / decay, "OpenOrders": 1 / decay, "ClosedOrders": 1 / decay,
+                                   "GetWebSocketsToken": 1 / decay, "TradesHistory": 2 / decay,
+                                   "QueryTrades": 2 / decay, "Ledgers": 2 / decay, "AddOrder": 0.0,
+                                   "CancelOrder": 0.0})
+    assert {p: paced[p] * decay for p in paced} == pytest.approx(counted)  # the counter's units at its decay
 
 
-def test_a_burst_of_reads_never_takes_the_keys_counter_past_its_maximum(monkeypatch):
-    """Kraken's call counter holds 20 calls (an Intermediate key) and decays 0.5 a second; past it
-    the key is refused (EAPI:Rate limit exceeded) and locked out a while. The pacer's burst of 200
-    let 60 reads (80 calls) go at once: its ceiling is now the counter's 40 of ccxt's cost, never
-    overdrawn. The counter is kept as Kraken documents it, on the pacer's clock."""
+@pytest.mark.parametrize(("tier", "counter"), TIERS)
+def test_a_burst_of_reads_never_takes_the_keys_counter_past_its_maximum(monkeypatch, tier, counter):
+    """Kraken's call counter holds its tier's maximum and decays at its tier's rate (a Starter key's
+    15 at 0.33 a second, the tier of an account that names none; a Pro key's 20 at 1); past it the
+    key is refused (EAPI:Rate limit exceeded) and locked out a while. The pacer's burst of 200 let
+    60 reads (80 calls) go at once: its ceiling is now the tier's counter, in ccxt's cost, never
+    overdrawn, and the reads past it wait for the tier's decay. The counter is kept as Kraken
+    documents it, on the pacer's clock."""
     from adapters.ccxt_exchange import budget
-    from adapters.venues.kraken.dialect import COUNTER_DECAY, COUNTER_MAX
 
+    counter_max, decay = counter
     now = [0.0]
     real_sleep = asyncio.sleep
 
@@ -556,29 +574,29 @@ def test_a_burst_of_reads_never_takes_the_keys_counter_past_its_maximum(monkeypa
 
     monkeypatch.setattr(budget.asyncio, "sleep", fake_sleep)
     venue = KrakenVenue(private_TradesHistory={"error": [], "result": {"trades": {}, "count": 0}})
-    counter = {"level": 0.0, "at": 0.0, "peak": 0.0}
+    level = {"level": 0.0, "at": 0.0, "peak": 0.0}
     answer = venue.fetch
 
     async def counted(url, *args, **kw):
         path = urlsplit(url).path
         calls = 2 if path.endswith("/TradesHistory") else 1 if "/private/" in path else 0
-        level = max(0.0, counter["level"] - (now[0] - counter["at"]) * COUNTER_DECAY) + calls
-        counter.update(level=level, at=now[0], peak=max(counter["peak"], level))
+        now_level = max(0.0, level["level"] - (now[0] - level["at"]) * decay) + calls
+        level.update(level=now_level, at=now[0], peak=max(level["peak"], now_level))
         return await answer(url, *args, **kw)
 
     venue.fetch = counted  # type: ignore[method-assign]
 
     async def work(a):
         pacer = a._ex.throttle
-        assert isinstance(pacer, budget.RequestPacer) and pacer.capacity == 2 * COUNTER_MAX
+        assert isinstance(pacer, budget.RequestPacer) and pacer.capacity == pytest.approx(counter_max / decay)
         pacer._clock, pacer._last = (lambda: now[0]), now[0]
         reads = [a._ex.privatePostBalanceEx, a._ex.privatePostOpenOrders, a._ex.privatePostTradesHistory] * 20
         await asyncio.gather(*(read() for read in reads))
 
-    using(venue, work)
+    using(venue, work, kraken_account(**({} if tier is None else {"rate_tier": tier})))
     assert len(venue.requests) == 60
-    assert counter["peak"] <= COUNTER_MAX  # 80 calls, never more than 20 on the counter
-    assert now[0] > 0  # the reads past the counter's maximum waited for it to decay
+    assert level["peak"] <= counter_max + 1e-9  # 80 calls, never more than the tier's maximum on the counter
+    assert now[0] >= (80 - counter_max - 2) / decay  # the reads past the maximum waited for the tier's decay
 
 
 class ToldTrades:
