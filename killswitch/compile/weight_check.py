@@ -31,6 +31,7 @@ from ..policy.accounts_doc import Account, Accounts
 from ..policy.diagnostics import Diagnostic
 from ..policy.documents import LoadedDoc
 from ..weights import SnapshotCost, VenueLoad, WeightLimit, venue_load
+from .venue_weights import VENUE_RATE_TIERS
 
 WARN_SHARE = 0.8  # of the per-IP limit: above it, KS231
 
@@ -52,6 +53,14 @@ def venue_loads(accounts: Sequence[Account], interval_s: float, cost_of: CostOf)
         by_venue.setdefault(acc.venue, (limit, []))[1].append((acc.name, cost, reconcile))
         own.setdefault(acc.venue, {})[acc.name] = limit.endpoint_limits  # (its rate tier's, where it has one)
     return [venue_load(venue, limit, interval_s, rows, own[venue]) for venue, (limit, rows) in by_venue.items()]
+
+
+def _tier_hint(acc: Account) -> str:
+    """Where the account's venue has rate tiers and it names none: the key's own tier may allow it."""
+    tiers = VENUE_RATE_TIERS.get(acc.venue, ())
+    if not tiers or acc.rate_tier is not None:
+        return ""
+    return f", or name its key's rate_tier ({', '.join(tiers)}): unnamed, it is paced as {tiers[0]}"
 
 
 def check_weight_budget(docs: Sequence[LoadedDoc], interval_s: float, cost_of: CostOf) -> list[Diagnostic]:
@@ -92,5 +101,5 @@ def check_weight_budget(docs: Sequence[LoadedDoc], interval_s: float, cost_of: C
             out.append(Diagnostic.make(
                 d.KS230, at[0].file, at[0].srcmap.value(at[0].item_path("accounts", at[1])),
                 f'account "{name}": {endpoint} called at {over:.0%} of what {load.venue} allows one UID',
-                f"{load.venue} limits it per UID: poll less often (the policies' interval)"))
+                f"{load.venue} limits it per UID: poll less often (the policies' interval)" + _tier_hint(at[2])))
     return out

@@ -74,3 +74,20 @@ def test_an_account_naming_no_tier_is_paced_at_the_lowest_and_said_once_at_start
     said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("RATE_TIER_ASSUMED:")]
     assert said == ["RATE_TIER_ASSUMED: kraken/s: no rate_tier: paced as a Starter key, the lowest of kraken's "
                     "tiers (Starter, Intermediate, Pro); set rate_tier to the account's own (KS226)"]
+
+
+def test_a_kraken_account_over_its_uid_limit_unnamed_is_told_of_its_rate_tier():
+    # unnamed, a key is paced (and budgeted) as Starter: its own tier may allow the polling
+    text = ("apiVersion: killswitch/v1\nkind: Accounts\nmetadata: {name: a}\nspec:\n  accounts:\n"
+            "    - {name: s, venue: kraken, market_type: spot}\n"
+            "    - {name: n, venue: kraken, market_type: spot, rate_tier: Starter}\n")
+    from killswitch.compile.venue_weights import declared_costs
+    from killswitch.compile.weight_check import check_weight_budget
+
+    docs = compile_documents(load_text(text, "accounts.yaml")).docs
+    over = [x for x in check_weight_budget(docs, 5.0, declared_costs) if x.code == "KS230"]
+    hints = {x.message.split('"')[1]: x.hint for x in over}
+    assert set(hints) == {"s", "n"}, hints
+    assert hints["s"].endswith("or name its key's rate_tier (Starter, Intermediate, Pro): unnamed, it is paced as "
+                               "Starter")
+    assert "rate_tier" not in hints["n"]  # named: its tier is the one it has
