@@ -117,3 +117,36 @@ class StreamRig:
             async with cls(**kw) as r:
                 return await test(r)
         return run(go(), timeout)
+
+
+def halt_sales(key: str, seen: dict, counted: Callable[[str, str], bool]) -> Callable[[Any, Any], Any]:
+    """A ``ksctl run`` scenario over a spot face, streamed: an operator's halt of ``key``, then a
+    bot's market buy of 0.25 BTC, sold back and journaled final, then a second. Into ``seen``:
+    ``sent`` (the requests after the halt's baselines that ``counted(method, path)`` keeps, by
+    ``"METHOD path"``), ``sales`` (symbol, side, amount, status of each), ``btc`` (the holding at
+    the lock and at the end) and ``rows`` (the violations stored)."""
+    from collections import Counter
+
+    from tests.integration.enforcement.rig import violations
+
+    def sales(daemon: Any) -> list:
+        return [e for e in daemon.runner.store.journal(limit=100) if e.decision_id.startswith("enforce/")]
+
+    async def scenario(daemon: Any, server: Any) -> None:
+        eng = server.engine
+        before = eng.accounts["sim-main"].spot["BTC"]
+        assert (await daemon.desk.lock_scope(key, "halted", "desk halt", actor="op")).done
+        daemon.wakes.nudge()  # the first tick under the lock takes the baselines
+        await until(lambda: "BTC/USDT|long" in (daemon.parts.book.baselines.get(key) or {}).get("legs", {}),
+                    "the baselines under the halt", DEADLINE_S)
+        start = len(server.requests)
+        for n in (1, 2):
+            eng.place_spot_order("sim-main", "BTCUSDT", "BUY", 0.25, client_order_id=f"alp-mkt-{n}")
+            await until(lambda: sum(e.final for e in sales(daemon)) == n, f"sale {n} journaled final",
+                        3 * DEADLINE_S)
+        seen["sent"] = Counter(f"{m} {p}" for m, p, _ in server.requests[start:] if counted(m, p))
+        seen["sales"] = [(e.symbol, e.side, e.amount, e.status) for e in sales(daemon)]
+        seen["btc"] = (before, eng.accounts["sim-main"].spot["BTC"])
+        seen["rows"] = violations(daemon.runner.store)
+
+    return scenario

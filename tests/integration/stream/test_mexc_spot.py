@@ -308,35 +308,13 @@ def test_holdings_rogue_buys_grew_are_sold_back_under_a_halt_reading_my_trades_o
     client id on it. Each sale costs its order and its look-up by client id; no ``myTrades`` a
     sale (before the deals were read: one each, and none served by the face)."""
     import asyncio
-    from collections import Counter
 
-    from tests.integration.enforcement.rig import violations
+    from tests.integration.stream.rig import halt_sales
     from tests.integration.stream.test_runner import serve
 
-    key = "mexc/sim-main"
     seen: dict = {}
-
-    def sales(daemon: Any) -> list:
-        return [e for e in daemon.runner.store.journal(limit=100) if e.decision_id.startswith("enforce/")]
-
-    async def scenario(daemon: Any, server: Any) -> None:
-        eng = server.engine
-        before = eng.accounts["sim-main"].spot["BTC"]
-        assert (await daemon.desk.lock_scope(key, "halted", "desk halt", actor="op")).done
-        daemon.wakes.nudge()  # the first tick under the lock takes the baselines
-        await until(lambda: "BTC/USDT|long" in (daemon.parts.book.baselines.get(key) or {}).get("legs", {}),
-                    "the baselines under the halt", DEADLINE_S)
-        start = len(server.requests)
-        for n in (1, 2):
-            eng.place_spot_order("sim-main", "BTCUSDT", "BUY", 0.25, client_order_id=f"alp-mkt-{n}")
-            await until(lambda: sum(e.final for e in sales(daemon)) == n, f"sale {n} journaled final",
-                        3 * DEADLINE_S)
-        seen["sent"] = Counter(f"{m} {p}" for m, p, _ in server.requests[start:] if p.startswith("/api/v3/")
-                               and p not in ("/api/v3/account", "/api/v3/openOrders", "/api/v3/ticker/price"))
-        seen["sales"] = [(e.symbol, e.side, e.amount, e.status) for e in sales(daemon)]
-        seen["btc"] = (before, eng.accounts["sim-main"].spot["BTC"])
-        seen["rows"] = violations(daemon.runner.store)
-
+    scenario = halt_sales("mexc/sim-main", seen, lambda m, p: p.startswith("/api/v3/") and p not in (
+        "/api/v3/account", "/api/v3/openOrders", "/api/v3/ticker/price"))
     extra = "market_type: spot\nhedge_mode: false\nstrategies: [{name: alpha, client_id_prefixes: [alp-]}]\n"
     # (no cadence reconcile inside the counted window)
     asyncio.run(asyncio.wait_for(serve(tmp_path, monkeypatch, "30s", scenario, reconcile_every="10m", venue="mexc",
