@@ -161,6 +161,7 @@ class Reader:
         self._first_wake = self._last_wake = 0.0  # (monotonic) the wakes waiting for a flush
         self._pushing: dict[str, bool] = {}  # accounts being pushed → a wake to send after it
         self._pushed: dict[str, float] = {}  # account → when its snapshot was last pushed (monotonic)
+        self._woke_at: dict[str, float] = {}  # account → when a push of it last woke the decider (monotonic)
         self._started: Optional[set[str]] = set()  # accounts that answered a snapshot; None once frozen
 
     def send(self, message: tuple) -> None:
@@ -350,10 +351,12 @@ class Reader:
     async def _push(self, key: str) -> None:
         """The account's snapshot sent unasked where its stream answers alone (no REST read is made
         for it here), then the decider woken for it where a wake asked for the push: no sooner
-        than :data:`PUSH_SPACING_S` after its last push, and not while :data:`PUSH_BACKLOG` waits
-        to be read."""
+        than :data:`PUSH_SPACING_S` after its last push — for one that wakes the decider, its last
+        that woke it (a push at the beat's second wakes no tick: an event 0-100 ms after one waited
+        out the rest, the tail of a reaction) — and not while :data:`PUSH_BACKLOG` waits to be read."""
         adapter = self.adapters[key]
-        wait = self._pushed.get(key, 0.0) + PUSH_SPACING_S - time.monotonic()
+        last = self._woke_at.get(key, 0.0) if self._pushing.get(key) else self._pushed.get(key, 0.0)
+        wait = last + PUSH_SPACING_S - time.monotonic()
         if wait > 0:
             await asyncio.sleep(wait)
         while self._backlog() > PUSH_BACKLOG:
@@ -371,6 +374,7 @@ class Reader:
                 self._pushed[key] = time.monotonic()  # asked for by the decider's calls meanwhile
         finally:
             if self._pushing.pop(key, False):
+                self._woke_at[key] = time.monotonic()
                 self.send(("wake", key))
 
     def _entry(self, key: str, order: Any) -> None:

@@ -116,6 +116,30 @@ def test_a_burst_of_wakes_is_taken_whole_once_it_pauses_and_a_stream_that_never_
     asyncio.run(case())
 
 
+def test_a_push_at_the_beat_does_not_hold_back_a_wakes_push(monkeypatch):
+    # the beat's push (at least one a second, waking nothing) had held an event's push the rest of
+    # PUSH_SPACING_S after it: up to 100 ms more of a reaction, one in ten events
+    monkeypatch.setattr(reader_module, "SETTLE_S", 0.0)
+    monkeypatch.setattr(reader_module, "PUSH_SPACING_S", 0.5)
+
+    async def case() -> None:
+        r, out, adapter = reader()
+        r._start_push([KEY], wake=False)  # the beat's
+        await settled(r)
+        assert kinds(out) == ["snap"]
+        beat = out.sent[0][0]
+        r._wake(KEY)
+        await settled(r)
+        assert kinds(out) == ["snap", "snap", "wake"]
+        assert out.sent[1][0] - beat < 0.25  # at once, not PUSH_SPACING_S after the beat's
+        r._wake(KEY)  # a wake right after a wake's push still waits the spacing
+        await settled(r)
+        assert kinds(out) == ["snap", "snap", "wake", "snap", "wake"]
+        assert out.sent[3][0] - out.sent[1][0] >= 0.5 * 0.9
+
+    asyncio.run(case())
+
+
 def test_no_push_goes_while_the_decider_has_not_read_what_was_written(monkeypatch):
     monkeypatch.setattr(reader_module, "PUSH_SPACING_S", 0.02)
 
