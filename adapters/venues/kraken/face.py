@@ -38,7 +38,7 @@ What it answers, as Kraken documents it
       market, which takes the resting spot orders), ``triggerTime`` "0" when off.
 
     No trailing stop (``trailing-stop`` is refused): trailing rows are proven on the recordings
-    (tests/unit/adapters/venues/test_kraken_spot.py).
+    (tests/unit/adapters/venues/kraken_spot/).
 
 What it must not do
     keep exchange state beyond each key's last nonce and call counter, or reach beyond the server
