@@ -55,6 +55,21 @@ def show(v: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
+def known_query(request: web.Request, *known: str) -> None:
+    """Refuse a query parameter not among ``known``."""
+    unknown = sorted(set(request.query) - set(known))
+    if unknown:
+        raise bad(f"unknown query parameter(s) {', '.join(show(k) for k in unknown[:5])}; known: {', '.join(known)}")
+
+
+def query_choice(request: web.Request, name: str, choices: tuple[str, ...]) -> str:
+    """A query parameter given at most once and one of ``choices`` (left out: the first)."""
+    given = request.query.getall(name, [choices[0]])
+    if len(given) > 1 or given[0] not in choices:
+        raise bad(f'"{name}" is {" or ".join(choices)}, not {show(given if len(given) > 1 else given[0])}')
+    return given[0]
+
+
 # --- bodies -------------------------------------------------------------------------------------------
 
 
@@ -152,22 +167,12 @@ def _json_type(doc: Any) -> str:
         type(doc), "a number")
 
 
-def only(body: dict, allowed: tuple[str, ...]) -> None:
-    unknown = sorted(set(body) - set(allowed))
-    if unknown:
-        raise bad(f"unknown field(s) {', '.join(show(k) for k in unknown[:5])}; "
-                   f"known: {', '.join(allowed) or 'none'}")
-    missing = [k for k in allowed if k not in body]
-    if missing:
-        raise bad(f"missing field(s) {', '.join(missing)}")
-
-
 def fields(body: dict, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> None:
-    """Like :func:`only`, with keys that may be left out."""
+    """The body holds its ``required`` keys, maybe ``optional`` ones, and none else."""
     allowed = required + optional
     unknown = sorted(set(body) - set(allowed))
     if unknown:
-        raise bad(f"unknown field(s) {', '.join(show(k) for k in unknown[:5])}; known: {', '.join(allowed)}")
+        raise bad(f"unknown field(s) {', '.join(show(k) for k in unknown[:5])}; known: {', '.join(allowed) or 'none'}")
     missing = [k for k in required if k not in body]
     if missing:
         raise bad(f"missing field(s) {', '.join(missing)}")

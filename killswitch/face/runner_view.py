@@ -26,7 +26,8 @@ class RunnerView(Protocol):
     method; what waits (for the state store, or for its turn on the tick loop) is a coroutine.
     The API awaits whatever a call returns, so a fake view may answer every call at once. Declared
     here: the calls the API's own handlers and the console make by name; every other operation
-    is an entry of the operations' table (:mod:`killswitch.view.operations`), called by its entry's name."""
+    is an entry of the operations' table (:mod:`killswitch.view.operations`), called by its entry's name;
+    a call's entry there says what it answers where it is not said here."""
 
     def status(self) -> RunnerStatus:
         """The runner's status, its dead man's switch summarised (the most urgent sources, the
@@ -35,15 +36,11 @@ class RunnerView(Protocol):
     def status_all(self) -> RunnerStatus:
         """The status with every dead man's switch source (``GET /v1/status?dms=all``)."""
 
-    async def firm_shards(self) -> dict:
-        """Every shard (reachable, incidents, lock, console URL) and the firm-wide breaker, read
-        from the firm's tables (a shard's runner only)."""
+    async def firm_shards(self) -> dict: ...
 
-    async def ready(self) -> tuple[bool, str]:
-        """(ready, why): policy loaded, state reachable, leader or standby."""
+    async def ready(self) -> tuple[bool, str]: ...
 
-    def lock_document(self, scope: Optional[str] = None) -> dict:
-        """The trading lock as bots read it (the same document as the lock file), or one scope's."""
+    def lock_document(self, scope: Optional[str] = None) -> dict: ...
 
     def check_order(self, request: dict, counted: bool = True) -> Decision: ...
 
@@ -66,9 +63,7 @@ class RunnerView(Protocol):
         positions; ``preview_id`` and ``max_notional``: the preview a live close applies, and the
         notional it must stay under."""
 
-    async def close_progress(self, close_id: str) -> Optional[dict]:
-        """Where a queued close stands (``state``: queued, working, settled, dry_run; order
-        counts); None for a close this runner does not know."""
+    async def close_progress(self, close_id: str) -> Optional[dict]: ...
 
     async def lock_scope(self, scope: str, mode: str, reason: str, ttl_s: Optional[float] = None, *,
                          actor: Optional[str] = None, enforce: Optional[dict] = None,
@@ -83,11 +78,9 @@ class RunnerView(Protocol):
         """The stored runbook of ``incident`` (its ``markdown`` and ``html``), or None. Read from
         the state store, where the runbook sink writes it."""
 
-    async def runbooks(self, since_ms: Optional[int] = None, limit: int = 50) -> Sequence[RunbookRecord]:
-        """The latest ``limit`` stored runbooks created at or after ``since_ms``, oldest first."""
+    async def runbooks(self, since_ms: Optional[int] = None, limit: int = 50) -> Sequence[RunbookRecord]: ...
 
-    def metrics_text(self) -> str:
-        """Prometheus exposition of the runner's metrics."""
+    def metrics_text(self) -> str: ...
 
     def preview_lock(self, scope: str, mode: str, reason: str, ttl_s: Optional[float] = None) -> ActionPreview: ...
 
@@ -126,5 +119,4 @@ class RunnerView(Protocol):
         stored and shown: ``DRIFT_RECORDED: <state>``."""
 
     async def acknowledge(self, incident: Optional[str], policy: Optional[str], scope: Optional[str],
-                          comment: str, *, actor: str) -> ChangeResult:
-        """``actor`` has the incident (named, or the one ``policy``'s ``scope`` is in now)."""
+                          comment: str, *, actor: str) -> ChangeResult: ...

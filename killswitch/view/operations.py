@@ -281,7 +281,7 @@ A lock a policy's stage holds is not lifted: a manual-reset stage needs ksctl re
     _op("acknowledge", "POST", "/v1/ack", ("operator", "approver"), NOTES, by="silencing.acknowledge", client="ack",
         doc="The caller has the incident (named, or the one ``policy``'s ``scope`` is in now)."),
     # overrides of the pre-trade limits (face/api/overrides.py): requested by an operator, approved by another
-    _op("overrides", "GET", "/v1/overrides", (READER,), answer=ITEMS, returns=OverrideStatus,
+    _op("overrides", "GET", "/v1/overrides", (READER,), answer=ITEMS, by="overriding.shown", returns=OverrideStatus,
         doc="The overrides of the limits not ended (pending, in force) and those ended in the last day.",
         verb="override list", shown="overrides"),
     _op("override_request", "POST", "/v1/overrides", OPERATOR, LOOSENS),

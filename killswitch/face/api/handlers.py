@@ -32,10 +32,11 @@ from ..request import (
     bad,
     close_fields,
     fields,
+    known_query,
     lock_fields,
-    only,
     parse_object,
     path_name,
+    query_choice,
     read_body,
     seconds,
     show,
@@ -56,13 +57,6 @@ R = TypeVar("R")
 
 METRICS_CONTENT_TYPE = CONTENT_TYPE  # what prometheus_client writes: the text format 0.0.4
 CHECK_ORDER_PATH = "/v1/check-order"
-
-
-def _known_query(request: web.Request, *known: str) -> None:
-    """Refuse a query parameter not among ``known``."""
-    unknown = sorted(set(request.query) - set(known))
-    if unknown:
-        raise bad(f"unknown query parameter(s) {', '.join(show(k) for k in unknown[:5])}; known: {', '.join(known)}")
 
 
 def _whole(request: web.Request, name: str, low: int, high: Optional[int]) -> Optional[int]:
@@ -252,7 +246,7 @@ class ApiHandlers:
     async def status(self, request: web.Request) -> web.Response:
         """The status, its dead man's switch summarised; ``?dms=all``: with every source (a read
         shared and encoded apart from the summary's)."""
-        _known_query(request, "dms")
+        known_query(request, "dms")
         dms = request.query.getall("dms", [])
         if len(dms) > 1 or (dms and dms[0] != "all"):
             raise bad(f'"dms" is all (every dead man\'s switch source), not {show(dms if len(dms) > 1 else dms[0])}')
@@ -267,7 +261,7 @@ class ApiHandlers:
 
     async def lock_document(self, request: web.Request) -> web.Response:
         query = request.query
-        _known_query(request, "scope")
+        known_query(request, "scope")
         scopes = query.getall("scope", [])
         if len(scopes) > 1:
             raise bad("give scope at most once")
@@ -290,22 +284,20 @@ class ApiHandlers:
 
     async def runbook(self, request: web.Request) -> web.Response:
         incident = path_name(request.match_info.get("incident", ""), "incident")
-        _known_query(request, "format")
-        fmt = request.query.getall("format", ["md"])
-        if len(fmt) > 1 or fmt[0] not in ("md", "html"):
-            raise bad(f'"format" is md or html, not {show(fmt if len(fmt) > 1 else fmt[0])}')
+        known_query(request, "format")
+        fmt = query_choice(request, "format", ("md", "html"))
         lookup = getattr(self.view, "runbook", None)  # a runner without the runbook sink has none
         record = await call_view(lookup, incident) if callable(lookup) else None
         if record is None:
             raise await unknown_incident(self.view, call_view, incident)
-        if fmt[0] == "html":
+        if fmt == "html":
             return web.Response(status=200, text=record.html, content_type="text/html", charset="utf-8",
                                 headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"})
         return web.Response(status=200, text=record.markdown, content_type="text/markdown", charset="utf-8")
 
     async def runbooks(self, request: web.Request) -> web.Response:
         """The latest stored runbooks, oldest first (:mod:`killswitch.face.runbooks`)."""
-        _known_query(request, "since_ms", "limit")
+        known_query(request, "since_ms", "limit")
         since_ms = _whole(request, "since_ms", 0, None)
         limit = _whole(request, "limit", 1, MAX_LIMIT)
         lookup = getattr(self.view, "runbooks", None)  # a runner without the runbook sink has none
@@ -342,7 +334,7 @@ class ApiHandlers:
         source = source_name(request.match_info.get("source", ""))  # URL-decoded: %2e%2e is ..
         data = await read_body(request, self.max_body_bytes)
         if data:  # an empty body is fine; a body, if sent, is an empty JSON object
-            only(parse_object(request, data), ())
+            fields(parse_object(request, data), ())
         from ...state.store import StoreError
 
         who = _caller(request).name

@@ -23,12 +23,11 @@ from typing import Any, Awaitable, Callable
 from aiohttp import web
 
 from ...view.charts import ScopeChart
-from ..request import ApiError, bad, path_name, show
+from ..request import ApiError, bad, known_query, path_name, query_choice, show
 from .chart_svg import render_svg
 
 MAX_HOURS = 12.0
 DEFAULT_HOURS = 3.0
-QUERY = ("hours", "format")
 # the drawing is self-contained: it needs nothing, not even its own styles
 SVG_CSP = "default-src 'none'"
 
@@ -59,12 +58,8 @@ class ChartHandlers:
     async def chart(self, request: web.Request) -> web.Response:
         policy = path_name(request.match_info.get("policy", ""), "policy")
         scope = path_name(request.match_info.get("scope", ""), "scope")
-        unknown = sorted(set(request.query) - set(QUERY))
-        if unknown:
-            raise bad(f"unknown query parameter(s) {', '.join(show(k) for k in unknown[:5])}; known: hours, format")
-        fmt = request.query.getall("format", ["svg"])
-        if len(fmt) > 1 or fmt[0] not in ("svg", "json"):
-            raise bad(f'"format" is svg or json, not {show(fmt if len(fmt) > 1 else fmt[0])}')
+        known_query(request, "hours", "format")
+        fmt = query_choice(request, "format", ("svg", "json"))
         hours = _hours(request)
         lookup = getattr(self.view, "chart", None)
         if not callable(lookup):
@@ -75,7 +70,7 @@ class ChartHandlers:
             if not isinstance(code, str) or not isinstance(reason, str):
                 raise TypeError("chart() must return a ScopeChart or an Unknown")
             raise ApiError(404, code, reason)
-        if fmt[0] == "json":
+        if fmt == "json":
             text = json.dumps(dataclasses.asdict(answer), allow_nan=False, separators=(",", ":"))
             return web.Response(status=200, text=text, content_type="application/json")
         return web.Response(status=200, text=render_svg(answer), content_type="image/svg+xml", charset="utf-8",

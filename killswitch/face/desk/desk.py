@@ -56,7 +56,6 @@ from ...view import (
     ChangeResult,
     CloseResult,
     OverrideResult,
-    OverrideStatus,
     ResetResult,
     RunnerStatus,
 )
@@ -85,7 +84,7 @@ class Desk(RequestAudits, FirmKillDesk):
                  countdowns: Countdowns, charts: Charts, turn: Turn, lead: Leadership, store: StateStore,
                  io: StoreIO, clock: Callable[[], int], accepts: RejectionAccepts,
                  firm: Optional[FirmSlot] = None, sync: Optional[PolicySync] = None, holder: str = "runner",
-                 overriding: Optional[Overrides] = None, local_kill: Optional[LocalKill] = None):
+                 overriding: Overrides, local_kill: Optional[LocalKill] = None):
         self.overriding = overriding  # the overrides of the pre-trade limits (runner/override/)
         self.accepts = accepts  # the closes the venue refused, accepted by a person
         self.readout, self.previews, self.commands, self.closes = readout, previews, commands, closes
@@ -103,8 +102,7 @@ class Desk(RequestAudits, FirmKillDesk):
         """The shard's :class:`~killswitch.firmlink.board.BoardLink` (None: not a shard's runner)."""
         return self._firm.board
 
-    async def firm_shards(self) -> dict:
-        """Every shard and the firm-wide breaker; ``FIRM_NOT_SHARDED`` without shards."""
+    async def firm_shards(self) -> dict:  # FIRM_NOT_SHARDED without shards
         board = self._firm.board
         return await board.read() if board is not None else {"error": "FIRM_NOT_SHARDED"}
 
@@ -126,27 +124,18 @@ class Desk(RequestAudits, FirmKillDesk):
 
     # --- overrides of the pre-trade limits (runner/override/) ------------------------------------------
 
-    def overrides(self) -> tuple[OverrideStatus, ...]:
-        return self.overriding.shown() if self.overriding is not None else ()
-
     async def override_request(self, scope: str, kind: str, reason_code: str, reason: str, expires_s: float, *,
                                actor: str, strategy: Optional[str] = None, limit: Optional[str] = None,
                                raise_to: Optional[float] = None, order: Optional[str] = None) -> OverrideResult:
-        if self.overriding is None:
-            return OverrideResult(False, "NOT_SUPPORTED: this runner keeps no overrides")
         result = await self.overriding.request(scope, kind, reason_code, reason, expires_s, actor=actor,
                                                strategy=strategy, limit=limit, raise_to=raise_to, order=order)
         return said("override request", actor, result, scope=scope, kind=kind, limit=limit, order=order)
 
     async def override_approve(self, override_id: str, *, actor: str) -> OverrideResult:
-        if self.overriding is None:
-            return OverrideResult(False, "NOT_SUPPORTED: this runner keeps no overrides")
         result = await self.overriding.approve(override_id, actor=actor)
         return said("override approve", actor, result, id=override_id)
 
     async def override_end(self, override_id: str, *, actor: str) -> OverrideResult:
-        if self.overriding is None:
-            return OverrideResult(False, "NOT_SUPPORTED: this runner keeps no overrides")
         result = await self.overriding.end(override_id, actor=actor)
         return said("override end", actor, result, id=override_id)
 
@@ -186,16 +175,13 @@ class Desk(RequestAudits, FirmKillDesk):
     def check_order_now(self, request: dict, counted: bool = True) -> Decision:  # on the API's thread
         return self.pretrade.gate.check(request, counted)  # from the view published
 
-    async def runbook(self, incident: str) -> Any:
-        """The stored runbook of an incident (the runbook sink writes it at the stage entry)."""
+    async def runbook(self, incident: str) -> Any:  # the runbook sink writes it at the stage entry
         return await self.io(self.store.runbook, incident)
 
     async def runbooks(self, since_ms: Optional[int] = None, limit: int = 50) -> Any:
-        """The latest ``limit`` stored runbooks created at or after ``since_ms``, oldest first."""
         return await self.io(self.store.runbooks, since_ms, None, limit)
 
-    async def firm_status(self) -> dict:
-        """The firm as this shard sees it (``GET /v1/firm``); ``FIRM_NOT_SHARDED`` without shards."""
+    async def firm_status(self) -> dict:  # FIRM_NOT_SHARDED without shards
         return await self.firm.status() if self.firm is not None else {"error": "FIRM_NOT_SHARDED"}
 
     def metrics_page(self) -> Any:  # the values on this loop; the text written by the API off it
