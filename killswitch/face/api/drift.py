@@ -22,7 +22,7 @@ from .changes import ChangeHandlers
 class DriftHandlers(ChangeHandlers):
     """A checker's verdict posted (see :class:`.changes.ChangeHandlers`)."""
 
-    UNAVAILABLE = frozenset({"STATE_UNREACHABLE", "DRIFT_NOT_TRACKED"})
+    UNAVAILABLE = frozenset({"STATE_UNREACHABLE"})
 
     async def record_drift(self, request: web.Request) -> web.Response:
         body = await self.body(request)

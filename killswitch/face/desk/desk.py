@@ -83,8 +83,7 @@ class Desk(RequestAudits, FirmKillDesk):
                  positions: PositionsReadout,
                  countdowns: Countdowns, charts: Charts, turn: Turn, lead: Leadership, store: StateStore,
                  io: StoreIO, clock: Callable[[], int], accepts: RejectionAccepts,
-                 firm: Optional[FirmSlot] = None, sync: Optional[PolicySync] = None, holder: str = "runner",
-                 overriding: Overrides, local_kill: Optional[LocalKill] = None):
+                 firm: FirmSlot, sync: PolicySync, holder: str, overriding: Overrides, local_kill: LocalKill):
         self.overriding = overriding  # the overrides of the pre-trade limits (runner/override/)
         self.accepts = accepts  # the closes the venue refused, accepted by a person
         self.readout, self.previews, self.commands, self.closes = readout, previews, commands, closes
@@ -93,7 +92,7 @@ class Desk(RequestAudits, FirmKillDesk):
         self.countdowns, self.charts, self.turn, self.lead = countdowns, charts, turn, lead
         self.store, self.io, self.clock = store, io, clock
         # a shard's FirmLink (firmlink/firm.py): firm-wide commands become directives
-        self._firm = firm if firm is not None else FirmSlot()
+        self._firm = firm
         self._local_kill = local_kill  # the firm-wide kill while the slot stays empty (no shard)
         self.sync, self.holder = sync, holder  # the policy sync, and the name its drift verdict is kept under
 
@@ -242,9 +241,6 @@ class Desk(RequestAudits, FirmKillDesk):
         runner's holder name (a standby's too: each replica is checked for what it runs), then
         shown in the status, the console and ``/metrics``. ``STATE_UNREACHABLE`` when it cannot
         be stored: a verdict that would not survive a restart is not shown either."""
-        if self.sync is None:
-            return said("policy drift", verdict.by, ChangeResult(False, "DRIFT_NOT_TRACKED: this runner was "
-                                                                        "built without a policy sync"))
         now = self.clock()
         try:  # with the graph it is about: a runner of the store running it may take it up (sync/kept.py)
             await self.io(self.store.save_policy_drift, self.holder, verdict_doc(verdict), now, self.sync.digest)

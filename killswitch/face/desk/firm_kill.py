@@ -26,7 +26,7 @@ class FirmKillDesk:
     """The desk's firm-wide kill (see the module doc)."""
 
     _firm: FirmSlot
-    _local_kill: Optional[LocalKill]  # the kill on a runner of no shard (None: refused FIRM_NOT_SHARDED)
+    _local_kill: LocalKill  # the kill on a runner of no shard
 
     @property
     def firm(self) -> Optional[FirmRoutes]:
@@ -47,10 +47,7 @@ class FirmKillDesk:
         """What a firm-wide kill would do now (``POST /v1/preview/firm-kill``)."""
         firm = self.firm
         if firm is None:
-            if self._local_kill is not None:
-                return self._local_kill.preview()
-            return {"allowed": False, "reason": "FIRM_NOT_SHARDED: this runner is no shard's; a firm-wide kill is "
-                                                "sent to a shard's runner (ksctl run --shard)"}
+            return self._local_kill.preview()
         try:
             return await firm.kill_preview(await self._heard_board())
         except FirmTablesSilent as e:
@@ -60,9 +57,7 @@ class FirmKillDesk:
         """The firm-wide kill, as previewed (``POST /v1/firm/kill``)."""
         firm = self.firm
         if firm is None:
-            if self._local_kill is not None:
-                return await self._local_kill.kill(reason, preview_id, actor)
-            return ChangeResult(False, "FIRM_NOT_SHARDED: this runner is no shard's")
+            return await self._local_kill.kill(reason, preview_id, actor)
         try:
             board = await self._heard_board()
         except FirmTablesSilent as e:
@@ -73,9 +68,7 @@ class FirmKillDesk:
         """One approval of the kill's release (``POST /v1/firm/kill/release``)."""
         firm = self.firm
         if firm is None:
-            if self._local_kill is not None:
-                return await self._local_kill.release(approver, reason)
-            return ChangeResult(False, "FIRM_NOT_SHARDED: this runner is no shard's")
+            return await self._local_kill.release(approver, reason)
         return await firm.kill_release(approver, reason)
 
     async def firm_kill_status(self) -> dict:

@@ -56,7 +56,7 @@ def collect_book_families(reg: Registry, book: BookView, now_ms: int, accounts: 
     _triggers(reg, book)
 
 
-def collect_sync_families(reg: Registry, sync: Optional[PolicySyncStatus]) -> None:
+def collect_sync_families(reg: Registry, sync: PolicySyncStatus) -> None:
     """The policy sync as gauges (see the module doc)."""
     docs = reg.sampled("killswitch_policy_document_info", "gauge",
                        "1 per source document of the graph running, labelled with its path under the policies "
@@ -70,8 +70,6 @@ def collect_sync_families(reg: Registry, sync: Optional[PolicySyncStatus]) -> No
                         "(ksctl drift --post): in_sync, behind, diverged, reload_failing or unknown.", ("state",))
     checked = reg.sampled("killswitch_policy_drift_checked_timestamp_seconds", "gauge",
                           "Unix time the latest drift verdict posted about this runner was checked.")
-    if sync is None:
-        return
     revision = sync.running.revision or ""
     for d in sync.running.documents:
         docs.add(1, document=d.path, sha256=d.sha256, revision=revision)

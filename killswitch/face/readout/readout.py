@@ -83,7 +83,7 @@ class Readout:
                  streams: StreamWatch, limits: LimitsState, collectors: Sequence[Any],
                  shard: Optional[str], modes: Any, rejections: Any, pace: Pace, pretrade: Pretrade,
                  violations: Callable[[], dict], load: Callable[[], dict] = dict,
-                 stored: Optional[StoredLocks] = None, sync: Optional[PolicySync] = None):
+                 stored: StoredLocks, sync: PolicySync):
         self.book = book
         # the pre-trade gate the runner keeps (runner/watch/pretrade.py): its published view, its
         # checks on the loop, and the refusals it counted
@@ -158,9 +158,9 @@ class Readout:
                           lock_violations=self.violations(),
                           violation_counts=book.state.tally.shown(now, read=counts_read(book.graph)),
                           load=self.load(),
-                          locks_stored=self.stored.status() if self.stored is not None else (),
+                          locks_stored=self.stored.status(),
                           position_modes=self.modes.status(), close_rejections=tuple(self.rejections.status()),
-                          policy_sync=self.sync.status() if self.sync is not None else None,
+                          policy_sync=self.sync.status(),
                           unguarded=self.guards.now(),
                           windows=tuple(window_rows(book.graph, now)), audit_sinks=self.collected("audit_sinks"),
                           overrides=tuple(override_status(o, now) for o in self.limits.listed
@@ -333,7 +333,7 @@ class Readout:
         # build and reload info, locks, triggers, signals and thresholds (see gauges.py)
         collect_book_families(reg, self.book, now, self.known.venues, loaded_ms=loaded_ms,
                               reload_ok=self.policy_error() is None)
-        collect_sync_families(reg, self.sync.status() if self.sync is not None else None)
+        collect_sync_families(reg, self.sync.status())
         # a family of its own, as build_info: a label there would split its series; declared
         # without a sample by a runner of no shard (the alert rules name it whatever the release)
         info = reg.sampled("killswitch_shard_info", "gauge", "1, labelled with the shard this runner runs "
