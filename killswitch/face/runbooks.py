@@ -7,7 +7,7 @@
                                 -o json`` prints it (:func:`runbook_row`).
     ``GET /v1/runbooks/{incident}``, ``GET /console/runbook/{incident}``: an incident with no
                                 stored runbook is 404 ``UNKNOWN_INCIDENT`` with the stored
-                                incidents it is close to (:func:`unknown_incident`).
+                                incidents it is close to (:func:`stored_runbook`).
 
 What it owns: the row of one stored runbook (``ksctl runbook list`` prints the same, from a store
 or from here) and the hint of an unknown incident (``ksctl runbook render`` says the same). Must
@@ -49,6 +49,15 @@ def unknown_incident_hint(incident: str, known: list[str]) -> str:
                 "orders are in ksctl status and the console, and ksctl report lists it under Operator actions")
     near = close_matches(incident, known)
     return f"; did you mean {', '.join(repr(k) for k in near)}?" if near else ""
+
+
+async def stored_runbook(view: Any, call: Callable[..., Awaitable[Any]], incident: str) -> Any:
+    """The stored runbook of ``incident``, or the 404 of :func:`unknown_incident` raised."""
+    lookup = getattr(view, "runbook", None)  # a runner without the runbook sink has none
+    record = await call(lookup, incident) if callable(lookup) else None
+    if record is None:
+        raise await unknown_incident(view, call, incident)
+    return record
 
 
 async def unknown_incident(view: Any, call: Callable[..., Awaitable[Any]], incident: str) -> ApiError:

@@ -74,9 +74,7 @@ class RunnerView(Protocol):
         given only then: the lock goes on unless it would loosen the operator's lock in force,
         which is refused ``AUDIT_SINK_DOWN``."""
 
-    async def runbook(self, incident: str) -> Optional[RunbookRecord]:
-        """The stored runbook of ``incident`` (its ``markdown`` and ``html``), or None. Read from
-        the state store, where the runbook sink writes it."""
+    async def runbook(self, incident: str) -> Optional[RunbookRecord]: ...
 
     async def runbooks(self, since_ms: Optional[int] = None, limit: int = 50) -> Sequence[RunbookRecord]: ...
 

@@ -43,7 +43,7 @@ from ..request import (
     source_name,
     string_field,
 )
-from ..runbooks import DEFAULT_LIMIT, MAX_LIMIT, runbook_row, unknown_incident
+from ..runbooks import DEFAULT_LIMIT, MAX_LIMIT, runbook_row, stored_runbook
 from ..runner_view import RunnerView
 from .access import caller as _caller, sink_down  # (handlers name their local ``caller``)
 from .beats import IDENTITY_SOURCES_FULL, HeartbeatBatches, IdentitySources
@@ -286,10 +286,7 @@ class ApiHandlers:
         incident = path_name(request.match_info.get("incident", ""), "incident")
         known_query(request, "format")
         fmt = query_choice(request, "format", ("md", "html"))
-        lookup = getattr(self.view, "runbook", None)  # a runner without the runbook sink has none
-        record = await call_view(lookup, incident) if callable(lookup) else None
-        if record is None:
-            raise await unknown_incident(self.view, call_view, incident)
+        record = await stored_runbook(self.view, call_view, incident)
         if fmt == "html":
             return web.Response(status=200, text=record.html, content_type="text/html", charset="utf-8",
                                 headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"})

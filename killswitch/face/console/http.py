@@ -31,7 +31,7 @@ from aiohttp import web
 
 from ...markdown import markdown_html
 from ..request import bad, path_name, show
-from ..runbooks import unknown_incident
+from ..runbooks import stored_runbook
 from .firm_strip import firm_alert, kill_of, strip_of
 from .model import _when as when, page_model
 from .positions_model import positions_model
@@ -119,10 +119,7 @@ class ConsoleHandlers:
         incident = path_name(request.match_info.get("incident", ""), "incident")
         if request.query:
             raise bad(f"no query parameter is known here, not {show(sorted(request.query)[0])}")
-        lookup = getattr(self.view, "runbook", None)  # a runner without the runbook sink has none
-        record = await self.call(lookup, incident) if callable(lookup) else None
-        if record is None:
-            raise await unknown_incident(self.view, self.call, incident)
+        record = await stored_runbook(self.view, self.call, incident)
         return self._html(markdown_html(record.markdown))
 
     async def asset(self, request: web.Request) -> web.Response:

@@ -23,11 +23,8 @@ class RequestAudits:
     clock: Callable[[], int]
 
     async def audit_api_refusal(self, payload: dict, kind: str = "api_proxy_header_refused") -> None:
-        """A request the API refused for headers only a trusted proxy may send, audited
-        (``api_proxy_header_refused``; the API bounds how many: face/api/proxy/ledger.py), or
-        an operator's write it refused before any command (``api_write_refused``,
-        face/api/refused_writes.py): fenced while this runner leads, else as the standby it
-        is (``standby``)."""
+        """A request the API refused for headers only a trusted proxy may send, or the refusal
+        ``kind`` names (see the module doc)."""
         await self._audit_here(kind, payload)
 
     async def audit_write_refusal(self, payload: dict) -> None:
@@ -35,16 +32,12 @@ class RequestAudits:
         await self.audit_api_refusal(payload, "api_write_refused")
 
     async def audit_signin(self, kind: str, payload: dict) -> None:
-        """A person signed in to the console or out (``console_signin``, ``console_signout``:
-        face/api/signin/flow.py), audited as :meth:`audit_api_refusal` audits: fenced while this
-        runner leads, else as the standby it is (``standby``)."""
+        """A person signed in to the console or out (face/api/signin/flow.py)."""
         if kind not in ("console_signin", "console_signout"):
             raise ValueError(f"not a sign-in's audit kind: {kind}")
         await self._audit_here(kind, payload)
 
     async def _audit_here(self, kind: str, payload: dict) -> None:
-        """A row about a request this runner's API answered: fenced while it leads (a runner
-        deposed meanwhile writes it as the standby it now is), else marked ``standby``."""
         if self.lead.leader:
             await self.lead.audit_or_standby(kind, self.clock(), payload)
         else:
