@@ -36,7 +36,6 @@ from .proxy.ledger import ROWS_PER_WINDOW, TRACKED, WINDOW_S, FoldedRows, audit_
 
 log = logging.getLogger("killswitch.face.api")
 
-AUDIT_KIND = "api_write_refused"
 # what the runner could not write, a flood's shedding (counted on /metrics), and the proxy's headers
 # from elsewhere (audited by the proxy's own ledger): no row here
 NOT_AUDITED = ("AUDIT_SINK_DOWN", "RATE_LIMITED", "QUEUE_FULL", "PROXY_HEADER_UNTRUSTED")
@@ -121,4 +120,4 @@ class RefusedWrites(FoldedRows):
                 row["by"] or row["source"], e))
 
 
-__all__ = ["AUDIT_KIND", "NOT_AUDITED", "RefusedWrites", "action_of", "typed_target"]
+__all__ = ["NOT_AUDITED", "RefusedWrites", "action_of", "typed_target"]

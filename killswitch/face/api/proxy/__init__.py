@@ -6,7 +6,6 @@ the refusals' counts and their bounded audit rows (:mod:`.ledger`), and what the
 middleware calls (:mod:`.trust`)."""
 
 from .config import ProxyConfig, ProxyConfigError, load_proxy_config, parse_proxy_config
-from .trust import AUDIT_KIND, ProxyMetrics, TrustedProxy
+from .trust import ProxyMetrics, TrustedProxy
 
-__all__ = ["AUDIT_KIND", "ProxyConfig", "ProxyConfigError", "ProxyMetrics", "TrustedProxy", "load_proxy_config",
-           "parse_proxy_config"]
+__all__ = ["ProxyConfig", "ProxyConfigError", "ProxyMetrics", "TrustedProxy", "load_proxy_config", "parse_proxy_config"]

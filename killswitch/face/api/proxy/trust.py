@@ -37,7 +37,6 @@ from .ledger import UNTRUSTED, Refusals, audit_later
 
 log = logging.getLogger("killswitch.face.api")
 
-AUDIT_KIND = "api_proxy_header_refused"
 READS = ("GET", "HEAD")
 
 
@@ -146,4 +145,4 @@ class ProxyMetrics:
         declare(registry, self.proxy)
 
 
-__all__ = ["AUDIT_KIND", "ProxyMetrics", "TrustedProxy", "declare"]
+__all__ = ["ProxyMetrics", "TrustedProxy", "declare"]
