@@ -74,7 +74,7 @@ from ...ccxt_exchange.dialects.cancel_hooks import CancelAnswer
 from ...ccxt_exchange.dialects.channels import ChannelStream
 from ...ccxt_exchange.dialects.limits import Limits
 from ...ccxt_exchange.dialects.refusals import Rule
-from ...ccxt_exchange.parsing import num, order_info
+from ...ccxt_exchange.parsing import dig, num, order_info
 from . import dialect_stream as bitget_stream
 
 POSITIONS = "GET /api/v2/mix/position/all-position"
@@ -142,8 +142,7 @@ def bitget_refusal(body: Any) -> Optional[tuple[str, str]]:
     code = body.get("code")
     if code is not None and str(code) not in (SUCCESS, ""):
         return str(code), str(body.get("msg") or "")
-    data = body.get("data")
-    failed = data.get("failureList") if isinstance(data, Mapping) else None
+    failed = dig(body, "data", "failureList")
     for row in failed if isinstance(failed, list) else ():
         if isinstance(row, Mapping) and row.get("errorCode") not in (None, ""):
             return str(row.get("errorCode")), str(row.get("errorMsg") or "")

@@ -62,7 +62,7 @@ from ...ccxt_exchange.dialects.limits import Limits
 from ...ccxt_exchange.dialects.refusals import Rule
 from ...ccxt_exchange.dialects.stream_events import StreamEvent
 from ...ccxt_exchange.dialects.stream_hooks import ModuleStream
-from ...ccxt_exchange.parsing import num
+from ...ccxt_exchange.parsing import dig, num
 from .switches import BybitFreeze, BybitPermissions
 
 DCP_RANGE = (3, 300)  # seconds
@@ -265,8 +265,7 @@ def next_cursor(page: list) -> Optional[dict]:
     newest first, so the row that carries the cursor is the last of a page of orders placed at
     different times (read as first only, every page after the first was never asked)."""
     for row in page:
-        info = row.get("info") if isinstance(row, Mapping) else None
-        cursor = info.get("nextPageCursor") if isinstance(info, Mapping) else None
+        cursor = dig(row, "info", "nextPageCursor")
         if isinstance(cursor, str) and cursor:
             return {"cursor": cursor}
     return None
@@ -274,8 +273,7 @@ def next_cursor(page: list) -> Optional[dict]:
 
 def order_kind(order: Any, venue: str) -> str:
     """An open order's kind from its ``stopOrderType``; an unknown value is BAD_RESPONSE."""
-    info = order.get("info") if isinstance(order, Mapping) else None
-    value = info.get("stopOrderType") if isinstance(info, Mapping) else None
+    value = dig(order, "info", "stopOrderType")
     if value is None:
         value = ""  # (a row without the field is an order without a trigger)
     return documented(venue, ORDERS_ENDPOINT, "stopOrderType", value, STOP_ORDER_KINDS)
@@ -284,8 +282,7 @@ def order_kind(order: Any, venue: str) -> str:
 def margin_rate_close(order: Any) -> bool:
     """Whether an open order is a MmRateClose: it closes the position when the account's
     maintenance margin rate reaches a level, so it has no trigger price to read."""
-    info = order.get("info") if isinstance(order, Mapping) else None
-    return isinstance(info, Mapping) and info.get("stopOrderType") == "MmRateClose"
+    return dig(order, "info", "stopOrderType") == "MmRateClose"
 
 
 @dataclass(frozen=True)
@@ -352,8 +349,7 @@ class BybitDialect(ModuleStream, Dialect):
         answers the order it cancelled (``result.orderId``, ccxt's parsed order's ``info``): done
         only when it names the order sent; an answer without it is BAD_RESPONSE."""
         if how == "one":
-            info = answer.get("info") if isinstance(answer, Mapping) else None
-            named = info.get("orderId") if isinstance(info, Mapping) else None
+            named = dig(answer, "info", "orderId")
             if named in (None, ""):
                 raise self.bad_field(CANCEL, "result.orderId", "missing")
             return CancelAnswer(frozenset({sent[0].id}) if str(named) == sent[0].id else frozenset())
@@ -442,12 +438,7 @@ class BybitDialect(ModuleStream, Dialect):
         return value is True or str(value).lower() == "true"
 
     def equity_candidates(self, info: Mapping[str, Any]) -> list[Any]:
-        result = info.get("result")
-        if isinstance(result, Mapping) and isinstance(result.get("list"), list) and result["list"]:
-            first = result["list"][0]
-            if isinstance(first, Mapping):
-                return [first.get("totalEquity")]
-        return []
+        return [dig(info, "result", "list", 0, "totalEquity")]
 
     countdown_method: Optional[str] = "privatePostV5OrderDisconnectedCancelAll"
     # DCP fires when a private websocket subscribed to the "dcp" topic drops, not on a REST

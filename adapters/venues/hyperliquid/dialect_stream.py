@@ -54,7 +54,7 @@ from typing import Any, Awaitable, Callable, Mapping, Optional
 
 from ...ccxt_exchange.dialects.frames import latest_ms, missing_field
 from ...ccxt_exchange.dialects.stream_events import STREAM_KIND, StreamEvent, flat_legs
-from ...ccxt_exchange.parsing import BadData, num
+from ...ccxt_exchange.parsing import BadData, dig, num
 from .dialect_orders import ORDER_TYPE_TRIGGERS, listed_kind, with_our_id
 
 ANSWERS = frozenset({"subscriptionResponse", "pong", "post", "error"})
@@ -171,8 +171,7 @@ def stream_message(message: Any) -> str:
 def _state_frame(message: Mapping[str, Any]) -> bool:
     """A clearinghouse state's frame as a whole: its state, time, equity and list of positions
     (each position is checked by :func:`stream_events`, which raises on one it cannot read)."""
-    data = message.get("data")
-    state = data.get(STATE) if isinstance(data, Mapping) else None
+    state = dig(message, "data", STATE)
     if not isinstance(state, Mapping) or num(state.get("time")) is None:
         return False
     summary = state.get("marginSummary")

@@ -59,7 +59,7 @@ from ...ccxt_exchange.dialects.refusals import Rule
 from ...ccxt_exchange.dialects.spot import check_every_asset_valued
 from ...ccxt_exchange.dialects.trigger_countdown import TriggerCountdown
 from ...ccxt_exchange.nonces import increasing_nonces
-from ...ccxt_exchange.parsing import ticker_price
+from ...ccxt_exchange.parsing import dig, ticker_price
 from . import dialect_rows as rows
 from .dialect_stream import KrakenSpotStream
 
@@ -131,8 +131,7 @@ def _trigger_time(answer: Any) -> Any:
     if refused is not None:  # (ccxt raises for an error list; an answer handed in as it is says it here)
         raise AdapterError(Reason(refused.reason), f"{DEAD_MANS_SWITCH}: {refused.text()}", venue=rows.VENUE,
                            refusal=refused)
-    result = answer.get("result") if isinstance(answer, Mapping) else None
-    return result.get("triggerTime") if isinstance(result, Mapping) else None
+    return dig(answer, "result", "triggerTime")
 
 
 @dataclass(frozen=True, kw_only=True)

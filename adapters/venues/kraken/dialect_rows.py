@@ -25,7 +25,7 @@ from typing import Any, Mapping, Optional, Sequence
 from ...base import PERMANENT, TRANSIENT, VenueRefusal
 from ...ccxt_exchange.dialects.base import CancelAnswer, Listed, bad_field, documented
 from ...ccxt_exchange.dialects.refusals import MAX_MESSAGE, Rule, mapped
-from ...ccxt_exchange.parsing import BadData, num
+from ...ccxt_exchange.parsing import BadData, dig, num
 
 VENUE = "kraken"
 OPEN_ORDERS = "POST /0/private/OpenOrders"
@@ -173,8 +173,7 @@ def cancel_answer(how: str, answer: Any, sent: Sequence[Any]) -> CancelAnswer:
     refused = refusal_of(answer)
     if refused is not None:
         return CancelAnswer(frozenset(), {oid: refused})
-    result = answer.get("result") if isinstance(answer, Mapping) else None
-    count = num(result.get("count")) if isinstance(result, Mapping) else None
+    count = num(dig(answer, "result", "count"))
     if count is None or count < 0:
         raise bad_field(VENUE, CANCEL_ORDER, "result.count", "missing" if count is None else f"{count!r}")
     return CancelAnswer(frozenset({oid}) if count >= 1 else frozenset())

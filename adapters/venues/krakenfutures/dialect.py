@@ -73,7 +73,7 @@ from ...ccxt_exchange.dialects.limits import Limits
 from ...ccxt_exchange.dialects.refusals import Rule, refusal
 from ...ccxt_exchange.dialects.stream_hooks import ModuleStream
 from ...ccxt_exchange.dialects.trigger_countdown import TriggerCountdown
-from ...ccxt_exchange.parsing import BadData, num
+from ...ccxt_exchange.parsing import BadData, dig, num
 from . import dialect_answers as answers, dialect_stream as kf_stream
 from .dialect_answers import ACCOUNTS, DEAD_MANS_SWITCH, OPEN_ORDERS, POSITIONS, TICKERS
 
@@ -120,8 +120,7 @@ CCXT_STATUS = re.compile(r"failed due to (?P<code>[A-Za-z_]+)")
 
 
 def _trigger_time(answer: Any) -> Any:
-    status = answer.get("status") if isinstance(answer, Mapping) else None
-    return status.get("triggerTime") if isinstance(status, Mapping) else None
+    return dig(answer, "status", "triggerTime")
 
 
 def marks_of(answer: Any, symbol_of: Callable[[str], str] = lambda market_id: market_id) -> dict[str, float]:

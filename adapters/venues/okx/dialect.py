@@ -47,7 +47,7 @@ from ...ccxt_exchange.dialects.channels import ChannelStream
 from ...ccxt_exchange.dialects.limits import Limits
 from ...ccxt_exchange.dialects.refusals import Rule
 from ...ccxt_exchange.dialects.trigger_countdown import TriggerCountdown
-from ...ccxt_exchange.parsing import num, order_info
+from ...ccxt_exchange.parsing import dig, num, order_info
 from . import dialect_stream as okx_stream
 from .switches import OkxPermissions
 
@@ -142,8 +142,7 @@ CANCEL_ALL_AFTER = "POST /api/v5/trade/cancel-all-after"
 
 def trigger_time(answer: Any) -> Any:
     """``data[0].triggerTime`` of cancel-all-after's answer: when it fires (ms), "0" when off."""
-    rows = answer.get("data") if isinstance(answer, Mapping) else None
-    return rows[0].get("triggerTime") if isinstance(rows, list) and rows and isinstance(rows[0], Mapping) else None
+    return dig(answer, "data", 0, "triggerTime")
 
 
 CANCEL_BATCH = "POST /api/v5/trade/cancel-batch-orders"
@@ -293,10 +292,7 @@ class OkxDialect(ChannelStream, Dialect):
         return num(info.get("closeFraction")) == 1
 
     def equity_candidates(self, info: Mapping[str, Any]) -> list[Any]:
-        data = info.get("data")
-        if isinstance(data, list) and data and isinstance(data[0], Mapping):
-            return [data[0].get("totalEq")]
-        return []
+        return [dig(info, "data", 0, "totalEq")]
 
     countdown_method: Optional[str] = "privatePostTradeCancelAllAfter"
 
