@@ -428,10 +428,7 @@ class BybitDialect(ModuleStream, Dialect):
         return None
 
     def position_side(self, info: Mapping[str, Any]) -> Optional[str]:
-        idx = info.get("positionIdx")
-        if idx is not None and str(idx) in ("0", "1", "2"):
-            return {"0": "BOTH", "1": "LONG", "2": "SHORT"}[str(idx)]
-        return None
+        return LEG_OF_IDX.get(str(info.get("positionIdx")))
 
     def closes_position(self, info: Mapping[str, Any]) -> bool:
         value = info.get("closeOnTrigger")

@@ -283,9 +283,7 @@ class OkxDialect(ChannelStream, Dialect):
 
     def position_side(self, info: Mapping[str, Any]) -> Optional[str]:
         pos = info.get("posSide")
-        if isinstance(pos, str) and pos.lower() in ("long", "short", "net"):
-            return {"long": "LONG", "short": "SHORT", "net": "BOTH"}[pos.lower()]
-        return None
+        return okx_stream.LEGS.get(pos.lower()) if isinstance(pos, str) else None
 
     def closes_position(self, info: Mapping[str, Any]) -> bool:
         # a position TP/SL of the algo service closes the whole position (closeFraction 1, no sz)
