@@ -61,7 +61,7 @@ from ...ccxt_exchange.dialects.limits import Limits
 from ...ccxt_exchange.dialects.refusals import Rule, body_of
 from ...ccxt_exchange.dialects.stream_events import StreamEvent
 from ...ccxt_exchange.dialects.stream_hooks import ModuleStream
-from ...ccxt_exchange.parsing import BadData, dig
+from ...ccxt_exchange.parsing import BadData, dig, order_info
 from . import dialect_stream as hl_stream
 from .dialect_orders import ORDER_TYPE_TRIGGERS, OUR_ID, from_cloid, listed_kind, to_cloid, with_our_id
 from .dialect_positions import unified_position
@@ -316,10 +316,7 @@ class HyperliquidDialect(ModuleStream, Dialect):
         documents, its ``side`` A or B, and a trigger order by that type or by ``isTrigger``: a row whose type and
         flags disagree is read as the trigger order either says it is, never as a resting one. (``endpoint``,
         ``field``: another answer that carries the same row, under ``field``: ``orderStatus``'s.)"""
-        if not isinstance(order, Mapping):
-            raise BadData("an order is not an object")
-        info = order.get("info")
-        said = info if isinstance(info, Mapping) else {}
+        said = order_info(order)
         trigger = self.documented(endpoint, field + "orderType", said.get("orderType"), ORDER_TYPE_TRIGGERS)
         # its side A (ask) or B (bid): ccxt reads anything but A as a buy
         self.documented(endpoint, field + "side", said.get("side"), ("A", "B"))

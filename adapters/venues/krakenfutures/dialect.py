@@ -73,7 +73,7 @@ from ...ccxt_exchange.dialects.limits import Limits
 from ...ccxt_exchange.dialects.refusals import Rule, refusal
 from ...ccxt_exchange.dialects.stream_hooks import ModuleStream
 from ...ccxt_exchange.dialects.trigger_countdown import TriggerCountdown
-from ...ccxt_exchange.parsing import BadData, dig, num
+from ...ccxt_exchange.parsing import BadData, dig, num, order_info
 from . import dialect_answers as answers, dialect_stream as kf_stream
 from .dialect_answers import ACCOUNTS, DEAD_MANS_SWITCH, OPEN_ORDERS, POSITIONS, TICKERS
 
@@ -143,11 +143,6 @@ def marks_of(answer: Any, symbol_of: Callable[[str], str] = lambda market_id: ma
     return out
 
 
-def _info(row: Mapping[str, Any]) -> Mapping[str, Any]:
-    info = row.get("info")
-    return info if isinstance(info, Mapping) else {}
-
-
 def inverse(symbol: Any) -> bool:
     """Whether a unified symbol settles in its base (``BTC/USD:BTC``: an inverse contract)."""
     if not isinstance(symbol, str) or ":" not in symbol or "/" not in symbol:
@@ -162,7 +157,7 @@ def valued(position: Any, marks: Mapping[str, float]) -> Any:
     BAD_RESPONSE naming it; a flat row is left as it is."""
     if not isinstance(position, Mapping):
         raise BadData("a position is not an object")
-    info = _info(position)
+    info = order_info(position)
     size = num(info.get("size"))
     if not size:
         return position
@@ -193,9 +188,7 @@ def read_open_order(order: Any) -> Listed:
     """A row of openorders as the adapter reads it: its kind from ``orderType``, its limit price
     from ``limitPrice`` and its trigger price from ``stopPrice``, whether it only reduces from
     ``reduceOnly``. An unknown orderType, or a row without its reduceOnly flag, is BAD_RESPONSE."""
-    if not isinstance(order, Mapping):
-        raise BadData("an order is not an object")
-    info = _info(order)
+    info = order_info(order)
     kind = documented(answers.VENUE, OPEN_ORDERS, "orderType", info.get("orderType"), ORDER_KINDS)
     reduce_only = info.get("reduceOnly")
     if not isinstance(reduce_only, bool):

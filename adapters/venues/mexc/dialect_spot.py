@@ -47,7 +47,7 @@ from ...ccxt_exchange.dialects.base import Listed, Reads, bad_field, read_each, 
 from ...ccxt_exchange.dialects.cancel_hooks import CancelAnswer
 from ...ccxt_exchange.dialects.refusals import Rule, mapped
 from ...ccxt_exchange.dialects.spot import check_every_asset_valued
-from ...ccxt_exchange.parsing import BadData, num
+from ...ccxt_exchange.parsing import num, order_info
 from .dialect_rows import text
 
 VENUE = "mexc"
@@ -118,19 +118,12 @@ def spot_refusal(body: Any) -> Optional[tuple[str, str]]:
     return code, str(body.get("msg") or "")
 
 
-def _info(order: Mapping[str, Any]) -> Mapping[str, Any]:
-    info = order.get("info")
-    return info if isinstance(info, Mapping) else {}
-
-
 def read_open_order(order: Any) -> Listed:
     """A row of ``openOrders`` (ccxt's parsed order, the venue's row in ``info``) as the adapter
     reads it: its ``type`` one of the documented ones (else BAD_RESPONSE naming ``type``), its
     ``side`` BUY or SELL, a limit's ``price``, its client id the row's ``clientOrderId`` (none
     when empty). A spot order never only reduces: ``reduceOnly`` false."""
-    if not isinstance(order, Mapping):
-        raise BadData("an order is not an object")
-    info = _info(order)
+    info = order_info(order)
     order_type = ORDER_TYPES.get(str(info.get("type")))
     if order_type is None:
         raise unknown_value(VENUE, OPEN_ORDERS, "type", info.get("type"))
