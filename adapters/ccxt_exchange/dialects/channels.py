@@ -6,12 +6,7 @@ What it owns
       stream module (:class:`.stream_hooks.ModuleStream`), its order rows read as its lists
       read them, conditional orders watched on a channel of their own (``watch_orders`` with
       ``trigger``);
-    * :func:`frame_kind`, what a frame is: the venue's answers (``{"event": "login" |
-      "subscribe" | ...}``, the text ``pong``) are answers; an ``error`` whose code ends or
-      refuses the socket's login (the venue module's ``LOGIN_ERRORS``) ends the stream's
-      authorization: the connection is given up, down with ``STREAM_LOGIN_REFUSED`` and the
-      venue's code and message, and made again with a growing backoff; any other error reaches
-      ccxt, which fails the connection's watches with the venue's words: a reconnect;
+    * :func:`frame_kind`, what a frame is (an answer, a push of a channel, a refused login);
     * :func:`channel_events`, a push's rows each read by its channel's reader;
     * :func:`login_refused` and :func:`login_ended`, what an ``expired`` frame (the venue
       refused or dropped the socket's login) says;

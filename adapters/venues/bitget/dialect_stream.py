@@ -29,9 +29,9 @@ What it owns
       a flat account watches :data:`HEARTBEAT_SYMBOL`'s, since the private channels are silent
       while nothing happens and a silent stream is blind.
 
-    The errors that end or refuse the socket's login are :data:`LOGIN_ERRORS`; any other (30001
-    a channel that does not exist, 30006 too many requests) reaches ccxt
-    (:mod:`adapters.ccxt_exchange.dialects.channels`).
+    The errors that end or refuse the socket's login are :data:`LOGIN_ERRORS` (the stream is
+    down, STREAM_LOGIN_REFUSED); any other (30001 a channel that does not exist, 30006 too many
+    requests) reaches ccxt, which fails the connection's watches with the venue's words: a reconnect.
 
 Known limit: Bitget documents at most 1,000 channels a connection, and ccxt keeps one public
 connection: an account holding more than some 1,000 symbols asks more ``ticker`` channels than

@@ -24,10 +24,8 @@ What it owns
     ``/v5/order/cancel-all`` of a symbol cancels every kind when no ``orderFilter`` is given.
 
     The private stream (v5 ``/v5/private``: ``position``, ``order`` — every kind of order, a
-    conditional one from Untriggered to Triggered or Deactivated, by its ``stopOrderType`` and
-    ``orderStatus`` —, ``wallet``; ``execution`` read by ccxt alone) and the marks of the linear
-    tickers (``/v5/public/linear``, ``tickers.<SYMBOL>``) as stream events
-    (:func:`stream_message`, :func:`stream_events`, :meth:`BybitDialect.watch_marks`).
+    conditional one from Untriggered to Triggered or Deactivated —, ``wallet``; ``execution``
+    read by ccxt alone) and the marks of the linear tickers (``/v5/public/linear``).
 
 What it must not do
     import ccxt or hold account state (see :mod:`adapters.ccxt_exchange.dialects.base`).
@@ -165,13 +163,9 @@ HEARTBEAT_SYMBOL = "BTC/USDT:USDT"
 
 
 def stream_message(message: Any) -> str:
-    """What a Bybit v5 frame is (see
-    :meth:`adapters.ccxt_exchange.dialects.base.Dialect.stream_message`): an answer of the
-    connection (``op``: auth, subscribe, pong; no ``topic``), ``marks`` (a ``tickers.*``
-    snapshot or delta: a delta carries only what changed, its mark perhaps not), ``ok`` (a
-    private topic whose rows carry what is read of them), ``malformed`` (a private topic without
-    its ``data`` rows or their fields, a ticker without its ``data``) or ``unknown`` (any other
-    topic). Bybit has no listen key: never ``expired``."""
+    """What a Bybit v5 frame is (:meth:`adapters.ccxt_exchange.dialects.stream_hooks.StreamHooks.stream_message`):
+    a ``tickers.*`` delta carries only what changed, its mark perhaps not. Bybit has no listen
+    key: never ``expired``."""
     if not isinstance(message, Mapping):
         return "malformed"
     topic = message.get("topic")
@@ -203,13 +197,8 @@ def stream_message(message: Any) -> str:
 
 def stream_events(message: Any, symbol_of: Callable[[str], str], ccxt_order: Callable[[Any], Any],
                   held: Optional[Container[str]] = None) -> list[StreamEvent]:
-    """The events of a classified Bybit frame: each ``position`` row (keyed by its symbol and
-    ``positionIdx``: the leg, ``side`` Buy/Sell/"" and ``size``, ``entryPrice``), the
-    ``wallet``'s coins (keyed by the account: each coin's ``walletBalance``), each ``order`` row
-    (:func:`order_event`: keyed by its id, read by ccxt's ``parse_order`` while open, of the kind
-    its ``stopOrderType`` says) and a ticker's ``markPrice`` (keyed by
-    its symbol; of a held symbol only when ``held`` is given), each at the message's
-    ``creationTime`` (a ticker's ``ts``)."""
+    """The events of a classified Bybit frame, each at the message's ``creationTime`` (a
+    ticker's ``ts``); a ticker's mark of a held symbol only when ``held`` is given."""
     if not isinstance(message, Mapping):
         return []
     topic = message.get("topic")
@@ -247,10 +236,8 @@ def stream_events(message: Any, symbol_of: Callable[[str], str], ccxt_order: Cal
 
 
 def order_event(row: Mapping[str, Any], at: int, ccxt_order: Callable[[Any], Any]) -> StreamEvent:
-    """One ``order`` row (of a frame classified ``ok``): keyed by its id, the order as ccxt's
-    parser reads it while its status is open (:data:`OPEN_STATUSES`), None once it ended; of the
-    kind its ``stopOrderType`` says (:data:`STOP_ORDER_KINDS`: a conditional, TP/SL, trailing or
-    OCO order as the open-order list reads it; a MmRateClose has no trigger price)."""
+    """One ``order`` row, of the kind its ``stopOrderType`` says as the open-order list reads it
+    (a MmRateClose has no trigger price)."""
     oid = str(row["orderId"])
     stop = str(row.get("stopOrderType") or "")
     parsed = ccxt_order(dict(row)) if str(row["orderStatus"]) in OPEN_STATUSES else None
@@ -446,7 +433,6 @@ class BybitDialect(ModuleStream, Dialect):
         return DisconnectedCancelAll("DERIVATIVES" if market_type == "futures" else "SPOT")
 
     def permission_switches(self) -> Mapping[str, Any]:
-        """The venue's switch of its sub-accounts' keys (:mod:`.switches`)."""
         return {"permissions": BybitPermissions(), "freeze": BybitFreeze()}
 
 

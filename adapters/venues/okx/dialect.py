@@ -300,7 +300,6 @@ class OkxDialect(ChannelStream, Dialect):
                                 "data.triggerTime", param="timeOut", text=True)
 
     def permission_switches(self) -> Mapping[str, Any]:
-        """The venue's switch of its sub-accounts' keys (:mod:`.switches`)."""
         return {"permissions": OkxPermissions()}
 
 

@@ -8,9 +8,10 @@ What it owns
     held symbol on ``/ws/v5/public``. Each row carries its own time, the event time its key is
     ordered by. The rows are read as the REST lists read them (:mod:`.dialect`).
 
-    The errors that end or refuse the socket's login are :data:`LOGIN_ERRORS`; any other (60012
-    illegal request, 60018 a channel that does not exist) and a ``notice`` (64008: the connection
-    will be closed for an upgrade) reach ccxt (:mod:`adapters.ccxt_exchange.dialects.channels`).
+    The errors that end or refuse the socket's login are :data:`LOGIN_ERRORS` (the stream is
+    down, STREAM_LOGIN_REFUSED); any other (60012 illegal request, 60018 a channel that does not
+    exist) and a ``notice`` (64008: the connection will be closed for an upgrade) reach ccxt,
+    which fails the connection's watches with the venue's words: a reconnect.
     connection's watches with the venue's words: a reconnect.
 
 Known limit: OKX keeps trailing stops (``move_order_stop``), iceberg and TWAP orders on its
