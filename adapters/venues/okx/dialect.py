@@ -5,19 +5,12 @@ What it owns
     ``clOrdId``, the hedge-mode (long/short mode) leg as ``posSide`` (without ``reduceOnly``), the
     leg read from ``posSide``, the equity read from ``totalEq``, the account-wide
     ``trade/cancel-all-after``, its credential headers and its reduce-only refusals (51169, 51170);
-    the open orders of both its lists, each read to its end (100 rows a page, the next page
-    ``after`` the oldest id of the last): ``GET /api/v5/trade/orders-pending`` (regular orders,
-    one with a TP/SL attached included) and the algo service's ``orders-algo-pending``, asked
-    for each order type it keeps apart (``conditional,oco``, ``trigger``, ``move_order_stop``),
-    each algo order with its kind, trigger price, client id (``algoClOrdId``) and whether it
-    closes (``reduceOnly``, ``closeFraction``); an algo order is cancelled through
-    ``POST /api/v5/trade/cancel-algos``; its refusal table (:data:`REFUSALS`) and the account's
-    position mode (``GET /api/v5/account/config``: ``posMode``, and ``acctLv`` its margin mode).
-
-    The stream (ccxt's streaming API, :mod:`.dialect_stream`): ``positions``, ``orders`` and
-    ``account`` on the private websocket, ``orders-algo`` (the algo service's TP/SL, OCO and
-    trigger orders, as stream events) on the business one, the held symbols' ``mark-price`` on
-    the public one; the errors that end the stream's login read as the venue says them.
+    the open orders of both its lists, each read to its end (:func:`_after`):
+    ``GET /api/v5/trade/orders-pending`` (regular orders, one with a TP/SL attached included) and
+    the algo service's ``orders-algo-pending``, asked for each order type it keeps apart
+    (:data:`ALGO_ORDER_TYPES`, each row read by :func:`_algo`); an algo order is cancelled
+    through ``POST /api/v5/trade/cancel-algos``; its refusal table (:data:`REFUSALS`), the
+    account's position mode (``GET /api/v5/account/config``) and its stream (:mod:`.dialect_stream`).
 
 What it must not do
     import ccxt or hold account state (see :mod:`adapters.ccxt_exchange.dialects.base`).
@@ -203,9 +196,8 @@ class OkxDialect(ChannelStream, Dialect):
 
 
     async def read_position_mode(self, reads: Reads) -> ModeRead:
-        """``GET /api/v5/account/config``: ``data[0].posMode`` long_short_mode (hedge) or net_mode
-        (one-way), ``acctLv`` the account mode its margin modes follow; anything else is
-        BAD_RESPONSE naming the field."""
+        """``GET /api/v5/account/config``'s ``data[0].posMode``, and ``acctLv``, the account mode its
+        margin modes follow."""
         if reads.market_type != "futures" or not reads.has_method("privateGetAccountConfig"):
             return await super().read_position_mode(reads)
         answer = await self.read(reads, ACCOUNT_CONFIG, "privateGetAccountConfig", {})
@@ -236,12 +228,10 @@ class OkxDialect(ChannelStream, Dialect):
         return listed
 
     def _regular(self, order: Any) -> Any:
-        """A row of orders-pending, its ``ordType`` one the list documents (:func:`_regular`)."""
         self.documented(REGULAR_ORDERS, "ordType", order_info(order).get("ordType"), REGULAR_ORD_TYPES)
         return _regular(order)
 
     def _algo(self, order: Any, endpoint: str) -> Listed:
-        """A row of orders-algo-pending, its ``ordType`` one the list documents (:func:`_algo`)."""
         self.documented(endpoint, "ordType", order_info(order).get("ordType"), ALGO_ORD_TYPES)
         kind, out = _algo(order)
         return Listed(kind, out, endpoint)
