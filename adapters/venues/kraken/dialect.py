@@ -280,8 +280,7 @@ class KrakenDialect(KrakenSpotStream, Dialect):
     countdown_method: Optional[str] = DMS_METHOD
 
     def venue_countdown(self, client: Any, market_type: str, method: str) -> TriggerCountdown:
-        """``CancelAllOrdersAfter``: account-wide, ``timeout`` whole seconds, 0 off; its answer's
-        ``result.triggerTime`` read back (a time when armed, "0" when off)."""
+        """``CancelAllOrdersAfter``: account-wide, its answer's ``result.triggerTime`` read back."""
         return TriggerCountdown(DMS_METHOD, *DMS_RANGE, _trigger_time, rows.VENUE, DEAD_MANS_SWITCH,
                                 "result.triggerTime")
 

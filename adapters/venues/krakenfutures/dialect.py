@@ -21,8 +21,7 @@ What it owns
     * the open orders (``GET /derivatives/api/v3/openorders``, one answer, regular and trigger
       orders together): each row's limit price from its ``limitPrice`` and trigger price from its
       ``stopPrice`` (ccxt leaves both out of its unified order), its kind from ``orderType``
-      (lmt, post, ioc: regular; stp / stop, take_profit: conditional; trailing_stop: trailing;
-      another value is BAD_RESPONSE), whether it only reduces from ``reduceOnly`` (required);
+      (:data:`ORDER_KINDS`), whether it only reduces from ``reduceOnly`` (required);
     * an order's answer read from the venue's own ``sendStatus`` (:mod:`.dialect_answers`): Kraken
       answers HTTP 200 ``result: success`` with a refused status (``wouldNotReducePosition``,
       ``iocWouldNotExecute``, ``insufficientAvailableFunds``, ``marketSuspended``, ...), which is
@@ -39,11 +38,10 @@ What it owns
     * its stream (:mod:`.dialect_stream`): ``open_positions``, ``open_orders`` and ``balances``
       after the signed challenge, the held contracts' ``ticker`` marks, through ccxt.pro's
       krakenfutures (:attr:`KrakenFuturesDialect.streams`);
-    * the weight budget: Kraken Futures counts a cost per API key, 500 every 10 s across the
-      /derivatives endpoints (sendorder, editorder, cancelorder 10; batchorder 9 + its size;
-      cancelallorders, cancelallordersafter 25; accounts, openpositions, openorders 2;
-      orders/status 1; the public tickers nothing). The order rate (4 a second: 400 of the 500)
-      leaves the snapshots' reads 10 cost a second, which the account's client is paced at.
+    * the weight budget: Kraken Futures counts a cost per API key (:data:`COSTS`; the public
+      tickers nothing), :data:`BUDGET` every 10 s across the /derivatives endpoints. The order
+      rate (4 a second: 400 of the 500) leaves the snapshots' reads 10 cost a second, which the
+      account's client is paced at.
 
 What it must not do
     import ccxt or hold account state (see :mod:`adapters.ccxt_exchange.dialects.base`).
@@ -185,9 +183,7 @@ def valued(position: Any, marks: Mapping[str, float]) -> Any:
 
 
 def read_open_order(order: Any) -> Listed:
-    """A row of openorders as the adapter reads it: its kind from ``orderType``, its limit price
-    from ``limitPrice`` and its trigger price from ``stopPrice``, whether it only reduces from
-    ``reduceOnly``. An unknown orderType, or a row without its reduceOnly flag, is BAD_RESPONSE."""
+    """A row of openorders as the adapter reads it (the module docstring's open orders)."""
     info = order_info(order)
     kind = documented(answers.VENUE, OPEN_ORDERS, "orderType", info.get("orderType"), ORDER_KINDS)
     reduce_only = info.get("reduceOnly")
@@ -406,8 +402,7 @@ class KrakenFuturesDialect(ModuleStream, Dialect):
     countdown_futures_only: bool = True
 
     def venue_countdown(self, client: Any, market_type: str, method: str) -> TriggerCountdown:
-        """``cancelallordersafter``: account-wide, ``timeout`` whole seconds, 0 off; its answer's
-        ``status.triggerTime`` read back (a time when armed, ``"0"`` when off)."""
+        """``cancelallordersafter``: account-wide, its answer's ``status.triggerTime`` read back."""
         return TriggerCountdown(DMS_METHOD, *DMS_RANGE, _trigger_time, answers.VENUE, DEAD_MANS_SWITCH,
                                 "status.triggerTime")
 
