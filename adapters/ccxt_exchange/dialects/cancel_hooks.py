@@ -72,10 +72,9 @@ class CancelHooks:
 
     def cancel_all_request(self, symbol: str, market_id: str, params: Mapping[str, Any]) -> tuple[str, tuple]:
         """The ccxt method, and its arguments, that cancel every open order of ``symbol``
-        (``market_id``: the venue's id of it) through the endpoint ``params`` name (:meth:`cancel_params`):
-        ccxt's ``cancel_all_orders``, unless ccxt's parse of its answer drops what
-        :meth:`cancel_answer` must read, where the dialect names the venue's raw method (and
-        :meth:`cancel_answer` of ``symbol`` is handed the venue's body)."""
+        (``market_id``: the venue's id of it) through the endpoint ``params`` name
+        (:meth:`cancel_params`): ccxt's ``cancel_all_orders``, unless the dialect names the
+        venue's raw method (as :meth:`cancel_one_request`)."""
         return "cancel_all_orders", (symbol, dict(params))
 
     def cancel_answer(self, how: str, answer: Any, sent: Sequence[Any]) -> CancelAnswer:

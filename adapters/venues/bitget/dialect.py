@@ -270,10 +270,8 @@ class BitgetDialect(ChannelStream, Dialect):
     refusal_rules: tuple[Rule, ...] = REFUSALS
 
 
-    # Streams: ccxt.pro's bitget (positions, orders, orders-algo and account on the private
-    # websocket after login; the held symbols' tickers on the public one). A websocket costs no
-    # REST request (no listen key: the login is signed on the socket); the stream costs the
-    # reconcile's snapshot.
+    # Streams (:mod:`.dialect_stream`): a websocket costs no REST request (no listen key: the
+    # login is signed on the socket); the stream costs the reconcile's snapshot.
     streams: bool = True
 
     stream_module: ClassVar[ModuleType] = bitget_stream  # its frames read there (ChannelStream)

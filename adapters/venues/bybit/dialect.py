@@ -319,9 +319,8 @@ class BybitDialect(ModuleStream, Dialect):
         endpoint_limits={"GET /v5/account/wallet-balance": (50, 1.0), POSITIONS_ENDPOINT: (50, 1.0),
                          ORDERS_ENDPOINT: (50, 1.0)})
 
-    # Streams: ccxt.pro's bybit (positions, orders, balance on /v5/private; marks on the linear
-    # tickers). Bybit counts requests per IP and UID: a stream has no listen key to keep alive,
-    # so it costs the reconcile's snapshot and, at each connect, the two requests of ccxt's
+    # Streams: Bybit counts requests per IP and UID: a stream has no listen key to keep alive, so
+    # it costs the reconcile's snapshot and, at each connect, the two requests of ccxt's
     # isUnifiedEnabled (GET /v5/user/query-api and /v5/account/info) — once, not a rate.
     streams: bool = True
     stream_module: ClassVar[ModuleType] = sys.modules[__name__]  # its frames read here (ModuleStream)

@@ -251,10 +251,9 @@ class KrakenFuturesDialect(ModuleStream, Dialect):
         endpoint_limits={ACCOUNTS: (BUDGET / 2, 10.0), POSITIONS: (BUDGET / 2, 10.0),
                          OPEN_ORDERS: (BUDGET / 2, 10.0)})
 
-    # Streams: ccxt.pro's krakenfutures (open_positions, balances, open_orders after its signed
-    # challenge; the held contracts' tickers on the same websocket, a connection of their own
-    # shared by the venue's accounts; :mod:`.dialect_stream`). A websocket costs no REST request;
-    # the stream costs the reconcile's snapshot.
+    # Streams (:mod:`.dialect_stream`; the held contracts' tickers on a connection of their own
+    # shared by the venue's accounts): a websocket costs no REST request; the stream costs the
+    # reconcile's snapshot.
     streams: bool = True
     stream_quote: Optional[str] = kf_stream.QUOTE  # the flex account's values are in USD
 

@@ -182,10 +182,8 @@ class OkxDialect(ChannelStream, Dialect):
         endpoint_limits=LIMITS.endpoints)
     refusal_rules: tuple[Rule, ...] = REFUSALS
 
-    # Streams: ccxt.pro's okx (positions, orders, account on the private websocket; orders-algo on
-    # the business one; marks on the public one). A websocket costs no REST request: OKX limits
-    # its connections (3 a second per IP) and subscriptions, not the REST endpoints; the stream
-    # costs the reconcile's snapshot.
+    # Streams (:mod:`.dialect_stream`): a websocket costs no REST request: OKX limits its
+    # connections (3 a second per IP) and subscriptions; the stream costs the reconcile's snapshot.
     streams: bool = True
     stream_order_parser: str = "parse_order"  # ccxt.pro's okx reads order rows with its REST parser
 
