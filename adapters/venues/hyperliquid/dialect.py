@@ -15,9 +15,8 @@ What it owns
       Any other id is refused before it leaves (:meth:`HyperliquidDialect.client_id_fits`);
     * the equity, read from ``clearinghouseState``'s ``marginSummary.accountValue``; positions
       and open orders are ccxt's (``clearinghouseState``'s ``assetPositions``;
-      ``frontendOpenOrders``, which lists trigger orders too), each open order with its kind: a
-      position TP/SL (``isPositionTpsl``) ``tpsl``, another trigger order ``conditional``, else
-      ``regular``, and its trigger price and reduce-only flag;
+      ``frontendOpenOrders``, which lists trigger orders too), each open order's kind read by
+      :func:`.dialect_orders.listed_kind`;
     * the account-wide dead man's switch ``scheduleCancel`` (:class:`ScheduleCancel`);
     * turning off what ccxt's client would send on its own before the first order or cancel of
       a process (:meth:`HyperliquidDialect.prepare_client`): an approval of ccxt's builder fee and its referral code.

@@ -156,13 +156,10 @@ def prices_of(answer: Any, symbol_of: Any, symbols: Sequence[str]) -> dict[str, 
 
 
 def cancel_answer(how: str, answer: Any, sent: Sequence[Any], rules: Sequence[Rule] = REFUSALS) -> CancelAnswer:
-    """What a spot cancel's answer says, order by order: an answer carrying ``code`` and ``msg``
-    refuses every order sent with its code and words (``-2011 Unknown order sent``:
-    ORDER_NOT_FOUND); else each row (one order's answer, ``DELETE /api/v3/order``; a symbol's
-    list, ``DELETE /api/v3/openOrders``) names its order by ``orderId``, done when its
-    ``status`` is ``CANCELED``; a row with another status, and an order no row names, are
-    unconfirmed (the list after it decides). A row without ``orderId`` or ``status``, or a
-    symbol's answer that is no list, is BAD_RESPONSE. ``rules``: the dialect's refusal table."""
+    """What a spot cancel's answer says, order by order: a ``code`` and ``msg`` refuse every order
+    sent; a row names its order by ``orderId``, done when its ``status`` is ``CANCELED``; a row
+    of another status, and an order no row names, are unconfirmed (the list after it decides).
+    ``rules``: the dialect's refusal table."""
     endpoint = CANCEL if how == "one" else CANCEL_SYMBOL
     said = spot_refusal(answer)
     if said is not None:
