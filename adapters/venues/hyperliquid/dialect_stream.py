@@ -81,7 +81,6 @@ def _problem(message: Any) -> Optional[tuple[str, str]]:
 
 
 def _state_problem(data: Any) -> Optional[str]:
-    """What a ``clearinghouseState`` frame lacks of what is read of it."""
     state = data.get(STATE) if isinstance(data, Mapping) else None
     if not isinstance(state, Mapping):
         return f"data.{STATE}: missing"
@@ -108,7 +107,6 @@ def _state_problem(data: Any) -> Optional[str]:
 
 
 def _orders_problem(data: Any) -> Optional[str]:
-    """What an ``orderUpdates`` frame lacks of what is read of it."""
     if not isinstance(data, list):
         return "data: missing"
     for i, row in enumerate(data):
@@ -127,7 +125,6 @@ def _orders_problem(data: Any) -> Optional[str]:
 
 
 def _fills_problem(data: Any) -> Optional[str]:
-    """What a ``userFills`` frame lacks of what is read of it."""
     fills = data.get("fills") if isinstance(data, Mapping) else None
     if not isinstance(fills, list):
         return "data.fills: missing"

@@ -428,7 +428,6 @@ class MexcDialect(spot.MexcSpot, MexcStream, Dialect):
         return await call(STOP_CANCEL_METHOD, [{"stopPlanOrderId": o.id} for o in orders])
 
     def _succeeded(self, endpoint: str, answer: Any, sent: Sequence[Any]) -> CancelAnswer:
-        """Every order ``sent`` done by an answer ``success`` true (naming none); else BAD_RESPONSE."""
         if not (isinstance(answer, Mapping) and answer.get("success") is True):
             raise self.bad_field(endpoint, "success", "missing" if not isinstance(answer, Mapping)
                                  else f"not true: {answer.get('success')!r}")
