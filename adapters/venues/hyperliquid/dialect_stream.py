@@ -177,7 +177,7 @@ def stream_problem(message: Any) -> Optional[str]:
 
 
 def stream_time(message: Any) -> Optional[int]:
-    """The venue's time of a frame (the latest of its rows')."""
+    """The venue's time of a frame: its state's ``time``, else the latest of its rows'."""
     if not isinstance(message, Mapping):
         return None
     channel, data = message.get("channel"), message.get("data")
