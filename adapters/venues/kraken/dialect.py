@@ -12,9 +12,8 @@ What it owns
       sent, :mod:`adapters.ccxt_exchange.known`);
     * the open orders of ``POST /0/private/OpenOrders`` (one answer, every pair, not paged),
       read from the venue's rows (:mod:`.dialect_rows`): the kind from ``descr.ordertype``
-      (stop-loss, take-profit and their ``-limit`` forms: conditional; trailing-stop,
-      trailing-stop-limit: trailing; market, limit, iceberg: regular; another fails the
-      snapshot), the trigger and limit prices from the row, the client id from ``cl_ord_id``;
+      (:data:`.dialect_rows.ORDER_KINDS`), the trigger and limit prices from the row, the client
+      id from ``cl_ord_id``;
     * client order ids in ``cl_ord_id`` (ccxt's ``clientOrderId``): the engine's ``ks`` and 30
       hex digits as a UUID (the venue takes a UUID or a free text of at most 18 characters);
       an order looked up by it through ``ClosedOrders``, then ``OpenOrders`` (``cl_ord_id``);
@@ -28,17 +27,13 @@ What it owns
     * the spot account's stream (:class:`.dialect_stream.KrakenSpotStream`): websocket v2's
       ``executions`` and ``balances`` after the token of ``POST /0/private/GetWebSocketsToken``,
       the held pairs' ``ticker``;
-    * ``POST /0/private/CancelAllOrdersAfter`` as the dead man's switch (account-wide,
-      ``timeout`` whole seconds, 0 off; the answer's ``result.triggerTime`` read back);
+    * ``POST /0/private/CancelAllOrdersAfter`` as the dead man's switch (account-wide);
     * the weight budget: Kraken counts each key's private calls on a counter that decays
-      (https://docs.kraken.com/api/docs/guides/spot-rest-ratelimits: Starter 15 decaying
-      0.33 a second, Intermediate 20 at 0.5, Pro 20 at 1; ledger and trade history cost 2, the
-      order endpoints nothing there: they have a counter of their own per pair). Declared for
-      each tier (:data:`TIERS`, :attr:`Dialect.rate_tiers`): an account's reads paced at its
-      tier's decay (``Account.rate_tier``; a Starter key's where it names none), their burst
-      never past its maximum (the pacer's ceiling: past it Kraken answers ``EAPI:Rate limit
-      exceeded`` and locks the key out a while); the public ticker is limited per IP (about one
-      a second).
+      (:data:`COUNTER_TIERS`, :data:`FREE`, :data:`DOUBLE`). Declared for each tier
+      (:data:`TIERS`, :attr:`Dialect.rate_tiers`): an account's reads paced at its tier's decay
+      (``Account.rate_tier``; a Starter key's where it names none), their burst never past its
+      maximum (the pacer's ceiling: past it Kraken answers ``EAPI:Rate limit exceeded`` and
+      locks the key out a while); the public ticker is limited per IP (about one a second).
 
 What it must not do
     import ccxt or hold account state (see :mod:`adapters.ccxt_exchange.dialects.base`).
