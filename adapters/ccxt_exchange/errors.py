@@ -85,34 +85,25 @@ def reason_for(exc: BaseException) -> Reason:
 
 
 def _ccxt_reason(exc: BaseException) -> Reason:
-    """The reason code of a ccxt exception, most specific class first; any other exception
-    (a connection refused) is the exchange's being unavailable, or unknown."""
+    """The reason code of a ccxt exception, the first class of the table it is (most specific
+    first; an exchange error whose message is a reduce-only refusal before an invalid order);
+    any other exception (a connection refused) is the exchange's being unavailable, or unknown."""
     e = _ccxt()
-    message = str(exc)
-    if isinstance(exc, e.OrderNotFound):
-        return Reason.ORDER_NOT_FOUND
-    if isinstance(exc, (e.AuthenticationError,)):  # PermissionDenied, AccountSuspended, AccountNotEnabled
-        return Reason.AUTH
-    if isinstance(exc, e.InsufficientFunds):
-        return Reason.INSUFFICIENT_MARGIN
-    if isinstance(exc, (e.RateLimitExceeded, e.DDoSProtection)):
-        return Reason.RATE_LIMITED
-    if isinstance(exc, e.RequestTimeout):
-        return Reason.TIMEOUT
-    if isinstance(exc, e.NetworkError):  # ExchangeNotAvailable, OnMaintenance, InvalidNonce, ...
-        return Reason.EXCHANGE_UNAVAILABLE
-    if isinstance(exc, e.BadResponse):  # NullResponse
-        return Reason.BAD_RESPONSE
-    if isinstance(exc, e.BadSymbol):
-        return Reason.UNKNOWN_SYMBOL
-    if isinstance(exc, e.ExchangeError) and is_reduce_only_rejection(message):
-        return Reason.REDUCE_ONLY_REJECTED
-    if isinstance(exc, e.InvalidOrder):
-        return Reason.INVALID_ORDER
-    if isinstance(exc, e.NotSupported):
-        return Reason.UNSUPPORTED
-    if isinstance(exc, ConnectionError):
-        return Reason.EXCHANGE_UNAVAILABLE
+    for classes, reason in (
+            (e.OrderNotFound, Reason.ORDER_NOT_FOUND),
+            (e.AuthenticationError, Reason.AUTH),  # PermissionDenied, AccountSuspended, AccountNotEnabled
+            (e.InsufficientFunds, Reason.INSUFFICIENT_MARGIN),
+            ((e.RateLimitExceeded, e.DDoSProtection), Reason.RATE_LIMITED),
+            (e.RequestTimeout, Reason.TIMEOUT),
+            (e.NetworkError, Reason.EXCHANGE_UNAVAILABLE),  # ExchangeNotAvailable, OnMaintenance, InvalidNonce, ...
+            (e.BadResponse, Reason.BAD_RESPONSE),  # NullResponse
+            (e.BadSymbol, Reason.UNKNOWN_SYMBOL),
+            (e.ExchangeError if is_reduce_only_rejection(str(exc)) else (), Reason.REDUCE_ONLY_REJECTED),
+            (e.InvalidOrder, Reason.INVALID_ORDER),
+            (e.NotSupported, Reason.UNSUPPORTED),
+            (ConnectionError, Reason.EXCHANGE_UNAVAILABLE)):
+        if isinstance(exc, classes):
+            return reason
     return Reason.UNKNOWN
 
 

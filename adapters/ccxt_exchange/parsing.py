@@ -66,6 +66,17 @@ def order_info(order: Any) -> Mapping[str, Any]:
     return info if isinstance(info, Mapping) else {}
 
 
+def dig(value: Any, *path: Union[str, int]) -> Any:
+    """``value`` followed down ``path`` through a venue's answer (a text: an object's field, a
+    whole number: a list's row); None where a step is missing or of another shape."""
+    for key in path:
+        if isinstance(key, int):
+            value = value[key] if isinstance(value, list) and -len(value) <= key < len(value) else None
+        else:
+            value = value.get(key) if isinstance(value, Mapping) else None
+    return value
+
+
 # --- numbers and steps ------------------------------------------------------------------------
 
 

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, Callable, Container, Mapping, Optional, P
 from killswitch.weights import Read, SnapshotCost, WeightLimit
 
 from ...base import AdapterError, Reason, VenueRefusal
-from ..parsing import BadData, BadField, num
+from ..parsing import BadData, BadField, dig, num
 from .cancel_hooks import Call, CancelAnswer, CancelHooks
 from .limits import DEFAULT_ORDER_RATE as DEFAULT_ORDER_RATE, Limits
 from .listed import Listed as Listed
@@ -135,8 +135,7 @@ def before_oldest(endpoint: str, page_size: int, id_field: str,
             return None
         ids = []
         for o in page:
-            info = o.get("info") if isinstance(o, Mapping) else None
-            raw_id = info.get(id_field) if isinstance(info, Mapping) else None
+            raw_id = dig(o, "info", id_field)
             if not isinstance(raw_id, str) or not raw_id.isdigit():
                 raise BadData(f"{endpoint}: an order of a full page has no {id_field}")
             ids.append(raw_id)
@@ -392,9 +391,7 @@ class Dialect(StreamHooks, CancelHooks, ReadHooks, VenueNamed):
         (:attr:`position_size_field`); raises :class:`..parsing.BadField` naming it otherwise."""
         if self.position_size_field is None or not isinstance(position, Mapping):
             return position
-        value: Any = position.get("info")
-        for key in self.position_size_field.split("."):
-            value = value.get(key) if isinstance(value, Mapping) else None
+        value = dig(position.get("info"), *self.position_size_field.split("."))
         if num(value) is None:
             raise BadField(self.position_size_field, "missing" if value is None else f"not a number: {value!r}")
         return position
@@ -403,12 +400,7 @@ class Dialect(StreamHooks, CancelHooks, ReadHooks, VenueNamed):
         """The venue's own value of a position's field ``name`` (:attr:`position_fields`) in a
         row's ``info``; None where the dialect names none or the row has none."""
         path = self.position_fields.get(name)
-        if path is None:
-            return None
-        value: Any = info
-        for key in path.split("."):
-            value = value.get(key) if isinstance(value, Mapping) else None
-        return value
+        return None if path is None else dig(info, *path.split("."))
 
     def tier_of(self, named: Optional[str]) -> Optional[str]:
         """The tier an account naming ``named`` is paced at: ``named`` where the venue declares it,

@@ -72,25 +72,21 @@ class CancelHooks:
 
     def cancel_all_request(self, symbol: str, market_id: str, params: Mapping[str, Any]) -> tuple[str, tuple]:
         """The ccxt method, and its arguments, that cancel every open order of ``symbol``
-        (``market_id``: the venue's id of it) through the endpoint ``params`` name (:meth:`cancel_params`):
-        ccxt's ``cancel_all_orders``, unless ccxt's parse of its answer drops what
-        :meth:`cancel_answer` must read, where the dialect names the venue's raw method (and
-        :meth:`cancel_answer` of ``symbol`` is handed the venue's body)."""
+        (``market_id``: the venue's id of it) through the endpoint ``params`` name
+        (:meth:`cancel_params`): ccxt's ``cancel_all_orders``, unless the dialect names the
+        venue's raw method (as :meth:`cancel_one_request`)."""
         return "cancel_all_orders", (symbol, dict(params))
 
     def cancel_answer(self, how: str, answer: Any, sent: Sequence[Any]) -> CancelAnswer:
         """What the venue's answer to a cancel says of each order ``sent`` (the
-        :class:`killswitch.snapshot.Order` s it was meant to cancel): ``how`` is ``one``
-        (:meth:`cancel_one_request` of ``sent[0]``: ccxt's parsed order, or the venue's body
-        where the dialect names its raw method), ``symbol`` (``cancel_all_orders``
+        :class:`killswitch.snapshot.Order` s it was meant to cancel; :class:`CancelAnswer`):
+        ``how`` is ``one`` (:meth:`cancel_one_request` of ``sent[0]``: ccxt's parsed order, or the
+        venue's body where the dialect names its raw method), ``symbol`` (``cancel_all_orders``
         of their symbol: ccxt's list of parsed orders, each with the venue's row in ``info``)
-        or ``batch`` (the venue's raw answer to :meth:`cancel_batch`'s request). Only what the
-        answer names as cancelled is :attr:`CancelAnswer.done`; a row it refused carries the
-        venue's code and words; an answer that lacks the list its venue documents raises
-        :func:`.base.bad_field` (BAD_RESPONSE), and the orders are listed again, never assumed gone.
-        The generic reading: an order's cancel that did not raise is done; a symbol's is the
-        venue's word for "everything" (:attr:`~CancelAnswer.whole`), which the open orders listed
-        after it confirm."""
+        or ``batch`` (the venue's raw answer to :meth:`cancel_batch`'s request). An answer that
+        lacks the list its venue documents raises :func:`.base.bad_field` (BAD_RESPONSE), and
+        the orders are listed again, never assumed gone. The generic reading: an order's cancel
+        that did not raise is done; a symbol's is the venue's word for "everything"."""
         if how == "one":
             return CancelAnswer(frozenset(o.id for o in sent[:1]))
         return CancelAnswer(frozenset(), whole=True)

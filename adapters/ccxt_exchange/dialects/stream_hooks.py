@@ -197,11 +197,6 @@ class ModuleStream(StreamHooks):
     def stream_refused(self, message: Any, symbol_of: Callable[[str], str]) -> Optional[str]:
         return cast(Optional[str], self._hook("stream_refused")(message, symbol_of))
 
-    def stream_fills_for(self, market_type: str) -> bool:
-        """Whether an account of ``market_type``'s stream tells its trades: :attr:`stream_fills`,
-        unless the venue's stream tells them for one market type only (MEXC: spot's deals)."""
-        return self.stream_fills
-
     def watch_marks(self, client: Any, held: frozenset[str]) -> Awaitable[Any]:
         return cast(Awaitable[Any], self._hook("watch_marks")(client, held))
 

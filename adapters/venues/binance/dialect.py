@@ -152,7 +152,6 @@ class BinanceDialect(ModuleStream, Dialect):
     spot_weight_limit: Optional[WeightLimit] = None
 
     def snapshot_cost(self, market_type: str, settle_coins: tuple[str, ...] = ()) -> Optional[SnapshotCost]:
-        """A spot account's snapshot from :attr:`spot_snapshot_reads`; a futures one as declared."""
         if market_type == "spot":
             if not self.spot_snapshot_reads:
                 return None
@@ -291,7 +290,6 @@ class BinanceDialect(ModuleStream, Dialect):
         return SymbolCountdown(method)
 
     def permission_switches(self) -> Mapping[str, Any]:
-        """The venue's switch of its sub-accounts' keys (:mod:`.switches`)."""
         return {"permissions": BinancePermissions()}
 
 

@@ -1,13 +1,10 @@
 """Binance's USDⓈ-M user-data stream as the account's stream reads it: the account, the orders, the marks.
 
 What it owns
-    what one frame of the USDⓈ-M user-data and mark price streams is (:func:`stream_message`)
-    and the events of those the stream reads (:func:`stream_events`): the account's updates
-    (``ACCOUNT_UPDATE``: positions and wallets), the regular orders' (``ORDER_TRADE_UPDATE``),
-    the algo service's conditional orders (``ALGO_UPDATE``, :func:`algo_event`) and the marks
-    (``markPriceUpdate``, alone or in ``!markPrice@arr``'s array, also read as columns:
-    :func:`stream_mark_rows`). The dialect (:mod:`.dialect`) answers the stream's questions
-    with them.
+    what one frame of the USDⓈ-M user-data and mark price streams is and the events of those the
+    stream reads: the account's updates (``ACCOUNT_UPDATE``: positions and wallets), the regular
+    orders' (``ORDER_TRADE_UPDATE``), the algo service's conditional orders (``ALGO_UPDATE``) and
+    the marks (``markPriceUpdate``, alone or in ``!markPrice@arr``'s array).
 
 What it must not do
     import ccxt or hold account state (see :mod:`adapters.ccxt_exchange.dialects.base`).
@@ -52,16 +49,10 @@ def _marks_array(message: list) -> str:
 
 
 def stream_message(message: Any) -> str:
-    """``ok``, ``marks``, ``answer``, ``expired`` (``listenKeyExpired``), ``unknown`` or
-    ``malformed`` (see
-    :meth:`adapters.ccxt_exchange.dialects.base.Dialect.stream_message`): an account update whose
-    balances or positions lack their asset, wallet balance, symbol, amount or leg; an order update
-    without its symbol, id, status or side; a mark without its price. A subscription's answer
-    (no event, an ``id`` or a ``result``) is ``answer``: ccxt reads it, but it is no sign that
-    data flows. A ``markPriceUpdate``, or ``!markPrice@arr``'s array of them, is ``marks``: the
-    array's rows are only seen to be marks here (one pass, cheap: the venue sends every symbol
-    every second), the fields of the rows the stream reads are checked as it reads them
-    (:func:`stream_events`: a row without them makes the array malformed)."""
+    """What a frame is (:meth:`adapters.ccxt_exchange.dialects.stream_hooks.StreamHooks.stream_message`).
+    A subscription's answer (an ``id`` or a ``result``, no event) is no sign that data flows. The
+    rows of ``!markPrice@arr`` (every symbol, every second) are only seen to be marks here; the
+    fields of those the stream reads are checked as it reads them (:func:`stream_events`)."""
     if isinstance(message, list):  # ``!markPrice@arr``: every row a mark
         return _marks_array(message)
     if not isinstance(message, Mapping):
@@ -101,13 +92,9 @@ def stream_message(message: Any) -> str:
 
 def stream_events(message: Any, symbol_of: Callable[[str], str], ccxt_order: Callable[[Any], Any],
                   held: Optional[Container[str]] = None) -> list[StreamEvent]:
-    """The events of a classified ``ok`` message: an ``ACCOUNT_UPDATE`` (keyed by the account:
-    its positions by ``s``/``ps`` with the signed amount ``pa``, its wallets by ``a`` with
-    ``wb``), an ``ORDER_TRADE_UPDATE`` (keyed by the order id), an ``ALGO_UPDATE`` (keyed by the
-    algo id, :func:`algo_event`), a ``markPriceUpdate`` (keyed
-    by its symbol and whether it came alone or in ``!markPrice@arr``'s array: the same mark
-    comes by both where both are subscribed). Each carries the event time ``E``. Of an array,
-    only the rows of the symbols in ``held`` (all when None): the others are never read."""
+    """The events of a classified ``ok`` message, each at its ``E``. A mark is keyed by whether it
+    came alone or in ``!markPrice@arr``'s array: the same mark comes by both where both are
+    subscribed. Of an array, only the rows of the symbols ``held`` (all when None) are read."""
     if isinstance(message, list):
         if held is None:
             return [_mark_event(m, symbol_of, "marks") for m in message if isinstance(m, Mapping)]
@@ -143,11 +130,9 @@ def stream_events(message: Any, symbol_of: Callable[[str], str], ccxt_order: Cal
 
 
 def algo_event(message: Mapping[str, Any], at: int, ccxt_order: Callable[[Any], Any]) -> StreamEvent:
-    """An ``ALGO_UPDATE`` (classified ``ok``): keyed by its algo id apart from the regular orders'
-    updates (the algo service stamps its own), the order as ccxt's streaming parser reads it while
-    its algo status is open (:data:`ALGO_OPEN`; ccxt takes ``aid`` for the id, ``tp`` for the
-    trigger price and ``caid`` for the client id), None once it ended; of the kind its order
-    type says (:data:`ALGO_ORDER_KINDS`), as ``openAlgoOrders`` reads it."""
+    """An ``ALGO_UPDATE``, keyed by its algo id apart from the regular orders' updates (the algo
+    service stamps its own); ccxt's streaming parser takes ``aid`` for the id, ``tp`` for the
+    trigger price and ``caid`` for the client id. Its kind as ``openAlgoOrders`` reads it."""
     order = message["o"]
     aid = str(order["aid"])
     kind = ALGO_ORDER_KINDS[str(order["o"])]
@@ -157,9 +142,7 @@ def algo_event(message: Mapping[str, Any], at: int, ccxt_order: Callable[[Any], 
 
 def stream_mark_rows(message: Any, symbol_of: Callable[[str], str],
                      held: Optional[Container[str]] = None) -> Optional[MarkRows]:
-    """``!markPrice@arr``'s array (classified ``marks``: every row a ``markPriceUpdate``) as
-    columns: the symbol, ``E`` and ``p`` of each row whose symbol is in ``held`` (None: all);
-    None for a message that is not an array. A read row without a number there raises."""
+    """``!markPrice@arr``'s array as columns, of the rows whose symbol is ``held`` (None: all)."""
     if not isinstance(message, list):
         return None
     symbols: list[str] = []

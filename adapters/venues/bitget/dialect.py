@@ -12,35 +12,19 @@ What it owns
       in ``marginMode`` (an isolated position is closed isolated);
     * the leg of a position from ``holdSide`` with its ``posMode``, of an order from ``posSide``;
     * the lists, each read to its end: positions (``GET /api/v2/mix/position/all-position``, one
-      answer, not paged), the regular open orders (``GET /api/v2/mix/order/orders-pending``) and
-      the plan orders (``GET /api/v2/mix/order/orders-plan-pending``) once per ``planType``
-      (``normal_plan``, ``track_plan``, ``profit_loss``: the TP/SL of positions and orders),
-      100 rows a page, the next page ``idLessThan`` the page's oldest ``orderId`` (the ``endId``
-      the venue hands with it). Every order row is read as what it is: its side (Bitget writes
-      a hedge-mode close as the leg's direction), whether it only closes (``tradeSide`` close,
-      ``reduceOnly`` YES, or a TP/SL plan), its kind from ``planType`` (an unknown one, or an
-      unknown ``posMode``, fails the snapshot: BAD_RESPONSE naming the field). A plan order is
-      cancelled through ``POST /api/v2/mix/order/cancel-plan-order`` with its own ``planType``
-      (the venue's ``orderIdList`` must agree with it): the order's ``type`` carries it;
+      answer, not paged), the regular open orders and the plan orders once per ``planType``
+      (:data:`PLAN_TYPES`), paged (:func:`older_page`); every order row read as what it is
+      (:func:`read_row`, :func:`read_plan`). A plan order is cancelled through ``POST
+      /api/v2/mix/order/cancel-plan-order`` with its own ``planType`` (the venue's
+      ``orderIdList`` must agree with it): the order's ``type`` carries it;
     * spot: the balances (``GET /api/v2/spot/account/assets``) and the unfilled orders, paged
       the same way;
-    * the weight budget: Bitget limits private endpoints per UID and endpoint (positions 5
-      requests a second, accounts and both order lists 10, place-order 10), not by a shared IP
-      weight;
     * no countdown: Bitget's countdown-cancel-all (``POST /api/v3/trade/countdown-cancel-all``)
       serves unified-trading (UTA) accounts only, by application, "not classic accounts"; the
       classic mix API has none, so :meth:`BitgetDialect.countdown` is None and the dead man's
       switch is the runner's own;
-    * the account's position mode read from ``GET /api/v2/mix/account/account`` (``posMode``,
-      :meth:`BitgetDialect.read_position_mode`): what its
-      closes are built for, and the declared ``hedge_mode`` checked against;
-    * its refusal table (:data:`REFUSALS`, read by :func:`bitget_refusal`): 40774, an order built
-      for the other position mode, is a MODE refusal (the mode read again, the close rebuilt
-      once, never re-sent as it was);
-    * its stream (:mod:`.bitget_stream`): ``positions``, ``orders``, ``orders-algo`` (plan and
-      TP/SL orders) and ``account`` on the private websocket after ``login``, the held symbols'
-      ``ticker`` (its ``markPrice``) on the public one; the errors that end the login read as
-      the venue says them.
+    * the account's position mode (:meth:`BitgetDialect.read_position_mode`), its refusal table
+      (:data:`REFUSALS`) and its stream (:mod:`.dialect_stream`).
 
     Unified-trading (UTA) accounts answer on Bitget's v3 API; this dialect reads the classic
     account (ccxt's ``uta`` option is held false, so ccxt never probes ``/api/v3/account/settings``
@@ -74,7 +58,7 @@ from ...ccxt_exchange.dialects.cancel_hooks import CancelAnswer
 from ...ccxt_exchange.dialects.channels import ChannelStream
 from ...ccxt_exchange.dialects.limits import Limits
 from ...ccxt_exchange.dialects.refusals import Rule
-from ...ccxt_exchange.parsing import num, order_info
+from ...ccxt_exchange.parsing import dig, num, order_info
 from . import dialect_stream as bitget_stream
 
 POSITIONS = "GET /api/v2/mix/position/all-position"
@@ -142,8 +126,7 @@ def bitget_refusal(body: Any) -> Optional[tuple[str, str]]:
     code = body.get("code")
     if code is not None and str(code) not in (SUCCESS, ""):
         return str(code), str(body.get("msg") or "")
-    data = body.get("data")
-    failed = data.get("failureList") if isinstance(data, Mapping) else None
+    failed = dig(body, "data", "failureList")
     for row in failed if isinstance(failed, list) else ():
         if isinstance(row, Mapping) and row.get("errorCode") not in (None, ""):
             return str(row.get("errorCode")), str(row.get("errorMsg") or "")
@@ -287,10 +270,8 @@ class BitgetDialect(ChannelStream, Dialect):
     refusal_rules: tuple[Rule, ...] = REFUSALS
 
 
-    # Streams: ccxt.pro's bitget (positions, orders, orders-algo and account on the private
-    # websocket after login; the held symbols' tickers on the public one). A websocket costs no
-    # REST request (no listen key: the login is signed on the socket); the stream costs the
-    # reconcile's snapshot.
+    # Streams (:mod:`.dialect_stream`): a websocket costs no REST request (no listen key: the
+    # login is signed on the socket); the stream costs the reconcile's snapshot.
     streams: bool = True
 
     stream_module: ClassVar[ModuleType] = bitget_stream  # its frames read there (ChannelStream)
@@ -299,8 +280,6 @@ class BitgetDialect(ChannelStream, Dialect):
         return ORDER_ROWS
 
     async def fetch_open_orders(self, reads: Reads, symbol: Optional[str] = None) -> list[Listed]:
-        """Every page of the regular list, then every page of the plan list for each planType
-        (futures); spot: every page of the unfilled orders."""
         if reads.market_type != "futures":
             rows = await self.read_pages(reads, SPOT_ORDERS, "fetch_open_orders", (symbol, None, PAGE), {},
                                     older_page(SPOT_ORDERS))
@@ -348,10 +327,8 @@ class BitgetDialect(ChannelStream, Dialect):
         return named_rows(self.id, BATCH_CANCEL, answer, "orderId", failed_row, self.refusal_rules)
 
     def _one_answer(self, answer: Any, sent: Sequence[Any]) -> CancelAnswer:
-        """One order's cancel, read from the venue's body (:meth:`cancel_one_request`), or, spot's
-        through ccxt, from its parsed order's ``info`` (the answer's ``data``): a plan order's
-        ``successList`` / ``failureList``; a regular order's ``data.orderId``, done only when it
-        names the order sent. An answer without them is BAD_RESPONSE naming the field."""
+        """One order's cancel, from the venue's body (:meth:`cancel_one_request`) or, spot's
+        through ccxt, from its parsed order's ``info`` (the answer's ``data``)."""
         order = sent[0]
         plan = getattr(order, "kind", "regular") != "regular"
         endpoint = PLAN_CANCEL if plan else CANCEL
@@ -425,9 +402,7 @@ class BitgetDialect(ChannelStream, Dialect):
         return info.get("planType") in POSITION_PLANS
 
     async def read_position_mode(self, reads: Reads) -> ModeRead:
-        """``GET /api/v2/mix/account/account``: ``data.posMode`` hedge_mode (hedge) or one_way_mode
-        (one-way); anything else is BAD_RESPONSE naming the field. Read at start, every few
-        minutes and after a refusal for the mode (:mod:`adapters.ccxt_exchange.modes`). Its ``marginMode`` is the one
+        """``GET /api/v2/mix/account/account``'s ``data.posMode``. Its ``marginMode`` is the one
         symbol's it was asked for, not the account's: the positions' own say theirs."""
         if reads.market_type != "futures" or not reads.has_method(MODE_METHOD):
             return await super().read_position_mode(reads)

@@ -1,54 +1,37 @@
 """Bitget's v2 websocket as the account's stream reads it: the private channels, the marks, the errors.
 
 What it owns
-    what one raw frame of Bitget's classic-account websocket is (:func:`stream_message`) and the
-    events of those the stream reads (:func:`stream_events`), as ``ccxt.pro.bitget`` (4.5.90)
-    subscribes them for USDT-M futures (``instType`` USDT-FUTURES, ``instId`` / ``coin``
-    default), after ``login`` on ``wss://ws.bitget.com/v2/ws/private``:
+    what one raw frame of Bitget's classic-account websocket is and the events of those the
+    stream reads, as ``ccxt.pro.bitget`` (4.5.90) subscribes them for USDT-M futures (``instType``
+    USDT-FUTURES), after ``login`` on ``wss://ws.bitget.com/v2/ws/private``:
 
     * ``positions`` (``watch_positions``): every push is ``action`` snapshot, the account's open
-      positions of the product type (``instId``, ``holdSide``, ``posMode``, ``total``,
-      ``openPriceAvg``), as ccxt reads it (it drops its cache at each snapshot): a held leg the
-      push does not list is flat. Its rows carry the time they last changed; the push's own
-      ``ts`` is the time of the whole snapshot, the event time of every leg in it: a push older
-      than the last is out of order, and one of the same millisecond, every row of which the
-      book repeats, is applied again, changing nothing (a snapshot is never a duplicate). Read
-      by the stream alone (``state``): ccxt never parses the frame (at 10,000 positions each
-      push is the whole book);
-    * ``orders`` (``watch_orders``): each row an order's state (``orderId``, ``status`` live /
-      partially_filled / filled / canceled, ``orderType`` limit / market), read by ccxt's
-      ``parse_ws_order`` and then as the REST list reads its rows (:func:`.dialect.read_row`: the
-      true side of a hedge-mode row, whether it only closes), of its own ``uTime``;
-    * ``orders-algo`` (``watch_orders`` with ``trigger``): plan and TP/SL orders, each row with its
-      ``planType`` — ``pl`` a trigger order, ``tp`` / ``sl`` a partial take-profit / stop-loss,
-      ``ptp`` / ``psl`` a position's, ``track`` a trailing stop, ``mtpsl`` a trailing TP/SL —
-      read as the REST plan list reads the same order under its REST name (normal_plan,
-      profit_plan, loss_plan, pos_profit, pos_loss, track_plan, moving_plan: the kind, whether it
-      closes, and the planType its cancel names); ``status`` live / not_trigger waits,
-      executing / executed / fail_execute / cancelled ended it. ccxt.pro's bitget resolves such
-      a push under ``order:linear``, never the ``triggerOrder:linear`` its watch waits on: the
-      watch only keeps the subscription, the frames are read raw;
+      positions of the product type, as ccxt reads it (it drops its cache at each snapshot): a
+      held leg the push does not list is flat. The push's own ``ts`` is the time of the whole
+      snapshot, the event time of every leg in it: a push older than the last is out of order,
+      and one of the same millisecond, every row of which the book repeats, is applied again,
+      changing nothing (a snapshot is never a duplicate). Read by the stream alone (``state``):
+      ccxt never parses the frame (at 10,000 positions each push is the whole book);
+    * ``orders`` (``watch_orders``): each row an order's state, read by ccxt's ``parse_ws_order``
+      and then as the REST list reads its rows (:func:`.dialect.read_row`: the true side of a
+      hedge-mode row, whether it only closes), of its own ``uTime``;
+    * ``orders-algo`` (``watch_orders`` with ``trigger``): plan and TP/SL orders, read as the
+      REST plan list reads the same order under its REST name (:data:`PLAN_TYPES`); ``status``
+      live / not_trigger waits, executing / executed / fail_execute / cancelled ended it.
+      ccxt.pro's bitget resolves such a push under ``order:linear``, never the
+      ``triggerOrder:linear`` its watch waits on: the watch only keeps the subscription, the
+      frames are read raw;
     * ``account`` (``watch_balance``): each margin coin's ``equity`` and ``unrealizedPL`` (the
       wallet is their difference, so that the stream's equity is the venue's at the stream's
-      marks), of the push's ``ts``; a row without ``unrealizedPL`` (the push as Bitget first
-      documented it) says no wallet, and the REST reconcile's stands;
-    * ``ticker`` of each held symbol on ``/v2/ws/public`` (``watch_tickers``): its
-      ``markPrice``, of its ``ts``; a flat account watches :data:`HEARTBEAT_SYMBOL`'s, since the
-      private channels are silent while nothing happens and a silent stream is blind.
+      marks); a row without ``unrealizedPL`` (the push as Bitget first documented it) says no
+      wallet, and the REST reconcile's stands;
+    * ``ticker`` of each held symbol on ``/v2/ws/public`` (``watch_tickers``): its ``markPrice``;
+      a flat account watches :data:`HEARTBEAT_SYMBOL`'s, since the private channels are silent
+      while nothing happens and a silent stream is blind.
 
-    A row it cannot read (a field missing, an unknown ``planType``, ``posMode``, ``status`` or
-    ``orderType``) drops the frame whole as malformed, BAD_RESPONSE naming the channel and the
-    field — never an order read as a kind it may not be.
-
-    The venue's answers (``{"event": "login" | "subscribe" | "unsubscribe"}``, the text
-    ``pong``) are answers; an ``{"event": "error"}`` whose code ends or refuses the socket's
-    login (:data:`LOGIN_ERRORS`, from ccxt's bitget list of Bitget's websocket codes: 30004 a
-    request that needs login, 30005 login failed, 30011 / 30012 / 30013 an invalid key,
-    passphrase or timestamp, 30014 a timestamp expired, 30015 an invalid sign) ends the stream's
-    authorization: the connection is given up, down with ``STREAM_LOGIN_REFUSED`` and the
-    venue's code and message, and made again with a growing backoff. Any other error (30001 a
-    channel that does not exist, 30006 too many requests) reaches ccxt, which fails the
-    connection's watches with the venue's words: a reconnect.
+    The errors that end or refuse the socket's login are :data:`LOGIN_ERRORS` (the stream is
+    down, STREAM_LOGIN_REFUSED); any other (30001 a channel that does not exist, 30006 too many
+    requests) reaches ccxt, which fails the connection's watches with the venue's words: a reconnect.
 
 Known limit: Bitget documents at most 1,000 channels a connection, and ccxt keeps one public
 connection: an account holding more than some 1,000 symbols asks more ``ticker`` channels than
@@ -75,13 +58,17 @@ MARKS = "ticker"
 POSITIONS = "positions"
 PRIVATE = ("orders", "orders-algo", "account")
 KINDS = {MARKS: "marks", POSITIONS: "state", **{channel: "ok" for channel in PRIVATE}}  # a push's kind by its channel
+# the codes that end or refuse the socket's login, from ccxt's bitget list of Bitget's websocket
+# codes: 30004 a request that needs login, 30005 login failed, 30011 / 30012 / 30013 an invalid
+# key, passphrase or timestamp, 30014 a timestamp expired, 30015 an invalid sign
 LOGIN_ERRORS = frozenset({"30004", "30005", "30011", "30012", "30013", "30014", "30015"})
 POS_MODES = ("one_way_mode", "hedge_mode")
 HOLD_SIDES = ("long", "short")
 LEGS = ("LONG", "SHORT", "BOTH")
 ORDER_TYPES = frozenset({"limit", "market"})
 ORDER_STATUSES = frozenset({"live", "new", "partially_filled", "filled", "canceled", "cancelled"})
-# the websocket's planType → the REST plan list's name of the same order
+# the websocket's planType → the REST plan list's name of the same order: pl a trigger order, tp / sl
+# a partial take-profit / stop-loss, ptp / psl a position's, track a trailing stop, mtpsl a trailing TP/SL
 PLAN_TYPES: Mapping[str, str] = {"pl": "normal_plan", "tp": "profit_plan", "sl": "loss_plan", "ptp": "pos_profit",
                                  "psl": "pos_loss", "track": "track_plan", "mtpsl": "moving_plan"}
 ALGO_STATUSES = frozenset({"live", "not_trigger", "executing", "executed", "fail_execute", "cancelled", "canceled"})
@@ -121,13 +108,7 @@ class _Read(NamedTuple):
 
 
 def stream_message(message: Any) -> str:
-    """What a Bitget frame is (see
-    :meth:`adapters.ccxt_exchange.dialects.base.Dialect.stream_message`): the venue's answers
-    (``event`` login / subscribe / unsubscribe, an error that does not end the login, the text
-    ``pong``), ``expired`` (an error of :data:`LOGIN_ERRORS`), ``marks`` (a ``ticker`` push),
-    ``state`` (a ``positions`` push: the account's every position, read by the stream alone),
-    ``ok`` (a push of another private channel the stream reads; its rows are checked as they
-    are read), ``unknown`` (a push of a channel it does not read) or ``malformed``."""
+    """What a Bitget frame is (:func:`adapters.ccxt_exchange.dialects.channels.frame_kind`)."""
     return channels.frame_kind(message, LOGIN_ERRORS, KINDS)
 
 
@@ -147,13 +128,8 @@ def stream_time(message: Any) -> Optional[int]:
 
 def stream_events(message: Any, symbol_of: Callable[[str], str], ccxt_order: Callable[[Any], Any],
                   held: Optional[Container[str]], rows_of: OrderRows) -> list[StreamEvent]:
-    """The events of a classified Bitget push (``ok``, ``state`` or ``marks``): each ``positions``
-    row keyed by its symbol and leg (``BOTH`` one-way, ``LONG`` / ``SHORT`` hedge), every held
-    leg it does not list flat; the ``account``'s margin coins (keyed by the account); each
-    ``orders`` and ``orders-algo`` row keyed by its id, read as :mod:`.dialect` reads the lists'
-    rows, of the kind the channel and its ``planType`` say; a ``ticker`` row's ``markPrice`` (of
-    a held symbol only when ``held`` is given). Raises BAD_RESPONSE naming the channel and the
-    field of a row it cannot read (the frame is dropped whole, counted malformed)."""
+    """The events of a classified Bitget push, each row read by its channel's reader below; of a
+    ``positions`` push, every held leg it does not list flat."""
     ts = num(message.get("ts"))
     ctx = _Read(symbol_of, ccxt_order, held, rows_of, int(ts) if ts is not None else 0, _Push())
     out = channels.channel_events(FRAME, _READERS, message, ctx)

@@ -24,10 +24,8 @@ What it owns
     ``/v5/order/cancel-all`` of a symbol cancels every kind when no ``orderFilter`` is given.
 
     The private stream (v5 ``/v5/private``: ``position``, ``order`` — every kind of order, a
-    conditional one from Untriggered to Triggered or Deactivated, by its ``stopOrderType`` and
-    ``orderStatus`` —, ``wallet``; ``execution`` read by ccxt alone) and the marks of the linear
-    tickers (``/v5/public/linear``, ``tickers.<SYMBOL>``) as stream events
-    (:func:`stream_message`, :func:`stream_events`, :meth:`BybitDialect.watch_marks`).
+    conditional one from Untriggered to Triggered or Deactivated —, ``wallet``; ``execution``
+    read by ccxt alone) and the marks of the linear tickers (``/v5/public/linear``).
 
 What it must not do
     import ccxt or hold account state (see :mod:`adapters.ccxt_exchange.dialects.base`).
@@ -62,7 +60,7 @@ from ...ccxt_exchange.dialects.limits import Limits
 from ...ccxt_exchange.dialects.refusals import Rule
 from ...ccxt_exchange.dialects.stream_events import StreamEvent
 from ...ccxt_exchange.dialects.stream_hooks import ModuleStream
-from ...ccxt_exchange.parsing import num
+from ...ccxt_exchange.parsing import dig, num
 from .switches import BybitFreeze, BybitPermissions
 
 DCP_RANGE = (3, 300)  # seconds
@@ -165,13 +163,9 @@ HEARTBEAT_SYMBOL = "BTC/USDT:USDT"
 
 
 def stream_message(message: Any) -> str:
-    """What a Bybit v5 frame is (see
-    :meth:`adapters.ccxt_exchange.dialects.base.Dialect.stream_message`): an answer of the
-    connection (``op``: auth, subscribe, pong; no ``topic``), ``marks`` (a ``tickers.*``
-    snapshot or delta: a delta carries only what changed, its mark perhaps not), ``ok`` (a
-    private topic whose rows carry what is read of them), ``malformed`` (a private topic without
-    its ``data`` rows or their fields, a ticker without its ``data``) or ``unknown`` (any other
-    topic). Bybit has no listen key: never ``expired``."""
+    """What a Bybit v5 frame is (:meth:`adapters.ccxt_exchange.dialects.stream_hooks.StreamHooks.stream_message`):
+    a ``tickers.*`` delta carries only what changed, its mark perhaps not. Bybit has no listen
+    key: never ``expired``."""
     if not isinstance(message, Mapping):
         return "malformed"
     topic = message.get("topic")
@@ -203,13 +197,8 @@ def stream_message(message: Any) -> str:
 
 def stream_events(message: Any, symbol_of: Callable[[str], str], ccxt_order: Callable[[Any], Any],
                   held: Optional[Container[str]] = None) -> list[StreamEvent]:
-    """The events of a classified Bybit frame: each ``position`` row (keyed by its symbol and
-    ``positionIdx``: the leg, ``side`` Buy/Sell/"" and ``size``, ``entryPrice``), the
-    ``wallet``'s coins (keyed by the account: each coin's ``walletBalance``), each ``order`` row
-    (:func:`order_event`: keyed by its id, read by ccxt's ``parse_order`` while open, of the kind
-    its ``stopOrderType`` says) and a ticker's ``markPrice`` (keyed by
-    its symbol; of a held symbol only when ``held`` is given), each at the message's
-    ``creationTime`` (a ticker's ``ts``)."""
+    """The events of a classified Bybit frame, each at the message's ``creationTime`` (a
+    ticker's ``ts``); a ticker's mark of a held symbol only when ``held`` is given."""
     if not isinstance(message, Mapping):
         return []
     topic = message.get("topic")
@@ -247,10 +236,8 @@ def stream_events(message: Any, symbol_of: Callable[[str], str], ccxt_order: Cal
 
 
 def order_event(row: Mapping[str, Any], at: int, ccxt_order: Callable[[Any], Any]) -> StreamEvent:
-    """One ``order`` row (of a frame classified ``ok``): keyed by its id, the order as ccxt's
-    parser reads it while its status is open (:data:`OPEN_STATUSES`), None once it ended; of the
-    kind its ``stopOrderType`` says (:data:`STOP_ORDER_KINDS`: a conditional, TP/SL, trailing or
-    OCO order as the open-order list reads it; a MmRateClose has no trigger price)."""
+    """One ``order`` row, of the kind its ``stopOrderType`` says as the open-order list reads it
+    (a MmRateClose has no trigger price)."""
     oid = str(row["orderId"])
     stop = str(row.get("stopOrderType") or "")
     parsed = ccxt_order(dict(row)) if str(row["orderStatus"]) in OPEN_STATUSES else None
@@ -265,8 +252,7 @@ def next_cursor(page: list) -> Optional[dict]:
     newest first, so the row that carries the cursor is the last of a page of orders placed at
     different times (read as first only, every page after the first was never asked)."""
     for row in page:
-        info = row.get("info") if isinstance(row, Mapping) else None
-        cursor = info.get("nextPageCursor") if isinstance(info, Mapping) else None
+        cursor = dig(row, "info", "nextPageCursor")
         if isinstance(cursor, str) and cursor:
             return {"cursor": cursor}
     return None
@@ -274,8 +260,7 @@ def next_cursor(page: list) -> Optional[dict]:
 
 def order_kind(order: Any, venue: str) -> str:
     """An open order's kind from its ``stopOrderType``; an unknown value is BAD_RESPONSE."""
-    info = order.get("info") if isinstance(order, Mapping) else None
-    value = info.get("stopOrderType") if isinstance(info, Mapping) else None
+    value = dig(order, "info", "stopOrderType")
     if value is None:
         value = ""  # (a row without the field is an order without a trigger)
     return documented(venue, ORDERS_ENDPOINT, "stopOrderType", value, STOP_ORDER_KINDS)
@@ -284,8 +269,7 @@ def order_kind(order: Any, venue: str) -> str:
 def margin_rate_close(order: Any) -> bool:
     """Whether an open order is a MmRateClose: it closes the position when the account's
     maintenance margin rate reaches a level, so it has no trigger price to read."""
-    info = order.get("info") if isinstance(order, Mapping) else None
-    return isinstance(info, Mapping) and info.get("stopOrderType") == "MmRateClose"
+    return dig(order, "info", "stopOrderType") == "MmRateClose"
 
 
 @dataclass(frozen=True)
@@ -335,9 +319,8 @@ class BybitDialect(ModuleStream, Dialect):
         endpoint_limits={"GET /v5/account/wallet-balance": (50, 1.0), POSITIONS_ENDPOINT: (50, 1.0),
                          ORDERS_ENDPOINT: (50, 1.0)})
 
-    # Streams: ccxt.pro's bybit (positions, orders, balance on /v5/private; marks on the linear
-    # tickers). Bybit counts requests per IP and UID: a stream has no listen key to keep alive,
-    # so it costs the reconcile's snapshot and, at each connect, the two requests of ccxt's
+    # Streams: Bybit counts requests per IP and UID: a stream has no listen key to keep alive, so
+    # it costs the reconcile's snapshot and, at each connect, the two requests of ccxt's
     # isUnifiedEnabled (GET /v5/user/query-api and /v5/account/info) — once, not a rate.
     streams: bool = True
     stream_module: ClassVar[ModuleType] = sys.modules[__name__]  # its frames read here (ModuleStream)
@@ -352,8 +335,7 @@ class BybitDialect(ModuleStream, Dialect):
         answers the order it cancelled (``result.orderId``, ccxt's parsed order's ``info``): done
         only when it names the order sent; an answer without it is BAD_RESPONSE."""
         if how == "one":
-            info = answer.get("info") if isinstance(answer, Mapping) else None
-            named = info.get("orderId") if isinstance(info, Mapping) else None
+            named = dig(answer, "info", "orderId")
             if named in (None, ""):
                 raise self.bad_field(CANCEL, "result.orderId", "missing")
             return CancelAnswer(frozenset({sent[0].id}) if str(named) == sent[0].id else frozenset())
@@ -432,22 +414,14 @@ class BybitDialect(ModuleStream, Dialect):
         return None
 
     def position_side(self, info: Mapping[str, Any]) -> Optional[str]:
-        idx = info.get("positionIdx")
-        if idx is not None and str(idx) in ("0", "1", "2"):
-            return {"0": "BOTH", "1": "LONG", "2": "SHORT"}[str(idx)]
-        return None
+        return LEG_OF_IDX.get(str(info.get("positionIdx")))
 
     def closes_position(self, info: Mapping[str, Any]) -> bool:
         value = info.get("closeOnTrigger")
         return value is True or str(value).lower() == "true"
 
     def equity_candidates(self, info: Mapping[str, Any]) -> list[Any]:
-        result = info.get("result")
-        if isinstance(result, Mapping) and isinstance(result.get("list"), list) and result["list"]:
-            first = result["list"][0]
-            if isinstance(first, Mapping):
-                return [first.get("totalEquity")]
-        return []
+        return [dig(info, "result", "list", 0, "totalEquity")]
 
     countdown_method: Optional[str] = "privatePostV5OrderDisconnectedCancelAll"
     # DCP fires when a private websocket subscribed to the "dcp" topic drops, not on a REST
@@ -458,7 +432,6 @@ class BybitDialect(ModuleStream, Dialect):
         return DisconnectedCancelAll("DERIVATIVES" if market_type == "futures" else "SPOT")
 
     def permission_switches(self) -> Mapping[str, Any]:
-        """The venue's switch of its sub-accounts' keys (:mod:`.switches`)."""
         return {"permissions": BybitPermissions(), "freeze": BybitFreeze()}
 
 

@@ -26,6 +26,7 @@ from typing import Any, Mapping, Optional
 from ...base import ALLOWED, REVOKED, UNKNOWN_STATE, AdapterError, Reason
 from ...ccxt_exchange.dialects.base import MAX_PAGES, Call
 from ...ccxt_exchange.dialects.switches import Target, bad, flag, number
+from ...ccxt_exchange.parsing import dig
 
 
 def _bybit_refusal(body: Any) -> Optional[tuple[str, str]]:
@@ -40,14 +41,13 @@ async def bybit_sub_keys(call: Call, target: Target) -> dict[str, Mapping[str, A
     params: dict[str, Any] = {"subMemberId": target.sub_account, "limit": 20}
     for _ in range(MAX_PAGES):
         answer = await call("privateGetV5UserSubApikeys", dict(params))
-        result = answer.get("result") if isinstance(answer, Mapping) else None
-        page = result.get("result") if isinstance(result, Mapping) else None
+        page = dig(answer, "result", "result")
         if not isinstance(page, list):
             raise bad("bybit", "GET /v5/user/sub-apikeys", "result.result is not a list")
         for row in page:
             if isinstance(row, Mapping) and isinstance(row.get("apiKey"), str):
                 rows[row["apiKey"]] = row
-        cursor = result.get("nextPageCursor") if isinstance(result, Mapping) else None
+        cursor = dig(answer, "result", "nextPageCursor")
         if not cursor or not page:
             return rows
         params["cursor"] = cursor
@@ -109,8 +109,7 @@ class BybitFreeze:
 
     async def read(self, call: Call, target: Target, keys: tuple[str, ...]) -> dict[str, str]:
         answer = await call("privateGetV5UserQuerySubMembers", {})
-        result = answer.get("result") if isinstance(answer, Mapping) else None
-        members = result.get("subMembers") if isinstance(result, Mapping) else None
+        members = dig(answer, "result", "subMembers")
         if not isinstance(members, list):
             raise bad("bybit", "GET /v5/user/query-sub-members", "result.subMembers is not a list")
         status = next((m.get("status") for m in members

@@ -15,9 +15,8 @@ What it owns
       Any other id is refused before it leaves (:meth:`HyperliquidDialect.client_id_fits`);
     * the equity, read from ``clearinghouseState``'s ``marginSummary.accountValue``; positions
       and open orders are ccxt's (``clearinghouseState``'s ``assetPositions``;
-      ``frontendOpenOrders``, which lists trigger orders too), each open order with its kind: a
-      position TP/SL (``isPositionTpsl``) ``tpsl``, another trigger order ``conditional``, else
-      ``regular``, and its trigger price and reduce-only flag;
+      ``frontendOpenOrders``, which lists trigger orders too), each open order's kind read by
+      :func:`.dialect_orders.listed_kind`;
     * the account-wide dead man's switch ``scheduleCancel`` (:class:`ScheduleCancel`);
     * turning off what ccxt's client would send on its own before the first order or cancel of
       a process (:meth:`HyperliquidDialect.prepare_client`): an approval of ccxt's builder fee and its referral code.
@@ -61,7 +60,7 @@ from ...ccxt_exchange.dialects.limits import Limits
 from ...ccxt_exchange.dialects.refusals import Rule, body_of
 from ...ccxt_exchange.dialects.stream_events import StreamEvent
 from ...ccxt_exchange.dialects.stream_hooks import ModuleStream
-from ...ccxt_exchange.parsing import BadData
+from ...ccxt_exchange.parsing import BadData, dig, order_info
 from . import dialect_stream as hl_stream
 from .dialect_orders import ORDER_TYPE_TRIGGERS, OUR_ID, from_cloid, listed_kind, to_cloid, with_our_id
 from .dialect_positions import unified_position
@@ -102,9 +101,7 @@ def hyperliquid_refusal(body: Any) -> Optional[tuple[str, str]]:
 
 def statuses_of(body: Any) -> Optional[list]:
     """An action's ``response.data.statuses`` (None: the answer has none)."""
-    resp = body.get("response") if isinstance(body, Mapping) else None
-    data = resp.get("data") if isinstance(resp, Mapping) else None
-    rows = data.get("statuses") if isinstance(data, Mapping) else None
+    rows = dig(body, "response", "data", "statuses")
     return rows if isinstance(rows, list) else None
 
 
@@ -292,8 +289,7 @@ class HyperliquidDialect(ModuleStream, Dialect):
         ``info``), each row read by :func:`.dialect_positions.unified_position`; an answer
         without them (a unified account's balance is its spot state) asks ccxt's
         ``fetch_positions``."""
-        state = raw_balance.get("info") if isinstance(raw_balance, Mapping) else None
-        rows = state.get("assetPositions") if isinstance(state, Mapping) else None
+        rows = dig(raw_balance, "info", "assetPositions")
         if not isinstance(rows, list):
             return await self.fetch_positions(reads)
         return await read_each(rows, unified_position)
@@ -319,10 +315,7 @@ class HyperliquidDialect(ModuleStream, Dialect):
         documents, its ``side`` A or B, and a trigger order by that type or by ``isTrigger``: a row whose type and
         flags disagree is read as the trigger order either says it is, never as a resting one. (``endpoint``,
         ``field``: another answer that carries the same row, under ``field``: ``orderStatus``'s.)"""
-        if not isinstance(order, Mapping):
-            raise BadData("an order is not an object")
-        info = order.get("info")
-        said = info if isinstance(info, Mapping) else {}
+        said = order_info(order)
         trigger = self.documented(endpoint, field + "orderType", said.get("orderType"), ORDER_TYPE_TRIGGERS)
         # its side A (ask) or B (bid): ccxt reads anything but A as a buy
         self.documented(endpoint, field + "side", said.get("side"), ("A", "B"))
@@ -342,8 +335,7 @@ class HyperliquidDialect(ModuleStream, Dialect):
             if e.reason is Reason.ORDER_NOT_FOUND:
                 return None
             raise
-        info = got.get("info") if isinstance(got, Mapping) else None
-        row = info.get("order") if isinstance(info, Mapping) else None
+        row = dig(got, "info", "order")
         if not isinstance(row, Mapping):
             raise self.bad_field(ORDER_STATUS, "order.order", "missing")
         return self._listed({**got, "info": row}, ORDER_STATUS, "order.order.")
@@ -353,10 +345,7 @@ class HyperliquidDialect(ModuleStream, Dialect):
         return "BOTH" if info.get("type") == "oneWay" and isinstance(info.get("position"), Mapping) else None
 
     def equity_candidates(self, info: Mapping[str, Any]) -> list[Any]:
-        summary = info.get("marginSummary")
-        if isinstance(summary, Mapping):
-            return [summary.get("accountValue")]
-        return []
+        return [dig(info, "marginSummary", "accountValue")]
 
     # --- the stream (:mod:`.dialect_stream`) -------------------------------------------------
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from typing import Any, Mapping, Optional
 
-from ...ccxt_exchange.parsing import num
+from ...ccxt_exchange.parsing import num, order_info
 
 # The engine's client order ids (killswitch.engine.schedule.client_order_id) and their cloids.
 OUR_ID = re.compile(r"^ks[0-9a-f]{30}$")
@@ -61,8 +61,7 @@ def listed_kind(order: Mapping[str, Any], trigger_type: bool) -> tuple[str, dict
     (``trigger_type``): a stop or take-profit order), the engine's id for its cloid, and a
     position TP/SL as reduce-only (the venue lists it with ``reduceOnly`` true; a TP/SL cannot
     grow the position)."""
-    info = order.get("info")
-    info = info if isinstance(info, Mapping) else {}
+    info = order_info(order)
     out = with_our_id(order)
     if info.get("isPositionTpsl") is True:
         kind = "tpsl"

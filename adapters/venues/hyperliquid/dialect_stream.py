@@ -6,13 +6,11 @@ What it owns
     watches (https://hyperliquid.gitbook.io/hyperliquid-docs/for-developers/api/websocket/subscriptions):
 
     * ``clearinghouseState`` (ccxt's ``watchPositions`` and ``watchBalance`` share it, per
-      ``user``): the account's whole perp state, each frame a snapshot — every position
-      (``assetPositions``: ``szi``, ``entryPx``, ``positionValue``), the equity
-      (``marginSummary.accountValue``) and ``time``. A position the frame does not list is
-      flat. The marks of the held positions are read here: ``positionValue`` / ``|szi|``, the
-      price the venue values each position at (ccxt's REST ``fetchPositions`` reads the same
-      quotient), so no subscription of marks is kept (``activeAssetCtx`` is one a coin, and
-      carries no time to order its frames by). The frame is read by the stream alone
+      ``user``): the account's whole perp state, each frame a snapshot. A position the frame
+      does not list is flat. The marks of the held positions are read here: ``positionValue`` /
+      ``|szi|``, the price the venue values each position at (ccxt's REST ``fetchPositions``
+      reads the same quotient), so no subscription of marks is kept (``activeAssetCtx`` is one a
+      coin, and carries no time to order its frames by). The frame is read by the stream alone
       (``state``): ccxt never parses it again;
     * ``orderUpdates`` (``watchOrders``): each row ``{"order": {coin, side, limitPx, sz, oid,
       timestamp, origSz, cloid?}, "status", "statusTimestamp"}``. The documented row does not
@@ -37,10 +35,7 @@ What it owns
     idle account's state promised by the venue's documentation (a silent stream is stale, and
     read over REST).
 
-A frame that does not parse is ``malformed`` (a clearinghouse state's position rows are checked
-as :func:`stream_events` reads them: it raises, and the stream drops the frame whole as
-malformed) and :func:`stream_problem` names its channel and field (``BAD_RESPONSE: hyperliquid
-clearinghouseState: field assetPositions[0].position.szi: missing``).
+A frame it cannot read is ``malformed``, :func:`stream_problem` naming its channel and field.
 
 What it must not do
     import ccxt or hold account state (see :mod:`adapters.ccxt_exchange.dialects.base`).
@@ -54,7 +49,7 @@ from typing import Any, Awaitable, Callable, Mapping, Optional
 
 from ...ccxt_exchange.dialects.frames import latest_ms, missing_field
 from ...ccxt_exchange.dialects.stream_events import STREAM_KIND, StreamEvent, flat_legs
-from ...ccxt_exchange.parsing import BadData, num
+from ...ccxt_exchange.parsing import BadData, dig, num
 from .dialect_orders import ORDER_TYPE_TRIGGERS, listed_kind, with_our_id
 
 ANSWERS = frozenset({"subscriptionResponse", "pong", "post", "error"})
@@ -86,7 +81,6 @@ def _problem(message: Any) -> Optional[tuple[str, str]]:
 
 
 def _state_problem(data: Any) -> Optional[str]:
-    """What a ``clearinghouseState`` frame lacks of what is read of it."""
     state = data.get(STATE) if isinstance(data, Mapping) else None
     if not isinstance(state, Mapping):
         return f"data.{STATE}: missing"
@@ -113,7 +107,6 @@ def _state_problem(data: Any) -> Optional[str]:
 
 
 def _orders_problem(data: Any) -> Optional[str]:
-    """What an ``orderUpdates`` frame lacks of what is read of it."""
     if not isinstance(data, list):
         return "data: missing"
     for i, row in enumerate(data):
@@ -132,7 +125,6 @@ def _orders_problem(data: Any) -> Optional[str]:
 
 
 def _fills_problem(data: Any) -> Optional[str]:
-    """What a ``userFills`` frame lacks of what is read of it."""
     fills = data.get("fills") if isinstance(data, Mapping) else None
     if not isinstance(fills, list):
         return "data.fills: missing"
@@ -149,11 +141,8 @@ _CHECKS: dict[str, Callable[[Any], Optional[str]]] = {STATE: _state_problem, ORD
 
 
 def stream_message(message: Any) -> str:
-    """What a Hyperliquid frame is (see
-    :meth:`adapters.ccxt_exchange.dialects.base.Dialect.stream_message`): an answer of the
-    connection, ``state`` (a ``clearinghouseState``), ``ok`` (``orderUpdates``, ``userFills``),
-    ``malformed`` (one of those without what is read of it, or a frame without a channel) or
-    ``unknown`` (any other channel). Never ``expired``: nothing authorizes the socket."""
+    """What a Hyperliquid frame is (:meth:`adapters.ccxt_exchange.dialects.stream_hooks.StreamHooks.stream_message`);
+    never ``expired``: nothing authorizes the socket."""
     if not isinstance(message, Mapping):
         return "malformed"
     channel = message.get("channel")
@@ -171,8 +160,7 @@ def stream_message(message: Any) -> str:
 def _state_frame(message: Mapping[str, Any]) -> bool:
     """A clearinghouse state's frame as a whole: its state, time, equity and list of positions
     (each position is checked by :func:`stream_events`, which raises on one it cannot read)."""
-    data = message.get("data")
-    state = data.get(STATE) if isinstance(data, Mapping) else None
+    state = dig(message, "data", STATE)
     if not isinstance(state, Mapping) or num(state.get("time")) is None:
         return False
     summary = state.get("marginSummary")
@@ -189,8 +177,7 @@ def stream_problem(message: Any) -> Optional[str]:
 
 
 def stream_time(message: Any) -> Optional[int]:
-    """The venue's time of a frame: a clearinghouse state's ``time``, the latest
-    ``statusTimestamp`` of an ``orderUpdates`` frame, the latest fill's ``time``."""
+    """The venue's time of a frame: its state's ``time``, else the latest of its rows'."""
     if not isinstance(message, Mapping):
         return None
     channel, data = message.get("channel"), message.get("data")
@@ -206,11 +193,10 @@ def stream_time(message: Any) -> Optional[int]:
 
 def stream_events(message: Any, ccxt_order: Callable[[Any], Any],
                   held: Optional[Container[str]] = None) -> list[StreamEvent]:
-    """The events of a classified frame: a clearinghouse state's positions (keyed by symbol, leg
-    ``BOTH``: one position a coin), each with its mark, every held symbol it does not list as
-    flat, and the account's wallet (``accountValue`` less the positions' unrealized PnL, so that
-    the stream's equity is the venue's at the stream's marks); each ``orderUpdates`` row
-    (keyed by its oid, read by ccxt's ``parse_order``, the engine's id for its cloid)."""
+    """The events of a classified frame: a clearinghouse state's positions (leg ``BOTH``: one
+    position a coin), each with its mark, every held symbol it does not list flat, and the
+    wallet (``accountValue`` less the positions' unrealized PnL, so that the stream's equity is
+    the venue's at the stream's marks); each ``orderUpdates`` row, the engine's id for its cloid."""
     channel = message.get("channel") if isinstance(message, Mapping) else None
     if channel == STATE:
         return _state_events(message["data"][STATE], held)

@@ -12,9 +12,8 @@ What it owns
       sent, :mod:`adapters.ccxt_exchange.known`);
     * the open orders of ``POST /0/private/OpenOrders`` (one answer, every pair, not paged),
       read from the venue's rows (:mod:`.dialect_rows`): the kind from ``descr.ordertype``
-      (stop-loss, take-profit and their ``-limit`` forms: conditional; trailing-stop,
-      trailing-stop-limit: trailing; market, limit, iceberg: regular; another fails the
-      snapshot), the trigger and limit prices from the row, the client id from ``cl_ord_id``;
+      (:data:`.dialect_rows.ORDER_KINDS`), the trigger and limit prices from the row, the client
+      id from ``cl_ord_id``;
     * client order ids in ``cl_ord_id`` (ccxt's ``clientOrderId``): the engine's ``ks`` and 30
       hex digits as a UUID (the venue takes a UUID or a free text of at most 18 characters);
       an order looked up by it through ``ClosedOrders``, then ``OpenOrders`` (``cl_ord_id``);
@@ -28,17 +27,13 @@ What it owns
     * the spot account's stream (:class:`.dialect_stream.KrakenSpotStream`): websocket v2's
       ``executions`` and ``balances`` after the token of ``POST /0/private/GetWebSocketsToken``,
       the held pairs' ``ticker``;
-    * ``POST /0/private/CancelAllOrdersAfter`` as the dead man's switch (account-wide,
-      ``timeout`` whole seconds, 0 off; the answer's ``result.triggerTime`` read back);
+    * ``POST /0/private/CancelAllOrdersAfter`` as the dead man's switch (account-wide);
     * the weight budget: Kraken counts each key's private calls on a counter that decays
-      (https://docs.kraken.com/api/docs/guides/spot-rest-ratelimits: Starter 15 decaying
-      0.33 a second, Intermediate 20 at 0.5, Pro 20 at 1; ledger and trade history cost 2, the
-      order endpoints nothing there: they have a counter of their own per pair). Declared for
-      each tier (:data:`TIERS`, :attr:`Dialect.rate_tiers`): an account's reads paced at its
-      tier's decay (``Account.rate_tier``; a Starter key's where it names none), their burst
-      never past its maximum (the pacer's ceiling: past it Kraken answers ``EAPI:Rate limit
-      exceeded`` and locks the key out a while); the public ticker is limited per IP (about one
-      a second).
+      (:data:`COUNTER_TIERS`, :data:`FREE`, :data:`DOUBLE`). Declared for each tier
+      (:data:`TIERS`, :attr:`Dialect.rate_tiers`): an account's reads paced at its tier's decay
+      (``Account.rate_tier``; a Starter key's where it names none), their burst never past its
+      maximum (the pacer's ceiling: past it Kraken answers ``EAPI:Rate limit exceeded`` and
+      locks the key out a while); the public ticker is limited per IP (about one a second).
 
 What it must not do
     import ccxt or hold account state (see :mod:`adapters.ccxt_exchange.dialects.base`).
@@ -59,7 +54,7 @@ from ...ccxt_exchange.dialects.refusals import Rule
 from ...ccxt_exchange.dialects.spot import check_every_asset_valued
 from ...ccxt_exchange.dialects.trigger_countdown import TriggerCountdown
 from ...ccxt_exchange.nonces import increasing_nonces
-from ...ccxt_exchange.parsing import ticker_price
+from ...ccxt_exchange.parsing import dig, ticker_price
 from . import dialect_rows as rows
 from .dialect_stream import KrakenSpotStream
 
@@ -131,8 +126,7 @@ def _trigger_time(answer: Any) -> Any:
     if refused is not None:  # (ccxt raises for an error list; an answer handed in as it is says it here)
         raise AdapterError(Reason(refused.reason), f"{DEAD_MANS_SWITCH}: {refused.text()}", venue=rows.VENUE,
                            refusal=refused)
-    result = answer.get("result") if isinstance(answer, Mapping) else None
-    return result.get("triggerTime") if isinstance(result, Mapping) else None
+    return dig(answer, "result", "triggerTime")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -281,8 +275,7 @@ class KrakenDialect(KrakenSpotStream, Dialect):
     countdown_method: Optional[str] = DMS_METHOD
 
     def venue_countdown(self, client: Any, market_type: str, method: str) -> TriggerCountdown:
-        """``CancelAllOrdersAfter``: account-wide, ``timeout`` whole seconds, 0 off; its answer's
-        ``result.triggerTime`` read back (a time when armed, "0" when off)."""
+        """``CancelAllOrdersAfter``: account-wide, its answer's ``result.triggerTime`` read back."""
         return TriggerCountdown(DMS_METHOD, *DMS_RANGE, _trigger_time, rows.VENUE, DEAD_MANS_SWITCH,
                                 "result.triggerTime")
 

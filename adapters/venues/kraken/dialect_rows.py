@@ -25,7 +25,7 @@ from typing import Any, Mapping, Optional, Sequence
 from ...base import PERMANENT, TRANSIENT, VenueRefusal
 from ...ccxt_exchange.dialects.base import CancelAnswer, Listed, bad_field, documented
 from ...ccxt_exchange.dialects.refusals import MAX_MESSAGE, Rule, mapped
-from ...ccxt_exchange.parsing import BadData, num
+from ...ccxt_exchange.parsing import dig, num, order_info
 
 VENUE = "kraken"
 OPEN_ORDERS = "POST /0/private/OpenOrders"
@@ -68,11 +68,6 @@ ORDER_KINDS: Mapping[str, str] = {
 TRIGGER_LIMITS = frozenset({"stop-loss-limit", "take-profit-limit"})
 
 
-def _info(order: Mapping[str, Any]) -> Mapping[str, Any]:
-    info = order.get("info")
-    return info if isinstance(info, Mapping) else {}
-
-
 def _positive(value: Any) -> Optional[float]:
     v = num(value)
     return v if v is not None and v > 0 else None
@@ -85,9 +80,7 @@ def read_open_order(order: Any) -> Listed:
     trigger from ``stopprice`` (its ``descr.price`` is an offset: ``+50.0000%``); a limit
     order's price from ``descr.price``; the client id from ``cl_ord_id`` (the engine's for its
     UUID), none without one. A spot order never only reduces a position: ``reduceOnly`` false."""
-    if not isinstance(order, Mapping):
-        raise BadData("an order is not an object")
-    info = _info(order)
+    info = order_info(order)
     said = info.get("descr")
     descr: Mapping[str, Any] = said if isinstance(said, Mapping) else {}
     order_type = descr.get("ordertype")
@@ -173,8 +166,7 @@ def cancel_answer(how: str, answer: Any, sent: Sequence[Any]) -> CancelAnswer:
     refused = refusal_of(answer)
     if refused is not None:
         return CancelAnswer(frozenset(), {oid: refused})
-    result = answer.get("result") if isinstance(answer, Mapping) else None
-    count = num(result.get("count")) if isinstance(result, Mapping) else None
+    count = num(dig(answer, "result", "count"))
     if count is None or count < 0:
         raise bad_field(VENUE, CANCEL_ORDER, "result.count", "missing" if count is None else f"{count!r}")
     return CancelAnswer(frozenset({oid}) if count >= 1 else frozenset())

@@ -85,12 +85,9 @@ MARKS_PER_REQUEST = 50  # pairs a ticker subscription asks for
 
 
 def stream_message(message: Any) -> str:
-    """What a Kraken spot v2 frame is (see
-    :meth:`adapters.ccxt_exchange.dialects.base.Dialect.stream_message`): ``answer`` (a method's
-    answer, ``heartbeat``, ``status``), ``expired`` (an answer refusing the token),
-    ``marks`` (``ticker``), ``state`` (``executions``, ``balances``: read by the stream alone,
-    never handed to ccxt, whose order cache files an update without its ``symbol`` under none),
-    ``unknown`` (a channel it does not read) or ``malformed``."""
+    """What a Kraken spot v2 frame is (:meth:`adapters.ccxt_exchange.dialects.stream_hooks.StreamHooks.stream_message`):
+    ``executions`` and ``balances`` are read by the stream alone, never handed to ccxt, whose
+    order cache files an update without its ``symbol`` under none."""
     if not isinstance(message, Mapping):
         return "malformed"
     error = message.get("error")
@@ -144,11 +141,8 @@ class OpenRows:
 
 def read_frame(message: Any, symbol_of: Callable[[str], str], ccxt_order: Callable[[Any], Any],
                held: Optional[Container[str]], rows: OpenRows) -> list[StreamEvent]:
-    """The events of a classified Kraken spot frame (``state`` or ``marks``): each execution an
-    order's event keyed by its id (the order, or None once it is gone), each ledger entry its
-    asset's wallet, a ticker's ``last`` (of a held pair only when ``held`` is given). Raises
-    BAD_RESPONSE naming the channel and the field of a row it cannot read (the frame is dropped
-    whole, counted malformed, and ``rows`` left as they were)."""
+    """The events of a classified Kraken spot frame; one it cannot read leaves ``rows`` as they
+    were."""
     channel = str(message["channel"])
     data = FRAME.rows(channel, message.get("data"), "data")
     if channel == EXECUTIONS:

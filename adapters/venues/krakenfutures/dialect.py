@@ -21,8 +21,7 @@ What it owns
     * the open orders (``GET /derivatives/api/v3/openorders``, one answer, regular and trigger
       orders together): each row's limit price from its ``limitPrice`` and trigger price from its
       ``stopPrice`` (ccxt leaves both out of its unified order), its kind from ``orderType``
-      (lmt, post, ioc: regular; stp / stop, take_profit: conditional; trailing_stop: trailing;
-      another value is BAD_RESPONSE), whether it only reduces from ``reduceOnly`` (required);
+      (:data:`ORDER_KINDS`), whether it only reduces from ``reduceOnly`` (required);
     * an order's answer read from the venue's own ``sendStatus`` (:mod:`.dialect_answers`): Kraken
       answers HTTP 200 ``result: success`` with a refused status (``wouldNotReducePosition``,
       ``iocWouldNotExecute``, ``insufficientAvailableFunds``, ``marketSuspended``, ...), which is
@@ -39,11 +38,10 @@ What it owns
     * its stream (:mod:`.dialect_stream`): ``open_positions``, ``open_orders`` and ``balances``
       after the signed challenge, the held contracts' ``ticker`` marks, through ccxt.pro's
       krakenfutures (:attr:`KrakenFuturesDialect.streams`);
-    * the weight budget: Kraken Futures counts a cost per API key, 500 every 10 s across the
-      /derivatives endpoints (sendorder, editorder, cancelorder 10; batchorder 9 + its size;
-      cancelallorders, cancelallordersafter 25; accounts, openpositions, openorders 2;
-      orders/status 1; the public tickers nothing). The order rate (4 a second: 400 of the 500)
-      leaves the snapshots' reads 10 cost a second, which the account's client is paced at.
+    * the weight budget: Kraken Futures counts a cost per API key (:data:`COSTS`; the public
+      tickers nothing), :data:`BUDGET` every 10 s across the /derivatives endpoints. The order
+      rate (4 a second: 400 of the 500) leaves the snapshots' reads 10 cost a second, which the
+      account's client is paced at.
 
 What it must not do
     import ccxt or hold account state (see :mod:`adapters.ccxt_exchange.dialects.base`).
@@ -73,7 +71,7 @@ from ...ccxt_exchange.dialects.limits import Limits
 from ...ccxt_exchange.dialects.refusals import Rule, refusal
 from ...ccxt_exchange.dialects.stream_hooks import ModuleStream
 from ...ccxt_exchange.dialects.trigger_countdown import TriggerCountdown
-from ...ccxt_exchange.parsing import BadData, num
+from ...ccxt_exchange.parsing import BadData, dig, num, order_info
 from . import dialect_answers as answers, dialect_stream as kf_stream
 from .dialect_answers import ACCOUNTS, DEAD_MANS_SWITCH, OPEN_ORDERS, POSITIONS, TICKERS
 
@@ -120,8 +118,7 @@ CCXT_STATUS = re.compile(r"failed due to (?P<code>[A-Za-z_]+)")
 
 
 def _trigger_time(answer: Any) -> Any:
-    status = answer.get("status") if isinstance(answer, Mapping) else None
-    return status.get("triggerTime") if isinstance(status, Mapping) else None
+    return dig(answer, "status", "triggerTime")
 
 
 def marks_of(answer: Any, symbol_of: Callable[[str], str] = lambda market_id: market_id) -> dict[str, float]:
@@ -144,11 +141,6 @@ def marks_of(answer: Any, symbol_of: Callable[[str], str] = lambda market_id: ma
     return out
 
 
-def _info(row: Mapping[str, Any]) -> Mapping[str, Any]:
-    info = row.get("info")
-    return info if isinstance(info, Mapping) else {}
-
-
 def inverse(symbol: Any) -> bool:
     """Whether a unified symbol settles in its base (``BTC/USD:BTC``: an inverse contract)."""
     if not isinstance(symbol, str) or ":" not in symbol or "/" not in symbol:
@@ -163,7 +155,7 @@ def valued(position: Any, marks: Mapping[str, float]) -> Any:
     BAD_RESPONSE naming it; a flat row is left as it is."""
     if not isinstance(position, Mapping):
         raise BadData("a position is not an object")
-    info = _info(position)
+    info = order_info(position)
     size = num(info.get("size"))
     if not size:
         return position
@@ -191,12 +183,8 @@ def valued(position: Any, marks: Mapping[str, float]) -> Any:
 
 
 def read_open_order(order: Any) -> Listed:
-    """A row of openorders as the adapter reads it: its kind from ``orderType``, its limit price
-    from ``limitPrice`` and its trigger price from ``stopPrice``, whether it only reduces from
-    ``reduceOnly``. An unknown orderType, or a row without its reduceOnly flag, is BAD_RESPONSE."""
-    if not isinstance(order, Mapping):
-        raise BadData("an order is not an object")
-    info = _info(order)
+    """A row of openorders as the adapter reads it (the module docstring's open orders)."""
+    info = order_info(order)
     kind = documented(answers.VENUE, OPEN_ORDERS, "orderType", info.get("orderType"), ORDER_KINDS)
     reduce_only = info.get("reduceOnly")
     if not isinstance(reduce_only, bool):
@@ -263,10 +251,9 @@ class KrakenFuturesDialect(ModuleStream, Dialect):
         endpoint_limits={ACCOUNTS: (BUDGET / 2, 10.0), POSITIONS: (BUDGET / 2, 10.0),
                          OPEN_ORDERS: (BUDGET / 2, 10.0)})
 
-    # Streams: ccxt.pro's krakenfutures (open_positions, balances, open_orders after its signed
-    # challenge; the held contracts' tickers on the same websocket, a connection of their own
-    # shared by the venue's accounts; :mod:`.dialect_stream`). A websocket costs no REST request;
-    # the stream costs the reconcile's snapshot.
+    # Streams (:mod:`.dialect_stream`; the held contracts' tickers on a connection of their own
+    # shared by the venue's accounts): a websocket costs no REST request; the stream costs the
+    # reconcile's snapshot.
     streams: bool = True
     stream_quote: Optional[str] = kf_stream.QUOTE  # the flex account's values are in USD
 
@@ -414,8 +401,7 @@ class KrakenFuturesDialect(ModuleStream, Dialect):
     countdown_futures_only: bool = True
 
     def venue_countdown(self, client: Any, market_type: str, method: str) -> TriggerCountdown:
-        """``cancelallordersafter``: account-wide, ``timeout`` whole seconds, 0 off; its answer's
-        ``status.triggerTime`` read back (a time when armed, ``"0"`` when off)."""
+        """``cancelallordersafter``: account-wide, its answer's ``status.triggerTime`` read back."""
         return TriggerCountdown(DMS_METHOD, *DMS_RANGE, _trigger_time, answers.VENUE, DEAD_MANS_SWITCH,
                                 "status.triggerTime")
 

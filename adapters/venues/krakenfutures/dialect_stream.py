@@ -1,10 +1,10 @@
 """Kraken Futures' websocket API v1 as the account's stream reads it: the private feeds, the tickers, the alerts.
 
 What it owns
-    what one raw frame of Kraken Futures' websocket (``wss://futures.kraken.com/ws/v1``) is
-    (:func:`stream_message`) and the events of those the stream reads (:func:`stream_events`), as
-    ``ccxt.pro.krakenfutures`` (4.5.90) subscribes them after its signed challenge (``event``
-    challenge; each private subscribe carries ``original_challenge`` and ``signed_challenge``):
+    what one raw frame of Kraken Futures' websocket (``wss://futures.kraken.com/ws/v1``) is and
+    the events of those the stream reads, as ``ccxt.pro.krakenfutures`` (4.5.90) subscribes
+    them after its signed challenge (each private subscribe carries ``original_challenge`` and
+    ``signed_challenge``):
 
     * ``open_positions`` (``watch_positions``): every push is the account's open positions,
       whole (``instrument``, ``balance`` signed, ``entry_price``), of the push's ``timestamp``:
@@ -32,15 +32,11 @@ What it owns
     * ``fills`` and ``fills_snapshot`` are handed to ccxt unread (the orders and positions say
       what a fill changed).
 
-    A row it cannot read (a field missing, an unknown ``type``) drops the frame whole as
-    malformed, BAD_RESPONSE naming the feed and the field.
-
-    The venue's answers (``event`` challenge, subscribed, unsubscribed, pong, info) are
-    answers; an ``alert`` or ``error`` that refuses the socket's signed challenge
-    (:data:`AUTH_REFUSALS`: "Failed to subscribe to authenticated feed", an invalid API key)
-    ends the stream's authorization: the connection is given up, down with
-    ``STREAM_LOGIN_REFUSED`` and the venue's words, and made again with a growing backoff.
-    Another alert reaches ccxt, which fails the connection's watches with it: a reconnect.
+    The venue's answers are ``event`` challenge, subscribed, unsubscribed, pong, info; an
+    ``alert`` or ``error`` that refuses the socket's signed challenge (:data:`AUTH_REFUSALS`:
+    "Failed to subscribe to authenticated feed", an invalid API key) ends the stream's
+    authorization (STREAM_LOGIN_REFUSED). Another alert reaches ccxt, which fails the
+    connection's watches with it: a reconnect.
 
 What it must not do
     import ccxt or hold account state (see :mod:`adapters.ccxt_exchange.dialects.base`).
@@ -88,12 +84,8 @@ def _feed(message: Any) -> Optional[str]:
 
 
 def stream_message(message: Any) -> str:
-    """What a Kraken Futures frame is (see
-    :meth:`adapters.ccxt_exchange.dialects.base.Dialect.stream_message`): ``answer`` (an
-    ``event`` the venue answers a request with, an alert that does not refuse the
-    authorization), ``expired`` (an alert or error of :data:`AUTH_REFUSALS`), ``marks`` (a
-    ``ticker`` push), ``state`` (an ``open_positions`` push), ``ok`` (an orders, balances or
-    fills push), ``unknown`` (a feed it does not read) or ``malformed``."""
+    """What a Kraken Futures frame is (:meth:`adapters.ccxt_exchange.dialects.stream_hooks.StreamHooks.stream_message`):
+    an alert that does not refuse the authorization is an answer."""
     if not isinstance(message, Mapping):
         return "malformed"
     event = message.get("event")
@@ -116,8 +108,7 @@ def stream_ended(message: Any) -> tuple[str, str]:
 
 
 def stream_time(message: Any) -> Optional[int]:
-    """The push's ``timestamp`` (positions, balances), a ticker's ``time``, or the latest
-    ``last_update_time`` of its order rows; None without."""
+    """The push's own time, or the latest of its order rows'; None without."""
     if not isinstance(message, Mapping):
         return None
     rows = message.get("orders")
@@ -128,12 +119,8 @@ def stream_time(message: Any) -> Optional[int]:
 
 def stream_events(message: Any, symbol_of: Callable[[str], str], ccxt_order: Callable[[Any], Any],
                   held: Optional[Container[str]]) -> list[StreamEvent]:
-    """The events of a classified Kraken Futures push (``ok``, ``state`` or ``marks``): each
-    ``open_positions`` row keyed by its symbol (leg ``BOTH``), every held symbol it does not
-    list flat; the flex account's wallet (keyed by :data:`QUOTE`); each order row keyed by its
-    id, of the kind its ``type`` says, open or gone; a ticker's ``markPrice`` (of a held symbol
-    only when ``held`` is given). Raises BAD_RESPONSE naming the feed and the field of a row it
-    cannot read (the frame is dropped whole, counted malformed)."""
+    """The events of a classified Kraken Futures push; of an ``open_positions`` push, every
+    held symbol it does not list flat."""
     feed = str(message["feed"])
     if feed == POSITIONS:
         return _positions(feed, message, symbol_of, held)

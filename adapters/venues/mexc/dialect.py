@@ -36,12 +36,7 @@ What it owns
       which ccxt 4.5.90's cancels do not reach, through ``POST /api/v1/private/stoporder/cancel``
       (:meth:`MexcDialect.cancel_batch`, its ids listed);
     * its refusal table (:data:`REFUSALS`, the codes of the contract API's error list);
-    * the weight budget: every contract endpoint is limited to 20 requests per 2 seconds (per
-      the documentation of each), counted per key and endpoint;
-    * its stream (:mod:`.dialect_stream`): the personal pushes (orders, trigger and TP/SL
-      orders, positions, assets) after ccxt.pro's signed login, the held contracts'
-      ``push.ticker`` marks; a position push's leg the account's mode as the adapter read it
-      (:class:`.dialect_stream.MexcStream`);
+    * its stream (:mod:`.dialect_stream`);
     * no countdown: the contract API has no cancel-all-after (the runner's own dead man's switch
       stands in; ``ksctl validate`` says so of an account that asks for the venue's);
     * spot: the spot API's reads, cancels and refusals (:class:`.dialect_spot.MexcSpot`).
@@ -278,8 +273,7 @@ class MexcDialect(spot.MexcSpot, MexcStream, Dialect):
             raise self.bad_field(MODE_ENDPOINT, "data", e.problem) from None
 
     async def fetch_positions(self, reads: Reads) -> Any:
-        """The open positions, each valued at its contract's fair price and its leg the
-        account's mode (the module docstring)."""
+        """The open positions, valued and their leg read (the module docstring)."""
         if reads.market_type != "futures":
             return await super().fetch_positions(reads)
         return await self._positions(reads, None)
@@ -348,8 +342,6 @@ class MexcDialect(spot.MexcSpot, MexcStream, Dialect):
         return out
 
     async def fetch_open_orders(self, reads: Reads, symbol: Optional[str] = None) -> list[Listed]:
-        """Every page of the regular list, of the trigger list and of the stop list (futures);
-        spot: ``openOrders``' rows."""
         if reads.market_type != "futures":
             return await self.spot_open_orders(reads, symbol)
         listed: list[Listed] = []
@@ -436,7 +428,6 @@ class MexcDialect(spot.MexcSpot, MexcStream, Dialect):
         return await call(STOP_CANCEL_METHOD, [{"stopPlanOrderId": o.id} for o in orders])
 
     def _succeeded(self, endpoint: str, answer: Any, sent: Sequence[Any]) -> CancelAnswer:
-        """Every order ``sent`` done by an answer ``success`` true (naming none); else BAD_RESPONSE."""
         if not (isinstance(answer, Mapping) and answer.get("success") is True):
             raise self.bad_field(endpoint, "success", "missing" if not isinstance(answer, Mapping)
                                  else f"not true: {answer.get('success')!r}")

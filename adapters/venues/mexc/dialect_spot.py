@@ -47,7 +47,7 @@ from ...ccxt_exchange.dialects.base import Listed, Reads, bad_field, read_each, 
 from ...ccxt_exchange.dialects.cancel_hooks import CancelAnswer
 from ...ccxt_exchange.dialects.refusals import Rule, mapped
 from ...ccxt_exchange.dialects.spot import check_every_asset_valued
-from ...ccxt_exchange.parsing import BadData, num
+from ...ccxt_exchange.parsing import num, order_info
 from .dialect_rows import text
 
 VENUE = "mexc"
@@ -118,19 +118,12 @@ def spot_refusal(body: Any) -> Optional[tuple[str, str]]:
     return code, str(body.get("msg") or "")
 
 
-def _info(order: Mapping[str, Any]) -> Mapping[str, Any]:
-    info = order.get("info")
-    return info if isinstance(info, Mapping) else {}
-
-
 def read_open_order(order: Any) -> Listed:
     """A row of ``openOrders`` (ccxt's parsed order, the venue's row in ``info``) as the adapter
     reads it: its ``type`` one of the documented ones (else BAD_RESPONSE naming ``type``), its
     ``side`` BUY or SELL, a limit's ``price``, its client id the row's ``clientOrderId`` (none
     when empty). A spot order never only reduces: ``reduceOnly`` false."""
-    if not isinstance(order, Mapping):
-        raise BadData("an order is not an object")
-    info = _info(order)
+    info = order_info(order)
     order_type = ORDER_TYPES.get(str(info.get("type")))
     if order_type is None:
         raise unknown_value(VENUE, OPEN_ORDERS, "type", info.get("type"))
@@ -163,13 +156,10 @@ def prices_of(answer: Any, symbol_of: Any, symbols: Sequence[str]) -> dict[str, 
 
 
 def cancel_answer(how: str, answer: Any, sent: Sequence[Any], rules: Sequence[Rule] = REFUSALS) -> CancelAnswer:
-    """What a spot cancel's answer says, order by order: an answer carrying ``code`` and ``msg``
-    refuses every order sent with its code and words (``-2011 Unknown order sent``:
-    ORDER_NOT_FOUND); else each row (one order's answer, ``DELETE /api/v3/order``; a symbol's
-    list, ``DELETE /api/v3/openOrders``) names its order by ``orderId``, done when its
-    ``status`` is ``CANCELED``; a row with another status, and an order no row names, are
-    unconfirmed (the list after it decides). A row without ``orderId`` or ``status``, or a
-    symbol's answer that is no list, is BAD_RESPONSE. ``rules``: the dialect's refusal table."""
+    """What a spot cancel's answer says, order by order: a ``code`` and ``msg`` refuse every order
+    sent; a row names its order by ``orderId``, done when its ``status`` is ``CANCELED``; a row
+    of another status, and an order no row names, are unconfirmed (the list after it decides).
+    ``rules``: the dialect's refusal table."""
     endpoint = CANCEL if how == "one" else CANCEL_SYMBOL
     said = spot_refusal(answer)
     if said is not None:

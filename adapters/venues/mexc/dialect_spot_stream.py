@@ -50,17 +50,15 @@ What it owns
       and then from the stream (:mod:`adapters.ccxt_exchange.fills`); the orders and account
       pushes say what the trade did to the book.
 
-    A frame it cannot read (a field missing, a value outside the documented ones, a binary
-    frame that is no ``PushDataV3ApiWrapper``) is dropped whole as malformed, BAD_RESPONSE naming
-    the channel and the field. The text answers ``{"id", "code", "msg"}`` (a subscription's
-    echo, ``PONG``) are answers; a ``msg`` that refuses a private subscription ("Not Subscribed
-    ...") and the text ``Invalid listen key`` (as ccxt reads MEXC's refusal of one) end the
-    listen key (``expired``: LISTEN_KEY_EXPIRED with the venue's words), and the stream, down,
-    reconnects with a new one while the account is polled. One that refuses a mini ticker's
-    (``refused``, :func:`stream_refused`: the pair it names, :data:`EVERY` of every pair's)
-    leaves that pair's price unstreamed: the stream says so (STREAM_MARKS_REFUSED, the pairs
-    named) and the account's snapshots read REST while it holds one (ccxt sends the channel no
-    more on that socket; a reconnect asks again).
+    A binary frame that is no ``PushDataV3ApiWrapper`` is malformed. The text answers ``{"id",
+    "code", "msg"}`` (a subscription's echo, ``PONG``) are answers; a ``msg`` that refuses a
+    private subscription ("Not Subscribed ...") and the text ``Invalid listen key`` (as ccxt
+    reads MEXC's refusal of one) end the listen key (``expired``: LISTEN_KEY_EXPIRED with the
+    venue's words), and the stream, down, reconnects with a new one while the account is polled.
+    One that refuses a mini ticker's (``refused``, :func:`stream_refused`: the pair it names,
+    :data:`EVERY` of every pair's) leaves that pair's price unstreamed: the stream says so
+    (STREAM_MARKS_REFUSED, the pairs named) and the account's snapshots read REST while it holds
+    one (ccxt sends the channel no more on that socket; a reconnect asks again).
 
 What it must not do
     import ccxt or hold account state (see :mod:`adapters.ccxt_exchange.dialects.base`), or read a
@@ -159,10 +157,7 @@ def _all_tickers(message: bytes) -> Optional[dict[str, Any]]:
 
 
 def stream_message(message: Any) -> str:
-    """What a spot frame is: ``answer`` (a subscription's echo, ``PONG``), ``expired`` (the
-    listen key refused), ``refused`` (a mini ticker's subscription refused), ``ok`` (an order,
-    account or fill push), ``marks`` (a mini ticker), ``unknown`` (a channel it does not read)
-    or ``malformed``."""
+    """What a spot frame is (:meth:`adapters.ccxt_exchange.dialects.stream_hooks.StreamHooks.stream_message`)."""
     if isinstance(message, str):
         return "expired" if message.startswith(INVALID_KEY) else "malformed"
     if not isinstance(message, Mapping):
@@ -219,9 +214,8 @@ def _stamp(channel: str, message: Mapping[str, Any]) -> int:
 
 def stream_events(message: Any, symbol_of: Callable[[str], str],
                   held: Optional[Container[str]]) -> list[StreamEvent]:
-    """The events of a classified spot push (``ok`` or ``marks``): an asset's wallet, an order by
-    its id, a trade, a mini ticker's price (of a pair held only, when ``held`` is given). Raises
-    BAD_RESPONSE naming the channel and the field of a row it cannot read."""
+    """The events of a classified spot push; a mini ticker's price of a pair held only, when
+    ``held`` is given."""
     channel = channel_of(str(message["channel"]))
     body = BODIES.get(channel)
     if body is None:
@@ -248,9 +242,8 @@ def stream_events(message: Any, symbol_of: Callable[[str], str],
 
 def stream_mark_rows(message: Any, symbol_of: Callable[[str], str],
                      held: Optional[Container[str]] = None) -> Optional[MarkRows]:
-    """Every pair's mini tickers (a ``marks`` push of :data:`TICKERS`) as columns: the symbol and
-    ``price`` of each item whose pair is in ``held`` (None: all), all of the push's ``sendTime``;
-    None of another push. Raises BAD_RESPONSE naming the field of an item it reads without one."""
+    """Every pair's mini tickers (a ``marks`` push of :data:`TICKERS`) as columns, of the items
+    whose pair is ``held`` (None: all), all of the push's ``sendTime``; None of another push."""
     if not isinstance(message, Mapping) or channel_of(str(message.get("channel") or "")) != TICKERS:
         return None
     row = FRAME.row(TICKERS, message.get(BODIES[TICKERS]), BODIES[TICKERS])

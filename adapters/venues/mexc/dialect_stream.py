@@ -1,9 +1,8 @@
 """MEXC's contract websocket as the account's stream reads it: the personal pushes, the tickers, the login's refusal.
 
 What it owns
-    what one raw frame of MEXC's contract websocket (``wss://contract.mexc.com/edge``, frames
-    ``{"channel", "data", "ts"}``) is (:func:`stream_message`) and the events of those the stream
-    reads (:func:`stream_events`). ``ccxt.pro.mexc`` (4.5.90) logs the socket in for its
+    what one raw frame of MEXC's contract websocket (``wss://contract.mexc.com/edge``) is and the
+    events of those the stream reads. ``ccxt.pro.mexc`` (4.5.90) logs the socket in for its
     ``watch_orders`` and ``watch_balance`` of a swap account (``login``: ``apiKey``, ``reqTime``,
     ``signature`` the hex HMAC-SHA256 of the two with the secret), after which MEXC pushes every
     personal channel by default; ccxt has no ``watchPositions`` of MEXC and reads no position
@@ -35,14 +34,10 @@ What it owns
       ``adl.level``, ``liquidate.risk``, ``position.mode``, ``leverage.mode``, ``track.order``)
       are handed to ccxt unread.
 
-    A row it cannot read (a field missing, a value outside the documented ones) drops the frame
-    whole as malformed, BAD_RESPONSE naming the channel and the field.
-
     ``pong`` and the ``rs.*`` answers (``rs.login``, ``rs.sub.ticker``, ``rs.personal.filter``)
     are answers. ``rs.error``, the documented answer of a refused login, ends the stream's
-    login (``expired``): STREAM_LOGIN_REFUSED with the venue's words, the connection made again
-    with a growing backoff; only a subscription refused for its contract ("Contract doesn't
-    exist!", the documented refusal of one) is not the login's, and is dropped as unknown.
+    login (STREAM_LOGIN_REFUSED); only a subscription refused for its contract ("Contract
+    doesn't exist!", the documented refusal of one) is not the login's, and is dropped as unknown.
 
     A spot account's frames are the spot websocket's (:mod:`.dialect_spot_stream`: protobuf,
     its channels ``spot@...``): each function here hands such a frame to that module's. Only a
@@ -95,11 +90,8 @@ HEARTBEAT_SYMBOL = "BTC/USDT:USDT"
 
 
 def stream_message(message: Any) -> str:
-    """What a MEXC frame is (see :meth:`adapters.ccxt_exchange.dialects.base.Dialect.stream_message`):
-    ``answer`` (``pong``, an ``rs.*`` answer), ``expired`` (``rs.error``: the login refused or
-    dropped), ``marks`` (``push.ticker``), ``state`` (a position push), ``ok`` (an order, asset
-    or other personal push), ``unknown`` (a channel it does not read, a subscription refused for
-    its contract) or ``malformed``."""
+    """What a MEXC frame is (:meth:`adapters.ccxt_exchange.dialects.stream_hooks.StreamHooks.stream_message`);
+    a spot frame is the spot module's."""
     if spot.is_spot(message):
         return spot.stream_message(message)
     channel = message.get("channel") if isinstance(message, Mapping) else None
@@ -140,11 +132,8 @@ def stream_time(message: Any) -> Optional[int]:
 
 def stream_events(message: Any, symbol_of: Callable[[str], str], ccxt_order: Callable[[Any], Any],
                   held: Optional[Container[str]], hedge: Optional[bool]) -> list[StreamEvent]:
-    """The events of a classified MEXC push (``ok``, ``state`` or ``marks``): a position keyed by
-    its symbol and leg (the account's mode, ``hedge``: None not read), an order by its id, a
-    currency's wallet, a ticker's ``fairPrice`` (of a held contract only when ``held`` is
-    given). Raises BAD_RESPONSE naming the channel and the field of a row it cannot read (the
-    frame is dropped whole, counted malformed)."""
+    """The events of a classified MEXC push; a position's leg is the account's mode (``hedge``:
+    None not read)."""
     if spot.is_spot(message):
         return spot.stream_events(message, symbol_of, held)
     channel = str(message["channel"])

@@ -5,19 +5,12 @@ What it owns
     ``clOrdId``, the hedge-mode (long/short mode) leg as ``posSide`` (without ``reduceOnly``), the
     leg read from ``posSide``, the equity read from ``totalEq``, the account-wide
     ``trade/cancel-all-after``, its credential headers and its reduce-only refusals (51169, 51170);
-    the open orders of both its lists, each read to its end (100 rows a page, the next page
-    ``after`` the oldest id of the last): ``GET /api/v5/trade/orders-pending`` (regular orders,
-    one with a TP/SL attached included) and the algo service's ``orders-algo-pending``, asked
-    for each order type it keeps apart (``conditional,oco``, ``trigger``, ``move_order_stop``),
-    each algo order with its kind, trigger price, client id (``algoClOrdId``) and whether it
-    closes (``reduceOnly``, ``closeFraction``); an algo order is cancelled through
-    ``POST /api/v5/trade/cancel-algos``; its refusal table (:data:`REFUSALS`) and the account's
-    position mode (``GET /api/v5/account/config``: ``posMode``, and ``acctLv`` its margin mode).
-
-    The stream (ccxt's streaming API, :mod:`.dialect_stream`): ``positions``, ``orders`` and
-    ``account`` on the private websocket, ``orders-algo`` (the algo service's TP/SL, OCO and
-    trigger orders, as stream events) on the business one, the held symbols' ``mark-price`` on
-    the public one; the errors that end the stream's login read as the venue says them.
+    the open orders of both its lists, each read to its end (:func:`_after`):
+    ``GET /api/v5/trade/orders-pending`` (regular orders, one with a TP/SL attached included) and
+    the algo service's ``orders-algo-pending``, asked for each order type it keeps apart
+    (:data:`ALGO_ORDER_TYPES`, each row read by :func:`_algo`); an algo order is cancelled
+    through ``POST /api/v5/trade/cancel-algos``; its refusal table (:data:`REFUSALS`), the
+    account's position mode (``GET /api/v5/account/config``) and its stream (:mod:`.dialect_stream`).
 
 What it must not do
     import ccxt or hold account state (see :mod:`adapters.ccxt_exchange.dialects.base`).
@@ -47,7 +40,7 @@ from ...ccxt_exchange.dialects.channels import ChannelStream
 from ...ccxt_exchange.dialects.limits import Limits
 from ...ccxt_exchange.dialects.refusals import Rule
 from ...ccxt_exchange.dialects.trigger_countdown import TriggerCountdown
-from ...ccxt_exchange.parsing import num, order_info
+from ...ccxt_exchange.parsing import dig, num, order_info
 from . import dialect_stream as okx_stream
 from .switches import OkxPermissions
 
@@ -142,8 +135,7 @@ CANCEL_ALL_AFTER = "POST /api/v5/trade/cancel-all-after"
 
 def trigger_time(answer: Any) -> Any:
     """``data[0].triggerTime`` of cancel-all-after's answer: when it fires (ms), "0" when off."""
-    rows = answer.get("data") if isinstance(answer, Mapping) else None
-    return rows[0].get("triggerTime") if isinstance(rows, list) and rows and isinstance(rows[0], Mapping) else None
+    return dig(answer, "data", 0, "triggerTime")
 
 
 CANCEL_BATCH = "POST /api/v5/trade/cancel-batch-orders"
@@ -190,10 +182,8 @@ class OkxDialect(ChannelStream, Dialect):
         endpoint_limits=LIMITS.endpoints)
     refusal_rules: tuple[Rule, ...] = REFUSALS
 
-    # Streams: ccxt.pro's okx (positions, orders, account on the private websocket; orders-algo on
-    # the business one; marks on the public one). A websocket costs no REST request: OKX limits
-    # its connections (3 a second per IP) and subscriptions, not the REST endpoints; the stream
-    # costs the reconcile's snapshot.
+    # Streams (:mod:`.dialect_stream`): a websocket costs no REST request: OKX limits its
+    # connections (3 a second per IP) and subscriptions; the stream costs the reconcile's snapshot.
     streams: bool = True
     stream_order_parser: str = "parse_order"  # ccxt.pro's okx reads order rows with its REST parser
 
@@ -204,9 +194,8 @@ class OkxDialect(ChannelStream, Dialect):
 
 
     async def read_position_mode(self, reads: Reads) -> ModeRead:
-        """``GET /api/v5/account/config``: ``data[0].posMode`` long_short_mode (hedge) or net_mode
-        (one-way), ``acctLv`` the account mode its margin modes follow; anything else is
-        BAD_RESPONSE naming the field."""
+        """``GET /api/v5/account/config``'s ``data[0].posMode``, and ``acctLv``, the account mode its
+        margin modes follow."""
         if reads.market_type != "futures" or not reads.has_method("privateGetAccountConfig"):
             return await super().read_position_mode(reads)
         answer = await self.read(reads, ACCOUNT_CONFIG, "privateGetAccountConfig", {})
@@ -237,12 +226,10 @@ class OkxDialect(ChannelStream, Dialect):
         return listed
 
     def _regular(self, order: Any) -> Any:
-        """A row of orders-pending, its ``ordType`` one the list documents (:func:`_regular`)."""
         self.documented(REGULAR_ORDERS, "ordType", order_info(order).get("ordType"), REGULAR_ORD_TYPES)
         return _regular(order)
 
     def _algo(self, order: Any, endpoint: str) -> Listed:
-        """A row of orders-algo-pending, its ``ordType`` one the list documents (:func:`_algo`)."""
         self.documented(endpoint, "ordType", order_info(order).get("ordType"), ALGO_ORD_TYPES)
         kind, out = _algo(order)
         return Listed(kind, out, endpoint)
@@ -284,19 +271,14 @@ class OkxDialect(ChannelStream, Dialect):
 
     def position_side(self, info: Mapping[str, Any]) -> Optional[str]:
         pos = info.get("posSide")
-        if isinstance(pos, str) and pos.lower() in ("long", "short", "net"):
-            return {"long": "LONG", "short": "SHORT", "net": "BOTH"}[pos.lower()]
-        return None
+        return okx_stream.LEGS.get(pos.lower()) if isinstance(pos, str) else None
 
     def closes_position(self, info: Mapping[str, Any]) -> bool:
         # a position TP/SL of the algo service closes the whole position (closeFraction 1, no sz)
         return num(info.get("closeFraction")) == 1
 
     def equity_candidates(self, info: Mapping[str, Any]) -> list[Any]:
-        data = info.get("data")
-        if isinstance(data, list) and data and isinstance(data[0], Mapping):
-            return [data[0].get("totalEq")]
-        return []
+        return [dig(info, "data", 0, "totalEq")]
 
     countdown_method: Optional[str] = "privatePostTradeCancelAllAfter"
 
@@ -306,7 +288,6 @@ class OkxDialect(ChannelStream, Dialect):
                                 "data.triggerTime", param="timeOut", text=True)
 
     def permission_switches(self) -> Mapping[str, Any]:
-        """The venue's switch of its sub-accounts' keys (:mod:`.switches`)."""
         return {"permissions": OkxPermissions()}
 
 

@@ -1,26 +1,17 @@
 """OKX's websocket as the stream reads it: the private and business channels, the marks, the errors.
 
 What it owns
-    what one raw OKX v5 websocket frame is (:func:`stream_message`) and the events of those the
-    stream reads (:func:`stream_events`), as ``ccxt.pro.okx`` (4.5.90) subscribes them:
-    ``positions`` (``instType`` ANY), ``orders`` and ``account`` on ``/ws/v5/private``,
-    ``orders-algo`` on ``/ws/v5/business`` (``watch_orders`` with ``trigger``: the algo
-    service's TP/SL, OCO and trigger orders), ``mark-price`` of each held symbol on
-    ``/ws/v5/public``. A push is ``{"arg": {"channel", ...}, "data": [rows]}``; each row carries
-    its own time (``pTime`` / ``uTime`` of a position, ``uTime`` of an order, an algo order and
-    the account, ``ts`` of a mark), which is the event time its key is ordered by. The rows are
-    read as the REST lists read them (:mod:`.dialect`): an order's ``ordType`` one the list
-    documents, an algo order's kind from its ``ordType`` and its TP/SL fields, else the frame is
-    dropped as malformed, BAD_RESPONSE naming the channel and the field — never an order read as
-    a kind it may not be.
+    what one raw OKX v5 websocket frame is and the events of those the stream reads, as
+    ``ccxt.pro.okx`` (4.5.90) subscribes them: ``positions`` (``instType`` ANY), ``orders`` and
+    ``account`` on ``/ws/v5/private``, ``orders-algo`` on ``/ws/v5/business`` (``watch_orders``
+    with ``trigger``: the algo service's TP/SL, OCO and trigger orders), ``mark-price`` of each
+    held symbol on ``/ws/v5/public``. Each row carries its own time, the event time its key is
+    ordered by. The rows are read as the REST lists read them (:mod:`.dialect`).
 
-    The venue's answers (``{"event": "login" | "subscribe" | ...}``, the text ``pong``) are
-    answers; an ``{"event": "error"}`` whose code says the socket is not logged in or its login
-    was refused (:data:`LOGIN_ERRORS`: 60011 "Please log in", 60009 "Login failed", 60005
-    "Invalid apiKey", ...) ends the stream's authorization: the connection is given up, down with
-    ``STREAM_LOGIN_REFUSED`` and the venue's code and message, and made again with a growing
-    backoff. Any other error (60012 illegal request, 60018 a channel that does not exist) and a
-    ``notice`` (64008: the connection will be closed for an upgrade) reach ccxt, which fails the
+    The errors that end or refuse the socket's login are :data:`LOGIN_ERRORS` (the stream is
+    down, STREAM_LOGIN_REFUSED); any other (60012 illegal request, 60018 a channel that does not
+    exist) and a ``notice`` (64008: the connection will be closed for an upgrade) reach ccxt,
+    which fails the connection's watches with the venue's words: a reconnect.
     connection's watches with the venue's words: a reconnect.
 
 Known limit: OKX keeps trailing stops (``move_order_stop``), iceberg and TWAP orders on its
@@ -81,13 +72,8 @@ class _Read(NamedTuple):
 
 
 def stream_message(message: Any) -> str:
-    """What an OKX frame is (see
-    :meth:`adapters.ccxt_exchange.dialects.base.Dialect.stream_message`): the venue's answers
-    (``event`` login / subscribe / unsubscribe / notice, an error that does not end the login,
-    the text ``pong``), ``expired`` (an error of :data:`LOGIN_ERRORS`), ``marks`` (a
-    ``mark-price`` push), ``ok`` (a push of a private channel; its rows are checked as they are
-    read, :func:`stream_events`), ``unknown`` (a push of another channel) or ``malformed``
-    (neither an answer nor a push; a trade op's answer is an answer)."""
+    """What an OKX frame is (:func:`adapters.ccxt_exchange.dialects.channels.frame_kind`); a trade
+    op's answer is an answer."""
     return channels.frame_kind(message, LOGIN_ERRORS, KINDS, op_answers=True)
 
 
@@ -106,14 +92,7 @@ def stream_time(message: Any) -> Optional[int]:
 
 def stream_events(message: Any, symbol_of: Callable[[str], str], ccxt_order: Callable[[Any], Any],
                   held: Optional[Container[str]], rows_of: OrderRows) -> list[StreamEvent]:
-    """The events of a classified OKX push (``ok`` or ``marks``): each ``positions`` row keyed
-    by its symbol and leg (``posSide`` net / long / short; ``pos`` signed in net mode), the
-    ``account``'s currencies (keyed by the account: each ``details`` row's ``cashBal``), each
-    ``orders`` and ``orders-algo`` row keyed by its id (read by ccxt's ``parse_order``, then as
-    :mod:`.dialect` reads the lists' rows, ``rows_of``, with the kind the channel says), a ``mark-price`` row's
-    ``markPx`` (of a held symbol only when ``held`` is given). Raises BAD_RESPONSE naming the
-    channel and the field of a row it cannot read (the frame is dropped whole, counted
-    malformed)."""
+    """The events of a classified OKX push, each row read by its channel's reader below."""
     return channels.channel_events(FRAME, _READERS, message, _Read(symbol_of, ccxt_order, held, rows_of))
 
 

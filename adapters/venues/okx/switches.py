@@ -20,6 +20,7 @@ from typing import Any, Mapping, Optional
 from ...base import ALLOWED, REVOKED, UNKNOWN_STATE
 from ...ccxt_exchange.dialects.base import Call
 from ...ccxt_exchange.dialects.switches import Target
+from ...ccxt_exchange.parsing import dig
 
 OKX_REVOKED, OKX_ALLOWED = "read_only", "read_only,trade"
 
@@ -32,8 +33,7 @@ def _okx_perm(row: Any) -> str:
 
 
 def _okx_row(answer: Any) -> Any:
-    data = answer.get("data") if isinstance(answer, Mapping) else None
-    return data[0] if isinstance(data, list) and data else None
+    return dig(answer, "data", 0)
 
 
 @dataclass(frozen=True)
