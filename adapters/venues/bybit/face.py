@@ -109,11 +109,8 @@ ACCOUNT_INFO = {"marginMode": "REGULAR_MARGIN", "unifiedMarginStatus": 6, "dcpSt
 
 
 class _Face(BybitReads, BybitOrders):
-    """One request's handling (the server holds everything that outlives it): the shared face's
-    hooks (:class:`adapters.simulated.faces.shared.RestFace`: Bybit reads the request before its
-    signature) and each operation over its reads (:class:`.face_reads.BybitReads`) or orders
-    (:class:`.face_orders.BybitOrders`), each reading what the request names as
-    :class:`.face_params.BybitParams` does."""
+    """One request's handling: the shared face's hooks and each operation over its reads and
+    orders (the server holds everything that outlives the request)."""
 
     ROUTES = routes({
         "GET /v5/market/time": "time",
@@ -135,7 +132,7 @@ class _Face(BybitReads, BybitOrders):
     KEY_HEADER = "X-BAPI-API-KEY"
     TIME_FIELDS = ("updatedTime", "seq")  # updatedTime as digits, seq as a number
     VENUE = "bybit"
-    PARAMS_FIRST = True
+    PARAMS_FIRST = True  # Bybit reads the request before its signature
     FAULT_BODY_STATUS = {429: 200}  # Bybit's rate limit answers HTTP 200
 
     # --- the shared hooks ------------------------------------------------------------------------------
@@ -299,16 +296,6 @@ CCXT_OPTIONS = {
 }
 
 
-def point_ccxt(exchange: Any, base_url: str) -> Any:
-    """Point every ``urls['api']`` entry of a ccxt Bybit instance at ``base_url`` (Bybit's v5
-    paths are under one host, so each family keeps its path: none)."""
-    base = loopback(base_url).rstrip("/")
-    api = exchange.urls.setdefault("api", {})
-    for key in (*api, "public", "private", "spot", "futures", "v2"):
-        api[key] = base
-    return exchange
-
-
 def ccxt_config(server: Any, account: str, **options: Any) -> dict:
     """Constructor config for ``ccxt.async_support.bybit`` pointed at ``server`` as ``account``."""
     a = server.engine.accounts[account]
@@ -329,19 +316,22 @@ def bybit_client(server: Any, account: str, *, strict: bool = True, **config: An
 
 def bound_client(make: Any, server: Any, account: str, config: dict) -> Any:
     """A client of the ccxt class ``make`` (bybit's, async or pro) on ``server`` as ``account``
-    (:func:`ccxt_config`, ``config`` over it, :func:`point_ccxt`), the currencies off."""
+    (:func:`ccxt_config`, ``config`` over it), the currencies off, every ``urls['api']`` entry on
+    the server (Bybit's v5 paths are under one host, so each family keeps its path: none)."""
     cfg = ccxt_config(server, account)
     options = {**cfg["options"], **config.pop("options", {})}
     ex = make({**cfg, **config, "options": options})
     ex.has = {**ex.has, "fetchCurrencies": False}
-    return point_ccxt(ex, server.base_url)
+    base = loopback(server.base_url).rstrip("/")
+    api = ex.urls.setdefault("api", {})
+    for key in (*api, "public", "private", "spot", "futures", "v2"):
+        api[key] = base
+    return ex
 
 
 def sim_account(server: Any, account: str, **fields: Any) -> Any:
-    """An Accounts-document :class:`~killswitch.policy.accounts_doc.Account` of venue ``bybit`` whose
-    ``api_url`` is ``server``'s base URL (the ccxt adapter sends every Bybit request there), its
-    credentials the engine's test keys of ``account`` in the environment
-    (:func:`adapters.simulated.faces.shared.key_account`; :func:`adapters.simulated.venues.sim_account`)."""
+    """A killswitch Account on venue ``bybit`` for the engine's ``account`` (``hedge_mode``, ``env``:
+    :func:`adapters.simulated.faces.shared.key_account`'s; :func:`adapters.simulated.venues.sim_account`)."""
     return key_account(server, account, "bybit", **fields)
 
 
@@ -349,4 +339,4 @@ sim_client = bybit_client  # the ccxt client of an account (a bot's, with its ow
 
 
 __all__ = ["MASTER", "sim_client", "PREFIXES", "RET_CODES", "CCXT_OPTIONS", "handle", "envelope",
-           "point_ccxt", "ccxt_config", "bybit_client", "sim_account"]
+           "ccxt_config", "bybit_client", "sim_account"]

@@ -61,7 +61,6 @@ from .face_params import _Err, universe
 from .face_rows import ALGO_STATUS, account_fields, cloid, dec, empty_clearinghouse, order_status, position_row, usd
 
 USER_CHANNELS = ("clearinghouseState", "orderUpdates", "userFills")
-MARKET_CHANNELS = ("activeAssetCtx", "allMids")
 UNKNOWN_CHANNEL = "sim.unknown"  # what a STREAM_MALFORMED "event" fault renames a channel to
 METHODS = ("subscribe", "unsubscribe", "ping", "post")
 
@@ -362,4 +361,4 @@ def stream_face(server: Any, **options: Any) -> HyperliquidStreamFace:
     return face
 
 
-__all__ = ["HyperliquidStreamFace", "MARKET_CHANNELS", "UNKNOWN_CHANNEL", "USER_CHANNELS", "stream_face"]
+__all__ = ["HyperliquidStreamFace", "UNKNOWN_CHANNEL", "USER_CHANNELS", "stream_face"]

@@ -50,8 +50,6 @@ import json
 import zlib
 from typing import Any, Optional
 
-from aiohttp import web
-
 from ...simulated.changes import Change, MarkSet, SpotBalancesChanged, SpotOrderChanged
 from ...simulated.engine import MarketSpec, SimOrder
 from ...simulated.faces.channels import ChannelFace
@@ -245,9 +243,6 @@ class KrakenSpotStreamFace(ChannelFace):
             rows.append({"asset": asset, "asset_class": "currency", "balance": q,
                          "wallets": [{"type": "spot", "id": "main", "balance": q}]})
         return {"channel": "balances", "type": "snapshot", "data": rows, "sequence": 1}
-
-    async def _open(self, request: web.Request) -> web.StreamResponse:
-        return await self._accept(request, path="private", args={}, marks={})
 
 
 def kraken_pro_client(server: Any, account: str, *, strict: bool = True, **config: Any) -> Any:

@@ -56,8 +56,6 @@ import json
 import uuid
 from typing import Any, Optional
 
-from aiohttp import web
-
 from ...simulated.changes import AccountChanged, AlgoChanged, Change, MarkSet, OrderChanged
 from ...simulated.conditional import SimAlgoOrder
 from ...simulated.engine import MarketSpec, SimOrder
@@ -296,9 +294,6 @@ class KrakenFuturesStreamFace(ChannelFace):
         for k in PAYLOADS:
             body.pop(k, None)
         return dumps(body)
-
-    async def _open(self, request: web.Request) -> web.StreamResponse:
-        return await self._accept(request, path="private", args={}, marks={})
 
 
 def krakenfutures_pro_client(server: Any, account: str, *, strict: bool = True, **config: Any) -> Any:

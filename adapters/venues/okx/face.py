@@ -110,11 +110,8 @@ def _iso_ms(stamp: str) -> Optional[int]:
 
 
 class _Okx(OkxReads, OkxOrders, OkxAlgos):
-    """One request's view of the engine in OKX's terms (no state beyond the request): the shared
-    face's hooks (:class:`adapters.simulated.faces.shared.RestFace`) and each operation over its
-    reads (:class:`.face_reads.OkxReads`), orders (:class:`.face_orders.OkxOrders`) or algo
-    orders (:class:`.face_algos.OkxAlgos`), each reading its parameters as
-    :class:`.face_params.OkxParams` does."""
+    """One request's view of the engine in OKX's terms: the shared face's hooks and the dispatch
+    of each operation over the reads, orders and algo orders it is built from."""
 
     ROUTES = routes({
         "GET /api/v5/public/time": "time",
