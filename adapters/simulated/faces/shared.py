@@ -43,6 +43,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import copy
+import functools
 import hashlib
 import hmac
 import json
@@ -535,6 +536,12 @@ def key_account(server: Any, account: str, venue: str, *, name: Optional[str] = 
         "credentials": {k: {"env": f"{prefix}_{suffix}"} for k, (_, suffix) in values.items()}, **fields})
 
 
+def venue_account(venue: str, **fixed: Any) -> Callable[..., Any]:
+    """A face module's ``sim_account(server, account, **fields)``: :func:`key_account` on ``venue``
+    with ``fixed`` (``fields`` over them)."""
+    return functools.partial(key_account, venue=venue, **fixed)
+
+
 __all__ = ["RestFace", "VenueFail", "b64_secret", "ccxt_client", "finite_number", "flag", "loopback", "key_account",
            "newest_first", "prehash", "read_json", "rehosted", "rehosted_client", "respond", "routes", "signs",
-           "strict_client", "whole"]
+           "strict_client", "venue_account", "whole"]

@@ -54,7 +54,7 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from ...simulated.engine import SimError
-from ...simulated.faces.shared import RestFace, VenueFail, key_account, loopback, routes, signs, strict_client
+from ...simulated.faces.shared import RestFace, VenueFail, loopback, routes, signs, strict_client, venue_account
 from ...simulated.faults import HTTP_STATUS, Fault
 from ...simulated.numbers import money_text as _money
 from .face_master import BinanceMaster
@@ -399,10 +399,7 @@ def binanceusdm_pro_client(server: Any, account: str, *, strict: bool = True, **
     return strict_client(ex, strict)
 
 
-def sim_account(server: Any, account: str, **fields: Any) -> Any:
-    """The Account of the engine's ``account`` on venue ``binanceusdm``, its keys in the
-    environment (:func:`adapters.simulated.venues.sim_account`)."""
-    return key_account(server, account, "binanceusdm", name="BINANCE", **fields)
+sim_account = venue_account("binanceusdm", name="BINANCE")  # an account's Accounts entry
 
 
 sim_client = binanceusdm_client  # the ccxt client of an account (a bot's, with its own key)

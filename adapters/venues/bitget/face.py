@@ -61,7 +61,7 @@ from urllib.parse import unquote
 from aiohttp import web
 
 from ...simulated.engine import NO_SUCH_ORDER, UNKNOWN_ORDER, SimError
-from ...simulated.faces.shared import VenueFail, ccxt_client, key_account, loopback, read_json, routes, strict_client
+from ...simulated.faces.shared import VenueFail, ccxt_client, loopback, read_json, routes, strict_client, venue_account
 from .face_orders import BitgetOrders
 from .face_plans import BitgetPlans
 from .face_reads import BitgetReads
@@ -213,10 +213,7 @@ handle = BitgetFace.serve  # one request under PREFIXES, as the module docstring
 # --- clients -----------------------------------------------------------------------------------------------
 
 
-def sim_account(server: Any, account: str, **fields: Any) -> Any:
-    """A killswitch Account on venue ``bitget`` for the engine's ``account`` (``hedge_mode``, ``env``:
-    :func:`adapters.simulated.faces.shared.key_account`'s; :func:`adapters.simulated.venues.sim_account`)."""
-    return key_account(server, account, "bitget", passphrase=True, **fields)
+sim_account = venue_account("bitget", passphrase=True)  # an account's Accounts entry
 
 
 # ccxt's bitget options that keep it on the classic account's endpoints the faces serve

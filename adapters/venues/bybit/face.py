@@ -75,7 +75,7 @@ from typing import Any, Callable, Mapping, Optional, cast
 from aiohttp import web
 
 from ...simulated.engine import SimError
-from ...simulated.faces.shared import VenueFail, key_account, loopback, read_json, routes, signs, strict_client
+from ...simulated.faces.shared import VenueFail, loopback, read_json, routes, signs, strict_client, venue_account
 from ...simulated.faults import HTTP_STATUS, Fault
 from .face_master import BybitMaster
 from .face_orders import BybitOrders
@@ -329,10 +329,7 @@ def bound_client(make: Any, server: Any, account: str, config: dict) -> Any:
     return ex
 
 
-def sim_account(server: Any, account: str, **fields: Any) -> Any:
-    """A killswitch Account on venue ``bybit`` for the engine's ``account`` (``hedge_mode``, ``env``:
-    :func:`adapters.simulated.faces.shared.key_account`'s; :func:`adapters.simulated.venues.sim_account`)."""
-    return key_account(server, account, "bybit", **fields)
+sim_account = venue_account("bybit")  # an account's Accounts entry
 
 
 sim_client = bybit_client  # the ccxt client of an account (a bot's, with its own key)

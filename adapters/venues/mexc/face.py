@@ -40,7 +40,7 @@ from typing import Any, Callable, Optional
 from aiohttp import web
 
 from ...simulated.engine import NO_SUCH_ORDER, UNKNOWN_ORDER, SimError
-from ...simulated.faces.shared import VenueFail, ccxt_client, key_account, loopback, routes, signs, strict_client
+from ...simulated.faces.shared import VenueFail, ccxt_client, loopback, routes, signs, strict_client, venue_account
 from . import face_spot
 from .face_orders import MexcOrders
 from .face_rows import is_plan, is_stop
@@ -240,10 +240,7 @@ ROUTES = MexcFace.ROUTES  # the contract API's (every path under /api/v3/ is the
 # --- clients -----------------------------------------------------------------------------------------------
 
 
-def sim_account(server: Any, account: str, **fields: Any) -> Any:
-    """A killswitch Account on venue ``mexc`` for the engine's ``account`` (``api_url`` the
-    server's base URL; its key and secret in ``KS_SIM_MEXC_<ACCOUNT>_{KEY,SECRET}``)."""
-    return key_account(server, account, "mexc", **fields)
+sim_account = venue_account("mexc")  # an account's Accounts entry
 
 
 def mexc_client(server: Any, account: str, **config: Any) -> Any:

@@ -50,7 +50,7 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from ...simulated.engine import NO_SUCH_ORDER, UNKNOWN_ORDER, SimError
-from ...simulated.faces.shared import RestFace, VenueFail, engine_codes, routes, signs
+from ...simulated.faces.shared import RestFace, VenueFail, engine_codes, routes, signs, venue_account
 from ...simulated.rules import MarketSpec, SimOrder
 from ...simulated.stream import ListenKeyError
 
@@ -289,12 +289,7 @@ handle = MexcSpotFace.serve  # one request under /api/v3/, as the module docstri
 ROUTES = MexcSpotFace.ROUTES
 
 
-def sim_account(server: Any, account: str, **fields: Any) -> Any:
-    """A killswitch spot Account on venue ``mexc`` for the engine's ``account``, quoted in the
-    engine's USDT (``api_url`` the server's base URL; its key and secret in the environment)."""
-    from ...simulated.faces.shared import key_account
-
-    return key_account(server, account, "mexc", **{"hedge_mode": False, "market_type": "spot", **fields})
+sim_account = venue_account("mexc", hedge_mode=False, market_type="spot")  # a spot account, quoted in USDT
 
 
 __all__ = ["MexcSpotFace", "ROUTES", "amount_text", "cancelled_row", "decimals", "handle", "order_row", "sim_account",

@@ -72,7 +72,7 @@ from typing import Any, Callable, Optional
 from aiohttp import web
 
 from ...simulated.engine import SimError
-from ...simulated.faces.shared import VenueFail, ccxt_client, key_account, loopback, read_json, routes, strict_client
+from ...simulated.faces.shared import VenueFail, ccxt_client, loopback, read_json, routes, strict_client, venue_account
 from .face_algos import OkxAlgos
 from .face_master import OkxMaster
 from .face_orders import OkxOrders
@@ -318,10 +318,7 @@ def okx_client(server: Any, account: str, *, strict: bool = True, **config: Any)
     return strict_client(ex, strict)
 
 
-def sim_account(server: Any, account: str, **fields: Any) -> Any:
-    """A killswitch Account on venue ``okx`` for the engine's ``account`` (``hedge_mode``, ``env``:
-    :func:`adapters.simulated.faces.shared.key_account`'s; :func:`adapters.simulated.venues.sim_account`)."""
-    return key_account(server, account, "okx", passphrase=True, **fields)
+sim_account = venue_account("okx", passphrase=True)  # an account's Accounts entry
 
 
 sim_client = okx_client  # the ccxt client of an account (a bot's, with its own key)
