@@ -197,6 +197,11 @@ def newest_first(rows: list[dict], id_field: str, p: Mapping[str, Any], *, most:
     return rows[:n]
 
 
+# What one list request costs against the engine's minute budget (its 2,400) on a venue that limits
+# requests per endpoint, not a shared weight (Bybit, OKX, Bitget, MEXC): a list of every symbol is
+# one request there, not Binance's 40.
+REQUEST_WEIGHT = 1
+
 # the operations a face answers without a key: every other operation a route names is signed
 PUBLIC_OPS = frozenset({"assets", "depth", "exchange_info", "mark_price", "ping", "ticker", "ticker_24hr", "time"})
 
@@ -542,6 +547,6 @@ def venue_account(venue: str, **fixed: Any) -> Callable[..., Any]:
     return functools.partial(key_account, venue=venue, **fixed)
 
 
-__all__ = ["RestFace", "VenueFail", "b64_secret", "ccxt_client", "finite_number", "flag", "loopback", "key_account",
-           "newest_first", "prehash", "read_json", "rehosted", "rehosted_client", "respond", "routes", "signs",
-           "strict_client", "venue_account", "whole"]
+__all__ = ["REQUEST_WEIGHT", "RestFace", "VenueFail", "b64_secret", "ccxt_client", "finite_number", "flag", "loopback",
+           "key_account", "newest_first", "prehash", "read_json", "rehosted", "rehosted_client", "respond", "routes",
+           "signs", "strict_client", "venue_account", "whole"]

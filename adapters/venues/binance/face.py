@@ -57,7 +57,7 @@ from ...simulated.engine import SimError
 from ...simulated.faces.shared import RestFace, VenueFail, loopback, routes, signs, strict_client, venue_account
 from ...simulated.faults import HTTP_STATUS, Fault
 from ...simulated.numbers import money_text as _money
-from .face_master import BinanceMaster
+from .face_master import BinanceMaster, _without_signature
 from .face_rows import BAD_SIGNATURE, INVALID_KEY, BinanceRows, err
 
 PREFIXES = ("",)
@@ -284,12 +284,6 @@ class BinanceFace(RestFace):
 # --- parameter parsing ---------------------------------------------------------------------------------
 
 
-def _without_signature(raw: str) -> str:
-    if not raw:
-        return ""
-    return "&".join(part for part in raw.split("&") if not part.startswith("signature="))
-
-
 def _req(p: dict, name: str) -> str:
     v = p.get(name)
     if v is None or v == "":
@@ -379,11 +373,7 @@ def binanceusdm_client(server: Any, account: str, *, strict: bool = True, **conf
     ``strict``: with :func:`adapters.ccxt_exchange.strict_json`."""
     import ccxt.async_support as ccxt_async
 
-    cfg = ccxt_config(server, account)
-    options = {**cfg["options"], **config.pop("options", {})}
-    ex = ccxt_async.binanceusdm({**cfg, **config, "options": options})
-    point_ccxt(ex, server.base_url)
-    return strict_client(ex, strict)
+    return _bound(ccxt_async.binanceusdm, server, account, config, strict, ws=False)
 
 
 def binanceusdm_pro_client(server: Any, account: str, *, strict: bool = True, **config: Any) -> Any:
@@ -392,9 +382,13 @@ def binanceusdm_pro_client(server: Any, account: str, *, strict: bool = True, **
     from it); close it after use."""
     import ccxt.pro as ccxt_pro
 
-    cfg = ccxt_config(server, account, ws=True)
+    return _bound(ccxt_pro.binanceusdm, server, account, config, strict, ws=True)
+
+
+def _bound(make: Any, server: Any, account: str, config: dict, strict: bool, *, ws: bool) -> Any:
+    cfg = ccxt_config(server, account, ws=ws)
     options = {**cfg["options"], **config.pop("options", {})}
-    ex = ccxt_pro.binanceusdm({**cfg, **config, "options": options})
+    ex = make({**cfg, **config, "options": options})
     point_ccxt(ex, server.base_url)
     return strict_client(ex, strict)
 

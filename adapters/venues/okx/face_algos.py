@@ -17,7 +17,8 @@ from __future__ import annotations
 from typing import Any
 
 from ...simulated.conditional import SimAlgoOrder
-from .face_params import REQUEST_WEIGHT, OkxParams
+from ...simulated.faces.shared import REQUEST_WEIGHT
+from .face_params import OkxParams
 from .face_wire import NO_ORDER, _bad, _empty, _Fail, _okx_error, _px, _sz, inst_id
 
 ALGO_TYPES = ("conditional", "oco", "trigger", "move_order_stop")
