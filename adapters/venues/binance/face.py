@@ -245,7 +245,6 @@ class BinanceFace(RestFace):
             position_side=p.get("positionSide"), client_order_id=p.get("newClientOrderId"))
         return self.rows.order(o, with_time=False)
 
-    # operation → what answers it (face, params, account, at, path)
     OPERATIONS: dict[str, Callable[..., Any]] = {
         "ping": lambda f, p, account, at, path: {},
         "time": lambda f, p, account, at, path: {"serverTime": f.engine.now()},

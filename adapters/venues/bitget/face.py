@@ -191,7 +191,6 @@ class BitgetFace(BitgetReads, BitgetOrders, BitgetPlans):
         o = self.engine.get_order(account, m.symbol, *ref)
         return self.ok(self.order(o, detail=True))
 
-    # operation → what answers it (face, params, account, at, path)
     OPERATIONS: dict[str, Callable[..., Any]] = {
         "time": lambda f, p, account, at, path: f.ok({"serverTime": str(f.engine.now() if at is None else at)}),
         "exchange_info": op_contracts,

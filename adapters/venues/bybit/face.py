@@ -262,7 +262,6 @@ class _Face(BybitReads, BybitOrders):
             raise _params("params error: product")
         return {}
 
-    # operation → what answers it (face, params, account, at, path)
     OPERATIONS: dict[str, Callable[..., Any]] = {
         "time": op_time, "exchange_info": lambda f, p, account, at, path: f._instruments(p),
         "ticker": lambda f, p, account, at, path: f._tickers(p, f.engine.now() if at is None else at),

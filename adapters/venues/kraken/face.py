@@ -310,7 +310,6 @@ class KrakenSpotFace(RestFace):
         TOKENS.setdefault(self.engine, {})[token] = account
         return self.ok({"token": token, "expires": TOKEN_EXPIRES_S})
 
-    # operation → what answers it (face, params, account, at, path)
     OPERATIONS: dict[str, Callable[..., Any]] = {
         "time": lambda f, p, account, at, path: f.ok({"unixtime": f.engine.now() // 1000,
                                                       "rfc1123": iso(f.engine.now())}),

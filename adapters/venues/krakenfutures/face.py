@@ -134,7 +134,6 @@ class KrakenFace(KrakenOrders):
 
     # --- operations --------------------------------------------------------------------------------
 
-    # operation → what answers it (face, params, account, at, path)
     OPERATIONS: dict[str, Callable[..., Any]] = {
         "exchange_info": lambda f, p, account, at, path: f.instruments(),
         "ticker": lambda f, p, account, at, path: f.tickers(f.engine.now() if at is None else at),

@@ -218,7 +218,6 @@ class MexcFace(MexcOrders):
         assert m is not None
         return self.ok(self.order_row(self.engine.get_order(account, m.symbol, None, cid)))
 
-    # operation → what answers it (face, params, account, at, path)
     OPERATIONS: dict[str, Callable[..., Any]] = {
         "time": lambda f, p, account, at, path: f.ok(f.engine.now() if at is None else at),
         "exchange_info": op_exchange_info, "ticker": op_ticker, "depth": op_depth,

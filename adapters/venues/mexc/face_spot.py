@@ -271,7 +271,6 @@ class MexcSpotFace(RestFace):
         except ListenKeyError as e:
             raise self.fail(e.code, e.msg) from None
 
-    # operation → what answers it (face, params, account, at, path)
     OPERATIONS: dict[str, Callable[..., Any]] = {
         "time": lambda f, p, account, at, path: {"serverTime": f.engine.now() if at is None else at},
         "exchange_info": lambda f, p, account, at, path: {

@@ -272,7 +272,6 @@ class _Okx(OkxReads, OkxOrders, OkxAlgos):
         return _batch([self.place_algo(account, p)])
 
 
-    # operation → what answers it (face, params, account, at, path)
     OPERATIONS: dict[str, Callable[..., dict]] = {
         "time": lambda f, p, account, at, path: _ok([{"ts": str(f.engine.now())}]),
         "exchange_info": op_instruments, "ticker": op_tickers, "mark_price": op_tickers,
