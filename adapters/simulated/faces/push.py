@@ -200,6 +200,15 @@ class PushFace:
         checking logins against the server's clock."""
         return cls(server, **{"auth_clock": server.auth_clock, **options})
 
+    @classmethod
+    def at_shared_ws(cls, server: Any, **options: Any) -> Any:
+        """The face of a venue whose path is the bare ``/ws``, Binance's too (Hyperliquid's, MEXC
+        spot's): no route of its own, the Binance face hands it a socket that is its
+        (``claims``, ``claims_key``)."""
+        face = cls(server, **options)
+        server.stream.shared.append(face)
+        return face
+
     def _to(self, account: str, channel: str) -> list[_Socket]:
         """The sockets logged in as ``account`` that subscribed to ``channel``."""
         return [s for s in self.sockets if s.owner == account and channel in s.streams]

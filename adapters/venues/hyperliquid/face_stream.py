@@ -352,13 +352,8 @@ class HyperliquidStreamFace(PushFace):
                     self._push_mids(s, now)
 
 
-def stream_face(server: Any, **options: Any) -> HyperliquidStreamFace:
-    """The face :class:`adapters.simulated.http.SimServer` serves as its ``hyperliquid_stream``:
-    the bare ``/ws`` is Binance's path too, so it has no route of its own; the Binance face hands
-    it a socket whose first request is Hyperliquid's (:meth:`HyperliquidStreamFace.claims`)."""
-    face = HyperliquidStreamFace(server, **options)
-    server.stream.shared.append(face)
-    return face
+# the face SimServer serves as its ``hyperliquid_stream``, handed its sockets at the bare /ws
+stream_face = HyperliquidStreamFace.at_shared_ws
 
 
 __all__ = ["HyperliquidStreamFace", "UNKNOWN_CHANNEL", "USER_CHANNELS", "stream_face"]

@@ -396,11 +396,7 @@ class MexcSpotStreamFace(ListenKeyed, ChannelFace):
         self.frames.append((s.account, text))
 
 
-def spot_face(server: Any, **options: Any) -> MexcSpotStreamFace:
-    """The spot websocket face of ``server``, handed its sockets by the Binance face at ``/ws``."""
-    face = MexcSpotStreamFace(server, **{"auth_clock": server.auth_clock, **options})
-    server.stream.shared.append(face)
-    return face
+spot_face = MexcSpotStreamFace.at_shared_ws  # the spot websocket face, handed its sockets at the bare /ws
 
 
 __all__ = ["ACCOUNT", "ALLOWANCE", "DEALS", "INVALID_KEY", "MexcSpotStreamFace", "ORDERS", "TICKER", "TICKERS",
