@@ -7,20 +7,14 @@ What it owns
       engine's markets, the USDC-quoted market of a base preferred over another (an engine with
       only ``BTCUSDT`` answers it as ``BTC``, one with ``BTCUSDC`` too answers that one). A
       coin's asset index is its place in that list, in the engine's market order;
-    * accounts: every engine account has a wallet key and an address, derived from its name
-      (:func:`account_key`, :func:`account_address`: well-known test values, like the engine's
-      API keys). ``/info`` reads the account whose address is the body's ``user`` (an address no
-      account has reads as an empty account, as the venue answers any address);
+    * accounts: a wallet key and an address each, derived from its name (:mod:`.face_keys`);
+      ``/info`` reads the account whose address is the body's ``user``;
     * ``/info``: ``metaAndAssetCtxs``, ``clearinghouseState`` (equity = the engine's account
       value, positions one-way), ``frontendOpenOrders`` and ``openOrders`` (resting and trigger
       orders: the engine's regular and conditional books), ``orderStatus`` (by oid, or by cloid:
       the engine's client id), ``userAbstraction`` ("default");
-    * ``/exchange``: ``order`` (limit Gtc / Ioc / Alo at the price, reduce-only ``r``, the cloid
-      as the engine's client id; a trigger ``t`` is a conditional order, ``positionTpsl`` or
-      size 0 one that closes the position), ``cancel`` (by oid) and ``cancelByCloid``, regular
-      and trigger orders alike, and ``scheduleCancel``: the account's dead man's switch, mapped
-      to the engine's countdown cancel-all of every market at ``time``; no ``time`` removes it,
-      and a ``time`` under 5 s after the action's nonce is refused;
+    * ``/exchange``: the actions of :mod:`.face_actions` (``order``, ``cancel``,
+      ``cancelByCloid``, and ``scheduleCancel``: the account's dead man's switch);
     * each answer in the venue's envelope: ``{"status": "ok", "response": {"type": "order",
       "data": {"statuses": [...]}}}`` with ``filled``, ``resting`` or ``error`` in the venue's
       words ("Reduce only order would increase position. asset=0", "Order could not immediately

@@ -32,9 +32,8 @@ channels   ``clearinghouseState`` (``user``; ``dex`` "" only): the account's sta
            ``ctx_every_ms`` and at once on a set mark; ``allMids`` every ``ctx_every_ms``.
 
 Faults come from the engine's :class:`~adapters.simulated.faults.FaultPlan` through
-:class:`adapters.simulated.stream.PushFace` (the Binance face's writer: ``stream_disconnect``,
-``stream_stall``, ``stream_out_of_order``, ``stream_duplicate``, ``stream_malformed``; endpoint
-``stream:user`` for the user channels, ``stream:market`` for ``activeAssetCtx`` and ``allMids``).
+:class:`~adapters.simulated.faces.push.PushFace` (endpoint ``stream:user`` for the user channels,
+``stream:market`` for ``activeAssetCtx`` and ``allMids``).
 Hyperliquid's websocket authorizes nothing (a user's channels are named by address), so nothing
 expires: ``listen_key_expired`` does nothing here. A malformed frame ("fields") loses its
 ``data``; ("event") its channel is one nobody knows.
