@@ -41,12 +41,9 @@ What it answers, as Bitget does
     Bitget's classic account has no countdown-cancel-all: the face has none.
 
 Where it lives
-    this module holds the routes, the shared face's hooks (authentication, the parameters'
-    reading, the engine's refusals in Bitget's words) and the dispatch of each operation, and the
-    clients; a request's view of the engine is built from its envelope and parameters
-    (:mod:`.face_params`), its reads of markets and the account (:mod:`.face_reads`), its orders
-    (:mod:`.face_orders`) and its plan orders (:mod:`.face_plans`); the codes and numbers are
-    :mod:`.face_wire`'s.
+    here the routes, the shared face's hooks and the clients; the request view in
+    :mod:`.face_params` (envelope, parameters), :mod:`.face_reads`, :mod:`.face_orders` and
+    :mod:`.face_plans`; the codes and numbers in :mod:`.face_wire`.
 
 What it must not do
     keep exchange state, or reach beyond the server it is handed.

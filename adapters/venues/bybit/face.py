@@ -55,12 +55,9 @@ What it owns
     ``dcp`` topic.
 
 Where it lives
-    this module holds the routes, the request's path through authentication, faults and the
-    dispatch of each operation, and the clients; a request's view of the engine is built from
-    what it names (:mod:`.face_params`), its reads of markets and the account
-    (:mod:`.face_reads`) and its orders, regular and conditional (:mod:`.face_orders`); the
-    envelope, codes and the tables between the engine's words and Bybit's are
-    :mod:`.face_wire`'s.
+    here the routes, the shared face's hooks and the clients; the request view in
+    :mod:`.face_params`, :mod:`.face_reads` and :mod:`.face_orders` (regular and conditional);
+    the envelope, codes and the tables between the engine's words and Bybit's in :mod:`.face_wire`.
 
 What it must not do
     keep exchange state (the engine's; the bodies a STALE rule repeats are the server's),

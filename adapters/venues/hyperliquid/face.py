@@ -22,22 +22,19 @@ What it owns
       for a refused action; a rate limit (the engine's, or a fault) is HTTP 429.
 
 Where it lives
-    this module holds the routes (``/info`` reads and ``/exchange`` actions by their type), the
-    request's path through the signer, faults and the dispatch of each operation, and the
-    clients; a request's view of the engine is built from what it names (:mod:`.face_params`:
-    the coins, the orders, the refusals), who it is from (:mod:`.face_identity`), its reads
-    (:mod:`.face_reads`) and its actions (:mod:`.face_actions`). The payload shapes both
-    Hyperliquid faces render are :mod:`.face_rows`'; the derived keys and the signature check
-    :mod:`.face_keys`'; the websocket face is :mod:`.face_stream`.
+    here the routes (``/info`` reads and ``/exchange`` actions by their type), the shared face's
+    hooks and the clients; the request view in :mod:`.face_params` (coins, orders, refusals),
+    :mod:`.face_identity` (its signer), :mod:`.face_reads` and :mod:`.face_actions`; the payloads
+    both faces render in :mod:`.face_rows`, the derived keys and the signature check in
+    :mod:`.face_keys`; the websocket face is :mod:`.face_stream`.
 
 Signatures
     An action is signed as the venue signs it (EIP-712 over secp256k1, the phantom agent of the
     action's msgpack hash, nonce and vault): the face recovers the signer from ``r``, ``s`` and
     ``v`` and trades for the account that signer's address is, or for the account whose address
-    the body's ``vaultAddress`` names (the signer must then be an account's key too). A nonce
-    must lie within the venue's window of the server's clock (2 days back, 1 day ahead) when
-    the server checks timestamps, and be new for its signer (above the least of its last 100).
-    What it does not check: API wallets approved by an account (only the accounts' own keys
+    the body's ``vaultAddress`` names (the signer must then be an account's key too), its nonce
+    checked as the venue checks one (:mod:`.face_identity`; the window when the server checks
+    timestamps). What it does not check: API wallets approved by an account (only the accounts' own keys
     sign), a vault's leader, ``expiresAfter``, builder fees, the address's action budget.
 
 Faults

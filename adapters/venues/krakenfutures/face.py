@@ -28,10 +28,8 @@ What it answers, as Kraken Futures does
       market); no hedge mode (the engine's one-way account).
 
 Where it lives
-    this module holds the routes, the shared face's hooks (authentication, parameters, the
-    engine's refusals in Kraken's words) and the dispatch of each operation, and the clients;
-    the request view is built from its reads (:mod:`.face_reads`) and its orders
-    (:mod:`.face_orders`); ids, statuses and times are :mod:`.face_wire`'s.
+    here the routes, the shared face's hooks and the clients; the request view in
+    :mod:`.face_reads` and :mod:`.face_orders`; ids, statuses and times in :mod:`.face_wire`.
 
 What it must not do
     keep exchange state, or reach beyond the server it is handed.

@@ -52,11 +52,9 @@ reduce-only order (51169), a dropped connection after the order executed, an ord
 the next query.
 
 Where it lives
-    this module holds the routes, the request's path through authentication, faults and the
-    dispatch of each operation, and the clients; a request's view of the engine is built from
-    its parameters (:mod:`.face_params`), its reads of markets and the account
-    (:mod:`.face_reads`), its orders (:mod:`.face_orders`) and its algo orders
-    (:mod:`.face_algos`); the envelope, codes and numbers are :mod:`.face_wire`'s.
+    here the routes, the shared face's hooks and the clients; the request view in
+    :mod:`.face_params`, :mod:`.face_reads`, :mod:`.face_orders` and :mod:`.face_algos`; the
+    envelope, codes and numbers in :mod:`.face_wire`.
 
 What it must not do
     keep exchange state (the bodies a STALE rule repeats are the fault's, kept on the server as
