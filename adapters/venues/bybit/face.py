@@ -44,11 +44,8 @@ What it owns
     and the ``X-Bapi-Limit*`` headers, as Bybit's per-UID limit does, and its ban answers HTTP
     403 "access too frequent", as Bybit's IP limit does.
 
-    Faults are the server's plan, keyed on the Binance face's operation names (``place_order``,
-    ``positions``, ``account``, ``open_orders``, ...: one script runs over every face) or on
-    ``"METHOD /v5/..."``: latency, TIMEOUT, a 429 (retCode 10006), a 418 (HTTP 403), 500/503,
-    truncated JSON, a refused reduce-only order (110017), a dropped connection after the order
-    executed, an order hidden from the next query, and a frozen feed on reads (STALE).
+    Faults are the shared pipeline's (:class:`adapters.simulated.faces.shared.RestFace`), in
+    Bybit's words: a 429 as retCode 10006, a 418 as HTTP 403, a refused reduce-only order 110017.
 
     The DCP endpoint (``order/disconnected-cancel-all``) is checked (``timeWindow`` 3-300 s) and
     acknowledged; it never fires: the private websocket face (:mod:`.face_stream`) has no

@@ -31,19 +31,17 @@ Where it lives
 Signatures
     An action is signed as the venue signs it (EIP-712 over secp256k1, the phantom agent of the
     action's msgpack hash, nonce and vault): the face recovers the signer from ``r``, ``s`` and
-    ``v`` and trades for the account that signer's address is, or for the account whose address
-    the body's ``vaultAddress`` names (the signer must then be an account's key too), its nonce
-    checked as the venue checks one (:mod:`.face_identity`; the window when the server checks
-    timestamps). What it does not check: API wallets approved by an account (only the accounts' own keys
-    sign), a vault's leader, ``expiresAfter``, builder fees, the address's action budget.
+    ``v`` and trades for the account that signer's address is, or for the account whose address the
+    body's ``vaultAddress`` names (the signer must then be an account's key too), its nonce checked
+    as the venue checks one (:mod:`.face_identity`; the window when the server checks timestamps).
+    What it does not check: API wallets approved by an account (only the accounts' own keys sign),
+    a vault's leader, ``expiresAfter``, builder fees, the address's action budget.
 
 Faults
-    As the Binance face applies them (``server.faults``), keyed on the engine's operation names
-    (``exchange_info``, ``account``, ``open_orders``, ``get_order``, ``place_order``,
-    ``cancel_order``, ``countdown``, ``account_mode``) and on ``"POST /info"`` or
-    ``"POST /exchange"``: latency, TIMEOUT, 429 / 418 (HTTP status, body ``null``), 500 / 503,
-    truncated JSON, a stale feed (``/info`` reads), a reduce-only refusal in the venue's words,
-    a dropped connection after the action ran, an order hidden from the next query.
+    The shared pipeline's (:class:`adapters.simulated.faces.shared.RestFace`), keyed on the
+    operation its body names (:data:`INFO_OPS`, :data:`ACTION_OPS`) and on ``"POST /info"`` or
+    ``"POST /exchange"``: 429 / 418 with body ``null``, a stale feed on ``/info`` reads only, a
+    reduce-only refusal in the venue's words, per order.
 
 What it must not do
     keep exchange state (the engine's; the nonces seen, as the venue keeps them, are the face's

@@ -45,11 +45,8 @@ What it answers, as OKX does
       found (51400 on a cancel), 51016 duplicate client id, 51008 margin, 51001 unknown
       instrument, 51000 bad parameter.
 
-Faults apply as on the Binance face, keyed on the same operation names (``place_order``,
-``positions``, ``account``, ...) or on ``"METHOD /api/v5/..."``: latency, TIMEOUT, 429 (and a
-418, which OKX does not send, as a 429), 5xx, truncated JSON, a frozen feed (STALE), a refused
-reduce-only order (51169), a dropped connection after the order executed, an order hidden from
-the next query.
+Faults are the shared pipeline's (:class:`adapters.simulated.faces.shared.RestFace`), in OKX's
+words: a 418, which OKX does not send, as a 429; a refused reduce-only order 51169.
 
 Where it lives
     here the routes, the shared face's hooks and the clients; the request view in
