@@ -43,7 +43,6 @@ What it must not do
 
 from __future__ import annotations
 
-import math
 from typing import Any, Callable, Optional
 from urllib.parse import parse_qsl
 
@@ -51,6 +50,7 @@ from aiohttp import web
 
 from ...simulated.engine import NO_SUCH_ORDER, UNKNOWN_ORDER, SimError
 from ...simulated.faces.shared import RestFace, VenueFail, engine_codes, routes, signs, venue_account
+from ...simulated.numbers import log_places
 from ...simulated.rules import MarketSpec, SimOrder
 from ...simulated.stream import ListenKeyError
 
@@ -77,11 +77,6 @@ PLACED_AS = {("LIMIT", "GTC"): "LIMIT", ("LIMIT", "IOC"): "IMMEDIATE_OR_CANCEL"}
 TRADES_LIMIT, TRADES_WEIGHT = 100, 10  # myTrades: at most 100 rows (MEXC's default and most), weight 10
 
 
-def decimals(step: float) -> int:
-    """The decimals of a step (0.001 → 3): how the spot API writes a precision."""
-    return max(0, round(-math.log10(step))) if step > 0 else 8
-
-
 def amount_text(x: float) -> str:
     """An amount as the spot API writes one: plain decimals, every digit the engine holds (``%g``
     kept six, and a balance of 49,399.3989 read 49,399.4)."""
@@ -92,9 +87,9 @@ def amount_text(x: float) -> str:
 def spot_symbol(m: MarketSpec) -> dict:
     """A row of ``exchangeInfo``'s ``symbols`` (the documented fields ccxt reads: precisions are
     decimals, the minimums numbers)."""
-    return {"symbol": m.symbol, "status": "1", "baseAsset": m.base, "baseAssetPrecision": decimals(m.amount_step),
-            "quoteAsset": m.quote, "quotePrecision": decimals(m.price_tick),
-            "quoteAssetPrecision": decimals(m.price_tick), "baseCommissionPrecision": 8,
+    return {"symbol": m.symbol, "status": "1", "baseAsset": m.base, "baseAssetPrecision": log_places(m.amount_step),
+            "quoteAsset": m.quote, "quotePrecision": log_places(m.price_tick),
+            "quoteAssetPrecision": log_places(m.price_tick), "baseCommissionPrecision": 8,
             "quoteCommissionPrecision": 8, "orderTypes": ["LIMIT", "MARKET", "LIMIT_MAKER"],
             "isSpotTradingAllowed": True, "isMarginTradingAllowed": False,
             "quoteAmountPrecision": f"{m.min_notional:g}", "baseSizePrecision": f"{m.min_amount:g}",
@@ -291,5 +286,5 @@ ROUTES = MexcSpotFace.ROUTES
 sim_account = venue_account("mexc", hedge_mode=False, market_type="spot")  # a spot account, quoted in USDT
 
 
-__all__ = ["MexcSpotFace", "ROUTES", "amount_text", "cancelled_row", "decimals", "handle", "order_row", "sim_account",
+__all__ = ["MexcSpotFace", "ROUTES", "amount_text", "cancelled_row", "handle", "order_row", "sim_account",
            "spot_symbol", "trade_row"]
