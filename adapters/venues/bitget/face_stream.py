@@ -201,7 +201,6 @@ class BitgetStreamFace(ChannelFace):
         return row
 
 
-# the face SimServer serves as its ``bitget_stream`` (:meth:`~adapters.simulated.stream.PushFace.for_server`)
 stream_face = BitgetStreamFace.for_server
 
 

@@ -323,7 +323,6 @@ def bybit_pro_client(server: Any, account: str, *, strict: bool = True, **config
     return strict_client(ex, strict)
 
 
-# the face SimServer serves as its ``bybit_stream`` (:meth:`PushFace.for_server`)
 stream_face = BybitStreamFace.for_server
 
 

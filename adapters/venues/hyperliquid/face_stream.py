@@ -351,7 +351,6 @@ class HyperliquidStreamFace(PushFace):
                     self._push_mids(s, now)
 
 
-# the face SimServer serves as its ``hyperliquid_stream``, handed its sockets at the bare /ws
 stream_face = HyperliquidStreamFace.at_shared_ws
 
 

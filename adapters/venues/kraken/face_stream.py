@@ -258,7 +258,6 @@ def kraken_pro_client(server: Any, account: str, *, strict: bool = True, **confi
     return strict_client(ex, strict)
 
 
-# the face SimServer serves as its ``kraken_stream`` (:meth:`~adapters.simulated.faces.push.PushFace.for_server`)
 stream_face = KrakenSpotStreamFace.for_server
 
 

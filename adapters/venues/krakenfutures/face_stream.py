@@ -306,7 +306,6 @@ def krakenfutures_pro_client(server: Any, account: str, *, strict: bool = True, 
     return strict_client(ex, strict)
 
 
-# the face SimServer serves as its ``krakenfutures_stream`` (:meth:`~adapters.simulated.faces.push.PushFace.for_server`)
 stream_face = KrakenFuturesStreamFace.for_server
 
 

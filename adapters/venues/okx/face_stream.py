@@ -242,7 +242,6 @@ def okx_pro_client(server: Any, account: str, *, strict: bool = True, **config: 
     return strict_client(ex, strict)
 
 
-# the face SimServer serves as its ``okx_stream`` (:meth:`~adapters.simulated.stream.PushFace.for_server`)
 stream_face = OkxStreamFace.for_server
 
 
