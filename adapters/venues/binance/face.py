@@ -1,15 +1,8 @@
 """The simulated exchange's Binance USDⓈ-M face: the REST subset ``ccxt.async_support.binanceusdm``
 relies on, over the one engine, in the shared face shape (:class:`adapters.simulated.faces.shared.RestFace`).
 
-public   GET  /fapi/v1/ping, /fapi/v1/time, /fapi/v1/exchangeInfo, /fapi/v1/ticker/price,
-              /fapi/v2/ticker/price, /fapi/v1/ticker/24hr, /fapi/v1/premiumIndex, /fapi/v1/depth
-signed   GET  /fapi/v2/account, /fapi/v3/account, /fapi/v2/balance, /fapi/v3/balance,
-              /fapi/v2/positionRisk, /fapi/v3/positionRisk, /fapi/v1/leverageBracket,
-              /fapi/v1/openOrders, /fapi/v1/positionSide/dual, /fapi/v1/order,
-              /fapi/v1/openAlgoOrders, /fapi/v1/algoOrder, /fapi/v1/userTrades
-         POST /fapi/v1/order, /fapi/v1/algoOrder, /fapi/v1/countdownCancelAll,
-              /fapi/v1/positionSide/dual, /fapi/v1/leverage
-         DELETE /fapi/v1/order, /fapi/v1/allOpenOrders, /fapi/v1/algoOrder, /fapi/v1/algoOpenOrders
+Its endpoints are its ``ROUTES`` below, each signed unless its operation is public
+(:data:`~adapters.simulated.faces.shared.PUBLIC_OPS`).
 
 Its prefix is the empty one: the faces are tried longest prefix first, so every path no other
 face claims is Binance's, and one it does not serve is its 404 with -5000 (where

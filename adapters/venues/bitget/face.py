@@ -2,14 +2,10 @@
 ``ccxt.async_support.bitget`` and the Bitget dialect (:mod:`adapters.venues.bitget.dialect`)
 ask, over the one engine, in the shared face shape (:class:`adapters.simulated.faces.shared.RestFace`).
 
-public   GET  /api/v2/public/time, /api/v2/mix/market/contracts, /api/v2/mix/market/tickers,
-              /api/v2/mix/market/ticker, /api/v2/mix/market/merge-depth; the spot and margin
-              lists ccxt loads with its markets (/api/v2/spot/public/symbols, /coins,
-              /api/v2/margin/currencies) answer empty: the face is the futures account's
-signed   GET  /api/v2/mix/account/accounts, /api/v2/mix/account/account, /api/v2/mix/position/all-position,
-              /api/v2/mix/order/orders-pending, /api/v2/mix/order/orders-plan-pending, /api/v2/mix/order/detail
-         POST /api/v2/mix/order/place-order, /api/v2/mix/order/cancel-order,
-              /api/v2/mix/order/batch-cancel-orders, /api/v2/mix/order/cancel-plan-order
+Its endpoints are its ``ROUTES`` below, each signed unless its operation is public
+(:data:`~adapters.simulated.faces.shared.PUBLIC_OPS`).
+The spot and margin lists ccxt loads with its markets (``/api/v2/spot/public/symbols``,
+``/coins``, ``/api/v2/margin/currencies``) answer empty: the face is the futures account's.
 
 What it answers, as Bitget does
     * the envelope ``{"code": "00000", "msg": "success", "requestTime": ..., "data": ...}`` and

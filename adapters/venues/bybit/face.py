@@ -3,14 +3,9 @@
 What it owns
     the Bybit v5 REST subset that ``ccxt.async_support.bybit`` and the ccxt adapter's Bybit
     dialect ask, in Bybit's envelope (``retCode``, ``retMsg``, ``result``, ``retExtInfo``,
-    ``time``) and with Bybit's error codes, over the one engine every face shares:
-
-    public  GET  /v5/market/time, /v5/market/instruments-info, /v5/market/tickers
-    signed  GET  /v5/user/query-api, /v5/account/info, /v5/account/wallet-balance,
-                 /v5/position/list, /v5/order/realtime, /v5/order/history
-            POST /v5/order/create, /v5/order/cancel, /v5/order/cancel-all,
-                 /v5/position/switch-mode, /v5/position/set-leverage,
-                 /v5/order/disconnected-cancel-all
+    ``time``) and with Bybit's error codes, over the one engine every face shares: its
+    ``ROUTES`` below, each signed unless its operation is public
+    (:data:`~adapters.simulated.faces.shared.PUBLIC_OPS`).
 
     The engine's markets are category ``linear`` (symbol = the engine's id, BTCUSDT; settle coin
     = its quote, USDT); every other category answers an empty list. Positions and open orders

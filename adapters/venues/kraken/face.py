@@ -3,11 +3,8 @@
 ask, over the one engine's spot desk, in the shared face shape
 (:class:`adapters.simulated.faces.shared.RestFace`).
 
-public   GET  /0/public/AssetPairs, /0/public/Assets, /0/public/Ticker, /0/public/Time
-signed   POST /0/private/Balance, /0/private/BalanceEx, /0/private/OpenOrders, /0/private/ClosedOrders,
-              /0/private/QueryOrders, /0/private/TradesHistory, /0/private/AddOrder,
-              /0/private/CancelOrder, /0/private/CancelAll, /0/private/CancelAllOrdersAfter,
-              /0/private/GetWebSocketsToken
+Its endpoints are its ``ROUTES`` below, each signed unless its operation is public
+(:data:`~adapters.simulated.faces.shared.PUBLIC_OPS`).
 
 What it answers, as Kraken documents it
     * the envelope ``{"error": [], "result": ...}``; a refusal ``{"error": ["EOrder:Unknown

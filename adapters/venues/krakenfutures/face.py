@@ -3,10 +3,8 @@
 (:mod:`adapters.venues.krakenfutures.dialect`) ask, over the one engine, in the shared face shape
 (:class:`adapters.simulated.faces.shared.RestFace`).
 
-public   GET  /derivatives/api/v3/instruments, /tickers, /orderbook
-signed   GET  /derivatives/api/v3/accounts, /openpositions, /openorders, /orders/status
-         POST /derivatives/api/v3/sendorder, /cancelorder, /batchorder (cancels), /cancelallorders,
-              /cancelallordersafter
+Its endpoints are its ``ROUTES`` below, each signed unless its operation is public
+(:data:`~adapters.simulated.faces.shared.PUBLIC_OPS`).
 
 What it answers, as Kraken Futures does
     * the envelope ``{"result": "success", <key>: ..., "serverTime": ...}``; an error

@@ -2,15 +2,8 @@
 ``ccxt.async_support.mexc`` and the MEXC dialect (:mod:`adapters.venues.mexc.dialect`) ask, over
 the one engine, in the shared face shape (:class:`adapters.simulated.faces.shared.RestFace`).
 
-public   GET  /api/v1/contract/ping, /api/v1/contract/detail, /api/v1/contract/ticker,
-              /api/v1/contract/depth/{symbol}
-signed   GET  /api/v1/private/account/assets, /api/v1/private/position/open_positions,
-              /api/v1/private/position/position_mode, /api/v1/private/order/list/open_orders[/{symbol}],
-              /api/v1/private/planorder/list/orders, /api/v1/private/stoporder/list/orders,
-              /api/v1/private/order/get/{order_id}, /api/v1/private/order/external/{symbol}/{external_oid}
-         POST /api/v1/private/order/create, /api/v1/private/order/cancel, /api/v1/private/order/cancel_all,
-              /api/v1/private/planorder/cancel, /api/v1/private/planorder/cancel_all,
-              /api/v1/private/stoporder/cancel, /api/v1/private/stoporder/cancel_all
+Its endpoints are its ``ROUTES`` below and :data:`PATH_ROUTES` (the contract or the order in the
+path), each signed unless its operation is public (:data:`~adapters.simulated.faces.shared.PUBLIC_OPS`).
 
 What it answers, as MEXC documents it
     * the envelope ``{"success": true, "code": 0, "data": ...}`` and the refusal ``{"success":

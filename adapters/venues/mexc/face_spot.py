@@ -3,12 +3,10 @@ and the MEXC spot dialect (:mod:`adapters.venues.mexc.dialect_spot`) ask, over t
 spot desk, in the shared face shape (:class:`adapters.simulated.faces.shared.RestFace`). The MEXC
 face (:mod:`.face`) hands it every request under ``/api/v3/``.
 
-public   GET    /api/v3/exchangeInfo, /api/v3/ticker/price, /api/v3/time
-signed   GET    /api/v3/account, /api/v3/openOrders, /api/v3/order, /api/v3/myTrades
-         POST   /api/v3/order
-         DELETE /api/v3/order, /api/v3/openOrders
-         POST, PUT, DELETE /api/v3/userDataStream (the spot websocket's listen key: its face's,
-                :mod:`.face_spot_stream`)
+Its endpoints are its ``ROUTES`` below, each signed unless its operation is public
+(:data:`~adapters.simulated.faces.shared.PUBLIC_OPS`).
+``/api/v3/userDataStream`` (``POST``, ``PUT``, ``DELETE``) is the spot websocket's listen key:
+its face's, :mod:`.face_spot_stream`.
 
 What it answers, as MEXC documents it
     * rows as the documentation prints them, a refusal ``{"code": -2011, "msg": "Unknown order

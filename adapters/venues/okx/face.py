@@ -1,15 +1,8 @@
 """The simulated exchange's OKX v5 face: the REST subset ``ccxt.async_support.okx`` and the OKX
 dialect (:mod:`adapters.venues.okx.dialect`) ask, over the one engine.
 
-public   GET  /api/v5/public/time, /api/v5/public/instruments (SWAP), /api/v5/public/mark-price,
-              /api/v5/market/ticker, /api/v5/market/tickers, /api/v5/market/books
-signed   GET  /api/v5/account/balance, /api/v5/account/positions, /api/v5/account/config,
-              /api/v5/trade/order, /api/v5/trade/orders-pending, /api/v5/trade/order-algo,
-              /api/v5/trade/orders-algo-pending
-         POST /api/v5/trade/order, /api/v5/trade/batch-orders, /api/v5/trade/cancel-order,
-              /api/v5/trade/cancel-batch-orders, /api/v5/trade/order-algo, /api/v5/trade/cancel-algos,
-              /api/v5/trade/cancel-all-after, /api/v5/account/set-position-mode,
-              /api/v5/account/set-leverage
+Its endpoints are its ``ROUTES`` below, each signed unless its operation is public
+(:data:`~adapters.simulated.faces.shared.PUBLIC_OPS`).
 
 What it answers, as OKX does
     * the envelope ``{"code": "0", "msg": "", "data": [...]}``; an order operation answers each
