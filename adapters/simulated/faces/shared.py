@@ -43,7 +43,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import copy
-import functools
 import hashlib
 import hmac
 import json
@@ -541,10 +540,15 @@ def key_account(server: Any, account: str, venue: str, *, name: Optional[str] = 
         "credentials": {k: {"env": f"{prefix}_{suffix}"} for k, (_, suffix) in values.items()}, **fields})
 
 
-def venue_account(venue: str, **fixed: Any) -> Callable[..., Any]:
+def venue_account(venue: str, *, b64: bool = False, **fixed: Any) -> Callable[..., Any]:
     """A face module's ``sim_account(server, account, **fields)``: :func:`key_account` on ``venue``
-    with ``fixed`` (``fields`` over them)."""
-    return functools.partial(key_account, venue=venue, **fixed)
+    with ``fixed`` (``fields`` over them); ``b64``: its secret in base64, as Kraken hands one."""
+
+    def sim_account(server: Any, account: str, **fields: Any) -> Any:
+        secret = b64_secret(server, account) if b64 else None
+        return key_account(server, account, venue, secret=secret, **{**fixed, **fields})
+
+    return sim_account
 
 
 __all__ = ["REQUEST_WEIGHT", "RestFace", "VenueFail", "b64_secret", "ccxt_client", "finite_number", "flag", "loopback",

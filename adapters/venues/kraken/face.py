@@ -60,9 +60,9 @@ from ...simulated.faces.shared import (
     VenueFail,
     b64_secret,
     finite_number,
-    key_account,
     rehosted_client,
     routes,
+    venue_account,
 )
 from .face_rows import (
     COUNTER_DECAY,
@@ -332,13 +332,9 @@ handle = KrakenSpotFace.serve  # one request under PREFIXES, as the module docst
 # --- clients -----------------------------------------------------------------------------------------------
 
 
-def sim_account(server: Any, account: str, **fields: Any) -> Any:
-    """The Account of the engine's ``account`` on venue ``kraken``, a spot account quoted in the
-    engine's USDT, its key and its secret (base64, as Kraken hands one) in the environment; its
-    ``rate_tier`` the tier of the face's call counter (an Intermediate key's) unless given."""
-    fields = {"hedge_mode": False, "market_type": "spot", "quote_currency": "USDT", "rate_tier": COUNTER_TIER,
-              **fields}
-    return key_account(server, account, "kraken", secret=b64_secret(server, account), **fields)
+# a spot account quoted in the engine's USDT, its rate_tier the face's call counter's (an Intermediate key's)
+sim_account = venue_account("kraken", b64=True, hedge_mode=False, market_type="spot", quote_currency="USDT",
+                            rate_tier=COUNTER_TIER)
 
 
 def kraken_client(server: Any, account: str, *, strict: bool = True, **config: Any) -> Any:

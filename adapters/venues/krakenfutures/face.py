@@ -45,7 +45,7 @@ from urllib.parse import unquote_plus
 from aiohttp import web
 
 from ...simulated.engine import SimError
-from ...simulated.faces.shared import VenueFail, b64_secret, key_account, read_json, rehosted_client, routes
+from ...simulated.faces.shared import VenueFail, b64_secret, read_json, rehosted_client, routes, venue_account
 from .face_orders import KrakenOrders
 from .face_wire import engine_id, error
 
@@ -152,11 +152,8 @@ handle = KrakenFace.serve  # one request under PREFIXES, as the module docstring
 # --- clients -----------------------------------------------------------------------------------------
 
 
-def sim_account(server: Any, account: str, **fields: Any) -> Any:
-    """The Account of the engine's ``account`` on venue ``krakenfutures``, its key and its secret
-    (base64, as Kraken hands one) in the environment (:func:`adapters.simulated.venues.sim_account`)."""
-    fields = {"hedge_mode": False, "quote_currency": "USD", **fields}  # no hedge mode; settled in USD
-    return key_account(server, account, "krakenfutures", secret=b64_secret(server, account), **fields)
+# no hedge mode; settled in USD
+sim_account = venue_account("krakenfutures", b64=True, hedge_mode=False, quote_currency="USD")
 
 
 def krakenfutures_client(server: Any, account: str, *, strict: bool = True, **config: Any) -> Any:
