@@ -116,7 +116,6 @@ class PushFace:
         raise NotImplementedError
 
     async def _run_pump(self) -> None:
-        """Every ``tick_s``, a round of the face's cadence (:meth:`_pump_round`)."""
         loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(self.tick_s)
@@ -210,7 +209,6 @@ class PushFace:
         return face
 
     def _to(self, account: str, channel: str) -> list[_Socket]:
-        """The sockets logged in as ``account`` that subscribed to ``channel``."""
         return [s for s in self.sockets if s.owner == account and channel in s.streams]
 
     _error: Callable[..., None]  # a venue's error on a socket (one that logs sockets in has one)

@@ -143,7 +143,6 @@ class BitgetStreamFace(ChannelFace):
         return self._positions_of(c.account, c.ts)
 
     def _positions_of(self, account: str, ts: int) -> list[dict]:
-        """Every open position of ``account`` at ``ts``, as the positions channel writes them."""
         eng = self.engine
         mode = "hedge_mode" if eng.hedge_mode(account) else "one_way_mode"
         rows = []

@@ -204,7 +204,6 @@ class HyperliquidStreamFace(PushFace):
         return self._coins
 
     def _users(self, account: str, channel: str) -> list[tuple[_Socket, dict]]:
-        """The sockets subscribed to ``account``'s ``channel``, with the subscription."""
         out = []
         for s in self.sockets:
             for sub in s.pushed["subs"].values():

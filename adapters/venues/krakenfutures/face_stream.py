@@ -243,7 +243,6 @@ class KrakenFuturesStreamFace(ChannelFace):
         return row
 
     def _positions(self, account: str, ts: int) -> dict:
-        """Every open position of ``account`` at ``ts``, as the open_positions feed writes them."""
         eng = self.engine
         seq = self._seq(account)
         rows = []

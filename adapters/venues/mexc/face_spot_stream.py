@@ -139,7 +139,6 @@ class MexcSpotStreamFace(ListenKeyed, ChannelFace):
         return {"listenKey": live.key}
 
     def _expire(self, k: ListenKey) -> None:
-        """The key is gone: its sockets are told and get no more private pushes."""
         k.expired = True
         for s in self.sockets:
             if s.key is k:
