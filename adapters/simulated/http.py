@@ -24,9 +24,9 @@ the attribute ``<venue>_stream`` (Bybit v5's ``/v5/private``, ``/v5/public/linea
 OKX v5's ``/ws/v5/public``, ``/private``, ``/business``: ``okx_stream``; Bitget v2's
 ``/v2/ws/public``, ``/v2/ws/private``: ``bitget_stream``; Hyperliquid's bare
 ``/ws``, whose first request says whether it is Hyperliquid's or Binance's:
-``hyperliquid_stream``). A face's keyword arguments are ``venue_streams[<venue>]``
-(``hyperliquid_stream=`` is Hyperliquid's, as before). A websocket path two faces claim is refused
-when the server starts, as a REST prefix is (:func:`add_stream_routes`).
+``hyperliquid_stream``). A face's keyword arguments are ``venue_streams[<venue>]``. A websocket
+path two faces claim is refused when the server starts, as a REST prefix is
+(:func:`add_stream_routes`).
 
 Test harness endpoints (no venue's API): ``POST /_sim/mark?symbol=&price=`` holds a market's mark
 at a price from now on; ``POST /_sim/seed?account=&wallet=&legs=`` sets a wallet and seeds
@@ -98,7 +98,7 @@ class SimServer:
                  faults: Optional[FaultPlan] = None, check_timestamp: bool = True,
                  auth_clock: Optional[Callable[[], int]] = None, hang_s: float = 3600.0, time_scale: float = 1.0,
                  admin_state: bool = False, stream: Optional[dict] = None,
-                 hyperliquid_stream: Optional[dict] = None, venue_streams: Optional[dict[str, dict]] = None):
+                 venue_streams: Optional[dict[str, dict]] = None):
         if host not in LOOPBACK:
             raise ValueError("the simulated exchange listens on loopback only")
         self.engine = engine
@@ -117,7 +117,7 @@ class SimServer:
         # the websocket face: keyword arguments of StreamFace (mark cadence, tick)
         self.stream = StreamFace(engine, self.faults, requests=self.requests, **(stream or {}))
         # every other venue's websocket face on the same port, in registry order
-        options = {**({"hyperliquid": hyperliquid_stream} if hyperliquid_stream else {}), **(venue_streams or {})}
+        options = venue_streams or {}
         unknown = set(options) - {p.venue for p in parts("STREAM_FACE")}
         if unknown:
             raise ValueError(f"no venue has a websocket face named {', '.join(sorted(unknown))}")

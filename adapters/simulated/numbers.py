@@ -8,6 +8,7 @@ What it must not do: keep state (a cache of a market's places is all it holds)."
 from __future__ import annotations
 
 import functools
+import math
 
 from .engine import MarketSpec, decimals
 from .views import money
@@ -22,6 +23,12 @@ def plain(x: float, d: int) -> str:
     """``x`` at ``d`` places, a zero as "0" at any places (as Bybit, OKX and Bitget write one)."""
     s = "%.*f" % (d, x)
     return "0" if float(s) == 0 else s
+
+
+def log_places(step: float) -> int:
+    """A step's places as a spot API writes a precision, by its power of ten (0.001 → 3; a step of
+    none: 8): Kraken's ``pair_decimals`` and ``lot_decimals``, MEXC spot's precisions."""
+    return max(0, round(-math.log10(step))) if step > 0 else 8
 
 
 def price_text(m: MarketSpec, x: float) -> str:

@@ -46,7 +46,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from aiohttp import WSMsgType, web
 
@@ -120,6 +120,28 @@ class ListenKeys:
         return out
 
 
+class ListenKeyed:
+    """A websocket face whose private pushes a listen key authorizes (Binance's, MEXC spot's): a
+    key's end by a LISTEN_KEY_EXPIRED fault or a test's switch, the face saying it its way."""
+
+    keys: ListenKeys
+    engine: SimExchange
+    _expire: Callable[[ListenKey], None]  # the key is gone: its sockets told, no more private pushes
+
+    def _end_authorization(self, s: _Socket) -> bool:
+        if not isinstance(s.key, ListenKey):  # (this face's sockets hold its listen keys, or none)
+            return False
+        self._expire(s.key)
+        return True
+
+    def expire(self, account: str) -> Optional[str]:
+        """Expire ``account``'s live key now (a test's switch; a FaultPlan rule does the same)."""
+        k = self.keys.live(account, self.engine.now())
+        if k is not None:
+            self._expire(k)
+        return k.key if k is not None else None
+
+
 def mark_price_update(engine: SimExchange, symbol: str, price: float, ts: int) -> dict[str, Any]:
     """A ``markPriceUpdate`` with every field Binance sends (index and settle price at the mark:
     the simulator has one price; a flat funding rate)."""
@@ -185,7 +207,7 @@ def _stream_ok(name: str, markets: dict) -> bool:
         and parts[0].upper() in markets
 
 
-class StreamFace(PushFace):
+class StreamFace(ListenKeyed, PushFace):
     """The websocket face over ``engine`` (see the module docstring). ``tick_s`` is how often the
     face looks at its clocks (listen key expiry, the mark cadence), in wall seconds."""
 
@@ -248,12 +270,6 @@ class StreamFace(PushFace):
         faults = self.faults.match("listen_key", now, account=k.account)
         return first(faults, FaultKind.LISTEN_KEY_EXPIRED) is not None
 
-    def _end_authorization(self, s: _Socket) -> bool:
-        if not isinstance(s.key, ListenKey):  # (this face's sockets hold its listen keys, or none)
-            return False
-        self._expire(s.key)
-        return True
-
     def _expire(self, k: ListenKey) -> None:
         """The key is gone: its sockets are told (``listenKeyExpired``) and get no more user data."""
         k.expired = True
@@ -262,13 +278,6 @@ class StreamFace(PushFace):
             if s.key is k:
                 s.queue.put_nowait((None, text))
                 s.key = None
-
-    def expire(self, account: str) -> Optional[str]:
-        """Expire ``account``'s live key now (a test's switch; a FaultPlan rule does the same)."""
-        k = self.keys.live(account, self.engine.now())
-        if k is not None:
-            self._expire(k)
-        return k.key if k is not None else None
 
     # --- sockets ----------------------------------------------------------------------------------------
 
@@ -406,6 +415,6 @@ def point_ws(exchange: Any, base_url: str) -> Any:
     return exchange
 
 
-__all__ = ["StreamFace", "PushFace", "ListenKeys", "ListenKey", "ListenKeyError", "LISTEN_KEY_MS", "mark_price_update",
-           "account_update", "order_trade_update", "algo_update", "dumps", "malformed", "ws_urls", "point_ws",
-           "UNKNOWN_EVENT"]
+__all__ = ["StreamFace", "PushFace", "ListenKeyed", "ListenKeys", "ListenKey", "ListenKeyError", "LISTEN_KEY_MS",
+           "mark_price_update", "account_update", "order_trade_update", "algo_update", "dumps", "malformed", "ws_urls",
+           "point_ws", "UNKNOWN_EVENT"]

@@ -137,7 +137,6 @@ class ChannelFace(PushFace):
             self._tell(c.account, "account", lambda: [self._account_row(c.account, c.ts)], c.ts)
 
     def _mark_set(self, c: MarkSet) -> None:
-        """A mark the engine set, pushed to each socket subscribed to its market's mark."""
         key = f"{self.MARK_CHANNEL}:{self._instrument(self.engine.markets[c.symbol])}"
         for s in self.sockets:
             if key in s.streams:

@@ -116,7 +116,6 @@ class PushFace:
         raise NotImplementedError
 
     async def _run_pump(self) -> None:
-        """Every ``tick_s``, a round of the face's cadence (:meth:`_pump_round`)."""
         loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(self.tick_s)
@@ -200,8 +199,16 @@ class PushFace:
         checking logins against the server's clock."""
         return cls(server, **{"auth_clock": server.auth_clock, **options})
 
+    @classmethod
+    def at_shared_ws(cls, server: Any, **options: Any) -> Any:
+        """The face of a venue whose path is the bare ``/ws``, Binance's too (Hyperliquid's, MEXC
+        spot's): no route of its own, the Binance face hands it a socket that is its
+        (``claims``, ``claims_key``)."""
+        face = cls(server, **options)
+        server.stream.shared.append(face)
+        return face
+
     def _to(self, account: str, channel: str) -> list[_Socket]:
-        """The sockets logged in as ``account`` that subscribed to ``channel``."""
         return [s for s in self.sockets if s.owner == account and channel in s.streams]
 
     _error: Callable[..., None]  # a venue's error on a socket (one that logs sockets in has one)

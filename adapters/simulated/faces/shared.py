@@ -196,6 +196,11 @@ def newest_first(rows: list[dict], id_field: str, p: Mapping[str, Any], *, most:
     return rows[:n]
 
 
+# What one list request costs against the engine's minute budget (its 2,400) on a venue that limits
+# requests per endpoint, not a shared weight (Bybit, OKX, Bitget, MEXC): a list of every symbol is
+# one request there, not Binance's 40.
+REQUEST_WEIGHT = 1
+
 # the operations a face answers without a key: every other operation a route names is signed
 PUBLIC_OPS = frozenset({"assets", "depth", "exchange_info", "mark_price", "ping", "ticker", "ticker_24hr", "time"})
 
@@ -535,6 +540,17 @@ def key_account(server: Any, account: str, venue: str, *, name: Optional[str] = 
         "credentials": {k: {"env": f"{prefix}_{suffix}"} for k, (_, suffix) in values.items()}, **fields})
 
 
-__all__ = ["RestFace", "VenueFail", "b64_secret", "ccxt_client", "finite_number", "flag", "loopback", "key_account",
-           "newest_first", "prehash", "read_json", "rehosted", "rehosted_client", "respond", "routes", "signs",
-           "strict_client", "whole"]
+def venue_account(venue: str, *, b64: bool = False, **fixed: Any) -> Callable[..., Any]:
+    """A face module's ``sim_account(server, account, **fields)``: :func:`key_account` on ``venue``
+    with ``fixed`` (``fields`` over them); ``b64``: its secret in base64, as Kraken hands one."""
+
+    def sim_account(server: Any, account: str, **fields: Any) -> Any:
+        secret = b64_secret(server, account) if b64 else None
+        return key_account(server, account, venue, secret=secret, **{**fixed, **fields})
+
+    return sim_account
+
+
+__all__ = ["REQUEST_WEIGHT", "RestFace", "VenueFail", "b64_secret", "ccxt_client", "finite_number", "flag", "loopback",
+           "key_account", "newest_first", "prehash", "read_json", "rehosted", "rehosted_client", "respond", "routes",
+           "signs", "strict_client", "venue_account", "whole"]

@@ -1,15 +1,8 @@
 """The simulated exchange's Binance USDⓈ-M face: the REST subset ``ccxt.async_support.binanceusdm``
 relies on, over the one engine, in the shared face shape (:class:`adapters.simulated.faces.shared.RestFace`).
 
-public   GET  /fapi/v1/ping, /fapi/v1/time, /fapi/v1/exchangeInfo, /fapi/v1/ticker/price,
-              /fapi/v2/ticker/price, /fapi/v1/ticker/24hr, /fapi/v1/premiumIndex, /fapi/v1/depth
-signed   GET  /fapi/v2/account, /fapi/v3/account, /fapi/v2/balance, /fapi/v3/balance,
-              /fapi/v2/positionRisk, /fapi/v3/positionRisk, /fapi/v1/leverageBracket,
-              /fapi/v1/openOrders, /fapi/v1/positionSide/dual, /fapi/v1/order,
-              /fapi/v1/openAlgoOrders, /fapi/v1/algoOrder, /fapi/v1/userTrades
-         POST /fapi/v1/order, /fapi/v1/algoOrder, /fapi/v1/countdownCancelAll,
-              /fapi/v1/positionSide/dual, /fapi/v1/leverage
-         DELETE /fapi/v1/order, /fapi/v1/allOpenOrders, /fapi/v1/algoOrder, /fapi/v1/algoOpenOrders
+Its endpoints are its ``ROUTES`` below, each signed unless its operation is public
+(:data:`~adapters.simulated.faces.shared.PUBLIC_OPS`).
 
 Its prefix is the empty one: the faces are tried longest prefix first, so every path no other
 face claims is Binance's, and one it does not serve is its 404 with -5000 (where
@@ -54,10 +47,10 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from ...simulated.engine import SimError
-from ...simulated.faces.shared import RestFace, VenueFail, key_account, loopback, routes, signs, strict_client
+from ...simulated.faces.shared import RestFace, VenueFail, loopback, routes, signs, strict_client, venue_account
 from ...simulated.faults import HTTP_STATUS, Fault
 from ...simulated.numbers import money_text as _money
-from .face_master import BinanceMaster
+from .face_master import BinanceMaster, _without_signature
 from .face_rows import BAD_SIGNATURE, INVALID_KEY, BinanceRows, err
 
 PREFIXES = ("",)
@@ -245,7 +238,6 @@ class BinanceFace(RestFace):
             position_side=p.get("positionSide"), client_order_id=p.get("newClientOrderId"))
         return self.rows.order(o, with_time=False)
 
-    # operation → what answers it (face, params, account, at, path)
     OPERATIONS: dict[str, Callable[..., Any]] = {
         "ping": lambda f, p, account, at, path: {},
         "time": lambda f, p, account, at, path: {"serverTime": f.engine.now()},
@@ -282,12 +274,6 @@ class BinanceFace(RestFace):
 
 
 # --- parameter parsing ---------------------------------------------------------------------------------
-
-
-def _without_signature(raw: str) -> str:
-    if not raw:
-        return ""
-    return "&".join(part for part in raw.split("&") if not part.startswith("signature="))
 
 
 def _req(p: dict, name: str) -> str:
@@ -379,11 +365,7 @@ def binanceusdm_client(server: Any, account: str, *, strict: bool = True, **conf
     ``strict``: with :func:`adapters.ccxt_exchange.strict_json`."""
     import ccxt.async_support as ccxt_async
 
-    cfg = ccxt_config(server, account)
-    options = {**cfg["options"], **config.pop("options", {})}
-    ex = ccxt_async.binanceusdm({**cfg, **config, "options": options})
-    point_ccxt(ex, server.base_url)
-    return strict_client(ex, strict)
+    return _bound(ccxt_async.binanceusdm, server, account, config, strict, ws=False)
 
 
 def binanceusdm_pro_client(server: Any, account: str, *, strict: bool = True, **config: Any) -> Any:
@@ -392,17 +374,18 @@ def binanceusdm_pro_client(server: Any, account: str, *, strict: bool = True, **
     from it); close it after use."""
     import ccxt.pro as ccxt_pro
 
-    cfg = ccxt_config(server, account, ws=True)
+    return _bound(ccxt_pro.binanceusdm, server, account, config, strict, ws=True)
+
+
+def _bound(make: Any, server: Any, account: str, config: dict, strict: bool, *, ws: bool) -> Any:
+    cfg = ccxt_config(server, account, ws=ws)
     options = {**cfg["options"], **config.pop("options", {})}
-    ex = ccxt_pro.binanceusdm({**cfg, **config, "options": options})
+    ex = make({**cfg, **config, "options": options})
     point_ccxt(ex, server.base_url)
     return strict_client(ex, strict)
 
 
-def sim_account(server: Any, account: str, **fields: Any) -> Any:
-    """The Account of the engine's ``account`` on venue ``binanceusdm``, its keys in the
-    environment (:func:`adapters.simulated.venues.sim_account`)."""
-    return key_account(server, account, "binanceusdm", name="BINANCE", **fields)
+sim_account = venue_account("binanceusdm", name="BINANCE")  # an account's Accounts entry
 
 
 sim_client = binanceusdm_client  # the ccxt client of an account (a bot's, with its own key)

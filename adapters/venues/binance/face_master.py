@@ -67,7 +67,7 @@ class BinanceMaster(MasterFace):
 
 
 def _without_signature(raw: str) -> str:
-    return "&".join(part for part in raw.split("&") if part and not part.startswith("signature="))
+    return "&".join(part for part in raw.split("&") if not part.startswith("signature="))
 
 
 __all__ = ["BinanceMaster", "PERMISSION"]

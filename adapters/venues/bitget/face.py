@@ -2,14 +2,10 @@
 ``ccxt.async_support.bitget`` and the Bitget dialect (:mod:`adapters.venues.bitget.dialect`)
 ask, over the one engine, in the shared face shape (:class:`adapters.simulated.faces.shared.RestFace`).
 
-public   GET  /api/v2/public/time, /api/v2/mix/market/contracts, /api/v2/mix/market/tickers,
-              /api/v2/mix/market/ticker, /api/v2/mix/market/merge-depth; the spot and margin
-              lists ccxt loads with its markets (/api/v2/spot/public/symbols, /coins,
-              /api/v2/margin/currencies) answer empty: the face is the futures account's
-signed   GET  /api/v2/mix/account/accounts, /api/v2/mix/account/account, /api/v2/mix/position/all-position,
-              /api/v2/mix/order/orders-pending, /api/v2/mix/order/orders-plan-pending, /api/v2/mix/order/detail
-         POST /api/v2/mix/order/place-order, /api/v2/mix/order/cancel-order,
-              /api/v2/mix/order/batch-cancel-orders, /api/v2/mix/order/cancel-plan-order
+Its endpoints are its ``ROUTES`` below, each signed unless its operation is public
+(:data:`~adapters.simulated.faces.shared.PUBLIC_OPS`).
+The spot and margin lists ccxt loads with its markets (``/api/v2/spot/public/symbols``,
+``/coins``, ``/api/v2/margin/currencies``) answer empty: the face is the futures account's.
 
 What it answers, as Bitget does
     * the envelope ``{"code": "00000", "msg": "success", "requestTime": ..., "data": ...}`` and
@@ -41,12 +37,9 @@ What it answers, as Bitget does
     Bitget's classic account has no countdown-cancel-all: the face has none.
 
 Where it lives
-    this module holds the routes, the shared face's hooks (authentication, the parameters'
-    reading, the engine's refusals in Bitget's words) and the dispatch of each operation, and the
-    clients; a request's view of the engine is built from its envelope and parameters
-    (:mod:`.face_params`), its reads of markets and the account (:mod:`.face_reads`), its orders
-    (:mod:`.face_orders`) and its plan orders (:mod:`.face_plans`); the codes and numbers are
-    :mod:`.face_wire`'s.
+    here the routes, the shared face's hooks and the clients; the request view in
+    :mod:`.face_params` (envelope, parameters), :mod:`.face_reads`, :mod:`.face_orders` and
+    :mod:`.face_plans`; the codes and numbers in :mod:`.face_wire`.
 
 What it must not do
     keep exchange state, or reach beyond the server it is handed.
@@ -61,7 +54,7 @@ from urllib.parse import unquote
 from aiohttp import web
 
 from ...simulated.engine import NO_SUCH_ORDER, UNKNOWN_ORDER, SimError
-from ...simulated.faces.shared import VenueFail, ccxt_client, key_account, loopback, read_json, routes, strict_client
+from ...simulated.faces.shared import VenueFail, ccxt_client, loopback, read_json, routes, strict_client, venue_account
 from .face_orders import BitgetOrders
 from .face_plans import BitgetPlans
 from .face_reads import BitgetReads
@@ -191,7 +184,6 @@ class BitgetFace(BitgetReads, BitgetOrders, BitgetPlans):
         o = self.engine.get_order(account, m.symbol, *ref)
         return self.ok(self.order(o, detail=True))
 
-    # operation → what answers it (face, params, account, at, path)
     OPERATIONS: dict[str, Callable[..., Any]] = {
         "time": lambda f, p, account, at, path: f.ok({"serverTime": str(f.engine.now() if at is None else at)}),
         "exchange_info": op_contracts,
@@ -213,10 +205,7 @@ handle = BitgetFace.serve  # one request under PREFIXES, as the module docstring
 # --- clients -----------------------------------------------------------------------------------------------
 
 
-def sim_account(server: Any, account: str, **fields: Any) -> Any:
-    """A killswitch Account on venue ``bitget`` for the engine's ``account`` (``hedge_mode``, ``env``:
-    :func:`adapters.simulated.faces.shared.key_account`'s; :func:`adapters.simulated.venues.sim_account`)."""
-    return key_account(server, account, "bitget", passphrase=True, **fields)
+sim_account = venue_account("bitget", passphrase=True)  # an account's Accounts entry
 
 
 # ccxt's bitget options that keep it on the classic account's endpoints the faces serve

@@ -33,14 +33,13 @@ pushes     ``{"action": "snapshot", "arg": {...the subscription's}, "data": [...
 ping       the text ``ping`` answered ``pong`` on both paths.
 
 Faults come from the engine's :class:`~adapters.simulated.faults.FaultPlan` through
-:class:`adapters.simulated.stream.PushFace` (``stream_disconnect``, ``stream_stall``,
-``stream_out_of_order``, ``stream_duplicate``, ``stream_malformed``; endpoint ``stream:user`` for
-the private channels, ``stream:market`` for the tickers). ``listen_key_expired`` ends a socket's
-login: it is told ``{"event": "error", "code": 30004, "msg": "User needs to log in"}`` (30004 is
-Bitget's code of a request that needs a login, ccxt's list says; Bitget documents no expiry of a
-login, so this is the simulator's rendering of one the venue dropped, its wording the
-simulator's) and gets no more pushes. A malformed frame ("fields") loses its ``data``; ("event")
-its channel is one nobody knows.
+:class:`~adapters.simulated.faces.push.PushFace` (endpoint ``stream:user`` for the private
+channels, ``stream:market`` for the tickers). ``listen_key_expired`` ends a socket's login: it is
+told ``{"event": "error", "code": 30004, "msg": "User needs to log in"}`` (30004 is Bitget's code
+of a request that needs a login, ccxt's list says; Bitget documents no expiry of a login, so this
+is the simulator's rendering of one the venue dropped, its wording the simulator's) and gets no
+more pushes. A malformed frame ("fields") loses its ``data``; ("event") its channel is one nobody
+knows.
 
 What it owns: the sockets' login and subscriptions and the rendering of changes as Bitget's
 pushes. What it must not do: keep exchange state or call the engine's charged methods (a
@@ -144,7 +143,6 @@ class BitgetStreamFace(ChannelFace):
         return self._positions_of(c.account, c.ts)
 
     def _positions_of(self, account: str, ts: int) -> list[dict]:
-        """Every open position of ``account`` at ``ts``, as the positions channel writes them."""
         eng = self.engine
         mode = "hedge_mode" if eng.hedge_mode(account) else "one_way_mode"
         rows = []
@@ -202,7 +200,6 @@ class BitgetStreamFace(ChannelFace):
         return row
 
 
-# the face SimServer serves as its ``bitget_stream`` (:meth:`~adapters.simulated.stream.PushFace.for_server`)
 stream_face = BitgetStreamFace.for_server
 
 

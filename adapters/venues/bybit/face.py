@@ -3,14 +3,9 @@
 What it owns
     the Bybit v5 REST subset that ``ccxt.async_support.bybit`` and the ccxt adapter's Bybit
     dialect ask, in Bybit's envelope (``retCode``, ``retMsg``, ``result``, ``retExtInfo``,
-    ``time``) and with Bybit's error codes, over the one engine every face shares:
-
-    public  GET  /v5/market/time, /v5/market/instruments-info, /v5/market/tickers
-    signed  GET  /v5/user/query-api, /v5/account/info, /v5/account/wallet-balance,
-                 /v5/position/list, /v5/order/realtime, /v5/order/history
-            POST /v5/order/create, /v5/order/cancel, /v5/order/cancel-all,
-                 /v5/position/switch-mode, /v5/position/set-leverage,
-                 /v5/order/disconnected-cancel-all
+    ``time``) and with Bybit's error codes, over the one engine every face shares: its
+    ``ROUTES`` below, each signed unless its operation is public
+    (:data:`~adapters.simulated.faces.shared.PUBLIC_OPS`).
 
     The engine's markets are category ``linear`` (symbol = the engine's id, BTCUSDT; settle coin
     = its quote, USDT); every other category answers an empty list. Positions and open orders
@@ -44,23 +39,17 @@ What it owns
     and the ``X-Bapi-Limit*`` headers, as Bybit's per-UID limit does, and its ban answers HTTP
     403 "access too frequent", as Bybit's IP limit does.
 
-    Faults are the server's plan, keyed on the Binance face's operation names (``place_order``,
-    ``positions``, ``account``, ``open_orders``, ...: one script runs over every face) or on
-    ``"METHOD /v5/..."``: latency, TIMEOUT, a 429 (retCode 10006), a 418 (HTTP 403), 500/503,
-    truncated JSON, a refused reduce-only order (110017), a dropped connection after the order
-    executed, an order hidden from the next query, and a frozen feed on reads (STALE).
+    Faults are the shared pipeline's (:class:`adapters.simulated.faces.shared.RestFace`), in
+    Bybit's words: a 429 as retCode 10006, a 418 as HTTP 403, a refused reduce-only order 110017.
 
     The DCP endpoint (``order/disconnected-cancel-all``) is checked (``timeWindow`` 3-300 s) and
     acknowledged; it never fires: the private websocket face (:mod:`.face_stream`) has no
     ``dcp`` topic.
 
 Where it lives
-    this module holds the routes, the request's path through authentication, faults and the
-    dispatch of each operation, and the clients; a request's view of the engine is built from
-    what it names (:mod:`.face_params`), its reads of markets and the account
-    (:mod:`.face_reads`) and its orders, regular and conditional (:mod:`.face_orders`); the
-    envelope, codes and the tables between the engine's words and Bybit's are
-    :mod:`.face_wire`'s.
+    here the routes, the shared face's hooks and the clients; the request view in
+    :mod:`.face_params`, :mod:`.face_reads` and :mod:`.face_orders` (regular and conditional);
+    the envelope, codes and the tables between the engine's words and Bybit's in :mod:`.face_wire`.
 
 What it must not do
     keep exchange state (the engine's; the bodies a STALE rule repeats are the server's),
@@ -75,7 +64,7 @@ from typing import Any, Callable, Mapping, Optional, cast
 from aiohttp import web
 
 from ...simulated.engine import SimError
-from ...simulated.faces.shared import VenueFail, key_account, loopback, read_json, routes, signs, strict_client
+from ...simulated.faces.shared import VenueFail, loopback, read_json, routes, signs, strict_client, venue_account
 from ...simulated.faults import HTTP_STATUS, Fault
 from .face_master import BybitMaster
 from .face_orders import BybitOrders
@@ -109,11 +98,8 @@ ACCOUNT_INFO = {"marginMode": "REGULAR_MARGIN", "unifiedMarginStatus": 6, "dcpSt
 
 
 class _Face(BybitReads, BybitOrders):
-    """One request's handling (the server holds everything that outlives it): the shared face's
-    hooks (:class:`adapters.simulated.faces.shared.RestFace`: Bybit reads the request before its
-    signature) and each operation over its reads (:class:`.face_reads.BybitReads`) or orders
-    (:class:`.face_orders.BybitOrders`), each reading what the request names as
-    :class:`.face_params.BybitParams` does."""
+    """One request's handling: the shared face's hooks and each operation over its reads and
+    orders (the server holds everything that outlives the request)."""
 
     ROUTES = routes({
         "GET /v5/market/time": "time",
@@ -135,7 +121,7 @@ class _Face(BybitReads, BybitOrders):
     KEY_HEADER = "X-BAPI-API-KEY"
     TIME_FIELDS = ("updatedTime", "seq")  # updatedTime as digits, seq as a number
     VENUE = "bybit"
-    PARAMS_FIRST = True
+    PARAMS_FIRST = True  # Bybit reads the request before its signature
     FAULT_BODY_STATUS = {429: 200}  # Bybit's rate limit answers HTTP 200
 
     # --- the shared hooks ------------------------------------------------------------------------------
@@ -265,7 +251,6 @@ class _Face(BybitReads, BybitOrders):
             raise _params("params error: product")
         return {}
 
-    # operation → what answers it (face, params, account, at, path)
     OPERATIONS: dict[str, Callable[..., Any]] = {
         "time": op_time, "exchange_info": lambda f, p, account, at, path: f._instruments(p),
         "ticker": lambda f, p, account, at, path: f._tickers(p, f.engine.now() if at is None else at),
@@ -299,16 +284,6 @@ CCXT_OPTIONS = {
 }
 
 
-def point_ccxt(exchange: Any, base_url: str) -> Any:
-    """Point every ``urls['api']`` entry of a ccxt Bybit instance at ``base_url`` (Bybit's v5
-    paths are under one host, so each family keeps its path: none)."""
-    base = loopback(base_url).rstrip("/")
-    api = exchange.urls.setdefault("api", {})
-    for key in (*api, "public", "private", "spot", "futures", "v2"):
-        api[key] = base
-    return exchange
-
-
 def ccxt_config(server: Any, account: str, **options: Any) -> dict:
     """Constructor config for ``ccxt.async_support.bybit`` pointed at ``server`` as ``account``."""
     a = server.engine.accounts[account]
@@ -329,24 +304,24 @@ def bybit_client(server: Any, account: str, *, strict: bool = True, **config: An
 
 def bound_client(make: Any, server: Any, account: str, config: dict) -> Any:
     """A client of the ccxt class ``make`` (bybit's, async or pro) on ``server`` as ``account``
-    (:func:`ccxt_config`, ``config`` over it, :func:`point_ccxt`), the currencies off."""
+    (:func:`ccxt_config`, ``config`` over it), the currencies off, every ``urls['api']`` entry on
+    the server (Bybit's v5 paths are under one host, so each family keeps its path: none)."""
     cfg = ccxt_config(server, account)
     options = {**cfg["options"], **config.pop("options", {})}
     ex = make({**cfg, **config, "options": options})
     ex.has = {**ex.has, "fetchCurrencies": False}
-    return point_ccxt(ex, server.base_url)
+    base = loopback(server.base_url).rstrip("/")
+    api = ex.urls.setdefault("api", {})
+    for key in (*api, "public", "private", "spot", "futures", "v2"):
+        api[key] = base
+    return ex
 
 
-def sim_account(server: Any, account: str, **fields: Any) -> Any:
-    """An Accounts-document :class:`~killswitch.policy.accounts_doc.Account` of venue ``bybit`` whose
-    ``api_url`` is ``server``'s base URL (the ccxt adapter sends every Bybit request there), its
-    credentials the engine's test keys of ``account`` in the environment
-    (:func:`adapters.simulated.faces.shared.key_account`; :func:`adapters.simulated.venues.sim_account`)."""
-    return key_account(server, account, "bybit", **fields)
+sim_account = venue_account("bybit")  # an account's Accounts entry
 
 
 sim_client = bybit_client  # the ccxt client of an account (a bot's, with its own key)
 
 
 __all__ = ["MASTER", "sim_client", "PREFIXES", "RET_CODES", "CCXT_OPTIONS", "handle", "envelope",
-           "point_ccxt", "ccxt_config", "bybit_client", "sim_account"]
+           "ccxt_config", "bybit_client", "sim_account"]

@@ -18,7 +18,8 @@ from typing import Optional, cast
 
 from ...simulated.conditional import LIMIT_TYPES, SimAlgoOrder
 from ...simulated.engine import SimOrder
-from .face_params import REQUEST_WEIGHT, BybitParams, _flag, _num
+from ...simulated.faces.shared import REQUEST_WEIGHT
+from .face_params import BybitParams, _flag, _num
 from .face_wire import (
     ALGO_STATUS,
     FALLING_TRIGGER,

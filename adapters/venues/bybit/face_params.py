@@ -24,11 +24,6 @@ from .face_wire import _params
 PAGE_LIMITS = {"positions": 200, "open_orders": 50, "get_order": 50}
 DEFAULT_PAGE = 20
 
-# What one list request costs against the engine's minute budget (its 2,400): the venue limits
-# requests per endpoint, not a shared weight, so a list of every symbol is one request here,
-# not Binance's 40.
-REQUEST_WEIGHT = 1
-
 
 class BybitParams(RestFace):
     """One request's view of the engine in Bybit's terms (no state beyond the request): what it

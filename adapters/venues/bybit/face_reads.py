@@ -4,8 +4,6 @@ What it owns
     :class:`BybitReads`, the results of ``market/instruments-info``, ``market/tickers``,
     ``account/wallet-balance`` (the unified account) and ``position/list`` in Bybit's fields,
     over the engine's markets and accounts (``at``: as of that engine time, for a frozen feed).
-    ``position/list`` by settle coin lists the open positions only; by symbol every leg of the
-    symbol's mode, a flat one with ``size`` 0 and ``side`` "".
 
 What it must not do
     change the engine.

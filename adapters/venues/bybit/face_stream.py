@@ -29,11 +29,9 @@ both                   ``{"op": "ping"}``: the private socket answers ``{"op": "
                        "op": "ping", ...}``, as Bybit does.
 
 Faults come from the engine's :class:`~adapters.simulated.faults.FaultPlan` through
-:class:`adapters.simulated.stream.PushFace` (the Binance face's writer: ``stream_disconnect``,
-``stream_stall``, ``stream_out_of_order``, ``stream_duplicate``, ``stream_malformed``; endpoint
-``stream:user`` for the private topics, ``stream:market`` for tickers). Bybit has no listen key:
-``listen_key_expired`` does nothing here. A malformed frame ("fields") loses its ``data``;
-("event") its topic is one nobody knows.
+:class:`~adapters.simulated.faces.push.PushFace` (endpoint ``stream:user`` for the private topics,
+``stream:market`` for tickers). Bybit has no listen key: ``listen_key_expired`` does nothing
+here. A malformed frame ("fields") loses its ``data``; ("event") its topic is one nobody knows.
 
 What it owns: the sockets' authentication and subscriptions and the rendering of changes as
 Bybit's messages. What it must not do: keep exchange state or call the engine's charged methods
@@ -325,7 +323,6 @@ def bybit_pro_client(server: Any, account: str, *, strict: bool = True, **config
     return strict_client(ex, strict)
 
 
-# the face SimServer serves as its ``bybit_stream`` (:meth:`PushFace.for_server`)
 stream_face = BybitStreamFace.for_server
 
 

@@ -7,20 +7,14 @@ What it owns
       engine's markets, the USDC-quoted market of a base preferred over another (an engine with
       only ``BTCUSDT`` answers it as ``BTC``, one with ``BTCUSDC`` too answers that one). A
       coin's asset index is its place in that list, in the engine's market order;
-    * accounts: every engine account has a wallet key and an address, derived from its name
-      (:func:`account_key`, :func:`account_address`: well-known test values, like the engine's
-      API keys). ``/info`` reads the account whose address is the body's ``user`` (an address no
-      account has reads as an empty account, as the venue answers any address);
+    * accounts: a wallet key and an address each, derived from its name (:mod:`.face_keys`);
+      ``/info`` reads the account whose address is the body's ``user``;
     * ``/info``: ``metaAndAssetCtxs``, ``clearinghouseState`` (equity = the engine's account
       value, positions one-way), ``frontendOpenOrders`` and ``openOrders`` (resting and trigger
       orders: the engine's regular and conditional books), ``orderStatus`` (by oid, or by cloid:
       the engine's client id), ``userAbstraction`` ("default");
-    * ``/exchange``: ``order`` (limit Gtc / Ioc / Alo at the price, reduce-only ``r``, the cloid
-      as the engine's client id; a trigger ``t`` is a conditional order, ``positionTpsl`` or
-      size 0 one that closes the position), ``cancel`` (by oid) and ``cancelByCloid``, regular
-      and trigger orders alike, and ``scheduleCancel``: the account's dead man's switch, mapped
-      to the engine's countdown cancel-all of every market at ``time``; no ``time`` removes it,
-      and a ``time`` under 5 s after the action's nonce is refused;
+    * ``/exchange``: the actions of :mod:`.face_actions` (``order``, ``cancel``,
+      ``cancelByCloid``, and ``scheduleCancel``: the account's dead man's switch);
     * each answer in the venue's envelope: ``{"status": "ok", "response": {"type": "order",
       "data": {"statuses": [...]}}}`` with ``filled``, ``resting`` or ``error`` in the venue's
       words ("Reduce only order would increase position. asset=0", "Order could not immediately
@@ -28,31 +22,26 @@ What it owns
       for a refused action; a rate limit (the engine's, or a fault) is HTTP 429.
 
 Where it lives
-    this module holds the routes (``/info`` reads and ``/exchange`` actions by their type), the
-    request's path through the signer, faults and the dispatch of each operation, and the
-    clients; a request's view of the engine is built from what it names (:mod:`.face_params`:
-    the coins, the orders, the refusals), who it is from (:mod:`.face_identity`), its reads
-    (:mod:`.face_reads`) and its actions (:mod:`.face_actions`). The payload shapes both
-    Hyperliquid faces render are :mod:`.face_rows`'; the derived keys and the signature check
-    :mod:`.face_keys`'; the websocket face is :mod:`.face_stream`.
+    here the routes (``/info`` reads and ``/exchange`` actions by their type), the shared face's
+    hooks and the clients; the request view in :mod:`.face_params` (coins, orders, refusals),
+    :mod:`.face_identity` (its signer), :mod:`.face_reads` and :mod:`.face_actions`; the payloads
+    both faces render in :mod:`.face_rows`, the derived keys and the signature check in
+    :mod:`.face_keys`; the websocket face is :mod:`.face_stream`.
 
 Signatures
     An action is signed as the venue signs it (EIP-712 over secp256k1, the phantom agent of the
     action's msgpack hash, nonce and vault): the face recovers the signer from ``r``, ``s`` and
-    ``v`` and trades for the account that signer's address is, or for the account whose address
-    the body's ``vaultAddress`` names (the signer must then be an account's key too). A nonce
-    must lie within the venue's window of the server's clock (2 days back, 1 day ahead) when
-    the server checks timestamps, and be new for its signer (above the least of its last 100).
-    What it does not check: API wallets approved by an account (only the accounts' own keys
-    sign), a vault's leader, ``expiresAfter``, builder fees, the address's action budget.
+    ``v`` and trades for the account that signer's address is, or for the account whose address the
+    body's ``vaultAddress`` names (the signer must then be an account's key too), its nonce checked
+    as the venue checks one (:mod:`.face_identity`; the window when the server checks timestamps).
+    What it does not check: API wallets approved by an account (only the accounts' own keys sign),
+    a vault's leader, ``expiresAfter``, builder fees, the address's action budget.
 
 Faults
-    As the Binance face applies them (``server.faults``), keyed on the engine's operation names
-    (``exchange_info``, ``account``, ``open_orders``, ``get_order``, ``place_order``,
-    ``cancel_order``, ``countdown``, ``account_mode``) and on ``"POST /info"`` or
-    ``"POST /exchange"``: latency, TIMEOUT, 429 / 418 (HTTP status, body ``null``), 500 / 503,
-    truncated JSON, a stale feed (``/info`` reads), a reduce-only refusal in the venue's words,
-    a dropped connection after the action ran, an order hidden from the next query.
+    The shared pipeline's (:class:`adapters.simulated.faces.shared.RestFace`), keyed on the
+    operation its body names (:data:`INFO_OPS`, :data:`ACTION_OPS`) and on ``"POST /info"`` or
+    ``"POST /exchange"``: 429 / 418 with body ``null``, a stale feed on ``/info`` reads only, a
+    reduce-only refusal in the venue's words, per order.
 
 What it must not do
     keep exchange state (the engine's; the nonces seen, as the venue keeps them, are the face's

@@ -32,9 +32,8 @@ channels   ``clearinghouseState`` (``user``; ``dex`` "" only): the account's sta
            ``ctx_every_ms`` and at once on a set mark; ``allMids`` every ``ctx_every_ms``.
 
 Faults come from the engine's :class:`~adapters.simulated.faults.FaultPlan` through
-:class:`adapters.simulated.stream.PushFace` (the Binance face's writer: ``stream_disconnect``,
-``stream_stall``, ``stream_out_of_order``, ``stream_duplicate``, ``stream_malformed``; endpoint
-``stream:user`` for the user channels, ``stream:market`` for ``activeAssetCtx`` and ``allMids``).
+:class:`~adapters.simulated.faces.push.PushFace` (endpoint ``stream:user`` for the user channels,
+``stream:market`` for ``activeAssetCtx`` and ``allMids``).
 Hyperliquid's websocket authorizes nothing (a user's channels are named by address), so nothing
 expires: ``listen_key_expired`` does nothing here. A malformed frame ("fields") loses its
 ``data``; ("event") its channel is one nobody knows.
@@ -61,7 +60,6 @@ from .face_params import _Err, universe
 from .face_rows import ALGO_STATUS, account_fields, cloid, dec, empty_clearinghouse, order_status, position_row, usd
 
 USER_CHANNELS = ("clearinghouseState", "orderUpdates", "userFills")
-MARKET_CHANNELS = ("activeAssetCtx", "allMids")
 UNKNOWN_CHANNEL = "sim.unknown"  # what a STREAM_MALFORMED "event" fault renames a channel to
 METHODS = ("subscribe", "unsubscribe", "ping", "post")
 
@@ -206,7 +204,6 @@ class HyperliquidStreamFace(PushFace):
         return self._coins
 
     def _users(self, account: str, channel: str) -> list[tuple[_Socket, dict]]:
-        """The sockets subscribed to ``account``'s ``channel``, with the subscription."""
         out = []
         for s in self.sockets:
             for sub in s.pushed["subs"].values():
@@ -353,13 +350,7 @@ class HyperliquidStreamFace(PushFace):
                     self._push_mids(s, now)
 
 
-def stream_face(server: Any, **options: Any) -> HyperliquidStreamFace:
-    """The face :class:`adapters.simulated.http.SimServer` serves as its ``hyperliquid_stream``:
-    the bare ``/ws`` is Binance's path too, so it has no route of its own; the Binance face hands
-    it a socket whose first request is Hyperliquid's (:meth:`HyperliquidStreamFace.claims`)."""
-    face = HyperliquidStreamFace(server, **options)
-    server.stream.shared.append(face)
-    return face
+stream_face = HyperliquidStreamFace.at_shared_ws
 
 
-__all__ = ["HyperliquidStreamFace", "MARKET_CHANNELS", "UNKNOWN_CHANNEL", "USER_CHANNELS", "stream_face"]
+__all__ = ["HyperliquidStreamFace", "UNKNOWN_CHANNEL", "USER_CHANNELS", "stream_face"]

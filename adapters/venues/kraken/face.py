@@ -3,11 +3,8 @@
 ask, over the one engine's spot desk, in the shared face shape
 (:class:`adapters.simulated.faces.shared.RestFace`).
 
-public   GET  /0/public/AssetPairs, /0/public/Assets, /0/public/Ticker, /0/public/Time
-signed   POST /0/private/Balance, /0/private/BalanceEx, /0/private/OpenOrders, /0/private/ClosedOrders,
-              /0/private/QueryOrders, /0/private/TradesHistory, /0/private/AddOrder,
-              /0/private/CancelOrder, /0/private/CancelAll, /0/private/CancelAllOrdersAfter,
-              /0/private/GetWebSocketsToken
+Its endpoints are its ``ROUTES`` below, each signed unless its operation is public
+(:data:`~adapters.simulated.faces.shared.PUBLIC_OPS`).
 
 What it answers, as Kraken documents it
     * the envelope ``{"error": [], "result": ...}``; a refusal ``{"error": ["EOrder:Unknown
@@ -63,9 +60,9 @@ from ...simulated.faces.shared import (
     VenueFail,
     b64_secret,
     finite_number,
-    key_account,
     rehosted_client,
     routes,
+    venue_account,
 )
 from .face_rows import (
     COUNTER_DECAY,
@@ -310,7 +307,6 @@ class KrakenSpotFace(RestFace):
         TOKENS.setdefault(self.engine, {})[token] = account
         return self.ok({"token": token, "expires": TOKEN_EXPIRES_S})
 
-    # operation → what answers it (face, params, account, at, path)
     OPERATIONS: dict[str, Callable[..., Any]] = {
         "time": lambda f, p, account, at, path: f.ok({"unixtime": f.engine.now() // 1000,
                                                       "rfc1123": iso(f.engine.now())}),
@@ -336,13 +332,9 @@ handle = KrakenSpotFace.serve  # one request under PREFIXES, as the module docst
 # --- clients -----------------------------------------------------------------------------------------------
 
 
-def sim_account(server: Any, account: str, **fields: Any) -> Any:
-    """The Account of the engine's ``account`` on venue ``kraken``, a spot account quoted in the
-    engine's USDT, its key and its secret (base64, as Kraken hands one) in the environment; its
-    ``rate_tier`` the tier of the face's call counter (an Intermediate key's) unless given."""
-    fields = {"hedge_mode": False, "market_type": "spot", "quote_currency": "USDT", "rate_tier": COUNTER_TIER,
-              **fields}
-    return key_account(server, account, "kraken", secret=b64_secret(server, account), **fields)
+# a spot account quoted in the engine's USDT, its rate_tier the face's call counter's (an Intermediate key's)
+sim_account = venue_account("kraken", b64=True, hedge_mode=False, market_type="spot", quote_currency="USDT",
+                            rate_tier=COUNTER_TIER)
 
 
 def kraken_client(server: Any, account: str, *, strict: bool = True, **config: Any) -> Any:

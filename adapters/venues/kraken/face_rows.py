@@ -14,12 +14,12 @@ What it must not do
 
 from __future__ import annotations
 
-import math
 import re
 from typing import Any, Optional
 
 from ...simulated.engine import MarketSpec, SimOrder
 from ...simulated.faces.shared import engine_codes
+from ...simulated.numbers import log_places
 from ...simulated.spot import STOP_LOSS, TAKE_PROFIT
 
 # Kraken's own names of the engine's assets where they differ (its X-prefixed crypto ids)
@@ -75,16 +75,12 @@ def pair_id(m: MarketSpec) -> str:
     return PAIR_BASES.get(m.base, m.base) + m.quote
 
 
-def decimals(step: float) -> int:
-    return max(0, round(-math.log10(step))) if step > 0 else 8
-
-
 def asset_pair(m: MarketSpec) -> dict:
     """A row of ``GET /0/public/AssetPairs`` (the documented fields ccxt reads)."""
     base = PAIR_BASES.get(m.base, m.base)
     return {"altname": pair_id(m), "wsname": f"{base}/{m.quote}", "aclass_base": "currency", "base": asset_id(m.base),
             "aclass_quote": "currency", "quote": asset_id(m.quote), "lot": "unit",
-            "cost_decimals": 5, "pair_decimals": decimals(m.price_tick), "lot_decimals": decimals(m.amount_step),
+            "cost_decimals": 5, "pair_decimals": log_places(m.price_tick), "lot_decimals": log_places(m.amount_step),
             "lot_multiplier": 1, "leverage_buy": [], "leverage_sell": [], "fees": [[0, 0.26]],
             "fees_maker": [[0, 0.16]], "fee_volume_currency": "ZUSD", "margin_call": 80, "margin_stop": 40,
             "ordermin": f"{m.min_amount:g}", "costmin": f"{m.min_notional:g}", "tick_size": f"{m.price_tick:g}",
@@ -152,7 +148,7 @@ def order_type(o: SimOrder) -> str:
 def price_text(px: float, m: MarketSpec) -> str:
     """A price as Kraken prints it: the pair's decimals (``pair_decimals``), never rounded to a few
     significant digits."""
-    return f"{px:.{decimals(m.price_tick)}f}"
+    return f"{px:.{log_places(m.price_tick)}f}"
 
 
 def describe(o: SimOrder, m: MarketSpec) -> str:

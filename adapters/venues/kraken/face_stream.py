@@ -50,8 +50,6 @@ import json
 import zlib
 from typing import Any, Optional
 
-from aiohttp import web
-
 from ...simulated.changes import Change, MarkSet, SpotBalancesChanged, SpotOrderChanged
 from ...simulated.engine import MarketSpec, SimOrder
 from ...simulated.faces.channels import ChannelFace
@@ -246,9 +244,6 @@ class KrakenSpotStreamFace(ChannelFace):
                          "wallets": [{"type": "spot", "id": "main", "balance": q}]})
         return {"channel": "balances", "type": "snapshot", "data": rows, "sequence": 1}
 
-    async def _open(self, request: web.Request) -> web.StreamResponse:
-        return await self._accept(request, path="private", args={}, marks={})
-
 
 def kraken_pro_client(server: Any, account: str, *, strict: bool = True, **config: Any) -> Any:
     """A ``ccxt.pro.kraken`` bound to ``server`` as ``account``: REST over the spot face, the v2
@@ -263,7 +258,6 @@ def kraken_pro_client(server: Any, account: str, *, strict: bool = True, **confi
     return strict_client(ex, strict)
 
 
-# the face SimServer serves as its ``kraken_stream`` (:meth:`~adapters.simulated.faces.push.PushFace.for_server`)
 stream_face = KrakenSpotStreamFace.for_server
 
 

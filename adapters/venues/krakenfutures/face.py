@@ -3,10 +3,8 @@
 (:mod:`adapters.venues.krakenfutures.dialect`) ask, over the one engine, in the shared face shape
 (:class:`adapters.simulated.faces.shared.RestFace`).
 
-public   GET  /derivatives/api/v3/instruments, /tickers, /orderbook
-signed   GET  /derivatives/api/v3/accounts, /openpositions, /openorders, /orders/status
-         POST /derivatives/api/v3/sendorder, /cancelorder, /batchorder (cancels), /cancelallorders,
-              /cancelallordersafter
+Its endpoints are its ``ROUTES`` below, each signed unless its operation is public
+(:data:`~adapters.simulated.faces.shared.PUBLIC_OPS`).
 
 What it answers, as Kraken Futures does
     * the envelope ``{"result": "success", <key>: ..., "serverTime": ...}``; an error
@@ -28,10 +26,8 @@ What it answers, as Kraken Futures does
       market); no hedge mode (the engine's one-way account).
 
 Where it lives
-    this module holds the routes, the shared face's hooks (authentication, parameters, the
-    engine's refusals in Kraken's words) and the dispatch of each operation, and the clients;
-    the request view is built from its reads (:mod:`.face_reads`) and its orders
-    (:mod:`.face_orders`); ids, statuses and times are :mod:`.face_wire`'s.
+    here the routes, the shared face's hooks and the clients; the request view in
+    :mod:`.face_reads` and :mod:`.face_orders`; ids, statuses and times in :mod:`.face_wire`.
 
 What it must not do
     keep exchange state, or reach beyond the server it is handed.
@@ -49,7 +45,7 @@ from urllib.parse import unquote_plus
 from aiohttp import web
 
 from ...simulated.engine import SimError
-from ...simulated.faces.shared import VenueFail, b64_secret, key_account, read_json, rehosted_client, routes
+from ...simulated.faces.shared import VenueFail, b64_secret, read_json, rehosted_client, routes, venue_account
 from .face_orders import KrakenOrders
 from .face_wire import engine_id, error
 
@@ -134,7 +130,6 @@ class KrakenFace(KrakenOrders):
 
     # --- operations --------------------------------------------------------------------------------
 
-    # operation → what answers it (face, params, account, at, path)
     OPERATIONS: dict[str, Callable[..., Any]] = {
         "exchange_info": lambda f, p, account, at, path: f.instruments(),
         "ticker": lambda f, p, account, at, path: f.tickers(f.engine.now() if at is None else at),
@@ -157,11 +152,8 @@ handle = KrakenFace.serve  # one request under PREFIXES, as the module docstring
 # --- clients -----------------------------------------------------------------------------------------
 
 
-def sim_account(server: Any, account: str, **fields: Any) -> Any:
-    """The Account of the engine's ``account`` on venue ``krakenfutures``, its key and its secret
-    (base64, as Kraken hands one) in the environment (:func:`adapters.simulated.venues.sim_account`)."""
-    fields = {"hedge_mode": False, "quote_currency": "USD", **fields}  # no hedge mode; settled in USD
-    return key_account(server, account, "krakenfutures", secret=b64_secret(server, account), **fields)
+# no hedge mode; settled in USD
+sim_account = venue_account("krakenfutures", b64=True, hedge_mode=False, quote_currency="USD")
 
 
 def krakenfutures_client(server: Any, account: str, *, strict: bool = True, **config: Any) -> Any:

@@ -208,15 +208,17 @@ class KrakenOrders(KrakenReads):
         now = eng.now()
         if done is None:
             return self.ok("cancelStatus", {"status": "notFound", "receivedTime": iso(now), "orderEvents": []})
-        if isinstance(done, SimAlgoOrder):
-            event: dict = {"type": "CANCEL", "uid": trigger_uuid(done.algo_id), "orderTrigger": self.trigger_row(done)}
-            named = trigger_uuid(done.algo_id)
-        else:
-            event = {"type": "CANCEL", "uid": order_uuid(done.order_id),
-                     "order": self.event_order(done, done.executed_qty)}
-            named = order_uuid(done.order_id)
+        named, event = self.cancel_event(done)
         return self.ok("cancelStatus", {"status": "cancelled", "order_id": named, "receivedTime": iso(now),
                                         "orderEvents": [event]})
+
+    def cancel_event(self, done: Any) -> tuple[str, dict]:
+        """(its uid, the ``CANCEL`` order event) of an order or a trigger order cancelled."""
+        if isinstance(done, SimAlgoOrder):
+            uid = trigger_uuid(done.algo_id)
+            return uid, {"type": "CANCEL", "uid": uid, "orderTrigger": self.trigger_row(done)}
+        uid = order_uuid(done.order_id)
+        return uid, {"type": "CANCEL", "uid": uid, "order": self.event_order(done, done.executed_qty)}
 
     def cancel_batch(self, account: str, p: dict) -> dict:
         """``batchorder`` (``json={"batchOrder": [...]}``) of ``cancel`` instructions, each by
@@ -260,12 +262,7 @@ class KrakenOrders(KrakenReads):
         named = {"order_id": str(ref)} if ref else {"cliOrdId": str(cid)}
         if done is None:
             return {"status": "notFound", **named, "orderEvents": []}
-        if isinstance(done, SimAlgoOrder):
-            uid = trigger_uuid(done.algo_id)
-            event: dict = {"type": "CANCEL", "uid": uid, "orderTrigger": self.trigger_row(done)}
-        else:
-            uid = order_uuid(done.order_id)
-            event = {"type": "CANCEL", "uid": uid, "order": self.event_order(done, done.executed_qty)}
+        uid, event = self.cancel_event(done)
         return {"status": "cancelled", "order_id": uid, "orderEvents": [event]}
 
     def cancel_all(self, account: str, p: dict) -> dict:

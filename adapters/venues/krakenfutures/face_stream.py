@@ -56,8 +56,6 @@ import json
 import uuid
 from typing import Any, Optional
 
-from aiohttp import web
-
 from ...simulated.changes import AccountChanged, AlgoChanged, Change, MarkSet, OrderChanged
 from ...simulated.conditional import SimAlgoOrder
 from ...simulated.engine import MarketSpec, SimOrder
@@ -245,7 +243,6 @@ class KrakenFuturesStreamFace(ChannelFace):
         return row
 
     def _positions(self, account: str, ts: int) -> dict:
-        """Every open position of ``account`` at ``ts``, as the open_positions feed writes them."""
         eng = self.engine
         seq = self._seq(account)
         rows = []
@@ -297,9 +294,6 @@ class KrakenFuturesStreamFace(ChannelFace):
             body.pop(k, None)
         return dumps(body)
 
-    async def _open(self, request: web.Request) -> web.StreamResponse:
-        return await self._accept(request, path="private", args={}, marks={})
-
 
 def krakenfutures_pro_client(server: Any, account: str, *, strict: bool = True, **config: Any) -> Any:
     """A ``ccxt.pro.krakenfutures`` bound to ``server`` as ``account``: REST over the face's
@@ -311,7 +305,6 @@ def krakenfutures_pro_client(server: Any, account: str, *, strict: bool = True, 
     return strict_client(ex, strict)
 
 
-# the face SimServer serves as its ``krakenfutures_stream`` (:meth:`~adapters.simulated.faces.push.PushFace.for_server`)
 stream_face = KrakenFuturesStreamFace.for_server
 
 

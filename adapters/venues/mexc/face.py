@@ -2,15 +2,8 @@
 ``ccxt.async_support.mexc`` and the MEXC dialect (:mod:`adapters.venues.mexc.dialect`) ask, over
 the one engine, in the shared face shape (:class:`adapters.simulated.faces.shared.RestFace`).
 
-public   GET  /api/v1/contract/ping, /api/v1/contract/detail, /api/v1/contract/ticker,
-              /api/v1/contract/depth/{symbol}
-signed   GET  /api/v1/private/account/assets, /api/v1/private/position/open_positions,
-              /api/v1/private/position/position_mode, /api/v1/private/order/list/open_orders[/{symbol}],
-              /api/v1/private/planorder/list/orders, /api/v1/private/stoporder/list/orders,
-              /api/v1/private/order/get/{order_id}, /api/v1/private/order/external/{symbol}/{external_oid}
-         POST /api/v1/private/order/create, /api/v1/private/order/cancel, /api/v1/private/order/cancel_all,
-              /api/v1/private/planorder/cancel, /api/v1/private/planorder/cancel_all,
-              /api/v1/private/stoporder/cancel, /api/v1/private/stoporder/cancel_all
+Its endpoints are its ``ROUTES`` below and :data:`PATH_ROUTES` (the contract or the order in the
+path), each signed unless its operation is public (:data:`~adapters.simulated.faces.shared.PUBLIC_OPS`).
 
 What it answers, as MEXC documents it
     * the envelope ``{"success": true, "code": 0, "data": ...}`` and the refusal ``{"success":
@@ -40,7 +33,7 @@ from typing import Any, Callable, Optional
 from aiohttp import web
 
 from ...simulated.engine import NO_SUCH_ORDER, UNKNOWN_ORDER, SimError
-from ...simulated.faces.shared import VenueFail, ccxt_client, key_account, loopback, routes, signs, strict_client
+from ...simulated.faces.shared import VenueFail, ccxt_client, loopback, routes, signs, strict_client, venue_account
 from . import face_spot
 from .face_orders import MexcOrders
 from .face_rows import is_plan, is_stop
@@ -218,7 +211,6 @@ class MexcFace(MexcOrders):
         assert m is not None
         return self.ok(self.order_row(self.engine.get_order(account, m.symbol, None, cid)))
 
-    # operation → what answers it (face, params, account, at, path)
     OPERATIONS: dict[str, Callable[..., Any]] = {
         "time": lambda f, p, account, at, path: f.ok(f.engine.now() if at is None else at),
         "exchange_info": op_exchange_info, "ticker": op_ticker, "depth": op_depth,
@@ -240,10 +232,7 @@ ROUTES = MexcFace.ROUTES  # the contract API's (every path under /api/v3/ is the
 # --- clients -----------------------------------------------------------------------------------------------
 
 
-def sim_account(server: Any, account: str, **fields: Any) -> Any:
-    """A killswitch Account on venue ``mexc`` for the engine's ``account`` (``api_url`` the
-    server's base URL; its key and secret in ``KS_SIM_MEXC_<ACCOUNT>_{KEY,SECRET}``)."""
-    return key_account(server, account, "mexc", **fields)
+sim_account = venue_account("mexc")  # an account's Accounts entry
 
 
 def mexc_client(server: Any, account: str, **config: Any) -> Any:

@@ -3,12 +3,10 @@ and the MEXC spot dialect (:mod:`adapters.venues.mexc.dialect_spot`) ask, over t
 spot desk, in the shared face shape (:class:`adapters.simulated.faces.shared.RestFace`). The MEXC
 face (:mod:`.face`) hands it every request under ``/api/v3/``.
 
-public   GET    /api/v3/exchangeInfo, /api/v3/ticker/price, /api/v3/time
-signed   GET    /api/v3/account, /api/v3/openOrders, /api/v3/order, /api/v3/myTrades
-         POST   /api/v3/order
-         DELETE /api/v3/order, /api/v3/openOrders
-         POST, PUT, DELETE /api/v3/userDataStream (the spot websocket's listen key: its face's,
-                :mod:`.face_spot_stream`)
+Its endpoints are its ``ROUTES`` below, each signed unless its operation is public
+(:data:`~adapters.simulated.faces.shared.PUBLIC_OPS`).
+``/api/v3/userDataStream`` (``POST``, ``PUT``, ``DELETE``) is the spot websocket's listen key:
+its face's, :mod:`.face_spot_stream`.
 
 What it answers, as MEXC documents it
     * rows as the documentation prints them, a refusal ``{"code": -2011, "msg": "Unknown order
@@ -43,14 +41,14 @@ What it must not do
 
 from __future__ import annotations
 
-import math
 from typing import Any, Callable, Optional
 from urllib.parse import parse_qsl
 
 from aiohttp import web
 
 from ...simulated.engine import NO_SUCH_ORDER, UNKNOWN_ORDER, SimError
-from ...simulated.faces.shared import RestFace, VenueFail, engine_codes, routes, signs
+from ...simulated.faces.shared import RestFace, VenueFail, engine_codes, routes, signs, venue_account
+from ...simulated.numbers import log_places
 from ...simulated.rules import MarketSpec, SimOrder
 from ...simulated.stream import ListenKeyError
 
@@ -77,11 +75,6 @@ PLACED_AS = {("LIMIT", "GTC"): "LIMIT", ("LIMIT", "IOC"): "IMMEDIATE_OR_CANCEL"}
 TRADES_LIMIT, TRADES_WEIGHT = 100, 10  # myTrades: at most 100 rows (MEXC's default and most), weight 10
 
 
-def decimals(step: float) -> int:
-    """The decimals of a step (0.001 → 3): how the spot API writes a precision."""
-    return max(0, round(-math.log10(step))) if step > 0 else 8
-
-
 def amount_text(x: float) -> str:
     """An amount as the spot API writes one: plain decimals, every digit the engine holds (``%g``
     kept six, and a balance of 49,399.3989 read 49,399.4)."""
@@ -92,9 +85,9 @@ def amount_text(x: float) -> str:
 def spot_symbol(m: MarketSpec) -> dict:
     """A row of ``exchangeInfo``'s ``symbols`` (the documented fields ccxt reads: precisions are
     decimals, the minimums numbers)."""
-    return {"symbol": m.symbol, "status": "1", "baseAsset": m.base, "baseAssetPrecision": decimals(m.amount_step),
-            "quoteAsset": m.quote, "quotePrecision": decimals(m.price_tick),
-            "quoteAssetPrecision": decimals(m.price_tick), "baseCommissionPrecision": 8,
+    return {"symbol": m.symbol, "status": "1", "baseAsset": m.base, "baseAssetPrecision": log_places(m.amount_step),
+            "quoteAsset": m.quote, "quotePrecision": log_places(m.price_tick),
+            "quoteAssetPrecision": log_places(m.price_tick), "baseCommissionPrecision": 8,
             "quoteCommissionPrecision": 8, "orderTypes": ["LIMIT", "MARKET", "LIMIT_MAKER"],
             "isSpotTradingAllowed": True, "isMarginTradingAllowed": False,
             "quoteAmountPrecision": f"{m.min_notional:g}", "baseSizePrecision": f"{m.min_amount:g}",
@@ -271,7 +264,6 @@ class MexcSpotFace(RestFace):
         except ListenKeyError as e:
             raise self.fail(e.code, e.msg) from None
 
-    # operation → what answers it (face, params, account, at, path)
     OPERATIONS: dict[str, Callable[..., Any]] = {
         "time": lambda f, p, account, at, path: {"serverTime": f.engine.now() if at is None else at},
         "exchange_info": lambda f, p, account, at, path: {
@@ -289,13 +281,8 @@ handle = MexcSpotFace.serve  # one request under /api/v3/, as the module docstri
 ROUTES = MexcSpotFace.ROUTES
 
 
-def sim_account(server: Any, account: str, **fields: Any) -> Any:
-    """A killswitch spot Account on venue ``mexc`` for the engine's ``account``, quoted in the
-    engine's USDT (``api_url`` the server's base URL; its key and secret in the environment)."""
-    from ...simulated.faces.shared import key_account
-
-    return key_account(server, account, "mexc", **{"hedge_mode": False, "market_type": "spot", **fields})
+sim_account = venue_account("mexc", hedge_mode=False, market_type="spot")  # a spot account, quoted in USDT
 
 
-__all__ = ["MexcSpotFace", "ROUTES", "amount_text", "cancelled_row", "decimals", "handle", "order_row", "sim_account",
+__all__ = ["MexcSpotFace", "ROUTES", "amount_text", "cancelled_row", "handle", "order_row", "sim_account",
            "spot_symbol", "trade_row"]

@@ -75,7 +75,7 @@ from ...simulated.changes import Change, MarkSet
 from ...simulated.engine import MarketSpec
 from ...simulated.faces.channels import ChannelFace
 from ...simulated.faces.push import _Socket, first_method
-from ...simulated.stream import ListenKey, ListenKeyError, ListenKeys
+from ...simulated.stream import ListenKey, ListenKeyed, ListenKeyError, ListenKeys
 from .face_spot import amount_text as _text
 
 ORDERS = "spot@private.orders.v3.api.pb"
@@ -104,7 +104,7 @@ def wrapper(channel: str, ts: int, body: str, row: dict, symbol: Optional[str] =
     return bytes(w.SerializeToString())
 
 
-class MexcSpotStreamFace(ChannelFace):
+class MexcSpotStreamFace(ListenKeyed, ChannelFace):
     """The MEXC spot websocket face over ``server``'s engine (see the module docstring)."""
 
     PATHS: dict[str, str] = {}  # (the bare /ws is the Binance face's: it hands this face its sockets)
@@ -139,7 +139,6 @@ class MexcSpotStreamFace(ChannelFace):
         return {"listenKey": live.key}
 
     def _expire(self, k: ListenKey) -> None:
-        """The key is gone: its sockets are told and get no more private pushes."""
         k.expired = True
         for s in self.sockets:
             if s.key is k:
@@ -149,13 +148,6 @@ class MexcSpotStreamFace(ChannelFace):
         s.key = None
         s.streams -= PRIVATE
         s.queue.put_nowait((None, INVALID_KEY))
-
-    def expire(self, account: str) -> Optional[str]:
-        """Expire ``account``'s live key now (a test's switch; a FaultPlan rule does the same)."""
-        k = self.keys.live(account, self.engine.now())
-        if k is not None:
-            self._expire(k)
-        return k.key if k is not None else None
 
     # --- sockets (handed over by the Binance face at /ws) ----------------------------------------------
 
@@ -393,12 +385,6 @@ class MexcSpotStreamFace(ChannelFace):
             w.channel = UNKNOWN_CHANNEL
         return bytes(w.SerializeToString())
 
-    def _end_authorization(self, s: _Socket) -> bool:
-        if not isinstance(s.key, ListenKey):
-            return False
-        self._expire(s.key)
-        return True
-
     async def _send(self, s: _Socket, text: Any) -> None:
         if not isinstance(text, bytes):
             return await super()._send(s, text)
@@ -409,11 +395,7 @@ class MexcSpotStreamFace(ChannelFace):
         self.frames.append((s.account, text))
 
 
-def spot_face(server: Any, **options: Any) -> MexcSpotStreamFace:
-    """The spot websocket face of ``server``, handed its sockets by the Binance face at ``/ws``."""
-    face = MexcSpotStreamFace(server, **{"auth_clock": server.auth_clock, **options})
-    server.stream.shared.append(face)
-    return face
+spot_face = MexcSpotStreamFace.at_shared_ws  # the spot websocket face, handed its sockets at the bare /ws
 
 
 __all__ = ["ACCOUNT", "ALLOWANCE", "DEALS", "INVALID_KEY", "MexcSpotStreamFace", "ORDERS", "TICKER", "TICKERS",

@@ -1,15 +1,8 @@
 """The simulated exchange's OKX v5 face: the REST subset ``ccxt.async_support.okx`` and the OKX
 dialect (:mod:`adapters.venues.okx.dialect`) ask, over the one engine.
 
-public   GET  /api/v5/public/time, /api/v5/public/instruments (SWAP), /api/v5/public/mark-price,
-              /api/v5/market/ticker, /api/v5/market/tickers, /api/v5/market/books
-signed   GET  /api/v5/account/balance, /api/v5/account/positions, /api/v5/account/config,
-              /api/v5/trade/order, /api/v5/trade/orders-pending, /api/v5/trade/order-algo,
-              /api/v5/trade/orders-algo-pending
-         POST /api/v5/trade/order, /api/v5/trade/batch-orders, /api/v5/trade/cancel-order,
-              /api/v5/trade/cancel-batch-orders, /api/v5/trade/order-algo, /api/v5/trade/cancel-algos,
-              /api/v5/trade/cancel-all-after, /api/v5/account/set-position-mode,
-              /api/v5/account/set-leverage
+Its endpoints are its ``ROUTES`` below, each signed unless its operation is public
+(:data:`~adapters.simulated.faces.shared.PUBLIC_OPS`).
 
 What it answers, as OKX does
     * the envelope ``{"code": "0", "msg": "", "data": [...]}``; an order operation answers each
@@ -45,18 +38,13 @@ What it answers, as OKX does
       found (51400 on a cancel), 51016 duplicate client id, 51008 margin, 51001 unknown
       instrument, 51000 bad parameter.
 
-Faults apply as on the Binance face, keyed on the same operation names (``place_order``,
-``positions``, ``account``, ...) or on ``"METHOD /api/v5/..."``: latency, TIMEOUT, 429 (and a
-418, which OKX does not send, as a 429), 5xx, truncated JSON, a frozen feed (STALE), a refused
-reduce-only order (51169), a dropped connection after the order executed, an order hidden from
-the next query.
+Faults are the shared pipeline's (:class:`adapters.simulated.faces.shared.RestFace`), in OKX's
+words: a 418, which OKX does not send, as a 429; a refused reduce-only order 51169.
 
 Where it lives
-    this module holds the routes, the request's path through authentication, faults and the
-    dispatch of each operation, and the clients; a request's view of the engine is built from
-    its parameters (:mod:`.face_params`), its reads of markets and the account
-    (:mod:`.face_reads`), its orders (:mod:`.face_orders`) and its algo orders
-    (:mod:`.face_algos`); the envelope, codes and numbers are :mod:`.face_wire`'s.
+    here the routes, the shared face's hooks and the clients; the request view in
+    :mod:`.face_params`, :mod:`.face_reads`, :mod:`.face_orders` and :mod:`.face_algos`; the
+    envelope, codes and numbers in :mod:`.face_wire`.
 
 What it must not do
     keep exchange state (the bodies a STALE rule repeats are the fault's, kept on the server as
@@ -72,7 +60,7 @@ from typing import Any, Callable, Optional
 from aiohttp import web
 
 from ...simulated.engine import SimError
-from ...simulated.faces.shared import VenueFail, ccxt_client, key_account, loopback, read_json, routes, strict_client
+from ...simulated.faces.shared import VenueFail, ccxt_client, loopback, read_json, routes, strict_client, venue_account
 from .face_algos import OkxAlgos
 from .face_master import OkxMaster
 from .face_orders import OkxOrders
@@ -110,11 +98,8 @@ def _iso_ms(stamp: str) -> Optional[int]:
 
 
 class _Okx(OkxReads, OkxOrders, OkxAlgos):
-    """One request's view of the engine in OKX's terms (no state beyond the request): the shared
-    face's hooks (:class:`adapters.simulated.faces.shared.RestFace`) and each operation over its
-    reads (:class:`.face_reads.OkxReads`), orders (:class:`.face_orders.OkxOrders`) or algo
-    orders (:class:`.face_algos.OkxAlgos`), each reading its parameters as
-    :class:`.face_params.OkxParams` does."""
+    """One request's view of the engine in OKX's terms: the shared face's hooks and the dispatch
+    of each operation over the reads, orders and algo orders it is built from."""
 
     ROUTES = routes({
         "GET /api/v5/public/time": "time",
@@ -275,7 +260,6 @@ class _Okx(OkxReads, OkxOrders, OkxAlgos):
         return _batch([self.place_algo(account, p)])
 
 
-    # operation → what answers it (face, params, account, at, path)
     OPERATIONS: dict[str, Callable[..., dict]] = {
         "time": lambda f, p, account, at, path: _ok([{"ts": str(f.engine.now())}]),
         "exchange_info": op_instruments, "ticker": op_tickers, "mark_price": op_tickers,
@@ -321,10 +305,7 @@ def okx_client(server: Any, account: str, *, strict: bool = True, **config: Any)
     return strict_client(ex, strict)
 
 
-def sim_account(server: Any, account: str, **fields: Any) -> Any:
-    """A killswitch Account on venue ``okx`` for the engine's ``account`` (``hedge_mode``, ``env``:
-    :func:`adapters.simulated.faces.shared.key_account`'s; :func:`adapters.simulated.venues.sim_account`)."""
-    return key_account(server, account, "okx", passphrase=True, **fields)
+sim_account = venue_account("okx", passphrase=True)  # an account's Accounts entry
 
 
 sim_client = okx_client  # the ccxt client of an account (a bot's, with its own key)

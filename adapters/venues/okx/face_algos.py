@@ -4,9 +4,7 @@ What it owns
     :class:`OkxAlgos`: an algo order's row (``trade/order-algo``, ``orders-algo-pending``, the
     websocket's ``orders-algo`` push) by its ``ordType`` (``conditional``, ``trigger``,
     ``move_order_stop``), ``orders-algo-pending`` of one type or ``conditional,oco``, one algo
-    order placed or cancelled with its ``sCode``. A TP/SL with both triggers, an OCO and a
-    ``callbackSpread`` trailing stop are refused (51000): the engine's conditional order has one
-    trigger and a callback in percent.
+    order placed or cancelled with its ``sCode`` (what it refuses: :mod:`.face`).
 
 What it must not do
     keep state beyond the request: the algo orders are the engine's.
@@ -17,7 +15,8 @@ from __future__ import annotations
 from typing import Any
 
 from ...simulated.conditional import SimAlgoOrder
-from .face_params import REQUEST_WEIGHT, OkxParams
+from ...simulated.faces.shared import REQUEST_WEIGHT
+from .face_params import OkxParams
 from .face_wire import NO_ORDER, _bad, _empty, _Fail, _okx_error, _px, _sz, inst_id
 
 ALGO_TYPES = ("conditional", "oco", "trigger", "move_order_stop")

@@ -12,8 +12,9 @@ What it must not do
 
 from __future__ import annotations
 
+from ...simulated.faces.shared import REQUEST_WEIGHT
 from ...simulated.rules import REDUCE_ONLY_REJECTED, SimError, SimOrder
-from .face_params import REQUEST_WEIGHT, OkxParams
+from .face_params import OkxParams
 from .face_wire import CANCEL_NO_ORDER, _bad, _empty, _Fail, _money, _ok, _okx_error, _px, _sz, inst_id
 
 CANCEL_ALL_AFTER_RANGE = (10, 120)

@@ -23,11 +23,6 @@ from .face_wire import NO_POSITION_TO_REDUCE, SAME_DIRECTION, _bad, _empty, _Fai
 PAGE = 100  # the most rows a page of orders-pending and orders-algo-pending gives
 CLORDID_RE = re.compile(r"^[A-Za-z0-9]{1,32}$")
 
-# What one list request costs against the engine's minute budget (its 2,400): the venue limits
-# requests per endpoint, not a shared weight, so a list of every symbol is one request here,
-# not Binance's 40.
-REQUEST_WEIGHT = 1
-
 
 class OkxParams(RestFace):
     """One request's view of the engine in OKX's terms (no state beyond the request): its

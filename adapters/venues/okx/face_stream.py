@@ -32,13 +32,12 @@ pushes     ``{"arg": {...the subscription's, "uid"}, "data": [...]}`` with the f
 ping       the text ``ping`` answered ``pong`` on every path.
 
 Faults come from the engine's :class:`~adapters.simulated.faults.FaultPlan` through
-:class:`adapters.simulated.stream.PushFace` (``stream_disconnect``, ``stream_stall``,
-``stream_out_of_order``, ``stream_duplicate``, ``stream_malformed``; endpoint ``stream:user`` for
-the private and business channels, ``stream:market`` for marks). ``listen_key_expired`` ends a
-socket's login: it is told ``{"event": "error", "code": "60011", "msg": "Please log in"}`` (the
-venue's answer to a private request of a socket not logged in; OKX documents no expiry of a login,
-so this is the simulator's rendering of a login the venue dropped) and gets no more pushes. A
-malformed frame ("fields") loses its ``data``; ("event") its channel is one nobody knows.
+:class:`~adapters.simulated.faces.push.PushFace` (endpoint ``stream:user`` for the private and
+business channels, ``stream:market`` for marks). ``listen_key_expired`` ends a socket's login: it
+is told ``{"event": "error", "code": "60011", "msg": "Please log in"}`` (the venue's answer to a
+private request of a socket not logged in; OKX documents no expiry of a login, so this is the
+simulator's rendering of a login the venue dropped) and gets no more pushes. A malformed frame
+("fields") loses its ``data``; ("event") its channel is one nobody knows.
 
 What it owns: the sockets' login and subscriptions and the rendering of changes as OKX's
 pushes. What it must not do: keep exchange state or call the engine's charged methods (a
@@ -243,7 +242,6 @@ def okx_pro_client(server: Any, account: str, *, strict: bool = True, **config: 
     return strict_client(ex, strict)
 
 
-# the face SimServer serves as its ``okx_stream`` (:meth:`~adapters.simulated.stream.PushFace.for_server`)
 stream_face = OkxStreamFace.for_server
 
 
