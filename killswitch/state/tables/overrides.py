@@ -38,8 +38,6 @@ class OverrideTables(SqlHooks):
     check and the audit chain)."""
 
     def save_override(self, override: Override, fence: int, audit: tuple[str, int, dict]) -> int:
-        """Store ``override`` (replacing the row of its id) and append its ``audit`` row (kind,
-        ts_ms, payload), in one transaction, fenced; returns the audit row's seq."""
         doc = json.dumps(override.to_json(), separators=(",", ":"), sort_keys=True)
         row = (override.id, override.scope, doc, int(override.expires_ms), override.ended_ms, int(audit[1]), int(fence))
 
@@ -52,8 +50,6 @@ class OverrideTables(SqlHooks):
         return self.audit_many([audit], fence=fence, also=write)[0]
 
     def overrides(self, since_ms: Optional[int] = None, limit: int = 1000) -> list[Override]:
-        """The overrides not ended, and those that ended or expire at or after ``since_ms``
-        (None: every one), oldest first, at most ``limit`` (the latest)."""
         since = -(2**62) if since_ms is None else int(since_ms)
         rows = self._fetchall("SELECT doc FROM limit_override WHERE (ended_ms IS NULL AND expires_ms >= ?) "
                               "OR ended_ms >= ? OR expires_ms >= ? ORDER BY updated_ms DESC, id DESC LIMIT ?",
