@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from ..sql_hooks import SqlHooks
+from ..sql_hooks import SqlHooks, upsert
 from ..store import ChainRow
 
 AUDIT_SINK_TABLE = (
@@ -39,10 +39,8 @@ class AuditSinkTables(SqlHooks):
     def save_audit_sink_cursor(self, name: str, seq: int, fence: int, ts_ms: int) -> None:
         with self._tx(write=True) as cur:
             self._check_fence(cur, fence)
-            self._q(cur, "INSERT INTO audit_sink_cursor (name, seq, fence, saved_ms) VALUES (?, ?, ?, ?) "
-                         "ON CONFLICT (name) DO UPDATE SET seq = excluded.seq, fence = excluded.fence, "
-                         "saved_ms = excluded.saved_ms WHERE audit_sink_cursor.seq < excluded.seq",
-                    (name, int(seq), int(fence), int(ts_ms)))
+            self._q(cur, upsert("audit_sink_cursor", "name, seq, fence, saved_ms", "name",
+                                where="audit_sink_cursor.seq < excluded.seq"), (name, int(seq), int(fence), int(ts_ms)))
 
     def chain_rows(self, after_seq: int, limit: int) -> list[ChainRow]:
         rows = self._fetchall("SELECT seq, kind, ts_ms, payload, prev_hash, hash FROM audit_log "

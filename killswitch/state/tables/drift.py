@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 from typing import Optional
 
-from ..sql_hooks import SqlHooks
+from ..sql_hooks import SqlHooks, upsert
 from ..store import PostedDrift
 
 KEPT_MS = 30 * 86_400_000  # a holder posted nothing for this long (a process long gone): its row goes
@@ -47,9 +47,7 @@ class PolicyDriftTables(SqlHooks):
     def save_policy_drift(self, holder: str, verdict: dict, posted_ms: int, digest: Optional[str] = None) -> None:
         text = json.dumps(verdict, separators=(",", ":"), sort_keys=True)
         with self._tx(write=True) as cur:
-            self._q(cur, "INSERT INTO policy_drift (holder, verdict, posted_ms, digest) VALUES (?, ?, ?, ?) "
-                         "ON CONFLICT (holder) DO UPDATE SET verdict = excluded.verdict, "
-                         "posted_ms = excluded.posted_ms, digest = excluded.digest",
+            self._q(cur, upsert("policy_drift", "holder, verdict, posted_ms, digest", "holder"),
                     (holder, text, int(posted_ms), digest))
             self._q(cur, "DELETE FROM policy_drift WHERE posted_ms < ? AND holder <> ?",
                     (int(posted_ms) - KEPT_MS, holder))

@@ -18,7 +18,7 @@ import json
 from typing import Optional
 
 from ...overrides import Override
-from ..sql_hooks import Cursor, SqlHooks
+from ..sql_hooks import Cursor, SqlHooks, upsert
 
 OVERRIDE_TABLE = (
     """CREATE TABLE limit_override (
@@ -42,10 +42,7 @@ class OverrideTables(SqlHooks):
         row = (override.id, override.scope, doc, int(override.expires_ms), override.ended_ms, int(audit[1]), int(fence))
 
         def write(cur: Cursor) -> None:
-            self._q(cur, "INSERT INTO limit_override (id, scope, doc, expires_ms, ended_ms, updated_ms, fence) "
-                         "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET scope = excluded.scope, "
-                         "doc = excluded.doc, expires_ms = excluded.expires_ms, ended_ms = excluded.ended_ms, "
-                         "updated_ms = excluded.updated_ms, fence = excluded.fence", row)
+            self._q(cur, upsert("limit_override", "id, scope, doc, expires_ms, ended_ms, updated_ms, fence", "id"), row)
 
         return self.audit_many([audit], fence=fence, also=write)[0]
 

@@ -19,7 +19,7 @@ import json
 from typing import Optional
 
 from ...silences import Acknowledgement, Silence
-from ..sql_hooks import SqlHooks
+from ..sql_hooks import SqlHooks, upsert
 
 SILENCE_TABLES = (
     # matchers as JSON text ([{"name", "op", "value"}]): read back through killswitch.silences
@@ -75,14 +75,7 @@ class SilenceTables(SqlHooks):
                json.dumps(list(silence.incidents)) if silence.incidents is not None else None, int(fence))
         with self._tx(write=True) as cur:
             self._check_fence(cur, fence)
-            marks = ", ".join("?" * len(row))
-            self._q(cur, f"INSERT INTO silence ({_SILENCE_COLS}, fence) VALUES ({marks}) "
-                         "ON CONFLICT (id) DO UPDATE SET matchers = excluded.matchers, "
-                         "starts_ms = excluded.starts_ms, ends_ms = excluded.ends_ms, author = excluded.author, "
-                         "comment = excluded.comment, created_ms = excluded.created_ms, "
-                         "updated_ms = excluded.updated_ms, expired_by = excluded.expired_by, "
-                         "incident = excluded.incident, tied = excluded.tied, up_to_level = excluded.up_to_level, "
-                         "incidents = excluded.incidents, fence = excluded.fence", row)
+            self._q(cur, upsert("silence", f"{_SILENCE_COLS}, fence", "id"), row)
 
     def silences(self, ending_after_ms: Optional[int] = None, limit: int = 1000) -> list[Silence]:
         rows = self._fetchall(f"SELECT {_SILENCE_COLS} FROM silence WHERE ends_ms > ? "
