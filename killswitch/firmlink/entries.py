@@ -137,4 +137,4 @@ class FirmOutbox:
 
     async def _audited_since(self, since: int) -> set[str]:
         """The keys of the firm chain's ``stage_transition`` rows written at or after ``since``."""
-        return await audited_keys(lambda **k: asyncio.to_thread(self.firm.audit_rows, **k), since)
+        return await audited_keys(asyncio.to_thread, self.firm.audit_rows, since)

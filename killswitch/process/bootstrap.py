@@ -161,20 +161,18 @@ def ccxt_adapters(accounts: Iterable[Any], *, timeout: Optional[float] = None, u
     return out
 
 
-async def reader_adapters(accounts: Iterable[Any], readers: int, *, timeout: Optional[float] = None,
-                          urls: Optional[str] = None, rate_limit: bool = True) -> tuple[Adapters, Any]:
+async def reader_adapters(accounts: Iterable[Any], readers: int) -> tuple[Adapters, Any]:
     """:func:`ccxt_adapters` built in ``readers`` reader processes (adapters/remote/): the accounts
-    of one mark endpoint kept together, each process building its own with this function's
-    arguments; the decider's adapters (each asking its reader) and the pool that keeps the
+    of one mark endpoint kept together, each process building its own with that function's
+    defaults; the decider's adapters (each asking its reader) and the pool that keeps the
     readers running. The accounts whose credential could not be read are each reader's to
     report (their snapshots fail with the reason, as here)."""
     from adapters.remote import ReaderPool, deal
 
     accounts = list(accounts)
     by_key = {f"{acc.venue}/{acc.name}": acc for acc in accounts}
-    groups = deal(((k, mark_endpoint(a, urls) or (a.venue,)) for k, a in by_key.items()), readers)
-    pool = ReaderPool([(keys, partial(ccxt_adapters, [by_key[k] for k in keys], timeout=timeout, urls=urls,
-                                      rate_limit=rate_limit)) for keys in groups])
+    groups = deal(((k, mark_endpoint(a) or (a.venue,)) for k, a in by_key.items()), readers)
+    pool = ReaderPool([(keys, partial(ccxt_adapters, [by_key[k] for k in keys])) for keys in groups])
     remote = await pool.start()
     out = Adapters(by_key={k: remote[k] for k in by_key if k in remote})
     for acc in accounts:

@@ -34,7 +34,7 @@ import asyncio
 import concurrent.futures
 import threading
 import time
-from typing import Any, Callable, Optional, TypeVar
+from typing import Any, AsyncIterator, Awaitable, Callable, Optional, Sequence, TypeVar
 
 from ..state.store import StoreError
 
@@ -141,6 +141,18 @@ class StoreIO:
             pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=True)
+
+
+async def audit_pages(io: Callable[..., Awaitable[Any]], audit_rows: Callable[..., Sequence[Any]], since_ms: int,
+                      kinds: Sequence[str], page: int = 1000, after_seq: int = 0) -> AsyncIterator[Sequence[Any]]:
+    """The audit rows of ``kinds`` from ``since_ms`` on, in chain order, ``page`` rows a call of a
+    store's ``audit_rows`` made off the loop by ``io`` (a :class:`StoreIO`, ``asyncio.to_thread``)."""
+    while True:
+        rows = await io(audit_rows, since_ms=since_ms, kinds=list(kinds), limit=page, after_seq=after_seq)
+        yield rows
+        if len(rows) < page:
+            return
+        after_seq = rows[-1].seq
 
 
 def _each(calls: tuple[Callable[[], Any], ...]) -> None:

@@ -164,10 +164,6 @@ class FirmStore(FirmKillTables, FirmBoardTables, FirmTables, PostgresStore):
         rows = self._fetchall("SELECT name, accounts_digest, accounts, registered_ms, holder FROM shard ORDER BY name")
         return [_row(r) for r in rows]
 
-    def reopen(self, *, lock_timeout_ms: Optional[int] = None) -> "FirmStore":
-        return FirmStore(self._conninfo, self._masked, lock_timeout_ms=lock_timeout_ms or LOCK_TIMEOUT_MS,
-                         schema=self.schema)
-
 
 def _row(r: Any) -> ShardRow:
     return ShardRow(r[0], r[1], tuple(json.loads(r[2])), int(r[3]), r[4])

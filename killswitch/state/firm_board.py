@@ -18,6 +18,7 @@ import json
 from ..firm.board import Board
 from .firm_tables import FirmTables
 from .migrations import Migration
+from .sql_hooks import upsert
 
 BOARD_TABLES = (
     Migration(3, "each shard's board: its incidents and lock, for every shard's console", (
@@ -36,9 +37,7 @@ class FirmBoardTables(FirmTables):
         with self._tx(write=True) as cur:
             if self._shard_fence(cur, shard_schema, lock=True) != board.fence:
                 return False
-            self._q(cur, "INSERT INTO shard_board (shard, holder, fence, published_ms, doc) VALUES (?, ?, ?, ?, ?) "
-                         "ON CONFLICT (shard) DO UPDATE SET holder = excluded.holder, fence = excluded.fence, "
-                         "published_ms = excluded.published_ms, doc = excluded.doc",
+            self._q(cur, upsert("shard_board", "shard, holder, fence, published_ms, doc", "shard"),
                     (board.shard, board.holder, board.fence, board.published_ms,
                      json.dumps(board.doc(), separators=(",", ":"))))
             return True

@@ -33,7 +33,7 @@ from ..firm.directives import Directive
 from ..firm.facts import Fact, ShardLease
 from .migrations import Migration
 from .sql import SAVE_ENGINE_STATE
-from .sql_hooks import Cursor, SqlHooks
+from .sql_hooks import Cursor, SqlHooks, upsert
 from .store import FencedError
 
 NOTIFY_CHANNEL = "killswitch_firm"
@@ -139,9 +139,8 @@ class FirmTables(SqlHooks):
 
     def seen(self, shard: str, holder: str, leader: bool, now: int) -> None:
         with self._tx(write=True) as cur:
-            self._q(cur, "INSERT INTO shard_runner (shard, holder, leader, seen_ms) VALUES (?, ?, ?, ?) "
-                         "ON CONFLICT (shard, holder) DO UPDATE SET leader = excluded.leader, "
-                         "seen_ms = excluded.seen_ms", (shard, holder, leader, now))
+            self._q(cur, upsert("shard_runner", "shard, holder, leader, seen_ms", "shard, holder"),
+                    (shard, holder, leader, now))
 
     def runners(self, since_ms: int) -> list[RunnerSeen]:
         rows = self._fetchall("SELECT shard, holder, leader, seen_ms FROM shard_runner WHERE seen_ms >= ? "
@@ -165,8 +164,7 @@ class FirmTables(SqlHooks):
         with self._tx(write=True) as cur:
             self._check_fence(cur, fence)
             self._q(cur, SAVE_ENGINE_STATE, (json.dumps(state_doc, separators=(",", ":")), graph_digest, fence, now))
-            self._q(cur, "INSERT INTO firm_view (id, doc, fence, saved_ms) VALUES (1, ?, ?, ?) ON CONFLICT (id) "
-                         "DO UPDATE SET doc = excluded.doc, fence = excluded.fence, saved_ms = excluded.saved_ms",
+            self._q(cur, upsert("firm_view", "id, doc, fence, saved_ms", "id", values="1, ?, ?, ?"),
                     (json.dumps(view, separators=(",", ":")), fence, now))
             return [self._insert(cur, d, fence, "firm", now) for d in directives]
 

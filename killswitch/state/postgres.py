@@ -39,7 +39,7 @@ import socket
 import threading
 import time
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Iterator, Optional
+from typing import TYPE_CHECKING, Any, Iterator, Optional, Self
 
 from .sql import SqlStore, wrap_error
 from .sql_hooks import Cursor
@@ -243,7 +243,7 @@ class PostgresStore(SqlStore):
                 ended = ended or bool(done)
         return ended
 
-    def reopen(self, *, lock_timeout_ms: Optional[int] = None) -> "PostgresStore":
+    def reopen(self, *, lock_timeout_ms: Optional[int] = None) -> Self:
         # on the same schema: the lease thread's connection must see the shard's lease row
         return type(self)(self._conninfo, self._masked, lock_timeout_ms=lock_timeout_ms or LOCK_TIMEOUT_MS,
                           schema=self.schema)

@@ -28,7 +28,7 @@ from contextlib import AbstractContextManager
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
 from .migrations import MIGRATIONS, Migration
-from .sql_hooks import Cursor, now_ms
+from .sql_hooks import Cursor, now_ms, upsert
 from .store import (
     Approval,
     AuditKey,
@@ -52,9 +52,9 @@ from .tables.stored_locks import StoredLockTables
 from .urls import scrub
 
 # the engine state's one row, replaced (a store's leader saves it, and the firm lease holder the firm's)
-SAVE_ENGINE_STATE = ("INSERT INTO engine_state (id, doc, graph_digest, fence, saved_ms) VALUES (1, ?, ?, ?, ?) ON "
-                     "CONFLICT (id) DO UPDATE SET doc = excluded.doc, graph_digest = excluded.graph_digest, "
-                     "fence = excluded.fence, saved_ms = excluded.saved_ms")
+SAVE_ENGINE_STATE = upsert("engine_state", "id, doc, graph_digest, fence, saved_ms", "id", values="1, ?, ?, ?, ?")
+# a source's beat, kept only when it is later than the one stored
+_SAVE_HEARTBEAT = upsert("heartbeat", "source, ts_ms", "source", where="excluded.ts_ms > heartbeat.ts_ms")
 
 
 class SqlStore(JournalTables, AuditTables, SilenceTables, StoredLockTables, PolicyDriftTables, OverrideTables,
@@ -214,9 +214,8 @@ class SqlStore(JournalTables, AuditTables, SilenceTables, StoredLockTables, Poli
                             (window_ms, account, keep_from))
             if added:
                 # an upsert: a save whose commit was lost on the wire is simply saved again
-                cur.executemany(self._sql("INSERT INTO pnl_sample (window_ms, account, ts_ms, keys, vals) "
-                                          "VALUES (?, ?, ?, ?, ?) ON CONFLICT (window_ms, account, ts_ms) DO UPDATE "
-                                          "SET keys = excluded.keys, vals = excluded.vals"), added)
+                cur.executemany(self._sql(upsert("pnl_sample", "window_ms, account, ts_ms, keys, vals",
+                                                 "window_ms, account, ts_ms")), added)
 
     # --- the charted signals --------------------------------------------------------------------
 
@@ -229,9 +228,8 @@ class SqlStore(JournalTables, AuditTables, SilenceTables, StoredLockTables, Poli
             if keep_from is not None:
                 self._q(cur, "DELETE FROM signal_sample WHERE ts_ms < ?", (int(keep_from),))
             if added:
-                cur.executemany(self._sql("INSERT INTO signal_sample (policy, scope, ts_ms, vals) VALUES (?, ?, ?, ?) "
-                                          "ON CONFLICT (policy, scope, ts_ms) DO UPDATE SET vals = excluded.vals"),
-                                added)
+                cur.executemany(self._sql(upsert("signal_sample", "policy, scope, ts_ms, vals",
+                                                 "policy, scope, ts_ms")), added)
 
     def signal_samples(self, policy: str, scope: str, since_ms: int,
                        until_ms: Optional[int] = None) -> list[SignalSampleRow]:
@@ -247,16 +245,13 @@ class SqlStore(JournalTables, AuditTables, SilenceTables, StoredLockTables, Poli
 
     def record_heartbeat(self, source: str, ts_ms: int) -> None:
         with self._tx(write=True) as cur:
-            self._q(cur, "INSERT INTO heartbeat (source, ts_ms) VALUES (?, ?) ON CONFLICT (source) DO UPDATE "
-                         "SET ts_ms = excluded.ts_ms WHERE excluded.ts_ms > heartbeat.ts_ms", (source, int(ts_ms)))
+            self._q(cur, _SAVE_HEARTBEAT, (source, int(ts_ms)))
 
     def record_heartbeats(self, beats: Mapping[str, int]) -> None:
         if not beats:
             return
         with self._tx(write=True) as cur:
-            cur.executemany(self._sql("INSERT INTO heartbeat (source, ts_ms) VALUES (?, ?) ON CONFLICT (source) "
-                                      "DO UPDATE SET ts_ms = excluded.ts_ms WHERE excluded.ts_ms > heartbeat.ts_ms"),
-                            [(source, int(ts)) for source, ts in sorted(beats.items())])
+            cur.executemany(self._sql(_SAVE_HEARTBEAT), [(source, int(ts)) for source, ts in sorted(beats.items())])
 
     def heartbeats(self) -> dict[str, int]:
         return dict(self._fetchall("SELECT source, ts_ms FROM heartbeat ORDER BY source"))
@@ -296,11 +291,8 @@ class SqlStore(JournalTables, AuditTables, SilenceTables, StoredLockTables, Poli
         text = json.dumps([[name, body] for name, body in sources], separators=(",", ":"))
         with self._tx(write=True) as cur:
             self._check_fence(cur, fence)
-            self._q(cur, "INSERT INTO policy_bundle (id, graph_digest, revision, sources, fence, saved_ms) "
-                         "VALUES (1, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
-                         "graph_digest = excluded.graph_digest, "
-                         "revision = excluded.revision, sources = excluded.sources, fence = excluded.fence, "
-                         "saved_ms = excluded.saved_ms", (graph_digest, revision, text, fence, now_ms()))
+            self._q(cur, upsert("policy_bundle", "id, graph_digest, revision, sources, fence, saved_ms", "id",
+                                values="1, ?, ?, ?, ?, ?"), (graph_digest, revision, text, fence, now_ms()))
 
     def policy_bundle(self) -> Optional[PolicyBundle]:
         row = self._fetchone("SELECT graph_digest, revision, sources, saved_ms FROM policy_bundle WHERE id = 1")
@@ -317,12 +309,7 @@ class SqlStore(JournalTables, AuditTables, SilenceTables, StoredLockTables, Poli
         with self._tx(write=True) as cur:
             if fence is not None:
                 self._check_fence(cur, fence)
-            self._q(cur, f"INSERT INTO runbook ({_RUNBOOK_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                         "ON CONFLICT (incident) DO UPDATE SET policy = excluded.policy, scope = excluded.scope, "
-                         "level = excluded.level, created_ms = excluded.created_ms, "
-                         "graph_digest = excluded.graph_digest, revision = excluded.revision, "
-                         "template = excluded.template, markdown = excluded.markdown, html = excluded.html, "
-                         "data = excluded.data", row)
+            self._q(cur, upsert("runbook", _RUNBOOK_COLS, "incident"), row)
 
     def runbook(self, incident: str) -> Optional[RunbookRecord]:
         row = self._fetchone(f"SELECT {_RUNBOOK_COLS} FROM runbook WHERE incident = ?", (incident,))

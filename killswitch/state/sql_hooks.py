@@ -74,3 +74,13 @@ class SqlHooks:
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
+
+
+def upsert(table: str, columns: str, key: str, *, values: str = "", where: str = "") -> str:
+    """The INSERT of ``columns`` into ``table`` that, on a row of the same ``key``, sets every other
+    column to the new value (``values``: the VALUES list, else a ``?`` a column; ``where``: when)."""
+    keys = {k.strip() for k in key.split(",")}
+    sets = ", ".join(f"{c} = excluded.{c}" for c in (c.strip() for c in columns.split(",")) if c not in keys)
+    marks = values or ", ".join("?" * len(columns.split(",")))
+    return (f"INSERT INTO {table} ({columns}) VALUES ({marks}) ON CONFLICT ({key}) DO UPDATE SET {sets}"
+            + (f" WHERE {where}" if where else ""))

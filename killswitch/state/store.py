@@ -416,43 +416,49 @@ class StateStore(Protocol):
 
     # silences and acknowledgements (tables/silences.py; the model is killswitch.silences)
     def save_silence(self, silence: Silence, fence: int) -> None:
-        """Store a silence, replacing the one of the same id (an expiry). Fenced."""
+        """Store a silence, replacing the one of the same id (an expiry, an extension, an edit). Fenced."""
 
     def silences(self, ending_after_ms: Optional[int] = None, limit: int = 1000) -> list[Silence]:
-        """The silences ending after ``ending_after_ms`` (None: all), oldest first."""
+        """The silences ending after ``ending_after_ms`` (None: all), oldest first, at most
+        ``limit`` (the latest)."""
 
     def record_ack(self, ack: Acknowledgement, fence: int) -> None:
         """Append an acknowledgement of an incident (the latest is who has it). Fenced."""
 
     def acks(self, since_ms: Optional[int] = None, limit: int = 1000) -> list[Acknowledgement]:
-        """The acknowledgements made at or after ``since_ms``, in the order they were made."""
+        """The acknowledgements made at or after ``since_ms`` (None: all), in the order they were
+        made, at most ``limit`` (the latest)."""
 
     # overrides of the pre-trade limits (tables/overrides.py; the model is killswitch.overrides)
     def save_override(self, override: Override, fence: int, audit: tuple[str, int, dict]) -> int:
-        """Store an override and append its audit row (kind, ts_ms, payload) in one transaction,
-        fenced: both or neither. Returns the row's seq."""
+        """Store an override (replacing the row of its id) and append its audit row (kind, ts_ms,
+        payload) in one transaction, fenced: both or neither. Returns the row's seq."""
 
     def overrides(self, since_ms: Optional[int] = None, limit: int = 1000) -> list[Override]:
-        """The overrides not ended, and those ended or expiring at or after ``since_ms``, oldest first."""
+        """The overrides not ended, and those ended or expiring at or after ``since_ms`` (None:
+        every one), oldest first, at most ``limit`` (the latest)."""
 
     # operator locks stored while no runner led (tables/stored_locks.py)
     def store_lock(self, request_id: str, request: dict, stored_by: str, ts_ms: int) -> StoredLock:
-        """Store an operator's lock request while no runner leads. Unfenced; a request id stored
-        before is kept as it was (and returned)."""
+        """Store an operator's lock request (``request`` holds ``scope`` and ``mode``) while no
+        runner leads. Unfenced; a request id stored before is kept as it was (and returned)."""
 
     def stored_locks(self, *, waiting: bool = True, limit: int = 1000) -> list[StoredLock]:
-        """The stored requests not taken up yet (``waiting``), or the latest ``limit``, in order."""
+        """The stored requests not taken up yet (``waiting``), or the latest ``limit`` of every
+        one, in the order they were stored."""
 
     def stored_lock_taken(self, request_id: str, fence: int, ts_ms: int, result: str) -> bool:
-        """Mark a stored request taken up, with its answer. Fenced; False if marked already."""
+        """Mark a stored request taken up by the leader of ``fence``, with its answer (``result``:
+        ``LOCKED: ...`` or why it was refused). Fenced; False if marked already."""
 
     # the policy drift verdicts posted about each runner (tables/drift.py)
     def save_policy_drift(self, holder: str, verdict: dict, posted_ms: int, digest: Optional[str] = None) -> None:
-        """Keep ``verdict`` (a JSON object, about the graph of ``digest``) as ``holder``'s latest.
-        Unfenced: each replica keeps its own."""
+        """Keep ``verdict`` (a JSON object, about the graph of ``digest``) as ``holder``'s latest,
+        replacing the one before; the rows of holders posted nothing for a month go. Unfenced:
+        each replica keeps its own."""
 
     def policy_drift(self, holder: str) -> Optional[dict]:
-        """``holder``'s latest verdict, or None."""
+        """``holder``'s latest verdict as it was saved, or None."""
 
     def posted_policy_drift(self, holder: str, digest: str) -> Optional[PostedDrift]:
         """The verdict ``holder``, running the graph of ``digest``, shows: its own latest, else the
@@ -463,23 +469,26 @@ class StateStore(Protocol):
         """The last seq sink ``name`` acknowledged, or None: it never shipped a row."""
 
     def save_audit_sink_cursor(self, name: str, seq: int, fence: int, ts_ms: int) -> None:
-        """Sink ``name`` acknowledged every row up to ``seq``. Fenced; never moves back."""
+        """Sink ``name`` acknowledged every row up to ``seq``. Fenced (FencedError for a token
+        that is no longer the lease's); never moves the cursor back."""
 
     def chain_rows(self, after_seq: int, limit: int) -> list[ChainRow]:
-        """Up to ``limit`` rows of the chain after ``after_seq``, as stored (payload text, hashes)."""
+        """Up to ``limit`` rows of the chain after ``after_seq``, in seq order, as stored (payload
+        text, hashes)."""
 
     def chain_head_seq(self) -> int:
         """The seq of the chain's last row (0: none yet)."""
 
     # the console's sign-ins (tables/signins.py): unfenced, any replica signs people in and out
     def end_session(self, sid: str, name: str, exp_s: int, ended_ms: int) -> None:
-        """Keep session ``sid`` as signed out until ``exp_s``."""
+        """Keep session ``sid`` as signed out until ``exp_s``; a second time changes nothing."""
 
     def ended_sessions(self, now_s: int) -> dict[str, int]:
         """The sessions signed out and not expired at ``now_s``: id → end (the expired dropped)."""
 
     def bind_subject(self, sub: str, name: str, ts_ms: int) -> Optional[str]:
-        """Bind ``name`` to the provider's subject ``sub``; why not, when either is another's."""
+        """Bind ``name`` to the provider's subject ``sub`` (the first time either is seen); why
+        not, when either is bound to another already."""
 
     # leader lease
     def acquire_lease(self, holder: str, ttl_ms: int, now_ms: int) -> Optional[int]:

@@ -53,12 +53,12 @@ class Book(Stored):
     (``reload``, ``follow``, ``save``) is its base's, :class:`.storing.Stored`: every change of
     the runner's state is a short method here, so that each piece has one writer."""
 
-    graph: DecisionGraph
-    state: State = field(default_factory=State)
+    graph: DecisionGraph  # the graph running
+    state: State = field(default_factory=State)  # stages, accounts' data, PnL history, the last tick
     _lock_book: LockBook = field(default_factory=LockBook)
-    dms: DeadMansSwitch = field(default_factory=DeadMansSwitch)
+    dms: DeadMansSwitch = field(default_factory=DeadMansSwitch)  # armed sources, their beats, the venues' countdowns
     resume_starts: dict[str, int] = field(default_factory=dict)  # "policy|scope" → reset time (ms)
-    residuals: ResidualBook = field(default_factory=ResidualBook)
+    residuals: ResidualBook = field(default_factory=ResidualBook)  # what closes left open and stopped trying to close
     still_open: StillOpenBook = field(default_factory=StillOpenBook)  # orders a cancel left open
     # the closes the venues refused, per leg (its own methods change it; loaded in place, so the
     # parts that hold it, the tick's and the readout's, see what a start or a takeover read)

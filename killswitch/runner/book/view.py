@@ -35,63 +35,49 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only
 
 
 class BookView(Protocol):
-    """What the runner knows now, to read (see the module doc and :class:`~.book.Book`)."""
+    """What the runner knows now, to read (see the module doc; each field as :class:`~.book.Book`
+    says it)."""
 
     @property
-    def graph(self) -> "DecisionGraph":
-        """The graph running."""
+    def graph(self) -> "DecisionGraph": ...
 
     @property
-    def firm_graph(self) -> Optional["DecisionGraph"]:
-        """A shard's firm-wide policies (None: not a shard's runner)."""
+    def firm_graph(self) -> Optional["DecisionGraph"]: ...
 
     @property
-    def state(self) -> "State":
-        """The engine state: stages, accounts' data, PnL history, the last tick."""
+    def state(self) -> "State": ...
 
     @property
-    def lock_book(self) -> "LockBook":
-        """Who holds which scope locked, and how."""
+    def lock_book(self) -> "LockBook": ...
 
     @property
-    def dms(self) -> "DeadMansSwitch":
-        """The dead man's switch: armed sources, their beats, the venues' countdowns."""
+    def dms(self) -> "DeadMansSwitch": ...
 
     @property
-    def resume_starts(self) -> Mapping[str, int]:
-        """The resumptions in force: "policy|scope" → the reset each runs from (ms)."""
+    def resume_starts(self) -> Mapping[str, int]: ...
 
     @property
-    def residuals(self) -> "ResidualBook":
-        """What closes left open and stopped trying to close."""
+    def residuals(self) -> "ResidualBook": ...
 
     @property
-    def rejections(self) -> "CloseRejections":
-        """The closes the venues refused, per leg (read: a close preview names them)."""
+    def rejections(self) -> "CloseRejections": ...
 
     @property
-    def still_open(self) -> "StillOpenBook":
-        """Orders a cancel meant to take that the venue still lists."""
+    def still_open(self) -> "StillOpenBook": ...
 
     @property
-    def snapshots(self) -> Mapping[str, "Snapshot"]:
-        """Account key → its last snapshot."""
+    def snapshots(self) -> Mapping[str, "Snapshot"]: ...
 
     @property
-    def evaluation(self) -> Optional["Evaluation"]:
-        """This runner's last evaluation (None: it evaluated nothing, e.g. a standby)."""
+    def evaluation(self) -> Optional["Evaluation"]: ...
 
     @property
-    def silences(self) -> tuple["Silence", ...]:
-        """The silences as stored, oldest first."""
+    def silences(self) -> tuple["Silence", ...]: ...
 
     @property
-    def acks(self) -> Mapping[str, tuple["Acknowledgement", ...]]:
-        """Incident → who has it: each author's latest acknowledgement, oldest first."""
+    def acks(self) -> Mapping[str, tuple["Acknowledgement", ...]]: ...
 
     @property
-    def revokes(self) -> "RevokeBook":
-        """The bots' trading permission at the venues, owed and held."""
+    def revokes(self) -> "RevokeBook": ...
 
-    def node(self, policy: str) -> Optional["PolicyNode"]:
-        """The running graph's policy of that name, or None."""
+    def node(self, policy: str) -> Optional["PolicyNode"]: ...

@@ -50,7 +50,7 @@ from ..book.keeper import Keeper
 from ..book.revoke_state import ALLOWED, OPERATOR, REVOKED, Hold, Permission, hold_text, holder_of, permission_status
 from ..collaborators import Fences, Saves
 from ..lock.lock import iso_ms
-from ..storeio import StoreIO
+from ..storeio import StoreIO, audit_pages
 from ..venue.port import Venues
 
 log = logging.getLogger("killswitch.runner.revokes")
@@ -158,14 +158,10 @@ class Revokes(Keeper[Fences]):
         if not owed:
             return
         ops = {o.op for o in owed}
-        since, after, found = min(o.since_ms for o in owed), 0, set()
-        while True:
-            page = await self.io(self.store.audit_rows, since_ms=since, kinds=[AUDIT_REVOKED, AUDIT_RESTORED],
-                                 limit=1000, after_seq=after)
+        found: set[str] = set()
+        async for page in audit_pages(self.io, self.store.audit_rows, min(o.since_ms for o in owed),
+                                      [AUDIT_REVOKED, AUDIT_RESTORED]):
             found |= {str(r.payload.get("op")) for r in page} & ops
-            if len(page) < 1000:
-                break
-            after = page[-1].seq
         if found:
             log.warning("REVOKE_CARRIED_ON: %s audited by the runner that stopped; completed by %s without a "
                         "second row", ", ".join(sorted(str(f) for f in found)), self.lead.holder)

@@ -262,9 +262,8 @@ class Leadership:
                      "held: acting again from the store's state", refused.fence, self.fence)
             self.store_failed()
             return False
-        self.leader = False
         self.stale = True
-        self.lease_log.lost(self.fence, "a write under it was fenced off: another runner holds the lease")
+        self.deposed()
         return True
 
     def audit_call(self, rows: Sequence[tuple[str, int, dict]]) -> Callable[[], Any]:
@@ -324,8 +323,7 @@ class Leadership:
         try:
             await self.audit(kind, ts_ms, payload)
         except FencedError:
-            self.leader = False
-            self.lease_log.lost(self.fence, "a write under it was fenced off: another runner holds the lease")
+            self.deposed()
             await self.audit_as_standby(kind, ts_ms, payload)
 
     async def audit_or_deposed(self, kind: str, ts_ms: int, payload: dict) -> Optional[str]:

@@ -47,7 +47,7 @@ from ..lease.leadership import Leadership
 from ..lease.stored import StoredLocks, stored_reason
 from ..lock.lock import DEAD_MANS_SWITCH, NOT_A_POLICY, OPERATOR, LockBook, LockHold, iso_ms
 from ..names import near_hint
-from ..storeio import StoreIO
+from ..storeio import StoreIO, audit_pages
 from ..watch.enforce import enforce_details
 from .closes import by
 from .resets import ResetApprovals
@@ -138,14 +138,10 @@ class OperatorCommands(ResetApprovals):
     async def _in_chain(self, kind: str, since_ms: int, found: Callable[[dict], bool]) -> bool:
         """Whether a ``kind`` row whose payload ``found`` takes is in the chain, read a page at a
         time from a minute before ``since_ms`` (the clock that stamped it may run ahead)."""
-        after = 0
-        while True:
-            page = await self.io(self.store.audit_rows, since_ms - 60_000, [kind], 1000, after_seq=after)
+        async for page in audit_pages(self.io, self.store.audit_rows, since_ms - 60_000, [kind]):
             if any(found(r.payload) for r in page):
                 return True
-            if len(page) < 1000:
-                return False
-            after = page[-1].seq
+        return False
 
     async def firm_unlock(self, scope: str, hold: str, audited: dict) -> Optional[str]:
         """The firm's reset lifting ``hold`` (``firm:<policy>``) from ``scope``, as

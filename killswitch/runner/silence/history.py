@@ -23,6 +23,7 @@ from typing import Any, Awaitable, Callable, Iterable, Mapping, Sequence
 from ...policy.matchers import LabelMatcher
 from ...state.store import AuditRow, StoreError
 from ...view.silence_preview import PastPages
+from ..storeio import audit_pages
 
 DAY_MS = 86_400_000
 RECEIPTS = ("notification_delivered", "notification_failed", "notification_silenced")
@@ -99,14 +100,11 @@ async def read_past(io: Callable[..., Awaitable[Any]], store: Any, matchers: Seq
                     now_ms: int) -> Past:
     """The last day's receipts, read a page at a time (at most :data:`MAX_ROWS`), matched."""
     rows: list[AuditRow] = []
-    after = 0
     try:
-        while len(rows) < MAX_ROWS:
-            page = await io(store.audit_rows, now_ms - DAY_MS, RECEIPTS, PAGE_ROWS, after_seq=after)
+        async for page in audit_pages(io, store.audit_rows, now_ms - DAY_MS, RECEIPTS, PAGE_ROWS):
             rows += page
-            if len(page) < PAGE_ROWS:
+            if len(rows) >= MAX_ROWS:
                 break
-            after = page[-1].seq
     except StoreError as e:
         return Past({}, error=str(e))
     past = past_pages(matchers, rows)

@@ -40,7 +40,7 @@ from ...snapshot import Snapshot
 from ...state.store import StateStore
 from ..book.book import Book
 from ..lease.leadership import Leadership
-from ..storeio import StoreIO
+from ..storeio import StoreIO, audit_pages
 
 log = logging.getLogger("killswitch.runner.entries")
 
@@ -293,17 +293,14 @@ class EntryOutbox:
 
     async def _audited_since(self, since: int) -> set[str]:
         """The keys of the ``stage_transition`` rows written at or after ``since``."""
-        return await audited_keys(lambda **k: self.io(self.store.audit_rows, **k), since)
+        return await audited_keys(self.io, self.store.audit_rows, since)
 
 
-async def audited_keys(read: Callable[..., Awaitable[Sequence[Any]]], since: int) -> set[str]:
+async def audited_keys(io: Callable[..., Awaitable[Any]], audit_rows: Callable[..., Sequence[Any]],
+                       since: int) -> set[str]:
     """The keys of the ``stage_transition`` rows a chain holds from ``since`` on, read a page at
-    a time through ``read`` (a store's ``audit_rows``, called off the loop by the caller's way)."""
+    a time by ``io`` (:func:`~killswitch.runner.storeio.audit_pages`)."""
     keys: set[str] = set()
-    after = 0
-    while True:
-        page = await read(since_ms=since, kinds=[AUDIT_KIND], limit=1000, after_seq=after)
+    async for page in audit_pages(io, audit_rows, since, [AUDIT_KIND]):
         keys.update(key_of_row(r.ts_ms, r.payload) for r in page)
-        if len(page) < 1000:
-            return keys
-        after = page[-1].seq
+    return keys

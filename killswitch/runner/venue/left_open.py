@@ -33,6 +33,7 @@ from ...events import ORDER_STILL_OPEN, Event
 from ..book.keeper import Keeper
 from ..book.still_open import StillOpen
 from ..lease.leadership import Leadership
+from ..storeio import audit_pages
 
 log = logging.getLogger("killswitch.runner.still_open")
 
@@ -105,14 +106,9 @@ class StillOpenOrders(Keeper[Leadership]):
 
     async def _audited_since(self, since: int) -> set[tuple[str, str]]:
         keys: set[tuple[str, str]] = set()
-        after = 0
-        while True:
-            page = await self.io(self.store.audit_rows, since_ms=since, kinds=[AUDIT_KIND], limit=1000,
-                                 after_seq=after)
+        async for page in audit_pages(self.io, self.store.audit_rows, since, [AUDIT_KIND]):
             keys.update((str(r.payload.get("account")), str(r.payload.get("order_id"))) for r in page)
-            if len(page) < 1000:
-                return keys
-            after = page[-1].seq
+        return keys
 
 
 __all__ = ["AUDIT_KIND", "ENDED_KIND", "StillOpenOrders", "event_of"]

@@ -20,7 +20,7 @@ from typing import Any, Iterable
 from ...orders import PLANNED_KINDS, planned_intents
 from ...state.store import StateStore
 from ...view import PlannedRow
-from ..storeio import StoreIO
+from ..storeio import StoreIO, audit_pages
 
 PAGE_ROWS = 100  # audit rows read per store call (a row holds up to 1,000 intents)
 
@@ -66,9 +66,8 @@ class PlannedOrders:
         seen = self._read.get(incident)
         if seen is None or seen.since_ms != since_ms:
             seen = self._read[incident] = _Read(since_ms)
-        while True:
-            rows = await self.io(self.store.audit_rows, since_ms, list(PLANNED_KINDS), PAGE_ROWS,
-                                 after_seq=seen.after_seq)
+        async for rows in audit_pages(self.io, self.store.audit_rows, since_ms, PLANNED_KINDS, PAGE_ROWS,
+                                      seen.after_seq):
             for r in rows:
                 seen.after_seq = r.seq
                 for p in planned_intents(r.kind, r.payload):
@@ -76,8 +75,7 @@ class PlannedOrders:
                         seen.total += 1
                         seen.latest.append(planned_row(r.ts_ms, p))
                 del seen.latest[:-self.keep]
-            if len(rows) < PAGE_ROWS:
-                return tuple(seen.latest), seen.total
+        return tuple(seen.latest), seen.total
 
     def keep_only(self, incidents: Iterable[str]) -> None:
         """Forget what was read of incidents no longer shown."""

@@ -53,9 +53,6 @@ class AuditTables(SqlHooks):
             self._macs = self.schema_version() >= ANCHOR_SCHEMA
         return self._macs
 
-    def _head_query(self) -> str:
-        return self._HEAD if self._has_macs() else self._HEAD_UNANCHORED
-
     def use_audit_key(self, key: Optional[AuditKey], *, adopt: bool = False) -> Optional[str]:
         """Anchor the rows this store appends with ``key``; return why they will not be (a wrong
         or missing key for an anchored chain, a missing head), or None.
@@ -207,8 +204,7 @@ class AuditTables(SqlHooks):
                 (seq, kind, ts_ms, text, head.hash, digest, row_mac))
 
     def audit_head(self) -> Optional[AuditHead]:
-        query = self._head_query()
-        row = self._fetchone(query)
+        row = self._fetchone(self._HEAD if self._has_macs() else self._HEAD_UNANCHORED)
         return None if row is None else AuditHead(*row)
 
     def audit_verification(self, anchors: Sequence[AuditAnchor] = ()) -> AuditVerification:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from ..sql_hooks import SqlHooks
+from ..sql_hooks import SqlHooks, upsert
 from ..store import ChainRow
 
 AUDIT_SINK_TABLE = (
@@ -33,27 +33,20 @@ class AuditSinkTables(SqlHooks):
     """The audit sinks' calls of :class:`~..sql.SqlStore` (which supplies ``_tx`` and ``_q``)."""
 
     def audit_sink_cursor(self, name: str) -> Optional[int]:
-        """The last seq sink ``name`` acknowledged, or None: it never shipped a row."""
         row = self._fetchone("SELECT seq FROM audit_sink_cursor WHERE name = ?", (name,))
         return None if row is None else int(row[0])
 
     def save_audit_sink_cursor(self, name: str, seq: int, fence: int, ts_ms: int) -> None:
-        """Sink ``name`` acknowledged every row up to ``seq``. Fenced (raises FencedError for a
-        token that is no longer the lease's); never moves the cursor back."""
         with self._tx(write=True) as cur:
             self._check_fence(cur, fence)
-            self._q(cur, "INSERT INTO audit_sink_cursor (name, seq, fence, saved_ms) VALUES (?, ?, ?, ?) "
-                         "ON CONFLICT (name) DO UPDATE SET seq = excluded.seq, fence = excluded.fence, "
-                         "saved_ms = excluded.saved_ms WHERE audit_sink_cursor.seq < excluded.seq",
-                    (name, int(seq), int(fence), int(ts_ms)))
+            self._q(cur, upsert("audit_sink_cursor", "name, seq, fence, saved_ms", "name",
+                                where="audit_sink_cursor.seq < excluded.seq"), (name, int(seq), int(fence), int(ts_ms)))
 
     def chain_rows(self, after_seq: int, limit: int) -> list[ChainRow]:
-        """Up to ``limit`` rows of the chain after ``after_seq``, in seq order, as stored."""
         rows = self._fetchall("SELECT seq, kind, ts_ms, payload, prev_hash, hash FROM audit_log "
                               "WHERE seq > ? ORDER BY seq LIMIT ?", (int(after_seq), int(limit)))
         return [ChainRow(int(s), k, int(t), p, ph, h) for s, k, t, p, ph, h in rows]
 
     def chain_head_seq(self) -> int:
-        """The seq of the chain's last row (0: none yet)."""
         row = self._fetchone("SELECT seq FROM audit_head WHERE id = 1")
         return 0 if row is None else int(row[0])

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 from typing import Optional
 
-from ..sql_hooks import SqlHooks
+from ..sql_hooks import SqlHooks, upsert
 from ..store import PostedDrift
 
 KEPT_MS = 30 * 86_400_000  # a holder posted nothing for this long (a process long gone): its row goes
@@ -45,20 +45,14 @@ class PolicyDriftTables(SqlHooks):
     """The drift verdicts' calls of :class:`~..sql.SqlStore` (which supplies ``_tx`` and ``_q``)."""
 
     def save_policy_drift(self, holder: str, verdict: dict, posted_ms: int, digest: Optional[str] = None) -> None:
-        """Keep ``verdict`` (about the graph of ``digest``) as ``holder``'s latest, replacing the
-        one before; the rows of other holders posted nothing for :data:`KEPT_MS` go. Unfenced."""
         text = json.dumps(verdict, separators=(",", ":"), sort_keys=True)
         with self._tx(write=True) as cur:
-            self._q(cur, "INSERT INTO policy_drift (holder, verdict, posted_ms, digest) VALUES (?, ?, ?, ?) "
-                         "ON CONFLICT (holder) DO UPDATE SET verdict = excluded.verdict, "
-                         "posted_ms = excluded.posted_ms, digest = excluded.digest",
+            self._q(cur, upsert("policy_drift", "holder, verdict, posted_ms, digest", "holder"),
                     (holder, text, int(posted_ms), digest))
             self._q(cur, "DELETE FROM policy_drift WHERE posted_ms < ? AND holder <> ?",
                     (int(posted_ms) - KEPT_MS, holder))
 
     def posted_policy_drift(self, holder: str, digest: str) -> Optional[PostedDrift]:
-        """The verdict a runner named ``holder`` running the graph of ``digest`` shows: its own
-        latest, else the latest posted to another runner of this store about that graph; None."""
         with self._tx(write=False) as cur:
             row = self._q(cur, "SELECT holder, verdict, posted_ms, digest FROM policy_drift WHERE holder = ?",
                           (holder,)).fetchone()
@@ -68,6 +62,5 @@ class PolicyDriftTables(SqlHooks):
         return None if row is None else PostedDrift(row[0], json.loads(row[1]), int(row[2]), row[3])
 
     def policy_drift(self, holder: str) -> Optional[dict]:
-        """``holder``'s latest verdict as it was saved, or None."""
         row = self._fetchone("SELECT verdict FROM policy_drift WHERE holder = ?", (holder,))
         return None if row is None else json.loads(row[0])

@@ -18,7 +18,7 @@ import json
 from typing import Optional
 
 from ...overrides import Override
-from ..sql_hooks import Cursor, SqlHooks
+from ..sql_hooks import Cursor, SqlHooks, upsert
 
 OVERRIDE_TABLE = (
     """CREATE TABLE limit_override (
@@ -38,22 +38,15 @@ class OverrideTables(SqlHooks):
     check and the audit chain)."""
 
     def save_override(self, override: Override, fence: int, audit: tuple[str, int, dict]) -> int:
-        """Store ``override`` (replacing the row of its id) and append its ``audit`` row (kind,
-        ts_ms, payload), in one transaction, fenced; returns the audit row's seq."""
         doc = json.dumps(override.to_json(), separators=(",", ":"), sort_keys=True)
         row = (override.id, override.scope, doc, int(override.expires_ms), override.ended_ms, int(audit[1]), int(fence))
 
         def write(cur: Cursor) -> None:
-            self._q(cur, "INSERT INTO limit_override (id, scope, doc, expires_ms, ended_ms, updated_ms, fence) "
-                         "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET scope = excluded.scope, "
-                         "doc = excluded.doc, expires_ms = excluded.expires_ms, ended_ms = excluded.ended_ms, "
-                         "updated_ms = excluded.updated_ms, fence = excluded.fence", row)
+            self._q(cur, upsert("limit_override", "id, scope, doc, expires_ms, ended_ms, updated_ms, fence", "id"), row)
 
         return self.audit_many([audit], fence=fence, also=write)[0]
 
     def overrides(self, since_ms: Optional[int] = None, limit: int = 1000) -> list[Override]:
-        """The overrides not ended, and those that ended or expire at or after ``since_ms``
-        (None: every one), oldest first, at most ``limit`` (the latest)."""
         since = -(2**62) if since_ms is None else int(since_ms)
         rows = self._fetchall("SELECT doc FROM limit_override WHERE (ended_ms IS NULL AND expires_ms >= ?) "
                               "OR ended_ms >= ? OR expires_ms >= ? ORDER BY updated_ms DESC, id DESC LIMIT ?",

@@ -37,22 +37,17 @@ class SigninTables(SqlHooks):
     """The sign-ins' calls of :class:`~..sql.SqlStore` (which supplies ``_tx`` and ``_q``)."""
 
     def end_session(self, sid: str, name: str, exp_s: int, ended_ms: int) -> None:
-        """Keep session ``sid`` as signed out until ``exp_s``. Unfenced; a second time changes nothing."""
         with self._tx(write=True) as cur:
             self._q(cur, "INSERT INTO signed_out (sid, name, exp_s, ended_ms) VALUES (?, ?, ?, ?) "
                          "ON CONFLICT (sid) DO NOTHING", (sid, name, int(exp_s), int(ended_ms)))
 
     def ended_sessions(self, now_s: int) -> dict[str, int]:
-        """The sessions signed out whose cookies have not expired at ``now_s``: id → end. Those
-        expired are dropped."""
         with self._tx(write=True) as cur:
             self._q(cur, "DELETE FROM signed_out WHERE exp_s <= ?", (int(now_s),))
             rows = self._q(cur, "SELECT sid, exp_s FROM signed_out").fetchall()
         return {str(sid): int(exp) for sid, exp in rows}
 
     def bind_subject(self, sub: str, name: str, ts_ms: int) -> Optional[str]:
-        """Bind ``name`` to subject ``sub`` (the first time either is seen); why not, when either is
-        bound to another already."""
         with self._tx(write=True) as cur:
             rows = self._q(cur, "SELECT name, sub FROM signin_subject WHERE name = ? OR sub = ?"
                            + self.for_update, (name, sub)).fetchall()

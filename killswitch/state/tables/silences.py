@@ -19,7 +19,7 @@ import json
 from typing import Optional
 
 from ...silences import Acknowledgement, Silence
-from ..sql_hooks import SqlHooks
+from ..sql_hooks import SqlHooks, upsert
 
 SILENCE_TABLES = (
     # matchers as JSON text ([{"name", "op", "value"}]): read back through killswitch.silences
@@ -68,7 +68,6 @@ class SilenceTables(SqlHooks):
     ``_q`` and ``_check_fence``)."""
 
     def save_silence(self, silence: Silence, fence: int) -> None:
-        """Store ``silence``, replacing the one of the same id (an expiry, an extension, an edit). Fenced."""
         row = (silence.id, json.dumps([m.to_json() for m in silence.matchers], separators=(",", ":")),
                int(silence.starts_ms), int(silence.ends_ms), silence.author, silence.comment,
                int(silence.created_ms), int(silence.updated_ms), silence.expired_by, silence.incident,
@@ -76,33 +75,21 @@ class SilenceTables(SqlHooks):
                json.dumps(list(silence.incidents)) if silence.incidents is not None else None, int(fence))
         with self._tx(write=True) as cur:
             self._check_fence(cur, fence)
-            marks = ", ".join("?" * len(row))
-            self._q(cur, f"INSERT INTO silence ({_SILENCE_COLS}, fence) VALUES ({marks}) "
-                         "ON CONFLICT (id) DO UPDATE SET matchers = excluded.matchers, "
-                         "starts_ms = excluded.starts_ms, ends_ms = excluded.ends_ms, author = excluded.author, "
-                         "comment = excluded.comment, created_ms = excluded.created_ms, "
-                         "updated_ms = excluded.updated_ms, expired_by = excluded.expired_by, "
-                         "incident = excluded.incident, tied = excluded.tied, up_to_level = excluded.up_to_level, "
-                         "incidents = excluded.incidents, fence = excluded.fence", row)
+            self._q(cur, upsert("silence", f"{_SILENCE_COLS}, fence", "id"), row)
 
     def silences(self, ending_after_ms: Optional[int] = None, limit: int = 1000) -> list[Silence]:
-        """The silences that end after ``ending_after_ms`` (None: every one), oldest first, at most
-        ``limit`` (the latest)."""
         rows = self._fetchall(f"SELECT {_SILENCE_COLS} FROM silence WHERE ends_ms > ? "
                               "ORDER BY created_ms DESC, id DESC LIMIT ?",
                               (-(2**62) if ending_after_ms is None else int(ending_after_ms), int(limit)))
         return [_silence(r) for r in reversed(rows)]
 
     def record_ack(self, ack: Acknowledgement, fence: int) -> None:
-        """Append an acknowledgement of an incident. Fenced."""
         with self._tx(write=True) as cur:
             self._check_fence(cur, fence)
             self._q(cur, "INSERT INTO incident_ack (incident, author, ts_ms, comment, fence) VALUES (?, ?, ?, ?, ?)",
                     (ack.incident, ack.author, int(ack.ts_ms), ack.comment, int(fence)))
 
     def acks(self, since_ms: Optional[int] = None, limit: int = 1000) -> list[Acknowledgement]:
-        """The acknowledgements made at or after ``since_ms`` (None: all), in the order they were
-        made, at most ``limit`` (the latest)."""
         rows = self._fetchall("SELECT incident, author, ts_ms, comment FROM incident_ack WHERE ts_ms >= ? "
                               "ORDER BY seq DESC LIMIT ?",
                               (-(2**62) if since_ms is None else int(since_ms), int(limit)))

@@ -49,8 +49,6 @@ class StoredLockTables(SqlHooks):
     ``_check_fence``)."""
 
     def store_lock(self, request_id: str, request: dict, stored_by: str, ts_ms: int) -> StoredLock:
-        """Store an operator's lock request (``request`` holds ``scope`` and ``mode``). Unfenced:
-        the runner storing it does not lead. A request id stored before is kept as it was."""
         text = json.dumps(request, separators=(",", ":"), sort_keys=True)
         with self._tx(write=True) as cur:
             self._q(cur, "INSERT INTO stored_lock (request_id, scope, mode, request, stored_by, stored_ms) "
@@ -60,8 +58,6 @@ class StoredLockTables(SqlHooks):
         return _stored(row)
 
     def stored_locks(self, *, waiting: bool = True, limit: int = 1000) -> list[StoredLock]:
-        """The stored requests in the order they were stored: those not taken up yet
-        (``waiting``), or the latest ``limit`` of every one."""
         with self._tx(write=False) as cur:
             if waiting:
                 rows = self._q(cur, f"SELECT {_COLS} FROM stored_lock WHERE applied_ms IS NULL ORDER BY seq LIMIT ?",
@@ -72,8 +68,6 @@ class StoredLockTables(SqlHooks):
         return [_stored(r) for r in rows]
 
     def stored_lock_taken(self, request_id: str, fence: int, ts_ms: int, result: str) -> bool:
-        """Mark a stored request taken up by the leader of ``fence`` with its answer (``result``:
-        ``LOCKED: ...`` or why it was refused). Fenced. False if it was marked already."""
         with self._tx(write=True) as cur:
             self._check_fence(cur, fence)
             n = self._q(cur, "UPDATE stored_lock SET applied_ms = ?, applied_fence = ?, result = ? "
