@@ -4,7 +4,8 @@ What it owns: :func:`declared`, one dialect's declaration as a
 :class:`~killswitch.weights.DeclaredWeights` (what one snapshot reads, once a settle coin where the
 venue lists by coin; its limit; what its stream costs), and :func:`table_text`, the Python module
 ``make schemas`` writes from every registered dialect: rows of plain values, not code per venue
-(its rate tiers' names too, which an account's ``rate_tier`` is checked against: KS225).
+(its rate tiers' names too, which an account's ``rate_tier`` is checked against: KS225; and
+where it arms no countdown, and why: KS262).
 The check of policies must not import the adapters, so it reads that module; it is generated,
 never edited by hand, and a test fails when it differs from what this module writes.
 
@@ -69,6 +70,7 @@ COLUMNS = {
     "SPOT_STREAMS": ("venue", "stream_open", "stream_keepalive", "keepalive_every_s"),
     "RATE_TIERS": ("venue", "tier (the lowest first)"),
     "TIER_ENDPOINT_LIMITS": ("venue", "tier", "market type", "endpoint", "requests", "window_s"),
+    "NO_COUNTDOWN": ("venue", "market type", "why the dialect arms no countdown there"),
 }
 
 
@@ -81,6 +83,7 @@ def table_text() -> str:
         if got is not None:
             _add_rows(tables, venue, got)
         _add_tiers(tables, DIALECTS[venue])
+        tables["NO_COUNTDOWN"] += no_countdown_rows(DIALECTS[venue])
     return HEADER + "".join(f"\n# {', '.join(COLUMNS[name])}\n{name} = (\n" + "".join(f"    {row!r},\n" for row in rows)
                             + ")\n" for name, rows in tables.items())
 
@@ -100,6 +103,15 @@ def _add_rows(tables: dict[str, list[tuple[Any, ...]]], venue: str, w: DeclaredW
         tables["SPOT_STREAMS"].append((venue, *w.spot_stream))
 
 
+def no_countdown_rows(d: Dialect) -> list[tuple[str, str, str]]:
+    """(venue, market type, why) of each market type ``d`` arms no countdown on, as it says
+    (:attr:`~.dialects.base.Dialect.no_countdown`); a dialect without a countdown method that
+    says nothing of why is a ValueError naming it (KS262 would say nothing of its accounts)."""
+    if d.countdown_method is None and not d.no_countdown:
+        raise ValueError(f"the {d.id} dialect has no countdown method and says not why (Dialect.no_countdown)")
+    return [(d.id, market, why) for market, why in sorted(d.no_countdown.items())]
+
+
 def _add_tiers(tables: dict[str, list[tuple[Any, ...]]], d: Dialect) -> None:
     """``d``'s rate tiers, the lowest first, and each one's per-UID endpoint limits (an account's
     own, at its tier: the rest of its limit is the venue's)."""
@@ -113,4 +125,4 @@ def _add_tiers(tables: dict[str, list[tuple[Any, ...]]], d: Dialect) -> None:
                                                    for e, v in sorted(limit.endpoint_limits.items())]
 
 
-__all__ = ["declared", "table_text"]
+__all__ = ["declared", "no_countdown_rows", "table_text"]

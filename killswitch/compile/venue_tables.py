@@ -131,3 +131,10 @@ TIER_ENDPOINT_LIMITS = (
     ('kraken', 'Pro', 'spot', 'POST /0/private/BalanceEx', 30.0, 60.0),
     ('kraken', 'Pro', 'spot', 'POST /0/private/OpenOrders', 30.0, 60.0),
 )
+
+# venue, market type, why the dialect arms no countdown there
+NO_COUNTDOWN = (
+    ('bitget', 'futures', "Bitget's countdown-cancel-all serves unified (UTA) accounts only, not the classic account"),
+    ('mexc', 'futures', "MEXC's contract API has no cancel-all-after"),
+    ('mexc', 'spot', "MEXC's spot API has no cancel-all-after"),
+)
