@@ -14,7 +14,7 @@ What it owns
 The table is data the dialects declare (``Dialect.no_countdown``), written into
 :mod:`.venue_tables` by ``make schemas`` because the compiler must not import the adapters;
 ``tests/unit/compile/test_dms_check.py`` holds it equal to the dialects' own (``Dialect.countdown`` of a
-real ccxt client), and ``make schemas`` refuses a dialect without a countdown that says not why.
+real ccxt client); a dialect without a countdown that says not why is written in general terms.
 
 Pure: no I/O.
 """
@@ -26,9 +26,8 @@ from typing import Iterable, Optional, Sequence
 from ..policy import diagnostics as d
 from ..policy.accounts_doc import Account
 from ..policy.diagnostics import Diagnostic
-from .dialect_venues import DIALECT_VENUES
 from .scope_check import ActionUse, reach_findings
-from .venue_tables import NO_COUNTDOWN as NO_COUNTDOWN_ROWS
+from .venue_tables import DIALECT_VENUES, NO_COUNTDOWN as NO_COUNTDOWN_ROWS
 
 # ccxt id (with a dialect) → why its venue keeps no countdown for a futures account; (ccxt id, market
 # type) → the same, where another market type of the id keeps none: the dialects' own word
