@@ -11,9 +11,10 @@ What it owns
       silent is told so before a deployment. A warning: the runner's own dead man's switch and
       its lock still guard the account.
 
-The table is data, kept here because the compiler must not import the adapters;
+The table is data the dialects declare (``Dialect.no_countdown``), written into
+:mod:`.venue_tables` by ``make schemas`` because the compiler must not import the adapters;
 ``tests/unit/compile/test_dms_check.py`` holds it equal to the dialects' own (``Dialect.countdown`` of a
-real ccxt client), so a new dialect without a countdown says so.
+real ccxt client); a dialect without a countdown that says not why is written in general terms.
 
 Pure: no I/O.
 """
@@ -25,18 +26,15 @@ from typing import Iterable, Optional, Sequence
 from ..policy import diagnostics as d
 from ..policy.accounts_doc import Account
 from ..policy.diagnostics import Diagnostic
-from .dialect_venues import DIALECT_VENUES
 from .scope_check import ActionUse, reach_findings
+from .venue_tables import DIALECT_VENUES, NO_COUNTDOWN as NO_COUNTDOWN_ROWS
 
-# ccxt id (with a dialect) → why its venue keeps no countdown for the account
-NO_COUNTDOWN: dict[str, str] = {
-    "bitget": "Bitget's countdown-cancel-all serves unified-trading accounts only, not the classic account",
-    "mexc": "MEXC's contract API has no cancel-all-after",
-}
-# (ccxt id, market type) → the same, where a market type of the id says otherwise
+# ccxt id (with a dialect) → why its venue keeps no countdown for a futures account; (ccxt id, market
+# type) → the same, where another market type of the id keeps none: the dialects' own word
+# (``Dialect.no_countdown``), written into the venue tables by ``make schemas``
+NO_COUNTDOWN: dict[str, str] = {venue: why for venue, market, why in NO_COUNTDOWN_ROWS if market == "futures"}
 NO_COUNTDOWN_OF_MARKET: dict[tuple[str, str], str] = {
-    ("mexc", "spot"): "MEXC's spot API has no cancel-all-after",
-}
+    (venue, market): why for venue, market, why in NO_COUNTDOWN_ROWS if market != "futures"}
 
 
 def no_countdown(acc: Account) -> Optional[str]:

@@ -2,7 +2,7 @@
 
 What it owns: :data:`VENUES`, the exchange ids of the locked ccxt (``ccxt.exchanges``);
 :data:`DIALECT_VENUES`, the ids the ccxt adapter has a dialect of its own for (generated:
-:mod:`.dialect_venues`);
+:mod:`.venue_tables`);
 :data:`CREDENTIALS`, the credential fields each id signs with; and :func:`check_venues`, the
 findings on an account of an Accounts document:
 
@@ -23,8 +23,8 @@ findings on an account of an Accounts document:
 The tables are data, kept here because the compiler must not import ccxt (it costs ~0.7 s and
 the compiler knows no venue library) nor the adapters; ``tests/unit/compile/test_venue_check.py`` holds
 :data:`VENUES` and :data:`CREDENTIALS` equal to the locked ccxt's (``requiredCredentials``), so an
-upgrade says so. :data:`DIALECT_VENUES` is written by ``make schemas`` from the venue packages
-(:mod:`.dialect_venues`), and the test fails when it is stale: nobody edits it by hand.
+upgrade says so. :data:`DIALECT_VENUES` is written by ``make schemas`` from the registered dialects
+(:mod:`.venue_tables`), and a test fails when it is stale: nobody edits it by hand.
 
 Pure: no I/O.
 """
@@ -37,7 +37,7 @@ from ..policy import diagnostics as d
 from ..policy.accounts_doc import Account
 from ..policy.diagnostics import Diagnostic
 from ..policy.documents import LoadedDoc, Path
-from .dialect_venues import DIALECT_VENUES
+from .venue_tables import DIALECT_VENUES
 
 # ccxt 4.5's exchange ids (``ccxt.exchanges``)
 VENUES: frozenset[str] = frozenset((

@@ -364,6 +364,10 @@ class Dialect(StreamHooks, CancelHooks, ReadHooks, VenueNamed):
     countdown_method: Optional[str] = None
     countdown_futures_only: bool = False
     countdown_needs_websocket: bool = False
+    # Where the dialect arms no countdown: market type → why, in the venue's terms. ``make schemas``
+    # writes it into the table ``ksctl validate`` reads (KS262); a dialect without a countdown
+    # method that says nothing is written in general terms (adapters/ccxt_exchange/declared.py)
+    no_countdown: Mapping[str, str] = field(default_factory=dict)
     # The quote currency of an account that declares none (``Account.quote_currency``): what its
     # equity, notionals and PnL are in at this venue
     quote_currency: str = "USDT"

@@ -268,6 +268,8 @@ class BitgetDialect(ChannelStream, Dialect):
         endpoint_limits=LIMITS.endpoints)
 
     refusal_rules: tuple[Rule, ...] = REFUSALS
+    no_countdown: Mapping[str, str] = field(default_factory=lambda: {
+        "futures": "Bitget's countdown-cancel-all serves unified (UTA) accounts only, not the classic account"})
 
 
     # Streams (:mod:`.dialect_stream`): a websocket costs no REST request (no listen key: the

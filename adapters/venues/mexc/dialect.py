@@ -200,6 +200,8 @@ class MexcDialect(spot.MexcSpot, MexcStream, Dialect):
         r"positions? (do not|is not) exists? or (have been|is already|already) closed",
     )
     refusal_rules: tuple[Rule, ...] = REFUSALS + spot.REFUSALS
+    no_countdown: Mapping[str, str] = field(default_factory=lambda: {
+        "futures": "MEXC's contract API has no cancel-all-after", "spot": "MEXC's spot API has no cancel-all-after"})
     # A snapshot: the assets, the positions, the tickers (the positions' marks) and the position
     # mode with them (the leg of a position), the regular list, the trigger list and the stop
     # list (one page each up to 100 rows). Each contract endpoint: 20 requests per 2 seconds.

@@ -81,14 +81,14 @@ from adapters.simulated.venues import VENUES, sim_account
 from adapters.simulated.engine import ManualClock
 from adapters.simulated.scenarios import build
 from adapters.simulated.http import SimServer
-from killswitch.cli.schema import dialect_venues_text
+from adapters.ccxt_exchange.declared import table_text
 server = SimServer(build("calm", ManualClock(0)), venue_streams={"zzfutures": {"tick_s": 0.5}})
 print(json.dumps({
     "dialects": list(DIALECTS), "rate": dialect_for("zzfutures").limits.orders,
     "raw_fields": [type(d).__name__ for d in KNOWN_RAW_FIELDS.shapes], "dialects_alone": dialects_alone,
     "face": FACES.get("/zz/api/v1/") is not None, "sim_venues": list(VENUES),
     "account": list(sim_account(None, "a", "zzfutures")), "stream": server.zzfutures_stream.options,
-    "generated": '"zzfutures",' in dialect_venues_text()}))
+    "generated": '"zzfutures",' in table_text()}))
 '''
 
 

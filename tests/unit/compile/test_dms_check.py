@@ -43,7 +43,20 @@ def test_the_venues_without_a_countdown_are_the_dialects():
 
     none = sorted(vid for vid, dialect in DIALECTS.items() if has_none(vid, dialect))
     assert sorted(NO_COUNTDOWN) == none, (
-        f"the dialects without a countdown changed: set NO_COUNTDOWN in killswitch/compile/dms_check.py to {none}")
+        f"the dialects without a countdown changed ({none}): each says why (Dialect.no_countdown); make schemas")
+
+
+def test_a_dialect_without_a_countdown_is_written_with_its_why_or_in_general_terms():
+    from adapters.ccxt_exchange.declared import no_countdown_rows
+    from adapters.ccxt_exchange.dialects import DIALECTS
+    from adapters.ccxt_exchange.dialects.base import Dialect
+    from adapters.ccxt_exchange.dialects.limits import Limits
+
+    assert no_countdown_rows(Dialect(id="zz", limits=Limits(1.0))) == [("zz", "futures", "the zz dialect arms no "
+                                                                                         "countdown")]
+    said = Dialect(id="zz", limits=Limits(1.0), no_countdown={"spot": "none on spot", "futures": "none"})
+    assert no_countdown_rows(said) == [("zz", "futures", "none"), ("zz", "spot", "none on spot")]
+    assert no_countdown_rows(DIALECTS["okx"]) == []  # a countdown of its own: nothing to say
 
 
 def test_a_mexc_account_in_the_scope_is_named_with_why():
