@@ -3,15 +3,6 @@ they are handling.
 
 What it owns, as Alertmanager's ``silence`` package does for its model:
 
-- :class:`LabelMatcher`: ``name op "value"`` over a page's labels, with Alertmanager's four
-  operators — ``=``, ``!=``, ``=~`` and ``!~`` (RE2 patterns anchored as ``^(?:re)$``, through
-  :func:`killswitch.policy.patterns.compile_label_pattern`: linear time, as Alertmanager's); a
-  label the page lacks counts as the empty string, so ``venue!=okx`` matches a page without a
-  venue. :func:`parse_matcher` reads one in Alertmanager's text form (``policy=futures-book``,
-  ``severity=~"critical|warning"``), :func:`parse_matchers` a list (``{a="b", c=~"d"}``): the
-  one parser of matchers, which the routes documents' ``matchers:`` use too. Their text
-  (:func:`matcher_text`, :func:`quoted`) is Alertmanager's, so that it reads back the same and
-  two different matchers never print alike.
 - :class:`Silence`: matchers, a start and an end (UTC ms), its author and comment; it is
   *active* from its start until its end, *expired* after (an expiry sets the end to the moment
   it was expired, and who expired it). A page whose labels every matcher of an active silence
@@ -22,9 +13,6 @@ What it owns, as Alertmanager's ``silence`` package does for its model:
   same stage still held: a silence that holds the incident it re-runs holds it too, and one made
   from that incident goes on with it (:meth:`Silence.rerun`, added by the runner as it runs).
 - :class:`Acknowledgement`: someone has an incident ("I have it"), since when, with what note.
-- :func:`matcher_problem`: why a set of matchers is refused (``UNKNOWN_LABEL`` with close
-  matches, ``SILENCE_TOO_BROAD`` when every matcher also matches the empty string, as
-  Alertmanager refuses), given the label names the caller knows pages to carry.
 - The breadth of a silence, the one rule the runner's preview and its add, ``ksctl silence``
   and the console read: :func:`spans_every_scope` when none of its matchers names a scope (a
   label of :data:`SCOPE_NAMING`: ``severity="critical"`` alone holds back every critical page of
@@ -32,6 +20,8 @@ What it owns, as Alertmanager's ``silence`` package does for its model:
   only when its author confirms it (:func:`every_scope_problem`: ``SILENCE_TOO_BROAD`` naming
   the confirmation of each way in, :data:`EVERY_SCOPE_CONFIRM`).
 
+A silence's matchers are those of :mod:`killswitch.policy.matchers`, which owns them
+(:class:`LabelMatcher`, :func:`parse_matchers`, :func:`matcher_problem`: re-exported here).
 The labels a page carries are those of killswitch's events (:data:`PAGE_LABELS`), the labels of
 the policy's metadata, and ``receiver`` — the receiver of the route a page is about to go to.
 

@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # the client is imported when a command calls, not when ksctl
     from ..view import ChangeResult, OverrideResult, ResetResult, SilenceResult
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 _TLS_META = "killswitch.api_tls"  # where the TLS options wait in the context for runner_client
 _TLS_OPTIONS = (
@@ -178,23 +179,29 @@ def refused(e: "RunnerError", answer: str, command: str = "", token_env: Optiona
     raise SystemExit(EXIT_USAGE if e.status == 401 else EXIT_FINDINGS)
 
 
-def read(ask: Callable[[], T], command: str, output: str, token_env: Optional[str] = None,
-         role: str = "viewer") -> T:
-    """The runner's answer to ``ask`` (a call of the client). Refused: its answer as it came
-    (``-o json``) or ``ksctl <command>: <status> <answer>`` on stderr, and exit 1; a 401 (no token,
-    or one the runner does not know) also says to set ``token_env`` to a token with ``role`` (the
-    viewer role for a read; a change's preview, the role of the change), and exits 2."""
+def answered(ask: Callable[[], T], refusal: Callable[["RunnerError"], R]) -> Union[T, R]:
+    """The runner's answer to ``ask`` (a call of the client), else what ``refusal`` makes of its
+    refusal (most exit); an unreachable runner exits as :func:`unreachable` says."""
     from ..client import RunnerError, RunnerUnreachable
-    from ..render.ops import answer_json, failure_line
 
     try:
         return ask()
     except RunnerUnreachable as e:
         unreachable(e)
     except RunnerError as e:
-        if output == "json":
-            refused(e, answer_json(e), command, token_env, role)
-        refused(e, failure_line(command, e), command, token_env, role, err=True)
+        return refusal(e)
+
+
+def read(ask: Callable[[], T], command: str, output: str, token_env: Optional[str] = None,
+         role: str = "viewer") -> T:
+    """The runner's answer to ``ask`` (a call of the client). Refused: its answer as it came
+    (``-o json``) or ``ksctl <command>: <status> <answer>`` on stderr, and exit 1; a 401 (no token,
+    or one the runner does not know) also says to set ``token_env`` to a token with ``role`` (the
+    viewer role for a read; a change's preview, the role of the change), and exits 2."""
+    from ..render.ops import answer_json, failure_line
+
+    return answered(ask, lambda e: refused(e, answer_json(e), command, token_env, role) if output == "json"
+                    else refused(e, failure_line(command, e), command, token_env, role, err=True))
 
 
 def sent(send: Callable[[], T], output: str, command: str = "", token_env: Optional[str] = None,
@@ -203,15 +210,10 @@ def sent(send: Callable[[], T], output: str, command: str = "", token_env: Optio
     json``: its answer as it came). A refusal is printed the same way and exits as
     :func:`refused` says (2 for a 401, else 1); an unreachable runner exits as
     :func:`unreachable` says."""
-    from ..client import RunnerError, RunnerUnreachable
     from ..render.ops import answer_json, change_json, refusal_text
 
-    try:
-        result = send()
-    except RunnerUnreachable as e:
-        unreachable(e)
-    except RunnerError as e:
-        refused(e, answer_json(e) if output == "json" else refusal_text(e), command, token_env, role)
+    result = answered(send, lambda e: refused(e, answer_json(e) if output == "json" else refusal_text(e), command,
+                                              token_env, role))
     # every change answers with what it did, in its reason
     click.echo(change_json(result) if output == "json" else result.reason)  # type: ignore[attr-defined]
     return result
@@ -222,14 +224,7 @@ def previewed(ask: Callable[[], T]) -> Optional[T]:
     role, a token, a rate, an unknown scope): the change sent then answers the same refusal
     itself, with its reason, and the runner audits it (a preview is never audited). An
     unreachable runner exits as :func:`unreachable` says."""
-    from ..client import RunnerError, RunnerUnreachable
-
-    try:
-        return ask()
-    except RunnerUnreachable as e:
-        unreachable(e)
-    except RunnerError:
-        return None
+    return answered(ask, lambda e: None)
 
 
 def change(send: Callable[[], Union["ChangeResult", "ResetResult", "SilenceResult", "OverrideResult"]], output: str,

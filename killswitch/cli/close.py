@@ -36,12 +36,12 @@ from typing import TYPE_CHECKING, Callable, NoReturn, Optional
 
 import click
 
-from .apiopts import refused as said_refused, runner_client, runner_options, unreachable
+from .apiopts import answered, refused as said_refused, runner_client, runner_options, unreachable
 from .common import EXIT_FINDINGS, EXIT_OK, duration_s, output_option
 from .confirm import confirm, tty
 
 if TYPE_CHECKING:
-    from ..client import CloseProgress, RunnerClient
+    from ..client import CloseProgress, RunnerClient, RunnerError
     from ..view import CloseResult
 
 POLL_S = 0.5  # how often ``close --wait`` asks the runner
@@ -167,21 +167,17 @@ def _close_call(call: "Callable[[], CloseResult]", preview: "Optional[CloseResul
     ``INCOMPLETE`` refusal is returned as the plan); a refusal is printed (``-o json``: with the
     plan it refused, the preview's or the one the refusal carries) and exits as
     :func:`~.apiopts.refused` says."""
-    from ..client import RunnerError, RunnerUnreachable
     from ..render.closes import close_json
     from ..render.ops import refusal_text
 
-    try:
-        return call()
-    except RunnerUnreachable as e:
-        unreachable(e)
-    except RunnerError as e:
-        if preview is None:
-            preview = _refused_close(e)
-            if preview is not None and preview.reason.startswith("INCOMPLETE"):
-                return preview
-        said_refused(e, close_json(preview, None, refused=refusal_text(e)) if output == "json" else refusal_text(e),
+    def refusal(e: "RunnerError") -> "CloseResult":
+        planned = preview if preview is not None else _refused_close(e)
+        if preview is None and planned is not None and planned.reason.startswith("INCOMPLETE"):
+            return planned
+        said_refused(e, close_json(planned, None, refused=refusal_text(e)) if output == "json" else refusal_text(e),
                      role="operator")
+
+    return answered(call, refusal)
 
 
 def _follow_close(client: "RunnerClient", close_id: str, timeout_s: float,

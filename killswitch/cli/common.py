@@ -288,7 +288,7 @@ def store_read(command: str) -> Iterator[None]:
 
 def open_reading(url: str, command: str, audit_key: Any = None):
     """The store at ``url``, opened to read (no migration, no adoption of ``audit_key``), as
-    :func:`store_read` says."""
+    :func:`store_read` says; ``with`` it to close it (every backend is a :class:`~killswitch.state.sql.SqlStore`)."""
     from ..state import open_store
 
     with store_read(command):

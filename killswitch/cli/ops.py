@@ -315,14 +315,11 @@ def history(state_url, limit, planned, audit_key_file, output) -> None:
     from ..render.history import history_json, history_text
 
     key = auditopts.audit_key(audit_key_file)
-    store = open_reading(state_url, "history", key)
-    try:
+    with open_reading(state_url, "history", key) as store:
         rows = [] if planned else store.journal(limit=limit)
         dry, count = planned_orders(store, limit if planned else 0)
         with store_read("history"):
             v = store.audit_verification(())
-    finally:
-        store.close()
     shown = history_json if output == "json" else history_text
     click.echo(shown(rows, v, dry if planned else None, count))
     raise SystemExit(auditopts.exit_code(v.verdict))
@@ -388,12 +385,8 @@ def audit_verify(state_url: str, audit_key_file, anchor_texts, anchors_file, out
     its key, 4 consistent but checked against neither the key nor an anchor."""
     key = auditopts.audit_key(audit_key_file)
     anchor_list = auditopts.anchors(anchor_texts, anchors_file)
-    store = open_reading(state_url, "audit verify", key)
-    try:
-        with store_read("audit verify"):
-            v = store.audit_verification(anchor_list)
-    finally:
-        store.close()
+    with open_reading(state_url, "audit verify", key) as store, store_read("audit verify"):
+        v = store.audit_verification(anchor_list)
     if output == "json":
         # 2: "intact" is true only when the key checked the MACs; "verdict" and "passed" are new
         # 3: the verdict consistent_unverified (neither key nor anchors: "passed" false, exit 4)

@@ -169,11 +169,8 @@ def _stored_overrides(url: str) -> list[str]:
     from ..overrides import iso
 
     now = int(time.time() * 1000)
-    store = open_reading(url, "plan")
-    try:
+    with open_reading(url, "plan") as store:
         found = [o for o in store.overrides(now) if o.state(now) != "ended"]
-    finally:
-        store.close()
     return [f"OVERRIDE {o.id} {o.state(now).upper()} {o.what} on {o.scope}"
             + (f" for {o.strategy}" if o.strategy else "") + f" until {iso(o.expires_ms)} (requested by "
             f"{o.requester}, approved by {', '.join(o.approvers) or 'nobody yet'}): the gate lets through what it "
@@ -189,13 +186,10 @@ def _stored_state(url: str):
     from ..runner.lock.lock import LockBook
     from ..runner.watch.enforcement import OWN_HISTORY_MS
 
-    store = open_reading(url, "plan")
-    try:
+    with open_reading(url, "plan") as store:
         doc, pnl_samples = store.load_engine_state_and_pnl()
         since = int(time.time() * 1000) - OWN_HISTORY_MS
         own = frozenset(e.client_order_id for e in (*store.pending_intents(), *store.journal(100_000, since)))
-    finally:
-        store.close()
     if not doc:
         return State(), None
     return State.from_json(doc["engine"], pnl_samples), (LockBook.from_json(doc["lock"]), doc.get("baselines") or {},

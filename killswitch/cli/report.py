@@ -78,12 +78,8 @@ def report(since: str, until: Optional[str], state_url: str, fmt: Optional[str],
         raise click.BadParameter("the period is empty: --until must come after --since", param_hint="--until")
     key = auditopts.audit_key(audit_key_file)
     anchors = auditopts.anchors(anchor_texts, anchors_file)
-    store = open_reading(state_url, "report", key)
-    try:
-        with store_read("report"):
-            doc = closure_report(store, since_ms, until_ms, now_ms, anchors)
-    finally:
-        store.close()
+    with open_reading(state_url, "report", key) as store, store_read("report"):
+        doc = closure_report(store, since_ms, until_ms, now_ms, anchors)
     text = report_json(doc) if output == "json" else report_html(doc) if output == "html" else report_markdown(doc)
     if out is not None:
         write_out(out, text if text.endswith("\n") else text + "\n", "report")

@@ -109,14 +109,11 @@ def render(incident: str, state_url: str, api: Optional[str], token_env: str, fm
         api = None  # KS_API_URL, set for every verb: a store named here is the offline render asked for
     if api is not None:
         _from_runner(incident, api, token_env, out, runbooks, output)
-    store = open_reading(state_url, "runbook render")
-    try:
+    with open_reading(state_url, "runbook render") as store:
         record = store.runbook(incident)
         known = [r.incident for r in store.runbooks(limit=1000)] if record is None else []
         # what became of it since (how it ended, its pages, its violations): read now, from the store
         data = with_story(record.data, store, int(time.time() * 1000)) if record is not None and not as_stored else None
-    finally:
-        store.close()
     if record is None:
         from ..face.runbooks import unknown_incident_hint
 
@@ -218,11 +215,8 @@ def list_(state_url: str, api: Optional[str], token_env: str, since: Optional[st
         client = runner_client(api, token_env, required=False)
         rows = read(lambda: client.runbooks(since_ms, limit), "runbook list", output, token_env)["runbooks"]
     else:
-        store = open_reading(state_url, "runbook list")
-        try:
+        with open_reading(state_url, "runbook list") as store:
             rows = [runbook_row(r) for r in store.runbooks(since_ms=since_ms, limit=limit)]
-        finally:
-            store.close()
     if output == "json":
         click.echo(json.dumps({"format_version": 1, "runbooks": rows}, indent=1))
         return

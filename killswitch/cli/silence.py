@@ -104,18 +104,14 @@ def edit(api, token_env, silence_id, comment, output) -> None:
 def sent_preview(ask, output, dry_run):
     """The runner's preview, or None when it refused the matchers (a dry run prints the refusal
     as ``silence add`` prints one, and exits 1)."""
-    from ..client import RunnerError, RunnerUnreachable
     from ..render.ops import answer_json, refusal_text
-    from .apiopts import refused, unreachable
+    from .apiopts import answered, refused
 
-    try:
-        return ask()
-    except RunnerUnreachable as e:
-        unreachable(e)
-    except RunnerError as e:
-        if not dry_run and e.status in (400, 404, 409):
-            return None
-        refused(e, answer_json(e) if output == "json" else refusal_text(e), role="operator")  # a 401: usage (2)
+    def refusal(e) -> None:
+        if dry_run or e.status not in (400, 404, 409):
+            refused(e, answer_json(e) if output == "json" else refusal_text(e), role="operator")  # a 401: usage (2)
+
+    return answered(ask, refusal)
 
 
 attach(silence)  # list, expire

@@ -2,84 +2,9 @@
 
 Resolves references (stages → triggers, conditions → signals, actions → routes and groups,
 tests → policies), applies defaults, and runs the static safety checks, each with its own
-code so that CI logs and reviews can grep for them:
-
-========  ===========================================================================
-KS104     a reference that resolves to nothing (with did-you-mean)
-KS105     two things with one name (policies, stages, receivers, groups, accounts)
-KS120-122 a condition that does not parse, mixes types, or reads an unknown signal
-KS124-127 a condition's arithmetic: units that do not combine, a division by a constant 0,
-          an unknown function (with did-you-mean), a function given the wrong count of values
-KS201     two stages at one level
-KS202     stages not listed from the lowest level up
-KS203     a manual-reset stage that can be left without a reset (a reset_after on it, or
-          an automatically resetting stage above it whose reset would drop the latch)
-KS204     a stage no trigger can reach (none declared, or every trigger of it also
-          reaches a higher stage, and the highest triggered stage wins)
-KS205     a trigger no stage uses (warning)
-KS206     retired: two policies whose scopes select the same accounts each keep their own
-          stage machines (below), so nothing of theirs conflicts
-KS207     a higher stage whose thresholds fire before a lower stage's (warning)
-KS208     a trigger that does not say what missing data means
-KS211     a signal no trigger reads (warning)
-KS212     a threshold a signal can never reach, or always exceeds
-KS213     approvals on a stage that resets by itself
-KS214     a policy whose stages do nothing (warning)
-KS215     a symbol in two correlation groups
-KS216     risk-score weights that do not sum to 1
-KS217     returns sampled more often than the policy ticks (a sample or horizon shorter than
-          the interval: the signal would never have enough returns)
-KS218     a scope selector that selects no declared account (:mod:`.scope_check`), unless the
-          scope says allow_empty: true; checked only against accounts known whole
-KS219     a hold trigger blind after a deployment for longer than the interval times its
-          confirmations: a windowed signal it reads has no value yet (warning, :mod:`.blind`)
-KS220     an account's settle_coins entry its venue does not read (:mod:`.settle_check`)
-KS221     an account's venue that is no exchange ccxt knows (:mod:`.venue_check`)
-KS222     an account's venue without a dialect of the adapter's own: ccxt's unified calls read
-          it, and a book can read short (warning, :mod:`.venue_check`)
-KS223     an account's credentials of a kind its venue does not sign with, or without the
-          password or uid it requires (:mod:`.venue_check`)
-KS224     an account with paced_by_venue (ccxt's request throttle off) and no api_url of a
-          venue that paces requests itself (:mod:`.pacing_check`)
-KS225     an account's rate_tier its venue does not declare: not among its tiers (with the
-          closest), or any on a venue without tiers (:mod:`.tier_check`)
-KS226     an account on a venue with rate tiers that names none: paced at the lowest
-          (warning, :mod:`.tier_check`)
-KS230     the accounts' polling over a venue's per-IP REST weight limit at the interval the
-          runner ticks at, with the arithmetic and what streams save; or an endpoint called
-          faster than its per-UID limit (:mod:`.weight_check`; ``ksctl validate`` and
-          ``plan`` hand in the dialects' costs)
-KS231     the same above 80 % of the limit (warning)
-KS240     an account two shards of the Accounts document select (:mod:`.shards`)
-KS241     an account no shard selects, when the Accounts document declares shards
-KS242     a shard name given twice
-KS243     a firm-wide policy (its scope spans shards) reading or doing what the shards'
-          facts do not carry
-KS244     a firm-wide policy whose interval is under the firm's floor (1 s): a shard's facts,
-          read for 1.5 intervals, would leave it too little margin for a slow tick
-KS250     a revoke_trading action on a stage that resets by itself (only a reset restores it)
-KS260     an account's revoke: block its venue cannot serve: no endpoint that removes its
-          keys' trading permission, or a method it has not (:mod:`.revoke_check`)
-KS261     a revoke_trading action whose scope selects an account it cannot reach (a venue
-          without the switch, no revoke: block): :func:`.revoke_check.revoke_findings`
-KS262     an arm_exchange_dms action whose scope selects an account whose venue keeps no
-          countdown (MEXC, Bitget's classic account, a venue without a dialect; a warning):
-          :func:`.dms_check.dms_findings`
-KS265-266 a pre-trade limit whose unit does not fit, or out of range (:mod:`killswitch.policy.limits`)
-KS267     a limit on a symbol no venue the policy selects lists (:mod:`.limits_node`; said by
-          ``ksctl plan`` over live accounts, where the symbol lists are read)
-KS249     a client order id prefix two strategies of one account claim (:mod:`.strategy_check`)
-KS131     a route that can carry critical pages with mute_time_intervals or
-          active_time_intervals (warning); an unknown interval name is KS104, a time zone
-          the zone database lacks KS103 (looked up through the ``zone_known`` handed in)
-KS270     a trading window written wrong: during and outside both given, an empty list, a
-          spec.lock_trading with neither (the model's); a window naming an undeclared
-          interval is KS104 with the closest name (:mod:`.windows`)
-KS150     a runbook template that does not parse (KS104 when it does not exist)
-KS151     a runbook template that fails on a sample incident of the stage it serves
-          (an undefined variable, an attribute the sandbox refuses, a type error)
-KS152     a runbook template named without a runbooks/ directory to check it in (warning)
-========  ===========================================================================
+code so that CI logs and reviews can grep for them. The codes, and what each one says, are
+the catalogue of :mod:`killswitch.policy.diagnostics`; the check that gives a code is named
+below (and found by grepping the code).
 
 Runbook templates are checked only when the caller hands a
 :class:`~.runbook_check.TemplateChecker` over (``ksctl validate`` does); the checker does the
@@ -98,7 +23,13 @@ The per-policy pass (:class:`_PolicyCompiler`) runs the checks of :mod:`.conditi
 the policy's node; the typed nodes are built from the models in :mod:`.node_build`, the
 cross-document checks (names, scopes, routes and policy tests) are :mod:`.crossdoc` and
 :mod:`.interval_check`, a scope judged against the declared accounts :mod:`.scope_check`, a
-trigger's blind time :mod:`.blind`. The graph's node types are :mod:`.graph` and :mod:`.nodes`.
+trigger's blind time :mod:`.blind` (KS219), a policy's trading windows :mod:`.windows` (KS270),
+its limits :mod:`.limits_node` (KS267). An Accounts document's shards are :mod:`.shards` (KS240-244),
+each account's checks :mod:`.settle_check` (KS220), :mod:`.venue_check` (KS221-223),
+:mod:`.pacing_check` (KS224), :mod:`.tier_check` (KS225, KS226), :mod:`.revoke_check` (KS260,
+KS261), :mod:`.strategy_check` (KS249); :mod:`.dms_check` is KS262, :mod:`.weight_check` KS230 and
+KS231 (``ksctl validate`` and ``plan`` hand in the dialects' costs). The graph's node types are
+:mod:`.graph` and :mod:`.nodes`.
 
 Pure: no clock, no I/O. The revision is given by the caller, and so are the lookups that read
 outside the documents: runbook templates (``templates``) and the time zone database

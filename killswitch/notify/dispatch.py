@@ -337,8 +337,6 @@ class Dispatcher(DeliveryOutcomes):
         return out
 
     def _release(self, tree: str, event: Event, labels: Mapping[str, str], now: int) -> None:
-        """A new transition of a scope, or a reset that released it, ends its latched stage entry:
-        resolved when the scope is back at level 0, superseded when it went to another stage."""
         releases = event.kind == STAGE_TRANSITION or (event.kind == RESET and event.data.get("released"))
         if not releases:
             return
@@ -359,9 +357,6 @@ class Dispatcher(DeliveryOutcomes):
                     a.resolved_ms, a.resolved_why = now, why
 
     def _end(self, tree: str, event: Event, labels: Mapping[str, str], now: int) -> None:
-        """A fault reported while it lasts is over (:data:`ENDS`): its alert is resolved as of the
-        event (the tick that ended it), and each group that notified it flushes now instead of at
-        its next interval."""
         kind, keys, why = ENDS[event.kind]
         detail = event.data.get("why")
         ended = set()

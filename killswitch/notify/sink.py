@@ -18,14 +18,10 @@ goes through before it is sent, and the state kept across takeovers:
 - The worker task routes events, flushes groups when their timers come (the clock is the
   sink's, in milliseconds, so tests drive it with a fake clock) and starts deliveries, at most
   ``concurrency`` at a time (:mod:`.delivery`).
-- Every attempt leaves an audit row (:mod:`.receipts`), through the runner's audit writer,
-  fenced by its token: a deposed runner's receipt is refused and counted; the page stands,
-  never sent again.
+- Every attempt leaves an audit row, fenced by the runner's token (:mod:`.receipts`).
 - Silences (:mod:`killswitch.silences`, read from the runner's context at every flush): a page
-  an active silence matches is not sent but recorded — a ``notification_silenced`` audit row
-  (receiver, routes document, group key, event kinds, incidents, severity, the silences' ids),
-  an INFO line ``PAGE_SILENCED``, and ``killswitch_notifications_total{result="silenced"}`` — when
-  it would have been sent, a repeat included: never dropped unseen.
+  an active silence matches is not sent but recorded (:mod:`.receipts`) when it would have been
+  sent, a repeat included: never dropped unseen.
 - Whether pages reach people (:class:`~killswitch.notify.health.PageHealth`): every round's
   outcome per receiver, with the cause of a failure in fixed words (connection refused, HTTP
   401, timeout after 10s); a notification that reached no receiver — its rounds and its

@@ -16,7 +16,7 @@ annotations``), as in every module of the policy models: see :mod:`.model`.
 from typing import Annotated, Any, Literal, Optional, Self
 from urllib.parse import urlsplit
 
-from pydantic import BeforeValidator, Field, field_validator, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from .fields import DocName, Document, Labels
@@ -87,6 +87,13 @@ def _fail_closed(value: Any) -> bool:
     return value is not False
 
 
+def _keys_once(v: list[str]) -> list[str]:
+    twice = sorted({k for k in v if v.count(k) > 1})
+    if twice:
+        raise PydanticCustomError("ks_value", f"api key listed twice: {twice[0]}")
+    return v
+
+
 class RevokeSpec(Strict):
     """The venue's own switch of the bots' trading permission (the ``revoke_trading`` action and
     ``ksctl revoke``): a master credential that may change the sub-account's keys, the
@@ -97,16 +104,9 @@ class RevokeSpec(Strict):
     # a uid written bare (Bybit's) is read as the text it is
     sub_account: Annotated[str, BeforeValidator(lambda v: str(v) if type(v) is int else v),
                            Field(min_length=1, max_length=128)]
-    api_keys: Annotated[list[Annotated[str, Field(min_length=1, max_length=256)]], Field(min_length=1)]
+    api_keys: Annotated[list[Annotated[str, Field(min_length=1, max_length=256)]], Field(min_length=1),
+                        AfterValidator(_keys_once)]
     method: Literal["permissions", "freeze"] = "permissions"
-
-    @field_validator("api_keys")
-    @classmethod
-    def _keys_once(cls, v: list[str]) -> list[str]:
-        twice = sorted({k for k in v if v.count(k) > 1})
-        if twice:
-            raise PydanticCustomError("ks_value", f"api key listed twice: {twice[0]}")
-        return v
 
 
 class StreamSpec(Strict):
@@ -117,6 +117,14 @@ class StreamSpec(Strict):
     enabled: bool = True
     reconcile_every: DurationField = Duration(30_000)
     stale_after: DurationField = Duration(10_000)
+
+
+def _durations_positive(v: StreamSpec) -> StreamSpec:
+    # 0s would mean a REST reconcile at every tick, or a stream stale at every message
+    for name in ("reconcile_every", "stale_after"):
+        if getattr(v, name).ms <= 0:
+            raise PydanticCustomError("ks_value", f"stream.{name} must be longer than 0s")
+    return v
 
 
 class StrategyEntry(Strict):
@@ -160,7 +168,7 @@ class Account(Strict):
                     "Intermediate, Pro); absent, the lowest")]] = None
     credentials: Optional[Credentials] = None
     # Opt-in: absent, the account is polled over REST every policy interval as before.
-    stream: Optional[StreamSpec] = None
+    stream: Optional[Annotated[StreamSpec, AfterValidator(_durations_positive)]] = None
     # The venue's own switch of the bots' keys (revoke_trading); absent: no revoke on this account.
     revoke: Optional[RevokeSpec] = None
 
@@ -177,15 +185,6 @@ class Account(Strict):
             for prefix in ((s,) if isinstance(s, str) else s.client_id_prefixes):
                 out.setdefault(prefix, s if isinstance(s, str) else s.name)
         return out
-
-    @field_validator("stream")
-    @classmethod
-    def _stream_durations_positive(cls, v: Optional[StreamSpec]) -> Optional[StreamSpec]:
-        # 0s would mean a REST reconcile at every tick, or a stream stale at every message
-        for name in ("reconcile_every", "stale_after"):
-            if v is not None and getattr(v, name).ms <= 0:
-                raise PydanticCustomError("ks_value", f"stream.{name} must be longer than 0s")
-        return v
 
 
 SHARD_NAME_RE = r"^[a-z][a-z0-9-]{0,30}$"

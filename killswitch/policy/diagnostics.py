@@ -50,7 +50,9 @@ KS010 = Code("KS010", "file too large")
 KS101 = Code("KS101", "unknown key")
 KS102 = Code("KS102", "missing required key")
 KS103 = Code("KS103", "invalid value")
+# a reference that resolves to nothing, with did-you-mean (an interval name, a runbook template too)
 KS104 = Code("KS104", "unknown reference")
+# two things with one name (policies, stages, receivers, groups, accounts)
 KS105 = Code("KS105", "duplicate name")
 KS110 = Code("KS110", "invalid duration")
 KS111 = Code("KS111", "invalid percentage")
@@ -72,11 +74,15 @@ KS125 = Code("KS125", "condition divides by zero")
 KS126 = Code("KS126", "condition calls an unknown function")
 KS127 = Code("KS127", "condition calls a function with the wrong number of values")
 KS130 = Code("KS130", "reference cannot be checked", Severity.WARNING)
+# a route that can carry critical pages with mute_time_intervals or active_time_intervals (a time
+# zone the zone database lacks is KS103, looked up through the compiler's zone_known)
 KS131 = Code("KS131", "time intervals can silence critical pages", Severity.WARNING)
 KS140 = Code("KS140", "invalid input series")
 # runbook templates (checked by ``ksctl validate`` against the runbooks/ directory; an unknown
 # template name is KS104)
 KS150 = Code("KS150", "runbook template syntax error")
+# KS151: on a sample incident of the stage it serves (an undefined variable, an attribute the sandbox
+# refuses, a type error); KS152: named without a runbooks/ directory to check it in
 KS151 = Code("KS151", "runbook template fails on a sample incident")
 KS152 = Code("KS152", "runbook template cannot be checked", Severity.WARNING)
 # a line of a route's or an inhibit rule's matchers: (Alertmanager's text), at the matcher at fault
@@ -85,7 +91,9 @@ KS160 = Code("KS160", "invalid label matcher")
 # --- KS2xx: static safety checks of the compiler ----------------------------------------
 KS201 = Code("KS201", "duplicate stage level")
 KS202 = Code("KS202", "stages out of order")
+# a reset_after on it, or an automatically resetting stage above it whose reset would drop the latch
 KS203 = Code("KS203", "manual-reset stage can be left without a reset")
+# no trigger declared, or every trigger of it also reaches a higher stage (the highest triggered wins)
 KS204 = Code("KS204", "stage is unreachable")
 KS205 = Code("KS205", "unused trigger", Severity.WARNING)
 # KS206 (two policies claiming one scope with different stages at one level) is retired: each
@@ -95,14 +103,16 @@ KS208 = Code("KS208", "trigger without a missing-data rule")
 KS209 = Code("KS209", "literal secret in a document")
 KS210 = Code("KS210", "dry_run is not the boolean false", Severity.WARNING)
 KS211 = Code("KS211", "unused signal", Severity.WARNING)
+# a threshold a signal can never reach, or always exceeds
 KS212 = Code("KS212", "threshold out of range")
 KS213 = Code("KS213", "approvals need a manual reset")
 KS214 = Code("KS214", "no stage has actions", Severity.WARNING)
 KS215 = Code("KS215", "duplicate correlation-group member")
 KS216 = Code("KS216", "risk-score weights do not sum to 1")
+# a sample or horizon shorter than the interval: the signal would never have enough returns
 KS217 = Code("KS217", "returns sampled more often than the policy ticks")
 # a scope selector (venues, account names, match_labels) that selects no account the Accounts
-# documents declare; allow_empty: true in the scope opts out
+# documents declare; allow_empty: true in the scope opts out; checked only against accounts known whole
 KS218 = Code("KS218", "scope selects no declared account")
 # a hold trigger reading a windowed signal that has no value for longer after a deployment than
 # the policy's interval times the trigger's confirmations (the trigger cannot fire meanwhile)

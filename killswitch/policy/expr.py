@@ -31,10 +31,8 @@ are): parsing, type checking, the canonical text and the compiled predicate all 
 level, so a condition past them is refused (``kind="limit"``, the compiler's KS123) at
 the character that crosses one, before anything recurses deeper than the bound.
 
-Evaluation is three-valued (Kleene): a signal without a value (missing or stale data) makes
-the comparisons that read it *unknown*, as does arithmetic without a value (a divisor of 0 at
-that tick); ``true || unknown`` is true, ``false && unknown`` is false. The trigger's
-``on_missing_data`` rule decides what an unknown result means.
+Evaluation is three-valued (Kleene: a signal without a value makes what reads it *unknown*),
+as :mod:`.expr_eval` says.
 
 Pure: no I/O.
 """

@@ -19,6 +19,7 @@ from enum import Enum
 from typing import Annotated, Any, Literal, Optional, Self
 
 from pydantic import (
+    AfterValidator,
     BeforeValidator,
     ConfigDict,
     Field,
@@ -253,18 +254,13 @@ class PolicySpec(Strict):
     correlation_groups: list[CorrelationGroup] = []
     unwind: Unwind = Unwind()
     notify: Annotated[Optional[NotifyRef], BeforeValidator(scalar_to("route"))] = None
-    runbook: Optional[str] = None
+    runbook: Optional[Annotated[str, AfterValidator(template_name)]] = None
     resume: Optional[Resume] = None
     while_blind: Optional[WhileBlind] = None
     limits: Optional[Limits] = None  # pre-trade limits (:mod:`.limits`)
     # named time intervals (Alertmanager's language, as the routes'): what during/outside name
     time_intervals: list[TimeInterval] = []
     lock_trading: Optional[WindowLock] = None  # a lock by the clock (trading windows)
-
-    @field_validator("runbook")
-    @classmethod
-    def _runbook_name(cls, v: Optional[str]) -> Optional[str]:
-        return None if v is None else template_name(v)
 
 
 class Policy(Document):

@@ -36,12 +36,8 @@ from ..engine.evaluate import Evaluation, ScopeEvaluation
 from ..engine.plans import Plan
 from ..engine.stages import StageTransition
 from ..orders import NO_SENDS, Sends
+from .overlaps import AMOUNT_DIGITS, NOTIONAL_DIGITS  # (sums of chunks: compared at a precision)
 from .replay import Tick, replay
-
-# Amounts and notionals are sums of chunks: compare them at a precision no exchange trades below,
-# so that 0.834 + 0.833 + 0.833 equals 2.5.
-AMOUNT_DIGITS = 9
-NOTIONAL_DIGITS = 2
 
 
 @dataclass(frozen=True)

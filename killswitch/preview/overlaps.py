@@ -20,8 +20,8 @@ from typing import Iterable
 
 from ..orders import OrderIntent, position_of
 
-# Amounts are sums of chunks: compare them at a precision no exchange trades below (0.834 +
-# 0.833 + 0.833 is 2.5), as the diff does.
+# Amounts and notionals are sums of chunks: compare them at a precision no exchange trades below
+# (0.834 + 0.833 + 0.833 is 2.5), here and in the diff (.diff).
 AMOUNT_DIGITS = 9
 NOTIONAL_DIGITS = 2
 

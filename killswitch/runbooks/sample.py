@@ -51,9 +51,7 @@ def _past(op: str, threshold: float, vtype: ValueType) -> float:
 def sample_incident(node: PolicyNode, level: int, *, digest: str, revision: Optional[str],
                     created_ms: int = SAMPLE_TIME_MS, mode: str = "live",
                     state_url: str = "sqlite:///var/lib/killswitch/state.db", full: bool = False) -> dict:
-    """An incident of ``node`` entering stage ``level``, with every signal of that stage's
-    triggers just past its threshold, a small book of which part was closed, one close rejected,
-    and the lock the stage's actions set. Deterministic: the same policy gives the same data.
+    """An incident of ``node`` entering stage ``level``, as the module says.
 
     ``full``: orders, cancels, hedges and positions whatever the stage does (every list has an
     item), for checking the keys a template reads in branches this stage never takes."""

@@ -10,9 +10,9 @@ The codes are the gate's and the venue watch's own (``killswitch/runner/gate/``,
 ``killswitch/runner/watch/``); a test holds these lists to them.
 """
 
-from typing import Any, ClassVar, Optional
+from typing import Annotated, Any, ClassVar, Optional
 
-from pydantic import field_validator
+from pydantic import AfterValidator, field_validator
 from pydantic_core import PydanticCustomError
 
 from ...records import record
@@ -72,7 +72,7 @@ class CountParams(SignalParams):
     (of the kind's :attr:`known` codes; left out, its :attr:`default`), counted at its
     :attr:`source`."""
 
-    window: DurationField
+    window: Annotated[DurationField, AfterValidator(window_checked)]
     codes: Optional[list[str]] = None
     window_field: ClassVar[Optional[str]] = "window"
     value_type: ClassVar[ValueType] = ValueType.NUMBER
@@ -80,11 +80,6 @@ class CountParams(SignalParams):
     source: ClassVar[str]
     known: ClassVar[tuple[str, ...]]
     default: ClassVar[tuple[str, ...]]
-
-    @field_validator("window")
-    @classmethod
-    def _window(cls, v: Duration) -> Duration:
-        return window_checked(v)
 
     @field_validator("codes")
     @classmethod

@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import AfterValidator, Field
 
 from ..fields import template_name
 from ..registry import ActionKind, ActionPlanning, Strict
@@ -11,12 +11,7 @@ from ..registry import ActionKind, ActionPlanning, Strict
 class RunbookAction(Strict):
     """Render the runbook ``template`` (a name under runbooks/) for the on-call engineer."""
 
-    template: Annotated[str, Field(min_length=1)]
-
-    @field_validator("template")
-    @classmethod
-    def _relative(cls, v: str) -> str:
-        return template_name(v)
+    template: Annotated[str, Field(min_length=1), AfterValidator(template_name)]
 
 
 def build(p: RunbookAction) -> str:
