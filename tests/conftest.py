@@ -3,6 +3,7 @@ session's PostgreSQL server (``pg_server``, and ``pg_database``: a database per 
 
 from __future__ import annotations
 
+import gc
 import glob
 import hashlib
 import importlib.util
@@ -145,6 +146,16 @@ def pytest_collection_modifyitems(session, config, items):
     `make test` builds helm in the background meanwhile, and the ``helm`` fixture waits for it
     (tests/chart/conftest.py)."""
     items.sort(key=lambda item: "helm" in getattr(item, "fixturenames", ()))
+
+
+def pytest_collection_finish(session) -> None:
+    """What the collection made (every test module and what it imports: pydantic's models,
+    hypothesis, the adapters) moved out of the collector's full walks, as a runner does after its
+    first tick (:func:`gc.freeze`): none of it is garbage, and each worker walked it all again at
+    every full collection (a tenth of the CPU of the unit tests of the engine and the loader went
+    to the collector; docs/benchmark-history.md, "the suite's CPU")."""
+    gc.collect()
+    gc.freeze()
 
 
 # What a missing tool's skip reason names, and where a Debian machine gets it (README's first lines).

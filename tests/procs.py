@@ -52,6 +52,15 @@ def free_port() -> int:
     raise RuntimeError(f"no free port in {first}..{first + PORT_BLOCK - 1}")
 
 
+# ``ksctl run``'s option where a test is not about the reader processes (tokens, TLS, sign-in, a
+# proxy, the console, the audit chain): the accounts' adapters in the runner's own process, as a
+# deployment's ``--readers 0`` has them, not in a reader process that imports again most of what
+# the runner imports, ccxt's cost moved into the runner (a start's CPU 2.3 s → 1.9 s;
+# docs/benchmark-history.md, "the suite's CPU"). The readers' own tests and the others keep the
+# default.
+NO_READERS = ("--readers", "0")
+
+
 def wait_port(port: int, timeout: float = 20.0) -> None:
     end = time.monotonic() + timeout
     while time.monotonic() < end:

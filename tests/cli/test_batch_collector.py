@@ -25,7 +25,7 @@ class _Node:
 
 
 def test_inside_a_batch_imports_are_frozen_and_cycles_still_collected():
-    gc.unfreeze()  # (a runner an earlier test ran in this process froze what its start-up made)
+    gc.unfreeze()  # (the collection froze what it made, tests/conftest.py; so does a runner after its start)
     before = gc.get_threshold(), gc.isenabled(), gc.get_freeze_count()
     with batch_collector(("json",)):
         assert gc.get_threshold() == BATCH_GC_THRESHOLD and gc.isenabled() is before[1]
@@ -51,6 +51,7 @@ def test_what_was_frozen_before_the_batch_stays_frozen():
 
 
 def test_everything_is_restored_after_an_exception_and_a_disabled_collector_stays_disabled():
+    gc.unfreeze()  # (as above: from nothing frozen, the batch's own freeze is undone)
     before = gc.get_threshold()
     gc.disable()
     try:

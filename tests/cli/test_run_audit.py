@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from killswitch.cli.main import cli
 from killswitch.state import AuditKey, open_store
 from tests.conftest import POLICIES
-from tests.procs import accounts_file, free_port, wait_port
+from tests.procs import NO_READERS, accounts_file, free_port, wait_port
 
 KEY = "run-audit-key-" + "5" * 40
 
@@ -42,7 +42,7 @@ def test_the_runner_anchors_and_exports_the_head_and_verify_checks_the_log_again
             [str(exe.with_name("ksctl")), "run", "--policies", str(pol),
              "--accounts", str(accounts_file(tmp_path, port)),
              "--state", url, "--lock-file", str(tmp_path / "lock.json"), "--api-port", "-1", "--max-ticks", "2",
-             "--audit-anchor-every", "1s"],
+             "--audit-anchor-every", "1s", *NO_READERS],
             capture_output=True, text=True, timeout=120, env=env)
     finally:
         server.terminate()

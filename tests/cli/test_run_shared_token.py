@@ -17,7 +17,7 @@ from pathlib import Path
 
 from killswitch.face.api.identity import token_digest
 from tests.conftest import POLICIES
-from tests.procs import accounts_file, free_port
+from tests.procs import NO_READERS, accounts_file, free_port
 
 ALICE, STALE = "shared-case-alice-0123456789", "shared-case-stale-0123456789"
 
@@ -41,7 +41,7 @@ class Runner:
         self.log = tmp / f"run-{self.port}.log"
         args = [str(Path(sys.executable).with_name("ksctl")), "run", "--policies", str(POLICIES / "futures-book.yaml"),
                 "--accounts", str(accounts_file(tmp, free_port())), "--state", f"sqlite://{tmp / 'state.db'}",
-                "--lock-file", str(tmp / "lock.json"), "--api-port", str(self.port), *extra]
+                "--lock-file", str(tmp / "lock.json"), "--api-port", str(self.port), *NO_READERS, *extra]
         if tokens:
             doc = tmp / "tokens.yaml"
             doc.write_text("apiVersion: killswitch/v1\nkind: ApiTokens\ntokens:\n"

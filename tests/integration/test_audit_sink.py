@@ -25,7 +25,7 @@ from killswitch.audit.siem.shipper import AuditSinks, ShipOptions, SinkShipper
 from killswitch.audit.siem.targets import parse_target
 from killswitch.state import open_store
 from tests.conftest import POLICIES, require_tool
-from tests.procs import accounts_file, free_port, wait_port
+from tests.procs import NO_READERS, accounts_file, free_port, wait_port
 from tests.siem import check_chain, deduped, parse_syslog
 from tests.tls_certs import Ca
 
@@ -208,7 +208,7 @@ def test_ksctl_run_streams_its_chain_and_refuses_operator_writes_while_no_sink_t
                              "--state", f"sqlite://{tmp_path / 'state.db'}", "--lock-file", str(tmp_path / "l.json"),
                              "--api-port", str(api_port), "--lease-ttl", "2s",
                              "--audit-sink", f"syslog+tcp://127.0.0.1:{syslog_port}?name=siem&timeout=1",
-                             "--audit-sink-required"],
+                             "--audit-sink-required", *NO_READERS],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     rs = None
     try:

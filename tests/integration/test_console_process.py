@@ -11,7 +11,7 @@ import urllib.request
 
 import pytest
 
-from tests.procs import free_port, wait_port
+from tests.procs import NO_READERS, free_port, wait_port
 
 from .test_processes import API_TOKEN, ENV, KSCTL, Sim, stop, wait_for, write_inputs
 
@@ -34,7 +34,7 @@ def test_ksctl_run_serves_the_console_on_the_api_port(tmp_path, public):
         port = free_port()
         args = [str(KSCTL), "run", "--policies", str(pol), "--accounts", str(acc),
                 "--state", f"sqlite://{tmp_path / 'state.db'}", "--lock-file", str(tmp_path / "lock.json"),
-                "--api-port", str(port)] + (["--console-public"] if public == "flag" else [])
+                "--api-port", str(port), *NO_READERS] + (["--console-public"] if public == "flag" else [])
         env = {**ENV, "KS_API_TOKEN": API_TOKEN, **({"KS_CONSOLE_PUBLIC": "1"} if public == "env" else {})}
         runner = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env)
         wait_port(port)

@@ -34,7 +34,7 @@ import pytest
 from killswitch.face.api.identity import token_digest
 from killswitch.state import open_store
 from tests.conftest import POLICIES, require_tool
-from tests.procs import accounts_file, free_port, wait_port
+from tests.procs import NO_READERS, accounts_file, free_port, wait_port
 from tests.tls_certs import Ca
 
 BOT_TOKEN = "tok-" + "b" * 32
@@ -141,7 +141,7 @@ groups:
         args = [str(Path(sys.executable).with_name("ksctl")), "run", "--policies", str(pol),
                 "--accounts", str(accounts_file(tmp_path, free_port())), "--state", self.state,
                 "--lock-file", str(tmp_path / "lock.json"), "--api-port", str(self.port), "--lease-ttl", "2s",
-                "--api-tokens", str(tokens), "--trusted-proxy", str(proxy)]
+                "--api-tokens", str(tokens), "--trusted-proxy", str(proxy), *NO_READERS]
         if web_config is not None:
             args += ["--web-config-file", str(web_config)]
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)

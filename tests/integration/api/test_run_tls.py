@@ -13,7 +13,7 @@ import pytest
 
 from killswitch.state import open_store
 from tests.integration.test_processes import ENV, KSCTL, Sim, stop, write_inputs
-from tests.procs import free_port, wait_port
+from tests.procs import NO_READERS, free_port, wait_port
 from tests.tls_certs import Ca
 
 
@@ -21,7 +21,7 @@ def _run(tmp_path, port: int, web: str, *extra: str, sim_port: int = 1):
     pol, acc = write_inputs(tmp_path, sim_port)
     return [str(KSCTL), "run", "--policies", str(pol), "--accounts", str(acc),
             "--state", f"sqlite://{tmp_path / 'state.db'}", "--lock-file", str(tmp_path / "lock.json"),
-            "--api-port", str(port), "--web-config-file", web, *extra]
+            "--api-port", str(port), "--web-config-file", web, *NO_READERS, *extra]
 
 
 @pytest.mark.parametrize("broken,said", [
