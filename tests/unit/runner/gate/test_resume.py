@@ -8,7 +8,7 @@ import pytest
 from killswitch.compile.compiler import compile_documents
 from killswitch.policy.load import load_text
 from killswitch.runner.gate.gate import check_order
-from killswitch.runner.tick.loop import GraphReload
+from killswitch.runner.tick.reload import GraphReload
 from tests.unit.runner.operator.rig import ACCOUNT, GUARD, TICK_MS, compiled, make, run, start, ticks
 
 DAY = 86_400_000
