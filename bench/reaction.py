@@ -55,7 +55,7 @@ from killswitch.compile.compiler import compile_documents
 from killswitch.policy.accounts_doc import Account
 from killswitch.policy.load import load_text
 from killswitch.process.bootstrap import build_runner_and_desk
-from killswitch.runner.tick.loop import TickReport
+from killswitch.runner.tick.report import TickReport
 from killswitch.state import open_store
 
 POLICY = """

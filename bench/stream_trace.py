@@ -71,7 +71,7 @@ def _trace_decode(rec: Rec) -> None:
 
 def _trace_runner(rec: Rec) -> None:
     """Stamps at the wake, each tick's start (the daemon's and the runner's) and its phases' ends."""
-    from killswitch.runner.tick import loop as loop_mod, wakes as wakes_mod
+    from killswitch.runner.tick import loop as loop_mod, report as report_mod, wakes as wakes_mod
 
     wake = wakes_mod.Wakes.wake
 
@@ -87,13 +87,13 @@ def _trace_runner(rec: Rec) -> None:
         started(self, at, cause)
 
     wakes_mod.Wakes.tick_started = traced_started  # type: ignore[method-assign]
-    phase = loop_mod._Phases.__call__
+    phase = report_mod.Phases.__call__
 
     def traced_phase(self: Any, name: str) -> None:
         rec("phase", name=name)
         phase(self, name)
 
-    loop_mod._Phases.__call__ = traced_phase  # type: ignore[method-assign]
+    report_mod.Phases.__call__ = traced_phase  # type: ignore[method-assign]
     run_tick = loop_mod.Runner._tick
 
     async def traced_tick(self: Any, report: Any) -> None:

@@ -362,7 +362,7 @@ class Bench:
         taken by an adapter: (ms from the tick's start to it, minus the snapshots phase; the
         orders journaled by then). The rest of the tick (the other closes, paced at the venue's
         order rate) is cut short, as bench/reaction.py cuts it."""
-        from killswitch.runner.tick.loop import TickReport
+        from killswitch.runner.tick.report import TickReport
 
         self.t += step
         loop = asyncio.get_running_loop()

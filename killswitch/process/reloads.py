@@ -21,8 +21,9 @@ from typing import Any, Callable, Optional, Sequence
 from ..compile.compiler import CompileResult
 from ..firmlink.firm import FirmLink
 from ..policy.accounts_doc import Account
-from ..runner.tick.loop import GraphReload, Runner
+from ..runner.tick.loop import Runner
 from ..runner.tick.parts import RunnerParts
+from ..runner.tick.reload import GraphReload
 from ..sources import MAX_FILE_BYTES, compile_read, read_sources
 from ..state.store import StoreError
 from .options import RunOptions

@@ -38,7 +38,7 @@ from killswitch.runbooks.sink import RunbookSink
 from killswitch.state import open_store
 
 from ..conftest import require_module, require_tool
-from ..unit.runner.operator.test_operator import ACCOUNT, T0, TICK_MS
+from ..unit.runner.operator.rig import ACCOUNT, T0, TICK_MS
 
 # bot-guard halts the account (manual reset, two approvers) once bot-x has been silent for a
 # minute, so the incident starts exactly when a test stops beating; book-drawdown watches the

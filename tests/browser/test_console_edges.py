@@ -16,7 +16,7 @@ from killswitch.face.api.api import make_app, start_api, stop_api
 from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.state import open_store
 
-from ..unit.runner.operator.test_operator import T0, TICK_MS, live_close
+from ..unit.runner.operator.rig import T0, TICK_MS, live_close
 from .conftest import ACCOUNT, ALICE, BOB, PEOPLE, _graph
 from .views import (
     click_action,

@@ -184,7 +184,7 @@ def test_close_this_leg_closes_the_rows_leg_and_both_legs_is_a_choice(live, brow
 
 
 def test_a_scope_that_holds_no_position_offers_no_close(live, browser, shot):
-    from ..unit.runner.operator.test_operator import live_close
+    from ..unit.runner.operator.rig import live_close
 
     r = live()
     r.tick(2, beat=("bot-x",))

@@ -6,7 +6,7 @@ the drift checker's verdict (BEHIND rev X, DIVERGED: documents, a standing probl
 
 from __future__ import annotations
 
-from killswitch.runner.tick.loop import GraphReload
+from killswitch.runner.tick.reload import GraphReload
 from killswitch.view.policy_sync import verdict_of
 
 from .conftest import VERA

@@ -342,7 +342,7 @@ def test_a_clean_stop_releases_the_lease_so_the_standby_takes_it_at_once(state_u
 
 
 def test_queued_operator_calls_take_turns_with_a_tick_instead_of_starving_it(tmp_path):
-    from tests.unit.runner.operator.test_operator import make
+    from tests.unit.runner.operator.rig import make
 
     w = make(tmp_path)
     desk = w.desk

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 
 from killswitch.metrics import parse_families
-from killswitch.runner.tick.loop import GraphReload
+from killswitch.runner.tick.reload import GraphReload
 from tests.integration.runner.rig import T0, TICK_MS, graph, parts_of, setup
 from tests.integration.test_metrics_page import families_of
 

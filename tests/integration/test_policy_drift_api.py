@@ -20,7 +20,7 @@ from killswitch.render.policy_sync import policy_sync_lines
 from killswitch.state import open_store
 from killswitch.view.policy_sync import verdict_of
 from tests.integration.runner.rig import T0, graph
-from tests.unit.face.api.test_api import serve
+from tests.unit.face.api.rig import serve
 
 DRIFT, OPS, VIEWER = "drift-checker-token", "drift-operator-token", "drift-viewer-token"
 TOKENS = parse_tokens({"apiVersion": "killswitch/v1", "kind": "ApiTokens", "tokens": [

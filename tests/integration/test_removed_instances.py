@@ -28,7 +28,7 @@ from killswitch.face.console.model import page_model
 from killswitch.policy.load import load_text
 from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.render.status import status_text
-from killswitch.runner.tick.loop import GraphReload
+from killswitch.runner.tick.reload import GraphReload
 from killswitch.state import open_store
 from killswitch.view import decode
 

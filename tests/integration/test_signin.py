@@ -20,7 +20,7 @@ from killswitch.face.api.signin import Signin
 from killswitch.face.api.signin.flow import FOLLOW_S
 from tests.browser.conftest import LiveRunner
 from tests.signin_provider import free_port, provider, sign_in, signin_for  # noqa: F401 - a fixture
-from tests.unit.runner.operator.test_operator import ACCOUNT
+from tests.unit.runner.operator.rig import ACCOUNT
 
 BOT = "bot-token-for-the-signin-test"
 

@@ -2,7 +2,8 @@
 
 What it owns: the tick pipeline (its order written here, in :meth:`Runner.tick`, and nowhere
 else), the lease's lifecycle (start, renew, lost, handed to a keeper, close), and the one entry a
-policy reload reaches a running runner by (:meth:`Runner.apply_graph`). Its parts
+policy reload reaches a running runner by (:meth:`Runner.apply_graph`; the swap itself is
+:mod:`.reload`'s). What a tick hands on, its report and its phases' times, is :mod:`.report`'s. Its parts
 (:mod:`.parts`) are built by :func:`killswitch.process.bootstrap.build_runner_and_desk`, which builds
 the operator's :class:`~killswitch.face.desk.desk.Desk` from the same parts: the API, the console and the
 operators' calls go to the desk, never to the runner. The order of a tick is the
@@ -53,13 +54,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass, field, replace
-from typing import Any, Optional, Sequence
+from dataclasses import replace
+from typing import Sequence
 
-from ...compile.graph import DecisionGraph
 from ...engine.columns import load_arrays
 from ...engine.evaluate import Evaluation
-from ...events import DEPOSED, DMS_FIRED, LOAD_SHED, ORDER_FAILED, SNAPSHOT_FAILED, Event, ReloadingSink
+from ...events import DEPOSED, DMS_FIRED, LOAD_SHED, ORDER_FAILED, SNAPSHOT_FAILED, Event
 from ...snapshot import Snapshot
 from ...state.store import FencedError, StateStore, StoreError
 from ..book.rejections import CLOSE_REJECTED
@@ -73,67 +73,24 @@ from ..venue.port import Venues
 from ..venue.shortfalls import MAX_CLOSE_RETRIES
 from .gc_pause import CollectorPause
 from .parts import RunnerParts
+from .reload import GraphReload, GraphSwap, ReloadOutcome
+from .report import Phases, TickReport, count, said_if_slow
 from .shed import shed_words
 from .standing import log_standing
-from .takeover import Takeover, said_removed
+from .takeover import Takeover
 
 log = logging.getLogger("killswitch.runner")
-# a tick longer than this is said, with its phases (said_if_slow)
-SLOW_TICK_S = 1.0
 
 
 def wall_ms() -> int:
     return int(time.time() * 1000)
 
 
-@dataclass
-class TickReport:
-    now_ms: int
-    leader: bool
-    fence: Optional[int] = None
-    evaluation: Optional[Evaluation] = None
-    execution: ExecutionReport = field(default_factory=ExecutionReport)
-    snapshot_failures: list[str] = field(default_factory=list)
-    # for the sinks: wall-clock ns of the tick and of its phases (snapshots, evaluate, journal,
-    # persist, send, reconcile), and the events it produced
-    started_ns: int = 0
-    ended_ns: int = 0
-    phases: dict[str, tuple[int, int]] = field(default_factory=dict)
-    events: list[Event] = field(default_factory=list)
-    # the store error the tick stopped on ("OperationalError: ..." with the URL masked), or None
-    store_error: Optional[str] = None
-
-    @property
-    def transitions(self) -> list:
-        return self.evaluation.transitions if self.evaluation else []
-
-
-@dataclass(frozen=True)
-class GraphReload:
-    """What a policy reload brings: the compiled graph, or (``graph`` None) why it failed."""
-
-    graph: Optional[DecisionGraph]
-    error: Optional[str] = None  # the first finding, or the compiler's crash (named by its type)
-    errors: int = 0
-    documents: Sequence[Any] = ()  # the loaded documents, for the sinks that follow them (routes)
-    # the sources read ((file, text)) and their git revision: what the policy sync says runs, or was handed
-    files: Sequence[tuple[str, str]] = ()
-    revision: Optional[str] = None
-
-
-@dataclass(frozen=True)
-class ReloadOutcome:
-    applied: bool  # the new graph runs (False: the last good one keeps running)
-    running: str  # the digest of the graph running now
-    previous: str  # the digest before
-    sink_failures: tuple[str, ...] = ()  # sinks that could not follow (they keep their old view)
-
-
 class Runner:
     """See the module doc. A caller reads the part that owns a value from the parts the
     composition root built (``parts.book.state``, ``parts.lead.fence``), never through it.
 
-    Size: about 430 lines, over the class bound by the tick alone: ``tick`` and ``_tick`` (kept
+    Size: about 410 lines, over the class bound by the tick alone: ``tick`` and ``_tick`` (kept
     whole because the order is the crash-safety argument and must read top to bottom) with the
     helpers of its audit rows and its two waves (``_record``, ``_first_waves``, ``_send_rest``),
     which carry that order on; the lease's lifecycle and ``apply_graph`` are short delegations."""
@@ -160,6 +117,7 @@ class Runner:
         self._modes, self._rejections = p.modes, p.rejections
         self._guards = p.guards  # the accounts no running policy guards (runner/watch/guards.py)
         self._takeover = Takeover(p, venues)  # what a stop or a takeover left, carried on at the first tick
+        self._swap = GraphSwap(p, venues)  # a policy reload, swapped in between two ticks
         self._runs = Runs(p.lead, holder, lambda: p.book.graph.digest)  # this process's start and stop, audited
         self._blind_reports = BlindReports()
         self._coverage_logged = False  # this process has said every blind or unmatched scope once
@@ -269,39 +227,7 @@ class Runner:
         nothing runs between reading the running graph and replacing it — and a policy that
         keeps its name keeps its stages, locks and resumptions (one whose resume plan is gone
         ends at the next tick)."""
-        from ...events import POLICY_RELOAD_FAILED
-
-        now = self._clock()
-        previous = self._book.graph.digest
-        if reload.graph is None:
-            error = self._reloads.error = reload.error or "the reload failed"
-            self._reloads.failed_ms = now
-            self._sync.refused(error, now, reload.files, reload.revision)
-            await self._lead.audit_or_standby("policy_reload_failed", now, {
-                "errors": reload.errors, "first": error, "running": previous})
-            self.emit(Event.make(POLICY_RELOAD_FAILED, now, {"error": error, "errors": reload.errors,
-                                                             "running": previous}))
-            return ReloadOutcome(False, previous, previous)
-        before = self._book.graph
-        self._book.swap_graph(reload.graph)
-        pruned = self._book.prune_instances(self.venues.declared(), now, before)  # engine/removed.py
-        said_removed(pruned, "the reload")
-        self._guards.now()  # an account the new graph leaves unguarded: logged now
-        self._pretrade.gate.changed()  # the new graph's limits and scopes in the gate's view
-        self._reloads.error, self._reloads.loaded_ms, self._reloads.failed_ms = None, now, None
-        self._sync.took(reload.graph.digest, reload.graph.revision, reload.files, now)
-        failures = []
-        for sink in self._fanout.sinks:
-            if isinstance(sink, ReloadingSink):
-                try:
-                    sink.reload(list(reload.documents))
-                except Exception:  # noqa: BLE001 - the new graph runs; the sink keeps its old view
-                    failures.append(str(getattr(sink, "name", sink)))
-        if reload.graph.digest != previous:
-            await self._lead.audit_or_standby("policy_reloaded", now, {
-                "from": previous, "to": reload.graph.digest, "revision": reload.graph.revision,
-                **({"removed": pruned.rows()} if pruned.dropped or pruned.kept else {})})
-        return ReloadOutcome(True, reload.graph.digest, previous, tuple(failures))
+        return await self._swap.apply(reload)
 
     # --- one tick ------------------------------------------------------------------------------------
 
@@ -373,7 +299,7 @@ class Runner:
             lead.replans_checked = True
         await self._countdowns.take_stored_beats(now)
         self._countdowns.forget_unnamed()  # (a reload or a disarming may have unnamed some)
-        phase = _Phases(report)
+        phase = Phases(report)
         # the adapters told of the locks before they are read: the first snapshot under a lock
         # placed since the last tick lists every open order, not a list kept from before it
         self._enforcement.watch_entries(now)
@@ -577,37 +503,3 @@ async def _completed(ev: Evaluation) -> Evaluation:
     frozen values, and at 10,000 positions a quarter of a second the loop (the API, the gate,
     the lease's heartbeat) does not wait behind."""
     return await asyncio.to_thread(ev.completed) if ev.partial else ev
-
-
-class _Phases:
-    """Marks the end of each phase of a tick: phase i runs from the end of phase i-1."""
-
-    def __init__(self, report: TickReport):
-        self.report = report
-        self.last = report.started_ns
-
-    def __call__(self, name: str) -> None:
-        now = time.time_ns()
-        self.report.phases[name] = (self.last, now)
-        self.last = now
-
-
-def said_if_slow(report: TickReport) -> None:
-    """A tick longer than :data:`SLOW_TICK_S` said on stderr with its phases: what held every
-    account's next decision that long (a venue's slow answer, a store write, a large plan)."""
-    took = (report.ended_ns - report.started_ns) / 1e9
-    if took < SLOW_TICK_S:
-        return
-    phases = ", ".join(f"{name} {(b - a) / 1e9:.2f}s" for name, (a, b) in report.phases.items())
-    log.warning("TICK_SLOW: a tick took %.1f s (%s); every account's next decision waited for it", took,
-                phases or "no phase ended")
-
-
-def count(counters: dict[str, int], report: TickReport) -> None:
-    x = report.execution
-    counters["ticks"] += 1
-    counters["orders_sent"] += x.sent
-    counters["orders_filled"] += x.filled
-    counters["orders_rejected"] += len(x.rejected)
-    counters["orders_unknown"] += len(x.unknown)
-    counters["snapshot_failures"] += len(report.snapshot_failures)

@@ -52,7 +52,8 @@ from .shed import LoadShed
 class ReloadState:
     """The policy reloads as status shows them: the last failure's reason while the last good
     graph runs on (None: it did not fail), when the running graph was loaded, and when a reload
-    last failed. Changed by :meth:`~.loop.Runner.apply_graph` alone; the readout reads it."""
+    last failed. Changed by a reload's swap alone (:meth:`~.reload.GraphSwap.apply`, through
+    :meth:`~.loop.Runner.apply_graph`); the readout reads it."""
 
     error: Optional[str]
     loaded_ms: int

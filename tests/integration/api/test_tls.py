@@ -31,7 +31,7 @@ from killswitch.face.api.identity import parse_tokens, token_digest
 from killswitch.face.api.thread import ApiThread
 from killswitch.face.api.tls.context import LiveTls
 from tests.tls_certs import Ca, self_signed, serial_of
-from tests.unit.face.api.test_api import TOKEN, FakeView
+from tests.unit.face.api.rig import TOKEN, FakeView
 
 BOUND_S = 10.0
 

@@ -21,7 +21,7 @@ class DryServed(Served):
     """:class:`Served`, on a dry-run runner over the calm book."""
 
     def __init__(self, tmp_path):
-        from tests.unit.runner.operator.test_operator import make
+        from tests.unit.runner.operator.rig import make
 
         w = make(tmp_path, dry_run=True, lease_ttl_ms=SERVED_LEASE_MS)
         self.runner, self.engine, self.clock, self.store, self.desk = w.runner, w.engine, w.clock, w.store, w.desk

@@ -21,7 +21,7 @@ from killswitch.face.api.api import make_app
 from killswitch.face.api.thread import ApiThread
 from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.state import open_store
-from tests.unit.runner.operator.test_operator import ACCOUNT, T0, TICK_MS, compiled
+from tests.unit.runner.operator.rig import ACCOUNT, T0, TICK_MS, compiled
 
 TOKEN = "t0ken-for-tests-only"
 ORDER = {"account": ACCOUNT, "symbol": "BTC/USDT:USDT", "side": "buy", "amount": 0.01}

@@ -102,7 +102,7 @@ def test_a_stages_revoke_is_restored_by_its_reset_not_by_ksctl_revoke_restore(tm
 def test_a_revoke_whose_policy_a_reload_dropped_stays_until_its_approvers_restore_it(tmp_path):
     """A reload never lifts a revoke; with the policy gone no reset can reach it, so the
     restore takes it, with the approvals the stage asked for."""
-    from killswitch.runner.tick.loop import GraphReload
+    from killswitch.runner.tick.reload import GraphReload
 
     w = make(tmp_path, venue=KeyVenue())
     entered(w)

@@ -40,7 +40,8 @@ from adapters.simulated.scenarios import build
 from killswitch.compile.compiler import compile_documents
 from killswitch.policy.load import load_text
 from killswitch.process.bootstrap import RunnerAndDesk, build_runner_and_desk
-from killswitch.runner.tick.loop import Runner, TickReport
+from killswitch.runner.tick.loop import Runner
+from killswitch.runner.tick.report import TickReport
 from killswitch.runner.venue.execution import UNCLEAR
 from killswitch.state import open_store
 from tests.integration.runner.rig import Crash

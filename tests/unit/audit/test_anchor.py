@@ -11,7 +11,7 @@ import pytest
 
 from killswitch.audit.anchor import AuditAnchorSink
 from killswitch.audit.key import audit_key_or_none, load_audit_key
-from killswitch.runner.tick.loop import TickReport
+from killswitch.runner.tick.report import TickReport
 from killswitch.state import AuditAnchor, AuditKey, AuditKeyError, open_store
 
 KEY = "anchor-sink-key-" + "3" * 40

@@ -35,7 +35,7 @@ from killswitch.view import (
     RunnerStatus,
     ScopeStatus,
 )
-from tests.unit.face.api.test_api import TOKEN, FakeView
+from tests.unit.face.api.rig import TOKEN, FakeView
 
 VIEWER, BOT, ALICE = "tok-viewer-0123456789", "tok-bot-0123456789", "tok-alice-0123456789"
 PEOPLE = parse_tokens({"apiVersion": "killswitch/v1", "kind": "ApiTokens", "tokens": [

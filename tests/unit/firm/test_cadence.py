@@ -161,7 +161,7 @@ def _shard_runner(tmp_path):
     from adapters.simulated.scenarios import build
     from killswitch.process.bootstrap import build_runner_and_desk
     from killswitch.state import open_store
-    from tests.unit.runner.operator.test_operator import ACCOUNT, T0
+    from tests.unit.runner.operator.rig import ACCOUNT, T0
 
     tmp_path.mkdir(exist_ok=True)
     clock = ManualClock(T0)
@@ -177,7 +177,7 @@ def _shard_runner(tmp_path):
 def _apply_close(w, also) -> tuple[str, list[str]]:
     """The firm's close of the shard's account, applied and then taken up by the next tick: its
     outcome, and the accounts of the orders journaled."""
-    from tests.unit.runner.operator.test_operator import ACCOUNT
+    from tests.unit.runner.operator.rig import ACCOUNT
 
     close = Directive(CLOSE_ALL, "global", {"accounts": [ACCOUNT], "source": "policy", "policy": "firm-drawdown",
                                             "stage": 1, "reason": "FIRM_STAGE: stage=1 (halt)"},
@@ -204,7 +204,7 @@ def _apply_close(w, also) -> tuple[str, list[str]]:
 
 
 def test_a_shard_with_no_local_policy_plans_the_firms_close_of_its_account_under_the_firm_policy(tmp_path):
-    from tests.unit.runner.operator.test_operator import ACCOUNT
+    from tests.unit.runner.operator.rig import ACCOUNT
 
     # as before: no policy instance names the account, the firm's close is refused there
     outcome, journal = _apply_close(_shard_runner(tmp_path / "before"), tuple)

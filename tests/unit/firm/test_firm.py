@@ -302,7 +302,7 @@ class FakeFirm:
 
 
 def test_a_directive_is_applied_once_though_read_again_and_its_lock_is_the_firm_policys(tmp_path):
-    from tests.unit.runner.operator.test_operator import ACCOUNT, make
+    from tests.unit.runner.operator.rig import ACCOUNT, make
 
     w = make(tmp_path)
     lock = Directive(LOCK, "global", {"accounts": [ACCOUNT, "binanceusdm/b1"], "source": "policy",
@@ -335,7 +335,7 @@ def test_a_directive_is_applied_once_though_read_again_and_its_lock_is_the_firm_
 
 
 def test_a_cancel_directive_cancels_the_shards_resting_entry_orders_once_before_its_close_is_sent(tmp_path):
-    from tests.unit.runner.operator.test_operator import ACCOUNT, audit_kinds, make, open_client_ids, resting_order
+    from tests.unit.runner.operator.rig import ACCOUNT, audit_kinds, make, open_client_ids, resting_order
 
     w = make(tmp_path)
     why = {"source": "policy", "policy": "firm-drawdown", "stage": 1, "reason": "FIRM_STAGE: stage=1 (halt)"}
@@ -418,7 +418,7 @@ def test_an_inherited_lock_spans_its_scope_today_and_keeps_what_remains_of_its_t
 
 
 def test_a_shards_first_run_applies_the_firm_lock_in_force_before_it_and_no_old_close_nor_lifted_lock(tmp_path):
-    from tests.unit.runner.operator.test_operator import ACCOUNT, make
+    from tests.unit.runner.operator.rig import ACCOUNT, make
 
     w = make(tmp_path)
     base = {"accounts": [ACCOUNT], "reason": "FIRM_STAGE: stage=1"}

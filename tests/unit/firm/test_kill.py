@@ -54,7 +54,7 @@ class KillFirm(FakeFirm):
 
 
 def _kill(did: int = 1, accounts=None) -> Directive:
-    from tests.unit.runner.operator.test_operator import ACCOUNT
+    from tests.unit.runner.operator.rig import ACCOUNT
 
     return Directive(KILL, "global", {"accounts": accounts or [ACCOUNT, OTHER], "reason": "runaway bots",
                                       "source": "operator"}, None, "alice", did, T0)
@@ -78,7 +78,7 @@ def _firm_lock_rows(w, did: int) -> int:
 
 
 def test_a_kill_locks_halted_cancels_the_entries_names_the_keys_out_of_reach_and_reports_done(tmp_path):
-    from tests.unit.runner.operator.test_operator import ACCOUNT, make, open_client_ids, resting_order
+    from tests.unit.runner.operator.rig import ACCOUNT, make, open_client_ids, resting_order
 
     w = make(tmp_path)
     firm = KillFirm([_kill()])
@@ -116,7 +116,7 @@ def test_a_kill_locks_halted_cancels_the_entries_names_the_keys_out_of_reach_and
 
 
 def test_a_kill_taken_up_again_after_a_stop_between_its_audit_row_and_its_save_acts_once(tmp_path):
-    from tests.unit.runner.operator.test_operator import make
+    from tests.unit.runner.operator.rig import make
 
     w = make(tmp_path)
     firm = KillFirm([_kill()])
@@ -157,7 +157,7 @@ def test_a_kill_taken_up_again_after_a_stop_between_its_audit_row_and_its_save_a
 
 
 def test_a_shard_down_when_the_kill_was_written_takes_it_up_when_it_starts(tmp_path):
-    from tests.unit.runner.operator.test_operator import make
+    from tests.unit.runner.operator.rig import make
 
     # the shard ran before (its watermark is 0); the kill (1) was written while it was down
     w = make(tmp_path)
@@ -176,7 +176,7 @@ def test_a_shard_down_when_the_kill_was_written_takes_it_up_when_it_starts(tmp_p
 
 
 def test_a_shard_running_for_the_first_time_during_a_kill_starts_killed_and_the_release_lifts_it(tmp_path):
-    from tests.unit.runner.operator.test_operator import ACCOUNT, make
+    from tests.unit.runner.operator.rig import ACCOUNT, make
 
     w = make(tmp_path)
     # written before it was a shard, by a writer that did not know its account
@@ -218,7 +218,7 @@ class RoutedFirm(KillFirm):
 
 def test_an_unlock_of_global_during_a_firm_kill_is_refused_up_front_naming_the_release(tmp_path):
     from killswitch.firmlink.firm import FirmLink
-    from tests.unit.runner.operator.test_operator import audit_kinds, make
+    from tests.unit.runner.operator.rig import audit_kinds, make
 
     w = make(tmp_path)
     firm = RoutedFirm([_kill()])
@@ -341,7 +341,7 @@ def test_the_consoles_firm_strip_shows_the_kill_in_force_with_its_progress_and_t
 
 def test_the_closure_report_of_a_shard_lists_the_kill_by_its_directive_and_its_release(tmp_path):
     from killswitch.runbooks.operator_actions import operator_actions
-    from tests.unit.runner.operator.test_operator import make
+    from tests.unit.runner.operator.rig import make
 
     w = make(tmp_path)
     firm = KillFirm([_kill()], written_before=0)

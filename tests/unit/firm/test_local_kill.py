@@ -12,7 +12,7 @@ import asyncio
 
 from killswitch.firm.kill import KILL_HOLD
 from killswitch.render.firm_kill import preview_text
-from tests.unit.runner.operator.test_operator import ACCOUNT, audit_kinds, make, open_client_ids, resting_order
+from tests.unit.runner.operator.rig import ACCOUNT, audit_kinds, make, open_client_ids, resting_order
 
 
 def _kill_holds(w) -> list[tuple]:

@@ -23,7 +23,7 @@ from killswitch.runbooks.render import BUILTIN, render_runbook
 from killswitch.runbooks.sample import sample_incident
 from killswitch.runbooks.templates import TemplateError, Templates
 from killswitch.runner.lock.lock import LockBook
-from killswitch.runner.tick.loop import TickReport
+from killswitch.runner.tick.report import TickReport
 from killswitch.snapshot import FetchStatus, Position, Snapshot
 from tests.conftest import ROOT
 

@@ -23,7 +23,7 @@ from killswitch.runner.effects.beat_sources import (
     named_sources,
 )
 from tests.unit.runner.lease.test_standby import leader_armed_and_standby
-from tests.unit.runner.operator.test_operator import GUARD, compiled, make, run, start, ticks
+from tests.unit.runner.operator.rig import GUARD, compiled, make, run, start, ticks
 
 # the guard policy names bot-x (a heartbeat age); the simulated account's Accounts strategies name
 # bot-a; this policy names desk-1 and desk-2 as its scope's strategies

@@ -18,8 +18,8 @@ from killswitch.runner.book.dms_state import SourceStatus
 from killswitch.runner.effects import beat_sources
 from killswitch.view.decode import decode
 from killswitch.view.dms import DMS_ALL, DMS_SHOWN, summarised
-from tests.unit.face.api.test_api import TOKEN, FakeView, run as run_api, serve
-from tests.unit.runner.operator.test_operator import make, start
+from tests.unit.face.api.rig import TOKEN, FakeView, run as run_api, serve
+from tests.unit.runner.operator.rig import make, start
 
 
 def armed(fires_in_s: float) -> SourceStatus:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from killswitch.runner.names import Catalog, close_matches
-from tests.unit.runner.operator.test_operator import ACCOUNT, GUARD, audit_kinds, make, order, run, start, ticks
+from tests.unit.runner.operator.rig import ACCOUNT, GUARD, audit_kinds, make, order, run, start, ticks
 
 TYPOS = ["nosuch", "*", "simulated/*", "simulated/SIM-MAIN", "simulated/sim-main/../../x", "SIMULATED",
          "btc/usdt:usdt", "Global"]

@@ -39,7 +39,7 @@ from killswitch.runner.lock.lock import LockBook
 from tests.integration.notify.rig import Steps, deliveries_done
 from tests.unit.notify.routes.test_routes import routes_doc
 from tests.unit.notify.test_sink import GatedReceiver
-from tests.unit.runner.operator.test_operator import ACCOUNT, make, run, start, ticks
+from tests.unit.runner.operator.rig import ACCOUNT, make, run, start, ticks
 
 ROOT = Path(__file__).resolve().parents[3]
 SOURCE = ROOT  # where a part's class is read from (ROOT moves to a copy in a test of the checks)

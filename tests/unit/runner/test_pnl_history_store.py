@@ -14,7 +14,7 @@ from hypothesis import given, settings, strategies as st
 
 from killswitch.engine.state import PnlHistory, State, pnl_changes, pnl_marks
 from killswitch.state import PnlSampleRow
-from tests.unit.runner.operator.test_operator import ACCOUNT, GUARD, make, run, start, ticks
+from tests.unit.runner.operator.rig import ACCOUNT, GUARD, make, run, start, ticks
 
 WINDOW_MS = 600_000  # attribution over 10 minutes: a sample every 10 s, every other 5 s tick
 

@@ -21,7 +21,7 @@ from killswitch.firm.directives import LOCK, UNLOCK, Directive
 from killswitch.firmlink.apply import DirectiveApplier
 from killswitch.runner.tick.loop import Runner
 from tests.unit.firm.test_firm import FakeFirm
-from tests.unit.runner.operator.test_operator import ACCOUNT, audit_kinds, make, run, start, ticks
+from tests.unit.runner.operator.rig import ACCOUNT, audit_kinds, make, run, start, ticks
 
 HOLD = "firm:firm-drawdown"
 ROOT = Path(__file__).resolve().parents[3] / "killswitch"

@@ -19,7 +19,7 @@ from killswitch.runner.lock.file import read_lock_file
 from killswitch.runner.storeio import StoreIO
 from killswitch.runner.tick import persist
 from killswitch.state.store import FencedError, StoreError
-from tests.unit.runner.operator.test_operator import ACCOUNT, GUARD, audit_kinds, fired, make, run, start, ticks
+from tests.unit.runner.operator.rig import ACCOUNT, GUARD, audit_kinds, fired, make, run, start, ticks
 
 HOLD_S = 10.0  # how long a held call waits for the loop before the test fails
 

@@ -9,7 +9,7 @@ from killswitch.render.dms import dms_text
 from killswitch.runner.effects.beat_sources import named_by
 from killswitch.view import decode
 from tests.unit.face.console.test_model import model, render, status, text_of
-from tests.unit.runner.operator.test_operator import compiled, make, run, start, ticks
+from tests.unit.runner.operator.rig import compiled, make, run, start, ticks
 
 
 def test_each_watched_source_says_what_names_it():

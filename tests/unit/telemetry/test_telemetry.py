@@ -24,7 +24,7 @@ from killswitch.engine.triggers import TriggerResult
 from killswitch.events import MANUAL_CLOSE, ORDER_FAILED, STAGE_TRANSITION, Event
 from killswitch.metrics import Registry
 from killswitch.policy.load import load_text
-from killswitch.runner.tick.loop import TickReport
+from killswitch.runner.tick.report import TickReport
 from killswitch.runner.venue.execution import ExecutionReport, OrderOutcome
 from killswitch.telemetry import TelemetrySink, attributes as A, export, find
 from killswitch.telemetry.thresholds import check, comparisons, describe

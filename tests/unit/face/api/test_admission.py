@@ -25,7 +25,7 @@ from killswitch.face.api.beats import HeartbeatBatches
 from killswitch.metrics import Registry
 from tests.procs import until
 
-from .test_api import ORDER, TOKEN, FakeView, serve
+from .rig import ORDER, TOKEN, FakeView, serve
 
 
 class Clock:

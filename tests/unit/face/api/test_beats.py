@@ -11,7 +11,7 @@ import threading
 
 from killswitch.face.api import beats
 
-from .test_api import ORDER, TOKEN, FakeView, run, serve
+from .rig import ORDER, TOKEN, FakeView, run, serve
 
 
 class Refusing(FakeView):

@@ -15,7 +15,7 @@ import pytest
 from killswitch.runner.lock.lock import iso_ms
 from killswitch.runner.sinks.charts import RETENTION_MS
 from tests.unit.face.console.test_console import ALICE, VERA, Api
-from tests.unit.runner.operator.test_operator import ACCOUNT, T0, TICK_MS, make
+from tests.unit.runner.operator.rig import ACCOUNT, T0, TICK_MS, make
 
 SVG = "{http://www.w3.org/2000/svg}"
 

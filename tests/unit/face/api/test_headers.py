@@ -12,7 +12,7 @@ import pytest
 from killswitch.face.api.api import make_app
 from killswitch.state.store import RunbookRecord
 from tests.unit.face.console.test_console import ALICE, VERA, Api, run
-from tests.unit.runner.operator.test_operator import make
+from tests.unit.runner.operator.rig import make
 
 INCIDENT = "bot-guard/simulated/sim-main/L1/e1"
 

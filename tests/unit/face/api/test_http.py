@@ -17,7 +17,7 @@ from killswitch.face.api.api import make_app, start_api, stop_api
 from killswitch.face.api.http import QuietAppRunner
 from killswitch.logs import configure, unconfigure
 
-from .test_api import TOKEN, FakeView, run
+from .rig import TOKEN, FakeView, run
 
 AUTH = b"Host: 127.0.0.1\r\nAuthorization: Bearer " + TOKEN.encode()
 

@@ -27,7 +27,7 @@ from killswitch.face.api.identity import (
 )
 from killswitch.view import ChangeResult, ResetResult
 
-from .test_api import ARM, CLOSE, DISARM, LOCK, MUTATIONS, ORDER, RESET, TOKEN, UNLOCK, FakeView, run, serve
+from .rig import ARM, CLOSE, DISARM, LOCK, MUTATIONS, ORDER, RESET, TOKEN, UNLOCK, FakeView, run, serve
 
 ALICE, BOB, CAROL, VIC = "tok-alice-0123456789", "tok-bob-0123456789", "tok-carol-0123456789", "tok-vic-0123456789"
 

@@ -15,7 +15,7 @@ import pytest
 from killswitch.cli.override import _amount
 from killswitch.view import OverrideResult
 
-from .test_api import FakeView, run, serve
+from .rig import FakeView, run, serve
 
 # what a person types, and the value it is (None: not a number, refused by both)
 CASES: list[tuple[str, Optional[float]]] = [

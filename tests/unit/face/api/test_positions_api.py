@@ -13,7 +13,7 @@ import pytest
 from killswitch.face.console.positions_model import positions_model
 from killswitch.view import PositionsStatus, decode
 from tests.unit.face.console.test_console import ALICE, VERA, Api, run, ticks
-from tests.unit.runner.operator.test_operator import ACCOUNT, make, resting_order
+from tests.unit.runner.operator.rig import ACCOUNT, make, resting_order
 
 BTC = "BTC/USDT:USDT"
 

@@ -23,7 +23,7 @@ from killswitch.face.api.proxy.trust import declare
 from killswitch.face.request import ApiError
 from killswitch.metrics import Registry
 
-from .test_api import LOCK, TOKEN, FakeView, run, serve
+from .rig import LOCK, TOKEN, FakeView, run, serve
 
 PROXY_NET = ipaddress.ip_network("10.1.0.0/24")
 CONFIG = ProxyConfig((PROXY_NET,), None, external_urls=("https://ks.desk.example",))

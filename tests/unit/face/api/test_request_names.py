@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.unit.face.api.test_api import ARM, _auth, run, serve
+from tests.unit.face.api.rig import ARM, _auth, run, serve
 
 DOTS = ["%2e%2e", "%2E%2E", "..", ".", "...", "%2e", ".%2e", "%2e%2e%2e%2e"]
 

@@ -9,7 +9,7 @@ import pytest
 
 from killswitch.face.api.identity import parse_tokens, token_digest
 from killswitch.view import ChangeResult, SilenceResult
-from tests.unit.face.api.test_api import FakeView, serve
+from tests.unit.face.api.rig import FakeView, serve
 
 OPS, VIEWER = "api-silence-operator", "api-silence-viewer"
 TOKENS = parse_tokens({"apiVersion": "killswitch/v1", "kind": "ApiTokens", "tokens": [

@@ -25,7 +25,7 @@ import pytest
 from killswitch.face.api.api import make_app
 from killswitch.face.api.thread import ApiFailed, ApiThread, is_bot_request, undecided
 
-from .test_api import ORDER, TOKEN, FakeView
+from .rig import ORDER, TOKEN, FakeView
 
 BOUND_S = 10.0  # a bound on every wait for an answer, never a measured time
 

@@ -17,7 +17,7 @@ from killswitch.face.api.api import make_app, start_api, stop_api
 from killswitch.face.api.identity import parse_tokens, token_digest
 from killswitch.face.console.model import age_text, origin_of, runbook_href
 from killswitch.runner.lock.lock import DEAD_MANS_SWITCH, OPERATOR
-from tests.unit.runner.operator.test_operator import ACCOUNT, TICK_MS, make
+from tests.unit.runner.operator.rig import ACCOUNT, TICK_MS, make
 
 GUARD2 = textwrap.dedent(
     """\

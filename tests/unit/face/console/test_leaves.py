@@ -21,7 +21,7 @@ from killswitch.runner.lock.lock import LockBook, iso_ms
 from killswitch.view import IncidentStatus, ScopeStatus, ThresholdCheck, TriggerStatus, decode
 from tests.unit.engine.test_stages import LADDER
 from tests.unit.engine_helpers import MIN, policy_graph
-from tests.unit.runner.operator.test_operator import make
+from tests.unit.runner.operator.rig import make
 
 from .test_console import GUARD2, VERA, Api, run, ticks
 from .test_model import ACC, T0, page_model, render, status, text_of

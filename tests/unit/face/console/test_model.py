@@ -377,7 +377,7 @@ def test_the_new_status_fields_read_back_as_the_runner_sent_them():
 
 
 def test_the_runner_reports_the_pace_it_ticks_at(tmp_path):
-    from tests.unit.runner.operator.test_operator import make
+    from tests.unit.runner.operator.rig import make
 
     w = make(tmp_path)  # one policy, interval 5s: the daemon ticks every 5 s, late after 30 s
     try:

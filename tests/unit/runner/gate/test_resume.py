@@ -8,8 +8,8 @@ import pytest
 from killswitch.compile.compiler import compile_documents
 from killswitch.policy.load import load_text
 from killswitch.runner.gate.gate import check_order
-from killswitch.runner.tick.loop import GraphReload
-from tests.unit.runner.operator.test_operator import ACCOUNT, GUARD, TICK_MS, compiled, make, run, start, ticks
+from killswitch.runner.tick.reload import GraphReload
+from tests.unit.runner.operator.rig import ACCOUNT, GUARD, TICK_MS, compiled, make, run, start, ticks
 
 DAY = 86_400_000
 RESUME = "  resume: {start: 25%, step: x2, every: 1d, max_positions: 8, max_gross_exposure: 4M}\n"
@@ -186,7 +186,7 @@ def test_a_policy_reload_without_the_resume_block_ends_the_resumption(tmp_path):
 
 
 def test_the_resumption_is_audited(tmp_path):
-    from tests.unit.runner.operator.test_operator import audit_kinds
+    from tests.unit.runner.operator.rig import audit_kinds
 
     w = make(tmp_path, text=GUARD + RESUME)
     halt_and_reset(w)

@@ -24,7 +24,7 @@ from killswitch.runner.lease.log import LeaseLog
 from killswitch.state import StoreError, open_store
 from killswitch.state.postgres import call_timeout_s
 from tests.procs import until
-from tests.unit.runner.operator.test_operator import make, run, start
+from tests.unit.runner.operator.rig import make, run, start
 
 TTL_MS = 3_000  # a term of 2 s, renewed every 1 s
 

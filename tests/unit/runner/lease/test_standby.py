@@ -12,7 +12,7 @@ import json
 import pytest
 
 from tests.starved import Starvation
-from tests.unit.runner.operator.test_operator import ACCOUNT, make, order, run, start, ticks
+from tests.unit.runner.operator.rig import ACCOUNT, make, order, run, start, ticks
 
 
 def test_a_deposed_daemons_reload_row_is_refused_then_written_as_a_standby(tmp_path):

@@ -24,7 +24,7 @@ from killswitch.runner.venue.port import Venues
 from killswitch.state import open_store
 from killswitch.state.store import FencedError, IntentRow, StoreError
 from tests.procs import until
-from tests.unit.runner.operator.test_operator import make, run, start
+from tests.unit.runner.operator.rig import make, run, start
 from tests.unit.runner.test_storeio import Held
 
 # --- the term, looked at after the store answered ----------------------------------------------------

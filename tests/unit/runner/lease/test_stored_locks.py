@@ -24,8 +24,8 @@ from killswitch.runner.lease.stored import look_for_stored
 from killswitch.runner.lock.lock import OPERATOR
 from killswitch.state import StoreError, open_store
 from killswitch.view import decode
-from tests.unit.runner.operator import test_operator as runner_operator
-from tests.unit.runner.operator.test_operator import ACCOUNT, make, run, start, ticks
+from tests.unit.runner.operator import rig as runner_operator
+from tests.unit.runner.operator.rig import ACCOUNT, make, run, start, ticks
 
 from .test_lapse import Mono
 

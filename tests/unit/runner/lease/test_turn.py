@@ -13,7 +13,7 @@ import asyncio
 import pytest
 
 from killswitch.runner.lease.turn import Turn
-from tests.unit.runner.operator.test_operator import ACCOUNT, audit_kinds, make, start, ticks
+from tests.unit.runner.operator.rig import ACCOUNT, audit_kinds, make, start, ticks
 
 
 def run(coro):

@@ -18,7 +18,7 @@ from killswitch.runner.operator.close_plans import (
     refusal,
 )
 from killswitch.view import PlannedOrder
-from tests.unit.runner.operator.test_operator import ACCOUNT, audit_kinds, make, run, start, ticks
+from tests.unit.runner.operator.rig import ACCOUNT, audit_kinds, make, run, start, ticks
 
 BTC, ETH, SOL = "BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT"
 

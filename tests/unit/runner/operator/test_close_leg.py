@@ -12,7 +12,7 @@ from adapters.simulated.scenarios import build
 from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.state import open_store
 
-from .test_operator import T0, TICK_MS, compiled
+from .rig import T0, TICK_MS, compiled
 
 HEDGE = "simulated/sim-hedge"
 BTC = "BTC/USDT:USDT"

@@ -18,7 +18,7 @@ from killswitch.policy.load import load_text
 from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.runner.operator.closes import RECOVER_WITHIN_MS
 from killswitch.state import open_store
-from tests.unit.runner.operator.test_operator import live_close
+from tests.unit.runner.operator.rig import live_close
 
 T0 = 1_772_456_400_000  # 2026-03-02T13:00:00Z
 TICK_MS = 5_000

@@ -9,7 +9,7 @@ import asyncio
 from killswitch.engine.planner import NOT_ATTRIBUTED, Plan
 from killswitch.orders import CancelIntent
 from killswitch.state import open_store
-from tests.unit.runner.operator.test_operator import ACCOUNT, TICK_MS, make
+from tests.unit.runner.operator.rig import ACCOUNT, TICK_MS, make
 
 
 def run(coro):

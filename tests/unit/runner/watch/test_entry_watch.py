@@ -12,7 +12,7 @@ import asyncio
 from killswitch.runner.lock.lock import LockBook
 from killswitch.runner.watch.enforce import entry
 from killswitch.snapshot import Order
-from tests.unit.runner.operator.test_operator import ACCOUNT, TICK_MS, make
+from tests.unit.runner.operator.rig import ACCOUNT, TICK_MS, make
 
 SYMBOL = "BTC/USDT:USDT"
 
