@@ -267,7 +267,7 @@ class FirmLink:
                                  stale_after_ms(self.graph))
         self.ignored_facts += reading.ignored
         self.last_reading = reading
-        resets = await self._resets(now)  # approvals sent to any shard, taken up before this evaluation
+        resets = await take_resets(self, now)  # approvals sent to any shard, taken up before this evaluation
         ev, self.state = evaluate(self.graph, reading.snapshots, self.state, now)
         self.last_ev = ev
         directives = resets + directives_of(ev, self.graph, self.start.declared)
@@ -287,11 +287,6 @@ class FirmLink:
             self.ports.sinks.emit(e)
         for d, did in zip(directives, ids):
             self.echo(f"ksctl run: FIRM_DIRECTIVE {did} written: {d.kind} {d.scope} ({d.payload.get('reason')})")
-
-    async def _resets(self, now: int) -> list[Directive]:
-        """Apply the reset approvals written since the last taken up to the firm's stages
-        (:func:`.resets.take_resets`)."""
-        return await take_resets(self, now)
 
     def relatch(self) -> dict[tuple[str, str], tuple[str, ...]]:
         """Per firm policy instance, what a reset of it now runs into (:func:`.resets.relatch_of`)."""
@@ -364,31 +359,27 @@ class FirmLink:
                           "last_publish": self.facts_out.cost, "late": self.facts_out.late}}
 
     def collect_metrics(self, registry: Registry) -> None:
-        refused = registry.sampled("killswitch_firm_facts_refused_total", "counter",
-                                   "Facts this runner published under a token that was not its shard's current one "
-                                   "(not written).")
-        ignored = registry.sampled("killswitch_firm_facts_ignored_total", "counter",
-                                   "Facts the firm lease holder read under a token below their shard's current one "
-                                   "(not read as fresh).")
-        held = registry.sampled("killswitch_firm_lease_held", "gauge",
-                                "1 while this runner holds the firm lease (evaluates the firm-wide policies).")
-        applied = registry.sampled("killswitch_firm_directives_applied_total", "counter",
-                                   "Firm directives this runner carried out on its shard's accounts.")
+        for name, kind, text, value in (
+            ("killswitch_firm_facts_refused_total", "counter", "Facts this runner published under a token that was "
+             "not its shard's current one (not written).", self.facts_out.refused),
+            ("killswitch_firm_facts_ignored_total", "counter", "Facts the firm lease holder read under a token below "
+             "their shard's current one (not read as fresh).", self.ignored_facts),
+            ("killswitch_firm_lease_held", "gauge", "1 while this runner holds the firm lease (evaluates the firm-wide "
+             "policies).", int(self.firm_token is not None)),
+            ("killswitch_firm_directives_applied_total", "counter", "Firm directives this runner carried out on its "
+             "shard's accounts.", self.applier.applied_total),
+            ("killswitch_firm_facts_late_total", "counter", "Publishes of this runner's facts that came later after "
+             "its last ones than the firm lease holder reads facts for (its accounts not seen meanwhile).",
+             self.facts_out.late),
+        ):
+            registry.sampled(name, kind, text).add(value)
         stops = registry.sampled("killswitch_firm_shard_stops_heard_total", "counter",
                                  "Stops of another shard's runner (its lease given up) heard on the firm's channel.",
                                  ("shard",))
         for shard, n in sorted(self.stops_heard.items()):
             stops.add(n, shard=shard)
-        late = registry.sampled("killswitch_firm_facts_late_total", "counter",
-                                "Publishes of this runner's facts that came later after its last ones than the firm "
-                                "lease holder reads facts for (its accounts not seen meanwhile).")
-        late.add(self.facts_out.late)
         age = registry.sampled("killswitch_firm_shard_facts_age_seconds", "gauge",
                                "Age of a shard's newest facts, as the firm lease holder last read them.", ("shard",))
-        refused.add(self.facts_out.refused)
-        ignored.add(self.ignored_facts)
-        held.add(int(self.firm_token is not None))
-        applied.add(self.applier.applied_total)
         if self.firm_token is not None and self.last_reading is not None:
             for shard, ms in sorted(self.last_reading.ages_ms.items()):
                 if ms is not None:

@@ -13,6 +13,7 @@ from killswitch.firm.board import firm_view
 from killswitch.firm.directives import RESET, UNLOCK, Directive
 from killswitch.firm.facts import firm_snapshots
 from killswitch.firmlink.firm import FirmLink
+from killswitch.firmlink.resets import take_resets
 from killswitch.policy.accounts_doc import Accounts
 from killswitch.process.shard import shard_start
 
@@ -71,7 +72,7 @@ def test_the_holder_applies_an_unconfirmed_reset_only_while_nothing_fires():
     confirmed = Directive(RESET, "global", {"policy": "firm-drawdown", "reason": "r", "confirm_relatch": True},
                           None, "bob", 2)
     link, said, _, _ = _holder((1_000_000.0, 1_000_000.0, 850_000.0), [unconfirmed, confirmed])
-    got = asyncio.run(link._resets(T0 + 3_000))
+    got = asyncio.run(take_resets(link, T0 + 3_000))
     assert any(line.startswith("ksctl run: FIRM_RESET 1 firm-drawdown global: RELATCH_UNCONFIRMED") and
                line.endswith("approved by alice): not applied") for line in said), said
     assert [(d.kind, d.actor) for d in got] == [(UNLOCK, "bob")]  # the confirmed one releases the stage
