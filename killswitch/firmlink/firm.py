@@ -62,7 +62,7 @@ from ..metrics import Registry
 from ..runner.sinks.coverage import BlindReports
 from ..state.firm_tables import NOTIFY_CHANNEL
 from ..state.store import FencedError, StoreError
-from ..view import ChangeResult, ResetResult
+from ..view import ChangeResult
 from .apply import DirectiveApplier, Listener
 from .entries import FirmOutbox
 from .kill import kill_preview, kill_status, release_kill, send_kill, unlock_under_kill
@@ -292,11 +292,7 @@ class FirmLink:
         """Per firm policy instance, what a reset of it now runs into (:func:`.resets.relatch_of`)."""
         return relatch_of(self.graph, self.state, self.last_ev)
 
-    async def route_reset(self, policy: str, scope: str, approver: str, reason: str,
-                          confirm_relatch: bool = False) -> Optional[ResetResult]:
-        """An approval of a firm policy's reset sent to this shard (:func:`.resets.route_reset`);
-        None for a policy that is not firm-wide."""
-        return await route_reset(self, policy, scope, approver, reason, confirm_relatch)
+    route_reset = route_reset  # an approval of a firm policy's reset sent here (.resets; None: not firm-wide)
 
     # --- operators ------------------------------------------------------------------------------------
 
@@ -310,19 +306,12 @@ class FirmLink:
             return killed  # refused up front: every shard would refuse it in its own log
         return await self.applier.send(kind, scope, spans, payload, actor)
 
-    # --- the firm-wide kill (firmlink/kill.py) ---------------------------------------------------
+    # --- the firm-wide kill (firmlink/kill.py: its functions take the link as their first argument) ----
 
-    async def kill_preview(self, board: dict) -> dict:
-        return await kill_preview(self, board)
-
-    async def kill(self, reason: str, preview_id: Optional[str], actor: Optional[str], board: dict) -> ChangeResult:
-        return await send_kill(self, reason, preview_id, actor, board)
-
-    async def kill_release(self, approver: str, reason: str) -> ChangeResult:
-        return await release_kill(self, approver, reason)
-
-    async def kill_status(self, board: dict) -> dict:
-        return await kill_status(self, board)
+    kill_preview = kill_preview
+    kill = send_kill
+    kill_release = release_kill
+    kill_status = kill_status
 
     async def status(self) -> dict:
         """The firm as this shard's runner sees it (``GET /v1/firm``)."""
