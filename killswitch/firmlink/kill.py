@@ -153,9 +153,8 @@ class KillApplier:
             return "none of this shard's accounts"
         approvers = [str(a) for a in d.payload.get("approvers") or ()]
         reason = f"FIRM_KILL_RELEASED {kill_id}: {d.payload.get('reason')} (approved by {', '.join(approvers)})"
-        kill = Directive(KILL, "global", {"accounts": accounts}, None, d.actor, kill_id)
         said = []
-        for scope in targets(kill, mine):
+        for scope in targets(Directive(KILL, "global", {"accounts": accounts}), mine):  # the scopes the kill locked
             refused = await self.ports.commands.firm_unlock(scope, KILL_HOLD, {
                 "directive": d.id, "kill": kill_id, "scope": scope, "approvers": approvers, "reason": reason})
             said.append(f"{scope}: " + (refused or f"UNLOCKED ({KILL_HOLD})"))
