@@ -162,7 +162,8 @@ class DirectiveApplier:
         p, commands = d.payload, self.ports.commands
         reason = str(p.get("reason") or f"FIRM_DIRECTIVE {d.id}")
         if d.kind in (LOCK, UNLOCK) and p.get("source") == "policy":
-            hold, audited = FIRM_HOLD_PREFIX + str(p.get("policy")), {"directive": d.id, "scope": scope, **dict(p)}
+            hold = FIRM_HOLD_PREFIX + str(p.get("policy"))
+            audited = {"directive": d.id, "scope": scope, **dict(p)}
             if d.kind == UNLOCK:
                 return await commands.firm_unlock(scope, hold, audited) or f"UNLOCKED ({hold})"
             mode = p.get("mode", "halted")
