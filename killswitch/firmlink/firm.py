@@ -271,7 +271,7 @@ class FirmLink:
         ev, self.state = evaluate(self.graph, reading.snapshots, self.state, now)
         self.last_ev = ev
         directives = resets + directives_of(ev, self.graph, self.start.declared)
-        view = firm_view(ev, reading, self.holder, self.graph.digest, now, self.relatch())
+        view = firm_view(ev, reading, self.holder, self.graph.digest, now, relatch_of(self.graph, self.state, ev))
         # owed in the document that records the stage change, until audited and held by the sinks
         owed = self.entries.owe(ev.transitions, self.graph, now, self.ports.dry_run)
         ids = await asyncio.to_thread(self.firm.commit_firm, token, {"engine": self.state.to_json(),
@@ -287,10 +287,6 @@ class FirmLink:
             self.ports.sinks.emit(e)
         for d, did in zip(directives, ids):
             self.echo(f"ksctl run: FIRM_DIRECTIVE {did} written: {d.kind} {d.scope} ({d.payload.get('reason')})")
-
-    def relatch(self) -> dict[tuple[str, str], tuple[str, ...]]:
-        """Per firm policy instance, what a reset of it now runs into (:func:`.resets.relatch_of`)."""
-        return relatch_of(self.graph, self.state, self.last_ev)
 
     route_reset = route_reset  # an approval of a firm policy's reset sent here (.resets; None: not firm-wide)
 
