@@ -76,10 +76,7 @@ class RunnerClient(Transport):
         """``GET /v1/lock``: the trading lock as bots read it (the lock file's document, owned by
         :mod:`killswitch.runner.lock.lock`), or what binds ``scope``."""
         query = "" if scope is None else "?" + urllib.parse.urlencode({"scope": scope})
-        doc = self._json("GET", "/v1/lock" + query)
-        if not isinstance(doc, dict):
-            raise DecodeError(f"lock document: expected an object, not {type(doc).__name__}")
-        return doc
+        return _object(self._json("GET", "/v1/lock" + query), "lock document")
 
     def locks(self, scope: Optional[str] = None) -> LockDocument:
         """:meth:`lock_document`, typed: every lock with its holds and origin, and the resumed
@@ -110,10 +107,7 @@ class RunnerClient(Transport):
     def status_document(self) -> dict:
         """``GET /v1/status`` as the runner wrote it (``ksctl drift`` reads ``policy_sync``, which an
         older runner lacks: a plain object, not :class:`RunnerStatus`)."""
-        doc = self._json("GET", "/v1/status", auth=True)
-        if not isinstance(doc, dict):
-            raise DecodeError(f"status: expected an object, not {type(doc).__name__}")
-        return doc
+        return _object(self._json("GET", "/v1/status", auth=True), "status")
 
     def close_progress(self, close_id: str) -> CloseProgress:
         """``GET /v1/close/{id}``; a close the runner does not know is ``UNKNOWN_CLOSE`` (404)."""
@@ -234,6 +228,12 @@ def given(**fields: Any) -> dict[str, Any]:
     """The fields of a body that are given (not None): a field left out is the runner's default,
     and a runner older than it takes the rest."""
     return {k: v for k, v in fields.items() if v is not None}
+
+
+def _object(doc: Any, what: str) -> dict:
+    if not isinstance(doc, dict):
+        raise DecodeError(f"{what}: expected an object, not {type(doc).__name__}")
+    return doc
 
 
 def name_of(op: Operation) -> str:

@@ -74,15 +74,11 @@ def code_of(status: int, body: Any) -> str:
     return f"HTTP_{status}"
 
 
-def reason_of(body: Any, code: str) -> str:
-    reason = body.get("reason") if isinstance(body, dict) else None
-    return reason if isinstance(reason, str) else code
-
-
 def error_of(status: int, doc: Any, url: str) -> RunnerError:
     """The error an answer of ``status`` with the body ``doc`` (parsed) is."""
     code = code_of(status, doc)
-    return RunnerError(status, code, reason_of(doc, code), url=url, body=doc)
+    reason = doc.get("reason") if isinstance(doc, dict) else None
+    return RunnerError(status, code, reason if isinstance(reason, str) else code, url=url, body=doc)
 
 
 def tolerant_body(raw: bytes) -> Any:

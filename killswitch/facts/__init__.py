@@ -11,8 +11,8 @@ Each is a module of this package holding all that is said of it: its :class:`Fac
 from the runner's status values (``facts(status)``: what it stands on, since when, what ends it,
 its severity, its sentence as ``ksctl status`` prints it and its hint, the ``ksctl`` command
 that ends it), its ``RANK`` (what can lose money first, the configuration's noise last, what a
-person accepted last of all) and its one line on the console (:func:`shown`: its ``TITLE``
-counted and its ``LEAD`` before the facts' labels, or its own ``shown(facts, when)``, None where
+person accepted last of all) and its one line on the console (:func:`shown`: its ``TITLE``,
+counted or not, and its ``LEAD`` before the facts' labels, or its own ``shown(facts, when)``, None where
 the console says it elsewhere; ``when`` is the console's own way of writing a time).
 
 The runner's status document carries them as ``facts`` (:func:`standing`); ``ksctl status``
@@ -125,13 +125,13 @@ def status_lines(facts: Iterable[Fact]) -> list[str]:
 
 def shown(kind: str, facts: Sequence[Fact], when: When) -> Optional[Line]:
     """The console's one line of a kind's facts: its module's ``shown``, else its ``TITLE``
-    counted (``("ORDER", "ORDERS", " STILL OPEN AFTER A CANCEL")``) and its ``LEAD`` before the
-    facts' labels."""
+    counted (``("ORDER", "ORDERS", " STILL OPEN AFTER A CANCEL")``) or as it is (``"POSITION
+    MODE"``) and its ``LEAD`` before the facts' labels."""
     m = module(kind)
     if hasattr(m, "shown"):
         return m.shown(facts, when)
-    one, many, rest = m.TITLE
-    return Line(counted(len(facts), one, many) + rest, m.LEAD + names([f.label for f in facts]))
+    title = m.TITLE if isinstance(m.TITLE, str) else counted(len(facts), m.TITLE[0], m.TITLE[1]) + m.TITLE[2]
+    return Line(title, m.LEAD + names([f.label for f in facts]))
 
 
 def names(items: Sequence[str], shown: int = 3) -> str:

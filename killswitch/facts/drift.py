@@ -4,12 +4,13 @@ behind, diverged, a reload failing, or not known. ``ksctl status`` says it under
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Optional, Sequence
+from typing import Any, Iterator, Optional
 
-from . import Fact, Line, When, kind_of, names
+from . import Fact, kind_of, names
 
 RANK = 120
 KIND = kind_of(__name__)
+TITLE, LEAD = "POLICY DRIFT", ""  # the console's line (one fact at most)
 
 
 def short(revision: Optional[str]) -> str:
@@ -40,7 +41,3 @@ def facts(st: Any) -> Iterator[Fact]:
                    hint=f"ksctl drift --against {v.against}",
                    label=f"{verdict_words(v.state, v.expected_revision, v.documents, v.against)} ({v.against}), "
                          f"checked by {v.by}")
-
-
-def shown(facts: Sequence[Fact], when: When) -> Optional[Line]:
-    return Line("POLICY DRIFT", facts[0].label)

@@ -3,12 +3,13 @@ closes follow the venue's mode (an agreeing one is a quiet line of ``ksctl statu
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Optional, Sequence
+from typing import Any, Iterator
 
-from . import Fact, Line, When, kind_of, names
+from . import Fact, kind_of
 
 RANK = 70
 KIND = kind_of(__name__)
+TITLE, LEAD = "POSITION MODE", "closes follow the venue's mode: "  # the console's line
 
 
 def mismatch_text(account: str, reason: object) -> str:
@@ -27,7 +28,3 @@ def facts(st: Any) -> Iterator[Fact]:
             continue
         yield Fact(KIND, "error", acct, m.get("read_ms"), "the venue reads the declared mode", text, label=acct,
                    data={"account": acct, **{k: m.get(k) for k in ("reason", "read", "declared")}})
-
-
-def shown(facts: Sequence[Fact], when: When) -> Optional[Line]:
-    return Line("POSITION MODE", "closes follow the venue's mode: " + names([f.label for f in facts]))

@@ -42,12 +42,11 @@ def _tries(r: dict) -> str:
     """The tries of a leg's close apart from its orders: ``2 tries``, or for a close sent in
     chunks ``1 try of 2 chunks`` (one planning of the close, several orders)."""
     orders = int(r.get("tries") or 0)
-    if not r.get("rounds"):  # a runner that did not count them: the bound (never "5 tries of 2")
-        n = min(orders, int(r.get("bound") or orders))
-        return "1 try" if n == 1 else f"{n} tries"
-    n = int(r["rounds"])
-    said = "1 try" if n == 1 else f"{n} tries"
-    if orders <= n:
+    rounds = r.get("rounds")
+    # a runner that did not count them: the bound (never "5 tries of 2")
+    n = int(rounds) if rounds else min(orders, int(r.get("bound") or orders))
+    said = counted(n, "try", "tries")
+    if not rounds or orders <= n:
         return said
     return f"{said} of {orders} chunks" if n == 1 else f"{said}, {orders} chunks in all"
 

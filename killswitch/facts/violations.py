@@ -40,14 +40,14 @@ def counted_text(doc: dict) -> tuple[str, str]:
     return "LOCK AND LIMIT VIOLATIONS", f"{total} ({locks} of a lock, {limits} of a pre-trade limit)"
 
 
-def violation_lines(doc: dict, latest: int = LATEST) -> list[str]:
+def violation_lines(doc: dict) -> list[str]:
     """What broke a lock at the venue (the venue watch): the count, and the latest, newest first."""
     total = int((doc or {}).get("total") or 0)
     if not total:
         return []
     title, count = counted_text(doc)
     lines = [f"  {title}: {count}{_counted(doc, total)} (the latest first)"]
-    return lines + ["    " + violation_text(v) for v in list(doc.get("recent") or ())[:latest]]
+    return lines + ["    " + violation_text(v) for v in list(doc.get("recent") or ())[:LATEST]]
 
 
 def violation_text(v: dict) -> str:

@@ -247,10 +247,9 @@ def summary_line(rows: Sequence[dict], breaker: Mapping[str, Any]) -> str:
 
 
 def firm_view(ev: Any, reading: Reading, holder: str, graph_digest: str, now: int,
-              relatch: Optional[dict[tuple[str, str], tuple[str, ...]]] = None) -> dict:
+              relatch: Mapping[tuple[str, str], tuple[str, ...]]) -> dict:
     """The holder's evaluation as ``GET /v1/firm`` shows it (its view, committed with the firm
     state); ``relatch``: what a reset of each policy instance would run into now."""
-    relatch = relatch or {}
     return {"holder": holder, "now_ms": now, "graph": graph_digest,
             "policies": [{"policy": s.policy, "scope": s.scope, "stage": s.stage_after,
                           "relatch": list(relatch.get((s.policy, s.scope), ())),

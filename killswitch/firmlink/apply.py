@@ -161,20 +161,16 @@ class DirectiveApplier:
     async def _one(self, d: Directive, scope: str) -> str:
         p, commands = d.payload, self.ports.commands
         reason = str(p.get("reason") or f"FIRM_DIRECTIVE {d.id}")
-        policy = p.get("policy")
-        if d.kind == LOCK and p.get("source") == "policy":
-            hold = FIRM_HOLD_PREFIX + str(policy)
-            mode, stage, manual = p.get("mode", "halted"), p.get("stage"), bool(p.get("manual"))
-            ttl_ms = p.get("ttl_ms")
-            details = {"directive": d.id, "decision_id": d.decision_id}
-            refused = await commands.firm_lock(scope, hold, {"directive": d.id, "scope": scope, **dict(p)}, mode=mode,
-                                               reason=reason, stage=stage, manual=manual, ttl_ms=ttl_ms,
-                                               details=details)
-            return refused or f"LOCKED {p.get('mode', 'halted')} ({hold})"
-        if d.kind == UNLOCK and p.get("source") == "policy":
-            hold = FIRM_HOLD_PREFIX + str(policy)
-            refused = await commands.firm_unlock(scope, hold, {"directive": d.id, "scope": scope, **dict(p)})
-            return refused or f"UNLOCKED ({hold})"
+        if d.kind in (LOCK, UNLOCK) and p.get("source") == "policy":
+            hold = FIRM_HOLD_PREFIX + str(p.get("policy"))
+            audited = {"directive": d.id, "scope": scope, **dict(p)}
+            if d.kind == UNLOCK:
+                return await commands.firm_unlock(scope, hold, audited) or f"UNLOCKED ({hold})"
+            mode = p.get("mode", "halted")
+            refused = await commands.firm_lock(scope, hold, audited, mode=mode, reason=reason, stage=p.get("stage"),
+                                               manual=bool(p.get("manual")), ttl_ms=p.get("ttl_ms"),
+                                               details={"directive": d.id, "decision_id": d.decision_id})
+            return refused or f"LOCKED {mode} ({hold})"
         if d.kind == LOCK:
             r: Any = await commands.lock_scope(scope, p.get("mode", "halted"), reason, p.get("ttl_s"),
                                                enforce=p.get("enforce") if isinstance(p.get("enforce"), dict) else None,

@@ -62,7 +62,7 @@ from ..metrics import Registry
 from ..runner.sinks.coverage import BlindReports
 from ..state.firm_tables import NOTIFY_CHANNEL
 from ..state.store import FencedError, StoreError
-from ..view import ChangeResult, ResetResult
+from ..view import ChangeResult
 from .apply import DirectiveApplier, Listener
 from .entries import FirmOutbox
 from .kill import kill_preview, kill_status, release_kill, send_kill, unlock_under_kill
@@ -267,11 +267,11 @@ class FirmLink:
                                  stale_after_ms(self.graph))
         self.ignored_facts += reading.ignored
         self.last_reading = reading
-        resets = await self._resets(now)  # approvals sent to any shard, taken up before this evaluation
+        resets = await take_resets(self, now)  # approvals sent to any shard, taken up before this evaluation
         ev, self.state = evaluate(self.graph, reading.snapshots, self.state, now)
         self.last_ev = ev
         directives = resets + directives_of(ev, self.graph, self.start.declared)
-        view = firm_view(ev, reading, self.holder, self.graph.digest, now, self.relatch())
+        view = firm_view(ev, reading, self.holder, self.graph.digest, now, relatch_of(self.graph, self.state, ev))
         # owed in the document that records the stage change, until audited and held by the sinks
         owed = self.entries.owe(ev.transitions, self.graph, now, self.ports.dry_run)
         ids = await asyncio.to_thread(self.firm.commit_firm, token, {"engine": self.state.to_json(),
@@ -288,20 +288,7 @@ class FirmLink:
         for d, did in zip(directives, ids):
             self.echo(f"ksctl run: FIRM_DIRECTIVE {did} written: {d.kind} {d.scope} ({d.payload.get('reason')})")
 
-    async def _resets(self, now: int) -> list[Directive]:
-        """Apply the reset approvals written since the last taken up to the firm's stages
-        (:func:`.resets.take_resets`)."""
-        return await take_resets(self, now)
-
-    def relatch(self) -> dict[tuple[str, str], tuple[str, ...]]:
-        """Per firm policy instance, what a reset of it now runs into (:func:`.resets.relatch_of`)."""
-        return relatch_of(self.graph, self.state, self.last_ev)
-
-    async def route_reset(self, policy: str, scope: str, approver: str, reason: str,
-                          confirm_relatch: bool = False) -> Optional[ResetResult]:
-        """An approval of a firm policy's reset sent to this shard (:func:`.resets.route_reset`);
-        None for a policy that is not firm-wide."""
-        return await route_reset(self, policy, scope, approver, reason, confirm_relatch)
+    route_reset = route_reset  # an approval of a firm policy's reset sent here (.resets; None: not firm-wide)
 
     # --- operators ------------------------------------------------------------------------------------
 
@@ -315,19 +302,12 @@ class FirmLink:
             return killed  # refused up front: every shard would refuse it in its own log
         return await self.applier.send(kind, scope, spans, payload, actor)
 
-    # --- the firm-wide kill (firmlink/kill.py) ---------------------------------------------------
+    # --- the firm-wide kill (firmlink/kill.py: its functions take the link as their first argument) ----
 
-    async def kill_preview(self, board: dict) -> dict:
-        return await kill_preview(self, board)
-
-    async def kill(self, reason: str, preview_id: Optional[str], actor: Optional[str], board: dict) -> ChangeResult:
-        return await send_kill(self, reason, preview_id, actor, board)
-
-    async def kill_release(self, approver: str, reason: str) -> ChangeResult:
-        return await release_kill(self, approver, reason)
-
-    async def kill_status(self, board: dict) -> dict:
-        return await kill_status(self, board)
+    kill_preview = kill_preview
+    kill = send_kill
+    kill_release = release_kill
+    kill_status = kill_status
 
     async def status(self) -> dict:
         """The firm as this shard's runner sees it (``GET /v1/firm``)."""
@@ -364,31 +344,27 @@ class FirmLink:
                           "last_publish": self.facts_out.cost, "late": self.facts_out.late}}
 
     def collect_metrics(self, registry: Registry) -> None:
-        refused = registry.sampled("killswitch_firm_facts_refused_total", "counter",
-                                   "Facts this runner published under a token that was not its shard's current one "
-                                   "(not written).")
-        ignored = registry.sampled("killswitch_firm_facts_ignored_total", "counter",
-                                   "Facts the firm lease holder read under a token below their shard's current one "
-                                   "(not read as fresh).")
-        held = registry.sampled("killswitch_firm_lease_held", "gauge",
-                                "1 while this runner holds the firm lease (evaluates the firm-wide policies).")
-        applied = registry.sampled("killswitch_firm_directives_applied_total", "counter",
-                                   "Firm directives this runner carried out on its shard's accounts.")
+        for name, kind, text, value in (
+            ("killswitch_firm_facts_refused_total", "counter", "Facts this runner published under a token that was "
+             "not its shard's current one (not written).", self.facts_out.refused),
+            ("killswitch_firm_facts_ignored_total", "counter", "Facts the firm lease holder read under a token below "
+             "their shard's current one (not read as fresh).", self.ignored_facts),
+            ("killswitch_firm_lease_held", "gauge", "1 while this runner holds the firm lease (evaluates the firm-wide "
+             "policies).", int(self.firm_token is not None)),
+            ("killswitch_firm_directives_applied_total", "counter", "Firm directives this runner carried out on its "
+             "shard's accounts.", self.applier.applied_total),
+            ("killswitch_firm_facts_late_total", "counter", "Publishes of this runner's facts that came later after "
+             "its last ones than the firm lease holder reads facts for (its accounts not seen meanwhile).",
+             self.facts_out.late),
+        ):
+            registry.sampled(name, kind, text).add(value)
         stops = registry.sampled("killswitch_firm_shard_stops_heard_total", "counter",
                                  "Stops of another shard's runner (its lease given up) heard on the firm's channel.",
                                  ("shard",))
         for shard, n in sorted(self.stops_heard.items()):
             stops.add(n, shard=shard)
-        late = registry.sampled("killswitch_firm_facts_late_total", "counter",
-                                "Publishes of this runner's facts that came later after its last ones than the firm "
-                                "lease holder reads facts for (its accounts not seen meanwhile).")
-        late.add(self.facts_out.late)
         age = registry.sampled("killswitch_firm_shard_facts_age_seconds", "gauge",
                                "Age of a shard's newest facts, as the firm lease holder last read them.", ("shard",))
-        refused.add(self.facts_out.refused)
-        ignored.add(self.ignored_facts)
-        held.add(int(self.firm_token is not None))
-        applied.add(self.applier.applied_total)
         if self.firm_token is not None and self.last_reading is not None:
             for shard, ms in sorted(self.last_reading.ages_ms.items()):
                 if ms is not None:

@@ -51,6 +51,8 @@ from ..firm.kill import (
     unlock_refused,
 )
 from ..orders import CancelIntent
+from ..state.store import FencedError, StoreError
+from ..view import ChangeResult
 from .ports import ShardPorts
 
 
@@ -151,9 +153,8 @@ class KillApplier:
             return "none of this shard's accounts"
         approvers = [str(a) for a in d.payload.get("approvers") or ()]
         reason = f"FIRM_KILL_RELEASED {kill_id}: {d.payload.get('reason')} (approved by {', '.join(approvers)})"
-        kill = Directive(KILL, "global", {"accounts": accounts}, None, d.actor, kill_id)
         said = []
-        for scope in targets(kill, mine):
+        for scope in targets(Directive(KILL, "global", {"accounts": accounts}), mine):  # the scopes the kill locked
             refused = await self.ports.commands.firm_unlock(scope, KILL_HOLD, {
                 "directive": d.id, "kill": kill_id, "scope": scope, "approvers": approvers, "reason": reason})
             said.append(f"{scope}: " + (refused or f"UNLOCKED ({KILL_HOLD})"))
@@ -305,9 +306,6 @@ async def send_kill(link: Any, reason: str, preview_id: Optional[str], actor: Op
     """The kill written for every shard (fenced by this shard's token), as previewed
     (``preview_id``), then carried out here at once; each shard carries it out on its own
     accounts at its next tick or on the firm channel's notification."""
-    from ..state.store import FencedError, StoreError
-    from ..view import ChangeResult
-
     lead = link.ports.lead
     if (refused := lead.not_leader("kill")) is not None:
         return ChangeResult(False, refused)
@@ -362,12 +360,9 @@ async def _carry_out(link: Any) -> str:
     return ""
 
 
-async def release_kill(link: Any, approver: str, reason: str) -> Any:
+async def release_kill(link: Any, approver: str, reason: str) -> ChangeResult:
     """``approver``'s approval of the release of the kill in force; the second distinct
     approver's writes the release for every shard."""
-    from ..state.store import FencedError, StoreError
-    from ..view import ChangeResult
-
     lead = link.ports.lead
     if (refused := lead.not_leader("release")) is not None:
         return ChangeResult(False, refused)
@@ -402,13 +397,10 @@ async def kill_status(link: Any, board: dict) -> dict:
     return progress_of(head, reports, link.start.assignment, link.start.declared, board, approvals, rel)
 
 
-async def unlock_under_kill(link: Any, scope: str, payload: dict, actor: Optional[str]) -> Any:
+async def unlock_under_kill(link: Any, scope: str, payload: dict, actor: Optional[str]) -> Optional[ChangeResult]:
     """An operator's unlock of the firm-wide ``scope`` refused up front while a firm-wide kill is
     in force (``KILL_IN_FORCE``, naming its release), or while whether one is cannot be read,
     audited with its author as a shard's own refusal is; None when no kill is in force."""
-    from ..state.store import FencedError, StoreError
-    from ..view import ChangeResult
-
     try:
         kill, release = await firm_call(link.firm.kills)
     except FirmTablesSilent as e:

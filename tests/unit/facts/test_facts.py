@@ -28,7 +28,19 @@ def test_every_module_has_a_rank_its_facts_and_its_line():
     ranks = [m.RANK for m in modules()]
     assert ranks == sorted(ranks) and len(set(ranks)) == len(ranks)
     for m in modules():
-        assert callable(m.facts) and (callable(getattr(m, "shown", None)) or len(m.TITLE) == 3), m.__name__
+        title = getattr(m, "TITLE", ())
+        assert callable(m.facts) and (callable(getattr(m, "shown", None)) or isinstance(title, str)
+                                      or len(title) == 3), m.__name__
+
+
+def test_a_title_said_as_it_is_is_not_counted():
+    mode = Fact("modes", "error", "binanceusdm/main", T, "", "", label="binanceusdm/main")
+    assert facts.shown("modes", [mode, Fact("modes", "error", "okx/main", T, "", "", label="okx/main")],
+                       lambda ms: None) == facts.Line("POSITION MODE",
+                                                      "closes follow the venue's mode: binanceusdm/main, okx/main")
+    drift = Fact("drift", "error", "policies", T, "", "", label="BEHIND rev 1a2b3c4d5e6f (origin/main), checked by ci")
+    assert facts.shown("drift", [drift], lambda ms: None) == facts.Line(
+        "POLICY DRIFT", "BEHIND rev 1a2b3c4d5e6f (origin/main), checked by ci")
 
 
 def test_a_calm_runner_has_no_fact():

@@ -13,6 +13,7 @@ from killswitch.firm.board import firm_view
 from killswitch.firm.directives import RESET, UNLOCK, Directive
 from killswitch.firm.facts import firm_snapshots
 from killswitch.firmlink.firm import FirmLink
+from killswitch.firmlink.resets import relatch_of, take_resets
 from killswitch.policy.accounts_doc import Accounts
 from killswitch.process.shard import shard_start
 
@@ -44,20 +45,25 @@ def _holder(equities, directives=()):
     return link, said, ev, reading
 
 
+def _relatch(link: FirmLink) -> dict:
+    """What the holder writes in its view: what a reset of each firm stage runs into now."""
+    return relatch_of(link.graph, link.state, link.last_ev)
+
+
 def test_the_holders_view_says_what_a_reset_of_each_firm_stage_runs_into():
     link, _, ev, reading = _holder((1_000_000.0, 1_000_000.0, 850_000.0))
     assert [(s.scope, s.stage_after) for s in ev.scopes] == [("global", 1)]
-    assert link.relatch() == {("firm-drawdown", "global"): (WARNING,)}
-    view = firm_view(ev, reading, "a-0", link.graph.digest, T0, link.relatch())
+    assert _relatch(link) == {("firm-drawdown", "global"): (WARNING,)}
+    view = firm_view(ev, reading, "a-0", link.graph.digest, T0, _relatch(link))
     assert view["policies"][0]["relatch"] == [WARNING]
     calm, _, ev2, reading2 = _holder((1_000_000.0, 1_000_000.0, 1_000_000.0))
-    assert calm.relatch() == {} and firm_view(ev2, reading2, "a-0", "d", T0, calm.relatch())["policies"][0][
+    assert _relatch(calm) == {} and firm_view(ev2, reading2, "a-0", "d", T0, _relatch(calm))["policies"][0][
         "relatch"] == []
 
 
 def test_a_firm_reset_sent_while_the_view_says_its_trigger_fires_is_refused_unless_confirmed():
     link, _, ev, reading = _holder((1_000_000.0, 1_000_000.0, 850_000.0))
-    view = firm_view(ev, reading, "a-0", link.graph.digest, T0, link.relatch())
+    view = firm_view(ev, reading, "a-0", link.graph.digest, T0, _relatch(link))
     link.firm.firm_view = lambda: (view, T0)
     got = asyncio.run(link.route_reset("firm-drawdown", "global", "alice", "reviewed"))
     assert got is not None and not got.done and got.warnings == (WARNING,)
@@ -71,7 +77,7 @@ def test_the_holder_applies_an_unconfirmed_reset_only_while_nothing_fires():
     confirmed = Directive(RESET, "global", {"policy": "firm-drawdown", "reason": "r", "confirm_relatch": True},
                           None, "bob", 2)
     link, said, _, _ = _holder((1_000_000.0, 1_000_000.0, 850_000.0), [unconfirmed, confirmed])
-    got = asyncio.run(link._resets(T0 + 3_000))
+    got = asyncio.run(take_resets(link, T0 + 3_000))
     assert any(line.startswith("ksctl run: FIRM_RESET 1 firm-drawdown global: RELATCH_UNCONFIRMED") and
                line.endswith("approved by alice): not applied") for line in said), said
     assert [(d.kind, d.actor) for d in got] == [(UNLOCK, "bob")]  # the confirmed one releases the stage
