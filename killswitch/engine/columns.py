@@ -28,6 +28,7 @@ Pure: no I/O, no clock.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cached_property
 from operator import attrgetter
 from typing import Any, Callable, Optional, Sequence, Union
@@ -50,6 +51,7 @@ def load_arrays() -> None:
     import numpy  # noqa: F401
 
 
+@dataclass(slots=True, eq=False)
 class PositionRow:
     """What a close reads of one position (symbol, side, hedge-mode leg, contracts, notional,
     mark, unrealized PnL: what an action kind's ``plan`` reads,
@@ -58,17 +60,13 @@ class PositionRow:
     columns hold the side itself (no leg, or one equal to the side), which every reader of it
     treats as a model's leg (``position_side or side``, and LONG / SHORT only sent)."""
 
-    __slots__ = ("symbol", "side", "position_side", "contracts", "notional", "mark_price", "unrealized_pnl")
-
-    def __init__(self, symbol: str, side: str, position_side: Optional[str], contracts: float, notional: float,
-                 mark_price: float, unrealized_pnl: float):
-        self.symbol = symbol
-        self.side = side
-        self.position_side = position_side
-        self.contracts = contracts
-        self.notional = notional
-        self.mark_price = mark_price
-        self.unrealized_pnl = unrealized_pnl
+    symbol: str
+    side: str
+    position_side: Optional[str]
+    contracts: float
+    notional: float
+    mark_price: float
+    unrealized_pnl: float
 
 
 Held = Union[Position, PositionRow]  # a position as a close reads it

@@ -12,22 +12,21 @@ condition is, or which kind keeps what. Pure: no I/O, no clock.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Optional
 
 from ..policy.registry import KeptState
 
 
+@dataclass(slots=True, eq=False)
 class Kept:
     """The state of a signal (:class:`~killswitch.policy.registry.KeptState`): the value its
     kind's evaluation gave, saved as it is or as its kind's ``save`` makes it. Read back from a
     saved document it holds the JSON value (``save`` None) until the signal's kind first reads it
     (:meth:`load`)."""
 
-    __slots__ = ("value", "save")
-
-    def __init__(self, value: Any, save: Optional[Callable[[Any], Any]] = None):
-        self.value = value
-        self.save = save
+    value: Any
+    save: Optional[Callable[[Any], Any]] = None
 
     def load(self, kept: KeptState) -> None:
         """The saved JSON value made its kind's state again (``kept.load``)."""
