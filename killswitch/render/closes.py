@@ -7,13 +7,12 @@ Formats values only: it must not call the runner, print, or pick exit codes.
 
 from __future__ import annotations
 
-import dataclasses
-import json
 from typing import Optional
 
 from ..client import CloseProgress
 from ..figures import figure
 from ..view import CloseResult, PlannedOrder
+from .ops import api_json
 from .times import iso
 
 
@@ -67,10 +66,7 @@ def close_json(preview: Optional[CloseResult], sent: Optional[CloseResult], sett
                refused: Optional[str] = None) -> str:
     """``ksctl close -o json``: the preview, what was sent (null: nothing), how it settled (with
     --wait), and why nothing was sent when the command refused to send it."""
-    plain = {"format_version": 1, "preview": dataclasses.asdict(preview) if preview else None,
-             "sent": dataclasses.asdict(sent) if sent else None,
-             "settled": dataclasses.asdict(settled) if settled else None, "refused": refused}
-    return json.dumps(plain, indent=1)
+    return api_json({"format_version": 1, "preview": preview, "sent": sent, "settled": settled, "refused": refused})
 
 
 

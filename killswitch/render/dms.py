@@ -64,6 +64,5 @@ def dms_text(d: DmsStatus) -> str:
     return "\n".join(lines + dms_lines(d))
 
 
-def dms_json(d: DmsStatus) -> str:
-    return api_json(d)
+dms_json = api_json  # ``ksctl dms status -o json``: as the API wrote it
 

@@ -51,9 +51,7 @@ def auth_hint(command: str, token_env: str, token_set: bool, role: str = "viewer
             f"(ksctl token new --identity NAME --roles {role})")
 
 
-def change_json(result: object) -> str:
-    """A change's answer (a ``ChangeResult``, ``ResetResult``...) as the API wrote it."""
-    return api_json(result)
+change_json = api_json  # a change's answer (a ``ChangeResult``, ``ResetResult``...) as the API wrote it
 
 
 def heartbeat_done(source: str) -> ChangeResult:

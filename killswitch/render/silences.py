@@ -14,6 +14,7 @@ from typing import Sequence
 from ..silences import INCIDENT_ENDED
 from ..view import SilenceStatus
 from ..view.silence_preview import SilencePreview
+from .ops import api_json
 from .times import iso
 
 
@@ -61,8 +62,7 @@ def preview_text(p: SilencePreview) -> str:
     return "\n".join(lines)
 
 
-def preview_json(p: SilencePreview) -> str:
-    return json.dumps(dataclasses.asdict(p), indent=1)
+preview_json = api_json  # a silence's preview as the API wrote it
 
 
 def silences_text(silences: Sequence[SilenceStatus]) -> str:
