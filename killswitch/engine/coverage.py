@@ -339,7 +339,6 @@ MAX_NAMED = 3
 
 
 def _named(items: list[str], total: int) -> str:
-    """The first MAX_NAMED of ``items`` (of ``total``), the rest counted."""
     head = ", ".join(items[:MAX_NAMED])
     return head if total <= MAX_NAMED else f"{head} and {total - MAX_NAMED} more"
 

@@ -135,7 +135,6 @@ def _confirmed(node: TriggerNode, st: TriggerState, now: int) -> bool:
 
 
 def _kept(node: TriggerNode, st: TriggerState, now: int) -> bool:
-    """Still firing within keep_firing_for of the last tick the confirmed condition held."""
     k = node.keep_firing_for_s
     return k is not None and st.last_fire_ms is not None and now - st.last_fire_ms <= k * 1000
 

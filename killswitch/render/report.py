@@ -25,7 +25,6 @@ from .silences import span
 
 
 def _c(value: object) -> str:
-    """A value in a table cell: ``-`` for nothing, ``|`` escaped, one line."""
     if value is None or value == "":
         return "-"
     return str(value).replace("|", "\\|").replace("\n", " ")

@@ -76,7 +76,6 @@ def _decode(tp: Any, doc: Any, where: str) -> Any:
 
 
 def _decode_object(args: tuple, doc: Any, where: str) -> dict:
-    """A JSON object as a ``dict`` (its values decoded as the second of ``args``, when given)."""
     if not isinstance(doc, dict):
         raise DecodeError(f"{where}: expected an object, not {type(doc).__name__}")
     if not args:
@@ -85,7 +84,6 @@ def _decode_object(args: tuple, doc: Any, where: str) -> dict:
 
 
 def _decode_array(tp: Any, origin: Any, args: tuple, doc: Any, where: str) -> Any:
-    """A JSON array as a ``list`` or a ``tuple[X, ...]`` of its items decoded."""
     if not isinstance(doc, list):
         raise DecodeError(f"{where}: expected an array, not {type(doc).__name__}")
     if origin is tuple and not (len(args) == 2 and args[1] is Ellipsis):
