@@ -56,12 +56,9 @@ def report_markdown(doc: dict) -> str:
     out += positions_left_lines(doc.get("positions_left_open") or [])
     out += runner_lines(doc.get("runner"))
 
-    out += ["## Other audited events", ""]
-    if doc["other_events"]:
-        out += ["| event | count |", "|---|---|"] + [f"| {k} | {v} |" for k, v in doc["other_events"].items()]
-    else:
-        out.append("None.")
-    out += ["", "---", f"killswitch closure report, format {doc['format_version']}", ""]
+    out += _table("Other audited events", None, ("event", "count"),
+                  [f"| {k} | {v} |" for k, v in doc["other_events"].items()])
+    out += ["---", f"killswitch closure report, format {doc['format_version']}", ""]
     return "\n".join(out)
 
 
@@ -235,20 +232,18 @@ def _fill_cells(o: dict) -> str:
 def _table(title: str, intro: Optional[str], columns: tuple[str, ...], rows: list[str],
            empty: str = "None.") -> list[str]:
     """A section: its title, what it lists, and its table of ``rows`` (``empty`` when there is none)."""
-    out = [f"## {title}", ""]
-    if intro:
-        out += [intro, ""]
+    return [f"## {title}", "", *([intro, ""] if intro else []), *_rows(columns, rows, empty)]
+
+
+def _rows(columns: tuple[str, ...], rows: list[str], empty: str) -> list[str]:
+    """A table of ``rows`` under its ``columns``' heading, or ``empty`` when there is none."""
     if not rows:
-        return out + [empty, ""]
-    return out + ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)] + rows + [""]
+        return [empty, ""]
+    return ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)] + rows + [""]
 
 
 def _notification_lines(receipts: list[dict]) -> list[str]:
-    out = ["## Notifications", ""]
-    if not receipts:
-        return out + ["No receipt in the period.", ""]
-    out += ["| at | receipt | receiver | event | title | result | attempt | latency | incidents |",
-            "|---|---|---|---|---|---|---|---|---|"]
+    rows = []
     for r in receipts:
         what = r["kind"].replace("notification_", "")
         if r["kind"] == "notification_failed" and not r["final"]:
@@ -259,11 +254,12 @@ def _notification_lines(receipts: list[dict]) -> list[str]:
             what += f" ({r['dropped']})"
         if r["kind"] == "notification_silenced":
             what += f" (by {', '.join(r.get('silences') or []) or '?'})"
-        out.append(f"| {r['at']}{_unverified(r)} | {what} | {_c(r['receiver'])} | "
-                   f"{_c(', '.join(r.get('events') or []) or '-')} | {_c(r.get('title') or '-')} | {_c(r['result'])} | "
-                   f"{_c(r['attempt'])} | {page_latency(r)} | "
-                   f"{_c(', '.join(r['incidents']))} |")
-    return out + [""]
+        rows.append(f"| {r['at']}{_unverified(r)} | {what} | {_c(r['receiver'])} | "
+                    f"{_c(', '.join(r.get('events') or []) or '-')} | {_c(r.get('title') or '-')} | "
+                    f"{_c(r['result'])} | {_c(r['attempt'])} | {page_latency(r)} | "
+                    f"{_c(', '.join(r['incidents']))} |")
+    return _table("Notifications", None, ("at", "receipt", "receiver", "event", "title", "result", "attempt", "latency",
+                                          "incidents"), rows, "No receipt in the period.")
 
 
 def page_latency(r: dict) -> str:
@@ -285,16 +281,12 @@ def _lasted(a: dict) -> str:
 
 def operator_action_lines(actions: list) -> list[str]:
     """The operator actions as a table: who did what, why, when, what became of it, how long it held."""
-    out = ["## Operator actions", "",
-           "Locks, unlocks, closes, silences, acknowledgements, dead man's switch changes, revokes of the bots' "
-           "keys and the approvals of their restore, as audited with "
-           "their author; how long each held is read from the rows after it.", ""]
-    if not actions:
-        return out + ["None.", ""]
-    out += ["| at | action | target | by | reason / comment | outcome | duration |", "|---|---|---|---|---|---|---|"]
-    out += [f"| {a['at']}{_unverified(a)} | {a['action']} | {_c(a['target'])} | {_c(a['by'])} | {_c(a['reason'])} | "
+    rows = [f"| {a['at']}{_unverified(a)} | {a['action']} | {_c(a['target'])} | {_c(a['by'])} | {_c(a['reason'])} | "
             f"{_c(a['outcome'])} | {_lasted(a)} |" for a in actions]
-    return out + [""]
+    return _table("Operator actions", "Locks, unlocks, closes, silences, acknowledgements, dead man's switch changes, "
+                  "revokes of the bots' keys and the approvals of their restore, as audited with their author; how "
+                  "long each held is read from the rows after it.",
+                  ("at", "action", "target", "by", "reason / comment", "outcome", "duration"), rows)
 
 
 def _amount(value: object) -> str:
@@ -312,38 +304,31 @@ def _figure(value: object, step: object = None) -> object:
 def halt_break_lines(broke: dict) -> list[str]:
     """What broke the halt: the venue watch's violations with what each came to, and the changes
     of the bots' trading permission at the venues."""
-    out = ["## What broke the halt", "",
-           "Orders and positions of bots that never asked, caught at the venue under a lock (`LOCK_VIOLATION`) or "
-           "over a pre-trade limit (`LIMIT_VIOLATION`), with what the runner did and what the venue answered.", ""]
-    violations = broke.get("violations") or []
-    if violations:
-        out += ["| at | kind | account | symbol | side | amount | notional | client order id | strategy | action | "
-                "outcome | lock it broke | incident |", "|---" * 13 + "|"]
-        out += [f"| {v['at']}{_unverified(v)} | {v['kind']} | {_c(v['account'])} | {_c(v['symbol'])} | "
-                f"{_c(v['side'])} | {_c(_figure(v['amount'], v.get('amount_step')))} | {_amount(v['notional'])} | "
-                f"{_c(v.get('orders_text') or v['client_order_id'])} | {_c(', '.join(strategies_of(v)))} | "
-                f"{_c(v['action'])} | {_c(outcome_text(v))} | "
-                f"{_c(v.get('lock'))} | {_c(v['incident'])} |"
-                for v in violations]
-    else:
-        out.append("No violation at the venue in the period.")
-    out += ["", "The bots' trading permission at the venues (`revoke_trading`, `ksctl revoke`), as the venue "
-            "confirmed or refused it.", ""]
-    trading = broke.get("trading") or []
-    if trading:
-        out += ["| at | account | event | keys | read back | venue's answer | who and why | incident |",
-                "|---|---|---|---|---|---|---|---|"]
-        for t in trading:
-            answer = f"`{_c(t['code'])}` {_c(t['message'])} ({_c(t['want'])}, attempt {_c(t['attempts'])})" \
-                if t["event"] == "failed" else f"nothing sent: {_c(t['message'])}" \
-                if t["event"] == OUT_OF_REACH else "confirmed"
-            read = {True: "read back", False: "the venue offers no read"}.get(t["read_back"], "-")
-            out.append(f"| {t['at']}{_unverified(t)} | {_c(t['account'])} | {t['event']} | "
+    violations = [f"| {v['at']}{_unverified(v)} | {v['kind']} | {_c(v['account'])} | {_c(v['symbol'])} | "
+                  f"{_c(v['side'])} | {_c(_figure(v['amount'], v.get('amount_step')))} | {_amount(v['notional'])} | "
+                  f"{_c(v.get('orders_text') or v['client_order_id'])} | {_c(', '.join(strategies_of(v)))} | "
+                  f"{_c(v['action'])} | {_c(outcome_text(v))} | "
+                  f"{_c(v.get('lock'))} | {_c(v['incident'])} |"
+                  for v in broke.get("violations") or []]
+    trading = []
+    for t in broke.get("trading") or []:
+        answer = f"`{_c(t['code'])}` {_c(t['message'])} ({_c(t['want'])}, attempt {_c(t['attempts'])})" \
+            if t["event"] == "failed" else f"nothing sent: {_c(t['message'])}" \
+            if t["event"] == OUT_OF_REACH else "confirmed"
+        read = {True: "read back", False: "the venue offers no read"}.get(t["read_back"], "-")
+        trading.append(f"| {t['at']}{_unverified(t)} | {_c(t['account'])} | {t['event']} | "
                        f"{_c(', '.join(t['keys']))} | {read} | {answer} | "
                        f"{_c(t.get('why') or ', '.join(t['holds']))} | {_c(t['incident'])} |")
-    else:
-        out.append("No change of the bots' trading permission in the period.")
-    return out + [""]
+    return (_table("What broke the halt", "Orders and positions of bots that never asked, caught at the venue under "
+                   "a lock (`LOCK_VIOLATION`) or over a pre-trade limit (`LIMIT_VIOLATION`), with what the runner did "
+                   "and what the venue answered.",
+                   ("at", "kind", "account", "symbol", "side", "amount", "notional", "client order id", "strategy",
+                    "action", "outcome", "lock it broke", "incident"), violations,
+                   "No violation at the venue in the period.")
+            + ["The bots' trading permission at the venues (`revoke_trading`, `ksctl revoke`), as the venue "
+               "confirmed or refused it.", ""]
+            + _rows(("at", "account", "event", "keys", "read back", "venue's answer", "who and why", "incident"),
+                    trading, "No change of the bots' trading permission in the period."))
 
 
 def still_open_lines(rows: list[dict]) -> list[str]:
