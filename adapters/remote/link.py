@@ -44,7 +44,7 @@ STALL_S = 10.0  # a reader silent this long (its beat is every 0.25 s) is wedged
 MAX_BACKOFF_S = 10.0
 TERM_EVERY_S = 0.01  # how often the lease term is published to the readers
 # what a reader says of one account → the adapter's method that takes it
-_TO_ADAPTER = {"state": "took_state", "wake": "woke", "entry": "entered", "gone": "ended", "info": "took_info",
+_TO_ADAPTER = {"wake": "woke", "entry": "entered", "gone": "ended", "info": "took_info",
                "snap": "pushed"}
 
 

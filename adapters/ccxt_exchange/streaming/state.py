@@ -185,10 +185,6 @@ class StreamState:
     def drop(self, kind: str, n: int = 1) -> None:
         self.dropped[kind] += n
 
-    def symbols(self) -> tuple[str, ...]:
-        """The symbols of the positions held, sorted: whose marks the stream watches."""
-        return tuple(sorted(self.held()))
-
     def held(self) -> set[str]:
         """The symbols whose marks value the book: the positions' (spot: ASSET/QUOTE of each asset)."""
         if self.spot:
