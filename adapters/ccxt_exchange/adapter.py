@@ -240,24 +240,19 @@ class CcxtAdapter(StreamedSnapshots, OrderPlacement, Cancels, FillReads, Exchang
     # --- dead man's switch ---------------------------------------------------------------------------
 
     async def arm_cancel_all_after(self, seconds: float, symbols: tuple[str, ...] = ()) -> DmsStatus:
-        """Arm the venue's own dead man's switch; see :meth:`.countdowns.Countdowns.arm`."""
         return await self._countdowns.arm(seconds, symbols)
 
     async def disarm_cancel_all_after(self, symbols: tuple[str, ...] = ()) -> DmsStatus:
-        """Turn the venue's dead man's switch off; see :meth:`.countdowns.Countdowns.disarm`."""
         return await self._countdowns.disarm(symbols)
 
     @property
     def trading_keys(self) -> tuple[str, ...]:
-        """The bots' keys the account's ``revoke:`` block lists."""
         return self._master.keys
 
     async def set_trading(self, allowed: bool) -> PermissionResult:
-        """Allow or revoke the bots' keys at the venue; see :class:`.permissions.MasterSwitch`."""
         return await self._master.set_trading(allowed)
 
     async def read_trading(self) -> PermissionResult:
-        """The bots' keys' permission as the venue reads it; see :class:`.permissions.MasterSwitch`."""
         return await self._master.read_trading()
 
     # --- lifecycle ------------------------------------------------------------------------------------
