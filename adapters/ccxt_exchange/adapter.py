@@ -43,7 +43,6 @@ Secrets are handed to ccxt only; every message the adapter raises or reports is 
 from __future__ import annotations
 
 import asyncio
-import logging
 from typing import Any, Callable, Optional
 
 from ..base import Capabilities, DmsStatus, ExchangeAdapter, PermissionResult
@@ -53,16 +52,14 @@ from .cancels import Cancels
 from .client import Factory, Urls, client_config, configure_client, create_client, default_factory, pro_factory
 from .countdowns import Countdowns
 from .dialects import dialect_for
-from .errors import reason_for
 from .fills import FillReads
 from .markets import Markets
 from .modes import AccountMode
 from .orders import OrderPlacement
 from .permissions import MasterSwitch
 from .streamed import StreamedSnapshots
+from .streaming.hub import close_client
 from .streaming.stream import now_ms
-
-log = logging.getLogger(__package__)
 
 
 class CcxtAdapter(StreamedSnapshots, OrderPlacement, Cancels, FillReads, ExchangeAdapter):
@@ -268,13 +265,7 @@ class CcxtAdapter(StreamedSnapshots, OrderPlacement, Cancels, FillReads, Exchang
         if self._gather is not None:
             await self._gather.aclose()
         await self._master.close()
-        closer = getattr(self._ex, "close", None)
-        if closer is None:
-            return
-        try:
-            await asyncio.wait_for(closer(), self.timeout)
-        except Exception as e:  # noqa: BLE001
-            log.debug("%s/%s close: %s", self.venue, self.account, reason_for(e).value)
+        await close_client(self._ex, f"{self.venue}/{self.account}", self.timeout)
 
     def __repr__(self) -> str:
         return f"CcxtAdapter(venue={self.venue!r}, account={self.account!r}, market_type={self.market_type!r})"

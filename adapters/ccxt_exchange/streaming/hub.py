@@ -218,12 +218,13 @@ class MarkHub:
                         what[:120])
 
 
-async def close_client(ex: Any, what: str = "mark stream") -> None:
-    """Close a streaming client within 5 s; a failure is said at debug level only."""
+async def close_client(ex: Any, what: str = "mark stream", timeout_s: float = 5.0) -> None:
+    """Close a ccxt client (a streaming one, the adapter's REST one) within ``timeout_s``; a
+    failure is said at debug level only."""
     closer = getattr(ex, "close", None)
     if closer is not None:
         try:
-            await asyncio.wait_for(closer(), 5.0)
+            await asyncio.wait_for(closer(), timeout_s)
         except Exception as e:  # noqa: BLE001
             log.debug("%s close: %s", what, reason_for(e).value)
 
