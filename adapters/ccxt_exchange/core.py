@@ -93,11 +93,8 @@ class AdapterCore:
     def budget(self, budget: OrderBudget) -> None:
         self._calls.budget = budget
 
-    # the call settings live with the calls; read here as the constructor's options
+    # the call settings live with the calls; read here as the constructor's option
     timeout = property(lambda self: self._calls.timeout)
-    max_retries = property(lambda self: self._calls.max_retries)
-    backoff_s = property(lambda self: self._calls.backoff_s)
-    max_backoff_s = property(lambda self: self._calls.max_backoff_s)
 
     @property
     def _secrets(self) -> list[str]:
