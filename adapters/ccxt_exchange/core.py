@@ -110,8 +110,6 @@ class AdapterCore:
     # --- markets ---------------------------------------------------------------------------------------
 
     def symbols(self) -> Optional[frozenset[str]]:
-        """The unified symbols of the loaded markets of this account's type (swaps for futures,
-        spot pairs for spot); None until the markets are loaded."""
         return self._markets.symbols()
 
     def strategy_names(self) -> frozenset[str]:

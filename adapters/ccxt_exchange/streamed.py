@@ -145,7 +145,6 @@ class StreamedSnapshots(RestSnapshots):
                             since_ms=None, last_message_ms=None)
 
     def set_wake(self, cb: Callable[[str], None]) -> None:
-        """``cb(venue/account)`` when a stream update changed a position, a balance or a mark."""
         if self._stream is not None:
             self._stream.set_wake(cb)
 
