@@ -174,9 +174,7 @@ class CcxtAdapter(StreamedSnapshots, OrderPlacement, Cancels, FillReads, Exchang
         self.weight_limit = self.dialect.weight_limit_for(self.market_type)
         self.weight_meter = WeightMeter()
         self.weight_meter.windows = getattr(ex, "endpoint_windows", None)  # (the stream's client shares them)
-        limit = self.weight_limit
-        meter_requests(ex, self.weight_meter, counts_requests=bool(limit and limit.counts_requests),
-                       used_header=limit.used_header if limit else None, weigh=self.dialect.request_weight)
+        meter_requests(ex, self.weight_meter, self.weight_limit, self.dialect.request_weight)
         self._calls = Calls(ex, venue=self.venue, budget=budget, timeout=timeout, max_retries=max_retries,
                             backoff_s=backoff_s, max_backoff_s=max_backoff_s, secrets=lambda: self._secrets,
                             refusal=self.dialect.venue_refusal, cancel_budget=cancel_budget)
