@@ -122,14 +122,10 @@ class MarkHub:
 
     # --- the connection --------------------------------------------------------------------------
 
-    def _first(self) -> Optional[Any]:
-        return next(iter(self.streams.values()), None)
-
     async def _run(self) -> None:
         attempt = 0
         while self.streams:
-            lead = self._first()
-            assert lead is not None
+            lead = next(iter(self.streams.values()))
             self._conn += 1
             self.refused = set()  # (a new connection asks for every mark again)
             ex: Any = None
