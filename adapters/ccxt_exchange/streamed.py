@@ -264,11 +264,7 @@ _lanes: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]
 
 def beside_lanes() -> asyncio.Semaphore:
     """The running loop's lanes for reconciles beside the ticks (:data:`BESIDE_LANES`)."""
-    loop = asyncio.get_running_loop()
-    lanes = _lanes.get(loop)
-    if lanes is None:
-        lanes = _lanes[loop] = asyncio.Semaphore(BESIDE_LANES)
-    return lanes
+    return _lanes.setdefault(asyncio.get_running_loop(), asyncio.Semaphore(BESIDE_LANES))
 
 
 __all__ = ["StreamedSnapshots"]
