@@ -43,7 +43,6 @@ Secrets are handed to ccxt only; every message the adapter raises or reports is 
 from __future__ import annotations
 
 import asyncio
-import logging
 from typing import Any, Callable, Optional
 
 from ..base import Capabilities, DmsStatus, ExchangeAdapter, PermissionResult
@@ -53,16 +52,14 @@ from .cancels import Cancels
 from .client import Factory, Urls, client_config, configure_client, create_client, default_factory, pro_factory
 from .countdowns import Countdowns
 from .dialects import dialect_for
-from .errors import reason_for
 from .fills import FillReads
 from .markets import Markets
 from .modes import AccountMode
 from .orders import OrderPlacement
 from .permissions import MasterSwitch
 from .streamed import StreamedSnapshots
+from .streaming.hub import close_client
 from .streaming.stream import now_ms
-
-log = logging.getLogger(__package__)
 
 
 class CcxtAdapter(StreamedSnapshots, OrderPlacement, Cancels, FillReads, ExchangeAdapter):
@@ -177,9 +174,7 @@ class CcxtAdapter(StreamedSnapshots, OrderPlacement, Cancels, FillReads, Exchang
         self.weight_limit = self.dialect.weight_limit_for(self.market_type)
         self.weight_meter = WeightMeter()
         self.weight_meter.windows = getattr(ex, "endpoint_windows", None)  # (the stream's client shares them)
-        limit = self.weight_limit
-        meter_requests(ex, self.weight_meter, counts_requests=bool(limit and limit.counts_requests),
-                       used_header=limit.used_header if limit else None, weigh=self.dialect.request_weight)
+        meter_requests(ex, self.weight_meter, self.weight_limit, self.dialect.request_weight)
         self._calls = Calls(ex, venue=self.venue, budget=budget, timeout=timeout, max_retries=max_retries,
                             backoff_s=backoff_s, max_backoff_s=max_backoff_s, secrets=lambda: self._secrets,
                             refusal=self.dialect.venue_refusal, cancel_budget=cancel_budget)
@@ -240,24 +235,19 @@ class CcxtAdapter(StreamedSnapshots, OrderPlacement, Cancels, FillReads, Exchang
     # --- dead man's switch ---------------------------------------------------------------------------
 
     async def arm_cancel_all_after(self, seconds: float, symbols: tuple[str, ...] = ()) -> DmsStatus:
-        """Arm the venue's own dead man's switch; see :meth:`.countdowns.Countdowns.arm`."""
         return await self._countdowns.arm(seconds, symbols)
 
     async def disarm_cancel_all_after(self, symbols: tuple[str, ...] = ()) -> DmsStatus:
-        """Turn the venue's dead man's switch off; see :meth:`.countdowns.Countdowns.disarm`."""
         return await self._countdowns.disarm(symbols)
 
     @property
     def trading_keys(self) -> tuple[str, ...]:
-        """The bots' keys the account's ``revoke:`` block lists."""
         return self._master.keys
 
     async def set_trading(self, allowed: bool) -> PermissionResult:
-        """Allow or revoke the bots' keys at the venue; see :class:`.permissions.MasterSwitch`."""
         return await self._master.set_trading(allowed)
 
     async def read_trading(self) -> PermissionResult:
-        """The bots' keys' permission as the venue reads it; see :class:`.permissions.MasterSwitch`."""
         return await self._master.read_trading()
 
     # --- lifecycle ------------------------------------------------------------------------------------
@@ -273,13 +263,7 @@ class CcxtAdapter(StreamedSnapshots, OrderPlacement, Cancels, FillReads, Exchang
         if self._gather is not None:
             await self._gather.aclose()
         await self._master.close()
-        closer = getattr(self._ex, "close", None)
-        if closer is None:
-            return
-        try:
-            await asyncio.wait_for(closer(), self.timeout)
-        except Exception as e:  # noqa: BLE001
-            log.debug("%s/%s close: %s", self.venue, self.account, reason_for(e).value)
+        await close_client(self._ex, f"{self.venue}/{self.account}", self.timeout)
 
     def __repr__(self) -> str:
         return f"CcxtAdapter(venue={self.venue!r}, account={self.account!r}, market_type={self.market_type!r})"

@@ -28,6 +28,8 @@ from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from typing import Any, AsyncIterator, Callable, Iterator, Mapping, Optional
 
+from killswitch.weights import WeightLimit
+
 from ..base import last_look
 
 RATE_LIMIT_BURST = 200  # cost units (Binance: request weight) the request pacer may spend at once
@@ -347,18 +349,20 @@ class WeightMeter:
                 return
 
 
-def meter_requests(ex: Any, meter: WeightMeter, *, counts_requests: bool = False,
-                   used_header: Optional[str] = None,
+def meter_requests(ex: Any, meter: WeightMeter, limit: Optional[WeightLimit],
                    weigh: Optional[Callable[[str, str, str, Any, float], float]] = None) -> None:
     """Count every request ``ex`` sends in ``meter``: at ccxt's cost (``calculate_rate_limiter_cost``,
     whether or not ccxt's limiter is on) as ``weigh(api, METHOD, path, params, cost)`` corrects it
     (the dialect's :meth:`~.dialects.base.Dialect.request_weight`), or 1 where the venue counts
-    requests, and the venue's ``used_header`` from each answer. Wraps ``fetch2``, the one call
-    every REST request of ccxt goes through (ccxt's own retries of it are rare and not counted)."""
+    requests (``limit.counts_requests``), and the venue's ``limit.used_header`` from each answer.
+    Wraps ``fetch2``, the one call every REST request of ccxt goes through (ccxt's own retries of
+    it are rare and not counted)."""
     inner = getattr(ex, "fetch2", None)
     if inner is None:
         return
     has_cost = hasattr(ex, "calculate_rate_limiter_cost")
+    counts_requests = bool(limit and limit.counts_requests)
+    used_header = limit.used_header if limit else None
 
     async def fetch2(path, api=["public"], method="GET", params={}, config={}):  # noqa: B006 - ccxt's own signature
         cost = 1.0

@@ -93,11 +93,8 @@ class AdapterCore:
     def budget(self, budget: OrderBudget) -> None:
         self._calls.budget = budget
 
-    # the call settings live with the calls; read here as the constructor's options
+    # the call settings live with the calls; read here as the constructor's option
     timeout = property(lambda self: self._calls.timeout)
-    max_retries = property(lambda self: self._calls.max_retries)
-    backoff_s = property(lambda self: self._calls.backoff_s)
-    max_backoff_s = property(lambda self: self._calls.max_backoff_s)
 
     @property
     def _secrets(self) -> list[str]:
@@ -113,8 +110,6 @@ class AdapterCore:
     # --- markets ---------------------------------------------------------------------------------------
 
     def symbols(self) -> Optional[frozenset[str]]:
-        """The unified symbols of the loaded markets of this account's type (swaps for futures,
-        spot pairs for spot); None until the markets are loaded."""
         return self._markets.symbols()
 
     def strategy_names(self) -> frozenset[str]:

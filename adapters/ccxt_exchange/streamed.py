@@ -67,9 +67,8 @@ class StreamedSnapshots(RestSnapshots):
                 ex.throttle = self._ex.throttle  # one counter a key: its stream's token call spends it too
             if getattr(self._ex, "endpoint_windows", None) is not None and hasattr(ex, "endpoint_windows"):
                 ex.endpoint_windows = self._ex.endpoint_windows  # one count of each endpoint a UID
-            limit = self.weight_limit  # its REST requests (the listen key's) count against the venue's limit too
-            meter_requests(ex, self.weight_meter, counts_requests=bool(limit and limit.counts_requests),
-                           used_header=limit.used_header if limit else None, weigh=self.dialect.request_weight)
+            # its REST requests (the listen key's) count against the venue's limit too
+            meter_requests(ex, self.weight_meter, self.weight_limit, self.dialect.request_weight)
             opts = getattr(ex, "options", None)
             if isinstance(opts, dict):  # no REST read of ccxt's own: the adapter's reconcile seeds the state
                 opts["watchPositions"] = {**opts.get("watchPositions", {}), "fetchPositionsSnapshot": False,
@@ -145,7 +144,6 @@ class StreamedSnapshots(RestSnapshots):
                             since_ms=None, last_message_ms=None)
 
     def set_wake(self, cb: Callable[[str], None]) -> None:
-        """``cb(venue/account)`` when a stream update changed a position, a balance or a mark."""
         if self._stream is not None:
             self._stream.set_wake(cb)
 
@@ -266,11 +264,7 @@ _lanes: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]
 
 def beside_lanes() -> asyncio.Semaphore:
     """The running loop's lanes for reconciles beside the ticks (:data:`BESIDE_LANES`)."""
-    loop = asyncio.get_running_loop()
-    lanes = _lanes.get(loop)
-    if lanes is None:
-        lanes = _lanes[loop] = asyncio.Semaphore(BESIDE_LANES)
-    return lanes
+    return _lanes.setdefault(asyncio.get_running_loop(), asyncio.Semaphore(BESIDE_LANES))
 
 
 __all__ = ["StreamedSnapshots"]

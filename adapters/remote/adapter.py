@@ -92,16 +92,15 @@ class RemoteAdapter(StandIn):
         self.key = key
         self.venue, _, self.account = key.partition("/")
         self._link = link
-        self._info = info
-        self.labels: Optional[dict[str, str]] = info.get("labels")
+        self._info: dict = {}
+        self.labels: Optional[dict[str, str]] = None
         self._health: Optional[StreamHealth] = None
         self._mode: Optional[PositionMode] = None
         self._weight: Any = None
         self._mirror = SnapshotMirror()
         self._latest: Optional[Snapshot] = None  # the last snapshot the reader sent, asked or not
         self._latest_at = 0.0
-        if info.get("state") is not None:
-            self.took_state(info["state"])
+        self.took_info(info)
         self._wake: Optional[Callable[[str], None]] = None
         self._entry: Optional[Callable[[str, Order], None]] = None
         # what the reader is told again when it starts again

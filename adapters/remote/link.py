@@ -33,9 +33,10 @@ import threading
 import time
 from typing import Any, Callable, Iterable, Optional
 
+from ..base import AdapterError, Reason
 from . import reader as reader_process
 from .adapter import RemoteAdapter, reader_down
-from .wire import Outbox, pack, raise_error, read_frame
+from .wire import Outbox, error_of, pack, raise_error, read_frame
 
 log = logging.getLogger("killswitch.runner.readers")
 
@@ -44,7 +45,7 @@ STALL_S = 10.0  # a reader silent this long (its beat is every 0.25 s) is wedged
 MAX_BACKOFF_S = 10.0
 TERM_EVERY_S = 0.01  # how often the lease term is published to the readers
 # what a reader says of one account → the adapter's method that takes it
-_TO_ADAPTER = {"state": "took_state", "wake": "woke", "entry": "entered", "gone": "ended", "info": "took_info",
+_TO_ADAPTER = {"wake": "woke", "entry": "entered", "gone": "ended", "info": "took_info",
                "snap": "pushed"}
 
 
@@ -243,11 +244,10 @@ class ReaderLink:
         if self._writer is not None:  # (end() waits for the process; the socket is closed now)
             self._writer.close()
         self._writer = None
+        down = error_of(AdapterError(Reason.READER_DOWN, f"reader {self.index} {why} with the call in flight"))
         for future in list(self._pending.values()):
             if not future.done():
-                future.set_result((False, ("adapter", "READER_DOWN",
-                                           f"reader {self.index} {why} with the call in flight",
-                                           "", None, None)))
+                future.set_result((False, down))
         if self._ready is not None and not self._ready.done():
             self._ready.set_exception(RuntimeError(f"reader {self.index} {why} before it was ready"))
 

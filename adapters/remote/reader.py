@@ -38,7 +38,7 @@ import socket
 import sys
 import time
 import traceback
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterable, Optional
 
 from ..base import send_gate
 from .wire import Outbox, SnapshotSender, error_of, read_frame
@@ -256,7 +256,7 @@ class Reader:
             self._tasks.pop(number, None)
         if key in self.adapters:  # what the call changed, read by the decider before its answer
             self._info(key)
-            self._state(key)
+            self._states((key,))
         try:
             self.send(reply)
         except Exception as e:  # noqa: BLE001 - an answer that cannot be pickled is a failure of the call
@@ -282,17 +282,11 @@ class Reader:
             self._told[key] = now
             self.send(("info", key, now))
 
-    def _state(self, key: str) -> None:
-        now = state(self.adapters[key])
-        if self._said.get(key) != now:
-            self._said[key] = now
-            self.send(("state", key, now))
-
-    def _states(self) -> None:
-        """Every account's state that changed since it was sent, in one frame."""
+    def _states(self, keys: Iterable[str] = ()) -> None:
+        """Every account's state (``keys``' where given) that changed since it was sent, in one frame."""
         changed = {}
-        for key, adapter in self.adapters.items():
-            now = state(adapter)
+        for key in keys or self.adapters:
+            now = state(self.adapters[key])
             if self._said.get(key) != now:
                 self._said[key] = changed[key] = now
         if changed:

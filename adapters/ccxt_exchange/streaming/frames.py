@@ -50,15 +50,13 @@ from killswitch.snapshot import Order
 from ...base import AdapterError
 from ..errors import scrub
 from .kinds import OrderKinds
-from .state import CHANGED, DUPLICATE, OUT_OF_ORDER, STREAM_KIND, MarkRows, StreamEvent
+from .state import CHANGED, DUPLICATE, OUT_OF_ORDER, STREAM_KIND, MarkRows, StreamEvent, fresh_events
 
 log = logging.getLogger(__package__)
 
 
 class StreamFrames(OrderKinds):
     """The stream's messages read and applied (a part of :class:`~.stream.AccountStream`)."""
-
-    FRAMES_KEPT = 50_000  # the last event of this many keys (orders come and go) is kept for the checks
 
     wake_on_entries: bool
     _parse_order: Callable[..., Order]
@@ -89,7 +87,7 @@ class StreamFrames(OrderKinds):
             return None
         if not events:
             return message
-        fresh = self._fresh(events)
+        fresh = fresh_events(events, self._frames, self._stale)
         if not fresh:
             return None
         self._apply(fresh)
@@ -97,23 +95,8 @@ class StreamFrames(OrderKinds):
             return [ev.body for ev in fresh]
         return message
 
-    def _fresh(self, events: list[StreamEvent]) -> list[StreamEvent]:
-        """``events`` less those dropped as duplicates or out of order, each checked against the
-        last one of its key (which it then becomes)."""
-        fresh = []
-        for ev in events:
-            held = self._frames.get(ev.key)
-            if held is not None and ev.event_ms < held[0]:
-                self._dropped(OUT_OF_ORDER, f"{ev.key[0]} at {ev.event_ms} after {held[0]}")
-            elif held is not None and ev.event_ms == held[0] and ev.body == held[1]:
-                self._dropped(DUPLICATE, f"{ev.key[0]} at {ev.event_ms}")
-            else:
-                self._frames.pop(ev.key, None)  # kept in the order last seen: the oldest go first
-                self._frames[ev.key] = (ev.event_ms, ev.body)
-                fresh.append(ev)
-        while len(self._frames) > self.FRAMES_KEPT:
-            del self._frames[next(iter(self._frames))]
-        return fresh
+    def _stale(self, kind: str, ev: StreamEvent, held_ms: int) -> None:
+        self._dropped(kind, f"{ev.key[0]} at {ev.event_ms}" + (f" after {held_ms}" if kind == OUT_OF_ORDER else ""))
 
     def _read_marks(self, ex: Any, message: Any) -> None:
         """A ``marks`` message applied: an array of them as columns (the dialect's

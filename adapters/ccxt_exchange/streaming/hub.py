@@ -42,11 +42,10 @@ from typing import Any, Hashable, Optional
 from ..errors import reason_for, scrub
 from .frames import event_name
 from .sockets import built_in_turn, run_connection, tap_messages, watch_marks
-from .state import DUPLICATE, OUT_OF_ORDER
+from .state import fresh_events
 
 log = logging.getLogger(__package__)
 
-FRAMES_KEPT = 50_000  # the last event of this many keys is kept for the checks
 HELD_EVERY_S = 0.1  # how often the union of the held symbols is worked out again
 
 
@@ -123,14 +122,10 @@ class MarkHub:
 
     # --- the connection --------------------------------------------------------------------------
 
-    def _first(self) -> Optional[Any]:
-        return next(iter(self.streams.values()), None)
-
     async def _run(self) -> None:
         attempt = 0
         while self.streams:
-            lead = self._first()
-            assert lead is not None
+            lead = next(iter(self.streams.values()))
             self._conn += 1
             self.refused = set()  # (a new connection asks for every mark again)
             ex: Any = None
@@ -185,7 +180,7 @@ class MarkHub:
                 self._drop("malformed", f"{event_name(message)}: {type(e).__name__}")
                 return None
             if evs:
-                evs = self._fresh(evs)
+                evs = fresh_events(evs, self._frames, lambda kind, ev, held_ms: self._count(kind))
                 if not evs:
                     return None
             self.frames += 1
@@ -200,22 +195,6 @@ class MarkHub:
 
         tap_messages(ex, lambda: conn == self._conn, lead._decode, lead._classify, read,
                      lambda what: self._drop("malformed", what))
-
-    def _fresh(self, events: list) -> list:
-        """``events`` less duplicates and those out of order (each against the last of its key,
-        as an account's own stream checks them), counted as dropped."""
-        fresh, frames = [], self._frames
-        for ev in events:
-            last = frames.get(ev.key)
-            if last is not None and (ev.event_ms < last[0] or ev.event_ms == last[0] and ev.body == last[1]):
-                self._count(OUT_OF_ORDER if ev.event_ms < last[0] else DUPLICATE)
-                continue
-            frames.pop(ev.key, None)
-            frames[ev.key] = (ev.event_ms, ev.body)
-            fresh.append(ev)
-        while len(frames) > FRAMES_KEPT:
-            del frames[next(iter(frames))]
-        return fresh
 
     def _count(self, kind: str) -> None:
         """A frame dropped, counted here and in every joined account's stream (its status and
@@ -235,12 +214,13 @@ class MarkHub:
                         what[:120])
 
 
-async def close_client(ex: Any, what: str = "mark stream") -> None:
-    """Close a streaming client within 5 s; a failure is said at debug level only."""
+async def close_client(ex: Any, what: str = "mark stream", timeout_s: float = 5.0) -> None:
+    """Close a ccxt client (a streaming one, the adapter's REST one) within ``timeout_s``; a
+    failure is said at debug level only."""
     closer = getattr(ex, "close", None)
     if closer is not None:
         try:
-            await asyncio.wait_for(closer(), 5.0)
+            await asyncio.wait_for(closer(), timeout_s)
         except Exception as e:  # noqa: BLE001
             log.debug("%s close: %s", what, reason_for(e).value)
 

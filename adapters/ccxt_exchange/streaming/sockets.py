@@ -179,11 +179,7 @@ async def built_in_turn(build: Callable[[], Any], ready: Callable[[Any], None] =
     accounts their connections all began in one pass of the loop: 200 clients built back to
     back held it for seconds, past the lease's term, and the runner stood itself down with no
     rival. Built in turn, each build is a hold of its own and the watchdog's wakes come between."""
-    loop = asyncio.get_running_loop()
-    turn = _TURNS.get(loop)
-    if turn is None:
-        turn = _TURNS[loop] = asyncio.Lock()
-    async with turn:
+    async with _TURNS.setdefault(asyncio.get_running_loop(), asyncio.Lock()):
         client = build()
         ready(client)
         await asyncio.sleep(0)  # the loop's other callbacks run before the next build

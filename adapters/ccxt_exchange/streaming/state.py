@@ -65,6 +65,7 @@ CHANGED = "changed"  # applied, and it changed the state
 SAME = "same"  # applied (newer), nothing changed
 DUPLICATE = "duplicate"  # the update held, again: dropped
 OUT_OF_ORDER = "out_of_order"  # older than the update held for its key: dropped
+FRAMES_KEPT = 50_000  # the last event of this many keys (orders come and go) is kept for the checks
 
 @dataclass(frozen=True)
 class Disagreement:
@@ -184,10 +185,6 @@ class StreamState:
 
     def drop(self, kind: str, n: int = 1) -> None:
         self.dropped[kind] += n
-
-    def symbols(self) -> tuple[str, ...]:
-        """The symbols of the positions held, sorted: whose marks the stream watches."""
-        return tuple(sorted(self.held()))
 
     def held(self) -> set[str]:
         """The symbols whose marks value the book: the positions' (spot: ASSET/QUOTE of each asset)."""
@@ -438,6 +435,28 @@ async def prepare_stepwise(state: StreamState, contract_size: Callable[[str], fl
     state._markets(out, [], rules)
 
 
+def fresh_events(events: list[StreamEvent], last: dict[tuple, tuple[int, Any]],
+                 dropped: Callable[[str, StreamEvent, int], None]) -> list[StreamEvent]:
+    """``events`` less those dropped as duplicates or out of order (``dropped(kind, event, the
+    event time held)``), each checked against the last one of its key in ``last`` (which it then
+    becomes; the :data:`FRAMES_KEPT` keys last seen are kept, the oldest go first): an account's
+    stream and a venue's shared mark subscription check their frames alike."""
+    fresh = []
+    for ev in events:
+        held = last.get(ev.key)
+        if held is not None and ev.event_ms < held[0]:
+            dropped(OUT_OF_ORDER, ev, held[0])
+        elif held is not None and ev.event_ms == held[0] and ev.body == held[1]:
+            dropped(DUPLICATE, ev, held[0])
+        else:
+            last.pop(ev.key, None)  # kept in the order last seen
+            last[ev.key] = (ev.event_ms, ev.body)
+            fresh.append(ev)
+    while len(last) > FRAMES_KEPT:
+        del last[next(iter(last))]
+    return fresh
+
+
 def _differences(positions: dict[tuple[str, str], StreamLeg], orders: Optional[dict[str, Order]],
                  equity: Optional[float], rest: Snapshot, tolerance: float) -> list[Disagreement]:
     found = []
@@ -464,5 +483,5 @@ def _differences(positions: dict[tuple[str, str], StreamLeg], orders: Optional[d
     return found
 
 
-__all__ = ["CHANGED", "DUPLICATE", "Disagreement", "MarkRows", "OUT_OF_ORDER", "SAME", "STREAM_KIND",
-           "StreamEvent", "StreamState", "prepare_stepwise"]
+__all__ = ["CHANGED", "DUPLICATE", "Disagreement", "FRAMES_KEPT", "MarkRows", "OUT_OF_ORDER", "SAME", "STREAM_KIND",
+           "StreamEvent", "StreamState", "fresh_events", "prepare_stepwise"]

@@ -313,7 +313,6 @@ class AccountStream(StreamFrames):
                 # it was live: the next try is not a retry of a failing one (unless the venue
                 # ended its authorization: a login it refuses is not asked again every backoff_s)
                 attempt = 0
-            self._enter("down", reason)
             await asyncio.sleep(min(self.max_backoff_s, self.backoff_s * 2 ** attempt))
             attempt += 1
 
