@@ -142,7 +142,6 @@ class SimulatedAdapter(SimCancels, ExchangeAdapter):
 
     async def _call(self, op: str, fn: Callable[[Optional[int]], T], *, order: bool = False,
                     stamps: Optional[list] = None) -> T:
-        """One engine operation behind the fault plan and the adapter's timeout (:mod:`.adapter_calls`)."""
         return await self.calls.call(op, fn, self.faults, self.timeout_s, self.time_scale, order=order, stamps=stamps)
 
     # --- snapshot ------------------------------------------------------------------------------------------
@@ -157,9 +156,7 @@ class SimulatedAdapter(SimCancels, ExchangeAdapter):
             view = await self._call("account", lambda at: eng.account_state(acct, at=at), stamps=ats)
             if self.market_type == "futures":
                 positions = await self._call("positions", lambda at: eng.position_numbers(acct, at=at), stamps=ats)
-                orders = await self._call("open_orders", lambda at: eng.open_orders(acct))
-                algos = (await self._call("open_algo_orders", lambda at: eng.open_algo_orders(acct))
-                         if eng.has_algo_orders(acct) else [])
+                orders, algos = await self._listed()
             else:
                 positions, orders, algos = None, [], []
         except AdapterError as e:

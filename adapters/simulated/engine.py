@@ -8,20 +8,13 @@ kill switch depends on:
   maximum leverage; mark prices from scripted price paths (:mod:`.paths`) of elapsed time;
 * accounts with an API key and secret, a USDT wallet, one-way or hedge position mode,
   leverage per symbol, spot balances;
-* market and limit orders (GTC, IOC, FOK, GTX), reduce-only, ``positionSide`` in hedge mode,
-  ``newClientOrderId`` unique per account (-4116 on a duplicate), fills at the mark with a
-  slippage model that grows with size or, for a symbol given a depth model, by walking its
-  order book (:mod:`.depth`: levels around the mark that refill over time), an optional fill
-  ratio (partial fills: a thin book, every order filling that fraction of itself on arrival,
-  rounded down to the step) whose remainder expires (IOC, market) or, with
-  ``rest_remainder``, stays open on the book until cancelled, whatever the order's time in
-  force (a venue that works what it could not fill rather than killing it), taker fees,
-  realized PnL into the wallet, equity = wallet + unrealized PnL, margin and a liquidation
-  price estimate (the views: :mod:`.views` prices an account's legs, once per change of a
-  mark, a leg or the wallet, so that an account of 10,000 legs is cheap to read again);
-* the reduce-only rules exactly: larger than the position, or on the wrong side, is -2022; in
-  hedge mode the ``reduceOnly`` parameter itself is refused (-1106) and a close is the
-  opposite side on a leg, no larger than that leg;
+* market and limit orders, validated and matched as Binance does (:mod:`.matching` lists the
+  rules: time in force, reduce-only exactly, hedge-mode legs, client order ids, slippage or a
+  depth model, fill ratios); a ``rest_remainder`` keeps what an order could not fill open on
+  the book, whatever its time in force (a venue that works it rather than killing it);
+* taker fees, realized PnL into the wallet, equity = wallet + unrealized PnL, margin and a
+  liquidation price estimate (the views: :mod:`.views` prices an account's legs, once per
+  change of a mark, a leg or the wallet, so that an account of 10,000 legs is cheap to read again);
 * per-account rate limits (orders per second → 429 -1015, request weight per minute → 429
   -1003, repeated 429s → 418 ban) and the countdown cancel-all (``countdownCancelAll``),
   evaluated on every engine call at the deadline's time;
