@@ -192,9 +192,8 @@ class SimExchange(SpotDesk):
         m, o = self._lookup(a, symbol, order_id, client_order_id)
         if o is None or o.symbol != m.symbol or not o.is_open or o.spot:
             raise SimError(UNKNOWN_ORDER, "Unknown order sent.")
-        o.status, o.update_time = "CANCELED", now
         self.events.append({"event": "cancel", "account": account, "order": o.order_id, "ts": now})
-        self._order_changed(o, "CANCELED", now)
+        self._ended(o, "CANCELED", now)
         return o.copy()
 
     def cancel_all(self, account: str, symbol: str, limit: Optional[int] = None) -> list[SimOrder]:

@@ -116,9 +116,8 @@ class Matching(Ledger):
             if limit is not None and len(ids) >= limit:
                 break
             if o.symbol == symbol and o.is_open:
-                o.status, o.update_time = status, ts
                 ids.append(o.order_id)
-                self._order_changed(o, status, ts)
+                self._ended(o, status, ts)
         return ids
 
     # --- orders -------------------------------------------------------------------------------------------
@@ -227,9 +226,7 @@ class Matching(Ledger):
         self._register(a, o)
         self._execute(a, m, o, now, resting=False)
         if o.is_open and (o.type == "MARKET" or tif == "FOK" or (tif == "IOC" and not self.rest_remainder)):
-            o.status = "EXPIRED"
-            o.update_time = now
-            self._order_changed(o, "EXPIRED", now)
+            self._ended(o, "EXPIRED", now)
         if o.is_open:
             a.live[o.order_id] = o
 
@@ -256,9 +253,8 @@ class Matching(Ledger):
             closable = self._closable(a, o)
             if closable <= EPS:
                 if resting:  # the position is gone: a resting reduce-only order expires
-                    o.status, o.update_time = "EXPIRED", now
                     self.events.append({"event": "expire", "account": a.spec.name, "order": o.order_id, "ts": now})
-                    self._order_changed(o, "EXPIRED", now)
+                    self._ended(o, "EXPIRED", now)
                 return
         else:
             closable = math.inf

@@ -177,6 +177,10 @@ class ExchangeState:
         if self.listeners:  # (a spot desk's order is told apart: a futures face never tells it)
             self._emit((SpotOrderChanged if o.spot else OrderChanged)(o.account, now, o.copy(), execution, **trade))
 
+    def _ended(self, o: SimOrder, status: str, ts: int) -> None:
+        o.status, o.update_time = status, ts
+        self._order_changed(o, status, ts)
+
     def _spot_balances_changed(self, a: AccountState, assets: Iterable[str], now: int) -> None:
         if self.listeners:
             self._emit(SpotBalancesChanged(a.spec.name, now, tuple((x, a.spot.get(x, 0.0)) for x in assets)))
