@@ -350,23 +350,20 @@ class ConditionalBook:
                          o.reduce_only or o.close_position, o.position_side, now, now,
                          contract_size=m.contract_size)
         event = {"account": a.spec.name, "algo": o.algo_id, "symbol": o.symbol, "ts": now}
+        ended: Optional[tuple[str, dict[str, Any]]] = None  # (status, journal entry) when it does not trigger
         if child.closes:
             closable = floor_step(eng._closable(a, child), m.amount_step)
             if o.close_position:
                 child.quantity = closable
             if closable <= EPS:  # nothing left to reduce
-                o.status = "EXPIRED"
-                eng.events.append({"event": "algo_expire", **event})
-                eng._algo_changed(o, now)
-                return
-            if child.quantity > closable + EPS:
-                o.status = "REJECTED"
-                eng.events.append({"event": "algo_reject", "code": REDUCE_ONLY_REJECTED, **event})
-                eng._algo_changed(o, now)
-                return
+                ended = "EXPIRED", {"event": "algo_expire"}
+            elif child.quantity > closable + EPS:
+                ended = "REJECTED", {"event": "algo_reject", "code": REDUCE_ONLY_REJECTED}
         elif not eng._margin_ok(a, m, child, now):
-            o.status = "REJECTED"
-            eng.events.append({"event": "algo_reject", "code": MARGIN_INSUFFICIENT, **event})
+            ended = "REJECTED", {"event": "algo_reject", "code": MARGIN_INSUFFICIENT}
+        if ended is not None:
+            o.status = ended[0]
+            eng.events.append({**ended[1], **event})
             eng._algo_changed(o, now)
             return
         eng._algo_changed(o, now, "TRIGGERING")  # forwarded: the order it becomes is told of next

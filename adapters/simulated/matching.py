@@ -204,9 +204,7 @@ class Matching(Ledger):
     def _margin_ok(self, a: AccountState, m: MarketSpec, o: SimOrder, now: int) -> bool:
         """Whether the account's available margin covers an opening order: only the part that
         opens (one-way: beyond an opposite position) needs margin, at its price or the mark."""
-        leg = a.legs.get((m.symbol, o.position_side))
-        amt = leg.amount if leg else 0.0
-        opposite = max(0.0, amt) if o.side == "SELL" else max(0.0, -amt)
+        opposite = self._closable(a, o)
         opening = max(0.0, o.quantity - opposite) if o.position_side == "BOTH" else o.quantity
         ref = o.price if o.type == "LIMIT" else self.mark(m.symbol, now)
         need = opening * ref * m.contract_size * (1.0 / self.leverage(a.spec.name, m.symbol) + self.taker_fee)
