@@ -25,19 +25,6 @@ and on aiohttp (HTTP face, imported lazily); killswitch never imports it. It mus
 reach a real venue: the only network it touches is its own server on loopback.
 """
 
-from .engine import AccountSpec, ManualClock, MarketSpec, RateLimits, SimError, SimExchange, SimOrder, SlippageModel
-from .faults import Fault, FaultKind, FaultPlan
-from .scenarios import SCENARIOS, build
+from .scenarios import build
 
-__all__ = ["SimExchange", "SimError", "SimOrder", "MarketSpec", "AccountSpec", "SlippageModel", "RateLimits",
-           "ManualClock", "FaultPlan", "FaultKind", "Fault", "SCENARIOS", "build", "SimulatedAdapter", "SimServer"]
-
-
-def __getattr__(name):  # the faces load their dependencies only when asked for
-    if name == "SimulatedAdapter":
-        from .adapter import SimulatedAdapter
-        return SimulatedAdapter
-    if name == "SimServer":
-        from .http import SimServer
-        return SimServer
-    raise AttributeError(name)
+__all__ = ["build"]

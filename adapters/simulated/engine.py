@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 # what an account is, its limits and the clock live in .accounts, the slippage model in .depth;
 # re-exported here, where the faces, the scenarios and many tests import them
-from .accounts import AccountSpec, AccountState, Clock, ManualClock, RateLimits  # noqa: F401
+from .accounts import AccountSpec, Clock, ManualClock, RateLimits  # noqa: F401
 from .depth import SlippageModel  # noqa: F401
 
 # the venue's rules live in .rules (shared with .conditional); those the engine's own calls
@@ -67,10 +67,9 @@ from .rules import (  # noqa: F401
     SimOrder,
     decimals,
     floor_step,
-    on_grid,
 )
 from .spot import SpotDesk
-from .views import AccountView, PositionView  # noqa: F401  (re-exported: the faces read their shapes here)
+from .views import PositionView  # noqa: F401  (re-exported: the faces read their shapes here)
 
 if TYPE_CHECKING:
     from .conditional import SimAlgoOrder
@@ -313,5 +312,5 @@ class SimExchange(SpotDesk):
         return hashlib.sha256(json.dumps(self.dump_state(), sort_keys=True, default=str).encode()).hexdigest()
 
 
-__all__ = ["SimExchange", "SimError", "SimOrder", "PositionView", "AccountView", "MarketSpec", "AccountSpec",
-           "SlippageModel", "RateLimits", "ManualClock", "Clock", "decimals", "floor_step", "on_grid"]
+__all__ = ["SimExchange", "SimError", "SimOrder", "PositionView", "MarketSpec", "AccountSpec",
+           "SlippageModel", "RateLimits", "ManualClock", "Clock", "decimals", "floor_step"]

@@ -63,7 +63,7 @@ class ExchangeState:
 
     def __init__(self, clock: Clock, *, seed: int = 0, markets: Iterable[MarketSpec] = (),
                  accounts: Iterable[AccountSpec] = (), paths: Optional[dict[str, PricePath]] = None,
-                 t0: Optional[int] = None, taker_fee: float = 0.0004, maker_fee: float = 0.0002,
+                 t0: Optional[int] = None, taker_fee: float = 0.0004,
                  slippage: SlippageModel = SlippageModel(), fill_ratio: float = 1.0,
                  rate_limits: RateLimits = RateLimits(), client_id_scope: str = "account",
                  faults: Optional[FaultPlan] = None, rest_remainder: bool = False,
@@ -74,7 +74,6 @@ class ExchangeState:
         self.seed = seed
         self.t0 = clock() if t0 is None else int(t0)
         self.taker_fee = taker_fee
-        self.maker_fee = maker_fee
         self.slippage = slippage
         self.fill_ratio = fill_ratio
         self.fill_ratios: dict[str, float] = {}
