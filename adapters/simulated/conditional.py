@@ -260,7 +260,6 @@ class ConditionalBook:
 
     @staticmethod
     def live(a: AccountState) -> list[SimAlgoOrder]:
-        """The account's open conditional orders by id (ended ones pruned)."""
         return still_open(a.algo_live)
 
     def open_orders(self, account: str, symbol: Optional[str] = None, *,
@@ -333,7 +332,6 @@ class ConditionalBook:
     # --- trigger -----------------------------------------------------------------------------------------
 
     def tick(self, a: AccountState, now: int) -> None:
-        """Trigger every open conditional order of the account whose condition the mark now meets."""
         eng = self.engine
         for o in self.live(a):
             mark = eng.mark(o.symbol, now)

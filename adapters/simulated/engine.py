@@ -176,14 +176,7 @@ class SimExchange(SpotDesk):
         unless a face gives its venue's (``weight``: Bybit and OKX limit requests, not weight)."""
         now, a = self._request(account, weight if weight is not None else 1 if symbol else 40)
         sym = self._market(symbol).symbol if symbol else None
-        out = []
-        for o in self._live(a):
-            if sym and o.symbol != sym:
-                continue
-            if not a.shown(o.order_id):
-                continue
-            out.append(o.copy())
-        return out
+        return [o.copy() for o in self._live(a) if (not sym or o.symbol == sym) and a.shown(o.order_id)]
 
     def cancel_order(self, account: str, symbol: str, order_id: Optional[int] = None,
                      client_order_id: Optional[str] = None) -> SimOrder:

@@ -203,7 +203,6 @@ class FaultPlan:
         return n
 
     def clear(self) -> None:
-        """Forget rules, counters and the log."""
         self.rules.clear()
         self.counts.clear()
         self.log.clear()
@@ -259,7 +258,6 @@ class FaultPlan:
 
 
 def first(faults: list[Fault], *kinds: FaultKind) -> Optional[Fault]:
-    """The first fault of one of ``kinds``, or None."""
     for f in faults:
         if f.kind in kinds:
             return f

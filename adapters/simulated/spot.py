@@ -266,7 +266,6 @@ class SpotDesk(Matching):
         return o.copy()
 
     def open_spot_orders(self, account: str, symbol: Optional[str] = None, *, weight: int = 1) -> list[SimOrder]:
-        """The account's resting spot orders (of ``symbol``), by id."""
         now, a = self._request(account, weight)
         sym = self._market(symbol).symbol if symbol else None
         return [o.copy() for o in still_open(a.spot_live) if (sym is None or o.symbol == sym) and a.shown(o.order_id)]

@@ -206,7 +206,6 @@ class LegNumbers:
 
     @property
     def views(self) -> list[PositionView]:
-        """The legs as view tuples, made once."""
         if self._views is None:
             self._views = list(map(_tuple_new, repeat(PositionView), zip(
                 repeat(self.account), self.symbols, self.position_sides, self.amounts, self.entries, self.marks,
@@ -299,7 +298,6 @@ class Book:
         return book
 
     def marks(self, at: int) -> dict[str, float]:
-        """The mark of every market with a leg, at ``at``."""
         return dict(zip(self.symbols, self._marks(at, self._last)[1]))
 
     def _marks(self, at: int, last: Optional[Priced]) -> tuple[list[int], list[float]]:
