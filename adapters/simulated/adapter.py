@@ -233,12 +233,8 @@ class SimulatedAdapter(SimCancels, ExchangeAdapter):
             return self._result(o)
         hedge = eng.hedge_mode(acct)
         sym = m.unified
-        if hedge:
-            ps = intent.position_side or ("LONG" if side == "sell" else "SHORT")
-            leg = ps
-        else:
-            ps = None
-            leg = "long" if side == "sell" else "short"
+        ps = (intent.position_side or ("LONG" if side == "sell" else "SHORT")) if hedge else None
+        leg = ps or ("long" if side == "sell" else "short")
         contracts = await self._position_contracts(sym, leg) if intent.reduce_only else None
         check_close(intent, "futures", contracts, self.venue)
         if hedge and not ((ps == "LONG" and side == "sell") or (ps == "SHORT" and side == "buy")):
@@ -249,7 +245,7 @@ class SimulatedAdapter(SimCancels, ExchangeAdapter):
         o = await self._call("place_order", lambda at: eng.place_order(
             acct, m.symbol, side.upper(), "LIMIT" if price else "MARKET", qty, price,
             time_in_force="IOC" if price else None, reduce_only=None if hedge else True,
-            position_side=ps if hedge else None, client_order_id=intent.client_order_id), order=True)
+            position_side=ps, client_order_id=intent.client_order_id), order=True)
         self.known.filled(sym, leg, o.executed_qty)
         return self._result(o)
 
@@ -304,10 +300,12 @@ class SimulatedAdapter(SimCancels, ExchangeAdapter):
 
     # --- dead man's switch ------------------------------------------------------------------------------------
 
-    def _dms_symbols(self, symbols: tuple[str, ...]) -> list[str]:
-        if symbols:
-            return [self._market(s).symbol for s in symbols]
-        return sorted(self.engine.markets)
+    async def _countdown(self, symbols: tuple[str, ...], ms: int) -> list[str]:
+        """Each of ``symbols`` (every market when none) counted down from ``ms`` (0: disarmed)."""
+        named = [self._market(s).symbol for s in symbols] if symbols else sorted(self.engine.markets)
+        for s in named:
+            await self._call("countdown", _bound(self.engine.countdown_cancel_all, self.engine_account, s, ms))
+        return named
 
     async def arm_cancel_all_after(self, seconds: float, symbols: tuple[str, ...] = ()) -> DmsStatus:
         if self.market_type != "futures":
@@ -315,20 +313,14 @@ class SimulatedAdapter(SimCancels, ExchangeAdapter):
         if seconds <= 0:
             raise AdapterError(Reason.INVALID_ORDER, "a countdown must be positive; disarm to stop it",
                                venue=self.venue)
-        eng, acct = self.engine, self.engine_account
         ms = int(round(seconds * 1000))
-        armed = self._dms_symbols(symbols)
-        for s in armed:
-            await self._call("countdown", _bound(eng.countdown_cancel_all, acct, s, ms))
+        armed = await self._countdown(symbols, ms)
         return DmsStatus(armed=True, seconds=ms / 1000, symbols=tuple(armed))
 
     async def disarm_cancel_all_after(self, symbols: tuple[str, ...] = ()) -> DmsStatus:
         if self.market_type != "futures":
             return DmsStatus(armed=False, supported=False)
-        eng, acct = self.engine, self.engine_account
-        for s in self._dms_symbols(symbols):
-            await self._call("countdown", _bound(eng.countdown_cancel_all, acct, s, 0))
-
+        await self._countdown(symbols, 0)
         return DmsStatus(armed=False)
 
     # --- the venue's switch of the bots' keys ------------------------------------------------------------
