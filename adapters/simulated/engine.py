@@ -15,19 +15,14 @@ kill switch depends on:
 * taker fees, realized PnL into the wallet, equity = wallet + unrealized PnL, margin and a
   liquidation price estimate (the views: :mod:`.views` prices an account's legs, once per
   change of a mark, a leg or the wallet, so that an account of 10,000 legs is cheap to read again);
-* per-account rate limits (orders per second → 429 -1015, request weight per minute → 429
-  -1003, repeated 429s → 418 ban) and the countdown cancel-all (``countdownCancelAll``),
-  evaluated on every engine call at the deadline's time;
+* per-account rate limits (429s, then a 418 ban: :mod:`.state`) and the countdown cancel-all
+  (``countdownCancelAll``), evaluated on every engine call at the deadline's time;
 * a spot desk (:mod:`.spot`): immediate spot orders, resting spot limits, and spot stop-loss
   and take-profit orders waiting for their trigger, each holding the balance it may spend;
-* conditional orders (stop, take-profit, trailing stop) in an algo service of their own, as
-  Binance keeps them (:mod:`.conditional`): placed, listed, read and cancelled apart from the
-  book, triggered when the mark crosses their trigger price into a regular order; their types
-  on the regular order call are refused (-4120);
-* change hooks (:meth:`SimExchange.on_change`, shapes in :mod:`.changes`): a listener learns,
-  synchronously and stamped with the engine clock, that an order was accepted, traded,
-  cancelled or expired, that an account's wallet or legs changed, or that a mark was set — what
-  a pushing face (:mod:`.stream`) renders as the venue's events.
+* conditional orders (stop, take-profit, trailing stop) in an algo service of their own, apart
+  from the book, as Binance keeps them (:mod:`.conditional`);
+* change hooks (:meth:`SimExchange.on_change`, what changed in :mod:`.changes`), told
+  synchronously: what a pushing face (:mod:`.stream`) renders as the venue's events.
 
 Errors are :class:`SimError` with Binance's code, message and HTTP status, so both faces
 (in-process adapter, HTTP server) report them the same way.

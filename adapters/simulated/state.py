@@ -8,11 +8,7 @@ What it owns
     limits (orders per second → 429 -1015, request weight per minute → 429 -1003, repeated 429s
     → 418 ban), and :meth:`ExchangeState._begin`, which every public call starts with: the
     timers due at the clock's time evaluated first (:meth:`ExchangeState._tick`, which the top
-    layer, :class:`~.engine.SimExchange`, fills in).
-
-    The layers above build on it, each a class of its own module: the positions and the views of
-    an account (:mod:`.ledger`), the order book and its matching (:mod:`.matching`), the spot
-    desk (:mod:`.spot`), the timers, queries and the conditional orders' calls (:mod:`.engine`).
+    layer, :class:`~.engine.SimExchange`, fills in; the layers above it: its docstring).
 
 What it must not do
     read the wall clock (time comes from the injected ``clock``), draw unseeded randomness, do
