@@ -4,10 +4,8 @@
 replay, tests and benchmarks. It behaves like a venue adapter should:
 
 * ``snapshot()`` turns the engine's account, positions and open orders (the book's and the
-  conditional ones of the algo service, each :class:`~killswitch.snapshot.Order` with its kind and trigger price)
-  into a killswitch :class:`Snapshot`; any failure becomes a snapshot with ``fetch.ok = False`` and a reason
-  code, never an exception. Positions come from the engine's numbers of the legs, which are
-  columns, made into the snapshot's columns and models on reading (:mod:`.adapter_snapshot`);
+  algo service's) into a killswitch :class:`Snapshot` (its contents: :mod:`.adapter_snapshot`);
+  any failure becomes a snapshot with ``fetch.ok = False`` and a reason code, never an exception;
 * ``submit()`` runs :func:`adapters.base.check_close` against the position it knows (its last
   snapshot, reduced by its own fills since) before anything is sent; in hedge mode it sends
   the leg (``positionSide``) and *no* ``reduceOnly`` flag, as Binance requires; a protected
@@ -19,8 +17,7 @@ replay, tests and benchmarks. It behaves like a venue adapter should:
   policy sizes against it;
 * every engine call goes through the adapter's :class:`FaultPlan` (the engine's unless handed
   one) and its timeout, ``timeout_s``, and engine errors (Binance codes) map to
-  :class:`adapters.base.Reason` (:mod:`.adapter_calls`); a STALE read's ``ts_event`` is its
-  own old time or, stamped "now", the current time.
+  :class:`adapters.base.Reason` (:mod:`.adapter_calls`, which says how each fault is answered).
 
 What it must not do: reach into engine internals beyond its public methods, read the wall
 clock for anything but real sleeping, or let a library exception escape (only
