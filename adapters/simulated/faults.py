@@ -247,8 +247,6 @@ class FaultPlan:
             r = dict(r)
             op = r.pop("op", "*")
             kind = r.pop("kind")
-            if "window" in r and r["window"] is not None:
-                r["window"] = tuple(r["window"])
             plan.add(op, kind, **r)
         return plan
 

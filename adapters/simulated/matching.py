@@ -10,10 +10,9 @@ What it owns
     than that leg), the margin an opening order needs; and executed: fills at the mark with a
     slippage model that grows with size (:class:`~.depth.SlippageModel`) or, for a symbol given a depth
     model, by walking its order book (:mod:`.depth`: levels around the mark that refill over
-    time), an optional fill ratio (partial fills: a thin book, every order filling that fraction
-    of itself on arrival, rounded down to the step) whose remainder expires (IOC, market) or,
-    with ``rest_remainder``, stays open on the book until cancelled, taker fees, realized PnL
-    into the wallet. It keeps the resting orders and finds an order by id or client id.
+    time), an optional fill ratio (partial fills, a thin book: :meth:`Matching.set_fill_ratio`),
+    taker fees, realized PnL into the wallet. It keeps the resting orders and finds an order by
+    id or client id.
 
 What it must not do
     evaluate timers (the top layer's), read the wall clock or do I/O.
