@@ -217,8 +217,7 @@ class Matching(Ledger):
         if tif == "FOK" and self._book_of(m.symbol) is None and (not self._crosses(o, mark)
                                                                   or self._ratio(m.symbol) < 1.0):
             self._register(a, o)
-            o.status = "EXPIRED"
-            self._order_changed(o, "EXPIRED", now)
+            self._ended(o, "EXPIRED", now)
             return
         self._register(a, o)
         self._execute(a, m, o, now, resting=False)
