@@ -49,6 +49,7 @@ from typing import Any, Optional
 from .accounts import still_open
 from .rules import (
     ALGO_ONLY_TYPES,
+    CLOSING_SIDES,
     EPS,
     INVALID_ORDER_TYPE,
     INVALID_PARAM,
@@ -119,10 +120,7 @@ class SimAlgoOrder:
     @property
     def closes(self) -> bool:
         """Can only reduce: reduce-only, close-position, or the closing side of a hedge-mode leg."""
-        if self.reduce_only or self.close_position:
-            return True
-        return ((self.position_side == "LONG" and self.side == "SELL")
-                or (self.position_side == "SHORT" and self.side == "BUY"))
+        return self.reduce_only or self.close_position or (self.position_side, self.side) in CLOSING_SIDES
 
     def copy(self) -> "SimAlgoOrder":
         return replace(self)
