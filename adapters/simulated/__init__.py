@@ -1,18 +1,18 @@
 """The simulated exchange: one deterministic engine, several faces.
 
-* :mod:`.engine` — :class:`SimExchange`, the exchange model (accounts, markets, marks, orders,
+* :mod:`.engine` — :class:`~.engine.SimExchange`, the exchange model (accounts, markets, marks, orders,
   fills, positions, rate limits, countdown cancel-all); no wall clock, no I/O. It is built in
   layers, a module each: :mod:`.state` (markets, marks, accounts, change hooks, rate limits),
   :mod:`.ledger` (positions and views), :mod:`.matching` (the order book), :mod:`.spot`, and
   :mod:`.engine` itself (timers, queries, countdowns); :mod:`.accounts` is what an account is,
   :mod:`.conditional` the algo service of stops and take-profits.
 * :mod:`.views` — the position and account views: an account's legs priced at a time.
-* :mod:`.faults` — :class:`FaultPlan`, deterministic scriptable fault injection.
+* :mod:`.faults` — :class:`~.faults.FaultPlan`, deterministic scriptable fault injection.
 * :mod:`.paths` / :mod:`.scenarios` — price paths of time and named market scenarios.
-* :mod:`.adapter` — :class:`SimulatedAdapter`, the in-process ``ExchangeAdapter`` face (its
+* :mod:`.adapter` — :class:`~.adapter.SimulatedAdapter`, the in-process ``ExchangeAdapter`` face (its
   engine calls behind the fault plan: :mod:`.adapter_calls`; its snapshots' contents:
   :mod:`.adapter_snapshot`).
-* :mod:`.http` — :class:`SimServer`, every venue's REST face (:mod:`.faces`, each venue's in
+* :mod:`.http` — :class:`~.http.SimServer`, every venue's REST face (:mod:`.faces`, each venue's in
   ``adapters/venues/<venue>/face.py``) on one port of 127.0.0.1, for ccxt.
 * :mod:`.stream` — the websocket face on the same server: Binance USDⓈ-M's user data stream
   (listen keys, ``ACCOUNT_UPDATE``, ``ORDER_TRADE_UPDATE``) and mark prices for ccxt.pro, with
@@ -25,19 +25,6 @@ and on aiohttp (HTTP face, imported lazily); killswitch never imports it. It mus
 reach a real venue: the only network it touches is its own server on loopback.
 """
 
-from .engine import AccountSpec, ManualClock, MarketSpec, RateLimits, SimError, SimExchange, SimOrder, SlippageModel
-from .faults import Fault, FaultKind, FaultPlan
-from .scenarios import SCENARIOS, build
+from .scenarios import build
 
-__all__ = ["SimExchange", "SimError", "SimOrder", "MarketSpec", "AccountSpec", "SlippageModel", "RateLimits",
-           "ManualClock", "FaultPlan", "FaultKind", "Fault", "SCENARIOS", "build", "SimulatedAdapter", "SimServer"]
-
-
-def __getattr__(name):  # the faces load their dependencies only when asked for
-    if name == "SimulatedAdapter":
-        from .adapter import SimulatedAdapter
-        return SimulatedAdapter
-    if name == "SimServer":
-        from .http import SimServer
-        return SimServer
-    raise AttributeError(name)
+__all__ = ["build"]

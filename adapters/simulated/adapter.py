@@ -4,10 +4,8 @@
 replay, tests and benchmarks. It behaves like a venue adapter should:
 
 * ``snapshot()`` turns the engine's account, positions and open orders (the book's and the
-  conditional ones of the algo service, each :class:`~killswitch.snapshot.Order` with its kind and trigger price)
-  into a killswitch :class:`Snapshot`; any failure becomes a snapshot with ``fetch.ok = False`` and a reason
-  code, never an exception. Positions come from the engine's numbers of the legs, which are
-  columns, made into the snapshot's columns and models on reading (:mod:`.adapter_snapshot`);
+  algo service's) into a killswitch :class:`Snapshot` (its contents: :mod:`.adapter_snapshot`);
+  any failure becomes a snapshot with ``fetch.ok = False`` and a reason code, never an exception;
 * ``submit()`` runs :func:`adapters.base.check_close` against the position it knows (its last
   snapshot, reduced by its own fills since) before anything is sent; in hedge mode it sends
   the leg (``positionSide``) and *no* ``reduceOnly`` flag, as Binance requires; a protected
@@ -19,8 +17,7 @@ replay, tests and benchmarks. It behaves like a venue adapter should:
   policy sizes against it;
 * every engine call goes through the adapter's :class:`FaultPlan` (the engine's unless handed
   one) and its timeout, ``timeout_s``, and engine errors (Binance codes) map to
-  :class:`adapters.base.Reason` (:mod:`.adapter_calls`); a STALE read's ``ts_event`` is its
-  own old time or, stamped "now", the current time.
+  :class:`adapters.base.Reason` (:mod:`.adapter_calls`, which says how each fault is answered).
 
 What it must not do: reach into engine internals beyond its public methods, read the wall
 clock for anything but real sleeping, or let a library exception escape (only
@@ -142,7 +139,6 @@ class SimulatedAdapter(SimCancels, ExchangeAdapter):
 
     async def _call(self, op: str, fn: Callable[[Optional[int]], T], *, order: bool = False,
                     stamps: Optional[list] = None) -> T:
-        """One engine operation behind the fault plan and the adapter's timeout (:mod:`.adapter_calls`)."""
         return await self.calls.call(op, fn, self.faults, self.timeout_s, self.time_scale, order=order, stamps=stamps)
 
     # --- snapshot ------------------------------------------------------------------------------------------
@@ -157,9 +153,7 @@ class SimulatedAdapter(SimCancels, ExchangeAdapter):
             view = await self._call("account", lambda at: eng.account_state(acct, at=at), stamps=ats)
             if self.market_type == "futures":
                 positions = await self._call("positions", lambda at: eng.position_numbers(acct, at=at), stamps=ats)
-                orders = await self._call("open_orders", lambda at: eng.open_orders(acct))
-                algos = (await self._call("open_algo_orders", lambda at: eng.open_algo_orders(acct))
-                         if eng.has_algo_orders(acct) else [])
+                orders, algos = await self._listed()
             else:
                 positions, orders, algos = None, [], []
         except AdapterError as e:
@@ -236,12 +230,8 @@ class SimulatedAdapter(SimCancels, ExchangeAdapter):
             return self._result(o)
         hedge = eng.hedge_mode(acct)
         sym = m.unified
-        if hedge:
-            ps = intent.position_side or ("LONG" if side == "sell" else "SHORT")
-            leg = ps
-        else:
-            ps = None
-            leg = "long" if side == "sell" else "short"
+        ps = (intent.position_side or ("LONG" if side == "sell" else "SHORT")) if hedge else None
+        leg = ps or ("long" if side == "sell" else "short")
         contracts = await self._position_contracts(sym, leg) if intent.reduce_only else None
         check_close(intent, "futures", contracts, self.venue)
         if hedge and not ((ps == "LONG" and side == "sell") or (ps == "SHORT" and side == "buy")):
@@ -252,7 +242,7 @@ class SimulatedAdapter(SimCancels, ExchangeAdapter):
         o = await self._call("place_order", lambda at: eng.place_order(
             acct, m.symbol, side.upper(), "LIMIT" if price else "MARKET", qty, price,
             time_in_force="IOC" if price else None, reduce_only=None if hedge else True,
-            position_side=ps if hedge else None, client_order_id=intent.client_order_id), order=True)
+            position_side=ps, client_order_id=intent.client_order_id), order=True)
         self.known.filled(sym, leg, o.executed_qty)
         return self._result(o)
 
@@ -307,10 +297,12 @@ class SimulatedAdapter(SimCancels, ExchangeAdapter):
 
     # --- dead man's switch ------------------------------------------------------------------------------------
 
-    def _dms_symbols(self, symbols: tuple[str, ...]) -> list[str]:
-        if symbols:
-            return [self._market(s).symbol for s in symbols]
-        return sorted(self.engine.markets)
+    async def _countdown(self, symbols: tuple[str, ...], ms: int) -> list[str]:
+        """Each of ``symbols`` (every market when none) counted down from ``ms`` (0: disarmed)."""
+        named = [self._market(s).symbol for s in symbols] if symbols else sorted(self.engine.markets)
+        for s in named:
+            await self._call("countdown", _bound(self.engine.countdown_cancel_all, self.engine_account, s, ms))
+        return named
 
     async def arm_cancel_all_after(self, seconds: float, symbols: tuple[str, ...] = ()) -> DmsStatus:
         if self.market_type != "futures":
@@ -318,20 +310,14 @@ class SimulatedAdapter(SimCancels, ExchangeAdapter):
         if seconds <= 0:
             raise AdapterError(Reason.INVALID_ORDER, "a countdown must be positive; disarm to stop it",
                                venue=self.venue)
-        eng, acct = self.engine, self.engine_account
         ms = int(round(seconds * 1000))
-        armed = self._dms_symbols(symbols)
-        for s in armed:
-            await self._call("countdown", _bound(eng.countdown_cancel_all, acct, s, ms))
+        armed = await self._countdown(symbols, ms)
         return DmsStatus(armed=True, seconds=ms / 1000, symbols=tuple(armed))
 
     async def disarm_cancel_all_after(self, symbols: tuple[str, ...] = ()) -> DmsStatus:
         if self.market_type != "futures":
             return DmsStatus(armed=False, supported=False)
-        eng, acct = self.engine, self.engine_account
-        for s in self._dms_symbols(symbols):
-            await self._call("countdown", _bound(eng.countdown_cancel_all, acct, s, 0))
-
+        await self._countdown(symbols, 0)
         return DmsStatus(armed=False)
 
     # --- the venue's switch of the bots' keys ------------------------------------------------------------

@@ -76,7 +76,6 @@ def seed_request(query: Mapping[str, str], accounts: Iterable[str], markets: Ite
 
 
 def refused(e: AdminRefusal) -> tuple[int, str]:
-    """The 400 answer's status and body."""
     return 400, json.dumps({"error": e.code, "message": e.message})
 
 

@@ -61,35 +61,31 @@ class SimCancels:
         every: list[tuple[str, str, bool, bool]] = (  # (id, venue symbol, conditional, can only reduce)
             [(str(o.order_id), o.symbol, False, o.closes) for o in listed]
             + [(str(o.algo_id), o.symbol, True, o.closes) for o in algos])
-        if selector.order_ids:
-            ids = set(selector.order_ids)
-            targets = [t for t in every if t[0] in ids]
-        else:
-            targets = [t for t in every if not wanted_symbols or t[1] in wanted_symbols]
-            if selector.which == "entries":
-                targets = [t for t in targets if not t[3]]
         canceled: list[str] = []
         failed: dict[str, str] = {}
         words: dict[str, str] = {}
         unconfirmed: list[str] = []  # a cancel of the symbol that did not take them (a capped call)
         if selector.order_ids:
+            ids = set(selector.order_ids)
+            targets = [t for t in every if t[0] in ids]
             for oid in selector.order_ids:
                 if oid not in {t[0] for t in targets}:
                     failed[oid], words[oid] = Reason.ORDER_NOT_FOUND.value, "not listed open at the venue"
+        else:
+            targets = [t for t in every if not wanted_symbols or t[1] in wanted_symbols]
+            if selector.which == "entries":
+                targets = [t for t in targets if not t[3]]
         if selector.which == "all" and not selector.order_ids:
             for symbol, algo in sorted({(t[1], t[2]) for t in targets}):
                 symbol_ids = [t[0] for t in targets if t[1] == symbol and t[2] == algo]
+                op, cancel_all = ("cancel_all_algo", eng.cancel_all_algo) if algo else ("cancel_all", eng.cancel_all)
                 try:
-                    if algo:
-                        done_ids = {str(o.algo_id) for o in await self._call(
-                            "cancel_all_algo", bound(eng.cancel_all_algo, acct, symbol))}
-                    else:
-                        done_ids = {str(o.order_id) for o in await self._call(
-                            "cancel_all", bound(eng.cancel_all, acct, symbol))}
+                    done = await self._call(op, bound(cancel_all, acct, symbol))
                 except AdapterError as e:
                     failed.update({i: e.reason.value for i in symbol_ids})
                     words.update({i: e.message for i in symbol_ids})
                     continue
+                done_ids = {str(o.algo_id if algo else o.order_id) for o in done}
                 canceled += [i for i in symbol_ids if i in done_ids]
                 unconfirmed += [i for i in symbol_ids if i not in done_ids]
         else:

@@ -49,6 +49,7 @@ from typing import Any, Optional
 from .accounts import still_open
 from .rules import (
     ALGO_ONLY_TYPES,
+    CLOSING_SIDES,
     EPS,
     INVALID_ORDER_TYPE,
     INVALID_PARAM,
@@ -119,10 +120,7 @@ class SimAlgoOrder:
     @property
     def closes(self) -> bool:
         """Can only reduce: reduce-only, close-position, or the closing side of a hedge-mode leg."""
-        if self.reduce_only or self.close_position:
-            return True
-        return ((self.position_side == "LONG" and self.side == "SELL")
-                or (self.position_side == "SHORT" and self.side == "BUY"))
+        return self.reduce_only or self.close_position or (self.position_side, self.side) in CLOSING_SIDES
 
     def copy(self) -> "SimAlgoOrder":
         return replace(self)
@@ -260,7 +258,6 @@ class ConditionalBook:
 
     @staticmethod
     def live(a: AccountState) -> list[SimAlgoOrder]:
-        """The account's open conditional orders by id (ended ones pruned)."""
         return still_open(a.algo_live)
 
     def open_orders(self, account: str, symbol: Optional[str] = None, *,
@@ -333,7 +330,6 @@ class ConditionalBook:
     # --- trigger -----------------------------------------------------------------------------------------
 
     def tick(self, a: AccountState, now: int) -> None:
-        """Trigger every open conditional order of the account whose condition the mark now meets."""
         eng = self.engine
         for o in self.live(a):
             mark = eng.mark(o.symbol, now)
@@ -350,23 +346,20 @@ class ConditionalBook:
                          o.reduce_only or o.close_position, o.position_side, now, now,
                          contract_size=m.contract_size)
         event = {"account": a.spec.name, "algo": o.algo_id, "symbol": o.symbol, "ts": now}
+        ended: Optional[tuple[str, dict[str, Any]]] = None  # (status, journal entry) when it does not trigger
         if child.closes:
             closable = floor_step(eng._closable(a, child), m.amount_step)
             if o.close_position:
                 child.quantity = closable
             if closable <= EPS:  # nothing left to reduce
-                o.status = "EXPIRED"
-                eng.events.append({"event": "algo_expire", **event})
-                eng._algo_changed(o, now)
-                return
-            if child.quantity > closable + EPS:
-                o.status = "REJECTED"
-                eng.events.append({"event": "algo_reject", "code": REDUCE_ONLY_REJECTED, **event})
-                eng._algo_changed(o, now)
-                return
+                ended = "EXPIRED", {"event": "algo_expire"}
+            elif child.quantity > closable + EPS:
+                ended = "REJECTED", {"event": "algo_reject", "code": REDUCE_ONLY_REJECTED}
         elif not eng._margin_ok(a, m, child, now):
-            o.status = "REJECTED"
-            eng.events.append({"event": "algo_reject", "code": MARGIN_INSUFFICIENT, **event})
+            ended = "REJECTED", {"event": "algo_reject", "code": MARGIN_INSUFFICIENT}
+        if ended is not None:
+            o.status = ended[0]
+            eng.events.append({**ended[1], **event})
             eng._algo_changed(o, now)
             return
         eng._algo_changed(o, now, "TRIGGERING")  # forwarded: the order it becomes is told of next

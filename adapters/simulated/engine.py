@@ -8,33 +8,21 @@ kill switch depends on:
   maximum leverage; mark prices from scripted price paths (:mod:`.paths`) of elapsed time;
 * accounts with an API key and secret, a USDT wallet, one-way or hedge position mode,
   leverage per symbol, spot balances;
-* market and limit orders (GTC, IOC, FOK, GTX), reduce-only, ``positionSide`` in hedge mode,
-  ``newClientOrderId`` unique per account (-4116 on a duplicate), fills at the mark with a
-  slippage model that grows with size or, for a symbol given a depth model, by walking its
-  order book (:mod:`.depth`: levels around the mark that refill over time), an optional fill
-  ratio (partial fills: a thin book, every order filling that fraction of itself on arrival,
-  rounded down to the step) whose remainder expires (IOC, market) or, with
-  ``rest_remainder``, stays open on the book until cancelled, whatever the order's time in
-  force (a venue that works what it could not fill rather than killing it), taker fees,
-  realized PnL into the wallet, equity = wallet + unrealized PnL, margin and a liquidation
-  price estimate (the views: :mod:`.views` prices an account's legs, once per change of a
-  mark, a leg or the wallet, so that an account of 10,000 legs is cheap to read again);
-* the reduce-only rules exactly: larger than the position, or on the wrong side, is -2022; in
-  hedge mode the ``reduceOnly`` parameter itself is refused (-1106) and a close is the
-  opposite side on a leg, no larger than that leg;
-* per-account rate limits (orders per second → 429 -1015, request weight per minute → 429
-  -1003, repeated 429s → 418 ban) and the countdown cancel-all (``countdownCancelAll``),
-  evaluated on every engine call at the deadline's time;
+* market and limit orders, validated and matched as Binance does (:mod:`.matching` lists the
+  rules: time in force, reduce-only exactly, hedge-mode legs, client order ids, slippage or a
+  depth model, fill ratios); a ``rest_remainder`` keeps what an order could not fill open on
+  the book, whatever its time in force (a venue that works it rather than killing it);
+* taker fees, realized PnL into the wallet, equity = wallet + unrealized PnL, margin and a
+  liquidation price estimate (the views: :mod:`.views` prices an account's legs, once per
+  change of a mark, a leg or the wallet, so that an account of 10,000 legs is cheap to read again);
+* per-account rate limits (429s, then a 418 ban: :mod:`.state`) and the countdown cancel-all
+  (``countdownCancelAll``), evaluated on every engine call at the deadline's time;
 * a spot desk (:mod:`.spot`): immediate spot orders, resting spot limits, and spot stop-loss
   and take-profit orders waiting for their trigger, each holding the balance it may spend;
-* conditional orders (stop, take-profit, trailing stop) in an algo service of their own, as
-  Binance keeps them (:mod:`.conditional`): placed, listed, read and cancelled apart from the
-  book, triggered when the mark crosses their trigger price into a regular order; their types
-  on the regular order call are refused (-4120);
-* change hooks (:meth:`SimExchange.on_change`, shapes in :mod:`.changes`): a listener learns,
-  synchronously and stamped with the engine clock, that an order was accepted, traded,
-  cancelled or expired, that an account's wallet or legs changed, or that a mark was set — what
-  a pushing face (:mod:`.stream`) renders as the venue's events.
+* conditional orders (stop, take-profit, trailing stop) in an algo service of their own, apart
+  from the book, as Binance keeps them (:mod:`.conditional`);
+* change hooks (:meth:`SimExchange.on_change`, what changed in :mod:`.changes`), told
+  synchronously: what a pushing face (:mod:`.stream`) renders as the venue's events.
 
 Errors are :class:`SimError` with Binance's code, message and HTTP status, so both faces
 (in-process adapter, HTTP server) report them the same way.
@@ -55,7 +43,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 # what an account is, its limits and the clock live in .accounts, the slippage model in .depth;
 # re-exported here, where the faces, the scenarios and many tests import them
-from .accounts import AccountSpec, AccountState, Clock, ManualClock, RateLimits  # noqa: F401
+from .accounts import AccountSpec, Clock, ManualClock, RateLimits  # noqa: F401
 from .depth import SlippageModel  # noqa: F401
 
 # the venue's rules live in .rules (shared with .conditional); those the engine's own calls
@@ -74,10 +62,9 @@ from .rules import (  # noqa: F401
     SimOrder,
     decimals,
     floor_step,
-    on_grid,
 )
 from .spot import SpotDesk
-from .views import AccountView, PositionView  # noqa: F401  (re-exported: the faces read their shapes here)
+from .views import PositionView  # noqa: F401  (re-exported: the faces read their shapes here)
 
 if TYPE_CHECKING:
     from .conditional import SimAlgoOrder
@@ -184,14 +171,7 @@ class SimExchange(SpotDesk):
         unless a face gives its venue's (``weight``: Bybit and OKX limit requests, not weight)."""
         now, a = self._request(account, weight if weight is not None else 1 if symbol else 40)
         sym = self._market(symbol).symbol if symbol else None
-        out = []
-        for o in self._live(a):
-            if sym and o.symbol != sym:
-                continue
-            if not a.shown(o.order_id):
-                continue
-            out.append(o.copy())
-        return out
+        return [o.copy() for o in self._live(a) if (not sym or o.symbol == sym) and a.shown(o.order_id)]
 
     def cancel_order(self, account: str, symbol: str, order_id: Optional[int] = None,
                      client_order_id: Optional[str] = None) -> SimOrder:
@@ -199,9 +179,8 @@ class SimExchange(SpotDesk):
         m, o = self._lookup(a, symbol, order_id, client_order_id)
         if o is None or o.symbol != m.symbol or not o.is_open or o.spot:
             raise SimError(UNKNOWN_ORDER, "Unknown order sent.")
-        o.status, o.update_time = "CANCELED", now
         self.events.append({"event": "cancel", "account": account, "order": o.order_id, "ts": now})
-        self._order_changed(o, "CANCELED", now)
+        self._ended(o, "CANCELED", now)
         return o.copy()
 
     def cancel_all(self, account: str, symbol: str, limit: Optional[int] = None) -> list[SimOrder]:
@@ -321,5 +300,5 @@ class SimExchange(SpotDesk):
         return hashlib.sha256(json.dumps(self.dump_state(), sort_keys=True, default=str).encode()).hexdigest()
 
 
-__all__ = ["SimExchange", "SimError", "SimOrder", "PositionView", "AccountView", "MarketSpec", "AccountSpec",
-           "SlippageModel", "RateLimits", "ManualClock", "Clock", "decimals", "floor_step", "on_grid"]
+__all__ = ["SimExchange", "SimError", "SimOrder", "PositionView", "MarketSpec", "AccountSpec",
+           "SlippageModel", "RateLimits", "ManualClock", "Clock", "decimals", "floor_step"]

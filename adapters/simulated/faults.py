@@ -203,7 +203,6 @@ class FaultPlan:
         return n
 
     def clear(self) -> None:
-        """Forget rules, counters and the log."""
         self.rules.clear()
         self.counts.clear()
         self.log.clear()
@@ -248,8 +247,6 @@ class FaultPlan:
             r = dict(r)
             op = r.pop("op", "*")
             kind = r.pop("kind")
-            if "window" in r and r["window"] is not None:
-                r["window"] = tuple(r["window"])
             plan.add(op, kind, **r)
         return plan
 
@@ -259,7 +256,6 @@ class FaultPlan:
 
 
 def first(faults: list[Fault], *kinds: FaultKind) -> Optional[Fault]:
-    """The first fault of one of ``kinds``, or None."""
     for f in faults:
         if f.kind in kinds:
             return f

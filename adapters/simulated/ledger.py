@@ -31,10 +31,7 @@ class Ledger(ExchangeState):
         """Seed a position (scenario setup): no fee, no rate limit, no margin check."""
         a = self._acct(account)
         m = self._market(symbol)
-        if a.hedge_mode:
-            ps = position_side or ("LONG" if side == "long" else "SHORT")
-        else:
-            ps = "BOTH"
+        ps = (position_side or ("LONG" if side == "long" else "SHORT")) if a.hedge_mode else "BOTH"
         leg = a.legs.setdefault((m.symbol, ps), Leg())
         signed = amount if side == "long" else -amount
         now = self.now()
@@ -54,9 +51,7 @@ class Ledger(ExchangeState):
         """How much of the position ``o`` may still reduce (for closing orders)."""
         leg = a.legs.get((o.symbol, o.position_side))
         amt = leg.amount if leg else 0.0
-        if o.side == "SELL":
-            return max(0.0, amt)
-        return max(0.0, -amt)
+        return max(0.0, amt if o.side == "SELL" else -amt)
 
     def _apply(self, a: AccountState, m: MarketSpec, leg: Leg, signed: float, px: float, now: int) -> float:
         """Trade ``signed`` contracts at ``px`` on a leg; returns the realized PnL."""

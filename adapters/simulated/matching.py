@@ -10,10 +10,9 @@ What it owns
     than that leg), the margin an opening order needs; and executed: fills at the mark with a
     slippage model that grows with size (:class:`~.depth.SlippageModel`) or, for a symbol given a depth
     model, by walking its order book (:mod:`.depth`: levels around the mark that refill over
-    time), an optional fill ratio (partial fills: a thin book, every order filling that fraction
-    of itself on arrival, rounded down to the step) whose remainder expires (IOC, market) or,
-    with ``rest_remainder``, stays open on the book until cancelled, taker fees, realized PnL
-    into the wallet. It keeps the resting orders and finds an order by id or client id.
+    time), an optional fill ratio (partial fills, a thin book: :meth:`Matching.set_fill_ratio`),
+    taker fees, realized PnL into the wallet. It keeps the resting orders and finds an order by
+    id or client id.
 
 What it must not do
     evaluate timers (the top layer's), read the wall clock or do I/O.
@@ -116,9 +115,8 @@ class Matching(Ledger):
             if limit is not None and len(ids) >= limit:
                 break
             if o.symbol == symbol and o.is_open:
-                o.status, o.update_time = status, ts
                 ids.append(o.order_id)
-                self._order_changed(o, status, ts)
+                self._ended(o, status, ts)
         return ids
 
     # --- orders -------------------------------------------------------------------------------------------
@@ -205,9 +203,7 @@ class Matching(Ledger):
     def _margin_ok(self, a: AccountState, m: MarketSpec, o: SimOrder, now: int) -> bool:
         """Whether the account's available margin covers an opening order: only the part that
         opens (one-way: beyond an opposite position) needs margin, at its price or the mark."""
-        leg = a.legs.get((m.symbol, o.position_side))
-        amt = leg.amount if leg else 0.0
-        opposite = max(0.0, amt) if o.side == "SELL" else max(0.0, -amt)
+        opposite = self._closable(a, o)
         opening = max(0.0, o.quantity - opposite) if o.position_side == "BOTH" else o.quantity
         ref = o.price if o.type == "LIMIT" else self.mark(m.symbol, now)
         need = opening * ref * m.contract_size * (1.0 / self.leverage(a.spec.name, m.symbol) + self.taker_fee)
@@ -221,15 +217,12 @@ class Matching(Ledger):
         if tif == "FOK" and self._book_of(m.symbol) is None and (not self._crosses(o, mark)
                                                                   or self._ratio(m.symbol) < 1.0):
             self._register(a, o)
-            o.status = "EXPIRED"
-            self._order_changed(o, "EXPIRED", now)
+            self._ended(o, "EXPIRED", now)
             return
         self._register(a, o)
         self._execute(a, m, o, now, resting=False)
         if o.is_open and (o.type == "MARKET" or tif == "FOK" or (tif == "IOC" and not self.rest_remainder)):
-            o.status = "EXPIRED"
-            o.update_time = now
-            self._order_changed(o, "EXPIRED", now)
+            self._ended(o, "EXPIRED", now)
         if o.is_open:
             a.live[o.order_id] = o
 
@@ -256,9 +249,8 @@ class Matching(Ledger):
             closable = self._closable(a, o)
             if closable <= EPS:
                 if resting:  # the position is gone: a resting reduce-only order expires
-                    o.status, o.update_time = "EXPIRED", now
                     self.events.append({"event": "expire", "account": a.spec.name, "order": o.order_id, "ts": now})
-                    self._order_changed(o, "EXPIRED", now)
+                    self._ended(o, "EXPIRED", now)
                 return
         else:
             closable = math.inf

@@ -37,7 +37,6 @@ def price_text(m: MarketSpec, x: float) -> str:
 
 
 def size_text(m: MarketSpec, x: float) -> str:
-    """An amount at the market's places (:func:`plain`)."""
     return plain(x, decimals(m.amount_step))
 
 

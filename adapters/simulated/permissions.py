@@ -202,11 +202,8 @@ class SimPermissions:
 
     def read(self, keys: tuple[str, ...]) -> dict[str, str]:
         """Each key's state as the venue holds it (``unknown`` for a key it does not know)."""
-        out = {}
-        for api_key in keys:
-            k = self.key(api_key)
-            out[api_key] = "unknown" if k is None else ("allowed" if self.may_trade(api_key) else "revoked")
-        return out
+        return {api_key: "unknown" if self.key(api_key) is None else "allowed" if self.may_trade(api_key) else "revoked"
+                for api_key in keys}
 
 
 __all__ = ["READ", "RESTORE", "REVOKE", "TRADE_OPS", "SimKey", "SimPermissions"]

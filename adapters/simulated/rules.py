@@ -66,6 +66,7 @@ ALGO_ONLY_TYPES = ("STOP", "STOP_MARKET", "TAKE_PROFIT", "TAKE_PROFIT_MARKET", "
 
 CLIENT_ID_RE = re.compile(r"^[.A-Z:/a-z0-9_-]{1,36}$")
 EPS = 1e-9
+CLOSING_SIDES = (("LONG", "SELL"), ("SHORT", "BUY"))  # (hedge-mode leg, the order side that closes it)
 MAX_OPEN_ORDERS_PER_SYMBOL = 200
 
 
@@ -209,10 +210,7 @@ class SimOrder:
     @property
     def closes(self) -> bool:
         """Reduces a position: reduce-only, or the opposite side on a hedge-mode leg."""
-        if self.reduce_only:
-            return True
-        return ((self.position_side == "LONG" and self.side == "SELL")
-                or (self.position_side == "SHORT" and self.side == "BUY"))
+        return self.reduce_only or (self.position_side, self.side) in CLOSING_SIDES
 
     def record_fill(self, qty: float, notional: float, fee: float, now: int) -> None:
         """A fill of ``qty`` worth ``notional`` (its fee ``fee``) at ``now``: the order filled once

@@ -211,16 +211,14 @@ class SpotDesk(Matching):
         fill, px = self._spot_match(m, o, now, ratio if arriving else 1.0)
         if fill > 0:
             asset, need = (m.quote, fill * px * (1 + self.taker_fee)) if o.side == "BUY" else (m.base, fill)
-            if a.spot.get(asset, 0.0) - self._spot_held(a, asset, but=o) < need - EPS:
-                o.status, o.update_time = "CANCELED", now  # the venue cancels it: insufficient funds
+            if a.spot.get(asset, 0.0) - self._spot_held(a, asset, but=o) < need - EPS:  # the venue cancels it
                 self.events.append({"event": "spot_cancel", "account": a.spec.name, "order": o.order_id,
                                     "reason": "insufficient funds", "ts": now})
-                self._order_changed(o, "CANCELED", now)
+                self._ended(o, "CANCELED", now)
                 return
             self._spot_fill(a, m, o, fill, px, now)
         if o.type == "MARKET" and o.is_open:  # what a triggered market order could not fill expires
-            o.status, o.update_time = "EXPIRED", now
-            self._order_changed(o, "EXPIRED", now)
+            self._ended(o, "EXPIRED", now)
 
     def _spot_tick(self, a: AccountState, now: int) -> None:
         for o in still_open(a.spot_live):
@@ -268,7 +266,6 @@ class SpotDesk(Matching):
         return o.copy()
 
     def open_spot_orders(self, account: str, symbol: Optional[str] = None, *, weight: int = 1) -> list[SimOrder]:
-        """The account's resting spot orders (of ``symbol``), by id."""
         now, a = self._request(account, weight)
         sym = self._market(symbol).symbol if symbol else None
         return [o.copy() for o in still_open(a.spot_live) if (sym is None or o.symbol == sym) and a.shown(o.order_id)]
@@ -292,8 +289,7 @@ class SpotDesk(Matching):
 
     def _spot_end(self, a: AccountState, orders: list[SimOrder], ts: int, event: str) -> list[SimOrder]:
         for o in orders:
-            o.status, o.update_time = "CANCELED", ts
-            self._order_changed(o, "CANCELED", ts)
+            self._ended(o, "CANCELED", ts)
         if orders:
             self.events.append({"event": event, "account": a.spec.name, "orders": [o.order_id for o in orders],
                                 "ts": ts})

@@ -8,11 +8,7 @@ What it owns
     limits (orders per second → 429 -1015, request weight per minute → 429 -1003, repeated 429s
     → 418 ban), and :meth:`ExchangeState._begin`, which every public call starts with: the
     timers due at the clock's time evaluated first (:meth:`ExchangeState._tick`, which the top
-    layer, :class:`~.engine.SimExchange`, fills in).
-
-    The layers above build on it, each a class of its own module: the positions and the views of
-    an account (:mod:`.ledger`), the order book and its matching (:mod:`.matching`), the spot
-    desk (:mod:`.spot`), the timers, queries and the conditional orders' calls (:mod:`.engine`).
+    layer, :class:`~.engine.SimExchange`, fills in; the layers above it: its docstring).
 
 What it must not do
     read the wall clock (time comes from the injected ``clock``), draw unseeded randomness, do
@@ -63,7 +59,7 @@ class ExchangeState:
 
     def __init__(self, clock: Clock, *, seed: int = 0, markets: Iterable[MarketSpec] = (),
                  accounts: Iterable[AccountSpec] = (), paths: Optional[dict[str, PricePath]] = None,
-                 t0: Optional[int] = None, taker_fee: float = 0.0004, maker_fee: float = 0.0002,
+                 t0: Optional[int] = None, taker_fee: float = 0.0004,
                  slippage: SlippageModel = SlippageModel(), fill_ratio: float = 1.0,
                  rate_limits: RateLimits = RateLimits(), client_id_scope: str = "account",
                  faults: Optional[FaultPlan] = None, rest_remainder: bool = False,
@@ -74,7 +70,6 @@ class ExchangeState:
         self.seed = seed
         self.t0 = clock() if t0 is None else int(t0)
         self.taker_fee = taker_fee
-        self.maker_fee = maker_fee
         self.slippage = slippage
         self.fill_ratio = fill_ratio
         self.fill_ratios: dict[str, float] = {}
@@ -176,6 +171,10 @@ class ExchangeState:
     def _order_changed(self, o: SimOrder, execution: str, now: int, **trade: Any) -> None:
         if self.listeners:  # (a spot desk's order is told apart: a futures face never tells it)
             self._emit((SpotOrderChanged if o.spot else OrderChanged)(o.account, now, o.copy(), execution, **trade))
+
+    def _ended(self, o: SimOrder, status: str, ts: int) -> None:
+        o.status, o.update_time = status, ts
+        self._order_changed(o, status, ts)
 
     def _spot_balances_changed(self, a: AccountState, assets: Iterable[str], now: int) -> None:
         if self.listeners:

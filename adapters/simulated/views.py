@@ -206,7 +206,6 @@ class LegNumbers:
 
     @property
     def views(self) -> list[PositionView]:
-        """The legs as view tuples, made once."""
         if self._views is None:
             self._views = list(map(_tuple_new, repeat(PositionView), zip(
                 repeat(self.account), self.symbols, self.position_sides, self.amounts, self.entries, self.marks,
@@ -232,9 +231,8 @@ class Book:
     own fields and the parts of its liquidation price that depend on the leg alone (``entry *
     q`` and ``q * (1 ∓ mmr)``, ``q`` its size). A pricing computes each moving market's mark
     once (only the marks whose tick moved are rounded again), the account's total initial
-    margin once, and then every leg's numbers in one pass over the columns, with the same
-    operations in the same order as one leg at a time: ``tests/unit/adapters/simulated/test_snapshot.py``
-    holds the two equal on random books."""
+    margin once, and then every leg's numbers in one pass over the columns (the same numbers as
+    one leg at a time: the module docstring)."""
 
     def __init__(self, key: tuple[int, ...], account: str, wallet: float, legs: list[OpenLeg],
                  pricing: dict[str, Pricing]):
@@ -299,7 +297,6 @@ class Book:
         return book
 
     def marks(self, at: int) -> dict[str, float]:
-        """The mark of every market with a leg, at ``at``."""
         return dict(zip(self.symbols, self._marks(at, self._last)[1]))
 
     def _marks(self, at: int, last: Optional[Priced]) -> tuple[list[int], list[float]]:
