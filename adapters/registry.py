@@ -10,7 +10,7 @@ What it owns
     The registries read the venues through it: the dialects (``ccxt_exchange/dialects``), the
     simulator's REST faces (``simulated/faces``), its stream faces (``simulated/http.SimServer``)
     and its accounts (``simulated/venues``); the compiler's list of the ids with a dialect is
-    generated from the packages' ``CCXT_IDS`` (``make schemas``). A new venue is a new folder:
+    the registered dialects' (``killswitch/dialect_tables.py``). A new venue is a new folder:
     no table elsewhere names it.
 
 What it must not do

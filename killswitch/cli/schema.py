@@ -1,10 +1,9 @@
 """``ksctl schema KIND``: the JSON Schema of a document kind, for editors and CI.
 
 The schemas are also checked in under ``killswitch/schemas/``; ``make schemas`` (this module's
-``--write``) regenerates them, the reference page of the kinds (docs/kinds.md) made from the
-same catalogue, and the venue tables validate reads (``killswitch/compile/venue_tables.py``, from
-the dialects: the ccxt ids with a dialect, their REST weights, where they arm no countdown); a
-test fails when any is stale.
+``--write``) regenerates them and the reference page of the kinds (docs/kinds.md) made from the
+same catalogue; a test fails when any is stale. (What validate reads of the venues' dialects is
+read from them at run time: :mod:`killswitch.dialect_tables`.)
 """
 
 from __future__ import annotations
@@ -70,12 +69,6 @@ def _write() -> None:
     if KINDS_PAGE.parent.is_dir():
         KINDS_PAGE.write_text(kinds_page())
         print(f"wrote {KINDS_PAGE}")
-    from adapters.ccxt_exchange.declared import table_text
-
-    from ..compile import venue_tables
-
-    Path(venue_tables.__file__).write_text(table_text())  # what validate reads of the dialects
-    print(f"wrote {venue_tables.__file__}")
 
 
 if __name__ == "__main__":

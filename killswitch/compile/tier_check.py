@@ -11,8 +11,8 @@ What it owns: :func:`check_rate_tier`, the findings on an account of an Accounts
   decays the slowest), fail closed, slower than a higher tier's key allows; at the account's
   ``venue``, naming the setting. The runner says the same at start (``RATE_TIER_ASSUMED``).
 
-The tiers are the dialects' (``Dialect.rate_tiers``), read from the table ``make schemas`` writes
-(:data:`.venue_weights.VENUE_RATE_TIERS`): the compiler must not import the adapters.
+The tiers are the dialects' (``Dialect.rate_tiers``), read from their tables
+(:func:`.venue_weights.venue_rate_tiers`): the compiler must not import the adapters.
 
 Pure: no I/O.
 """
@@ -25,14 +25,14 @@ from ..policy import diagnostics as d
 from ..policy.accounts_doc import Account
 from ..policy.diagnostics import Diagnostic
 from ..policy.documents import LoadedDoc
-from .venue_weights import VENUE_RATE_TIERS
+from .venue_weights import venue_rate_tiers
 
 
 def check_rate_tier(doc: LoadedDoc, i: int, acc: Account) -> Iterator[Diagnostic]:
     """KS225 for account ``i`` of ``doc`` (``acc``) naming a tier its venue does not declare;
     KS226 when its venue has tiers and it names none."""
     path = doc.item_path("accounts", i)
-    tiers = VENUE_RATE_TIERS.get(acc.venue, ())
+    tiers = venue_rate_tiers().get(acc.venue, ())
     named = ", ".join(tiers)
     if acc.rate_tier is None:
         if tiers:
@@ -47,7 +47,7 @@ def check_rate_tier(doc: LoadedDoc, i: int, acc: Account) -> Iterator[Diagnostic
         return
     at = doc.srcmap.value(path + ("rate_tier",))
     if not tiers:
-        with_tiers = ", ".join(f"{v} ({', '.join(t)})" for v, t in sorted(VENUE_RATE_TIERS.items()))
+        with_tiers = ", ".join(f"{v} ({', '.join(t)})" for v, t in sorted(venue_rate_tiers().items()))
         yield Diagnostic.make(
             d.KS225, doc.file, at,
             f'account "{acc.name}": venue "{acc.venue}" has no rate tiers: its limits are every account\'s',

@@ -1,8 +1,8 @@
 """KS221-KS223: an account's venue, and whether the adapter can serve the account there.
 
 What it owns: :data:`VENUES`, the exchange ids of the locked ccxt (``ccxt.exchanges``);
-:data:`DIALECT_VENUES`, the ids the ccxt adapter has a dialect of its own for (generated:
-:mod:`.venue_tables`);
+:func:`dialect_venues`, the ids the ccxt adapter has a dialect of its own for (the dialects' own:
+:func:`killswitch.dialect_tables.tables`);
 :data:`CREDENTIALS`, the credential fields each id signs with; and :func:`check_venues`, the
 findings on an account of an Accounts document:
 
@@ -23,8 +23,8 @@ findings on an account of an Accounts document:
 The tables are data, kept here because the compiler must not import ccxt (it costs ~0.7 s and
 the compiler knows no venue library) nor the adapters; ``tests/unit/compile/test_venue_check.py`` holds
 :data:`VENUES` and :data:`CREDENTIALS` equal to the locked ccxt's (``requiredCredentials``), so an
-upgrade says so. :data:`DIALECT_VENUES` is written by ``make schemas`` from the registered dialects
-(:mod:`.venue_tables`), and a test fails when it is stale: nobody edits it by hand.
+upgrade says so. :func:`dialect_venues` is read from the registered dialects at run time
+(:mod:`killswitch.dialect_tables`): nobody writes it, by hand or by a generator.
 
 Pure: no I/O.
 """
@@ -33,11 +33,11 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterator, Sequence
 
+from ..dialect_tables import tables
 from ..policy import diagnostics as d
 from ..policy.accounts_doc import Account
 from ..policy.diagnostics import Diagnostic
 from ..policy.documents import LoadedDoc, Path
-from .venue_tables import DIALECT_VENUES
 
 # ccxt 4.5's exchange ids (``ccxt.exchanges``)
 VENUES: frozenset[str] = frozenset((
@@ -84,6 +84,12 @@ CREDENTIALS: dict[str, tuple[str, ...]] = {
 }
 
 
+def dialect_venues() -> tuple[str, ...]:
+    """The ccxt ids with a dialect of their own, sorted (KS222 warns of any other)."""
+    ids: tuple[str, ...] = tables()["DIALECT_VENUES"]
+    return ids
+
+
 def check_venues(doc: LoadedDoc, i: int, acc: Account) -> Iterator[Diagnostic]:
     """KS221 for account ``i`` of ``doc`` (``acc``) when its venue is no exchange id of ccxt; else
     KS222 when the venue has no dialect and KS223 for credentials the venue does not sign with."""
@@ -94,13 +100,13 @@ def check_venues(doc: LoadedDoc, i: int, acc: Account) -> Iterator[Diagnostic]:
             f'account "{acc.name}": venue "{acc.venue}" is no exchange ccxt knows',
             d.suggestion_hint(acc.venue, VENUES, "a venue is a ccxt exchange id (binanceusdm, bybit, okx, ...)"))
         return
-    if acc.venue not in DIALECT_VENUES:
+    if acc.venue not in dialect_venues():
         yield Diagnostic.make(
             d.KS222, doc.file, doc.srcmap.value(path + ("venue",)),
             f'account "{acc.name}": venue "{acc.venue}" has no dialect of its own: its lists are read by '
             "ccxt's unified calls, whose pages, settle-coin splits and separate conditional-order lists "
             "are not read (a book can read short)",
-            "venues with a dialect: " + ", ".join(DIALECT_VENUES)
+            "venues with a dialect: " + ", ".join(dialect_venues())
             + "; see the exchanges table in docs/exchanges.md")
     yield from _credentials(doc, path, acc)
 

@@ -1,39 +1,40 @@
 """The REST weight each venue's dialect declares, as a table ``ksctl validate`` reads (KS230-KS232).
 
-What it owns: :data:`VENUE_WEIGHTS`, venue id → what one snapshot of an account reads there and
+What it owns: :func:`venue_weights`, venue id → what one snapshot of an account reads there and
 the venue's limit (:class:`~killswitch.weights.DeclaredWeights`), built by :func:`from_rows`;
-:data:`VENUE_RATE_TIERS`, the venues' rate tiers (the lowest first), and each tier's per-UID
-endpoint limits (:data:`TIER_ENDPOINT_LIMITS`, an account's at its ``rate_tier``); and
+:func:`venue_rate_tiers`, the venues' rate tiers (the lowest first), and each tier's per-UID
+endpoint limits (:func:`tier_endpoint_limits`, an account's at its ``rate_tier``); and
 :func:`declared_costs`, the ``cost_of`` that :func:`killswitch.compile.weight_check.check_weight_budget` is handed.
 
 The numbers are the ccxt adapter's dialects' (``snapshot_reads``, ``weight_limit``, the stream's
 weights, ``open_orders_max_age_s``; ``adapters/ccxt_exchange/dialects``), which say where each
 comes from. A check of policies must not import the adapters (their import, with asyncio and the
-snapshot types, cost ``ksctl validate`` more than the rest of its checks together), so it reads
-them from :mod:`.venue_tables`, which ``make schemas`` writes from the dialects
-(:mod:`adapters.ccxt_exchange.declared`): plain rows, one a venue, a read, a limit and an
-endpoint's limit, each table's columns named above it. Nobody edits it, and
-``tests/unit/compile/test_venue_weights.py`` fails when it is stale. A venue not in the table
-declares nothing (KS232), as a ccxt id without a dialect of its own does.
+snapshot types, cost ``ksctl validate`` more than the rest of its checks together), so it is
+handed them by :func:`killswitch.dialect_tables.tables`, which finds the dialects' provider
+(:func:`adapters.ccxt_exchange.declared.tables`) at run time and keeps its rows: plain rows, one
+a venue, a read, a limit and an endpoint's limit, each table's columns named where they are
+written. They are read when a check first asks, not when this module is imported.
+A venue not in the tables declares nothing (KS232), as a ccxt id without a dialect of its own does.
 
-Pure: no I/O.
+Pure but for that read: no I/O of its own.
 """
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from dataclasses import replace
 from typing import Any, Optional
 
+from ..dialect_tables import tables
 from ..policy.accounts_doc import Account
 from ..weights import DeclaredWeights, Read, SnapshotCost, WeightLimit
-from . import venue_tables
 
 
 def from_rows(venues: Any, reads: Any, limits: Any, endpoint_limits: Any,
               spot_streams: Any = ()) -> dict[str, DeclaredWeights]:
-    """Each venue's declaration from the rows of the tables of :mod:`.venue_tables` (their columns are
-    named there: the order :func:`adapters.ccxt_exchange.declared.table_text` writes them in)."""
+    """Each venue's declaration from the rows of the venues' tables (their columns are named where
+    they are written: :data:`adapters.ccxt_exchange.declared.COLUMNS`)."""
     by_market: dict[tuple[str, str], list[Read]] = defaultdict(list)
     per_coin: dict[str, set[str]] = defaultdict(set)
     for venue, market, endpoint, weight, calls, orders, every_s, once_a_coin in reads:
@@ -54,8 +55,12 @@ def from_rows(venues: Any, reads: Any, limits: Any, endpoint_limits: Any,
             for venue, age, streams, stream_open, keepalive, keepalive_every_s, coins in venues}
 
 
-VENUE_WEIGHTS: dict[str, DeclaredWeights] = from_rows(venue_tables.VENUES, venue_tables.READS, venue_tables.LIMITS,
-                                                      venue_tables.ENDPOINT_LIMITS, venue_tables.SPOT_STREAMS)
+@functools.cache
+def venue_weights() -> dict[str, DeclaredWeights]:
+    """Venue id → its declaration, from the dialects' tables (read once)."""
+    t = tables()
+    return from_rows(t["VENUES"], t["READS"], t["LIMITS"], t["ENDPOINT_LIMITS"], t["SPOT_STREAMS"])
+
 
 # venue → its rate tiers, the lowest first (an account's ``rate_tier``: :mod:`.tier_check`), and
 # (venue, tier, market type) → that tier's per-UID endpoint limits
@@ -63,7 +68,7 @@ TierLimits = dict[tuple[str, str, str], dict[str, tuple[float, float]]]
 
 
 def tiers_from_rows(rate_tiers: Any, tier_endpoint_limits: Any) -> tuple[dict[str, tuple[str, ...]], TierLimits]:
-    """Each venue's rate tiers and each tier's endpoint limits from the rows of :mod:`.venue_tables`."""
+    """Each venue's rate tiers and each tier's endpoint limits from the rows of the venues' tables."""
     tiers: dict[str, tuple[str, ...]] = {}
     for venue, tier in rate_tiers:
         tiers[venue] = (*tiers.get(venue, ()), tier)
@@ -73,13 +78,26 @@ def tiers_from_rows(rate_tiers: Any, tier_endpoint_limits: Any) -> tuple[dict[st
     return tiers, dict(limits)
 
 
-VENUE_RATE_TIERS, TIER_ENDPOINT_LIMITS = tiers_from_rows(venue_tables.RATE_TIERS, venue_tables.TIER_ENDPOINT_LIMITS)
+@functools.cache
+def _tiers() -> tuple[dict[str, tuple[str, ...]], TierLimits]:
+    t = tables()
+    return tiers_from_rows(t["RATE_TIERS"], t["TIER_ENDPOINT_LIMITS"])
+
+
+def venue_rate_tiers() -> dict[str, tuple[str, ...]]:
+    """Venue → its rate tiers, the lowest first (none: its limits are every account's alike)."""
+    return _tiers()[0]
+
+
+def tier_endpoint_limits() -> TierLimits:
+    """(venue, tier, market type) → that tier's per-UID endpoint limits."""
+    return _tiers()[1]
 
 
 def tier_of(venue: str, named: Optional[str]) -> Optional[str]:
     """The tier an account of ``venue`` naming ``named`` is paced at: ``named`` where the venue
     declares it, else its lowest (as the adapter paces it); None where the venue has no tiers."""
-    tiers = VENUE_RATE_TIERS.get(venue, ())
+    tiers = venue_rate_tiers().get(venue, ())
     return (named if named in tiers else tiers[0]) if tiers else None
 
 
@@ -88,7 +106,7 @@ def venue_costs(venue: str, market_type: str, settle_coins: tuple[str, ...] = ()
     """What one snapshot of an account of ``venue`` (at ``rate_tier`` where the venue has tiers)
     costs and the limit it counts against; None where the venue (or its market type there)
     declares either not."""
-    weights = VENUE_WEIGHTS.get(venue)
+    weights = venue_weights().get(venue)
     if weights is None:
         return None
     cost = weights.snapshot_cost(market_type, settle_coins)
@@ -96,7 +114,7 @@ def venue_costs(venue: str, market_type: str, settle_coins: tuple[str, ...] = ()
     if cost is None or limit is None:
         return None
     tier = tier_of(venue, rate_tier)
-    own = TIER_ENDPOINT_LIMITS.get((venue, tier, market_type)) if tier is not None else None
+    own = tier_endpoint_limits().get((venue, tier, market_type)) if tier is not None else None
     return cost, limit if own is None else replace(limit, endpoint_limits=own)
 
 

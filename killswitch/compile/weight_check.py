@@ -31,7 +31,7 @@ from ..policy.accounts_doc import Account, Accounts
 from ..policy.diagnostics import Diagnostic
 from ..policy.documents import LoadedDoc
 from ..weights import SnapshotCost, VenueLoad, WeightLimit, venue_load
-from .venue_weights import VENUE_RATE_TIERS
+from .venue_weights import venue_rate_tiers
 
 WARN_SHARE = 0.8  # of the per-IP limit: above it, KS231
 
@@ -57,7 +57,7 @@ def venue_loads(accounts: Sequence[Account], interval_s: float, cost_of: CostOf)
 
 def _tier_hint(acc: Account) -> str:
     """Where the account's venue has rate tiers and it names none: the key's own tier may allow it."""
-    tiers = VENUE_RATE_TIERS.get(acc.venue, ())
+    tiers = venue_rate_tiers().get(acc.venue, ())
     if not tiers or acc.rate_tier is not None:
         return ""
     return f", or name its key's rate_tier ({', '.join(tiers)}): unnamed, it is paced as {tiers[0]}"

@@ -1,11 +1,12 @@
 """``ksctl validate`` checks documents: it never loads the runner, ccxt or any module of the adapters.
 
-Its weight-budget check (KS230/KS231) reads the table of the venues' declared REST weights
-(``killswitch/compile/venue_tables.py``, written from the dialects by ``make schemas``) and the
-pace the runner would tick at; neither needs the runner's parts nor the adapters, whose import
-(the venue dialects with asyncio and the snapshot types) cost validate about an eighth of its
-CPU. A module of either, once imported by validate, fails here by name; so does a scan for
-pydantic's plugins, which ksctl leaves out unless the operator asks for them.
+Its weight-budget check (KS230/KS231) reads the venues' declared REST weights (the dialects' own,
+kept by ``killswitch/dialect_tables.py`` once read from them) and the pace the runner would tick
+at; neither needs the runner's parts nor the adapters, whose import (the venue dialects with
+asyncio and the snapshot types) costs validate about a third of its CPU. Once the dialects' rows
+are kept (the first process that reads them after a change of theirs keeps them: a fixture here),
+a module of either, imported by validate, fails here by name; so does a scan for pydantic's
+plugins, which ksctl leaves out unless the operator asks for them.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -32,6 +35,13 @@ print(json.dumps({"code": code, "modules": sorted(sys.modules),
 """
 
 FORBIDDEN = ("killswitch.runner", "adapters", "ccxt", "aiohttp", "psycopg")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _venue_tables_kept():
+    """The dialects' rows read and kept once, as any ksctl process since their last change has."""
+    subprocess.run([sys.executable, "-c", "from killswitch.dialect_tables import tables; tables()"], check=True,
+                   env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
 
 
 def _validate(*args: str, env_extra: dict | None = None) -> tuple[object, str, list[str]]:

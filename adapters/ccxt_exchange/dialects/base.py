@@ -317,8 +317,8 @@ class Dialect(StreamHooks, CancelHooks, ReadHooks, VenueNamed):
     # calls them (tests/unit/adapters/ccxt/test_weights.py counts the requests a real ccxt client sends against
     # the simulator and holds the two equal); the venue's limit; and what a stream (:attr:`streams`)
     # costs over REST. Empty / None: not known, not checked. ``ksctl validate`` reads them from the
-    # table ``make schemas`` writes from the dialects (killswitch/compile/venue_tables.py: it must
-    # not import the adapters).
+    # dialects' tables (adapters/ccxt_exchange/declared.py, handed over at run time by
+    # killswitch/dialect_tables.py: it must not import the adapters).
     snapshot_reads: tuple[Read, ...] = ()
     weight_limit: Optional[WeightLimit] = None
     stream_open_weight: float = 0.0
@@ -364,9 +364,9 @@ class Dialect(StreamHooks, CancelHooks, ReadHooks, VenueNamed):
     countdown_method: Optional[str] = None
     countdown_futures_only: bool = False
     countdown_needs_websocket: bool = False
-    # Where the dialect arms no countdown: market type → why, in the venue's terms. ``make schemas``
-    # writes it into the table ``ksctl validate`` reads (KS262); a dialect without a countdown
-    # method that says nothing is written in general terms (adapters/ccxt_exchange/declared.py)
+    # Where the dialect arms no countdown: market type → why, in the venue's terms: a row of the
+    # tables ``ksctl validate`` reads (KS262); a dialect without a countdown method that says
+    # nothing is said in general terms (adapters/ccxt_exchange/declared.py)
     no_countdown: Mapping[str, str] = field(default_factory=dict)
     # The quote currency of an account that declares none (``Account.quote_currency``): what its
     # equity, notionals and PnL are in at this venue

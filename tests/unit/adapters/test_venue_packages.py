@@ -81,14 +81,14 @@ from adapters.simulated.venues import VENUES, sim_account
 from adapters.simulated.engine import ManualClock
 from adapters.simulated.scenarios import build
 from adapters.simulated.http import SimServer
-from adapters.ccxt_exchange.declared import table_text
+from killswitch.dialect_tables import tables
 server = SimServer(build("calm", ManualClock(0)), venue_streams={"zzfutures": {"tick_s": 0.5}})
 print(json.dumps({
     "dialects": list(DIALECTS), "rate": dialect_for("zzfutures").limits.orders,
     "raw_fields": [type(d).__name__ for d in KNOWN_RAW_FIELDS.shapes], "dialects_alone": dialects_alone,
     "face": FACES.get("/zz/api/v1/") is not None, "sim_venues": list(VENUES),
     "account": list(sim_account(None, "a", "zzfutures")), "stream": server.zzfutures_stream.options,
-    "generated": '"zzfutures",' in table_text()}))
+    "compiler": "zzfutures" in tables()["DIALECT_VENUES"]}))
 '''
 
 
@@ -122,7 +122,7 @@ def test_a_new_venue_folder_is_in_every_registry_and_nothing_else_is_edited(tmp_
     assert got["dialects_alone"], "reading the dialects loaded the simulator"
     assert got["face"] and got["sim_venues"][-1] == "zzfutures"
     assert got["account"] == ["zzfutures", "a"] and got["stream"] == {"tick_s": 0.5}
-    assert got["generated"], "make schemas would not list the new venue's ids"
+    assert got["compiler"], "the compiler would not see the new venue's dialect"
 
 
 @pytest.mark.parametrize("init, said", [

@@ -9,7 +9,7 @@ import logging
 import pytest
 
 from killswitch.compile.compiler import compile_documents
-from killswitch.compile.venue_weights import VENUE_RATE_TIERS, declared_costs
+from killswitch.compile.venue_weights import declared_costs, venue_rate_tiers
 from killswitch.policy.accounts_doc import Account
 from killswitch.policy.load import load_text
 
@@ -51,7 +51,7 @@ def test_the_weight_budget_of_a_kraken_account_is_its_tiers(tier, per_minute):
     got = declared_costs(acc)
     assert got is not None
     assert got[1].endpoint_limits["POST /0/private/OpenOrders"] == (pytest.approx(per_minute), 60.0)
-    assert VENUE_RATE_TIERS["kraken"] == ("Starter", "Intermediate", "Pro")  # the lowest first
+    assert venue_rate_tiers()["kraken"] == ("Starter", "Intermediate", "Pro")  # the lowest first
 
 
 def test_an_account_naming_no_tier_is_paced_at_the_lowest_and_said_once_at_start(caplog, monkeypatch):

@@ -57,13 +57,13 @@ def test_an_account_on_a_venue_without_a_dialect_is_said_at_start(caplog, monkey
 
 
 def test_the_dialect_venues_are_the_adapters():
-    """(The generated table's freshness: tests/unit/compile/test_venue_weights.py.)"""
+    """(The rest of the dialects' tables: tests/unit/compile/test_venue_weights.py.)"""
     from adapters.ccxt_exchange.dialects import DIALECTS
     from adapters.registry import dialect_ids
-    from killswitch.compile.venue_check import DIALECT_VENUES
+    from killswitch.compile.venue_check import dialect_venues
 
     assert dialect_ids() == tuple(sorted(DIALECTS))  # the packages' data says what their dialects register
-    assert DIALECT_VENUES == tuple(sorted(DIALECTS))
+    assert dialect_venues() == tuple(sorted(DIALECTS))
 
 
 def test_the_credential_forms_are_the_locked_ccxts():
