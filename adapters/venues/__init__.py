@@ -24,7 +24,8 @@ A venue folder (``adapters/venues/<venue>/``) holds
   (``STREAM_BENCH``; a spot account's, ``SPOT_STREAM_BENCH``): a test that finds a venue
   without what it needs fails naming it, unless the venue says why it has none;
 * ``fixtures/`` — the venue's recorded and documented answers, with a README saying which are
-  verbatim recordings.
+  verbatim recordings and, under ``## In the exchanges table``, the venue's rows of
+  docs/exchanges.md's table of venues (the site assembles it: docs/hooks/exchanges.py).
 
 The registries find the folders (:mod:`adapters.registry`); nothing outside a folder names its
 venue. The ccxt adapter imports a venue's dialect modules alone; the simulator its faces.
