@@ -40,7 +40,7 @@ import marshal
 import os
 import sys
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 GROUP = "killswitch.venue_tables"
 
@@ -86,11 +86,11 @@ def load(cache: Path, found: Callable[[], list[Provider]]) -> Tables:
     for entry in reversed(kept):
         if all(_origin(top) == origin for top, origin in entry["tops"].items()) and _current(entry["stamps"]):
             return dict(entry["tables"])
-    providers = found()
-    got, top = _provided(providers)
+    named = found()
+    got, top = _provided(named)
     tops = {t: _origin(t) for t in (OURS, top)}
-    stamps = _stamps(m for m in list(sys.modules.values()) if m.__name__.split(".")[0] in tops)
-    stamps.update(_stamps((), [where for _, _, where in providers]))  # a package installed or removed there
+    stamps = _stamps([getattr(m, "__file__", None) for name, m in list(sys.modules.items())
+                      if name.split(".")[0] in tops], [where for _, _, where in named])
     # the others' entries kept (another checkout's, found first on another process's import path)
     entries = [*(e for e in kept if e["tops"] != tops)][-(KEEP - 1):] + [{"tops": tops, "stamps": stamps,
                                                                           "tables": dict(got)}]
@@ -136,18 +136,17 @@ def _origin(top: str) -> Optional[str]:
     return spec.origin if spec is not None else None
 
 
-def _stamps(modules: Iterable[Any], folders: Iterable[str] = ()) -> Stamps:
+def _stamps(files: Sequence[Optional[str]], installed: Sequence[str]) -> Stamps:
     """The stamp of each module's file and of its folder (a file or a venue's folder added there
-    changes the folder's), and of each of ``folders``."""
+    changes the folder's), and of each folder a provider is ``installed`` in (a package installed
+    or removed there changes it)."""
     out: Stamps = {}
-    for file in [*(getattr(m, "__file__", None) for m in modules), *folders]:
-        if file:
-            for path in (file, os.path.dirname(file)) if file not in folders else (file,):
-                try:
-                    st = os.stat(path)
-                except OSError:  # removed since it was imported: its folder says so
-                    continue
-                out[path] = (st.st_mtime_ns, st.st_size)
+    for path in [p for f in files if f for p in (f, os.path.dirname(f))] + [i for i in installed if i]:
+        try:
+            st = os.stat(path)
+        except OSError:  # removed since it was imported: its folder says so
+            continue
+        out[path] = (st.st_mtime_ns, st.st_size)
     return out
 
 
