@@ -15,7 +15,6 @@ import asyncio
 import json
 import re
 import sqlite3
-import textwrap
 from types import SimpleNamespace
 
 from adapters.simulated.adapter import SimulatedAdapter
@@ -31,30 +30,15 @@ from killswitch.render.status import status_text
 from killswitch.runner.tick.reload import GraphReload
 from killswitch.state import open_store
 from killswitch.view import decode
+from tests.unit.engine_helpers import guard_policy
 
 T0 = 1_772_456_400_000  # 2026-03-02T13:00:00Z
 TICK_MS = 5_000
 MAIN, TWO = "simulated/sim-main", "simtwo/sim-hedge"
 KEPT, GONE = "venue-guard|simulated", "venue-guard|simtwo"
 
-GUARD = textwrap.dedent(
-    """\
-    apiVersion: killswitch/v1
-    kind: Policy
-    metadata: {name: venue-guard}
-    spec:
-      scope: {level: venue, accounts: {match_labels: {book: futures}}}
-      interval: 5s
-      signals:
-        bot: {heartbeat_age: {source: bot-x}}
-      triggers:
-        silent: {when: "bot > 60s", on_missing_data: hold}
-      stages:
-        - {level: 1, name: halt, on: [silent], reset: manual, approvals: 1,
-           actions: [{lock_trading: {mode: halted}}]}
-    """
-)
-NARROWED = GUARD.replace("accounts: {match_labels: {book: futures}}", "accounts: {names: [sim-main]}")
+GUARD = guard_policy("venue-guard", scope="{level: venue, accounts: {match_labels: {book: futures}}}", approvals=1)
+NARROWED = guard_policy("venue-guard", scope="{level: venue, accounts: {names: [sim-main]}}", approvals=1)
 
 
 def compiled(text: str):

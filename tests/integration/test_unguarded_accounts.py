@@ -23,26 +23,14 @@ from killswitch.render.status import status_text
 from killswitch.runner.gate.request import Decision
 from killswitch.state import open_store
 from killswitch.view import decode
+from tests.unit.engine_helpers import guard_policy
 
 from .test_removed_instances import T0, compiled, page, reload, run, started, stop, ticks
 
 MAIN, HEDGE = "simulated/sim-main", "simulated/sim-hedge"
-GUARD = """\
-apiVersion: killswitch/v1
-kind: Policy
-metadata: {name: desk-guard}
-spec:
-  scope: {level: account, accounts: {match_labels: {book: futures}}}
-  interval: 5s
-  signals:
-    bot: {heartbeat_age: {source: bot-x}}
-  triggers:
-    silent: {when: "bot > 60s", on_missing_data: hold}
-  stages:
-    - {level: 1, name: halt, on: [silent], reset: manual, approvals: 1,
-       actions: [{lock_trading: {mode: halted}}]}
-"""
-NARROWED = GUARD.replace("match_labels: {book: futures}", "match_labels: {book: futures, desk: b}")
+GUARD = guard_policy("desk-guard", approvals=1)
+NARROWED = guard_policy("desk-guard", scope="{level: account, accounts: {match_labels: {book: futures, desk: b}}}",
+                        approvals=1)
 SAID = "UNGUARDED: simulated/sim-main: no policy's scope selects it"
 
 
@@ -122,7 +110,7 @@ def test_a_narrowing_reload_and_its_reset_leave_an_account_said_unguarded_everyw
 
 
 def test_a_reset_of_a_removed_instance_whose_account_another_policy_selects_says_nothing_of_it(tmp_path):
-    other = GUARD.replace("desk-guard", "book-guard")
+    other = guard_policy("book-guard", approvals=1)
     w = make(tmp_path, GUARD + "---\n" + other)
     started(w)
     ticks(w, 13, beat=False)

@@ -1,4 +1,6 @@
 """Helpers for the engine tests: compile small inline policies, build snapshots, drive ticks.
+:func:`guard_policy` is the one guard policy the runner's, the faces' and the CLI's tests run
+(a stage entered when bot-x falls silent), varied by what each test needs of it.
 
 Time is integer milliseconds and always given by the test (a fake clock); nothing here reads
 the wall clock.
@@ -167,6 +169,23 @@ def trig(ev: Evaluation, name: str = "t", scope: Optional[str] = None):
     return next(t for t in only(ev, scope=scope).triggers if t.name == name)
 
 
+HALTED = "{lock_trading: {mode: halted}}"
+BY_BOOK = "{level: account, accounts: {match_labels: {book: futures}}}"
+
+
+def guard_policy(name: str = "bot-guard", *, scope: str = BY_BOOK, stage: str = "halt",
+                 reset: str = "reset: manual", approvals: Optional[int] = None,
+                 actions: Sequence[str] = (HALTED,)) -> str:
+    """The guard policy: ``name`` (every 5s, over ``scope``) enters its one stage ``stage`` (level 1)
+    taking ``actions`` once bot-x's heartbeat is over a minute old (held while it is unknown);
+    ``reset`` says how the stage ends (``reset: manual``, ``cooldown: 10m``; "" for the default),
+    with the ``approvals`` of that many people where given."""
+    rule = ", ".join(part for part in (f"level: 1, name: {stage}, on: [silent]", reset,
+                                       f"approvals: {approvals}" if approvals is not None else "") if part)
+    return policy_text("bot: {heartbeat_age: {source: bot-x}}", 'silent: {when: "bot > 60s", on_missing_data: hold}',
+                       f"- {{{rule},\n   actions: [{', '.join(actions)}]}}", name=name, scope=scope, interval="5s")
+
+
 def policy_node(graph: DecisionGraph, name: str = "p") -> PolicyNode:
     return graph.policy(name)
 
@@ -209,5 +228,6 @@ class AggregateInputs:
 __all__ = [
     "SEC", "MIN", "HOUR", "DAY", "compile_graph", "policy_text", "policy_graph", "single_signal_graph", "pos", "order",
     "snap", "failed", "run", "only", "signal", "trig", "policy_node", "Balance", "MarketRules", "Order", "Position",
-    "Snapshot", "FetchStatus", "State", "action_policy", "entry_plan", "AggregateInputs",
+    "Snapshot", "FetchStatus", "State", "action_policy", "entry_plan", "AggregateInputs", "HALTED", "BY_BOOK",
+    "guard_policy",
 ]
