@@ -47,17 +47,23 @@ def compiled(text: str):
     return res.graph
 
 
+def runner_over(tmp_path, clock, adapters: dict, text: str, *, holder: str = "runner", lock: str = "lock.json",
+                **kw) -> SimpleNamespace:
+    """A runner and its desk over ``adapters`` running ``text`` on ``clock``, on the store in
+    ``tmp_path`` (again: a restart on it); ``kw``: ``build_runner_and_desk``'s."""
+    store = open_store(f"sqlite://{tmp_path / 'state.db'}")
+    runner, desk, parts = build_runner_and_desk(compiled(text), adapters, store, lock_path=tmp_path / lock,
+                                                dry_run=False, clock=clock, holder=holder, **kw)
+    return SimpleNamespace(runner=runner, desk=desk, parts=parts, clock=clock, store=store, db=tmp_path / "state.db")
+
+
 def make(tmp_path, text: str = GUARD, clock=None):
     """The runner over both accounts, on the store in ``tmp_path`` (again: a restart on it)."""
     clock = clock or ManualClock(T0)
     engine = build("calm", clock)
-    adapters = {MAIN: SimulatedAdapter(engine, "sim-main", venue="simulated", labels={"book": "futures"},
-                                       timeout_s=2.0),
-                TWO: SimulatedAdapter(engine, "sim-hedge", venue="simtwo", labels={"book": "futures"}, timeout_s=2.0)}
-    store = open_store(f"sqlite://{tmp_path / 'state.db'}")
-    runner, desk, parts = build_runner_and_desk(compiled(text), adapters, store, lock_path=tmp_path / "lock.json",
-                                                dry_run=False, clock=clock, holder="runner")
-    return SimpleNamespace(runner=runner, desk=desk, parts=parts, clock=clock, store=store, db=tmp_path / "state.db")
+    return runner_over(tmp_path, clock, {
+        MAIN: SimulatedAdapter(engine, "sim-main", venue="simulated", labels={"book": "futures"}, timeout_s=2.0),
+        TWO: SimulatedAdapter(engine, "sim-hedge", venue="simtwo", labels={"book": "futures"}, timeout_s=2.0)}, text)
 
 
 def run(coro):
