@@ -6,9 +6,12 @@ import asyncio
 import functools
 import os
 import socket
+import subprocess
+import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 # A port handed out here is chosen below the kernel's ephemeral range (32768 on Linux), from a
 # block of the xdist worker's own: a server that binds port 0 (the simulators, a runner's readers)
@@ -69,6 +72,21 @@ def wait_port(port: int, timeout: float = 20.0) -> None:
                 return
         time.sleep(0.1)
     raise AssertionError(f"nothing listens on {port}")
+
+
+@contextmanager
+def simulated_exchange(scenario: str = "calm") -> Iterator[int]:
+    """The simulated exchange serving ``scenario`` as a process on a free port: its port, once it
+    listens; the process stopped after."""
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "adapters.simulated", "serve", "--scenario", scenario,
+                               "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_port(port)
+        yield port
+    finally:
+        server.terminate()
+        server.wait(10)
 
 
 def accounts_file(tmp_path: Path, port: int, dry_run: str = "true", strategies: Sequence[str] = (),

@@ -38,27 +38,14 @@ from killswitch.runbooks.sink import RunbookSink
 from killswitch.state import open_store
 
 from ..conftest import require_module, require_tool
+from ..unit.engine_helpers import guard_policy
 from ..unit.runner.operator.rig import ACCOUNT, T0, TICK_MS
 
 # bot-guard halts the account (manual reset, two approvers) once bot-x has been silent for a
 # minute, so the incident starts exactly when a test stops beating; book-drawdown watches the
 # drawdown and does not fire on the calm scenario (its values against thresholds are shown).
-POLICIES = textwrap.dedent(
+POLICIES = guard_policy(approvals=2) + "---\n" + textwrap.dedent(
     """\
-    apiVersion: killswitch/v1
-    kind: Policy
-    metadata: {name: bot-guard}
-    spec:
-      scope: {level: account, accounts: {match_labels: {book: futures}}}
-      interval: 5s
-      signals:
-        bot: {heartbeat_age: {source: bot-x}}
-      triggers:
-        silent: {when: "bot > 60s", on_missing_data: hold}
-      stages:
-        - {level: 1, name: halt, on: [silent], reset: manual, approvals: 2,
-           actions: [{lock_trading: {mode: halted}}]}
-    ---
     apiVersion: killswitch/v1
     kind: Policy
     metadata: {name: book-drawdown}

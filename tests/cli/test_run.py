@@ -14,7 +14,7 @@ from pathlib import Path
 from killswitch.process.daemon import Daemon
 from killswitch.process.options import RunOptions
 from tests.conftest import POLICIES
-from tests.procs import Receiver, accounts_file, free_port, wait_port
+from tests.procs import Receiver, accounts_file, free_port, simulated_exchange
 
 
 def example_policies(tmp_path: Path, fallback_port: int) -> Path:
@@ -32,25 +32,19 @@ def example_policies(tmp_path: Path, fallback_port: int) -> Path:
 
 
 def test_run_ticks_in_dry_run_against_the_simulated_exchange(tmp_path):
-    port = free_port()
     exe = Path(sys.executable)
-    server = subprocess.Popen([str(exe), "-m", "adapters.simulated", "serve", "--scenario", "calm",
-                               "--port", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     receiver = Receiver()
     try:
-        wait_port(port)
-        pol = example_policies(tmp_path, receiver.port)
-        env = {**os.environ, "KS_T_KEY": "sim-main-key", "KS_T_SECRET": "sim-main-secret"}
-        out = subprocess.run(
-            [str(exe.with_name("ksctl")), "run", "--policies", str(pol),
-             "--accounts", str(accounts_file(tmp_path, port)),
-             "--state", f"sqlite://{tmp_path / 'state.db'}", "--lock-file", str(tmp_path / "lock.json"),
-             "--api-port", "-1", "--max-ticks", "2"],
-            capture_output=True, text=True, timeout=120, env=env)
+        with simulated_exchange() as port:
+            pol = example_policies(tmp_path, receiver.port)
+            env = {**os.environ, "KS_T_KEY": "sim-main-key", "KS_T_SECRET": "sim-main-secret"}
+            out = subprocess.run(
+                [str(exe.with_name("ksctl")), "run", "--policies", str(pol),
+                 "--accounts", str(accounts_file(tmp_path, port)),
+                 "--state", f"sqlite://{tmp_path / 'state.db'}", "--lock-file", str(tmp_path / "lock.json"),
+                 "--api-port", "-1", "--max-ticks", "2"],
+                capture_output=True, text=True, timeout=120, env=env)
     finally:
-        server.terminate()
-        server.wait(10)
         receiver.close()
     assert out.returncode == 0, out.stdout + out.stderr
     assert "mode DRY RUN" in out.stdout and "stopped after 2 tick(s)" in out.stdout
@@ -108,11 +102,7 @@ def test_a_restart_on_broken_policies_runs_the_last_good_graph_from_the_state(tm
     must not leave the book unguarded: the runner runs the last graph that ran, and says so."""
     from killswitch.state import open_store
 
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "adapters.simulated", "serve", "--scenario", "calm",
-                               "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_port(port)
+    with simulated_exchange() as port:
         pol = tmp_path / "policies"
         pol.mkdir()
         good = (POLICIES / "futures-book.yaml").read_text()
@@ -136,9 +126,6 @@ def test_a_restart_on_broken_policies_runs_the_last_good_graph_from_the_state(tm
         (empty / "policies" / "futures-book.yaml").write_text((pol / "futures-book.yaml").read_text())
         third = _run(empty, empty / "policies", port)
         assert third.returncode == 1 and "holds no last good policies; nothing started" in third.stderr
-    finally:
-        server.terminate()
-        server.wait(10)
 
 
 def test_an_unreadable_credential_fails_that_account_instead_of_the_runner(tmp_path):

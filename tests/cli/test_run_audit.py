@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from killswitch.cli.main import cli
 from killswitch.state import AuditKey, open_store
 from tests.conftest import POLICIES
-from tests.procs import NO_READERS, accounts_file, free_port, wait_port
+from tests.procs import NO_READERS, accounts_file, simulated_exchange
 
 KEY = "run-audit-key-" + "5" * 40
 
@@ -28,12 +28,7 @@ def test_the_runner_anchors_and_exports_the_head_and_verify_checks_the_log_again
         old.audit("policy_reloaded", 1_000 + i, {"i": i})
     old.close()
     exe = Path(sys.executable)
-    port = free_port()
-    server = subprocess.Popen([str(exe), "-m", "adapters.simulated", "serve", "--scenario", "calm",
-                               "--port", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_port(port)
+    with simulated_exchange() as port:
         pol = tmp_path / "policies"
         pol.mkdir()
         shutil.copy(POLICIES / "futures-book.yaml", pol / "futures-book.yaml")
@@ -44,9 +39,6 @@ def test_the_runner_anchors_and_exports_the_head_and_verify_checks_the_log_again
              "--state", url, "--lock-file", str(tmp_path / "lock.json"), "--api-port", "-1", "--max-ticks", "2",
              "--audit-anchor-every", "1s", *NO_READERS],
             capture_output=True, text=True, timeout=120, env=env)
-    finally:
-        server.terminate()
-        server.wait(10)
     assert out.returncode == 0, out.stdout + out.stderr
     key_id = AuditKey(KEY).key_id
     assert f"audit chain anchored by HMAC from row 4 (key id {key_id}); AUDIT_HEAD exported every 1s" in out.stdout

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import subprocess
-import sys
 
 import pytest
 
@@ -21,22 +19,15 @@ from killswitch.runner.lease import keeper as lease_keeper
 from killswitch.runner.tick.loop import Runner
 from killswitch.state import open_store
 from tests.conftest import POLICIES
-from tests.procs import accounts_file, free_port, until, wait_port
+from tests.procs import accounts_file, free_port, simulated_exchange, until
 
 DEADLINE_S = 60.0  # a bound on waits for events, never a measured duration
 
 
 @pytest.fixture
 def exchange():
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "adapters.simulated", "serve", "--scenario", "calm",
-                               "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_port(port)
+    with simulated_exchange() as port:
         yield port
-    finally:
-        server.terminate()
-        server.wait(10)
 
 
 def _daemon(tmp_path, port: int, monkeypatch, said: list[str]) -> Daemon:

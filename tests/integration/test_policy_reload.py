@@ -14,8 +14,6 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
-import sys
 import threading
 import urllib.request
 
@@ -25,22 +23,15 @@ from killswitch.process import reloads
 from killswitch.process.daemon import Daemon
 from killswitch.process.options import RunOptions
 from tests.conftest import POLICIES
-from tests.procs import Receiver, accounts_file, free_port, paced_by_the_simulator, until, wait_port
+from tests.procs import Receiver, accounts_file, free_port, paced_by_the_simulator, simulated_exchange, until
 
 DEADLINE_S = 60.0  # generous: a bound on waits for events, never a measured duration
 
 
 @pytest.fixture
 def exchange():
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "adapters.simulated", "serve", "--scenario", "calm",
-                               "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_port(port)
+    with simulated_exchange() as port:
         yield port
-    finally:
-        server.terminate()
-        server.wait(10)
 
 
 @pytest.fixture

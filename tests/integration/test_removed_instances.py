@@ -15,7 +15,6 @@ import asyncio
 import json
 import re
 import sqlite3
-import textwrap
 from types import SimpleNamespace
 
 from adapters.simulated.adapter import SimulatedAdapter
@@ -31,30 +30,15 @@ from killswitch.render.status import status_text
 from killswitch.runner.tick.reload import GraphReload
 from killswitch.state import open_store
 from killswitch.view import decode
+from tests.unit.engine_helpers import guard_policy
 
 T0 = 1_772_456_400_000  # 2026-03-02T13:00:00Z
 TICK_MS = 5_000
 MAIN, TWO = "simulated/sim-main", "simtwo/sim-hedge"
 KEPT, GONE = "venue-guard|simulated", "venue-guard|simtwo"
 
-GUARD = textwrap.dedent(
-    """\
-    apiVersion: killswitch/v1
-    kind: Policy
-    metadata: {name: venue-guard}
-    spec:
-      scope: {level: venue, accounts: {match_labels: {book: futures}}}
-      interval: 5s
-      signals:
-        bot: {heartbeat_age: {source: bot-x}}
-      triggers:
-        silent: {when: "bot > 60s", on_missing_data: hold}
-      stages:
-        - {level: 1, name: halt, on: [silent], reset: manual, approvals: 1,
-           actions: [{lock_trading: {mode: halted}}]}
-    """
-)
-NARROWED = GUARD.replace("accounts: {match_labels: {book: futures}}", "accounts: {names: [sim-main]}")
+GUARD = guard_policy("venue-guard", scope="{level: venue, accounts: {match_labels: {book: futures}}}", approvals=1)
+NARROWED = guard_policy("venue-guard", scope="{level: venue, accounts: {names: [sim-main]}}", approvals=1)
 
 
 def compiled(text: str):
@@ -63,17 +47,23 @@ def compiled(text: str):
     return res.graph
 
 
+def runner_over(tmp_path, clock, adapters: dict, text: str, *, holder: str = "runner", lock: str = "lock.json",
+                **kw) -> SimpleNamespace:
+    """A runner and its desk over ``adapters`` running ``text`` on ``clock``, on the store in
+    ``tmp_path`` (again: a restart on it); ``kw``: ``build_runner_and_desk``'s."""
+    store = open_store(f"sqlite://{tmp_path / 'state.db'}")
+    runner, desk, parts = build_runner_and_desk(compiled(text), adapters, store, lock_path=tmp_path / lock,
+                                                dry_run=False, clock=clock, holder=holder, **kw)
+    return SimpleNamespace(runner=runner, desk=desk, parts=parts, clock=clock, store=store, db=tmp_path / "state.db")
+
+
 def make(tmp_path, text: str = GUARD, clock=None):
     """The runner over both accounts, on the store in ``tmp_path`` (again: a restart on it)."""
     clock = clock or ManualClock(T0)
     engine = build("calm", clock)
-    adapters = {MAIN: SimulatedAdapter(engine, "sim-main", venue="simulated", labels={"book": "futures"},
-                                       timeout_s=2.0),
-                TWO: SimulatedAdapter(engine, "sim-hedge", venue="simtwo", labels={"book": "futures"}, timeout_s=2.0)}
-    store = open_store(f"sqlite://{tmp_path / 'state.db'}")
-    runner, desk, parts = build_runner_and_desk(compiled(text), adapters, store, lock_path=tmp_path / "lock.json",
-                                                dry_run=False, clock=clock, holder="runner")
-    return SimpleNamespace(runner=runner, desk=desk, parts=parts, clock=clock, store=store, db=tmp_path / "state.db")
+    return runner_over(tmp_path, clock, {
+        MAIN: SimulatedAdapter(engine, "sim-main", venue="simulated", labels={"book": "futures"}, timeout_s=2.0),
+        TWO: SimulatedAdapter(engine, "sim-hedge", venue="simtwo", labels={"book": "futures"}, timeout_s=2.0)}, text)
 
 
 def run(coro):

@@ -14,10 +14,9 @@ import urllib.request
 from pathlib import Path
 
 import psycopg
-import pytest
 
 from tests.procs import free_port
-from tests.state.conftest import _reset_pg, pg_server  # noqa: F401 - the session PostgreSQL fixture
+from tests.state.conftest import pg_server, pg_url  # noqa: F401 - the session server, a database emptied on it
 
 from .test_processes import KSCTL, Sim, positions, stop, wait_for
 
@@ -78,16 +77,6 @@ spec:
   stages:
     - {{level: 1, name: flatten, on: [halt], reset: manual, actions: [close_all]}}
 """
-
-
-@pytest.fixture
-def pg_url(pg_server):  # noqa: F811 - the imported session fixture
-    url = pg_server.url()
-    _reset_pg(url)
-    with psycopg.connect(url, autocommit=True) as conn:
-        for (name,) in conn.execute("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'ks\\_%'").fetchall():
-            conn.execute(f'DROP SCHEMA "{name}" CASCADE')
-    return url
 
 
 def _inputs(tmp: Path, port: int) -> tuple[Path, Path, Path]:

@@ -11,52 +11,38 @@ simulated exchange; the clock is a manual one.
 from __future__ import annotations
 
 import logging
-from types import SimpleNamespace
 
 from adapters.simulated.adapter import SimulatedAdapter
 from adapters.simulated.engine import ManualClock
 from adapters.simulated.scenarios import build
 from killswitch.client import LockDocument
 from killswitch.face.console.http import environment
-from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.render.status import status_text
 from killswitch.runner.gate.request import Decision
-from killswitch.state import open_store
 from killswitch.view import decode
+from tests.unit.engine_helpers import guard_policy
 
-from .test_removed_instances import T0, compiled, page, reload, run, started, stop, ticks
+from .test_removed_instances import T0, page, reload, run, runner_over, started, stop, ticks
 
 MAIN, HEDGE = "simulated/sim-main", "simulated/sim-hedge"
-GUARD = """\
-apiVersion: killswitch/v1
-kind: Policy
-metadata: {name: desk-guard}
-spec:
-  scope: {level: account, accounts: {match_labels: {book: futures}}}
-  interval: 5s
-  signals:
-    bot: {heartbeat_age: {source: bot-x}}
-  triggers:
-    silent: {when: "bot > 60s", on_missing_data: hold}
-  stages:
-    - {level: 1, name: halt, on: [silent], reset: manual, approvals: 1,
-       actions: [{lock_trading: {mode: halted}}]}
-"""
-NARROWED = GUARD.replace("match_labels: {book: futures}", "match_labels: {book: futures, desk: b}")
+GUARD = guard_policy("desk-guard", approvals=1)
+NARROWED = guard_policy("desk-guard", scope="{level: account, accounts: {match_labels: {book: futures, desk: b}}}",
+                        approvals=1)
 SAID = "UNGUARDED: simulated/sim-main: no policy's scope selects it"
+
+
+def desks(clock) -> dict:
+    """The adapters of sim-main (desk a) and sim-hedge (desk b), on one simulated engine."""
+    engine = build("calm", clock)
+    return {MAIN: SimulatedAdapter(engine, "sim-main", venue="simulated", labels={"book": "futures", "desk": "a"},
+                                   timeout_s=2.0),
+            HEDGE: SimulatedAdapter(engine, "sim-hedge", venue="simulated", labels={"book": "futures", "desk": "b"},
+                                    timeout_s=2.0)}
 
 
 def make(tmp_path, text: str = GUARD):
     clock = ManualClock(T0)
-    engine = build("calm", clock)
-    adapters = {MAIN: SimulatedAdapter(engine, "sim-main", venue="simulated",
-                                       labels={"book": "futures", "desk": "a"}, timeout_s=2.0),
-                HEDGE: SimulatedAdapter(engine, "sim-hedge", venue="simulated",
-                                        labels={"book": "futures", "desk": "b"}, timeout_s=2.0)}
-    store = open_store(f"sqlite://{tmp_path / 'state.db'}")
-    runner, desk, parts = build_runner_and_desk(compiled(text), adapters, store, lock_path=tmp_path / "lock.json",
-                                                dry_run=False, clock=clock, holder="runner")
-    return SimpleNamespace(runner=runner, desk=desk, parts=parts, clock=clock, store=store, db=tmp_path / "state.db")
+    return runner_over(tmp_path, clock, desks(clock), text)
 
 
 def ksctl_status(w) -> str:
@@ -122,7 +108,7 @@ def test_a_narrowing_reload_and_its_reset_leave_an_account_said_unguarded_everyw
 
 
 def test_a_reset_of_a_removed_instance_whose_account_another_policy_selects_says_nothing_of_it(tmp_path):
-    other = GUARD.replace("desk-guard", "book-guard")
+    other = guard_policy("book-guard", approvals=1)
     w = make(tmp_path, GUARD + "---\n" + other)
     started(w)
     ticks(w, 13, beat=False)

@@ -61,6 +61,29 @@ def store(open_store_):
 
 
 @pytest.fixture
+def pg_url(pg_server):
+    """The session server's ``ks_test`` database emptied for a firm's tests: its public schema and
+    every ``ks_*`` schema (the firm's, each shard's) dropped."""
+    import psycopg
+
+    url = pg_server.url()
+    _reset_pg(url)
+    with psycopg.connect(url, autocommit=True) as conn:
+        for (name,) in conn.execute("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'ks\\_%'").fetchall():
+            conn.execute(f'DROP SCHEMA "{name}" CASCADE')
+    return url
+
+
+@pytest.fixture
+def opened():
+    """The stores a test opened (it appends them), closed at teardown."""
+    stores = []
+    yield stores
+    for s in stores:
+        s.close()
+
+
+@pytest.fixture
 def raw(store_url) -> Callable[..., list]:
     """Run SQL on the store's database behind its back (``?`` placeholders): how tests tamper."""
 

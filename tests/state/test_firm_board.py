@@ -10,32 +10,11 @@ import asyncio
 from types import SimpleNamespace
 
 import psycopg
-import pytest
 
 from killswitch.firm.board import SHARD_LEADER_CHANGED, SHARD_LIVE, Board
 from killswitch.firmlink.board import FIRM_STATE_UNREACHABLE, BoardLink, board_of
 from killswitch.state import open_store
 from killswitch.state.firm import open_firm, shard_schema
-
-from ..conftest import reset_pg
-
-
-@pytest.fixture
-def pg_url(pg_server):
-    url = pg_server.url()
-    reset_pg(url)
-    with psycopg.connect(url, autocommit=True) as conn:
-        for (name,) in conn.execute("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'ks\\_%'").fetchall():
-            conn.execute(f'DROP SCHEMA "{name}" CASCADE')
-    return url
-
-
-@pytest.fixture
-def opened():
-    stores = []
-    yield stores
-    for s in stores:
-        s.close()
 
 
 def _board(fence: int, now: int, level: int = 1) -> Board:

@@ -23,26 +23,6 @@ from killswitch.state.firm import open_firm, shard_schema
 from killswitch.state.firm_tables import NOTIFY_CHANNEL
 from killswitch.state.store import FencedError
 
-from ..conftest import reset_pg
-
-
-@pytest.fixture
-def pg_url(pg_server):
-    url = pg_server.url()
-    reset_pg(url)
-    with psycopg.connect(url, autocommit=True) as conn:
-        for (name,) in conn.execute("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'ks\\_%'").fetchall():
-            conn.execute(f'DROP SCHEMA "{name}" CASCADE')
-    return url
-
-
-@pytest.fixture
-def opened():
-    stores = []
-    yield stores
-    for s in stores:
-        s.close()
-
 
 def _open(opened, store):
     opened.append(store)

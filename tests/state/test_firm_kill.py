@@ -7,7 +7,6 @@ the release directive — after which a new kill may be sent."""
 
 from __future__ import annotations
 
-import psycopg
 import pytest
 
 from killswitch.firm.directives import KILL, KILL_RELEASE, Directive
@@ -16,19 +15,7 @@ from killswitch.state import open_store
 from killswitch.state.firm import open_firm, shard_schema
 from killswitch.state.store import FencedError
 
-from ..conftest import reset_pg
-
 A = "ks_shard_desk_a"
-
-
-@pytest.fixture
-def pg_url(pg_server):
-    url = pg_server.url()
-    reset_pg(url)
-    with psycopg.connect(url, autocommit=True) as conn:
-        for (name,) in conn.execute("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'ks\\_%'").fetchall():
-            conn.execute(f'DROP SCHEMA "{name}" CASCADE')
-    return url
 
 
 @pytest.fixture

@@ -14,26 +14,6 @@ from killswitch.state import StoreError, open_store
 from killswitch.state.firm import FIRM_SCHEMA, ShardMismatch, open_firm, shard_schema
 from killswitch.state.store import FencedError, IntentRow
 
-from ..conftest import reset_pg
-
-
-@pytest.fixture
-def pg_url(pg_server):
-    url = pg_server.url()
-    reset_pg(url)
-    with psycopg.connect(url, autocommit=True) as conn:
-        for (name,) in conn.execute("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'ks\\_%'").fetchall():
-            conn.execute(f'DROP SCHEMA "{name}" CASCADE')
-    return url
-
-
-@pytest.fixture
-def opened():
-    stores = []
-    yield stores
-    for s in stores:
-        s.close()
-
 
 def _shard(url, name, opened):
     s = open_store(url, schema=shard_schema(name))

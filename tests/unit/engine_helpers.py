@@ -1,4 +1,7 @@
 """Helpers for the engine tests: compile small inline policies, build snapshots, drive ticks.
+:func:`guard_policy` is the one guard policy the runner's, the faces' and the CLI's tests run
+(a stage entered when bot-x falls silent), :func:`loss_policy` the one that flattens on a
+position's loss; each varied by what a test needs of it.
 
 Time is integer milliseconds and always given by the test (a fake clock); nothing here reads
 the wall clock.
@@ -167,6 +170,40 @@ def trig(ev: Evaluation, name: str = "t", scope: Optional[str] = None):
     return next(t for t in only(ev, scope=scope).triggers if t.name == name)
 
 
+HALTED = "{lock_trading: {mode: halted}}"
+BY_BOOK = "{level: account, accounts: {match_labels: {book: futures}}}"
+
+
+def one_stage(stage: str, on: str, actions: Sequence[str], *, reset: str = "reset: manual",
+              approvals: Optional[int] = None) -> str:
+    """A ladder of one stage, ``stage`` (level 1), entered on the trigger ``on`` and taking
+    ``actions``; ``reset`` says how it ends (``reset: manual``, ``cooldown: 10m``; "" for the
+    default), with the ``approvals`` of that many people where given."""
+    rule = ", ".join(part for part in (f"level: 1, name: {stage}, on: [{on}]", reset,
+                                       f"approvals: {approvals}" if approvals is not None else "") if part)
+    return f"- {{{rule},\n   actions: [{', '.join(actions)}]}}"
+
+
+def guard_policy(name: str = "bot-guard", *, scope: str = BY_BOOK, stage: str = "halt",
+                 reset: str = "reset: manual", approvals: Optional[int] = None,
+                 actions: Sequence[str] = (HALTED,)) -> str:
+    """The guard policy: ``name`` (every 5s, over ``scope``) enters its one stage (:func:`one_stage`)
+    once bot-x's heartbeat is over a minute old (held while it is unknown)."""
+    return policy_text("bot: {heartbeat_age: {source: bot-x}}", 'silent: {when: "bot > 60s", on_missing_data: hold}',
+                       one_stage(stage, "silent", actions, reset=reset, approvals=approvals),
+                       name=name, scope=scope, interval="5s")
+
+
+def loss_policy(name: str, *, scope: str = BY_BOOK, interval: str = "1s", at: str = "10%",
+                actions: Sequence[str] = ("close_all",), unwind: str = "") -> str:
+    """The flattening policy: ``name`` (every ``interval``, over ``scope``) enters its one stage,
+    ``flatten`` (a manual reset), taking ``actions`` once a position's loss on its notional
+    reaches ``at`` (held while it is unknown); ``unwind``: the spec's unwind block, if any."""
+    return policy_text("loss: {position_loss: {of: notional}}",
+                       f'hard: {{when: "loss >= {at}", on_missing_data: hold}}', one_stage("flatten", "hard", actions),
+                       name=name, scope=scope, interval=interval, extra=f"unwind: {unwind}" if unwind else "")
+
+
 def policy_node(graph: DecisionGraph, name: str = "p") -> PolicyNode:
     return graph.policy(name)
 
@@ -209,5 +246,6 @@ class AggregateInputs:
 __all__ = [
     "SEC", "MIN", "HOUR", "DAY", "compile_graph", "policy_text", "policy_graph", "single_signal_graph", "pos", "order",
     "snap", "failed", "run", "only", "signal", "trig", "policy_node", "Balance", "MarketRules", "Order", "Position",
-    "Snapshot", "FetchStatus", "State", "action_policy", "entry_plan", "AggregateInputs",
+    "Snapshot", "FetchStatus", "State", "action_policy", "entry_plan", "AggregateInputs", "HALTED", "BY_BOOK",
+    "one_stage", "guard_policy", "loss_policy",
 ]

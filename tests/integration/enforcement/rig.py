@@ -7,8 +7,6 @@ violations' tests here and the notifications', reports', limits' and revokes' el
 
 from __future__ import annotations
 
-import textwrap
-
 from adapters.ccxt_exchange import CcxtAdapter
 from adapters.simulated.engine import ManualClock
 from adapters.simulated.http import SimServer, wall_clock
@@ -20,25 +18,13 @@ from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.state import open_store
 from tests.integration.runner.rig import BUILT
 from tests.integration.sim_helpers import T0
+from tests.unit.engine_helpers import loss_policy
 
 TICK_MS = 5_000
 FLAT = {"BTCUSDT": 60_000.0, "ETHUSDT": 3_000.0, "SOLUSDT": 140.0}
 BTC = "BTC/USDT:USDT"
 # a policy that never fires: the locks here are the operator's
-QUIET = textwrap.dedent("""\
-    apiVersion: killswitch/v1
-    kind: Policy
-    metadata: {name: quiet}
-    spec:
-      scope: {level: account, accounts: {match_labels: {book: futures}}}
-      interval: 5s
-      signals:
-        loss: {position_loss: {of: notional}}
-      triggers:
-        hard: {when: "loss >= 90%", on_missing_data: hold}
-      stages:
-        - {level: 1, name: flatten, on: [hard], reset: manual, actions: [close_all]}
-    """)
+QUIET = loss_policy("quiet", interval="5s", at="90%")
 STRATEGIES = [{"name": "alpha", "client_id_prefixes": ["alp", "0xa1"]},
               {"name": "beta", "client_id_prefixes": ["beta", "0xbe"]}]
 

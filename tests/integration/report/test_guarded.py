@@ -10,31 +10,17 @@ simulated exchange; the clock is a manual one.
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
-from adapters.simulated.adapter import SimulatedAdapter
 from adapters.simulated.engine import ManualClock
-from adapters.simulated.scenarios import build
-from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.render.report import report_markdown
 from killswitch.runbooks.incident import iso
 from killswitch.runbooks.report import closure_report
-from killswitch.state import open_store
-from tests.integration.test_removed_instances import T0, audited, compiled, reload, run, started, stop, ticks
-from tests.integration.test_unguarded_accounts import GUARD, HEDGE, MAIN, NARROWED
+from tests.integration.test_removed_instances import T0, audited, reload, run, runner_over, started, stop, ticks
+from tests.integration.test_unguarded_accounts import GUARD, MAIN, NARROWED, desks
 
 
 def make(tmp_path, clock: ManualClock, holder: str, text: str = GUARD, lease_ttl_ms: int = 5_000):
-    engine = build("calm", clock)
-    adapters = {MAIN: SimulatedAdapter(engine, "sim-main", venue="simulated",
-                                       labels={"book": "futures", "desk": "a"}, timeout_s=2.0),
-                HEDGE: SimulatedAdapter(engine, "sim-hedge", venue="simulated",
-                                        labels={"book": "futures", "desk": "b"}, timeout_s=2.0)}
-    store = open_store(f"sqlite://{tmp_path / 'state.db'}")
-    runner, desk, parts = build_runner_and_desk(compiled(text), adapters, store, lock_path=tmp_path / f"{holder}.json",
-                                                dry_run=False, clock=clock, holder=holder,
-                                                lease_ttl_ms=lease_ttl_ms)
-    return SimpleNamespace(runner=runner, desk=desk, parts=parts, clock=clock, store=store, db=tmp_path / "state.db")
+    return runner_over(tmp_path, clock, desks(clock), text, holder=holder, lock=f"{holder}.json",
+                       lease_ttl_ms=lease_ttl_ms)
 
 
 def test_the_report_names_the_removing_reload_and_the_runners_gap(tmp_path):

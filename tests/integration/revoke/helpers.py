@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-import textwrap
 from dataclasses import replace
 from types import SimpleNamespace
 from typing import Optional
@@ -30,29 +29,20 @@ from killswitch.compile.compiler import compile_documents
 from killswitch.policy.load import load_text
 from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.state import open_store
+from tests.unit.engine_helpers import HALTED, guard_policy
 
 T0 = 1_772_456_400_000  # 2026-03-02T13:00:00Z
 TICK_MS = 5_000
 ACCOUNT = "simulated/sim-main"
 KEYS = ("bot-a-key", "bot-b-key")
 
-GUARD = textwrap.dedent(
-    """\
-    apiVersion: killswitch/v1
-    kind: Policy
-    metadata: {name: bot-guard}
-    spec:
-      scope: {level: account, accounts: {match_labels: {book: futures}}}
-      interval: 5s
-      signals:
-        bot: {heartbeat_age: {source: bot-x}}
-      triggers:
-        silent: {when: "bot > 60s", on_missing_data: hold}
-      stages:
-        - {level: 1, name: revoke, on: [silent], reset: manual, approvals: 2,
-           actions: [{lock_trading: {mode: halted}}, revoke_trading]}
-    """
-)
+
+def revoking(name: str = "bot-guard") -> str:
+    """The guard policy ``name`` whose one stage halts the account and revokes its keys (two approvals)."""
+    return guard_policy(name, stage="revoke", approvals=2, actions=(HALTED, "revoke_trading"))
+
+
+GUARD = revoking()
 
 
 class Crash(BaseException):

@@ -10,7 +10,6 @@ from killswitch.events import TRADING_RESTORED
 
 from .helpers import (
     ACCOUNT,
-    GUARD,
     KEYS,
     KeyVenue,
     compiled,
@@ -18,6 +17,7 @@ from .helpers import (
     events,
     make,
     metric,
+    revoking,
     rows,
     run,
     shown,
@@ -106,7 +106,7 @@ def test_a_revoke_whose_policy_a_reload_dropped_stays_until_its_approvers_restor
 
     w = make(tmp_path, venue=KeyVenue())
     entered(w)
-    other = compiled(GUARD.replace("name: bot-guard", "name: other-guard"))
+    other = compiled(revoking("other-guard"))
     assert run(w.runner.apply_graph(GraphReload(other))).applied
     ticks(w, 3, beat=True)
     assert shown(w) == "revoked (read back)" and w.venue.sent("restore") == []

@@ -26,6 +26,7 @@ from adapters.venues.hyperliquid.face import account_address, account_key, hyper
 from tests.integration.stream.rig import DEADLINE_S, FLAT, StreamRig
 from tests.integration.stream.test_adapter import States
 from tests.procs import until
+from tests.unit.engine_helpers import loss_policy
 
 pytest.importorskip("ccxt")
 
@@ -312,21 +313,7 @@ def test_hyperliquid_has_nothing_to_expire_a_listen_key_fault_leaves_the_stream_
 # --- the runner ---------------------------------------------------------------------------------------
 
 
-POLICY = textwrap.dedent("""\
-    apiVersion: killswitch/v1
-    kind: Policy
-    metadata: {name: mark-guard}
-    spec:
-      scope: {level: account, accounts: {match_labels: {book: futures}}}
-      interval: 30s
-      signals:
-        loss: {position_loss: {of: notional}}
-      triggers:
-        hard: {when: "loss >= 10%", on_missing_data: hold}
-      stages:
-        - {level: 1, name: flatten, on: [hard], reset: manual, actions: [close_all]}
-      unwind: {chunk_notional: 100k}
-    """)
+POLICY = loss_policy("mark-guard", interval="30s", unwind="{chunk_notional: 100k}")
 
 
 async def serve(tmp: Path, monkeypatch: Any, scenario: Any, readers: int = 0) -> None:

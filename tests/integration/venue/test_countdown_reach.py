@@ -10,7 +10,6 @@ the same venue; the policy acts on ``sim-main`` alone, and ``sim-hedge`` rests t
 from __future__ import annotations
 
 import asyncio
-import textwrap
 
 from adapters.ccxt_exchange import CcxtAdapter
 from adapters.simulated.http import SimServer, wall_clock
@@ -20,26 +19,13 @@ from killswitch.policy.load import load_text
 from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.state import open_store
 from tests.integration.sim_helpers import BTC, ETH, engine
+from tests.unit.engine_helpers import loss_policy
 
 TICK_MS = 1_000
 MAIN, OTHER = "binanceusdm/sim-main", "binanceusdm/sim-hedge"
 
-POLICY = textwrap.dedent("""\
-    apiVersion: killswitch/v1
-    kind: Policy
-    metadata: {name: main-guard}
-    spec:
-      scope: {level: account, accounts: {match_labels: {book: futures}}}
-      interval: 1s
-      signals:
-        loss: {position_loss: {of: notional}}
-      triggers:
-        hard: {when: "loss >= 10%", on_missing_data: hold}
-      stages:
-        - {level: 1, name: flatten, on: [hard], reset: manual,
-           actions: [{cancel_orders: all}, close_all, {arm_exchange_dms: {after: 60s}}]}
-      unwind: {chunk_notional: 10m}
-    """)
+POLICY = loss_policy("main-guard", actions=("{cancel_orders: all}", "close_all", "{arm_exchange_dms: {after: 60s}}"),
+                     unwind="{chunk_notional: 10m}")
 
 
 def graph():

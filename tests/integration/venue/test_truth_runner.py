@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import textwrap
 
 import pytest
 
@@ -43,24 +42,12 @@ from killswitch.render.status import status_text
 from killswitch.runbooks.report import closure_report
 from killswitch.state import open_store
 from tests.integration.sim_helpers import engine
+from tests.unit.engine_helpers import loss_policy
 
 TICK_MS = 1_000
 
-POLICY = textwrap.dedent("""\
-    apiVersion: killswitch/v1
-    kind: Policy
-    metadata: {name: leg-guard}
-    spec:
-      scope: {level: account, accounts: {match_labels: {book: hedge}}}
-      interval: 1s
-      signals:
-        loss: {position_loss: {of: notional}}
-      triggers:
-        hard: {when: "loss >= 10%", on_missing_data: hold}
-      stages:
-        - {level: 1, name: flatten, on: [hard], reset: manual, actions: [close_all]}
-      unwind: {chunk_notional: 10m}
-    """)
+POLICY = loss_policy("leg-guard", scope="{level: account, accounts: {match_labels: {book: hedge}}}",
+                     unwind="{chunk_notional: 10m}")
 
 
 class Recorder:

@@ -2,35 +2,18 @@
 
 from __future__ import annotations
 
-from killswitch.compile.compiler import compile_documents
 from killswitch.engine.guarded import unguarded, within
 from killswitch.engine.removed import Declared
-from killswitch.policy.load import load_text
+from tests.unit.engine_helpers import compile_graph, guard_policy
 
-POLICY = """\
-apiVersion: killswitch/v1
-kind: Policy
-metadata: {name: NAME}
-spec:
-  scope: SCOPE
-  interval: 5s
-  signals:
-    bot: {heartbeat_age: {source: bot-x}}
-  triggers:
-    silent: {when: "bot > 60s", on_missing_data: hold}
-  stages:
-    - {level: 1, name: halt, on: [silent], actions: [{lock_trading: {mode: halted}}]}
-"""
 A = Declared("binanceusdm", "sim-main", {"book": "futures", "desk": "a"})
 B = Declared("binanceusdm", "sim-hedge", {"book": "futures", "desk": "b"})
 C = Declared("okx", "spot", None)  # labels not known: taken as selected by any label selector
 
 
 def graph(*policies: tuple[str, str]):
-    text = "---\n".join(POLICY.replace("NAME", n).replace("SCOPE", s) for n, s in policies)
-    res = compile_documents(load_text(text, "p.yaml"))
-    assert res.graph is not None, [d.message for d in res.errors]
-    return res.graph
+    """The graph of a guard policy for each (name, scope), its stage without a reset rule."""
+    return compile_graph("---\n".join(guard_policy(n, scope=s, reset="") for n, s in policies))
 
 
 def test_an_account_no_scope_selects_is_unguarded_at_any_level_of_selector():

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import textwrap
-
 import pytest
 
-from killswitch.compile.compiler import compile_documents
 from killswitch.engine.removed import (
     POLICY_REMOVED,
     SCOPE_REMOVED,
@@ -17,35 +14,18 @@ from killswitch.engine.removed import (
     reset_needs,
 )
 from killswitch.engine.state import Removal, State
-from killswitch.policy.load import load_text
+from tests.unit.engine_helpers import compile_graph, guard_policy
 
 ACCOUNTS = (Declared("binanceusdm", "main", {"book": "futures"}), Declared("binanceusdm", "hedge", {"book": "hedge"}),
             Declared("okx", "main", {"book": "futures"}))
 
 
 def policy_text(scope: str, name: str = "guard", approvals: int = 2) -> str:
-    return textwrap.dedent(
-        f"""\
-        apiVersion: killswitch/v1
-        kind: Policy
-        metadata: {{name: {name}}}
-        spec:
-          scope: {scope}
-          interval: 5s
-          signals:
-            bot: {{heartbeat_age: {{source: bot-x}}}}
-          triggers:
-            silent: {{when: "bot > 60s", on_missing_data: hold}}
-          stages:
-            - {{level: 1, name: halt, on: [silent], reset: manual, approvals: {approvals},
-               actions: [{{lock_trading: {{mode: halted}}}}]}}
-        """)
+    return guard_policy(name, scope=scope, approvals=approvals)
 
 
 def graph(*texts: str):
-    res = compile_documents(load_text("---\n".join(texts), "p.yaml"))
-    assert res.graph is not None, [d.message for d in res.errors]
-    return res.graph
+    return compile_graph("---\n".join(texts))
 
 
 @pytest.mark.parametrize("scope, keys", [

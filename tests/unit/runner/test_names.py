@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from killswitch.runner.names import Catalog, close_matches
-from tests.unit.runner.operator.rig import ACCOUNT, GUARD, audit_kinds, make, order, run, start, ticks
+from tests.unit.runner.operator.rig import ACCOUNT, TWO_PERSON, audit_kinds, make, order, run, start, ticks
 
 TYPOS = ["nosuch", "*", "simulated/*", "simulated/SIM-MAIN", "simulated/sim-main/../../x", "SIMULATED",
          "btc/usdt:usdt", "Global"]
@@ -116,9 +116,6 @@ def test_a_close_of_an_unknown_scope_is_refused_with_close_matches(tmp_path):
     w = ready(tmp_path)
     r = run(w.desk.close("simulated/SIM-MAIN", "typo", True))
     assert not r.accepted and r.reason.startswith("UNKNOWN_SCOPE:") and "'simulated/sim-main'" in r.reason
-
-
-TWO_PERSON = GUARD.replace("reset: manual,", "reset: manual, approvals: 2,")
 
 
 @pytest.mark.parametrize("second", ["Alice", "ALICE", " alice", "ａｌｉｃｅ"])

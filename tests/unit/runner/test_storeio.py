@@ -19,7 +19,7 @@ from killswitch.runner.lock.file import read_lock_file
 from killswitch.runner.storeio import StoreIO
 from killswitch.runner.tick import persist
 from killswitch.state.store import FencedError, StoreError
-from tests.unit.runner.operator.rig import ACCOUNT, GUARD, audit_kinds, fired, make, run, start, ticks
+from tests.unit.runner.operator.rig import ACCOUNT, TWO_PERSON, audit_kinds, fired, make, run, start, ticks
 
 HOLD_S = 10.0  # how long a held call waits for the loop before the test fails
 
@@ -232,9 +232,6 @@ def test_a_tick_whose_save_fails_audits_locks_and_tells_nothing_of_it_then_does_
     assert [e.labels["source"] for e in fired(reports)] == ["bot-a"]
     assert audit_kinds(w).count("dms_fired") == 1
     assert read_lock_file(w.lock).for_scope("bot-a", w.clock()).mode == "halted"
-
-
-TWO_PERSON = GUARD.replace("reset: manual,", "reset: manual, approvals: 2,")
 
 
 def test_an_approval_whose_stage_moved_while_it_was_audited_is_void_and_applies_nothing(tmp_path):

@@ -3,8 +3,8 @@ with MEXC's documented spot answers (adapters/venues/mexc/fixtures/spot-docs.jso
 saying whether it is printed so or built on the documented fields) and ccxt's one recorded spot
 order row (fixtures/ccxt-static-mexc.json); the requests ccxt sends are held to its recorded
 spot requests (fixtures/ccxt-static-request-mexc-spot.json, verbatim). Every answer passes ccxt's
-own error check of a body (``handle_errors``), as the venue's would: a ``code`` and ``msg``
-inside HTTP 200 is a refusal."""
+own error check of a body (tests/unit/adapters/venues/answered.py), as the venue's would: a
+``code`` and ``msg`` inside HTTP 200 is a refusal."""
 
 from __future__ import annotations
 
@@ -23,14 +23,15 @@ from adapters.ccxt_exchange import CcxtAdapter, dialect_for
 from adapters.venues.mexc import dialect_spot
 from killswitch.orders import OrderIntent
 from killswitch.policy.accounts_doc import Account
-from tests.unit.adapters.ccxt.fake import market, run
+from tests.unit.adapters.ccxt.fake import market
+from tests.unit.adapters.venues import answered
+from tests.unit.adapters.venues.answered import ENGINE_ID, PathVenue, answered_adapter, sale
 from tests.venue_fixtures import fixture, recorded
 
 DOCS = json.loads(fixture("spot-docs.json").read_text())["cases"]
 REQUESTS = json.loads(fixture("ccxt-static-request-mexc-spot.json").read_text())["cases"]
 RECORDED_ROW = json.loads(recorded("mexc").read_text())["cases"]["fetchOrders"]["httpResponse"][0]
 BTC, ETH, LTC_BTC, ATLAS = "BTC/USDT", "ETH/USDT", "LTC/BTC", "ATLAS/USDT"
-ENGINE_ID = "ks" + "0123456789abcdef0123456789abcd"
 SKIPPED = {"timestamp", "signature", "recvWindow"}  # ccxt's skipped keys, and the window it always sends
 
 
@@ -50,41 +51,23 @@ def account_of(**held: tuple[str, str]) -> dict:
     return body
 
 
-class MexcSpotVenue:
-    """Answers ccxt's mexc spot by path (``METHOD path`` first): the documented bodies;
-    ``answers`` overrides a path's body (a tuple: one body a call, in turn), ``by_method`` a
-    ``METHOD path``'s."""
+class MexcSpotVenue(PathVenue):
+    """Answers ccxt's mexc spot by path: the documented bodies; ``answers`` overrides a path's body
+    (``ticker__price``: /api/v3/ticker/price; a tuple: one body a call, in turn), ``by_method`` a
+    ``METHOD path``'s. A request sends its query, signed but for the public price ticker."""
 
-    def __init__(self, ex=None, by_method: Optional[dict] = None, **answers):
-        self.ex = ex
-        self.answers = {
+    def __init__(self, by_method: Optional[dict] = None, **answers):
+        super().__init__({
             "/api/v3/account": documented("account held"),
             "/api/v3/ticker/price": documented("ticker/price one"),
             "/api/v3/openOrders": [],
             **{"/api/v3/" + k.replace("__", "/"): v for k, v in answers.items()},
             **(by_method or {}),
-        }
-        self.requests: list[tuple[str, str, dict]] = []
+        })
 
-    def sent(self, path: str, method: Optional[str] = None) -> list[dict]:
-        return [q for m, p, q in self.requests if p == path and method in (None, m)]
-
-    async def fetch(self, url, method="GET", headers=None, body=None, **kw):
-        parts = urlsplit(url)
-        params = {k: v for k, v in parse_qsl(parts.query) if k not in SKIPPED}
-        assert "signature" in url or parts.path == "/api/v3/ticker/price"  # the private ones signed
-        self.requests.append((method, parts.path, params))
-        key = f"{method} {parts.path}"
-        if key not in self.answers:
-            key = parts.path
-        answer = self.answers.get(key)
-        if answer is None:
-            raise AssertionError(f"unexpected request {method} {parts.path}")
-        if isinstance(answer, tuple):  # one body a call, in turn
-            answer, rest = answer[0], answer[1:]
-            self.answers[key] = rest if rest else answer
-        self.ex.handle_errors(200, "OK", url, method, {}, json.dumps(answer), answer, headers, body)  # ccxt's check
-        return copy.deepcopy(answer)
+    def params(self, url: str, body: Optional[str]) -> dict:
+        assert "signature" in url or urlsplit(url).path == "/api/v3/ticker/price"  # the private ones signed
+        return {k: v for k, v in super().params(url, body).items() if k not in SKIPPED}
 
 
 def spot_markets() -> list:
@@ -101,15 +84,14 @@ def mexc_account(**extra) -> Account:
         "credentials": {"api_key": {"env": "KS_TEST_KEY"}, "secret": {"env": "KS_TEST_SECRET"}}, **extra})
 
 
-def mexc_adapter(venue: MexcSpotVenue, acc: Optional[Account] = None) -> CcxtAdapter:
-    def build(config: dict):
-        ex = ccxt_async.mexc(config)
-        ex.set_markets(spot_markets())
-        ex.fetch = venue.fetch
-        venue.ex = ex
-        return ex
+def mexc_client(config: dict):
+    ex = ccxt_async.mexc(config)
+    ex.set_markets(spot_markets())
+    return ex
 
-    return CcxtAdapter(acc or mexc_account(), exchange_factory=build)
+
+def mexc_adapter(venue: MexcSpotVenue, acc: Optional[Account] = None) -> CcxtAdapter:
+    return answered_adapter(venue, mexc_client, acc or mexc_account())
 
 
 @pytest.fixture(autouse=True)
@@ -118,15 +100,8 @@ def _creds(monkeypatch):
     monkeypatch.setenv("KS_TEST_SECRET", "s")
 
 
-def using(venue: MexcSpotVenue, work):
-    async def body():
-        a = mexc_adapter(venue)
-        try:
-            return await work(a)
-        finally:
-            await a.close()
-
-    return run(body())
+def using(venue: MexcSpotVenue, work, acc: Optional[Account] = None):
+    return answered.using(lambda: mexc_adapter(venue, acc), work)
 
 
 def snapshot(venue: MexcSpotVenue):
@@ -134,10 +109,7 @@ def snapshot(venue: MexcSpotVenue):
 
 
 def close(amount: float, cid: str = ENGINE_ID, symbol: str = BTC) -> OrderIntent:
-    return OrderIntent(decision_id="d1", client_order_id=cid, venue="mexc", account="main", symbol=symbol,
-                       side="sell", position_side=None, amount=amount, reduce_only=False, limit_price=None,
-                       notional=amount * 184.34, chunk=1, chunks=1, not_before_ms=0, action="close_all",
-                       reason="test")
+    return sale("mexc", amount, 184.34, cid, symbol)
 
 
 def open_row(order_id: str, symbol: str = "BTCUSDT", **fields) -> dict:
@@ -165,16 +137,11 @@ def test_a_spot_account_asking_for_a_stream_is_given_the_spot_websockets():
     websocket's; until it is live and confirmed, the snapshot is REST's."""
     venue = MexcSpotVenue()
 
-    async def body():
-        a = mexc_adapter(venue, mexc_account(stream={"enabled": True}))
-        try:
-            stream = a._stream
-            return (stream is not None and stream.state.spot, a.stream_health().reason,
-                    (await a.snapshot()).fetch.ok)
-        finally:
-            await a.close()
+    async def work(a):
+        stream = a._stream
+        return stream is not None and stream.state.spot, a.stream_health().reason, (await a.snapshot()).fetch.ok
 
-    assert run(body()) == (True, None, True)
+    assert using(venue, work, mexc_account(stream={"enabled": True})) == (True, None, True)
     assert dialect_for("mexc").streams_for("futures") and dialect_for("mexc").streams_for("spot")
     # what ksctl validate counts of it: the listen key's POST at each connect, a PUT every 20 minutes
     from killswitch.compile.venue_weights import venue_costs

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import textwrap
 from typing import Any, Optional
 
 import aiohttp
@@ -17,25 +16,10 @@ from killswitch.face.api.api import make_app, start_api, stop_api
 from killswitch.face.api.identity import parse_tokens, token_digest
 from killswitch.face.console.model import age_text, origin_of, runbook_href
 from killswitch.runner.lock.lock import DEAD_MANS_SWITCH, OPERATOR
+from tests.unit.engine_helpers import guard_policy
 from tests.unit.runner.operator.rig import ACCOUNT, TICK_MS, make
 
-GUARD2 = textwrap.dedent(
-    """\
-    apiVersion: killswitch/v1
-    kind: Policy
-    metadata: {name: bot-guard}
-    spec:
-      scope: {level: account, accounts: {match_labels: {book: futures}}}
-      interval: 5s
-      signals:
-        bot: {heartbeat_age: {source: bot-x}}
-      triggers:
-        silent: {when: "bot > 60s", on_missing_data: hold}
-      stages:
-        - {level: 1, name: halt, on: [silent], reset: manual, approvals: 2,
-           actions: [{lock_trading: {mode: halted}}]}
-    """
-)
+GUARD2 = guard_policy(approvals=2)
 ALICE, BOB, VERA, BOTTY = "alice-unit-t0ken", "bob-unit-t0ken", "vera-unit-t0ken", "botty-unit-t0ken"
 PEOPLE = parse_tokens({"apiVersion": "killswitch/v1", "kind": "ApiTokens", "tokens": [
     {"identity": "alice", "roles": ["operator", "approver"], "sha256": token_digest(ALICE)},

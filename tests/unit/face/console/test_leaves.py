@@ -20,10 +20,10 @@ from killswitch.render.times import iso
 from killswitch.runner.lock.lock import LockBook, iso_ms
 from killswitch.view import IncidentStatus, ScopeStatus, ThresholdCheck, TriggerStatus, decode
 from tests.unit.engine.test_stages import LADDER
-from tests.unit.engine_helpers import MIN, policy_graph
+from tests.unit.engine_helpers import MIN, guard_policy, policy_graph
 from tests.unit.runner.operator.rig import make
 
-from .test_console import GUARD2, VERA, Api, run, ticks
+from .test_console import VERA, Api, run, ticks
 from .test_model import ACC, T0, page_model, render, status, text_of
 
 INCIDENT = f"futures-book/{ACC}/L1/e1"
@@ -92,7 +92,7 @@ def test_a_stage_past_its_time_leaves_at_the_next_tick():
     assert _card(T0 - 1000, firing=False).startswith("leaves by itself (no approval) at the next tick")
 
 
-AUTO = GUARD2.replace("reset: manual, approvals: 2,", "cooldown: 10m,")
+AUTO = guard_policy(reset="cooldown: 10m")
 
 
 def test_the_runner_says_when_its_stage_leaves_from_the_last_tick_its_trigger_fired(tmp_path):
@@ -156,8 +156,7 @@ def test_a_re_run_stage_card_gives_its_first_entry_and_the_re_run_beside_it():
     assert "at 12:51:00 UTC (9m ago), re-run at 12:59:30 UTC (cooldown)" in text, text
 
 
-TTL = GUARD2.replace("reset: manual, approvals: 2,", "cooldown: 10m,").replace(
-    "{lock_trading: {mode: halted}}", "{lock_trading: {mode: reducing, ttl: 2m}}")
+TTL = guard_policy(reset="cooldown: 10m", actions=("{lock_trading: {mode: reducing, ttl: 2m}}",))
 
 
 def test_a_stage_whose_own_lock_ran_out_says_so_in_status_and_its_card(tmp_path):

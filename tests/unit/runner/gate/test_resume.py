@@ -9,7 +9,8 @@ from killswitch.compile.compiler import compile_documents
 from killswitch.policy.load import load_text
 from killswitch.runner.gate.gate import check_order
 from killswitch.runner.tick.reload import GraphReload
-from tests.unit.runner.operator.rig import ACCOUNT, GUARD, TICK_MS, compiled, make, run, start, ticks
+from tests.unit.engine_helpers import guard_policy
+from tests.unit.runner.operator.rig import ACCOUNT, COUNTDOWN, GUARD, TICK_MS, compiled, make, run, start, ticks
 
 DAY = 86_400_000
 RESUME = "  resume: {start: 25%, step: x2, every: 1d, max_positions: 8, max_gross_exposure: 4M}\n"
@@ -197,8 +198,7 @@ def test_the_resumption_is_audited(tmp_path):
 
 
 def test_the_lock_of_an_account_shows_what_its_venue_holds_and_resumes(tmp_path):
-    venue_guard = GUARD.replace("scope: {level: account, accounts: {match_labels: {book: futures}}}",
-                                "scope: {level: venue, venues: [simulated]}")
+    venue_guard = guard_policy(scope="{level: venue, venues: [simulated]}", actions=COUNTDOWN)
     w = make(tmp_path, text=venue_guard + RESUME)
     start(w)
     run(w.desk.heartbeat("bot-x"))

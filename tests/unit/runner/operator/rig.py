@@ -10,7 +10,6 @@ entered exactly when a test wants it.
 from __future__ import annotations
 
 import asyncio
-import textwrap
 from types import SimpleNamespace
 
 from adapters.base import AdapterError, Reason
@@ -23,28 +22,15 @@ from killswitch.policy.load import load_text
 from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.runner.lock.lock import DEAD_MANS_SWITCH, OPERATOR
 from killswitch.state import open_store
+from tests.unit.engine_helpers import HALTED, guard_policy
 
 T0 = 1_772_456_400_000  # 2026-03-02T13:00:00Z
 TICK_MS = 5_000
 ACCOUNT = "simulated/sim-main"
 
-GUARD = textwrap.dedent(
-    """\
-    apiVersion: killswitch/v1
-    kind: Policy
-    metadata: {name: bot-guard}
-    spec:
-      scope: {level: account, accounts: {match_labels: {book: futures}}}
-      interval: 5s
-      signals:
-        bot: {heartbeat_age: {source: bot-x}}
-      triggers:
-        silent: {when: "bot > 60s", on_missing_data: hold}
-      stages:
-        - {level: 1, name: halt, on: [silent], reset: manual,
-           actions: [{lock_trading: {mode: halted}}, {arm_exchange_dms: {after: 30s}}]}
-    """
-)
+COUNTDOWN = (HALTED, "{arm_exchange_dms: {after: 30s}}")  # the stage's actions
+GUARD = guard_policy(actions=COUNTDOWN)
+TWO_PERSON = guard_policy(actions=COUNTDOWN, approvals=2)
 
 
 def compiled(text: str = GUARD):

@@ -4,14 +4,15 @@ naming its commits: open conditional and trailing orders, a ticker, an order's a
 requests of a sell, a cancel and the dead man's switch) and, where nothing was recorded, Kraken's
 documented answers (fixtures/spot-documented.json, each case saying whether it is printed so or
 built on the documented fields). Every answer passes ccxt's own error check of a body
-(``handle_errors``), as the venue's would: a non-empty ``error`` list inside HTTP 200 is a refusal."""
+(tests/unit/adapters/venues/answered.py), as the venue's would: a non-empty ``error`` list inside
+HTTP 200 is a refusal."""
 
 from __future__ import annotations
 
 import copy
 import json
 from typing import Optional
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
 
 import ccxt.async_support as ccxt_async
 
@@ -19,14 +20,15 @@ from adapters.ccxt_exchange import CcxtAdapter
 from adapters.venues.kraken.dialect_rows import to_cl_ord_id
 from killswitch.orders import OrderIntent
 from killswitch.policy.accounts_doc import Account
-from tests.unit.adapters.ccxt.fake import market, run
+from tests.unit.adapters.ccxt.fake import market
+from tests.unit.adapters.venues import answered
+from tests.unit.adapters.venues.answered import ENGINE_ID, PathVenue, answered_adapter, sale
 from tests.venue_fixtures import recorded
 
 RECORDED = json.loads(recorded("kraken").read_text())
 DOCS = json.loads((recorded("kraken").parent / "spot-documented.json").read_text())["cases"]
 
 BTC, LTC, XRP = "BTC/USD", "LTC/USDT", "XRP/USD"
-ENGINE_ID = "ks" + "0123456789abcdef0123456789abcd"
 
 
 def documented(name: str) -> dict:
@@ -53,13 +55,13 @@ def ticker(pair: str, last: str) -> dict:
     return {"error": [], "result": {pair: row}}
 
 
-class KrakenVenue:
+class KrakenVenue(PathVenue):
     """Answers ccxt's kraken by path: the recorded bodies where ccxt recorded them, the documented
-    ones elsewhere; ``answers`` overrides a path's body (a list: one body a call, in turn)."""
+    ones elsewhere; ``answers`` overrides a path's body (``private_OpenOrders``: /0/private/OpenOrders;
+    a tuple: one body a call, in turn). A request sends its query and its form body."""
 
-    def __init__(self, ex=None, **answers):
-        self.ex = ex
-        self.answers = {
+    def __init__(self, **answers):
+        super().__init__({
             "/0/private/BalanceEx": documented("BalanceEx"),
             "/0/public/Ticker": ticker("XXBTZUSD", "73380.60000"),
             "/0/private/OpenOrders": {"error": [], "result": {"open": {}}},
@@ -68,25 +70,10 @@ class KrakenVenue:
             "/0/private/CancelOrder": documented("CancelOrder"),
             "/0/private/CancelAllOrdersAfter": documented("CancelAllOrdersAfter"),
             **{f"/0/{k.replace('_', '/')}": v for k, v in answers.items()},
-        }
-        self.requests: list[tuple[str, str, dict]] = []
+        })
 
-    def sent(self, path: str) -> list[dict]:
-        return [params for _, p, params in self.requests if p == path]
-
-    async def fetch(self, url, method="GET", headers=None, body=None, **kw):
-        parts = urlsplit(url)
-        params = dict(parse_qsl(parts.query))
-        params.update(dict(parse_qsl(body or "")))
-        self.requests.append((method, parts.path, params))
-        answer = self.answers.get(parts.path)
-        if answer is None:
-            raise AssertionError(f"unexpected request {method} {parts.path}")
-        if isinstance(answer, list):
-            answer = answer.pop(0)
-        text = json.dumps(answer)
-        self.ex.handle_errors(200, "OK", url, method, {}, text, answer, headers, body)  # ccxt's own check
-        return answer
+    def params(self, url: str, body: Optional[str]) -> dict:
+        return super().params(url, body) | dict(parse_qsl(body or ""))
 
 
 def kraken_markets() -> list:
@@ -105,28 +92,19 @@ def kraken_account(**extra) -> Account:
         "credentials": {"api_key": {"env": "KS_TEST_KEY"}, "secret": {"env": "KS_TEST_SECRET"}}, **extra})
 
 
+def kraken_client(config: dict):
+    ex = ccxt_async.kraken(config)
+    ex.set_markets(kraken_markets())
+    ex.options["marketsByAltname"] = {m["altname"]: m for m in ex.markets.values()}  # as fetch_markets
+    return ex
+
+
 def kraken_adapter(venue: KrakenVenue, acc: Optional[Account] = None, **kw) -> CcxtAdapter:
-    def build(config: dict):
-        ex = ccxt_async.kraken(config)
-        ex.set_markets(kraken_markets())
-        ex.options["marketsByAltname"] = {m["altname"]: m for m in ex.markets.values()}  # as fetch_markets
-        ex.fetch = venue.fetch
-        venue.ex = ex
-        return ex
-
-    return CcxtAdapter(acc or kraken_account(), exchange_factory=build, **kw)
-
+    return answered_adapter(venue, kraken_client, acc or kraken_account(), **kw)
 
 
 def using(venue: KrakenVenue, work, acc: Optional[Account] = None):
-    async def body():
-        a = kraken_adapter(venue, acc)
-        try:
-            return await work(a)
-        finally:
-            await a.close()
-
-    return run(body())
+    return answered.using(lambda: kraken_adapter(venue, acc), work)
 
 
 def snapshot(venue: KrakenVenue):
@@ -134,10 +112,7 @@ def snapshot(venue: KrakenVenue):
 
 
 def close(amount: float, cid: str = ENGINE_ID, symbol: str = BTC) -> OrderIntent:
-    return OrderIntent(decision_id="d1", client_order_id=cid, venue="kraken", account="main", symbol=symbol,
-                       side="sell", position_side=None, amount=amount, reduce_only=False, limit_price=None,
-                       notional=amount * 73380.6, chunk=1, chunks=1, not_before_ms=0, action="close_all",
-                       reason="test")
+    return sale("kraken", amount, 73380.6, cid, symbol)
 
 
 def open_two() -> dict:

@@ -16,8 +16,8 @@ from tests.unit.adapters.venues.kraken_spot.rig import LTC, RECORDED, KrakenVenu
 def test_a_cancel_by_id_is_cancelorder_its_count_read():
     """CancelOrder answered ``count`` 1: cancelled; 0: named neither way (the list decides); an
     error list (``EOrder:Unknown order``): refused with the venue's code and words. Never CancelAll."""
-    venue = KrakenVenue(private_OpenOrders=open_two(), private_CancelOrder=[
-        documented("CancelOrder"), {"error": [], "result": {"count": 0}}])
+    venue = KrakenVenue(private_OpenOrders=open_two(), private_CancelOrder=(
+        documented("CancelOrder"), {"error": [], "result": {"count": 0}}))
 
     async def work(a):
         await a.snapshot()
@@ -62,8 +62,8 @@ def test_a_symbols_cancel_sends_one_cancelorder_each_and_never_cancelall():
 
 
 def test_cancelallordersafter_arms_in_whole_seconds_and_turns_off_with_0():
-    venue = KrakenVenue(private_CancelAllOrdersAfter=[documented("CancelAllOrdersAfter"),
-                                                      documented("CancelAllOrdersAfter off")])
+    venue = KrakenVenue(private_CancelAllOrdersAfter=(documented("CancelAllOrdersAfter"),
+                                                      documented("CancelAllOrdersAfter off")))
 
     async def work(a):
         assert a.capabilities.cancel_all_after

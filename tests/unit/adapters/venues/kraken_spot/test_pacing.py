@@ -14,7 +14,6 @@ from adapters.ccxt_exchange.dialects import dialect_for
 from tests.unit.adapters.ccxt.fake import run
 from tests.unit.adapters.venues.kraken_spot.rig import (
     KrakenVenue,
-    documented,
     kraken_account,
     kraken_adapter,
     open_two,
@@ -53,7 +52,7 @@ def test_a_cancel_never_waits_behind_the_accounts_orders():
     1,000 held pairs; 80 of 80 on their own budget)."""
     from adapters.ccxt_exchange.budget import OrderBudget
 
-    venue = KrakenVenue(private_OpenOrders=open_two(), private_CancelOrder=[documented("CancelOrder")])
+    venue = KrakenVenue(private_OpenOrders=open_two())  # CancelOrder: the documented cancel
 
     async def work(a):
         await a.snapshot()
