@@ -134,6 +134,7 @@ def faces_settings(server, account: str, revoke: dict | None = None) -> dict:
 
     from adapters.ccxt_exchange import dialect_for
     from adapters.registry import sim_venues
+    from killswitch.compile.venue_check import CREDENTIALS  # ccxt's requiredCredentials, without ccxt
 
     from .venues import VENUES, sim_account
 
@@ -143,7 +144,7 @@ def faces_settings(server, account: str, revoke: dict | None = None) -> dict:
         if revoke is not None and dialect_for(venue).permission_switches():
             sub = import_module(f"{sim_venues()[venue].__name__}.contract").SWITCH_TERMS["sub_account"]
             server.engine.permissions.name_sub(account, sub)
-            signs = import_module("ccxt").__dict__[venue]().requiredCredentials.get("password")
+            signs = "password" in CREDENTIALS.get(venue, ())
             block = {"master_credentials": {k: {"env": n} for k, n in MASTER_ENV.items() if k != "password" or signs},
                      "sub_account": sub, "api_keys": [revoke["bots"][account]["api_key"]]}
         doc = sim_account(server, account, venue, **({"revoke": block} if block else {})).model_dump(
