@@ -126,24 +126,24 @@ def faces_settings(server, account: str, revoke: dict | None = None) -> dict:
     """For each venue the server answers as, ``account``'s Accounts-document entry on that face
     and the values of the environment variables its credentials name (test keys of the
     simulator, set here by each face's ``sim_account``). With ``revoke`` (:func:`revoke_keys`),
-    the entry of a venue with a switch of the bots' keys carries its ``revoke:`` block: the
-    master credential by environment variables, the sub-account as that venue names it (the
-    simulator answers to it for ``account``) and the account's bot key."""
+    the entry of a venue with a switch of the bots' keys (a face with master endpoints, ``MASTER``)
+    carries its ``revoke:`` block: the master credential by environment variables, the
+    sub-account as that venue names it (the simulator answers to it for ``account``) and the
+    account's bot key."""
     import os
-    from importlib import import_module
 
-    from adapters.ccxt_exchange import dialect_for
-    from adapters.registry import sim_venues
+    from killswitch.compile.venue_check import CREDENTIALS  # ccxt's requiredCredentials, without ccxt
 
-    from .venues import VENUES, sim_account
+    from .venues import VENUES, face_of, sim_account
 
     out = {}
     for venue in VENUES:
         block = None
-        if revoke is not None and dialect_for(venue).permission_switches():
-            sub = import_module(f"{sim_venues()[venue].__name__}.contract").SWITCH_TERMS["sub_account"]
+        master = getattr(face_of(venue), "MASTER", None)  # the face's master endpoints: a switch
+        if revoke is not None and master is not None:
+            sub = master.SUB_ACCOUNT
             server.engine.permissions.name_sub(account, sub)
-            signs = import_module("ccxt").__dict__[venue]().requiredCredentials.get("password")
+            signs = "password" in CREDENTIALS.get(venue, ())
             block = {"master_credentials": {k: {"env": n} for k, n in MASTER_ENV.items() if k != "password" or signs},
                      "sub_account": sub, "api_keys": [revoke["bots"][account]["api_key"]]}
         doc = sim_account(server, account, venue, **({"revoke": block} if block else {})).model_dump(

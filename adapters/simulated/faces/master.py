@@ -42,6 +42,7 @@ class MasterFace:
     NOT_MASTER: tuple[str, str] = ("", "")  # an account's own key, not a master's
     NO_SUB: tuple[str, str] = ("", "")  # no such sub-account ("{name}": the one asked for)
     NO_KEY: tuple[str, str] = ("", "")  # a key not of the sub-account
+    SUB_ACCOUNT = ""  # a sub-account as the venue names one (serve names its account's so)
     BAD_SIGN_STATUS = 401
     NOT_MASTER_STATUS = 200
 

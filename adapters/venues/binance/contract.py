@@ -9,6 +9,7 @@ imported by the adapter.
 """
 
 from .dialect import LIMITS
+from .face_master import BinanceMaster
 
 
 def _row(ccxt_id: str, market_id: str, countdown: str) -> dict:
@@ -35,7 +36,7 @@ FACE_TERMS: dict = {}
 # Its master endpoint's switch (tests/integration/simulator/test_revoke.py): the sub-account, the path, what a revoke
 # sends (``signed``: fields the signature adds), a revoked key's order's code, a non-master's refusal.
 SWITCH_TERMS = {
-    "sub_account": "bot@example.com", "path": "/sapi/v1/sub-account/subAccountApiPermission",
+    "sub_account": BinanceMaster.SUB_ACCOUNT, "path": "/sapi/v1/sub-account/subAccountApiPermission",
     "revoke_sent": {"email": "bot@example.com", "subAccountApiKey": "{key}", "canTrade": "false",
                     "canFuturesTrade": "false"}, "signed": ("timestamp", "recvWindow"),
     "refused_order": "-2015", "not_master": ("-1002", "You are not authorized to execute this request."),

@@ -32,6 +32,7 @@ class BinanceMaster(MasterFace):
     NOT_MASTER = ("-1002", "You are not authorized to execute this request.")
     NO_SUB = ("-1102", "Sub-account {name} does not exist.")
     NO_KEY = ("-1102", "Param 'subAccountApiKey' is not a key of this sub-account.")
+    SUB_ACCOUNT = "bot@example.com"
     NOT_MASTER_STATUS = 401
 
     def body(self, code: str, msg: str) -> Any:

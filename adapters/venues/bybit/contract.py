@@ -3,6 +3,7 @@ adapters/venues/binance/contract.py). Its countdown (DCP) needs the adapter's op
 ``bybit_dcp_websocket``. Data, and its cancel answers' builders."""
 
 from .dialect import LIMITS
+from .face_master import BybitMaster
 
 ROWS = (
     {"id": "bybit", "market_id": "BTCUSDT", "one_way_close": {"clientOrderId": "ks1", "reduceOnly": True},
@@ -24,7 +25,7 @@ FACE_TERMS = {
 
 # Its master endpoints' switch (see binance/contract.py): permissions not sent, ips as the key has.
 SWITCH_TERMS = {
-    "sub_account": "53888001", "path": "/v5/user/update-sub-api",
+    "sub_account": BybitMaster.SUB_ACCOUNT, "path": "/v5/user/update-sub-api",
     "revoke_sent": {"apikey": "{key}", "readOnly": 1, "ips": "*"},
     "refused_order": "10005", "not_master": ("10005", "Permission denied, please check your API key permissions."),
 }

@@ -33,6 +33,7 @@ class BybitMaster(MasterFace):
     BAD_SIGN = ("10004", "error sign!")
     NOT_MASTER = ("10005", "Permission denied, please check your API key permissions.")
     NO_SUB = ("10001", "params error: sub member {name} does not exist")
+    SUB_ACCOUNT = "53888001"
     BAD_SIGN_STATUS = 200
 
     def body(self, code: str, msg: str, result: Any = None) -> Any:

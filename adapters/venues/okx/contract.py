@@ -2,6 +2,7 @@
 adapters/venues/binance/contract.py). Data, and its cancel answers' builders."""
 
 from .dialect import LIMITS
+from .face_master import OkxMaster
 
 ROWS = (
     {"id": "okx", "market_id": "BTC-USDT-SWAP", "one_way_close": {"clientOrderId": "ks1", "reduceOnly": True},
@@ -27,7 +28,7 @@ FACE_TERMS = {
 
 # Its master endpoints' switch (see binance/contract.py): ip and label not sent (kept).
 SWITCH_TERMS = {
-    "sub_account": "sub-main", "path": "/api/v5/users/subaccount/modify-apikey",
+    "sub_account": OkxMaster.SUB_ACCOUNT, "path": "/api/v5/users/subaccount/modify-apikey",
     "revoke_sent": {"subAcct": "sub-main", "apiKey": "{key}", "perm": "read_only"},
     "refused_order": "50120",
     "not_master": ("59500", "Only the APIKey of the main account has permission for this operation."),

@@ -31,6 +31,7 @@ class OkxMaster(MasterFace):
     NOT_MASTER = ("59500", "Only the APIKey of the main account has permission for this operation.")
     NO_SUB = ("59510", "Sub-account does not exist.")
     NO_KEY = ("59506", "APIKey does not exist.")
+    SUB_ACCOUNT = "sub-main"
 
     def body(self, code: str, msg: str) -> Any:
         return {"code": code, "msg": msg, "data": []}

@@ -1,13 +1,19 @@
 """The simulated exchange starts without ccxt: it is the venues' side of the wire, and a test
 starts one for nearly every runner process it starts. Importing ccxt (every exchange of the
 package) cost each start about 0.6 s of CPU, all for two constants of the simulated
-Hyperliquid's signature check, now made at the first signature it checks."""
+Hyperliquid's signature check, now made at the first signature it checks. ``serve`` then read
+again whether a venue's master credential signs with a passphrase from a ccxt client of the venue
+(about 0.3 s of each start's 1.0), now from the table ``ksctl validate`` checks it by; and which
+venues have a switch of the keys, and their sub-account's name, from the ccxt adapter's dialects
+(0.1 s), now from the faces' master endpoints (``MASTER``)."""
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[4]
@@ -54,3 +60,33 @@ print(json.dumps({"before": bool(before), "ccxt": "ccxt.base.exchange" in sys.mo
     assert out.returncode == 0, out.stderr
     got = json.loads(out.stdout)
     assert got == {"before": False, "ccxt": True, "hashes": 1}
+
+
+def test_serve_starts_and_prints_its_settings_without_ccxt_or_the_dialects(tmp_path):
+    # the whole start of ``serve``, to its printed settings (every face's account and the revoke
+    # blocks, whose master credential carries a passphrase where the venue signs with one)
+    err = tmp_path / "importtime.txt"
+    with open(err, "w") as stderr:
+        proc = subprocess.Popen([sys.executable, "-X", "importtime", "-m", "adapters.simulated", "serve", "--port", "0",
+                                 "--hold"], cwd=ROOT, stdout=subprocess.PIPE, stderr=stderr, text=True)
+    bound = threading.Timer(60, proc.kill)  # a bound only a hang reaches
+    bound.start()
+    try:
+        printed = []
+        for line in proc.stdout:  # the settings, then the server runs until ended
+            printed.append(line)
+            if line == "}\n":
+                break
+        info = json.loads("".join(printed))
+    finally:
+        bound.cancel()
+        proc.kill()
+        proc.wait(10)
+        proc.stdout.close()
+    imported = re.findall(r"^import time:.*\| +(\S+)$", err.read_text(), re.M)
+    assert "adapters.simulated.http" in imported  # the probe read the start's imports
+    assert [m for m in imported if m == "ccxt" or m.startswith(("ccxt.", "adapters.ccxt_exchange.dialects"))] == []
+    signs = {v: "password" in face["account"]["revoke"]["master_credentials"]
+             for v, face in info["venues"].items() if "revoke" in face["account"]}
+    assert signs["okx"] and not signs["bybit"]
+    assert signs == {v: "password" in info["venues"][v]["account"]["credentials"] for v in signs}
