@@ -125,7 +125,7 @@ def template_for(node: PolicyNode, level: int) -> Optional[str]:
 
 def comparisons(trigger: TriggerNode) -> list[tuple[str, str, Optional[float], str]]:
     """Every ``signal op literal`` (or ``signal op signal``) of a condition, signal on the left:
-    (signal, op, threshold value, threshold text); see :func:`killswitch.policy.expr_eval.comparisons`."""
+    (signal, op, threshold value, threshold text); see :func:`killswitch.policy.expr.eval.comparisons`."""
     return [(c.signal, c.op, c.threshold, c.text) for c in trigger.comparisons]
 
 
