@@ -34,7 +34,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Callable, Optional, Sequence
 
-from ..events import runbook_path
+from ..events import every_audit_row, runbook_path
 from ..holds import OUT_OF_REACH
 from ..order_statuses import FINAL_STATUSES
 from ..orders import PLANNED_KINDS, planned_intents
@@ -60,17 +60,6 @@ NOTIFICATION_KINDS = ("notification_delivered", "notification_failed", "notifica
 SECTION_KINDS = frozenset(("stage_transition", "reset_approval", "runbook_rendered") + NOTIFICATION_KINDS
                           + tuple(ACTION_KINDS) + HALT_BREAK_KINDS + LEFT_OPEN_KINDS + LISTED_KINDS)
 _FAILED = FINAL_STATUSES - {"filled"}  # an order that ended without filling
-
-
-def _rows(store: StateStore, since_ms: Optional[int], until_ms: int, kinds: Optional[Sequence[str]] = None) -> list:
-    rows: list = []
-    after = 0
-    while True:
-        page = store.audit_rows(since_ms=since_ms, until_ms=until_ms, kinds=kinds, limit=PAGE, after_seq=after)
-        rows += page
-        if len(page) < PAGE:
-            return rows
-        after = page[-1].seq
 
 
 def _incident_of(decision_id: str, incidents: dict) -> Optional[str]:
@@ -107,7 +96,7 @@ def closure_report(store: StateStore, since_ms: int, until_ms: int, now_ms: int,
     def proven(seq: int) -> bool:  # a row before the first that does not check
         return first_bad is None or seq < first_bad
 
-    rows = _rows(store, since_ms, until_ms)
+    rows = list(every_audit_row(store, since_ms, None, PAGE, until_ms=until_ms))
     trail = _Trail(proven)
     for r in rows:
         trail.read(r)
@@ -136,7 +125,7 @@ def closure_report(store: StateStore, since_ms: int, until_ms: int, now_ms: int,
     broke = halt_breaks(rows, journal.statuses, windows, proven)
     still_open = left_open(rows, proven)  # orders a cancel meant to take that the venue still listed
     # positions left open at the period's end: their residuals read from the start of the trail
-    left = positions_left(_rows(store, None, until_ms, RESIDUAL_KINDS), proven)
+    left = positions_left(list(every_audit_row(store, None, RESIDUAL_KINDS, PAGE, until_ms=until_ms)), proven)
     items = sorted(incidents.values(), key=lambda x: (x["ts_ms"], x["incident"]))
     orders = journal.orders
     return {
