@@ -215,7 +215,6 @@ def regroup(tree: RouteTree, groups: list[Group], reg: Mapping[str, Alert]) -> l
 
 
 def _earlier(a: Optional[int], b: Optional[int]) -> Optional[int]:
-    """The earlier of two times, either of which may be unknown."""
     return b if a is None else a if b is None else min(a, b)
 
 

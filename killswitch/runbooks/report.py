@@ -295,7 +295,6 @@ class _Journal:
 
 
 def _count_order(o: dict, e: JournalEntry) -> None:
-    """An incident's order counts, with ``e`` counted."""
     o["total"] += 1
     if e.status == "filled":
         o["filled"] += 1
@@ -334,7 +333,6 @@ def _receipt_counts(receipts: list[dict]) -> dict[str, int]:
 
 
 def _name_runbooks(store: StateStore, since_ms: int, until_ms: int, incidents: dict[str, dict]) -> None:
-    """Each incident's stage name and runbook, from the runbooks stored."""
     try:
         stored = store.runbooks(since_ms=since_ms, until_ms=until_ms, limit=MAX_ORDERS)
     except StoreError:  # a store no runner of this version has migrated yet keeps no runbooks
