@@ -103,7 +103,7 @@ def closure_report(store: StateStore, since_ms: int, until_ms: int, now_ms: int,
     incidents, transitions, resets, receipts = trail.incidents, trail.transitions, trail.resets, trail.receipts
     incident_ends = _ends(incidents, transitions, resets, until_ms)
     removals(rows, incidents, proven)  # the reloads that removed an incident's policy instance
-    runs = runner_runs(rows, since_ms, until_ms, proven)
+    runs = runner_runs(rows, until_ms, proven)
 
     approvals = _recorded_approvals(store, since_ms, until_ms, resets)
     for a in approvals:
