@@ -147,7 +147,11 @@ def closure_report(store: StateStore, since_ms: int, until_ms: int, now_ms: int,
             "orders_failed": sum(1 for o in orders if o["status"] in _FAILED),
             "orders_open": sum(1 for o in orders if o["status"] not in FINAL_STATUSES),
             "reset_approvals": len(approvals), "reset_attempts": len(resets),
-            **_receipt_counts(receipts),
+            "notifications_delivered": sum(1 for r in receipts if r["kind"] == "notification_delivered"),
+            "notifications_failed": sum(1 for r in receipts if r["kind"] == "notification_failed" and r["final"]),
+            "notifications_dropped": sum(int(r["dropped"] or 0) for r in receipts
+                                         if r["kind"] == "notification_dropped"),
+            "notifications_silenced": sum(1 for r in receipts if r["kind"] == "notification_silenced"),
             "dry_run_incidents": sum(1 for i in items if i["dry_run"]),
             "operator_actions": len(actions),
             "violations": len(broke["violations"]),
@@ -320,16 +324,6 @@ def _count_receipts(receipts: list[dict], incidents: dict[str, dict]) -> None:
                             rec["receiver"], {"latency_ms": rec["latency_ms"], "cause_source": rec["cause_source"]})
                 elif rec["final"]:
                     incidents[i]["notifications"]["failed"].append(rec["receiver"])
-
-
-def _receipt_counts(receipts: list[dict]) -> dict[str, int]:
-    return {
-        "notifications_delivered": sum(1 for r in receipts if r["kind"] == "notification_delivered"),
-        "notifications_failed": sum(1 for r in receipts if r["kind"] == "notification_failed" and r["final"]),
-        "notifications_dropped": sum(int(r["dropped"] or 0) for r in receipts
-                                     if r["kind"] == "notification_dropped"),
-        "notifications_silenced": sum(1 for r in receipts if r["kind"] == "notification_silenced"),
-    }
 
 
 def _name_runbooks(store: StateStore, since_ms: int, until_ms: int, incidents: dict[str, dict]) -> None:
