@@ -4,7 +4,7 @@ What it owns: :class:`PolicyTest` and its cases (:class:`PolicyTestCase`): the i
 (:class:`TestInput`: equity, positions, open orders, spot balances, heartbeats, as series of one
 value a tick, :data:`Series`), and what holds after a tick (:class:`Expectation`: the stage, the
 actions, the firing triggers, the orders and cancels sent). Running them is
-``killswitch/preview/policytest.py``.
+``killswitch/preview/policytest/``.
 
 Pure: no I/O.
 

@@ -12,7 +12,7 @@ from killswitch.compile.compiler import compile_documents
 from killswitch.policy.load import load_sources
 from killswitch.policy.policytest_doc import ExpectedOrder
 from killswitch.preview.policytest import run_tests
-from killswitch.preview.policytest_expect import SentCancel, SentOrder, cancels_first, compare_orders
+from killswitch.preview.policytest.expect import SentCancel, SentOrder, cancels_first, compare_orders
 from tests.conftest import POLICIES
 
 DMS = (POLICIES / "dead-mans-switch.yaml").read_text()
@@ -259,7 +259,7 @@ def test_a_position_in_another_account_is_refused_not_misplaced():
 
 def test_a_margin_series_reaches_the_snapshot():
     from killswitch.policy.policytest_doc import PolicyTest
-    from killswitch.preview.policytest_input import CaseInput, Identity
+    from killswitch.preview.policytest.input import CaseInput, Identity
 
     doc = PolicyTest.model_validate({
         "apiVersion": "killswitch/v1", "kind": "PolicyTest", "metadata": {"name": "m"},

@@ -7,7 +7,7 @@ default), so that no venue table is looked up for a test.
 
 What it owns: :data:`T0` (tests start on a UTC day boundary), :class:`CaseInput` (the parsed
 series and the ticks) and the state a test starts from (the day open it is given).
-What it must not do: compare anything with an expectation (:mod:`killswitch.preview.policytest_expect`).
+What it must not do: compare anything with an expectation (:mod:`killswitch.preview.policytest.expect`).
 Pure: no I/O, no clock.
 """
 
@@ -16,14 +16,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterator, Optional
 
-from ..engine.schedule import DEFAULT_ORDER_RATE
-from ..engine.state import AccountState, State
-from ..engine.tally import GATE, MAX_WINDOW_MS, VENUE, Key
-from ..policy.kinds._violations import VENUE_CODES
-from ..policy.policytest_doc import PolicyTestCase
-from ..policy.series import STALE, parse_series
-from ..snapshot import Balance, FetchStatus, Order, Position, Snapshot
-from .replay import Tick
+from ...engine.schedule import DEFAULT_ORDER_RATE
+from ...engine.state import AccountState, State
+from ...engine.tally import GATE, MAX_WINDOW_MS, VENUE, Key
+from ...policy.kinds._violations import VENUE_CODES
+from ...policy.policytest_doc import PolicyTestCase
+from ...policy.series import STALE, parse_series
+from ...snapshot import Balance, FetchStatus, Order, Position, Snapshot
+from ..replay import Tick
 
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z: tests start on a UTC day boundary
 DAY_MS = 86_400_000

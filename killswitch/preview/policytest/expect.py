@@ -24,9 +24,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Optional, Protocol, TypeVar
 
-from ..engine.evaluate import Evaluation
-from ..policy.diagnostics import Position as SrcPos
-from ..policy.policytest_doc import ExpectedCancel, ExpectedOrder
+from ...engine.evaluate import Evaluation
+from ...policy.diagnostics import Position as SrcPos
+from ...policy.policytest_doc import ExpectedCancel, ExpectedOrder
 
 
 class _Sent(Protocol):

@@ -1,10 +1,10 @@
 """Policy unit tests (``kind: PolicyTest``), in the spirit of ``promtool test rules``.
 
 Input series (``10000-100x9``, ``_`` for a missing sample, ``stale`` for a failed fetch) are
-expanded into one snapshot per interval (:mod:`killswitch.preview.policytest_input`) and replayed
+expanded into one snapshot per interval (:mod:`killswitch.preview.policytest.input`) and replayed
 through the policy under test with fresh in-memory state, as ``ksctl replay`` replays a
 recording. At each ``at:`` the expectation is compared with what happened
-(:mod:`killswitch.preview.policytest_expect` for the matching rules):
+(:mod:`killswitch.preview.policytest.expect` for the matching rules):
 
 - ``stage``: the scope's stage after that tick (0: nothing entered);
 - ``actions``: the action kinds that produced something at that tick (an order, a cancel, a
@@ -24,20 +24,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Optional
 
-from ..compile.compiler import CompileResult
-from ..compile.graph import DecisionGraph
-from ..engine.evaluate import Evaluation
-from ..policy.diagnostics import Position as SrcPos
-from ..policy.load import LoadedDoc
-from ..policy.policytest_doc import Expectation, PolicyTest, PolicyTestCase
-from ..policy.series import parse_series
-from ..policy.units import Duration
-from .policytest_expect import cancels_first, compare_cancels, compare_orders, compare_triggers, sent
-from .policytest_input import T0, CaseInput, identity
-from .replay import replay, shown_value
+from ...compile.compiler import CompileResult
+from ...compile.graph import DecisionGraph
+from ...engine.evaluate import Evaluation
+from ...policy.diagnostics import Position as SrcPos
+from ...policy.load import LoadedDoc
+from ...policy.policytest_doc import Expectation, PolicyTest, PolicyTestCase
+from ...policy.series import parse_series
+from ...policy.units import Duration
+from ..replay import replay, shown_value
+from .expect import cancels_first, compare_cancels, compare_orders, compare_triggers, sent
+from .input import T0, CaseInput, identity
 
 if TYPE_CHECKING:
-    from .rule_coverage import RuleCoverage
+    from ..rule_coverage import RuleCoverage
 
 __all__ = ["T0", "Failure", "TestReport", "run_case", "run_tests"]
 
