@@ -13,15 +13,15 @@ from ..conftest import ROOT, skipped_suites
 
 def test_skips_for_a_missing_tool_are_grouped_by_tool_with_where_to_get_it():
     lines = skipped_suites([
-        ("tests/browser/test_console.py", "chromium not installed"),
-        ("tests/browser/test_console.py", "chromium not installed"),
+        ("tests/browser/console/test_views_and_actions.py", "chromium not installed"),
+        ("tests/browser/console/test_views_and_actions.py", "chromium not installed"),
         ("tests/browser/test_report_page.py", "chromium not installed"),
         ("tests/chart/test_chart.py", "helm not installed; build it with `make tools`"),
         ("tests/unit/test_ci_workflows.py", "a shallow clone: the pinned commit may be outside it"),
     ])
     assert lines == [
         "chromium not installed (apt install chromium chromium-driver): 3 tests skipped in",
-        "    tests/browser/test_console.py (2)",
+        "    tests/browser/console/test_views_and_actions.py (2)",
         "    tests/browser/test_report_page.py (1)",
         "helm not installed (Go on PATH; `make tools` builds it): 1 tests skipped in",
         "    tests/chart/test_chart.py (1)",

@@ -1,8 +1,8 @@
 """The console's dialogs share one POST (static/dialogs.js): the token header, same-origin
 credentials and the reason read back live in one place, not copied into silences.js, kill.js and
 overrides.js (where a fix to one copy missed the others); the page loads dialogs.js before them.
-Their behaviour is the browser tests' (tests/browser/test_console_silences.py, _overrides.py,
-_dialogs.py)."""
+Their behaviour is the browser tests' (tests/browser/console/test_silences.py, test_overrides.py,
+test_dialogs.py)."""
 
 from __future__ import annotations
 

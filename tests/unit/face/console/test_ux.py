@@ -1,7 +1,7 @@
 """What the console shows through an incident, below the browser: the tab's state and the stage
 entries a notification tells of (console/alerts.py), an incident's runbook as an escaped HTML
 fragment (``GET /console/runbook/{incident}``), and the orders a dry run planned, read back from
-the audit trail (runner/venue/planned.py). The browser tests (tests/browser/test_console_ux.py) drive
+the audit trail (runner/venue/planned.py). The browser tests (tests/browser/console/test_ux.py) drive
 the same in chromium."""
 
 from __future__ import annotations

@@ -9,9 +9,9 @@ from __future__ import annotations
 from killswitch.runner.tick.reload import GraphReload
 from killswitch.view.policy_sync import verdict_of
 
-from .conftest import VERA
-from .test_console_health import open_problems
-from .views import open_console, sign_in, text_of, wait
+from ..conftest import VERA
+from ..views import open_console, sign_in, text_of, wait
+from .test_health import open_problems
 
 BROKEN = "console.yaml:3:1: error[KS002]: bad YAML: could not find expected ':' (1 error(s))"
 

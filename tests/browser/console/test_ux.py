@@ -12,10 +12,10 @@ from typing import Any
 
 from killswitch.orders import PLANNED_KIND, planned_intents
 
-from ..unit.runner.operator.rig import live_close
-from .conftest import ACCOUNT, ALICE, VERA
-from .test_console_health import icon
-from .views import laid_out, open_console, preview, refreshes, sign_in, text_of, view_text, wait
+from ...unit.runner.operator.rig import live_close
+from ..conftest import ACCOUNT, ALICE, VERA
+from ..views import laid_out, open_console, preview, refreshes, sign_in, text_of, view_text, wait
+from .test_health import icon
 
 TITLE = "killswitch console"
 WIDTHS = (1366, 800, 390)

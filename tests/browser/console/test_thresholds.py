@@ -11,10 +11,10 @@ from __future__ import annotations
 import re
 import textwrap
 
-from .conftest import ACCOUNT, VERA
-from .test_console_charts import svg_of
-from .test_console_health import csp_refusals
-from .views import laid_out, open_console, sign_in, wait
+from ..conftest import ACCOUNT, VERA
+from ..views import laid_out, open_console, sign_in, wait
+from .test_charts import svg_of
+from .test_health import csp_refusals
 
 POLICY = textwrap.dedent(
     """\

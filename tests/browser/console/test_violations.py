@@ -5,9 +5,9 @@ second time with a revert row: ``the runner's own revert sell ks…: revert fill
 
 from __future__ import annotations
 
-from .conftest import ACCOUNT, ALICE
-from .test_console_ux import at_width, layout_problems, shots
-from .views import open_console, sign_in, view_text, wait
+from ..conftest import ACCOUNT, ALICE
+from ..views import open_console, sign_in, view_text, wait
+from .test_ux import at_width, layout_problems, shots
 
 BOT_ID = "mom7f3a9c0e5b2d4186a9f0c3e7b1d52a6e1"  # 36 characters, the most Binance takes
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .conftest import ACCOUNT, ALICE
-from .views import click, close_dialog, confirm_and_send, open_console, preview, sign_in, text_of, view_text, wait
+from ..conftest import ACCOUNT, ALICE
+from ..views import click, close_dialog, confirm_and_send, open_console, preview, sign_in, text_of, view_text, wait
 
 BTC = "BTC/USDT:USDT"
 

@@ -16,8 +16,8 @@ from tests.integration.firm.test_board import TOKEN, two_shards
 from tests.integration.test_shards import pg_url  # noqa: F401 - the fixture
 from tests.state.conftest import pg_server  # noqa: F401 - the session PostgreSQL fixture
 
-from .test_console_ux import at_width, layout_problems
-from .views import open_console, text_of, wait
+from ..views import open_console, text_of, wait
+from .test_ux import at_width, layout_problems
 
 WIDTHS = (1366, 390)
 

@@ -1,7 +1,7 @@
 """The console's rough edges from an incident, in a real browser: a lock's expiry typed as the CLI
 takes it (30m, 2h), the operator named on the locks and closes they placed, a reset preview that
 warns the stage will latch again at once, and a standby's console that names the leader and
-disables its actions. Screenshots as in test_console.py."""
+disables its actions. Screenshots as in test_views_and_actions.py."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ from killswitch.face.api.api import make_app, start_api, stop_api
 from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.state import open_store
 
-from ..unit.runner.operator.rig import T0, TICK_MS, live_close
-from .conftest import ACCOUNT, ALICE, BOB, PEOPLE, _graph
-from .views import (
+from ...unit.runner.operator.rig import T0, TICK_MS, live_close
+from ..conftest import ACCOUNT, ALICE, BOB, PEOPLE, _graph
+from ..views import (
     click_action,
     close_dialog,
     confirm_and_send,
@@ -214,7 +214,7 @@ def test_a_refused_token_is_said_refused_with_the_runners_words_never_no_token(l
 
 
 def test_a_policys_orders_say_why_they_were_sent_in_the_journal(live, browser, shot):
-    from .test_console_ux import at_width, crash
+    from .test_ux import at_width, crash
 
     r = live()
     r.tick(8, beat=("bot-x",))

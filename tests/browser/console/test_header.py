@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .conftest import ALICE
-from .test_console_ux import at_width
-from .views import open_console, sign_in, view_text, wait
+from ..conftest import ALICE
+from ..views import open_console, sign_in, view_text, wait
+from .test_ux import at_width
 
 FIRST_INCIDENT_TOP_PX = 300
 

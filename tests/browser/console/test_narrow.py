@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .conftest import ACCOUNT, ALICE, VERA
-from .test_console_ux import at_width
-from .views import open_console, sign_in, view_text, wait
+from ..conftest import ACCOUNT, ALICE, VERA
+from ..views import open_console, sign_in, view_text, wait
+from .test_ux import at_width
 
-RUNBOOKS = Path(__file__).resolve().parents[2] / "runbooks"
+RUNBOOKS = Path(__file__).resolve().parents[3] / "runbooks"
 # what of an element's content lies beyond its box: a line cut short, or a table wider than its dialog
 _CUT = """
 const out = [];

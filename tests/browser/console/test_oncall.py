@@ -16,9 +16,9 @@ from typing import Any
 from killswitch.figures import figure, money
 from killswitch.view import CoverageStatus, ReceiverFailure
 
-from .conftest import ACCOUNT, ALICE, HEDGE, VERA
-from .test_console_ux import at_width, layout_problems, shots
-from .views import open_console, refreshes, sign_in, text_of, view_text, wait
+from ..conftest import ACCOUNT, ALICE, HEDGE, VERA
+from ..views import open_console, refreshes, sign_in, text_of, view_text, wait
+from .test_ux import at_width, layout_problems, shots
 
 INCIDENT = "bot-guard/simulated/sim-main/L1/e1"
 BTC = "BTC/USDT:USDT"
@@ -78,7 +78,7 @@ def test_the_open_incident_comes_first_and_each_standing_problem_is_one_line(liv
         assert "at " in text and " ago)" in text and "not acknowledged" in text.lower()
         assert "reset: 0 of 2 approvals" in text and "firing: silent (bot = " in text, text
         # each standing problem is one line at a desk, its detail closed; on a phone its line
-        # wraps rather than hide what it names behind an ellipsis (test_console_narrow.py)
+        # wraps rather than hide what it names behind an ellipsis (test_narrow.py)
         summaries = browser.find_elements("css selector", "#problems details > summary")
         heads = [s.text for s in summaries]
         # what can lose money first, the configuration's noise last
@@ -127,8 +127,8 @@ def test_no_open_incident_says_so_first(live, browser, shot):
 def test_close_this_leg_closes_the_rows_leg_and_both_legs_is_a_choice(live, browser, shot):
     from selenium.webdriver.support.ui import Select
 
-    from .test_console_positions import open_close
-    from .views import close_dialog, confirm_and_send, preview
+    from ..views import close_dialog, confirm_and_send, preview
+    from .test_positions import open_close
 
     r = live(hedge=True)
     r.tick(2, beat=("bot-x",))
@@ -184,7 +184,7 @@ def test_close_this_leg_closes_the_rows_leg_and_both_legs_is_a_choice(live, brow
 
 
 def test_a_scope_that_holds_no_position_offers_no_close(live, browser, shot):
-    from ..unit.runner.operator.rig import live_close
+    from ...unit.runner.operator.rig import live_close
 
     r = live()
     r.tick(2, beat=("bot-x",))
@@ -247,7 +247,7 @@ def test_a_policy_that_acted_on_one_signal_while_blind_on_the_other_is_partly_bl
     from killswitch.compile.compiler import compile_documents
     from killswitch.policy.load import load_text
 
-    from . import conftest as harness
+    from .. import conftest as harness
 
     graph = compile_documents(load_text(TWO_WINDOWS, "two.yaml")).graph
     monkeypatch.setattr(harness, "_graph", lambda *_: graph)

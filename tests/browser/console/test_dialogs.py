@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .conftest import ACCOUNT, ALICE
-from .test_console_overrides import LIMITED, _fill, _open
-from .views import open_console, sign_in, text_of, wait
+from ..conftest import ACCOUNT, ALICE
+from ..views import open_console, sign_in, text_of, wait
+from .test_overrides import LIMITED, _fill, _open
 
 
 def _typed(browser: Any, box_id: str, text: str) -> None:

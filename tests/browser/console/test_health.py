@@ -16,8 +16,8 @@ from typing import Any
 
 from killswitch.view import CoverageStatus, ReceiverFailure
 
-from .conftest import ACCOUNT, VERA
-from .views import laid_out, open_console, sign_in, text_of, view_text, wait
+from ..conftest import ACCOUNT, VERA
+from ..views import laid_out, open_console, sign_in, text_of, view_text, wait
 
 TITLE = "killswitch console"
 UNREACHABLE = re.compile(r"RUNNER UNREACHABLE since (\d\d:\d\d:\d\d) UTC — this view is (\d+) s old")

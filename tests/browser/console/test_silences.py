@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .conftest import ACCOUNT, ALICE, VERA
-from .views import click, open_console, sign_in, text_of, view_text, wait
+from ..conftest import ACCOUNT, ALICE, VERA
+from ..views import click, open_console, sign_in, text_of, view_text, wait
 
 
 def _silence_dialog(browser: Any, css: str) -> None:
@@ -140,7 +140,7 @@ def test_an_operator_acknowledges_silences_and_expires_from_the_console(live, br
 
 
 def test_a_silence_from_an_incident_is_previewed_tied_extended_and_flagged_idle(live, browser, shot):
-    from .test_console_ux import at_width
+    from .test_ux import at_width
 
     r = live()
     r.tick(1, beat=("bot-x",))

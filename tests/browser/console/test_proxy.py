@@ -8,7 +8,7 @@ from __future__ import annotations
 from tests.integration.api.test_proxy import PROXY_ADDRESS, Nginx, Runner
 from tests.procs import free_port
 
-from .views import click_action, close_dialog, confirm_and_send, preview, text_of, view_text, wait
+from ..views import click_action, close_dialog, confirm_and_send, preview, text_of, view_text, wait
 
 
 def test_a_person_the_proxy_names_sees_the_console_and_locks_as_themselves(tmp_path, browser, shot):

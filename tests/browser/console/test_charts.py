@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .conftest import ACCOUNT, VERA
-from .test_console_health import csp_refusals
-from .views import laid_out, open_console, sign_in, wait
+from ..conftest import ACCOUNT, VERA
+from ..views import laid_out, open_console, sign_in, wait
+from .test_health import csp_refusals
 
 DRAWDOWN = f'details[data-chart-key="book-drawdown|{ACCOUNT}"]'
 GUARD = f'details[data-chart-key="bot-guard|{ACCOUNT}"]'

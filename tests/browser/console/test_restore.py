@@ -5,8 +5,8 @@ restore in the console at all)."""
 
 from __future__ import annotations
 
-from .conftest import ACCOUNT, BOB
-from .views import click_action, close_dialog, confirm_and_send, open_console, preview, sign_in, view_text, wait
+from ..conftest import ACCOUNT, BOB
+from ..views import click_action, close_dialog, confirm_and_send, open_console, preview, sign_in, view_text, wait
 
 
 def test_a_revoke_is_restored_from_the_console_with_its_preview_and_approvals(live, browser, shot):

@@ -9,9 +9,9 @@ import json
 import urllib.request
 from typing import Any
 
-from .conftest import ACCOUNT, ALICE, BOB, POLICIES
-from .test_console_ux import at_width
-from .views import open_console, sign_in, text_of, view_text, wait
+from ..conftest import ACCOUNT, ALICE, BOB, POLICIES
+from ..views import open_console, sign_in, text_of, view_text, wait
+from .test_ux import at_width
 
 # book-drawdown gains limits an override may raise, and a reducing lock in the minute from 13:01
 # (T0 is 2026-03-02 13:00 UTC)

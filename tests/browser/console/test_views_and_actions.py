@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 
-from .conftest import ACCOUNT, ALICE, BOB, VERA
-from .views import (
+from ..conftest import ACCOUNT, ALICE, BOB, VERA
+from ..views import (
     click_action,
     close_dialog,
     confirm_and_send,
@@ -282,7 +282,7 @@ def test_a_close_is_previewed_then_sent_and_followed_until_the_book_is_flat(live
     for e in journal:
         assert e.client_order_id in text
     # at a laptop's width the journal fits its box: its ids break (walk 11 of issue 65, L10)
-    from .test_console_ux import at_width
+    from .test_ux import at_width
     at_width(browser, 1366)
     over = browser.execute_script("return Math.max(...[...document.querySelectorAll('#closes .table-wrap')]"
                                   ".map(w => w.scrollWidth - w.clientWidth))")

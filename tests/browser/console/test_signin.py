@@ -15,8 +15,8 @@ import pytest
 from killswitch.face.api.identity import parse_tokens
 from tests.signin_provider import free_port, provider, signin_for  # noqa: F401 - a fixture
 
-from .conftest import ACCOUNT
-from .views import (
+from ..conftest import ACCOUNT
+from ..views import (
     click_action,
     close_dialog,
     confirm_and_send,
