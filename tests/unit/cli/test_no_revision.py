@@ -1,6 +1,6 @@
 """One spelling for a graph whose sources have no git revision: "not in git", in every output
 that prints one (ksctl graph, validate, plan, diff, status, report, runbooks, notifications; the
-daemon's start line is checked in tests/cli/test_run.py). Each is rendered with no revision and
+daemon's start line is checked in tests/cli/run/test_runner.py). Each is rendered with no revision and
 must say "not in git" and none of the spellings it replaced ("revision none", "revision -",
 "revision None")."""
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 from killswitch.cli.plan import EXIT_ERROR, EXIT_NO_CHANGES
-from tests.cli.test_plan import armed_from_the_start, live, stdout_of
+from tests.cli.plan.test_previews import armed_from_the_start, live, stdout_of
 
 # sim-main (one-way): BTC long 5 (≈300k), ETH long 100 (≈300k), SOL short 1000 (≈140k)
 # sim-hedge: BTC LONG 2 / SHORT 4, ETH LONG 30 / SHORT 80 (≤ 240k a leg)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from click.testing import CliRunner
 
 from killswitch.cli.main import cli
-from tests.cli.test_plan import FUTURES_BOOK, GOOD, accounts_doc, sim_exchange
+from tests.cli.plan.test_previews import FUTURES_BOOK, GOOD, accounts_doc, sim_exchange
 
 
 def plan_stderr(tmp_path, hedge_declared: bool) -> str:

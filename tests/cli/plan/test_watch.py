@@ -16,7 +16,7 @@ from killswitch.engine.state import State
 from killswitch.runner.lock.lock import OPERATOR, LockBook
 from killswitch.state import open_store
 
-from .test_plan import FUTURES_BOOK, GOOD, accounts_doc, sim_exchange
+from .test_previews import FUTURES_BOOK, GOOD, accounts_doc, sim_exchange
 
 BTC = "BTC/USDT:USDT"
 
@@ -37,7 +37,7 @@ def stored_lock(tmp_path) -> str:
 
 def test_a_live_plan_with_the_stored_state_lists_what_the_venue_watch_would_cancel_and_revert(tmp_path,
                                                                                                  monkeypatch):
-    import tests.cli.test_plan as tp
+    import tests.cli.plan.test_previews as tp
 
     engine = build("calm", ManualClock(wall_clock()))
     engine.place_order("sim-main", "BTCUSDT", "BUY", "LIMIT", 0.5, price=50_000.0, time_in_force="GTC",

@@ -24,8 +24,8 @@ from click.testing import CliRunner
 
 from killswitch.cli.main import cli
 
-BAD = Path(__file__).resolve().parents[1] / "fixtures" / "bad"
-ROOT = Path(__file__).resolve().parents[2]
+BAD = Path(__file__).resolve().parents[2] / "fixtures" / "bad"
+ROOT = Path(__file__).resolve().parents[3]
 STALL = "(" + ".*" * 24 + ")*zz"
 
 
