@@ -15,7 +15,7 @@ signature would load: pycryptodome's Keccak module (and cffi's C parser under it
 coincurve, 60-170 ms measured between a reaction's first close leaving the decider and its
 request leaving the reader (``bench/stream.py --venue hyperliquid``).
 
-Must not: change a digest. ``tests/unit/adapters/venues/test_hyperliquid_keccak.py`` holds the
+Must not: change a digest. ``tests/unit/adapters/venues/hyperliquid/test_keccak.py`` holds the
 installed function to ccxt's own over random inputs and a whole signature to ccxt's.
 """
 

@@ -103,7 +103,7 @@ CANCEL_NOT_SENT: dict = {}
 # Its refusals of an order (tests/unit/adapters/ccxt/test_venue_refusals.py): none raised by ccxt.
 REFUSALS: tuple = ()
 REFUSALS_ELSEWHERE = ("Kraken Futures refuses an order inside a success answer (sendStatus), which ccxt does not "
-                      "raise: tests/unit/adapters/venues/test_krakenfutures_recorded_payloads.py reads them")
+                      "raise: tests/unit/adapters/venues/krakenfutures/test_recorded_payloads.py reads them")
 
 
 # Its stream face's private subscriptions (see binance/contract.py).

@@ -33,7 +33,7 @@ What it answers, as MEXC documents it
     all-or-nothing order); the spot API documents no stop order, so nothing conditional rests
     here (Kraken's face serves the spot desk's triggers). The rows of the types this face does
     not place are proven on the documented answers instead
-    (tests/unit/adapters/venues/test_mexc_spot.py). The spot API has no cancel-all-after.
+    (tests/unit/adapters/venues/mexc/test_spot.py). The spot API has no cancel-all-after.
 
 What it must not do
     keep exchange state, or reach beyond the server it is handed.

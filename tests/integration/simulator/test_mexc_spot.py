@@ -5,7 +5,7 @@ Each test starts a :class:`SimServer` on a free 127.0.0.1 port, runs, and stops;
 in time. The engine runs on a manual clock at T0 (flat marks); the account holds the scenario's
 spot balances (USDT, BTC, ETH, SOL). A bot's resting limit orders are placed through a ccxt
 client of its own (the rows of the order types the face does not place are proven on MEXC's
-documented answers, tests/unit/adapters/venues/test_mexc_spot.py).
+documented answers, tests/unit/adapters/venues/mexc/test_spot.py).
 """
 
 from __future__ import annotations

@@ -110,9 +110,9 @@ def test_binance_all_done_names_no_order_and_is_the_venues_all():
 # a venue's own answers to one order's cancel are read by its dialect, each shape of them from its
 # folder's CANCEL_ANSWERS (test_cancel_property.py; Kraken Futures' cancelStatus, MEXC's data,
 # Bitget's data.orderId and a plan's successList / failureList, Bybit's result.orderId, Kraken
-# spot's result.count also apart: test_krakenfutures_cancel_answers.py, test_mexc_dialect.py,
-# test_bitget_recorded_payloads.py, above and test_kraken_spot.py); an id without a dialect of its
-# own reads one the generic way
+# spot's result.count also apart: venues/krakenfutures/test_cancel_answers.py,
+# venues/mexc/test_dialect.py, test_bitget_recorded_payloads.py, above and venues/kraken_spot/); an
+# id without a dialect of its own reads one the generic way
 
 
 def test_a_cancel_of_one_order_that_did_not_raise_is_done_by_the_generic_reading():

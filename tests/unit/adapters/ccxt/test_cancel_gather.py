@@ -2,7 +2,7 @@
 the budget's spending of a request worth more than one order: a batch forms until the budget
 lets it go, at most its size; its answer is every caller's; a caller that stops waiting does not
 stop it; a failure reaches every caller; a batch weighed by its size leaves the budget in debt.
-The adapter's use of it on a face: tests/unit/adapters/venues/test_krakenfutures_face.py."""
+The adapter's use of it on a face: tests/unit/adapters/venues/krakenfutures/test_face.py."""
 
 from __future__ import annotations
 

@@ -42,7 +42,7 @@ from adapters.registry import PACKAGE, parts
 from killswitch.snapshot import Order
 from tests.ports import confirmed_cancel
 from tests.unit.adapters.ccxt.fake import run
-from tests.unit.adapters.venues.test_mexc_dialect import (
+from tests.unit.adapters.venues.mexc.test_dialect import (
     ORDER as MEXC_ORDER,
     TRIGGER as MEXC_TRIGGER,
     MexcVenue,
@@ -280,7 +280,7 @@ def test_only_what_an_answer_names_cancelled_is_done(venue, cid, shape, data):
 
 
 # --- the port: an acknowledged "whole" still listed is never cancelled ----------------------------
-# MEXC through the real ccxt client (tests/unit/adapters/venues/test_mexc_dialect.py's MexcVenue):
+# MEXC through the real ccxt client (tests/unit/adapters/venues/mexc/test_dialect.py's MexcVenue):
 # order/cancel_all and planorder/cancel_all answer success true, naming none (acknowledged); the
 # venue here takes away only the orders it is drawn to, and lists the others open after.
 

@@ -355,7 +355,7 @@ SOL_HL, ETH_HL, ADA_HL, HYPE_HL = "SOL/USDC:USDC", "ETH/USDC:USDC", "ADA/USDC:US
 def hyperliquid_assets() -> list:
     """Hyperliquid's documented metaAndAssetCtxs (BTC, ETH, SOL: assets 0-2) with ADA (3) and
     HYPE (4), the recorded cases' other coins, at their sizes' decimals."""
-    from tests.unit.adapters.venues.test_hyperliquid import META
+    from tests.unit.adapters.venues.hyperliquid.test_documented_answers import META
 
     universe, ctxs = json.loads(json.dumps(META))
     universe["universe"] += [{"name": "ADA", "szDecimals": 0, "maxLeverage": 10, "onlyIsolated": False},

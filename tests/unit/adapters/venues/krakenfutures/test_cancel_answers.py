@@ -16,7 +16,7 @@ from adapters.base import AdapterError, Reason
 from adapters.ccxt_exchange.dialects import dialect_for
 from killswitch.snapshot import Order
 from tests.unit.adapters.ccxt.fake import run
-from tests.unit.adapters.venues.test_krakenfutures_recorded_payloads import XRP, documented, kraken_markets
+from tests.unit.adapters.venues.krakenfutures.test_recorded_payloads import XRP, documented, kraken_markets
 
 KRAKEN = dialect_for("krakenfutures")
 NAMED = "272fd0ac-45c0-4003-b84d-d39b9e86bd36"  # the one order the documented cancelallorders names

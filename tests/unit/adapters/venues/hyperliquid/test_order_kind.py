@@ -22,7 +22,7 @@ from adapters.ccxt_exchange.streaming.stream import AccountStream
 from adapters.venues.hyperliquid.dialect import HYPERLIQUID
 from killswitch.snapshot import Order
 from tests.unit.adapters.ccxt.test_streamstate import rest
-from tests.unit.adapters.venues.test_hyperliquid_stream import ORDER
+from tests.unit.adapters.venues.hyperliquid.test_stream import ORDER
 
 ccxt = pytest.importorskip("ccxt.pro")
 

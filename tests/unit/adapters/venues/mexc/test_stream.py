@@ -20,7 +20,7 @@ from adapters.venues.mexc.dialect_stream import HEARTBEAT_SYMBOL, watch_marks
 from tests.unit.adapters.ccxt.fake import market
 
 MEXC = dialect_for("mexc")
-DOCS = json.loads((Path(__file__).parents[4] / "adapters/venues/mexc/fixtures/websocket-docs.json").read_text())
+DOCS = json.loads((Path(__file__).parents[5] / "adapters/venues/mexc/fixtures/websocket-docs.json").read_text())
 OLD, NEW = DOCS["apidocs"], DOCS["api_docs"]
 CLIENT = ccxt_pro.mexc()
 CLIENT.set_markets([market("BTC/USDT:USDT", "BTC_USDT"), market("CRV/USDT:USDT", "CRV_USDT")])
