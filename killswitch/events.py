@@ -33,7 +33,7 @@ Labels are plain strings; secrets never enter either.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Mapping, Optional, Protocol, Sequence, runtime_checkable
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Optional, Protocol, Sequence, runtime_checkable
 from urllib.parse import quote
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
@@ -230,6 +230,19 @@ class SinkStore(Protocol):
     def silences(self, ending_after_ms: Optional[int] = None) -> Sequence[Any]: ...  # Silence
 
     def audit_head(self) -> Optional[Any]: ...  # AuditHead: the chain's head (the audit anchor sink)
+
+
+def every_audit_row(store: Any, since_ms: Optional[int], kinds: Optional[Sequence[str]], page: int,
+                    **bounds: Any) -> Iterator[Any]:
+    """Every row ``store.audit_rows`` reads (``bounds``: its further ones, ``until_ms``), in chain
+    order, ``page`` rows a call: a state store's, or a sink's (:class:`SinkStore`)."""
+    after = 0
+    while True:
+        rows = store.audit_rows(since_ms, kinds, page, after_seq=after, **bounds)
+        yield from rows
+        if len(rows) < page:
+            return
+        after = rows[-1].seq
 
 
 class ReceiptWriter(Protocol):

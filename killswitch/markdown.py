@@ -35,7 +35,6 @@ _LINK = re.compile(r"\[(?P<label>[^\[\]\n]+)\]\((?P<url>https?://[^\s()<>\"'`]+)
 
 
 def _text(text: str) -> str:
-    """Escaped text with ``**bold**``."""
     return _BOLD.sub(r"<strong>\1</strong>", html.escape(text))
 
 

@@ -10,8 +10,8 @@
 * :mod:`.faults` — :class:`~.faults.FaultPlan`, deterministic scriptable fault injection.
 * :mod:`.paths` / :mod:`.scenarios` — price paths of time and named market scenarios.
 * :mod:`.adapter` — :class:`~.adapter.SimulatedAdapter`, the in-process ``ExchangeAdapter`` face (its
-  engine calls behind the fault plan: :mod:`.adapter_calls`; its snapshots' contents:
-  :mod:`.adapter_snapshot`).
+  engine calls behind the fault plan: :mod:`.adapter.calls`; its snapshots' contents:
+  :mod:`.adapter.snapshot`).
 * :mod:`.http` — :class:`~.http.SimServer`, every venue's REST face (:mod:`.faces`, each venue's in
   ``adapters/venues/<venue>/face.py``) on one port of 127.0.0.1, for ccxt.
 * :mod:`.stream` — the websocket face on the same server: Binance USDⓈ-M's user data stream

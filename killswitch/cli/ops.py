@@ -332,19 +332,16 @@ def planned_orders(store: "StateStore", limit: int) -> tuple[list, int]:
     from collections import deque
     from dataclasses import replace
 
+    from ..events import every_audit_row
     from ..orders import PLANNED_KINDS, planned_count, planned_intents
 
     latest: deque = deque(maxlen=max(limit, 0))
-    count, after = 0, 0
-    while True:
-        page = store.audit_rows(None, PLANNED_KINDS, 100, after_seq=after)
-        if not page:
-            return list(latest), count
-        for row in page:
-            count += planned_count(row.kind, row.payload)
-            if limit > 0:
-                latest.extend(replace(row, payload=p) for p in planned_intents(row.kind, row.payload)[-limit:])
-        after = page[-1].seq
+    count = 0
+    for row in every_audit_row(store, None, PLANNED_KINDS, 100):
+        count += planned_count(row.kind, row.payload)
+        if limit > 0:
+            latest.extend(replace(row, payload=p) for p in planned_intents(row.kind, row.payload)[-limit:])
+    return list(latest), count
 
 
 @click.group(cls=SuggestingGroup)

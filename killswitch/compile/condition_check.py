@@ -16,9 +16,9 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from ..policy import diagnostics as d, expr as ex
-from ..policy.expr_check import type_errors
-from ..policy.expr_eval import compile_predicate
-from ..policy.expr_parse import parse
+from ..policy.expr.check import type_errors
+from ..policy.expr.eval import compile_predicate
+from ..policy.expr.parse import parse
 from ..policy.positions import POSITION_FIELDS, parse_condition
 from ..policy.signals import SIGNAL_KINDS, Signal
 from ..policy.units import Duration
@@ -26,7 +26,7 @@ from . import nodes as n
 from .graph import StageNode, TriggerNode
 from .policy_pass import PolicyPass
 
-# the code of each kind of mistake the type check finds (killswitch.policy.expr_check)
+# the code of each kind of mistake the type check finds (killswitch.policy.expr.check)
 CONDITION_CODES = {"type": d.KS121, "unit": d.KS124, "zero": d.KS125, "function": d.KS126, "arity": d.KS127}
 
 

@@ -20,7 +20,7 @@ from functools import cached_property
 from typing import Any, Mapping, Optional, Sequence
 
 from ..policy.expr import Node
-from ..policy.expr_eval import Comparison, Predicate, comparisons
+from ..policy.expr.eval import Comparison, Predicate, comparisons
 from ..policy.time_intervals import Window
 from ..records import record
 from .limits_node import LimitsNode
@@ -64,7 +64,7 @@ class TriggerNode:
 
     @cached_property
     def comparisons(self) -> tuple[Comparison, ...]:
-        """Every comparison of the condition (:func:`killswitch.policy.expr_eval.comparisons`), walked
+        """Every comparison of the condition (:func:`killswitch.policy.expr.eval.comparisons`), walked
         once: a runbook's incident and the readout ask for them again for every stage and view."""
         return tuple(comparisons(self.ast))
 

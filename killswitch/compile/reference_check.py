@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from ..policy import diagnostics as d, expr as ex
-from ..policy.expr_parse import parse
+from ..policy.expr.parse import parse
 from . import nodes as n
 from .condition_check import check_position_condition
 from .graph import StageNode, TriggerNode

@@ -45,10 +45,6 @@ def _git(args: list[str], cwd: str) -> str:
     return git(args, cwd, SourceError, errors="surrogateescape")
 
 
-def _is_policy(name: str) -> bool:
-    return name.endswith(YAML_SUFFIXES) and not name.startswith(".")
-
-
 class GitObjects:
     """Objects read through one ``git cat-file --batch`` process; trees' documents and blobs'
     sha256 kept by object id. Close it (a context manager)."""
@@ -123,7 +119,7 @@ class GitObjects:
                 continue
             if mode == b"40000":
                 out.update({f"{name}/{path}": sha for path, sha in self.tree_documents(child).items()})
-            elif mode in (b"100644", b"100755") and _is_policy(name):
+            elif mode in (b"100644", b"100755") and name.endswith(YAML_SUFFIXES):
                 out[name] = self.blob_sha256(child)
             # 120000 a symbolic link, 160000 a submodule: no policy file git holds here
         self._trees[oid] = dict(sorted(out.items()))

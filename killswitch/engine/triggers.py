@@ -28,7 +28,7 @@ from typing import Optional
 
 from ..compile.graph import TriggerNode
 from ..policy.expr import ValueType, value_text
-from ..policy.expr_eval import Values
+from ..policy.expr.eval import Values
 from .state import TriggerState
 
 

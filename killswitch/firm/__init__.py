@@ -2,5 +2,5 @@
 evaluates the firm-wide policies over, and the directives a firm stage entry writes.
 
 Pure: no I/O, no clock (see :mod:`.facts`). The store's side is :mod:`killswitch.state.firm`
-and :mod:`killswitch.state.firm_tables`; a shard runner's, above the runner, :mod:`killswitch.firmlink.firm`.
+and :mod:`killswitch.state.firm.tables`; a shard runner's, above the runner, :mod:`killswitch.firmlink.firm`.
 """

@@ -118,7 +118,7 @@ class DirectiveApplier:
                     if await asyncio.to_thread(self.firm.claim_directive, self.schema, fence, d.id, self.clock()):
                         done += await self._apply(d, fence)
                     self.after_id = max(self.after_id, d.id)
-                await self.kills.follow_up(fence, self.mine)
+                await self.kills.follow_up(fence)
             except FencedError:
                 return done  # deposed: the next leader takes them up from the shard's schema
             except StoreError as e:

@@ -5,7 +5,7 @@ What it owns: :class:`FirmOutbox`, the firm's counterpart of
 :class:`~killswitch.runner.sinks.entries.EntryOutbox`. A firm transition is owed in the firm state
 document itself (``"owed"``, beside ``"engine"`` and ``"resets_after"``), committed in the
 transaction that records the firm stage change
-(:meth:`~killswitch.state.firm_tables.FirmTables.commit_firm`, fenced by the firm token). After that
+(:meth:`~killswitch.state.firm.tables.FirmTables.commit_firm`, fenced by the firm token). After that
 commit its ``stage_transition`` row is appended to the firm store's audit chain (schema ``ks_firm``,
 fenced by the firm token; the payload of a local entry's row plus ``"firm": true``), then its event
 is told through the shard runner's sinks. It is let go at a later commit once audited and held by

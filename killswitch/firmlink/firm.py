@@ -60,7 +60,7 @@ from ..firm.facts import Reading, firm_snapshots, stale_after_ms
 from ..firm.notices import DIRECTIVE, STOPPED, read_notice, shard_stopped
 from ..metrics import Registry
 from ..runner.sinks.coverage import BlindReports
-from ..state.firm_tables import NOTIFY_CHANNEL
+from ..state.firm.tables import NOTIFY_CHANNEL
 from ..state.store import FencedError, StoreError
 from ..view import ChangeResult
 from .apply import DirectiveApplier, Listener

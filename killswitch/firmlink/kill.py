@@ -84,14 +84,14 @@ class KillApplier:
             if refused:
                 return f"KILL_NOT_LOCKED: {scope}: {refused}"
         locked = self.clock()
-        await self._report(d, fence, [KillReport(d.id, self.shard, k, locked_ms=locked, ts_ms=locked)
+        await self._report(fence, [KillReport(d.id, self.shard, k, locked_ms=locked, ts_ms=locked)
                                       for k in accounts])
         resting = await self._cancel(d, accounts, reason)
         # each step reported as it is reached: nothing resting before the keys are asked for
-        await self._report(d, fence, self._reports(d, accounts, locked, resting, "revoke not sent yet"))
+        await self._report(fence, self._reports(d, accounts, locked, resting, "revoke not sent yet"))
         revoke = await revoke_keys(self.ports, scopes, reason, f"firm-kill:{d.id}:{d.actor}")
         reports = self._reports(d, accounts, locked, resting, revoke)
-        await self._report(d, fence, reports)
+        await self._report(fence, reports)
         done = sum(1 for r in reports if r.done)
         self.open = d if done < len(reports) else None
         return (f"KILLED: {len(accounts)} account(s) locked halted ({', '.join(scopes)}); " +
@@ -107,12 +107,12 @@ class KillApplier:
         assert d.id is not None
         return account_reports(self.ports, d.id, self.shard, accounts, locked, resting, revoke)
 
-    async def _report(self, d: Directive, fence: int, reports: list[KillReport]) -> None:
+    async def _report(self, fence: int, reports: list[KillReport]) -> None:
         await asyncio.to_thread(self.firm.report_kill, self.schema, fence, reports)
 
     # --- every tick ----------------------------------------------------------------------------
 
-    async def follow_up(self, fence: int, mine: Sequence[str]) -> None:
+    async def follow_up(self, fence: int) -> None:
         """Take up what a kill carried out here has not reached yet (see the module doc)."""
         if self.ports.dry_run:  # a dry run cancels and revokes nothing: there is nothing to take up
             return
@@ -140,7 +140,7 @@ class KillApplier:
         resting = await self._cancel(d, again, reason) if again else {}
         reports = self._reports(d, left, None, {k: resting.get(k, "") for k in left}, "")
         # what was reached before stays reached (the table keeps the first time)
-        await self._report(d, fence, reports)
+        await self._report(fence, reports)
         if all(r.done or had[r.account].done for r in reports):
             self.open = None
 
@@ -161,7 +161,7 @@ class KillApplier:
             if (restored := await restore_keys(self.ports, scope, reason, approvers)) is not None:
                 said.append(restored)
         now = self.clock()
-        await self._report(d, fence, [KillReport(kill_id, self.shard, k, released_ms=now, resting="released",
+        await self._report(fence, [KillReport(kill_id, self.shard, k, released_ms=now, resting="released",
                                                  revoke="restored", ts_ms=now) for k in accounts])
         if self.open is not None and self.open.id == kill_id:
             self.open = None

@@ -209,14 +209,9 @@ def regroup(tree: RouteTree, groups: list[Group], reg: Mapping[str, Alert]) -> l
             was = next((g for g in by_route.get(route.path, ()) if g.last_fps and fp in g.last_fps), None)
             if key in made and was is not None:  # notified by the same route's shared group
                 into.last_fps = (into.last_fps or frozenset()) | {fp}
-                into.last_ms = _earlier(into.last_ms, was.last_ms)
+                into.last_ms = min((t for t in (into.last_ms, was.last_ms) if t is not None), default=None)
                 into.flushed = True
     return list(by_key.values())
-
-
-def _earlier(a: Optional[int], b: Optional[int]) -> Optional[int]:
-    """The earlier of two times, either of which may be unknown."""
-    return b if a is None else a if b is None else min(a, b)
 
 
 # Keys added to the routes document after state was first saved, with the value that means

@@ -23,10 +23,6 @@ from .receivers import describe_target
 from .routes import GROUP_BY_ALL, RouteNode, RouteTree
 
 
-def _dur(ms: int) -> str:
-    return str(Duration(ms))
-
-
 def _chain(tree: RouteTree, node: RouteNode) -> list[dict]:
     out, cur = [], tree.root
     out.append({"route": cur.name, "matchers": [str(m) for m in cur.matchers]})
@@ -57,9 +53,9 @@ def explain(labels: Mapping[str, str], trees: Mapping[str, RouteTree], graph=Non
                 "continue": node.continue_,
                 "group_key": node.group_key(tree.name, p.labels),
                 "group_by": [GROUP_BY_ALL] if node.group_by_all else list(node.group_by),
-                "group_wait": _dur(node.group_wait_ms),
-                "group_interval": _dur(node.group_interval_ms),
-                "repeat_interval": _dur(node.repeat_interval_ms),
+                "group_wait": str(Duration(node.group_wait_ms)),
+                "group_interval": str(Duration(node.group_interval_ms)),
+                "repeat_interval": str(Duration(node.repeat_interval_ms)),
                 "targets": _targets(tree, node.receiver),
                 "send_resolved": node.receiver in tree.send_resolved,
                 "mute_time_intervals": list(node.mute_intervals),

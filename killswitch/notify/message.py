@@ -357,13 +357,11 @@ def compose(n: Notification, external_url: Optional[str] = None) -> Message:
 
 
 def _each(alerts: Sequence[Alert], lines: Callable[[Alert], list[str]], ordered: bool = True) -> list[str]:
-    """The ``lines`` of each alert, a blank line after each; in the order they came (``ordered``)."""
     return [line for a in (sorted(alerts, key=lambda a: a.event.ts_ms) if ordered else alerts)
             for line in (*lines(a), "")]
 
 
 def _closed(body: list[str], n: Notification) -> str:
-    """A page's body: its lines, then the group's line that names it."""
     return "\n".join([*body, f"group {n.group_key} · receiver {n.receiver} via {n.route} · dedup {n.dedup_key}"]
                      ).rstrip() + "\n"
 

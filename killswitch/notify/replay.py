@@ -28,6 +28,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from ..events import every_audit_row
+
 SENDING = "notification_sending"
 DELIVERED = "notification_delivered"
 FAILED = "notification_failed"
@@ -97,29 +99,23 @@ def handed_since(store: Any, since_ms: int, open_from_ms: Optional[int] = None) 
     out = Handed()
     # (routes, receiver, dedup) -> (ms, fps, group key of a page to its own receiver)
     open_: dict[tuple, tuple[int, list[str], Optional[str]]] = {}
-    after = 0
     start = since_ms if open_from_ms is None else min(since_ms, open_from_ms)
-    while True:
-        rows = store.audit_rows(start, [SENDING, DELIVERED, FAILED], PAGE, after_seq=after)
-        for r in rows:
-            p = r.payload
-            key = (p.get("routes"), p.get("receiver"), p.get("dedup_key"))
-            fps = [str(f) for f in p.get("alerts") or ()]
-            if r.kind == SENDING:
-                open_[key] = (r.ts_ms, fps, None if p.get("fallback_for") else p.get("group_key"))
-                continue
-            if r.kind == FAILED and p.get("result") == "cancelled" and key in open_:
-                continue  # cut off at a stop while its attempt was under way: it may have arrived
-            open_.pop(key, None)
-            if r.ts_ms < since_ms:
-                continue
-            if r.kind == DELIVERED and p.get("group_key"):
-                told, resolved, _ = out.delivered.get(p["group_key"], (set(), set(), 0))
-                gone = {str(f) for f in p.get("resolved_alerts") or ()}
-                out.delivered[p["group_key"]] = ((told | set(fps)) - gone, (resolved - set(fps)) | gone, r.ts_ms)
-        if len(rows) < PAGE:
-            break
-        after = rows[-1].seq
+    for r in every_audit_row(store, start, [SENDING, DELIVERED, FAILED], PAGE):
+        p = r.payload
+        key = (p.get("routes"), p.get("receiver"), p.get("dedup_key"))
+        fps = [str(f) for f in p.get("alerts") or ()]
+        if r.kind == SENDING:
+            open_[key] = (r.ts_ms, fps, None if p.get("fallback_for") else p.get("group_key"))
+            continue
+        if r.kind == FAILED and p.get("result") == "cancelled" and key in open_:
+            continue  # cut off at a stop while its attempt was under way: it may have arrived
+        open_.pop(key, None)
+        if r.ts_ms < since_ms:
+            continue
+        if r.kind == DELIVERED and p.get("group_key"):
+            told, resolved, _ = out.delivered.get(p["group_key"], (set(), set(), 0))
+            gone = {str(f) for f in p.get("resolved_alerts") or ()}
+            out.delivered[p["group_key"]] = ((told | set(fps)) - gone, (resolved - set(fps)) | gone, r.ts_ms)
     for (_, _, dedup), (ms, fps, group) in open_.items():
         if group:
             out.unfinished.setdefault(group, set()).update(fps)

@@ -66,7 +66,7 @@ KS122 = Code("KS122", "condition reads an unknown signal")
 # past the parser's bounds (killswitch.policy.expr.MAX_LENGTH, MAX_DEPTH, MAX_OPERANDS): a trigger's
 # when: or a position condition's where:, at the character that crosses one
 KS123 = Code("KS123", "condition too long or nested too deeply")
-# a condition's arithmetic (killswitch.policy.expr_check): units that do not combine (a ratio plus a
+# a condition's arithmetic (killswitch.policy.expr.check): units that do not combine (a ratio plus a
 # duration, a ratio² compared with a ratio), a division by a constant 0, a function that does not
 # exist, a function given too few or too many values
 KS124 = Code("KS124", "condition units do not combine")

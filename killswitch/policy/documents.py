@@ -3,7 +3,7 @@
 What it owns: :class:`SourceMap` (the line:col of every key and value by path, and of a
 character inside a scalar, so that a diagnostic points at the exact spot), :class:`LoadedDoc`
 (one document: its data, positions, validated model, and what salvage dropped) and
-:class:`LoadResult`. Written by :mod:`.load` and :mod:`.schema_salvage`, read by the compiler.
+:class:`LoadResult`. Written by :mod:`.load` and :mod:`.schema.salvage`, read by the compiler.
 
 Pure: no I/O.
 """

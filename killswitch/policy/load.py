@@ -12,7 +12,7 @@ One path, top to bottom (:func:`_load_into`), entered once per file:
    of :mod:`.yamlbounds` (nesting depth; aliases refused at the first one), so no input costs
    more than a linear scan: a hostile file is refused at the token that crosses a bound.
 2. **Check** each document read: a mapping of a known apiVersion and kind, validated by its
-   model. Only a document with schema errors is *salvaged* (:mod:`.schema_salvage`): a stage
+   model. Only a document with schema errors is *salvaged* (:mod:`.schema.salvage`): a stage
    keeps its identity without its bad field or action, broken signals and triggers are dropped
    (their names stay declared), and the rest is validated again, so that the compiler can still
    report unresolved references and unsafe stages in the same run, and nothing that is only a
@@ -154,8 +154,8 @@ def _checked_document(result: LoadResult, raw: Any, sm: SourceMap, file: str, in
         doc.model = cls.model_validate(raw)
     except ValidationError as e:
         # imported on the first document with errors: a clean repository never needs it
-        from .schema_errors import clean_errors, diagnostic
-        from .schema_salvage import salvage
+        from .schema.errors import clean_errors, diagnostic
+        from .schema.salvage import salvage
 
         errors = clean_errors(e, raw, cls)
         result.diagnostics.extend(diagnostic(err, doc, cls) for err in errors)

@@ -30,9 +30,9 @@ from pydantic_core import PydanticCustomError
 
 from ..records import record
 from . import expr as ex
-from .expr_check import check_types
-from .expr_eval import Predicate, compile_predicate
-from .expr_parse import parse, parse_canonical
+from .expr.check import check_types
+from .expr.eval import Predicate, compile_predicate
+from .expr.parse import parse, parse_canonical
 
 
 @record
@@ -77,7 +77,7 @@ def parse_condition(text: str, canonical: bool = False) -> ex.Node:
     """Parse and type-check a position condition. Raises :class:`ConditionError`.
 
     ``canonical``: ``text`` is the canonical text of a condition accepted before (what the model
-    keeps), read by :func:`~.expr_parse.parse_canonical`."""
+    keeps), read by :func:`~.expr.parse.parse_canonical`."""
     try:
         ast = parse_canonical(text) if canonical else parse(text)
     except ex.ExprError as e:

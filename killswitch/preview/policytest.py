@@ -31,6 +31,7 @@ from ..policy.diagnostics import Position as SrcPos
 from ..policy.load import LoadedDoc
 from ..policy.policytest_doc import Expectation, PolicyTest, PolicyTestCase
 from ..policy.series import parse_series
+from ..policy.units import Duration
 from .policytest_expect import cancels_first, compare_cancels, compare_orders, compare_triggers, sent
 from .policytest_input import T0, CaseInput, identity
 from .replay import replay, shown_value
@@ -79,12 +80,6 @@ class TestReport:
         self.failures.append(failure)
 
 
-def _fmt_at(ms: int) -> str:
-    from ..policy.units import Duration
-
-    return str(Duration(ms))
-
-
 def run_case(graph: DecisionGraph, doc: LoadedDoc, index: int, case: PolicyTestCase, interval_ms: int,
              report: TestReport, coverage: Optional[RuleCoverage] = None) -> None:
     """Run one test case, its checks counted in ``report``; ``coverage``: mark the rules its
@@ -123,7 +118,7 @@ def run_case(graph: DecisionGraph, doc: LoadedDoc, index: int, case: PolicyTestC
         if i < len(stages) and stages[i] is not None:
             got = max((s.stage_after for s in ev.scopes), default=0)
             if got != int(float(stages[i])):  # type: ignore[arg-type]
-                wrong_stages.append(f"at {_fmt_at(i * step)}: expected {int(float(stages[i])):d}, "  # type: ignore[arg-type]
+                wrong_stages.append(f"at {Duration(i * step)}: expected {int(float(stages[i])):d}, "  # type: ignore[arg-type]
                                     f"got {got}")
         for j, e in expects.get(i, ()):
             report.checks += 1

@@ -38,7 +38,7 @@ from ..engine.evaluate import Evaluation, ScopeEvaluation
 from ..policy.diagnostics import Position as SrcPos
 from ..policy.documents import LoadedDoc
 from ..policy.expr import And, Node, Not, Or, canonical, children
-from ..policy.expr_eval import Predicate, compile_predicate
+from ..policy.expr.eval import Predicate, compile_predicate
 from ..policy.limits import LIMIT_SETTINGS
 from ..policy.policy_doc import Policy
 

@@ -125,7 +125,7 @@ def template_for(node: PolicyNode, level: int) -> Optional[str]:
 
 def comparisons(trigger: TriggerNode) -> list[tuple[str, str, Optional[float], str]]:
     """Every ``signal op literal`` (or ``signal op signal``) of a condition, signal on the left:
-    (signal, op, threshold value, threshold text); see :func:`killswitch.policy.expr_eval.comparisons`."""
+    (signal, op, threshold value, threshold text); see :func:`killswitch.policy.expr.eval.comparisons`."""
     return [(c.signal, c.op, c.threshold, c.text) for c in trigger.comparisons]
 
 
@@ -144,7 +144,7 @@ def action_text(kind: str, params: Mapping[str, Any]) -> str:
     return kind + " " + " ".join(f"{k}={','.join(map(str, v)) if isinstance(v, list) else v}" for k, v in shown.items())
 
 
-def _stage_doc(node: PolicyNode, stage: Optional[StageNode]) -> Optional[dict]:
+def _stage_doc(stage: Optional[StageNode]) -> Optional[dict]:
     if stage is None:
         return None
     return {
@@ -221,7 +221,7 @@ def _next_stage(node: PolicyNode, level: int, values: Mapping[str, Optional[floa
     if not higher:
         return None
     nxt = min(higher, key=lambda s: s.level)
-    doc = _stage_doc(node, nxt)
+    doc = _stage_doc(nxt)
     assert doc is not None
     doc["triggers"] = _triggers_doc(node, nxt.on, values, results, reasons)
     return doc
@@ -311,7 +311,7 @@ def assemble(*, node: PolicyNode, incident: str, scope: str, level: int, from_le
         },
         "graph": {"digest": digest, "short_digest": digest.split(":")[-1][:12], "revision": revision},
         "scope": scope,
-        "stage": _stage_doc(node, stage),
+        "stage": _stage_doc(stage),
         "from_stage": {"level": from_level, "name": prev.name if prev else None},
         "reason": reason,
         # entered at the first tick after a manual reset: that reset, and the incident it ended (with

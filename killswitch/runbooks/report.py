@@ -34,7 +34,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Callable, Optional, Sequence
 
-from ..events import runbook_path
+from ..events import every_audit_row, runbook_path
 from ..holds import OUT_OF_REACH
 from ..order_statuses import FINAL_STATUSES
 from ..orders import PLANNED_KINDS, planned_intents
@@ -60,17 +60,6 @@ NOTIFICATION_KINDS = ("notification_delivered", "notification_failed", "notifica
 SECTION_KINDS = frozenset(("stage_transition", "reset_approval", "runbook_rendered") + NOTIFICATION_KINDS
                           + tuple(ACTION_KINDS) + HALT_BREAK_KINDS + LEFT_OPEN_KINDS + LISTED_KINDS)
 _FAILED = FINAL_STATUSES - {"filled"}  # an order that ended without filling
-
-
-def _rows(store: StateStore, since_ms: Optional[int], until_ms: int, kinds: Optional[Sequence[str]] = None) -> list:
-    rows: list = []
-    after = 0
-    while True:
-        page = store.audit_rows(since_ms=since_ms, until_ms=until_ms, kinds=kinds, limit=PAGE, after_seq=after)
-        rows += page
-        if len(page) < PAGE:
-            return rows
-        after = page[-1].seq
 
 
 def _incident_of(decision_id: str, incidents: dict) -> Optional[str]:
@@ -107,14 +96,14 @@ def closure_report(store: StateStore, since_ms: int, until_ms: int, now_ms: int,
     def proven(seq: int) -> bool:  # a row before the first that does not check
         return first_bad is None or seq < first_bad
 
-    rows = _rows(store, since_ms, until_ms)
+    rows = list(every_audit_row(store, since_ms, None, PAGE, until_ms=until_ms))
     trail = _Trail(proven)
     for r in rows:
         trail.read(r)
     incidents, transitions, resets, receipts = trail.incidents, trail.transitions, trail.resets, trail.receipts
     incident_ends = _ends(incidents, transitions, resets, until_ms)
     removals(rows, incidents, proven)  # the reloads that removed an incident's policy instance
-    runs = runner_runs(rows, since_ms, until_ms, proven)
+    runs = runner_runs(rows, until_ms, proven)
 
     approvals = _recorded_approvals(store, since_ms, until_ms, resets)
     for a in approvals:
@@ -136,7 +125,7 @@ def closure_report(store: StateStore, since_ms: int, until_ms: int, now_ms: int,
     broke = halt_breaks(rows, journal.statuses, windows, proven)
     still_open = left_open(rows, proven)  # orders a cancel meant to take that the venue still listed
     # positions left open at the period's end: their residuals read from the start of the trail
-    left = positions_left(_rows(store, None, until_ms, RESIDUAL_KINDS), proven)
+    left = positions_left(list(every_audit_row(store, None, RESIDUAL_KINDS, PAGE, until_ms=until_ms)), proven)
     items = sorted(incidents.values(), key=lambda x: (x["ts_ms"], x["incident"]))
     orders = journal.orders
     return {
@@ -158,7 +147,11 @@ def closure_report(store: StateStore, since_ms: int, until_ms: int, now_ms: int,
             "orders_failed": sum(1 for o in orders if o["status"] in _FAILED),
             "orders_open": sum(1 for o in orders if o["status"] not in FINAL_STATUSES),
             "reset_approvals": len(approvals), "reset_attempts": len(resets),
-            **_receipt_counts(receipts),
+            "notifications_delivered": sum(1 for r in receipts if r["kind"] == "notification_delivered"),
+            "notifications_failed": sum(1 for r in receipts if r["kind"] == "notification_failed" and r["final"]),
+            "notifications_dropped": sum(int(r["dropped"] or 0) for r in receipts
+                                         if r["kind"] == "notification_dropped"),
+            "notifications_silenced": sum(1 for r in receipts if r["kind"] == "notification_silenced"),
             "dry_run_incidents": sum(1 for i in items if i["dry_run"]),
             "operator_actions": len(actions),
             "violations": len(broke["violations"]),
@@ -306,7 +299,6 @@ class _Journal:
 
 
 def _count_order(o: dict, e: JournalEntry) -> None:
-    """An incident's order counts, with ``e`` counted."""
     o["total"] += 1
     if e.status == "filled":
         o["filled"] += 1
@@ -334,18 +326,7 @@ def _count_receipts(receipts: list[dict], incidents: dict[str, dict]) -> None:
                     incidents[i]["notifications"]["failed"].append(rec["receiver"])
 
 
-def _receipt_counts(receipts: list[dict]) -> dict[str, int]:
-    return {
-        "notifications_delivered": sum(1 for r in receipts if r["kind"] == "notification_delivered"),
-        "notifications_failed": sum(1 for r in receipts if r["kind"] == "notification_failed" and r["final"]),
-        "notifications_dropped": sum(int(r["dropped"] or 0) for r in receipts
-                                     if r["kind"] == "notification_dropped"),
-        "notifications_silenced": sum(1 for r in receipts if r["kind"] == "notification_silenced"),
-    }
-
-
 def _name_runbooks(store: StateStore, since_ms: int, until_ms: int, incidents: dict[str, dict]) -> None:
-    """Each incident's stage name and runbook, from the runbooks stored."""
     try:
         stored = store.runbooks(since_ms=since_ms, until_ms=until_ms, limit=MAX_ORDERS)
     except StoreError:  # a store no runner of this version has migrated yet keeps no runbooks

@@ -32,7 +32,7 @@ REMOVAL_KINDS = ("policy_reloaded", "policy_instances_removed")
 LISTED_KINDS = RUNNER_KINDS + ("policy_reloaded",)
 
 
-def runner_runs(rows: Sequence[Any], since_ms: int, until_ms: int, proven: Callable[[int], bool]) -> dict:
+def runner_runs(rows: Sequence[Any], until_ms: int, proven: Callable[[int], bool]) -> dict:
     """``{"events": [...], "gaps": [...], "gap_s": total}`` from the period's ``rows``: each start,
     stop and change of the lease, each reload of the policies, and each time no runner led
     between two of them."""

@@ -201,7 +201,6 @@ class RunbookSink(LockWatch):
         self._rerender(ctx, data, story, event.ts_ms)
 
     def _rerender(self, ctx: "SinkContext", data: dict, story: dict, now: int) -> None:
-        """``data``'s runbook rendered again with ``story`` and stored in place (audited)."""
         data["story"] = story
         self._store_again(ctx, data, now, ended=(story.get("ended") or {}).get("text"), removed=story.get("removed"))
         self._also_followed(data["incident"], story=story)

@@ -32,6 +32,7 @@ import re
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
 from ..engine.guarded import within
+from ..events import every_audit_row
 from ..silences import INCIDENT_ENDED
 from .halt_breaks import KINDS as HALT_BREAK_KINDS, halt_breaks
 from .incident import iso
@@ -162,14 +163,7 @@ def incident_story(data: Mapping[str, Any], rows: Sequence[Any], silences: Itera
 def read_story(store: Any, data: Mapping[str, Any], now_ms: int) -> dict:
     """:func:`incident_story` of ``data`` from ``store`` (a state store, or what a sink reads of it)."""
     created = int(data["created_ms"])
-    rows: list = []
-    after = 0
-    while True:
-        page = store.audit_rows(created, KINDS, PAGE, after_seq=after)
-        rows += page
-        if len(page) < PAGE:
-            break
-        after = page[-1].seq
+    rows = list(every_audit_row(store, created, KINDS, PAGE))
     statuses = {e.client_order_id: e.status or "pending" for e in store.journal(limit=PAGE, since=created)}
     return incident_story(data, rows, store.silences(ending_after_ms=created), statuses, now_ms)
 

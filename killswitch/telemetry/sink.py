@@ -186,21 +186,17 @@ class TelemetrySink:
             return
         self._closed = True
         done = threading.Event()
+        worker = self._worker
 
-        def shutdown() -> None:
+        def stop_then_shutdown() -> None:  # the spans of the last ticks first, then the exporter's queue
             try:
+                if worker is not None:
+                    worker.stop(timeout_s)
                 self.provider.shutdown()
             except Exception:  # noqa: BLE001 - closing is best effort
                 pass
             finally:
                 done.set()
-
-        worker = self._worker
-
-        def stop_then_shutdown() -> None:  # the spans of the last ticks first, then the exporter's queue
-            if worker is not None:
-                worker.stop(timeout_s)
-            shutdown()
 
         end = time.monotonic() + timeout_s
         threading.Thread(target=stop_then_shutdown, name="killswitch-telemetry-shutdown", daemon=True).start()

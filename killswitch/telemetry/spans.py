@@ -179,13 +179,13 @@ class TickSpans:
             }))
             try:
                 if s.transition is not None:
-                    self._decision(s, ev, node, runner, types, values, firing, set_span_in_context(span), start, end)
+                    self._decision(s, ev, node, runner, values, firing, set_span_in_context(span), start, end)
             finally:
                 span.end(end_time=end)
         if omitted:
             root.set_attribute(A.TICK_SCOPE_SPANS_OMITTED, omitted)
 
-    def _decision(self, s, ev, node, runner, types, values, firing, ctx, start: int, end: int) -> None:
+    def _decision(self, s, ev, node, runner, values, firing, ctx, start: int, end: int) -> None:
         t = s.transition
         checked = []
         if node is not None:

@@ -20,7 +20,7 @@ from typing import Iterable, Mapping, Optional
 from ..compile.graph import PolicyNode
 from ..engine.triggers import TriggerResult, recorded
 from ..policy.expr import ValueType, value_text
-from ..policy.expr_eval import comparisons as condition_comparisons
+from ..policy.expr.eval import comparisons as condition_comparisons
 
 _OPS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt, "==": operator.eq,
         "!=": operator.ne}
@@ -50,7 +50,7 @@ class Checked:
 
 
 def comparisons(policy: PolicyNode) -> tuple[Comparison, ...]:
-    """Every comparison of every trigger of ``policy`` (:func:`killswitch.policy.expr_eval.comparisons`),
+    """Every comparison of every trigger of ``policy`` (:func:`killswitch.policy.expr.eval.comparisons`),
     with its trigger and the signal's value type."""
     types = {s.name: s.type for s in policy.signals}
     return tuple(Comparison(t.name, c.signal, c.op, c.threshold, c.text, c.other, types.get(c.signal), c.computed)

@@ -13,7 +13,7 @@ from typing import Any, Callable, Mapping, Optional
 
 from ..engine.triggers import TriggerResult, recorded
 from ..policy.expr import ValueType, value_text
-from ..policy.expr_eval import Comparison
+from ..policy.expr.eval import Comparison
 from ..policy.kinds.heartbeat_age import never_heard
 from .incidents import ThresholdCheck, TriggerStatus
 

@@ -1,4 +1,4 @@
-"""The firm board in PostgreSQL (killswitch/state/firm_board.py, killswitch/firmlink/board.py):
+"""The firm board in PostgreSQL (killswitch/state/firm/board.py, killswitch/firmlink/board.py):
 a shard's board is written only under its shard's current token (a leader since replaced, or a
 foreign token, writes nothing), read back whole, each shard's newest facts by token in one
 aggregate; a runner's board carries its book's open stages, acknowledgements and lock; and the

@@ -1,4 +1,4 @@
-"""The firm's tables in PostgreSQL (killswitch/state/firm_tables.py): facts upserted only under the
+"""The firm's tables in PostgreSQL (killswitch/state/firm/tables.py): facts upserted only under the
 shard's current token (a stale or foreign one writes nothing), the firm lease and its engine state
 handed from one holder to the next, directives fenced by the firm's token or the sending shard's
 and notified at commit, a shard's claims of directives made once under its token, and a standby started with an old
@@ -20,7 +20,7 @@ from killswitch.policy.accounts_doc import Account
 from killswitch.process.shard import ShardStart
 from killswitch.state import open_store
 from killswitch.state.firm import open_firm, shard_schema
-from killswitch.state.firm_tables import NOTIFY_CHANNEL
+from killswitch.state.firm.tables import NOTIFY_CHANNEL
 from killswitch.state.store import FencedError
 
 

@@ -1,4 +1,4 @@
-"""The firm-wide kill's tables in PostgreSQL (killswitch/state/firm_kill.py): a kill written
+"""The firm-wide kill's tables in PostgreSQL (killswitch/state/firm/kill.py): a kill written
 only under the sending shard's current token and never while another is in force; each shard's
 report written under its own token, the first time each step was reached kept when the kill is
 taken up again; the release's approvals — one approver recorded and the kill still in force, the

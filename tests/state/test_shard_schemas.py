@@ -1,7 +1,7 @@
 """Shards' state in one PostgreSQL database: each shard's store on a schema of its own
 (``ks_shard_<name>``) holds its own lease, fencing token, journal and audit chain; the firm's
 schema (``ks_firm``) registers the shards and refuses a second account set for a shard that a
-runner leads (killswitch/state/postgres.py, killswitch/state/firm.py)."""
+runner leads (killswitch/state/postgres.py, killswitch/state/firm/)."""
 
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 from ...engine.removed import reset_needs
 from ...engine.stages import StageTransition, approve_reset, decision_id, withdraw_approval
 from ...engine.state import Removal, StageState
-from ...events import RESET, Event
+from ...events import RESET, Event, every_audit_row
 from ...notify.message import iso
 from ...state.store import FencedError, StateStore
 from ...view import ResetResult, TriggerStatus
@@ -241,17 +241,12 @@ def last_reset(store: StateStore, policy: str, scope: str, since_ms: int = 0) ->
     """The last reset of ``policy`` on ``scope`` that released its stage at or after ``since_ms``,
     from the audit trail (its ``MANUAL_RESET`` row), with its approvers as the store holds
     them (the approvals of that entry); None when there is none."""
-    last, after = None, 0
-    while True:  # the trail's reset rows, oldest first, a page at a time
-        rows = store.audit_rows(since_ms, kinds=("reset_approval",), limit=1000, after_seq=after)
-        for r in rows:
-            p = r.payload
-            if p.get("policy") == policy and p.get("scope") == scope \
-                    and str(p.get("result") or "").startswith("MANUAL_RESET"):
-                last = r
-        if len(rows) < 1000:
-            break
-        after = rows[-1].seq
+    last = None
+    for r in every_audit_row(store, since_ms, ("reset_approval",), 1000):  # the trail's reset rows, oldest first
+        p = r.payload
+        if p.get("policy") == policy and p.get("scope") == scope \
+                and str(p.get("result") or "").startswith("MANUAL_RESET"):
+            last = r
     if last is None:
         return None
     level, final = int(last.payload.get("level") or 0), str(last.payload.get("approver") or "?")

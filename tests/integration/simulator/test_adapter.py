@@ -10,7 +10,7 @@ import pytest
 
 from adapters.base import AdapterError, CancelSelector, ExchangeAdapter, Reason
 from adapters.simulated.adapter import SimulatedAdapter
-from adapters.simulated.adapter_calls import reason_for
+from adapters.simulated.adapter.calls import reason_for
 from adapters.simulated.engine import RateLimits, SimExchange
 from adapters.simulated.faults import FaultKind
 from tests.integration.sim_helpers import BTC, BTC_U, ETH, ETH_U, SOL, SOL_U, T0, engine, intent, leg, run

@@ -2,9 +2,9 @@ import pytest
 
 from killswitch.policy import expr as ex
 from killswitch.policy.expr import ValueType as T
-from killswitch.policy.expr_check import check_types
-from killswitch.policy.expr_eval import comparisons, compile_predicate
-from killswitch.policy.expr_parse import parse, parse_canonical
+from killswitch.policy.expr.check import check_types
+from killswitch.policy.expr.eval import comparisons, compile_predicate
+from killswitch.policy.expr.parse import parse, parse_canonical
 
 TYPES = {"dd": T.RATIO, "dd_1h": T.RATIO, "stale": T.DURATION, "lev": T.NUMBER, "chg": T.RATIO}
 

@@ -8,9 +8,9 @@ import pytest
 from killswitch.compile.compiler import compile_documents
 from killswitch.policy import expr as ex
 from killswitch.policy.expr import ValueType as T
-from killswitch.policy.expr_check import check_types, type_errors
-from killswitch.policy.expr_eval import comparisons, compile_predicate, numeric
-from killswitch.policy.expr_parse import parse, parse_canonical
+from killswitch.policy.expr.check import check_types, type_errors
+from killswitch.policy.expr.eval import comparisons, compile_predicate, numeric
+from killswitch.policy.expr.parse import parse, parse_canonical
 from killswitch.policy.load import load_text
 from killswitch.policy.positions import ConditionError, parse_condition
 

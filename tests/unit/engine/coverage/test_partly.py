@@ -15,7 +15,7 @@ from killswitch.events import SCOPE_BLIND, Event
 from killswitch.facts import standing, status_lines
 from killswitch.notify.alerts import Alert
 from killswitch.notify.message import headline
-from killswitch.policy.expr_parse import parse
+from killswitch.policy.expr.parse import parse
 from killswitch.runner.sinks.coverage import BlindReports, log_changes
 from killswitch.view import BlindTrigger, CoverageStatus, RunnerStatus
 from tests.unit.engine.coverage.test_armed import example_graph, futures
@@ -42,7 +42,7 @@ def test_a_blind_condition_can_still_fire_through_its_known_signals_only_where_k
 def test_fires_on_agrees_with_the_evaluated_condition():
     # whatever fires_on names, some values of those signals make the condition true with the
     # unknown ones missing; and nothing makes it true when it names none
-    from killswitch.policy.expr_eval import compile_predicate
+    from killswitch.policy.expr.eval import compile_predicate
 
     for text in ("a >= 1 || b >= 2", "a >= 1 && b >= 2", "!(a >= 1 && b >= 2)", "!(a >= 1 || b >= 2)",
                  "(a >= 1 && c >= 1) || b >= 2"):

@@ -12,8 +12,8 @@ plus unit literals a risk team writes naturally: ``4.5%`` (a ratio), ``60s`` / `
     dd_15m >= max(4.5%, 3 * vol_1h)
 
 This module holds the language: its value types, its bounds, the AST, what a condition's AST
-reads and the canonical text; :mod:`.expr_parse` reads a condition into the AST,
-:mod:`.expr_check` checks its types and units, :mod:`.expr_eval` evaluates it.
+reads and the canonical text; :mod:`.parse` reads a condition into the AST,
+:mod:`.check` checks its types and units, :mod:`.eval` evaluates it.
 
 Why not CEL itself: a CEL runtime has no unit literals, so thresholds would be written as
 ``0.045`` and a forgotten ``%`` would silently disarm a trigger; and the maintained pure-Python
@@ -32,7 +32,7 @@ level, so a condition past them is refused (``kind="limit"``, the compiler's KS1
 the character that crosses one, before anything recurses deeper than the bound.
 
 Evaluation is three-valued (Kleene: a signal without a value makes what reads it *unknown*),
-as :mod:`.expr_eval` says.
+as :mod:`.eval` says.
 
 Pure: no I/O.
 """
@@ -42,7 +42,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import Optional, Union
 
-from ..records import record
+from ...records import record
 
 
 class ValueType(str, Enum):
@@ -79,7 +79,7 @@ class ExprError(Exception):
         self.offset = offset
         self.hint = hint
         # "syntax" | "limit" (the parser); "type" | "unknown" | "unit" | "zero" | "function" | "arity"
-        # (the type check, killswitch.policy.expr_check)
+        # (the type check, killswitch.policy.expr.check)
         self.kind = kind
         self.related = related  # offset of a second place the message is about (an open parenthesis)
 

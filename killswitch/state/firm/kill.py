@@ -1,6 +1,6 @@
 """The firm-wide kill's tables: each shard's report per account, and the release's approvals.
 
-What it owns (a mixin of :class:`~.firm.FirmStore`, its SQL only; version 4 of the firm's
+What it owns (a mixin of :class:`~.FirmStore`, its SQL only; version 4 of the firm's
 migrations):
 
 * ``kill_report`` — one row per kill and account (:class:`~killswitch.firm.kill.KillReport`),
@@ -20,10 +20,10 @@ from __future__ import annotations
 import json
 from typing import Any, Optional, Sequence
 
-from ..firm.directives import KILL, KILL_RELEASE, Directive
-from ..firm.kill import APPROVALS_NEEDED, DUPLICATE_APPROVER, NO_KILL, KillReport
-from .migrations import Migration
-from .sql_hooks import SqlHooks
+from ...firm.directives import KILL, KILL_RELEASE, Directive
+from ...firm.kill import APPROVALS_NEEDED, DUPLICATE_APPROVER, NO_KILL, KillReport
+from ..migrations import Migration
+from ..sql_hooks import SqlHooks
 
 KILL_TABLES = (
     Migration(4, "the firm-wide kill's reports and release approvals", (
@@ -51,7 +51,7 @@ def _report(r: Any) -> KillReport:
 
 
 class FirmKillTables(SqlHooks):
-    """See the module doc. Mixed into :class:`~.firm.FirmStore` (``_tx``, ``_q``, ``_shard_fence``, ``_insert``)."""
+    """See the module doc. Mixed into :class:`~.FirmStore` (``_tx``, ``_q``, ``_shard_fence``, ``_insert``)."""
 
     def report_kill(self, shard_schema: str, fence: int, reports: Sequence[KillReport]) -> int:
         """Upsert ``reports`` (one shard's) if ``fence`` is that shard's current token: the rows
@@ -101,7 +101,7 @@ class FirmKillTables(SqlHooks):
     def approve_kill_release(self, shard: str, shard_schema: str, fence: int, approver: str, reason: str,
                              now: int) -> tuple[bool, str, Optional[int]]:
         """``approver``'s approval of the release of the kill in force, sent to ``shard`` (fenced
-        by its token: :class:`~.store.FencedError`): (taken, why, the release directive's id once the
+        by its token: :class:`~..store.FencedError`): (taken, why, the release directive's id once the
         last approval wrote it). Refused ``NO_KILL`` and ``DUPLICATE_APPROVER``."""
         with self._tx(write=True) as cur:
             self._check_shard_fence(cur, shard_schema, fence)  # type: ignore[attr-defined]
@@ -136,7 +136,7 @@ class FirmKillTables(SqlHooks):
 
     def send_kill(self, shard: str, shard_schema: str, fence: int, kill: Directive, now: int) -> tuple[Optional[int],
                                                                                                         Optional[int]]:
-        """Write ``kill`` for every shard, fenced by ``shard``'s token (:class:`~.store.FencedError`):
+        """Write ``kill`` for every shard, fenced by ``shard``'s token (:class:`~..store.FencedError`):
         (its id, None), or (None, the id of the kill in force) when one is (nothing written)."""
         with self._tx(write=True) as cur:
             self._check_shard_fence(cur, shard_schema, fence)  # type: ignore[attr-defined]

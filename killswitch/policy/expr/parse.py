@@ -1,10 +1,10 @@
 """Reading a condition: the lexer and the parser of the condition language, into its AST.
 
-What it owns: :func:`parse` (a condition as written, read under the bounds of :mod:`.expr`, or
-:class:`~.expr.ExprError` with the offset of the first problem and a hint for a habit of another
+What it owns: :func:`parse` (a condition as written, read under the bounds of :mod:`..expr`, or
+:class:`~..expr.ExprError` with the offset of the first problem and a hint for a habit of another
 language: ``and``, ``=``, a remainder) and :func:`parse_canonical` (the canonical text read
 back), through the lexer and a recursive-descent parser in CEL's precedence. The language
-itself (its value types, its bounds, the AST, the canonical text) is :mod:`.expr`'s.
+itself (its value types, its bounds, the AST, the canonical text) is :mod:`..expr`'s.
 
 Pure: no I/O.
 """
@@ -14,9 +14,9 @@ from __future__ import annotations
 import re
 from typing import Callable, Optional
 
-from ..records import record
-from . import expr
-from .units import UnitError, parse_quantity
+from ...records import record
+from .. import expr
+from ..units import UnitError, parse_quantity
 
 # --- lexer -------------------------------------------------------------------------------------
 
@@ -262,13 +262,13 @@ def _literal(t: _Tok, minus: Optional[_Tok] = None) -> expr.Literal:
 
 
 def parse(text: str) -> expr.Node:
-    """Parse a condition. Raises :class:`~.expr.ExprError` with the offset of the first problem; a
+    """Parse a condition. Raises :class:`~..expr.ExprError` with the offset of the first problem; a
     condition past the bounds above is refused with ``kind="limit"``."""
     return _Parser(text).parse()
 
 
 def parse_canonical(text: str) -> expr.Node:
-    """Parse the text :func:`~.expr.canonical` made of a condition that :func:`parse` accepted.
+    """Parse the text :func:`~..expr.canonical` made of a condition that :func:`parse` accepted.
 
     The canonical text can be longer than what was written (spaces around every operator) and
     deeper (``!a >= 1%`` is written ``!(a >= 1%)``: one "(" more, under a "!" of its own, so at

@@ -1,6 +1,6 @@
 """The simulated adapter's cancels: the book's orders and the algo service's, each cancelled
 through its own calls, and the open orders listed afresh (what the runner's port confirms a
-cancel by). A part of :class:`~.adapter.SimulatedAdapter`.
+cancel by). A part of :class:`~.SimulatedAdapter`.
 
 The engine answers exactly: an order it did not cancel is named (``ORDER_NOT_FOUND``), never
 counted cancelled.
@@ -13,9 +13,9 @@ from typing import Any, Awaitable, Callable, Optional, TypeVar
 from adapters.base import AdapterError, CancelResult, CancelSelector, Reason
 from killswitch.snapshot import Order
 
-from .adapter_snapshot import SnapshotParts
-from .conditional import SimAlgoOrder
-from .engine import MarketSpec, SimExchange, SimOrder
+from ..conditional import SimAlgoOrder
+from ..engine import MarketSpec, SimExchange, SimOrder
+from .snapshot import SnapshotParts
 
 T = TypeVar("T")
 

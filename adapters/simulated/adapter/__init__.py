@@ -4,7 +4,7 @@
 replay, tests and benchmarks. It behaves like a venue adapter should:
 
 * ``snapshot()`` turns the engine's account, positions and open orders (the book's and the
-  algo service's) into a killswitch :class:`Snapshot` (its contents: :mod:`.adapter_snapshot`);
+  algo service's) into a killswitch :class:`Snapshot` (its contents: :mod:`.snapshot`);
   any failure becomes a snapshot with ``fetch.ok = False`` and a reason code, never an exception;
 * ``submit()`` runs :func:`adapters.base.check_close` against the position it knows (its last
   snapshot, reduced by its own fills since) before anything is sent; in hedge mode it sends
@@ -13,11 +13,11 @@ replay, tests and benchmarks. It behaves like a venue adapter should:
 * ``cancel_orders()`` cancels the book's orders and the conditional ones each through its own
   calls (``entries`` keeps every order that can only reduce: reduce-only, close-position, or
   closing its hedge-mode leg);
-* ``fetch_order_book()`` reads the top of a symbol's book (:mod:`.depth`), for a close the
+* ``fetch_order_book()`` reads the top of a symbol's book (:mod:`..depth`), for a close the
   policy sizes against it;
 * every engine call goes through the adapter's :class:`FaultPlan` (the engine's unless handed
   one) and its timeout, ``timeout_s``, and engine errors (Binance codes) map to
-  :class:`adapters.base.Reason` (:mod:`.adapter_calls`, which says how each fault is answered).
+  :class:`adapters.base.Reason` (:mod:`.calls`, which says how each fault is answered).
 
 What it must not do: reach into engine internals beyond its public methods, read the wall
 clock for anything but real sleeping, or let a library exception escape (only
@@ -44,13 +44,13 @@ from killswitch.fills import Fill
 from killswitch.orders import OrderIntent
 from killswitch.snapshot import Balance, FetchStatus, OrderBook, Snapshot, with_positions
 
-from .adapter_calls import EngineCalls
-from .adapter_snapshot import KnownContracts, SnapshotParts
+from ..engine import MarketSpec, SimExchange, SimOrder, floor_step
+from ..faults import FaultPlan
+from ..permissions import READ, RESTORE, REVOKE
+from ..views import AccountView, money
+from .calls import EngineCalls
 from .cancels import SimCancels, bound as _bound
-from .engine import MarketSpec, SimExchange, SimOrder, floor_step
-from .faults import FaultPlan
-from .permissions import READ, RESTORE, REVOKE
-from .views import AccountView, money
+from .snapshot import KnownContracts, SnapshotParts
 
 T = TypeVar("T")
 

@@ -3,7 +3,7 @@
 What it owns: :func:`model_at` (the model class of the value at a path of a document, through
 its fields, lists, mappings, unions and ``Annotated``) and :func:`allowed_keys` (the keys allowed
 there, as written: a field's alias, else its name), which the schema diagnostics
-(:mod:`.schema_errors`: did-you-mean on a misspelled key) and salvage (:mod:`.schema_salvage`:
+(:mod:`.errors`: did-you-mean on a misspelled key) and salvage (:mod:`.salvage`:
 which section a dropped key resembles) read. ``_unwrap`` and ``_is_model`` are the policy
 package's own, shared with salvage.
 
@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from .documents import Path
+from ..documents import Path
 
 
 def _unwrap(ann: Any) -> Any:

@@ -2,8 +2,8 @@
 
 What it owns: turning each error pydantic reports into one :class:`Diagnostic` with a code, the
 line:col of the offending key or value, and a hint (the keys allowed there, a close match of a
-misspelled name). The keys allowed at a path are :mod:`.schema_tree`'s; what is kept of a
-document with errors is :mod:`.schema_salvage`'s.
+misspelled name). The keys allowed at a path are :mod:`.tree`'s; what is kept of a
+document with errors is :mod:`.salvage`'s.
 
 Pure: no I/O.
 """
@@ -15,11 +15,11 @@ from typing import Any, Iterable
 
 from pydantic import ValidationError
 
-from . import diagnostics as d
-from .diagnostics import Diagnostic
-from .documents import LoadedDoc, Path
-from .schema_tree import allowed_keys, model_at
-from .units import DURATION_HINT as _DURATION_HINT, value_kind
+from .. import diagnostics as d
+from ..diagnostics import Diagnostic
+from ..documents import LoadedDoc, Path
+from ..units import DURATION_HINT as _DURATION_HINT, value_kind
+from .tree import allowed_keys, model_at
 
 # --- pydantic errors → diagnostics ----------------------------------------------------------------
 
@@ -313,7 +313,7 @@ def _section_hint(path: Path) -> str:
 
 
 def _pattern_hints() -> dict[str, str]:
-    from .fields import IDENT_RE, NAME_RE
+    from ..fields import IDENT_RE, NAME_RE
 
     return {
         NAME_RE: "names take lower-case letters, digits and dashes, and start and end with a letter or digit",

@@ -1,6 +1,6 @@
 """Salvage of a policy document with schema errors: what can be trusted of it, validated again.
 
-What it owns: :func:`salvage`: when a document has schema errors (as :mod:`.schema_errors`
+What it owns: :func:`salvage`: when a document has schema errors (as :mod:`.errors`
 cleaned them), a stage keeps its identity without its bad fields or actions, broken signals,
 triggers and other items of ``spec`` are dropped and the rest validated again, so that the
 compiler can still report unresolved references and unsafe stages in the same run (names of
@@ -18,10 +18,10 @@ from typing import Any, cast
 
 from pydantic import BaseModel, ValidationError
 
-from . import diagnostics as d
-from .documents import LoadedDoc, Path
-from .schema_errors import _Err
-from .schema_tree import _is_model, _unwrap, allowed_keys, model_at
+from .. import diagnostics as d
+from ..documents import LoadedDoc, Path
+from .errors import _Err
+from .tree import _is_model, _unwrap, allowed_keys, model_at
 
 # Placeholder for a stage name that is missing or not a valid name while the model is validated
 # again; the name as written (when it is text) is put back afterwards, for the messages.

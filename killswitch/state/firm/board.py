@@ -1,7 +1,7 @@
 """The firm board's table: each shard's summary (:class:`~killswitch.firm.board.Board`), one row
 a shard, upserted by its leader every tick beside its facts.
 
-What it owns (a mixin of :class:`~.firm.FirmStore`, its SQL only): ``ks_firm.shard_board`` —
+What it owns (a mixin of :class:`~.FirmStore`, its SQL only): ``ks_firm.shard_board`` —
 written **fenced by the shard's own token**, as ``account_fact`` is (the token read ``FOR SHARE``
 from ``<shard schema>.lease`` in the same transaction: a leader since replaced writes nothing,
 :meth:`FirmBoardTables.publish_board` says False) — and its reads (:meth:`FirmBoardTables.boards`,
@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import json
 
-from ..firm.board import Board
-from .firm_tables import FirmTables
-from .migrations import Migration
-from .sql_hooks import upsert
+from ...firm.board import Board
+from ..migrations import Migration
+from ..sql_hooks import upsert
+from .tables import FirmTables
 
 BOARD_TABLES = (
     Migration(3, "each shard's board: its incidents and lock, for every shard's console", (
@@ -29,8 +29,8 @@ BOARD_TABLES = (
 
 
 class FirmBoardTables(FirmTables):
-    """See the module doc. A part of :class:`~.firm.FirmStore`, on the fence check of
-    :class:`~.firm_tables.FirmTables` (``_shard_fence``) and the store's ``_tx`` and ``_q``."""
+    """See the module doc. A part of :class:`~.FirmStore`, on the fence check of
+    :class:`~.tables.FirmTables` (``_shard_fence``) and the store's ``_tx`` and ``_q``."""
 
     def publish_board(self, shard_schema: str, board: Board) -> bool:
         """Upsert ``board`` if its token is its shard's current one; False (nothing written) when not."""

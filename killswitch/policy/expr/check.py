@@ -1,8 +1,8 @@
 """The type check of a condition: every name declared, every operator given values of one unit.
 
 What it owns: :func:`type_errors`, every independent mistake of a condition in one pass, each
-an :class:`~.expr.ExprError` at its character with a hint, and :func:`check_types`, the first
-of them raised. A value's type is ``bool`` (a condition) or a unit (:class:`.units.Dimension`):
+an :class:`~..expr.ExprError` at its character with a hint, and :func:`check_types`, the first
+of them raised. A value's type is ``bool`` (a condition) or a unit (:class:`..units.Dimension`):
 the unit of a signal or a literal (a ratio, a duration, a plain number), or what arithmetic
 makes of them. The rules (the docs' unit table, *Conditions*):
 
@@ -31,10 +31,10 @@ from __future__ import annotations
 
 from typing import Mapping, Optional, Union
 
-from . import expr
-from .diagnostics import suggestion_hint
-from .expr_eval import constant
-from .units import DIMENSIONS, Dimension
+from .. import expr
+from ..diagnostics import suggestion_hint
+from ..units import DIMENSIONS, Dimension
+from .eval import constant
 
 Types = Mapping[str, "expr.ValueType | None"]
 Typed = Union[expr.ValueType, Dimension, None]  # BOOL, a unit, or unknown
@@ -43,7 +43,7 @@ Typed = Union[expr.ValueType, Dimension, None]  # BOOL, a unit, or unknown
 def check_types(node: expr.Node, types: Types) -> None:
     """Check that every reference exists and every operator gets operands of one unit.
 
-    The whole condition must be boolean. Raises the first :class:`~.expr.ExprError` of
+    The whole condition must be boolean. Raises the first :class:`~..expr.ExprError` of
     :func:`type_errors` (kind ``unknown``, ``type``, ``unit``, ``zero``, ``function`` or
     ``arity``)."""
     errors = type_errors(node, types)

@@ -5,7 +5,7 @@ What it owns
     each :class:`Order` with its kind, trigger price and strategy), spot holdings valued at the
     marks, the markets' rules (once per set of markets), and the positions. It turns the
     engine's numbers of an account's legs, columns
-    (:class:`~.views.LegNumbers`), into the snapshot's
+    (:class:`~..views.LegNumbers`), into the snapshot's
     :class:`~killswitch.snapshot.PositionColumns`, column by column, handed over as
     :class:`~killswitch.snapshot.PositionsOnReading`, whose :class:`Position` models are made
     (validated) only when someone reads them (a tick reads the columns alone). Money is rounded
@@ -32,9 +32,9 @@ from typing import Any, Callable, NamedTuple, Optional
 from killswitch.attribution import strategy_of
 from killswitch.snapshot import Balance, MarketRules, Order, Position, PositionColumns, PositionsOnReading, base_asset
 
-from .conditional import LIMIT_TYPES, SimAlgoOrder
-from .engine import MarketSpec, PositionView, SimExchange, SimOrder
-from .views import LegNumbers, money, moneys
+from ..conditional import LIMIT_TYPES, SimAlgoOrder
+from ..engine import MarketSpec, PositionView, SimExchange, SimOrder
+from ..views import LegNumbers, money, moneys
 
 
 class _Fixed(NamedTuple):

@@ -1,6 +1,6 @@
 """Evaluating a condition, and the comparisons it makes, each with its threshold at a tick.
 
-What it owns: :func:`compile_predicate`, which turns a checked AST (:mod:`.expr`) into a closure
+What it owns: :func:`compile_predicate`, which turns a checked AST (:mod:`..expr`) into a closure
 ``values -> True | False | None``, and :func:`numeric`, the value of a side of a comparison
 (a signal, a literal, or a threshold computed from them: ``max(4.5%, 3 * vol_1h)``).
 
@@ -24,8 +24,8 @@ import math
 from dataclasses import field
 from typing import Callable, Mapping, Optional
 
-from ..records import record
-from . import expr
+from ...records import record
+from .. import expr
 
 Values = Mapping[str, "float | bool | None"]
 Predicate = Callable[[Values], "bool | None"]

@@ -2,7 +2,7 @@
 
 What it owns
     :class:`EngineCalls`, one account's engine operations as the in-process adapter
-    (:mod:`.adapter`) makes them: an order first through the send gate
+    (:mod:`adapters.simulated.adapter`) makes them: an order first through the send gate
     (:func:`adapters.base.last_look`), then the faults a call meets, matched on its operation
     name — injected latency sleeps (scaled by ``time_scale``), a TIMEOUT never answers and is
     cut by an asyncio timeout of ``timeout_s``, status faults become RATE_LIMITED /
@@ -25,8 +25,8 @@ from typing import Callable, Optional, TypeVar
 
 from adapters.base import AdapterError, Reason, last_look
 
-from .engine import SimError, SimExchange, SimOrder
-from .faults import HTTP_STATUS, FaultKind, FaultPlan, first, stale, total_latency_ms
+from ..engine import SimError, SimExchange, SimOrder
+from ..faults import HTTP_STATUS, FaultKind, FaultPlan, first, stale, total_latency_ms
 
 T = TypeVar("T")
 

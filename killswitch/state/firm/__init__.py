@@ -1,7 +1,7 @@
 """The firm's schema: what the shards of one database share.
 
 What it owns: :class:`FirmStore`, the PostgreSQL store opened on the schema ``ks_firm``. It is
-the existing store (:class:`~.postgres.PostgresStore`) — so the firm has a lease, engine state and
+the existing store (:class:`~..postgres.PostgresStore`) — so the firm has a lease, engine state and
 an audit chain of its own, for the firm-wide decisions — plus the firm's own tables, migrated
 after the store's under the same schema lock, in a version table of their own
 (``firm_schema_version``: the store's migrations and the firm's grow independently):
@@ -13,9 +13,9 @@ after the store's under the same schema lock, in a version table of their own
   runner of the shard holds its lease, and replaces the registration when none does (the file
   was changed and every runner of the old set has stopped).
 
-* the facts, directives, the firm's view and the runners seen (:mod:`.firm_tables`, version 2);
-* each shard's board: its incidents and lock, for every shard's console (:mod:`.firm_board`, version 3);
-* the firm-wide kill's reports per account and its release's approvals (:mod:`.firm_kill`, version 4).
+* the facts, directives, the firm's view and the runners seen (:mod:`.tables`, version 2);
+* each shard's board: its incidents and lock, for every shard's console (:mod:`.board`, version 3);
+* the firm-wide kill's reports per account and its release's approvals (:mod:`.kill`, version 4).
 
 The shard's lease is read from its own schema (``ks_shard_<name>.lease``) in the registration's
 transaction, the registry row locked ``FOR UPDATE`` meanwhile, so two runners registering one
@@ -30,13 +30,13 @@ import json
 from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 
-from .firm_board import BOARD_TABLES, FirmBoardTables
-from .firm_kill import KILL_TABLES, FirmKillTables
-from .firm_tables import FIRM_TABLES, FirmTables
-from .migrations import Migration
-from .postgres import LOCK_TIMEOUT_MS, PostgresStore
-from .sql_hooks import Cursor, now_ms
-from .store import StoreError
+from ..migrations import Migration
+from ..postgres import LOCK_TIMEOUT_MS, PostgresStore
+from ..sql_hooks import Cursor, now_ms
+from ..store import StoreError
+from .board import BOARD_TABLES, FirmBoardTables
+from .kill import KILL_TABLES, FirmKillTables
+from .tables import FIRM_TABLES, FirmTables
 
 FIRM_SCHEMA = "ks_firm"  # what the shards share: the shard registry, the firm lease, facts, directives
 
@@ -103,7 +103,7 @@ class ShardMismatch(StoreError):
 
 class FirmStore(FirmKillTables, FirmBoardTables, FirmTables, PostgresStore):
     """The store on schema ``ks_firm`` with the firm's tables (see the module doc and
-    :mod:`.firm_tables`: facts, directives, the firm's view, the runners seen)."""
+    :mod:`.tables`: facts, directives, the firm's view, the runners seen)."""
 
     firm_migrations = FIRM_MIGRATIONS + FIRM_TABLES + BOARD_TABLES + KILL_TABLES
 
@@ -171,7 +171,7 @@ def _row(r: Any) -> ShardRow:
 
 def open_firm(url: str, *, migrate: bool = True) -> FirmStore:
     """The firm's store (schema ``ks_firm``) in the database ``url`` names, migrated."""
-    from .urls import mask_url
+    from ..urls import mask_url
 
     if not url.lower().startswith(("postgresql://", "postgres://")):
         raise StoreError("the firm's state needs a postgresql:// store")

@@ -1,7 +1,7 @@
 """The firm's tables beyond the registry: facts, directives, the firm's view, the runners seen,
 and each shard's record of the directives it applied.
 
-What it owns (a mixin of :class:`~.firm.FirmStore`, its SQL only):
+What it owns (a mixin of :class:`~.FirmStore`, its SQL only):
 
 * ``account_fact`` — one row per account (:class:`~killswitch.firm.facts.Fact`), upserted by its
   shard's leader every tick, **fenced by the shard's own token**: the upsert is made only while
@@ -29,12 +29,12 @@ import json
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional, Sequence
 
-from ..firm.directives import Directive
-from ..firm.facts import Fact, ShardLease
-from .migrations import Migration
-from .sql import SAVE_ENGINE_STATE
-from .sql_hooks import Cursor, SqlHooks, upsert
-from .store import FencedError
+from ...firm.directives import Directive
+from ...firm.facts import Fact, ShardLease
+from ..migrations import Migration
+from ..sql import SAVE_ENGINE_STATE
+from ..sql_hooks import Cursor, SqlHooks, upsert
+from ..store import FencedError
 
 NOTIFY_CHANNEL = "killswitch_firm"
 
@@ -72,7 +72,7 @@ class RunnerSeen:
 
 
 class FirmTables(SqlHooks):
-    """See the module doc. Mixed into :class:`~.firm.FirmStore` (``_tx``, ``_q``, ``_check_fence``)."""
+    """See the module doc. Mixed into :class:`~.FirmStore` (``_tx``, ``_q``, ``_check_fence``)."""
 
     # --- facts --------------------------------------------------------------------------------
 
