@@ -12,12 +12,11 @@ import pytest
 from click.testing import CliRunner
 
 from killswitch.cli.main import cli
-from killswitch.compile.compiler import compile_documents
 from killswitch.face.api.api import make_app, start_api, stop_api
 from killswitch.face.api.identity import parse_tokens, token_digest
-from killswitch.policy.load import load_text
 from tests.integration.runner.rig import POLICY, TICK_MS, parts_of, setup
 from tests.procs import wait_for
+from tests.unit.engine_helpers import compile_graph
 
 TOKEN = "ops-test-token"
 ALICE, BOB = "ops-test-token-alice", "ops-test-token-bob"
@@ -28,8 +27,7 @@ PEOPLE = parse_tokens({"apiVersion": "killswitch/v1", "kind": "ApiTokens", "toke
 
 def test_operator_commands_against_a_halted_runner(tmp_path):
     resume = "  resume: {start: 25%, step: x2, every: 1d, from_level: 3, max_positions: 4, max_gross_exposure: 1M}\n"
-    graph = compile_documents(load_text(POLICY.replace("reset: manual,", "reset: manual, approvals: 2,") + resume,
-                                        "p.yaml")).graph
+    graph = compile_graph(POLICY.replace("reset: manual,", "reset: manual, approvals: 2,") + resume, "p.yaml")
     runner, engine, clock, store, _, desk = setup(tmp_path, policies=graph)
     parts = parts_of(runner)
     loop = asyncio.new_event_loop()

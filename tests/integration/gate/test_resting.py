@@ -16,12 +16,11 @@ import aiohttp
 from adapters.simulated.adapter import SimulatedAdapter
 from adapters.simulated.engine import ManualClock
 from adapters.simulated.scenarios import build
-from killswitch.compile.compiler import compile_documents
 from killswitch.face.api.api import make_app, start_api, stop_api
-from killswitch.policy.load import load_text
 from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.state import open_store
 from tests.integration.runner.rig import T0, TICK_MS
+from tests.unit.engine_helpers import compile_graph
 
 BTC, ETH = "BTC/USDT:USDT", "ETH/USDT:USDT"
 MAIN, HEDGE = "simulated/sim-main", "simulated/sim-hedge"
@@ -51,8 +50,7 @@ DOCS = (policy("one-way", "futures", "{max_position_notional: 400k, max_gross_no
 def _runner(tmp_path):
     clock = ManualClock(T0)
     engine = build("calm", clock)
-    graph = compile_documents(load_text(DOCS, "p.yaml")).graph
-    assert graph is not None
+    graph = compile_graph(DOCS, "p.yaml")
     adapters = {MAIN: SimulatedAdapter(engine, "sim-main", venue="simulated", labels={"book": "futures"}),
                 HEDGE: SimulatedAdapter(engine, "sim-hedge", venue="simulated", labels={"book": "hedge"})}
     built = build_runner_and_desk(graph, adapters, open_store(f"sqlite://{tmp_path / 'state.db'}"),

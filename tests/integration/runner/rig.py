@@ -19,12 +19,11 @@ from typing import Optional
 from adapters.simulated.adapter import SimulatedAdapter
 from adapters.simulated.engine import ManualClock
 from adapters.simulated.scenarios import build
-from killswitch.compile.compiler import compile_documents
 from killswitch.events import STAGE_TRANSITION
-from killswitch.policy.load import load_text
 from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.runbooks.sink import RunbookSink
 from killswitch.state import open_store
+from tests.unit.engine_helpers import compile_graph
 
 T0 = 1_772_456_400_000
 TICK_MS = 5_000
@@ -56,9 +55,7 @@ POLICY = textwrap.dedent(
 
 
 def graph():
-    res = compile_documents(load_text(POLICY, "crash-ladder.yaml"))
-    assert res.graph is not None, [d.message for d in res.errors]
-    return res.graph
+    return compile_graph(POLICY, "crash-ladder.yaml")
 
 
 class Crash(BaseException):

@@ -15,7 +15,7 @@ from killswitch.compile.nodes import ActionNode
 from killswitch.policy.actions import ACTIONS, CLOSING_ACTIONS
 from killswitch.policy.kinds import close_side
 from killswitch.policy.load import load_text
-from tests.unit.engine_helpers import MIN, MarketRules, only, order, policy_text, pos, run, snap
+from tests.unit.engine_helpers import MIN, MarketRules, compile_graph, only, order, policy_text, pos, run, snap
 
 BTC, ETH, SOL = "BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT"
 
@@ -28,9 +28,7 @@ def cut_policy(action: str) -> str:
 
 
 def the_action(action: str) -> ActionNode:
-    result = compile_documents(load_text(cut_policy(action), "p.yaml"))
-    assert not result.diagnostics, result.diagnostics
-    [node] = result.graph.policies[0].stages[0].actions
+    [node] = compile_graph(cut_policy(action), "p.yaml", clean=True).policies[0].stages[0].actions
     assert isinstance(node, ActionNode)
     return node
 
