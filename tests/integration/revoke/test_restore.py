@@ -9,21 +9,7 @@ from types import SimpleNamespace
 from killswitch.events import TRADING_RESTORED
 from tests.unit.engine_helpers import compile_graph
 
-from .helpers import (
-    ACCOUNT,
-    KEYS,
-    KeyVenue,
-    entered,
-    events,
-    make,
-    metric,
-    revoking,
-    rows,
-    run,
-    shown,
-    started,
-    ticks,
-)
+from .helpers import ACCOUNT, KEYS, KeyVenue, entered, events, make, metric, revoking, rows, run, shown, started, ticks
 
 
 def test_only_the_reset_of_two_approvers_restores_and_nothing_else_does(tmp_path):

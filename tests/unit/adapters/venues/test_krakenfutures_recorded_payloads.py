@@ -84,14 +84,13 @@ def kraken_account(**extra) -> Account:
         "credentials": {"api_key": {"env": "KS_TEST_KEY"}, "secret": {"env": "KS_TEST_SECRET"}}, **extra})
 
 
-def kraken_client(config: dict):
-    ex = ccxt_async.krakenfutures(config)
-    ex.set_markets(kraken_markets())
-    return ex
-
-
 def kraken_adapter(venue: KrakenVenue, acc: Optional[Account] = None, **kw) -> CcxtAdapter:
-    return answered_adapter(venue, kraken_client, acc or kraken_account(), **kw)
+    def client(config: dict):
+        ex = ccxt_async.krakenfutures(config)
+        ex.set_markets(kraken_markets())
+        return ex
+
+    return answered_adapter(venue, client, acc or kraken_account(), **kw)
 
 
 @pytest.fixture(autouse=True)
