@@ -6,7 +6,7 @@ each close of a flatten and each cancel of a rogue order goes out. Times ccxt's
 ``sign_l1_action`` on a one-order cancel with ccxt's Keccak as it comes (pure Python where
 OpenSSL is older than 3.2) and after :func:`adapters.ccxt_exchange.keccak.install` (C),
 and the simulated face's check of the same signature (:func:`adapters.venues.hyperliquid.
-face_keys.signer`), each the median of ``--runs`` rounds of ``--signs`` signatures, beside
+face.keys.signer`), each the median of ``--runs`` rounds of ``--signs`` signatures, beside
 the reference loop (bench/harness.py). Nothing here asserts.
 
     .venv/bin/python bench/hyperliquid_sign.py [--signs 50] [--runs 5]
@@ -45,7 +45,7 @@ def main() -> None:
     from ccxt.static_dependencies import keccak as ccxt_keccak
 
     from adapters.ccxt_exchange.keccak import install
-    from adapters.venues.hyperliquid import face_keys
+    from adapters.venues.hyperliquid.face import keys as face_keys
 
     wallet = face_keys.account_address("sim-0")
     client = ccxt.hyperliquid({"walletAddress": wallet, "privateKey": face_keys.account_key("sim-0")})

@@ -18,7 +18,7 @@ The websocket face of Binance USDⓈ-M (:mod:`.stream`: the user data stream wit
 mark prices and the stream faults) is served on the same app and port: ``POST/PUT/DELETE
 /fapi/v1/listenKey``, ``/ws``, ``/ws/<listenKey>`` and Binance's ``/private/ws``, ``/market/ws``,
 ``/public/ws``. Every other venue's websocket face is served there too: each venue package's
-``STREAM_FACE`` (``adapters/venues/<venue>/face_stream.py``, its ``stream_face``), found by
+``STREAM_FACE`` (``adapters/venues/<venue>/face/stream.py``, its ``stream_face``), found by
 :mod:`adapters.registry` and kept as :attr:`SimServer.streams` by the venue's folder name and as
 the attribute ``<venue>_stream`` (Bybit v5's ``/v5/private``, ``/v5/public/linear``: ``bybit_stream``;
 OKX v5's ``/ws/v5/public``, ``/private``, ``/business``: ``okx_stream``; Bitget v2's

@@ -22,7 +22,7 @@ What it owns
 
 What it must not do
     know HTTP or a venue's envelope (the faces do: :mod:`.faces.master` and each venue's
-    ``face_master``), read the clock, or hold secrets beyond the test keys it is given.
+    ``face.master``), read the clock, or hold secrets beyond the test keys it is given.
 """
 
 from __future__ import annotations

@@ -7,14 +7,14 @@ A venue folder (``adapters/venues/<venue>/``) holds
   simulated exchange answers as (``SIM_ID``) and the names of its modules below, each left out
   where it is the default (:data:`adapters.registry.DEFAULTS`: ``dialect``, ``face``, no stream
   face, its one ccxt id);
-* ``dialect*.py`` — the venue's dialect of the ccxt adapter (a
-  :class:`~adapters.ccxt_exchange.dialects.base.Dialect` per ccxt id, ``DIALECTS``) and the
-  modules it is split into (its stream's events, its order ids); ``switches.py``, where the
+* ``dialect.py`` — the venue's dialect of the ccxt adapter (a
+  :class:`~adapters.ccxt_exchange.dialects.base.Dialect` per ccxt id, ``DIALECTS``), a room
+  ``dialect/`` once split (its stream's events, its order ids); ``switches.py``, where the
   venue has one, its switch of the keys' trading permission;
-* ``face*.py`` — the simulated exchange's face of the venue: its REST API (``PREFIXES``,
-  ``handle``, ``sim_account``, ``MASTER``: its master endpoints, ``face_master.py``) and its
-  websocket (``stream_face``) and, where the REST face serves futures, its spot account's
-  (``SPOT_FACE``), each a table-driven subclass of :mod:`adapters.simulated`'s shapes;
+* ``face.py`` (a room ``face/`` once split) — the simulated exchange's face of the venue: its
+  REST API (``PREFIXES``, ``handle``, ``sim_account``, ``MASTER``: its master endpoints,
+  ``face/master.py``) and its websocket (``stream_face``) and, where the REST face serves
+  futures, its spot account's (``SPOT_FACE``), each a table-driven subclass of :mod:`adapters.simulated`'s shapes;
 * ``contract.py`` — what the tests read of the venue, found through the registry: its rows of
   the adapter contract (tests/contract) and where its face differs (``FACE_TERMS``;
   ``SWITCH_TERMS``, its switch's), how a hedge account's mode is read (``POSITION_MODE_READ``), its

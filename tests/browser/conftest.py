@@ -29,16 +29,14 @@ import pytest
 from adapters.simulated.adapter import SimulatedAdapter
 from adapters.simulated.engine import ManualClock
 from adapters.simulated.scenarios import build
-from killswitch.compile.compiler import compile_documents
 from killswitch.face.api.api import make_app, start_api, stop_api
 from killswitch.face.api.identity import parse_tokens, token_digest
-from killswitch.policy.load import load_text
 from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.runbooks.sink import RunbookSink
 from killswitch.state import open_store
 
 from ..conftest import require_module, require_tool
-from ..unit.engine_helpers import guard_policy
+from ..unit.engine_helpers import compile_graph, guard_policy
 from ..unit.runner.operator.rig import ACCOUNT, T0, TICK_MS
 
 # bot-guard halts the account (manual reset, two approvers) once bot-x has been silent for a
@@ -72,12 +70,6 @@ PEOPLE = parse_tokens({"apiVersion": "killswitch/v1", "kind": "ApiTokens", "toke
     {"identity": "vera", "roles": ["viewer"], "sha256": token_digest(VERA)}]})
 
 
-def _graph(policies: str = POLICIES):
-    res = compile_documents(load_text(policies, "console.yaml"))
-    assert res.graph is not None, [d.message for d in res.errors]
-    return res.graph
-
-
 class LiveRunner:
     """A runner on the simulated exchange, served on 127.0.0.1; see the module doc."""
 
@@ -103,7 +95,8 @@ class LiveRunner:
         # a lease of three ticks, renewed at every tick before it runs out: with a lease of one
         # tick each tick found it lapsed and led from none while it read the state back, and the
         # console's requests in between were refused NOT_LEADER
-        self.runner, self.desk, self.parts = build_runner_and_desk(_graph(policies), adapters, self.store,
+        graph = compile_graph(policies, "console.yaml")
+        self.runner, self.desk, self.parts = build_runner_and_desk(graph, adapters, self.store,
                                                        sinks=[RunbookSink(runbooks)], lock_path=tmp_path / "lock.json",
                                                        dry_run=dry_run, clock=self.clock, lease_ttl_ms=3 * TICK_MS)
         self.site = None

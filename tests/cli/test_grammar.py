@@ -249,12 +249,11 @@ def world(tmp_path_factory):
 
 
 def _fill_state(url: str) -> None:
-    from killswitch.compile.compiler import compile_documents
-    from killswitch.policy.load import load_sources
     from killswitch.runbooks.render import render_runbook
     from killswitch.runbooks.sample import sample_incident
     from killswitch.sources import read_sources
     from killswitch.state import RunbookRecord, open_store
+    from tests.unit.engine_helpers import compile_graph
 
     store = open_store(url)
     fence = store.acquire_lease("walker", 60_000, T0)
@@ -265,7 +264,7 @@ def _fill_state(url: str) -> None:
     store.audit("stage_transition", T0, {"policy": "futures-book", "scope": "binanceusdm/binance-futures-main",
                                          "from": 0, "to": 3, "reason": "ESCALATED", "decision_id": INCIDENT,
                                          "graph_digest": "sha256:ab", "revision": None, "dry_run": False})
-    graph = compile_documents(load_sources(read_sources([str(POLICIES / "futures-book.yaml")]).files)).graph
+    graph = compile_graph(read_sources([str(POLICIES / "futures-book.yaml")]).files)
     data = sample_incident(graph.policies[0], 3, digest=graph.digest, revision=None, created_ms=T0)
     rb = render_runbook(data, None)
     store.save_runbook(RunbookRecord(INCIDENT, "futures-book", "binanceusdm/binance-futures-main", 3, T0,

@@ -29,10 +29,9 @@ from adapters.simulated.adapter import SimulatedAdapter
 from adapters.simulated.depth import DepthModel
 from adapters.simulated.engine import AccountSpec, ManualClock, MarketSpec, RateLimits, SimExchange
 from adapters.simulated.faults import FaultPlan
-from killswitch.compile.compiler import compile_documents
-from killswitch.policy.load import load_text
 from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.state import open_store
+from tests.unit.engine_helpers import compile_graph
 
 T0 = 1_772_456_400_000
 TICK_MS = 5_000
@@ -57,9 +56,7 @@ def policy(unwind: str = "{max_impact: 0.1%, max_slippage: 0.5%, book_depth: 20}
             - {{level: 1, name: flatten, on: [open], reset: manual, actions: [close_all]}}
           unwind: {unwind}
         """)
-    res = compile_documents(load_text(text, "book-close.yaml"))
-    assert res.graph is not None, [d.message for d in res.errors]
-    return res.graph
+    return compile_graph(text, "book-close.yaml")
 
 
 def venue(depth=MODEL, faults=None) -> tuple[SimExchange, ManualClock]:

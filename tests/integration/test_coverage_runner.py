@@ -17,18 +17,11 @@ import textwrap
 import pytest
 
 from adapters.simulated.adapter import SimulatedAdapter
-from killswitch.compile.compiler import compile_documents
-from killswitch.policy.load import load_text
 from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.state import open_store
 from tests.integration.runner.rig import BUILT, POLICY, T0, TICK_MS, drive, parts_of, setup
 from tests.integration.sim_helpers import engine as sim_engine
-
-
-def graph_of(text: str):
-    res = compile_documents(load_text(text, "p.yaml"))
-    assert res.graph is not None, [d.message for d in res.errors]
-    return res.graph
+from tests.unit.engine_helpers import compile_graph
 
 
 def lines(caplog, code: str) -> list[str]:
@@ -105,7 +98,7 @@ def test_a_runner_restarted_while_blind_or_unmatched_says_so_in_its_fresh_log(tm
     caplog.set_level(logging.INFO, logger="killswitch.runner")
     for policies, code, text in (
             (None, "SCOPE_BLIND", "crash-ladder simulated/sim-main cannot act (blind since "),
-            (graph_of(POLICY.replace("match_labels: {book: futures}", "match_labels: {book: futurs}")),
+            (compile_graph(POLICY.replace("match_labels: {book: futures}", "match_labels: {book: futurs}"), "p.yaml"),
              "POLICY_UNMATCHED", "crash-ladder: its scope (labels{book=futurs}) selects no account (since ")):
         root = tmp_path / code
         root.mkdir()
@@ -134,7 +127,7 @@ def test_a_runner_restarted_while_blind_or_unmatched_says_so_in_its_fresh_log(tm
 
 def test_a_scope_that_selects_nothing_is_unmatched_loudly(tmp_path, caplog):
     caplog.set_level(logging.INFO, logger="killswitch.runner")
-    typo = graph_of(POLICY.replace("match_labels: {book: futures}", "match_labels: {book: futurs}"))
+    typo = compile_graph(POLICY.replace("match_labels: {book: futures}", "match_labels: {book: futurs}"), "p.yaml")
     runner, engine, clock, store, _, desk = setup(tmp_path, policies=typo)
 
     async def go():
@@ -209,7 +202,7 @@ def test_a_scope_allow_empty_lets_select_nothing_is_unmatched_calmly_never_paged
     caplog.set_level(logging.INFO, logger="killswitch.runner")
     ahead = POLICY.replace("match_labels: {book: futures}}", "match_labels: {book: next}}, allow_empty: true")
     assert "allow_empty: true" in ahead
-    runner, engine, clock, store, _, desk = setup(tmp_path, policies=graph_of(ahead))
+    runner, engine, clock, store, _, desk = setup(tmp_path, policies=compile_graph(ahead, "p.yaml"))
 
     async def go():
         await runner.start()
@@ -239,7 +232,7 @@ def test_while_blind_holds_the_scope_at_its_mode_and_lets_go_when_armed(tmp_path
     text = POLICY.replace("  unwind: {chunk_notional: 200k}\n",
                           "  unwind: {chunk_notional: 200k}\n  while_blind: {lock_trading: reducing}\n")
     assert "while_blind" in text
-    runner, engine, clock, store, _, desk = setup(tmp_path, policies=graph_of(text))
+    runner, engine, clock, store, _, desk = setup(tmp_path, policies=compile_graph(text, "p.yaml"))
     order = {"account": "simulated/sim-main", "symbol": "BTC/USDT:USDT", "side": "buy", "amount": 0.01,
              "reduce_only": False}
 
@@ -320,7 +313,7 @@ def uninterrupted_armed_at(tmp_path) -> int:
     root = tmp_path / "uninterrupted"
     root.mkdir()
     ex, clock = sim_engine(flat=False)  # marks that move: flat ones would be a frozen feed
-    runner, _, _, store, _, desk = setup(root, engine=ex, clock=clock, policies=graph_of(FILLING))
+    runner, _, _, store, _, desk = setup(root, engine=ex, clock=clock, policies=compile_graph(FILLING, "p.yaml"))
 
     async def go():
         await runner.start()
@@ -337,7 +330,7 @@ def uninterrupted_armed_at(tmp_path) -> int:
 def test_a_runner_restarted_while_its_window_fills_is_armed_when_an_uninterrupted_one_is(tmp_path, capsys):
     baseline = uninterrupted_armed_at(tmp_path)
     ex, clock = sim_engine(flat=False)
-    runner, _, _, store, _, desk = setup(tmp_path, engine=ex, clock=clock, policies=graph_of(FILLING))
+    runner, _, _, store, _, desk = setup(tmp_path, engine=ex, clock=clock, policies=compile_graph(FILLING, "p.yaml"))
 
     async def first_run():
         await runner.start()
@@ -351,7 +344,7 @@ def test_a_runner_restarted_while_its_window_fills_is_armed_when_an_uninterrupte
     assert before.state == "blind" and coverage_pct(before) == 33
     clock.advance(DOWN_MS)
     back_at = clock() + TICK_MS  # the restarted runner's first tick
-    again, *_, again_desk = setup(tmp_path, engine=ex, clock=clock, policies=graph_of(FILLING))
+    again, *_, again_desk = setup(tmp_path, engine=ex, clock=clock, policies=compile_graph(FILLING, "p.yaml"))
 
     async def second_run():
         await again.start()
@@ -383,7 +376,7 @@ def shared_store(request, tmp_path) -> str:
 def test_a_standby_taking_over_mid_fill_continues_the_leaders_windows(tmp_path, shared_store, capsys):
     baseline = uninterrupted_armed_at(tmp_path)
     ex, clock = sim_engine(flat=False)
-    graph = graph_of(FILLING)
+    graph = compile_graph(FILLING, "p.yaml")
     stores = []
 
     def runner(holder):

@@ -17,13 +17,12 @@ import json
 from adapters.simulated.adapter import SimulatedAdapter
 from adapters.simulated.engine import ManualClock
 from killswitch.cli.demo import STORIES, story_engine
-from killswitch.compile.compiler import compile_documents
-from killswitch.policy.load import load_sources
 from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.sources import read_sources
 from killswitch.state import open_store
 from tests.conftest import ROOT
 from tests.integration.runner.rig import T0, TICK_MS
+from tests.unit.engine_helpers import compile_graph
 
 MINUTE = 60_000
 SCOPE = "simulated/sim-main"
@@ -31,9 +30,7 @@ SCOPE = "simulated/sim-main"
 
 def futures_book():
     src = read_sources([str(ROOT / "policies" / "futures-book.yaml"), str(ROOT / "policies" / "routes.yaml")])
-    res = compile_documents(load_sources(src.files), src.revision)
-    assert res.graph is not None, [d.message for d in res.errors]
-    return res.graph
+    return compile_graph(src.files, revision=src.revision)
 
 
 def test_a_crash_at_minute_1_is_flattened_at_minute_12_when_the_runner_sees_again(tmp_path):

@@ -17,17 +17,16 @@ from click.testing import CliRunner
 from killswitch.cli.common import EXIT_UNVERIFIED
 from killswitch.cli.main import cli
 from killswitch.client import RunnerClient
-from killswitch.compile.compiler import compile_documents
 from killswitch.face.api.api import make_app, start_api, stop_api
 from killswitch.face.api.identity import parse_tokens, token_digest
 from killswitch.orders import PLANNED_KIND, planned_count
-from killswitch.policy.load import load_text
 from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.render.status import status_text
 from killswitch.state import open_store
 from tests.conftest import ROOT
 from tests.integration.runner.rig import POLICY, TICK_MS, parts_of, setup
 from tests.integration.test_ops_commands import TOKEN
+from tests.unit.engine_helpers import compile_graph
 
 ACCOUNT = "simulated/sim-main"
 ALICE, BOB, VERA = "edges-token-alice", "edges-token-bob", "edges-token-vera"
@@ -38,9 +37,7 @@ PEOPLE = parse_tokens({"apiVersion": "killswitch/v1", "kind": "ApiTokens", "toke
 
 
 def _two_approvals():
-    res = compile_documents(load_text(POLICY.replace("reset: manual,", "reset: manual, approvals: 2,"), "p.yaml"))
-    assert res.graph is not None
-    return res.graph
+    return compile_graph(POLICY.replace("reset: manual,", "reset: manual, approvals: 2,"), "p.yaml")
 
 
 class Still:

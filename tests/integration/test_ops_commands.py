@@ -12,12 +12,11 @@ import pytest
 from click.testing import CliRunner
 
 from killswitch.cli.main import cli
-from killswitch.compile.compiler import compile_documents
 from killswitch.face.api.api import make_app, start_api, stop_api
 from killswitch.face.api.identity import parse_tokens, token_digest
-from killswitch.policy.load import load_text
-from tests.integration.runner.rig import POLICY, TICK_MS, parts_of, setup
+from tests.integration.runner.rig import POLICY, TICK_MS, api_served, parts_of, setup, started
 from tests.procs import wait_for
+from tests.unit.engine_helpers import compile_graph
 
 TOKEN = "ops-test-token"
 ALICE, BOB = "ops-test-token-alice", "ops-test-token-bob"
@@ -28,28 +27,11 @@ PEOPLE = parse_tokens({"apiVersion": "killswitch/v1", "kind": "ApiTokens", "toke
 
 def test_operator_commands_against_a_halted_runner(tmp_path):
     resume = "  resume: {start: 25%, step: x2, every: 1d, from_level: 3, max_positions: 4, max_gross_exposure: 1M}\n"
-    graph = compile_documents(load_text(POLICY.replace("reset: manual,", "reset: manual, approvals: 2,") + resume,
-                                        "p.yaml")).graph
+    graph = compile_graph(POLICY.replace("reset: manual,", "reset: manual, approvals: 2,") + resume, "p.yaml")
     runner, engine, clock, store, _, desk = setup(tmp_path, policies=graph)
     parts = parts_of(runner)
-    loop = asyncio.new_event_loop()
-    ready = threading.Event()
-    holder = {}
-
-    async def serve():
-        await runner.start()
-        for _ in range(60):
-            clock.advance(TICK_MS)
-            await runner.tick()
-        holder["site"], holder["url"] = await start_api(make_app(desk, token=TOKEN, tokens=PEOPLE))
-        ready.set()
-
-    thread = threading.Thread(target=lambda: (loop.run_until_complete(serve()), loop.run_forever()), daemon=True)
-    thread.start()
-    assert ready.wait(60)
-    url = holder["url"]
-    cmd = CliRunner(env={"KS_API_TOKEN": TOKEN})
-    try:
+    with api_served(lambda: make_app(desk, token=TOKEN, tokens=PEOPLE), lambda: started(runner, clock)) as url:
+        cmd = CliRunner(env={"KS_API_TOKEN": TOKEN})
         r = cmd.invoke(cli, ["status", "--api", url])
         assert r.exit_code == 0, r.output
         assert "mode live" in r.output and "stage 3 flatten" in r.output and "LATCHED: reset needs 2" in r.output
@@ -108,10 +90,6 @@ def test_operator_commands_against_a_halted_runner(tmp_path):
         r = cmd.invoke(cli, ["history", "--state", f"sqlite://{tmp_path / 'nope.db'}"])
         assert r.exit_code == 2 and "no state store at" in r.output and not (tmp_path / "nope.db").exists()
         assert TOKEN not in "".join(x.output for x in [r])
-    finally:
-        asyncio.run_coroutine_threadsafe(stop_api(holder["site"]), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
     assert "bot-1" in parts.book.state.heartbeats
     r = CliRunner().invoke(cli, ["status", "--api", "http://127.0.0.1:9"])
     assert r.exit_code == 5 and "cannot reach the runner" in r.output  # EXIT_UNREACHABLE

@@ -18,14 +18,13 @@ from click.testing import CliRunner
 from adapters.simulated.engine import ManualClock
 from adapters.simulated.scenarios import build
 from killswitch.cli.main import cli
-from killswitch.compile.compiler import compile_documents
 from killswitch.face.api.api import make_app, start_api, stop_api
 from killswitch.face.api.identity import parse_tokens, token_digest
 from killswitch.overrides import iso
-from killswitch.policy.load import load_text
 from killswitch.state import open_store
 from tests.integration.gate.test_limits import BTC
 from tests.integration.runner.rig import POLICY, T0, TICK_MS, Crash, setup
+from tests.unit.engine_helpers import compile_graph
 
 ALICE, BOB, CAROL = "override-test-alice", "override-test-bob", "override-test-carol"
 PEOPLE = parse_tokens({"apiVersion": "killswitch/v1", "kind": "ApiTokens", "tokens": [
@@ -49,9 +48,7 @@ OVERRIDE_LIMITS = """\
 
 
 def _graph():
-    res = compile_documents(load_text(POLICY + OVERRIDE_LIMITS, "p.yaml"))
-    assert res.graph is not None, [d.message for d in res.errors]
-    return res.graph
+    return compile_graph(POLICY + OVERRIDE_LIMITS, "p.yaml")
 
 
 def _runner(tmp_path):
@@ -287,8 +284,7 @@ def test_approving_an_override_in_force_is_refused_as_in_force_by_anyone(tmp_pat
     DUPLICATE_APPROVER where the docs promise OVERRIDE_IN_FORCE; a pending one he approved is
     still DUPLICATE_APPROVER (three approvals asked: alice's, bob's, carol's)."""
     clock = ManualClock(T0)
-    graph = compile_documents(load_text(POLICY + OVERRIDE_LIMITS.replace("approvals: 2", "approvals: 3"),
-                                        "p.yaml")).graph
+    graph = compile_graph(POLICY + OVERRIDE_LIMITS.replace("approvals: 2", "approvals: 3"), "p.yaml")
     runner, _, _, store, _, desk = setup(tmp_path, policies=graph, engine=build("calm", clock), clock=clock)
 
     async def main():

@@ -20,6 +20,7 @@ from killswitch.render.policy_sync import policy_sync_lines
 from killswitch.state import open_store
 from killswitch.view.policy_sync import verdict_of
 from tests.integration.runner.rig import T0, graph
+from tests.unit.engine_helpers import compile_graph
 from tests.unit.face.api.rig import serve
 
 DRIFT, OPS, VIEWER = "drift-checker-token", "drift-operator-token", "drift-viewer-token"
@@ -206,10 +207,6 @@ def test_a_standby_that_takes_over_shows_the_verdict_posted_to_the_leader(tmp_pa
 
 
 def _other_graph():
-    from killswitch.compile.compiler import compile_documents
-    from killswitch.policy.load import load_text
     from tests.integration.runner.rig import POLICY
 
-    res = compile_documents(load_text(POLICY.replace("crash-ladder", "crash-ladder-two"), "crash-ladder.yaml"))
-    assert res.graph is not None, [d.message for d in res.errors]
-    return res.graph
+    return compile_graph(POLICY.replace("crash-ladder", "crash-ladder-two"), "crash-ladder.yaml")

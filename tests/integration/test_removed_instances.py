@@ -21,16 +21,14 @@ from adapters.simulated.adapter import SimulatedAdapter
 from adapters.simulated.engine import ManualClock
 from adapters.simulated.scenarios import build
 from killswitch.client import LockDocument
-from killswitch.compile.compiler import compile_documents
 from killswitch.face.console.http import environment
 from killswitch.face.console.model import page_model
-from killswitch.policy.load import load_text
 from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.render.status import status_text
 from killswitch.runner.tick.reload import GraphReload
 from killswitch.state import open_store
 from killswitch.view import decode
-from tests.unit.engine_helpers import guard_policy
+from tests.unit.engine_helpers import compile_graph, guard_policy
 
 T0 = 1_772_456_400_000  # 2026-03-02T13:00:00Z
 TICK_MS = 5_000
@@ -41,19 +39,14 @@ GUARD = guard_policy("venue-guard", scope="{level: venue, accounts: {match_label
 NARROWED = guard_policy("venue-guard", scope="{level: venue, accounts: {names: [sim-main]}}", approvals=1)
 
 
-def compiled(text: str):
-    res = compile_documents(load_text(text, "guard.yaml"))
-    assert res.graph is not None, [d.message for d in res.errors]
-    return res.graph
-
-
 def runner_over(tmp_path, clock, adapters: dict, text: str, *, holder: str = "runner", lock: str = "lock.json",
                 **kw) -> SimpleNamespace:
     """A runner and its desk over ``adapters`` running ``text`` on ``clock``, on the store in
     ``tmp_path`` (again: a restart on it); ``kw``: ``build_runner_and_desk``'s."""
     store = open_store(f"sqlite://{tmp_path / 'state.db'}")
-    runner, desk, parts = build_runner_and_desk(compiled(text), adapters, store, lock_path=tmp_path / lock,
-                                                dry_run=False, clock=clock, holder=holder, **kw)
+    runner, desk, parts = build_runner_and_desk(compile_graph(text, "guard.yaml"), adapters, store,
+                                                lock_path=tmp_path / lock, dry_run=False, clock=clock,
+                                                holder=holder, **kw)
     return SimpleNamespace(runner=runner, desk=desk, parts=parts, clock=clock, store=store, db=tmp_path / "state.db")
 
 
@@ -122,7 +115,7 @@ def shown(w) -> dict:
 
 
 def reload(w, text: str = NARROWED) -> None:
-    assert run(w.runner.apply_graph(GraphReload(compiled(text)))).applied
+    assert run(w.runner.apply_graph(GraphReload(compile_graph(text, "guard.yaml")))).applied
 
 
 def test_an_armed_instance_a_reload_removed_is_gone_from_every_view_and_stays_gone_after_a_restart(tmp_path):

@@ -23,13 +23,12 @@ from adapters.simulated.engine import ManualClock
 from adapters.simulated.faults import FaultPlan
 from adapters.simulated.http import SimServer, wall_clock
 from adapters.simulated.scenarios import build
-from killswitch.compile.compiler import compile_documents
 from killswitch.engine.evaluate import evaluate
 from killswitch.engine.state import FROZEN_AFTER_MS, State
 from killswitch.policy.accounts_doc import Account
-from killswitch.policy.load import load_text
 from killswitch.process.bootstrap import RunnerAndDesk, build_runner_and_desk
 from killswitch.state import open_store
+from tests.unit.engine_helpers import compile_graph
 
 from .sim_helpers import T0, run
 
@@ -50,12 +49,6 @@ POLICY = textwrap.dedent("""\
     """)
 # ticks a freeze needs before it shows: the venue's clock must move more than the tolerance
 DETECT_TICKS = FROZEN_AFTER_MS // STEP + 1
-
-
-def graph():
-    res = compile_documents(load_text(POLICY, "fresh.yaml"))
-    assert res.graph is not None, [d.message for d in res.errors]
-    return res.graph
 
 
 def frozen_plan(stamp: str, stale_ms: int = 2_000) -> FaultPlan:
@@ -146,7 +139,7 @@ def test_through_ccxt_a_freshly_stamped_frozen_feed_fires_the_stale_trigger():
     snaps = run(read(), 60)
     assert all(s.fetch.ok for _, s in snaps)
     assert plan.fired("stale"), "the fault never fired"
-    g, state, ages, firing = graph(), State(), {}, {}
+    g, state, ages, firing = compile_graph(POLICY, "fresh.yaml"), State(), {}, {}
     for t, s in snaps:
         s = s.model_copy(update={"ts_event": t, "ts_observed": t})
         ev, state = evaluate(g, [s], state, t)
@@ -213,8 +206,8 @@ def test_the_runner_sees_a_freshly_stamped_frozen_feed_age_and_fires_and_a_resta
     seen: list[tuple[int, float, float, int]] = []  # (tick time, sim-main age, sim-hedge age, sim-main stage)
 
     def runner() -> RunnerAndDesk:
-        return build_runner_and_desk(graph(), adapters, open_store(state_url), lock_path=work / "lock.json",
-                                     dry_run=True, clock=clock)
+        return build_runner_and_desk(compile_graph(POLICY, "fresh.yaml"), adapters, open_store(state_url),
+                                     lock_path=work / "lock.json", dry_run=True, clock=clock)
 
     async def drive(built: RunnerAndDesk, until: int) -> None:
         r, desk, parts = built

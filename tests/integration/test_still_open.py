@@ -19,9 +19,7 @@ from adapters.base import CancelResult, CancelSelector
 from adapters.simulated.adapter import SimulatedAdapter
 from adapters.simulated.engine import ManualClock
 from adapters.simulated.scenarios import build
-from killswitch.compile.compiler import compile_documents
 from killswitch.face.console.model import page_model
-from killswitch.policy.load import load_text
 from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.runbooks.report import closure_report
 from killswitch.runbooks.sink import RunbookSink
@@ -30,6 +28,7 @@ from killswitch.state import open_store
 from tests.integration.close.test_remainders import ROOT
 from tests.integration.runner.rig import Crash, RecordingSink
 from tests.integration.sim_helpers import T0
+from tests.unit.engine_helpers import compile_graph
 
 SCOPE = "simulated/sim-main"
 TICK_MS = 5_000
@@ -77,18 +76,13 @@ def run(coro, timeout: float = 120.0):
     return asyncio.run(asyncio.wait_for(coro, timeout))
 
 
-def graph():
-    res = compile_documents(load_text(POLICY, "close-all.yaml"))
-    assert res.graph is not None, [d.message for d in res.errors]
-    return res.graph
-
-
 def runner_on(tmp_path, engine, clock, rest: set[str], sinks=()):
     store = open_store(f"sqlite://{tmp_path / 'state.db'}")
     adapter = SimulatedAdapter(engine, "sim-main", labels={"book": "futures"}, timeout_s=0.2, time_scale=0.1)
     venues = RestingVenues({SCOPE: adapter}, rest)
-    runner, desk, parts = build_runner_and_desk(graph(), venues, store, lock_path=tmp_path / "lock.json",
-                                                dry_run=False, clock=clock, confirm_gap_ms=TICK_MS, sinks=sinks)
+    runner, desk, parts = build_runner_and_desk(compile_graph(POLICY, "close-all.yaml"), venues, store,
+                                                lock_path=tmp_path / "lock.json", dry_run=False, clock=clock,
+                                                confirm_gap_ms=TICK_MS, sinks=sinks)
     return runner, store, desk, parts, venues
 
 

@@ -30,6 +30,7 @@ from killswitch.face.api.api import make_app, start_api, stop_api
 from killswitch.policy.load import load_text
 from killswitch.telemetry import TelemetrySink, attributes as A
 from tests.integration.runner.rig import LONG_LEASE_MS, POLICY, TICK_MS, parts_of, setup
+from tests.unit.engine_helpers import compile_graph
 
 REVISION = "5f3c2e1"
 SECRET = "otlp-s3cret-never-in-a-span"
@@ -52,7 +53,7 @@ def crash_runner(tmp_path, *sinks, lease_ttl_ms=LONG_LEASE_MS):
     and a store write of the tick before, late on a loaded machine, is fenced off (that tick
     then stops short)."""
     runner, engine, clock, store, _, desk = setup(
-        tmp_path, policies=compile_documents(load_text(POLICY, "crash-ladder.yaml"), REVISION).graph,
+        tmp_path, policies=compile_graph(POLICY, "crash-ladder.yaml", REVISION),
         lease_ttl_ms=lease_ttl_ms)
     parts_of(runner).fanout.sinks.extend(sinks)
     return runner, clock, store, desk

@@ -11,7 +11,7 @@ import aiohttp
 from killswitch.face.api.api import make_app, start_api, stop_api
 from tests.integration.runner.rig import POLICY, setup
 from tests.integration.runner.test_api import ALICE, PEOPLE
-from tests.integration.test_coverage_runner import graph_of
+from tests.unit.engine_helpers import compile_graph
 
 ACCOUNT = "simulated/sim-main"
 WHILE_BLIND = POLICY.replace("  unwind: {chunk_notional: 200k}\n",
@@ -21,7 +21,7 @@ HOLDS = "reducing by policy crash-ladder while blind until the scope is armed ag
 
 def test_unlock_lifts_the_operators_halt_and_names_the_while_blind_hold_that_stays(tmp_path):
     assert "while_blind" in WHILE_BLIND
-    runner, engine, clock, store, _, desk = setup(tmp_path, policies=graph_of(WHILE_BLIND))
+    runner, engine, clock, store, _, desk = setup(tmp_path, policies=compile_graph(WHILE_BLIND, "p.yaml"))
 
     async def go():
         await runner.start()

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import textwrap
 from dataclasses import dataclass, field
-from typing import Iterable, Optional, Sequence
+from typing import Iterable, Optional, Sequence, Union
 
 from killswitch.compile.compiler import compile_documents
 from killswitch.compile.graph import DecisionGraph, PolicyNode
 from killswitch.engine.evaluate import Evaluation, ScopeEvaluation, evaluate
 from killswitch.engine.state import State
-from killswitch.policy.load import load_text
+from killswitch.policy.load import load_sources, load_text
 from killswitch.policy.registry import PositionAggregates
 from killswitch.snapshot import Balance, FetchStatus, MarketRules, Order, Position, Snapshot
 
@@ -27,10 +27,14 @@ HOUR = 60 * MIN
 DAY = 24 * HOUR
 
 
-def compile_graph(text: str) -> DecisionGraph:
-    """Compile one or more inline YAML documents; fail the test on any error diagnostic."""
-    result = compile_documents(load_text(textwrap.dedent(text), "inline.yaml"))
-    errors = [d for d in result.diagnostics if d.is_error]
+def compile_graph(text: Union[str, Iterable[tuple[str, str]]], file: str = "inline.yaml",
+                  revision: Optional[str] = None, *, clean: bool = False) -> DecisionGraph:
+    """Compile one or more inline YAML documents, read as ``file`` (or several ``(file, text)``
+    sources, as read), at ``revision``; fail the test on any error diagnostic (on any diagnostic
+    at all, warnings too, if ``clean``)."""
+    loaded = load_text(textwrap.dedent(text), file) if isinstance(text, str) else load_sources(text)
+    result = compile_documents(loaded, revision)
+    errors = [d for d in result.diagnostics if d.is_error or clean]
     assert not errors, errors
     assert result.graph is not None
     return result.graph

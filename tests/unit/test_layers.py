@@ -70,8 +70,8 @@ PLANTED = {
                       "killswitch.runner.watch.enforce.legs -> killswitch.runner.watch.enforce.orders"),
     "venue-packages": ("adapters/ccxt_exchange/zz_venue.py", "import adapters.venues.okx.dialect\n",
                        "adapters.ccxt_exchange.zz_venue -> adapters.venues.okx.dialect"),
-    "venue-dialects": ("adapters/venues/okx/dialect.py", "import adapters.simulated.engine\n",
-                       "adapters.venues.okx.dialect -> adapters.simulated.engine"),
+    "venue-dialects": ("adapters/venues/okx/dialect/stream.py", "import adapters.simulated.engine\n",
+                       "adapters.venues.okx.dialect.stream -> adapters.simulated.engine"),
     # (the lock, the runner's bottom room, reaching up to the store calls, which import none of the
     # runner: no circle)
     "runner-rooms": ("killswitch/runner/lock/zz_up.py", "from killswitch.runner import storeio\n",

@@ -8,6 +8,7 @@ from killswitch.compile.compiler import compile_documents
 from killswitch.engine.limits import Breach
 from killswitch.overrides import Override, OverrideIndex, limit_of
 from killswitch.policy.load import load_text
+from tests.unit.engine_helpers import compile_graph
 
 H = 3_600_000
 SCOPE = "binanceusdm/main"
@@ -78,11 +79,11 @@ spec:
 
 
 def test_the_policy_bounds_an_overrides_expiry_and_approvals():
-    graph = compile_documents(load_text(POLICY + "    override: {max_duration: 30m, approvals: 3}\n", "p.yaml")).graph
+    graph = compile_graph(POLICY + "    override: {max_duration: 30m, approvals: 3}\n", "p.yaml")
     [node] = graph.policies
     assert (node.limits.override_max_ms, node.limits.override_approvals) == (1_800_000, 3)
     assert node.limits.to_doc()["override"] == {"max_duration_s": 1800.0, "approvals": 3}
-    default = compile_documents(load_text(POLICY, "p.yaml")).graph.policies[0].limits
+    default = compile_graph(POLICY, "p.yaml").policies[0].limits
     assert (default.override_max_ms, default.override_approvals) == (3_600_000, 2)
 
 

@@ -1,5 +1,5 @@
 """What the streams of the venues whose websocket pushes rows by channel share
-(``{"arg": {"channel": ...}, "data": [rows]}``: each read by the venue's own ``dialect_stream``).
+(``{"arg": {"channel": ...}, "data": [rows]}``: each read by the venue's own ``dialect.stream``).
 
 What it owns
     * :class:`ChannelStream`, the stream hooks of a dialect that hands its frames to its venue's

@@ -12,7 +12,7 @@ What it owns
       drops the frame whole and counts it malformed — never an event read from half a row.
 
 What it must not do
-    import ccxt, know a venue's channels or fields (each venue's ``dialect_stream`` names them),
+    import ccxt, know a venue's channels or fields (each venue's ``dialect.stream`` names them),
     or keep any state.
 """
 

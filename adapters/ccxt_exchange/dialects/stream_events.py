@@ -3,7 +3,7 @@
 What it owns: :class:`StreamEvent` (one event of a venue's stream), :class:`MarkRows` (an array
 of marks as columns), :data:`STREAM_KIND` (where a dialect says an order's kind) and
 :func:`flat_legs` (the held legs a push of the whole book leaves out). The dialects
-make them (:mod:`.stream_hooks`, each venue's ``dialect_stream``); the stream's state applies them
+make them (:mod:`.stream_hooks`, each venue's ``dialect.stream``); the stream's state applies them
 (:mod:`adapters.ccxt_exchange.streaming.state`, which names them again for its readers). Here,
 beside the dialects, so that a dialect needs nothing of the stream's room.
 

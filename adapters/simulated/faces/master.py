@@ -8,7 +8,7 @@ What it owns
     server's faults (latency, TIMEOUT, 429, 500, 503), the signature of a master credential (an
     account's own key or an unknown one refused with the venue's code), the request recorded, a
     refusal a test planned, the venue's answer. A venue fills its tables and endpoints in its
-    ``face_master.py``, named by its face's ``MASTER``.
+    ``face/master.py``, named by its face's ``MASTER``.
 
 What it must not do: keep state (the engine's permissions do), or change anything on a refusal.
 """

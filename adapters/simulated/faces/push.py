@@ -3,7 +3,7 @@ its sockets' requests and writer, the stream faults applied to what a socket sen
 (:class:`_Socket`), a frame's writing (:func:`dumps`) and breaking (:func:`malformed`).
 
 What it owns: the shape of a stream face; each venue's face (its channels, its frames) is in its
-folder (``adapters/venues/<venue>/face_stream.py``; Binance's user data stream is
+folder (``adapters/venues/<venue>/face/stream.py``; Binance's user data stream is
 :mod:`adapters.simulated.stream`). What it must not do: keep exchange state (the engine does).
 """
 

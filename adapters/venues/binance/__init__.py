@@ -1,8 +1,8 @@
 """Binance: ``binance``, ``binanceusdm`` (USDⓈ-M futures) and ``binancecoinm`` (COIN-M futures).
 
-Its dialect (:mod:`.dialect`; its stream's events :mod:`.dialect_stream`, the rows it reads
-without ccxt :mod:`.dialect_rows`), the simulator's USDⓈ-M face (REST :mod:`.face`, its payload
-shapes :mod:`.face_rows`; the user data stream is :mod:`adapters.simulated.stream`), its contract
+Its dialect (:mod:`.dialect`; its stream's events :mod:`.dialect.stream`, the rows it reads
+without ccxt :mod:`.dialect.rows`), the simulator's USDⓈ-M face (REST :mod:`.face`, its payload
+shapes :mod:`.face.rows`; the user data stream is :mod:`adapters.simulated.stream`), its contract
 rows (:mod:`.contract`) and its answers (``fixtures/``, README.md: which are verbatim).
 """
 

@@ -9,7 +9,7 @@ imported by the adapter.
 """
 
 from .dialect import LIMITS
-from .face_master import BinanceMaster
+from .face.master import BinanceMaster
 
 
 def _row(ccxt_id: str, market_id: str, countdown: str) -> dict:

@@ -8,4 +8,4 @@ verbatim).
 ORDER = 4
 CCXT_IDS = ("bitget",)
 NAME = "Bitget v2"  # as people name it (ksctl demo)
-STREAM_FACE = "face_stream"
+STREAM_FACE = "face.stream"

@@ -3,7 +3,7 @@ adapters/venues/binance/contract.py). Its countdown (DCP) needs the adapter's op
 ``bybit_dcp_websocket``. Data, and its cancel answers' builders."""
 
 from .dialect import LIMITS
-from .face_master import BybitMaster
+from .face.master import BybitMaster
 
 ROWS = (
     {"id": "bybit", "market_id": "BTCUSDT", "one_way_close": {"clientOrderId": "ks1", "reduceOnly": True},

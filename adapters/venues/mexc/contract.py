@@ -145,7 +145,7 @@ REFUSALS = (
 
 # Its stream face's private subscriptions (see binance/contract.py). They, STREAM_BENCH below and
 # the streamed runner and enforcement tests are the venue's own face's: the contract API's. A spot
-# account streams from the spot websocket (face_spot_stream.py), a face of its own beside, whose
+# account streams from the spot websocket (face/spot_stream.py), a face of its own beside, whose
 # book holds no position and no conditional order, the shapes those tests and benches measure:
 # its stream is proven in tests/integration/stream/test_mexc_spot.py (a rogue spot entry cancelled
 # at its push under a halt, and a halt's sales reading the trades once a symbol, then from the

@@ -2,7 +2,7 @@
 adapters/venues/binance/contract.py). Data, and its cancel answers' builders."""
 
 from .dialect import LIMITS
-from .face_master import OkxMaster
+from .face.master import OkxMaster
 
 ROWS = (
     {"id": "okx", "market_id": "BTC-USDT-SWAP", "one_way_close": {"clientOrderId": "ks1", "reduceOnly": True},

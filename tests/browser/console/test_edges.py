@@ -16,8 +16,9 @@ from killswitch.face.api.api import make_app, start_api, stop_api
 from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.state import open_store
 
+from ...unit.engine_helpers import compile_graph
 from ...unit.runner.operator.rig import T0, TICK_MS, live_close
-from ..conftest import ACCOUNT, ALICE, BOB, PEOPLE, _graph
+from ..conftest import ACCOUNT, ALICE, BOB, PEOPLE, POLICIES
 from ..views import (
     click_action,
     close_dialog,
@@ -100,7 +101,8 @@ class Standby:
         adapter = SimulatedAdapter(leader.engine, "sim-main", venue="simulated", labels={"book": "futures"},
                                    timeout_s=2.0)
         self.store = open_store(f"sqlite://{where / 'state.db'}")
-        self.runner, self.desk, self.parts = build_runner_and_desk(_graph(), {ACCOUNT: adapter}, self.store,
+        graph = compile_graph(POLICIES, "console.yaml")
+        self.runner, self.desk, self.parts = build_runner_and_desk(graph, {ACCOUNT: adapter}, self.store,
                                                        lock_path=where / "standby-lock.json", dry_run=False,
                                                        clock=self.clock, holder="ks-1")
         self.call(self.runner.start())

@@ -16,6 +16,7 @@ from typing import Any
 from killswitch.figures import figure, money
 from killswitch.view import CoverageStatus, ReceiverFailure
 
+from ...unit.engine_helpers import compile_graph
 from ..conftest import ACCOUNT, ALICE, HEDGE, VERA
 from ..views import open_console, refreshes, sign_in, text_of, view_text, wait
 from .test_ux import at_width, layout_problems, shots
@@ -244,13 +245,10 @@ spec:
 
 def test_a_policy_that_acted_on_one_signal_while_blind_on_the_other_is_partly_blind(live, browser, shot,
                                                                                      monkeypatch):
-    from killswitch.compile.compiler import compile_documents
-    from killswitch.policy.load import load_text
-
     from .. import conftest as harness
 
-    graph = compile_documents(load_text(TWO_WINDOWS, "two.yaml")).graph
-    monkeypatch.setattr(harness, "_graph", lambda *_: graph)
+    graph = compile_graph(TWO_WINDOWS, "two.yaml")
+    monkeypatch.setattr(harness, "compile_graph", lambda *_: graph)
     r = live()
     for i in range(8):  # marks that move (a feed that stands still is stale): dd_1m fills, dd_1h cannot
         r.engine.set_mark("BTCUSDT", 60_000.0 + i)

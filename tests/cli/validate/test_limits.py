@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from killswitch.cli.main import cli
 from killswitch.compile.compiler import compile_documents
 from killswitch.policy.load import load_text
+from tests.unit.engine_helpers import compile_graph
 
 HEAD = """\
 apiVersion: killswitch/v1
@@ -89,5 +90,5 @@ def test_a_good_block_compiles_into_the_graph_and_its_digest():
         (250_000, 5.0, 0.05, 20)
     assert (node.message_rate, node.message_burst, node.mark_max_age_ms) == (2.5, 3, 30_000)
     assert (node.sources["BTC/USDT:USDT"].line, node.sources["BTC/USDT:USDT"].col) == (15, 7)
-    other = compile_documents(load_text(HEAD + body.replace("5%", "4%"), "lim.yaml")).graph
+    other = compile_graph(HEAD + body.replace("5%", "4%"), "lim.yaml")
     assert other is not None and other.digest != res.graph.digest

@@ -12,14 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from killswitch.compile.compiler import compile_documents
-from killswitch.policy.load import load_sources
 from killswitch.preview.plan import plan_ticks
 from killswitch.preview.replay import read_ticks
 from killswitch.render.plan import plan_json, plan_markdown, plan_text
 from killswitch.sources import read_sources
 from tests.conftest import ROOT, check_golden
 from tests.recordings import failing_ticks
+from tests.unit.engine_helpers import compile_graph
 
 HERE = Path(__file__).parent
 RENDER = {"txt": plan_text, "md": plan_markdown, "json": plan_json}
@@ -39,8 +38,7 @@ def _at_root(monkeypatch):
 def _plan(case: str):
     rel, path, text = CASES[case]
     # relative paths and no revision: the output must not depend on where or when it runs
-    graph = compile_documents(load_sources(read_sources([rel]).files), revision=None).graph
-    assert graph is not None
+    graph = compile_graph(read_sources([rel]).files)
     result = plan_ticks(graph, read_ticks(io.StringIO(text())), scores="top")  # as ksctl plan by default
     return result, graph, {"kind": "file", "path": path, "ticks": result.ticks}
 

@@ -13,14 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from killswitch.compile.compiler import compile_documents
-from killswitch.policy.load import load_sources
 from killswitch.runbooks.incident import DEFAULT_TEMPLATE, template_for
 from killswitch.runbooks.render import render_runbook
 from killswitch.runbooks.sample import sample_incident
 from killswitch.runbooks.templates import Templates
 from killswitch.sources import read_sources
 from tests.conftest import ROOT, check_golden
+from tests.unit.engine_helpers import compile_graph
 
 HERE = Path(__file__).parent
 DIGEST = "sha256:" + "5e" * 32
@@ -29,9 +28,7 @@ REVISION = "0123456789abcdef0123456789abcdef01234567"
 
 def _graph():
     src = read_sources([str(ROOT / "policies")])
-    res = compile_documents(load_sources((str(Path(f).relative_to(ROOT)), t) for f, t in src.files), revision=None)
-    assert res.graph is not None, [x.message for x in res.errors]
-    return res.graph
+    return compile_graph((str(Path(f).relative_to(ROOT)), t) for f, t in src.files)
 
 
 GRAPH = _graph()

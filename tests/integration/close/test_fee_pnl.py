@@ -12,10 +12,9 @@ import pytest
 
 from adapters.simulated.adapter import SimulatedAdapter
 from adapters.simulated.engine import AccountSpec, ManualClock, MarketSpec, RateLimits, SimExchange
-from killswitch.compile.compiler import compile_documents
-from killswitch.policy.load import load_text
 from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.state import open_store
+from tests.unit.engine_helpers import compile_graph
 
 T0 = 1_772_456_400_000
 ACCOUNT = "sim-main"
@@ -37,9 +36,7 @@ def _policy():
             - {level: 1, name: flatten, on: [open], reset: manual, actions: [close_all]}
           unwind: {max_slippage: 5%}
         """)
-    res = compile_documents(load_text(text, "flatten.yaml"))
-    assert res.graph is not None, [d.message for d in res.errors]
-    return res.graph
+    return compile_graph(text, "flatten.yaml")
 
 
 def test_a_close_journals_the_venues_fee_and_the_pnl_it_realized(tmp_path):

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import threading
 from collections import Counter
 from pathlib import Path
 from types import SimpleNamespace
@@ -33,7 +32,7 @@ from killswitch.runbooks.sink import RunbookSink
 from killswitch.runner.tick.loop import Runner
 from killswitch.state import open_store
 from tests.conftest import bench_module
-from tests.integration.runner.rig import RecordingSink
+from tests.integration.runner.rig import RecordingSink, api_served
 from tests.integration.sim_helpers import T0
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -283,34 +282,22 @@ def test_a_position_below_the_minimum_is_a_residual_in_status_runbook_and_a_noti
 
 def test_ksctl_status_lists_the_residuals(work):
     from killswitch.cli.main import cli
-    from killswitch.face.api.api import make_app, start_api
+    from killswitch.face.api.api import make_app
 
     clock = ManualClock(T0)
     engine = _dust_book(clock)
     runner, store, desk = runner_on(work, engine, clock)
-    loop = asyncio.new_event_loop()
-    ready = threading.Event()
-    holder = {}
-
-    async def serve():
-        await ticks(runner, clock, 40)
-        holder["site"], holder["url"] = await start_api(make_app(desk, token="residual-test-token"))
-        ready.set()
-
-    thread = threading.Thread(target=lambda: (loop.run_until_complete(serve()), loop.run_forever()), daemon=True)
-    thread.start()
     try:
-        assert ready.wait(60)
-        r = CliRunner(env={"KS_API_TOKEN": "residual-test-token"}).invoke(cli, ["status", "--api", holder["url"]])
-        assert r.exit_code == 0, r.output
-        assert ("RESIDUAL simulated/sim-main BTC/USDT:USDT long 0.0005: BELOW_MINIMUM "
-                "(amount=0.0005 step=0.001 min_amount=0.001); incident close-all/simulated/sim-main/L1/e1") in r.output
-        r = CliRunner(env={"KS_API_TOKEN": "residual-test-token"}).invoke(
-            cli, ["status", "--api", holder["url"], "--output", "json"])
-        assert '"why": "BELOW_MINIMUM"' in r.output
+        with api_served(lambda: make_app(desk, token="residual-test-token"), lambda: ticks(runner, clock, 40)) as url:
+            r = CliRunner(env={"KS_API_TOKEN": "residual-test-token"}).invoke(cli, ["status", "--api", url])
+            assert r.exit_code == 0, r.output
+            assert ("RESIDUAL simulated/sim-main BTC/USDT:USDT long 0.0005: BELOW_MINIMUM "
+                    "(amount=0.0005 step=0.001 min_amount=0.001); "
+                    "incident close-all/simulated/sim-main/L1/e1") in r.output
+            r = CliRunner(env={"KS_API_TOKEN": "residual-test-token"}).invoke(
+                cli, ["status", "--api", url, "--output", "json"])
+            assert '"why": "BELOW_MINIMUM"' in r.output
     finally:
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
         store.close()
 
 

@@ -12,13 +12,11 @@ from adapters.simulated.engine import ManualClock
 from adapters.simulated.http import SimServer, wall_clock
 from adapters.simulated.scenarios import build
 from adapters.simulated.venues import sim_account
-from killswitch.compile.compiler import compile_documents
-from killswitch.policy.load import load_text
 from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.state import open_store
 from tests.integration.runner.rig import BUILT
 from tests.integration.sim_helpers import T0
-from tests.unit.engine_helpers import loss_policy
+from tests.unit.engine_helpers import compile_graph, loss_policy
 
 TICK_MS = 5_000
 FLAT = {"BTCUSDT": 60_000.0, "ETHUSDT": 3_000.0, "SOLUSDT": 140.0}
@@ -34,9 +32,7 @@ class Crash(BaseException):
 
 
 def graph():
-    res = compile_documents(load_text(QUIET, "quiet.yaml"))
-    assert res.graph is not None, [d.message for d in res.errors]
-    return res.graph
+    return compile_graph(QUIET, "quiet.yaml")
 
 
 def unthrottled(venue: str):

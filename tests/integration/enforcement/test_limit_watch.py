@@ -10,28 +10,22 @@ a second tick (nothing new reported) are checked beside it.
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 
 import pytest
 
-from killswitch.compile.compiler import compile_documents
 from killswitch.events import LIMIT_VIOLATION, LOCK_VIOLATION
-from killswitch.policy.load import load_text
 from tests.integration.enforcement import rig as te
 from tests.integration.runner.rig import parts_of
+from tests.unit.engine_helpers import compile_graph
 
 pytest.importorskip("ccxt")
 
 LIMITED = te.QUIET.replace("  stages:\n", "  limits:\n    price_collar: 5%\n    max_order_notional: 100k\n  stages:\n")
 
 
-def limited_graph():
-    res = compile_documents(load_text(LIMITED, "limited.yaml"))
-    assert res.graph is not None, [d.message for d in res.errors]
-    return res.graph
-
-
 def test_an_order_that_never_asked_and_breaks_a_limit_is_cancelled_without_a_lock(tmp_path, monkeypatch):
-    monkeypatch.setattr(te, "graph", limited_graph)
+    monkeypatch.setattr(te, "graph", partial(compile_graph, LIMITED, "limited.yaml"))
     seen: dict = {}
 
     async def scenario(runner, desk, eng, clock, store, key):
@@ -95,13 +89,7 @@ FINE = (0.1, 59_900.0)  # inside every limit of the table
 def test_each_watched_limit_refuses_at_the_gate_and_cancels_at_the_venue(tmp_path, monkeypatch, code):
     block, (amount, price) = LIMIT_TABLE[code]
     text = te.QUIET.replace("  stages:\n", f"  limits:\n    {block}\n  stages:\n")
-
-    def one_limit():
-        res = compile_documents(load_text(text, "limited.yaml"))
-        assert res.graph is not None, [d.message for d in res.errors]
-        return res.graph
-
-    monkeypatch.setattr(te, "graph", one_limit)
+    monkeypatch.setattr(te, "graph", partial(compile_graph, text, "limited.yaml"))
     seen: dict = {}
 
     def ask(desk, key, size, at):
@@ -139,13 +127,7 @@ def test_resting_orders_that_together_pass_a_limit_lose_the_ones_past_it(tmp_pat
     the others (one after it that still fits) and a reduce-only exit stay; the gate answers the
     cancelled one the same way while the others rest."""
     text = te.QUIET.replace("  stages:\n", "  limits:\n    max_position_notional: 350k\n  stages:\n")
-
-    def one_limit():
-        res = compile_documents(load_text(text, "limited.yaml"))
-        assert res.graph is not None, [d.message for d in res.errors]
-        return res.graph
-
-    monkeypatch.setattr(te, "graph", one_limit)
+    monkeypatch.setattr(te, "graph", partial(compile_graph, text, "limited.yaml"))
     seen: dict = {}
 
     async def scenario(runner, desk, eng, clock, store, key):

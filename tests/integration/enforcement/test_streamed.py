@@ -177,4 +177,4 @@ def conditional_client_ids(venue: str) -> bool:
     from importlib import import_module
 
     face = streamed_venues(("USDT", "USD"))[venue]
-    return bool(import_module(f"{face.__package__}.contract").FACE_TERMS.get("conditional_client_ids", True))
+    return bool(import_module("..contract", face.__name__).FACE_TERMS.get("conditional_client_ids", True))

@@ -11,13 +11,12 @@ import aiohttp
 from adapters.simulated.engine import ManualClock
 from adapters.simulated.scenarios import build
 from killswitch.client import LockDocument
-from killswitch.compile.compiler import compile_documents
 from killswitch.face.api.api import make_app, start_api, stop_api
-from killswitch.policy.load import load_text
 from killswitch.render.status import status_text
 from killswitch.view import RunnerStatus
 from killswitch.view.decode import decode
 from tests.integration.runner.rig import T0, TICK_MS, parts_of, setup
+from tests.unit.engine_helpers import compile_graph
 
 LATCH = """\
 apiVersion: killswitch/v1
@@ -41,9 +40,7 @@ WIDE = {**ORDER, "price": 90_000}  # 50% from the mark: PRICE_COLLAR
 
 
 def _runner(tmp_path, clock):
-    graph = compile_documents(load_text(LATCH, "latch.yaml")).graph
-    assert graph is not None
-    return setup(tmp_path, policies=graph, engine=build("calm", clock), clock=clock)
+    return setup(tmp_path, policies=compile_graph(LATCH, "latch.yaml"), engine=build("calm", clock), clock=clock)
 
 
 def _refused(desk, n, strategy="strategy-a"):

@@ -10,11 +10,10 @@ import aiohttp
 
 from adapters.simulated.engine import ManualClock
 from adapters.simulated.scenarios import build
-from killswitch.compile.compiler import compile_documents
 from killswitch.face.api.api import make_app, start_api, stop_api
-from killswitch.policy.load import load_text
 from killswitch.runner.gate.refusals import refusal_key
 from tests.integration.runner.rig import POLICY, T0, TICK_MS, setup
+from tests.unit.engine_helpers import compile_graph
 
 # sim-main holds BTC long 5 (≈300k), ETH long 100 (≈300k), SOL short 1000 (≈140k): gross ≈740k
 LIMITS = """\
@@ -34,8 +33,7 @@ TOKEN = "t0ken-for-tests-only"
 
 
 def test_each_limit_refuses_at_the_gate_with_its_value_and_usage(tmp_path):
-    graph = compile_documents(load_text(POLICY + LIMITS, "p.yaml")).graph
-    assert graph is not None
+    graph = compile_graph(POLICY + LIMITS, "p.yaml")
     runner, engine, clock, _, _, desk = _calm(tmp_path, graph)
 
     async def go():
@@ -117,7 +115,7 @@ def test_the_lock_is_answered_before_the_limits(tmp_path):
     """Under a reducing lock an order that grows the position is the lock's refusal, not a limit's,
     with the limits it also breaks beside it (counted once, as the lock's); an order the lock
     allows still meets the limits (a close beyond the collar); under a halt, the same."""
-    graph = compile_documents(load_text(POLICY + LIMITS, "p.yaml")).graph
+    graph = compile_graph(POLICY + LIMITS, "p.yaml")
     runner, _, clock, _, _, desk = _calm(tmp_path, graph)
     order = {"account": "simulated/sim-main", "symbol": BTC, "side": "buy", "amount": 60, "price": 90_000}
 

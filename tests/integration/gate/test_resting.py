@@ -9,19 +9,17 @@ from __future__ import annotations
 import asyncio
 import json
 import textwrap
-import threading
 
 import aiohttp
 
 from adapters.simulated.adapter import SimulatedAdapter
 from adapters.simulated.engine import ManualClock
 from adapters.simulated.scenarios import build
-from killswitch.compile.compiler import compile_documents
 from killswitch.face.api.api import make_app, start_api, stop_api
-from killswitch.policy.load import load_text
 from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.state import open_store
-from tests.integration.runner.rig import T0, TICK_MS
+from tests.integration.runner.rig import T0, TICK_MS, api_served
+from tests.unit.engine_helpers import compile_graph
 
 BTC, ETH = "BTC/USDT:USDT", "ETH/USDT:USDT"
 MAIN, HEDGE = "simulated/sim-main", "simulated/sim-hedge"
@@ -51,8 +49,7 @@ DOCS = (policy("one-way", "futures", "{max_position_notional: 400k, max_gross_no
 def _runner(tmp_path):
     clock = ManualClock(T0)
     engine = build("calm", clock)
-    graph = compile_documents(load_text(DOCS, "p.yaml")).graph
-    assert graph is not None
+    graph = compile_graph(DOCS, "p.yaml")
     adapters = {MAIN: SimulatedAdapter(engine, "sim-main", venue="simulated", labels={"book": "futures"}),
                 HEDGE: SimulatedAdapter(engine, "sim-hedge", venue="simulated", labels={"book": "hedge"})}
     built = build_runner_and_desk(graph, adapters, open_store(f"sqlite://{tmp_path / 'state.db'}"),
@@ -141,23 +138,15 @@ def test_ksctl_check_order_and_status_say_what_the_resting_orders_add(tmp_path):
     from killswitch.cli.main import cli
 
     runner, desk, engine, clock = _runner(tmp_path)
-    loop = asyncio.new_event_loop()
-    ready = threading.Event()
-    holder: dict = {}
 
-    async def serve():
+    async def first():
         await runner.start()
         engine.place_order("sim-main", "BTCUSDT", "BUY", "LIMIT", 1.0, 59_000.0, time_in_force="GTC")
         clock.advance(TICK_MS)
         await runner.tick()
-        holder["site"], holder["url"] = await start_api(make_app(desk, token=TOKEN))
-        ready.set()
 
-    thread = threading.Thread(target=lambda: (loop.run_until_complete(serve()), loop.run_forever()), daemon=True)
-    thread.start()
-    try:
-        assert ready.wait(60)
-        ask = ["check-order", "--api", holder["url"], "--account", MAIN, "--symbol", BTC, "--side", "buy",
+    with api_served(lambda: make_app(desk, token=TOKEN), first) as url:
+        ask = ["check-order", "--api", url, "--account", MAIN, "--symbol", BTC, "--side", "buy",
                "--price", "60000", "--strategy", "s1"]
         r = CliRunner().invoke(cli, [*ask, "--amount", "1"])
         assert r.exit_code == 1, r.output  # denied
@@ -167,14 +156,11 @@ def test_ksctl_check_order_and_status_say_what_the_resting_orders_add(tmp_path):
         assert r.exit_code == 1 and json.loads(r.output)["limit"]["exposure"]["resting"] == 59_000, r.output
         r = CliRunner().invoke(cli, [*ask, "--amount", "0.1"])
         assert (r.exit_code, r.output.strip()) == (0, "ALLOW: ACTIVE"), r.output
-        r = CliRunner().invoke(cli, ["check-order", "--api", holder["url"], "--symbol", BTC, "--side", "buy",
+        r = CliRunner().invoke(cli, ["check-order", "--api", url, "--symbol", BTC, "--side", "buy",
                                      "--amount", "1"])
         assert r.exit_code == 2 and "--account or --scope" in r.output, r.output
-        r = CliRunner(env={"KS_API_TOKEN": TOKEN}).invoke(cli, ["status", "--api", holder["url"]])
+        r = CliRunner(env={"KS_API_TOKEN": TOKEN}).invoke(cli, ["status", "--api", url])
         assert r.exit_code == 0, r.output
         row = "LIMIT one-way simulated/sim-main max_gross_notional"
         [gross] = [line for line in r.output.splitlines() if row in line]
         assert gross.endswith("+ resting orders 59,000)"), gross
-    finally:
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)

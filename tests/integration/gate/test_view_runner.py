@@ -21,7 +21,8 @@ from killswitch.face.api.api import make_app
 from killswitch.face.api.thread import ApiThread
 from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.state import open_store
-from tests.unit.runner.operator.rig import ACCOUNT, T0, TICK_MS, compiled
+from tests.unit.engine_helpers import compile_graph
+from tests.unit.runner.operator.rig import ACCOUNT, T0, TICK_MS
 
 TOKEN = "t0ken-for-tests-only"
 ORDER = {"account": ACCOUNT, "symbol": "BTC/USDT:USDT", "side": "buy", "amount": 0.01}
@@ -73,7 +74,7 @@ def make(tmp_path, *, text: str = FEW_LONGS, lease_ttl_ms: int = 60_000):
                                              timeout_s=2.0))
     store = open_store(f"sqlite://{tmp_path / 'state.db'}")
     runner, desk, parts = build_runner_and_desk(
-        compiled(text), {ACCOUNT: adapter}, store, lock_path=tmp_path / "lock.json", dry_run=True,
+        compile_graph(text, "guard.yaml"), {ACCOUNT: adapter}, store, lock_path=tmp_path / "lock.json", dry_run=True,
         clock=clock, lease_ttl_ms=lease_ttl_ms)
     return SimpleNamespace(runner=runner, desk=desk, parts=parts, engine=engine, clock=clock, store=store,
             adapter=adapter)

@@ -16,17 +16,15 @@ from click.testing import CliRunner
 
 from killswitch.cli.common import EXIT_UNVERIFIED
 from killswitch.cli.main import cli
-from killswitch.compile.compiler import compile_documents
-from killswitch.policy.load import load_text
 from tests.integration.runner.rig import POLICY, drive, setup
+from tests.unit.engine_helpers import compile_graph
 
 SCOPE = "simulated/sim-main"
 L3 = "crash-ladder/simulated/sim-main/L3/e3"
 
 
 def replay_the_incident(tmp_path):
-    graph = compile_documents(load_text(POLICY.replace("reset: manual,", "reset: manual, approvals: 2,"),
-                                        "p.yaml")).graph
+    graph = compile_graph(POLICY.replace("reset: manual,", "reset: manual, approvals: 2,"), "p.yaml")
     runner, engine, clock, store, _, desk = setup(tmp_path, policies=graph)
     answers = []
 

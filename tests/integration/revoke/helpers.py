@@ -25,11 +25,9 @@ from adapters.base import PermissionResult, Refusal
 from adapters.simulated.adapter import SimulatedAdapter
 from adapters.simulated.engine import ManualClock
 from adapters.simulated.scenarios import build
-from killswitch.compile.compiler import compile_documents
-from killswitch.policy.load import load_text
 from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.state import open_store
-from tests.unit.engine_helpers import HALTED, guard_policy
+from tests.unit.engine_helpers import HALTED, compile_graph, guard_policy
 
 T0 = 1_772_456_400_000  # 2026-03-02T13:00:00Z
 TICK_MS = 5_000
@@ -129,12 +127,6 @@ class CrashingSave:
         return self.store.save_engine_state(*a, **k)
 
 
-def compiled(text: str = GUARD):
-    res = compile_documents(load_text(text, "guard.yaml"))
-    assert res.graph is not None, [d.message for d in res.errors]
-    return res.graph
-
-
 def make(tmp_path, *, venue: KeyVenue, engine=None, clock=None, holder: str = "runner", lease_ttl_ms: int = 5_000):
     clock = clock or ManualClock(T0)
     venue.clock = clock
@@ -146,7 +138,7 @@ def make(tmp_path, *, venue: KeyVenue, engine=None, clock=None, holder: str = "r
                                         timeout_s=2.0), venue, holder)
     store = CrashingSave(open_store(f"sqlite://{tmp_path / 'state.db'}"))
     runner, desk, parts = build_runner_and_desk(
-        compiled(), {ACCOUNT: adapter}, store, lock_path=tmp_path / "lock.json", dry_run=False,
+        compile_graph(GUARD, "guard.yaml"), {ACCOUNT: adapter}, store, lock_path=tmp_path / "lock.json", dry_run=False,
         clock=clock, holder=holder, lease_ttl_ms=lease_ttl_ms)
     return SimpleNamespace(runner=runner, desk=desk, parts=parts, engine=engine, clock=clock, store=store, venue=venue,
                            db=tmp_path / "state.db")
@@ -220,8 +212,8 @@ def two_accounts(tmp_path, venue: KeyVenue, clock=None, lease_ttl_ms: int = 5_00
     assert not other.capabilities.revoke_trading
     store = CrashingSave(open_store(f"sqlite://{tmp_path / 'state.db'}"))
     runner, desk, parts = build_runner_and_desk(
-        compiled(), {ACCOUNT: main, OTHER: other}, store, lock_path=tmp_path / "lock.json", dry_run=False,
-        clock=clock, holder="runner", lease_ttl_ms=lease_ttl_ms)
+        compile_graph(GUARD, "guard.yaml"), {ACCOUNT: main, OTHER: other}, store, lock_path=tmp_path / "lock.json",
+        dry_run=False, clock=clock, holder="runner", lease_ttl_ms=lease_ttl_ms)
     return SimpleNamespace(runner=runner, desk=desk, parts=parts, engine=engine, clock=clock, store=store, venue=venue,
                            db=tmp_path / "state.db")
 

@@ -47,8 +47,9 @@ from tests.integration.simulator.test_revoke import (
     _buy,
     master_credentials,
 )
+from tests.unit.engine_helpers import compile_graph
 
-from .helpers import compiled
+from .helpers import GUARD
 
 pytest.importorskip("ccxt")
 
@@ -122,8 +123,8 @@ class Rig:
         self.adapters.append(adapter)
         store = open_store(self.url)
         self.stores.append(store)
-        return build_runner_and_desk(compiled(), {self.key: wrap(adapter) if wrap else adapter}, store,
-                                     lock_path=self.tmp / f"lock-{holder}.json", dry_run=False, clock=self.clock,
+        return build_runner_and_desk(compile_graph(GUARD, "guard.yaml"), {self.key: wrap(adapter) if wrap else adapter},
+                                     store, lock_path=self.tmp / f"lock-{holder}.json", dry_run=False, clock=self.clock,
                                      holder=holder, confirm_gap_ms=TICK_MS, snapshot_timeout_s=6.0)
 
     async def ticks(self, built, n: int, *, beat: bool = False) -> list:

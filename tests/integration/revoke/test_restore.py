@@ -7,23 +7,9 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from killswitch.events import TRADING_RESTORED
+from tests.unit.engine_helpers import compile_graph
 
-from .helpers import (
-    ACCOUNT,
-    KEYS,
-    KeyVenue,
-    compiled,
-    entered,
-    events,
-    make,
-    metric,
-    revoking,
-    rows,
-    run,
-    shown,
-    started,
-    ticks,
-)
+from .helpers import ACCOUNT, KEYS, KeyVenue, entered, events, make, metric, revoking, rows, run, shown, started, ticks
 
 
 def test_only_the_reset_of_two_approvers_restores_and_nothing_else_does(tmp_path):
@@ -106,7 +92,7 @@ def test_a_revoke_whose_policy_a_reload_dropped_stays_until_its_approvers_restor
 
     w = make(tmp_path, venue=KeyVenue())
     entered(w)
-    other = compiled(revoking("other-guard"))
+    other = compile_graph(revoking("other-guard"), "guard.yaml")
     assert run(w.runner.apply_graph(GraphReload(other))).applied
     ticks(w, 3, beat=True)
     assert shown(w) == "revoked (read back)" and w.venue.sent("restore") == []

@@ -37,8 +37,6 @@ from adapters.simulated.adapter import ORDER_STATUS, SimulatedAdapter
 from adapters.simulated.engine import ManualClock, SimExchange
 from adapters.simulated.faults import FaultPlan
 from adapters.simulated.scenarios import build
-from killswitch.compile.compiler import compile_documents
-from killswitch.policy.load import load_text
 from killswitch.process.bootstrap import RunnerAndDesk, build_runner_and_desk
 from killswitch.runner.tick.loop import Runner
 from killswitch.runner.tick.report import TickReport
@@ -46,6 +44,7 @@ from killswitch.runner.venue.execution import UNCLEAR
 from killswitch.state import open_store
 from tests.integration.runner.rig import Crash
 from tests.integration.sim_helpers import T0
+from tests.unit.engine_helpers import compile_graph
 
 ACCOUNTS = ("sim-main", "sim-hedge")
 # The adapters' timeout: an injected TIMEOUT costs this much wall time. Every other call must
@@ -91,9 +90,7 @@ POLICY = textwrap.dedent(
 
 @functools.lru_cache(maxsize=1)
 def graph():
-    res = compile_documents(load_text(POLICY, "matrix.yaml"))
-    assert res.graph is not None, [d.message for d in res.errors]
-    return res.graph
+    return compile_graph(POLICY, "matrix.yaml")
 
 
 # --- taps: what the runner did, seen from outside ---------------------------------------------------

@@ -3,8 +3,8 @@ ladder, on the in-process face) with a SQLite store, whose every call into the s
 exchange is counted and may die (:class:`CrashingProxy`); the run that dies at its k-th call and
 the new process on the same store that finishes it (:func:`crash_run`), with what it must leave:
 no order repeated or lost, every stage entry audited once, paged and rendered. Its tests are this
-room's; most integration tests build their runner with :func:`setup` and read its parts with
-:func:`parts_of`.
+room's; most integration tests build their runner with :func:`setup`, read its parts with
+:func:`parts_of` and serve its desk's API from a thread of their own with :func:`api_served`.
 """
 
 from __future__ import annotations
@@ -12,19 +12,23 @@ from __future__ import annotations
 import asyncio
 import re
 import textwrap
+import threading
 import weakref
 from collections import Counter
-from typing import Optional
+from contextlib import contextmanager
+from typing import Any, Awaitable, Callable, Iterator, Optional
+
+from aiohttp import web
 
 from adapters.simulated.adapter import SimulatedAdapter
 from adapters.simulated.engine import ManualClock
 from adapters.simulated.scenarios import build
-from killswitch.compile.compiler import compile_documents
 from killswitch.events import STAGE_TRANSITION
-from killswitch.policy.load import load_text
+from killswitch.face.api.api import start_api, stop_api
 from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.runbooks.sink import RunbookSink
 from killswitch.state import open_store
+from tests.unit.engine_helpers import compile_graph
 
 T0 = 1_772_456_400_000
 TICK_MS = 5_000
@@ -56,9 +60,7 @@ POLICY = textwrap.dedent(
 
 
 def graph():
-    res = compile_documents(load_text(POLICY, "crash-ladder.yaml"))
-    assert res.graph is not None, [d.message for d in res.errors]
-    return res.graph
+    return compile_graph(POLICY, "crash-ladder.yaml")
 
 
 class Crash(BaseException):
@@ -176,6 +178,34 @@ async def started(runner, clock, ticks=60):
     """``runner`` started (settling what a run before left), then ``ticks`` ticks (five minutes)."""
     await runner.start()
     return await drive(runner, clock, ticks)
+
+
+@contextmanager
+def api_served(app: Callable[[], web.Application],
+               first: Optional[Callable[[], Awaitable[Any]]] = None) -> Iterator[str]:
+    """The API of ``app`` (made on the loop) served on 127.0.0.1 from a loop in a thread of its
+    own, once ``first`` (the runner's start and ticks, on that loop) is done; yields its URL, and
+    stops the API and the loop after."""
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+    held: dict = {}
+
+    async def serve():
+        if first is not None:
+            await first()
+        held["site"], held["url"] = await start_api(app())
+        ready.set()
+
+    thread = threading.Thread(target=lambda: (loop.run_until_complete(serve()), loop.run_forever()), daemon=True)
+    thread.start()
+    try:
+        assert ready.wait(60)
+        yield held["url"]
+    finally:
+        if "site" in held:
+            asyncio.run_coroutine_threadsafe(stop_api(held["site"]), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
 
 
 def positions(engine):

@@ -7,11 +7,10 @@ import json
 
 import aiohttp
 
-from killswitch.compile.compiler import compile_documents
 from killswitch.face.api.api import make_app, start_api, stop_api
 from killswitch.face.api.identity import parse_tokens, token_digest
-from killswitch.policy.load import load_text
 from tests.integration.runner.rig import POLICY, TICK_MS, parts_of, setup
+from tests.unit.engine_helpers import compile_graph
 
 TOKEN = "t0ken-for-tests-only"
 ALICE, BOB = "alice-t0ken-for-tests-only", "bob-t0ken-for-tests-only"
@@ -22,7 +21,7 @@ PEOPLE = parse_tokens({"apiVersion": "killswitch/v1", "kind": "ApiTokens", "toke
 
 def test_halt_then_a_two_approver_reset_through_the_api(tmp_path, monkeypatch):
     text = POLICY.replace("reset: manual,", "reset: manual, approvals: 2,")
-    graph = compile_documents(load_text(text, "p.yaml")).graph
+    graph = compile_graph(text, "p.yaml")
     runner, engine, clock, store, _, desk = setup(tmp_path, policies=graph)
     parts = parts_of(runner)
 
@@ -97,7 +96,7 @@ RESUME = "  resume: {start: 10%, step: x2, every: 1d, from_level: 3, max_positio
 def test_unlock_lock_dead_mans_switch_and_resumption_through_the_api(tmp_path):
     """After the flash crash latches stage 3: an unlock is refused, an operator lock and a dead
     man's switch come and go, and the reset leaves the gate at the resumed limits."""
-    graph = compile_documents(load_text(POLICY + RESUME, "p.yaml")).graph
+    graph = compile_graph(POLICY + RESUME, "p.yaml")
     runner, engine, clock, store, _, desk = setup(tmp_path, policies=graph)
 
     async def go():

@@ -17,9 +17,10 @@ import pytest
 from click.testing import CliRunner
 
 from killswitch.cli.main import cli
+from killswitch.face.api.api import make_app
 from killswitch.view.silence_preview import PastPages
-from tests.integration.runner.rig import setup
-from tests.integration.silences.test_incident import ALICE, INCIDENT, SCOPE, _serve_with, halted
+from tests.integration.runner.rig import api_served, setup, started
+from tests.integration.silences.test_incident import ALICE, INCIDENT, PEOPLE, SCOPE, halted
 
 DAY_MS = 86_400_000
 
@@ -77,21 +78,21 @@ def test_a_silence_on_severity_alone_says_it_spans_every_scope_and_what_it_match
 
 def test_the_api_and_the_cli_preview_it_refuse_it_and_take_it_confirmed(tmp_path):
     runner, _, clock, store, _, desk = setup(tmp_path)
-    url, stop = _serve_with(runner, desk, clock)
-    _the_last_day(store, clock())
-    alice = CliRunner(env={"KS_API_TOKEN": ALICE})
-    add = ["silence", "add", "--api", url, "--match", 'severity="critical"', "--duration", "1d", "--reason", "noise"]
+    with api_served(lambda: make_app(desk, tokens=PEOPLE), lambda: started(runner, clock)) as url:
+        _the_last_day(store, clock())
+        alice = CliRunner(env={"KS_API_TOKEN": ALICE})
+        add = ["silence", "add", "--api", url, "--match", 'severity="critical"', "--duration", "1d",
+               "--reason", "noise"]
 
-    def post(path, body):
-        ask = urllib.request.Request(url + path, method="POST", data=json.dumps(body).encode(),
-                                     headers={"Authorization": f"Bearer {ALICE}", "Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(ask, timeout=10) as r:
-                return r.status, json.loads(r.read())
-        except urllib.error.HTTPError as e:
-            return e.code, json.loads(e.read())
+        def post(path, body):
+            ask = urllib.request.Request(url + path, method="POST", data=json.dumps(body).encode(), headers={
+                "Authorization": f"Bearer {ALICE}", "Content-Type": "application/json"})
+            try:
+                with urllib.request.urlopen(ask, timeout=10) as r:
+                    return r.status, json.loads(r.read())
+            except urllib.error.HTTPError as e:
+                return e.code, json.loads(e.read())
 
-    try:
         st, doc = post("/v1/silences/preview", {"matchers": ['severity="critical"']})
         assert st == 200 and doc["every_scope"] is True and doc["past"][0] == {"event": "lock_violation", "pages": 2}
         assert "in the last day its matchers match 4 pages" in doc["reason"], doc
@@ -115,8 +116,6 @@ def test_the_api_and_the_cli_preview_it_refuse_it_and_take_it_confirmed(tmp_path
         assert r.exit_code == 0 and "SILENCED: " in r.output and "it spans EVERY scope" in r.output, r.output
         [made] = desk.silences()
         assert made.matchers == ('severity="critical"',)
-    finally:
-        stop()
 
 
 @pytest.mark.parametrize("matchers", [[], ["receiver=pager"]])

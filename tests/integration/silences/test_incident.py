@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import threading
 import urllib.error
 import urllib.request
 
@@ -17,14 +16,14 @@ import pytest
 from click.testing import CliRunner
 
 from killswitch.cli.main import cli
-from killswitch.face.api.api import make_app, start_api, stop_api
+from killswitch.face.api.api import make_app
 from killswitch.face.api.identity import parse_tokens, token_digest
 from killswitch.face.console.silences_model import silence_row
 from killswitch.render.silences import silence_line
 from killswitch.render.times import iso
 from killswitch.runner.lock.lock import iso_ms
 from killswitch.silences import silencing
-from tests.integration.runner.rig import drive, parts_of, setup, started
+from tests.integration.runner.rig import api_served, drive, parts_of, setup, started
 
 SCOPE = "simulated/sim-main"
 INCIDENT = "crash-ladder/simulated/sim-main/L3/e3"
@@ -242,9 +241,8 @@ def test_the_last_reset_approvals_preview_names_the_silences_that_outlive_the_in
 
 def test_the_cli_previews_adds_extends_edits_and_resets_with_expire_silences(tmp_path):
     runner, _, clock, store, _, desk = setup(tmp_path)
-    url, stop = _serve_with(runner, desk, clock)
-    alice = CliRunner(env={"KS_API_TOKEN": ALICE})
-    try:
+    with api_served(lambda: make_app(desk, tokens=PEOPLE), lambda: started(runner, clock)) as url:
+        alice = CliRunner(env={"KS_API_TOKEN": ALICE})
         r = alice.invoke(cli, ["silence", "add", "--api", url, "--match", "policy=crash-ladder", "--duration", "1h",
                                "--reason", "x", "--dry-run"])
         assert r.exit_code == 0 and r.output == (f'policy="crash-ladder": affects 1 open incident, 0 pages\n'
@@ -306,31 +304,6 @@ def test_the_cli_previews_adds_extends_edits_and_resets_with_expire_silences(tmp
         assert re.search(rf"SILENCE_EXPIRED: {sid} .* by alice", r.output), r.output
         [s] = desk.silences()
         assert s.state == "expired" and s.expired_by == "alice"
-    finally:
-        stop()
-
-
-def _serve_with(runner, desk, clock):
-    """The runner, halted by the crash, behind an API whose token may silence and approve."""
-    loop = asyncio.new_event_loop()
-    ready = threading.Event()
-    holder: dict = {}
-
-    async def serve():
-        await started(runner, clock)
-        holder["site"], holder["url"] = await start_api(make_app(desk, tokens=PEOPLE))
-        ready.set()
-
-    thread = threading.Thread(target=lambda: (loop.run_until_complete(serve()), loop.run_forever()), daemon=True)
-    thread.start()
-    assert ready.wait(60)
-
-    def stop():
-        asyncio.run_coroutine_threadsafe(stop_api(holder["site"]), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-
-    return holder["url"], stop
 
 
 def test_a_reset_preview_names_every_lock_that_still_binds_after_it(tmp_path):

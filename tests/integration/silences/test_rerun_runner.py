@@ -9,12 +9,11 @@ from __future__ import annotations
 import asyncio
 import textwrap
 
-from killswitch.compile.compiler import compile_documents
 from killswitch.face.console.model import _incident
-from killswitch.policy.load import load_text
 from killswitch.silences import silencing
 from tests.integration.runner.rig import TICK_MS, drive, parts_of, setup
 from tests.integration.silences.test_incident import Pages
+from tests.unit.engine_helpers import compile_graph
 
 SCOPE = "simulated/sim-main"
 POLICY = textwrap.dedent(
@@ -36,15 +35,9 @@ POLICY = textwrap.dedent(
 )
 
 
-def _graph():
-    res = compile_documents(load_text(POLICY, "beat-watch.yaml"))
-    assert res.graph is not None, [d.message for d in res.errors]
-    return res.graph
-
-
 def _entered(tmp_path, pages):
     """A runner whose scope just entered beat-watch's stage 1."""
-    runner, _, clock, store, _, desk = setup(tmp_path, policies=_graph(), sinks=[pages])
+    runner, _, clock, store, _, desk = setup(tmp_path, policies=compile_graph(POLICY, "beat-watch.yaml"), sinks=[pages])
     asyncio.run(runner.start())
     for _ in range(60):  # the crash: the drawdown passes 1% and stays there (its window is 10m)
         asyncio.run(drive(runner, clock, 1))

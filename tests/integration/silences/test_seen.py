@@ -9,11 +9,10 @@ from __future__ import annotations
 import asyncio
 import textwrap
 
-from killswitch.compile.compiler import compile_documents
 from killswitch.notify.sink import NotifyOptions, NotifySink
-from killswitch.policy.load import load_text
 from tests.integration.notify.rig import ReceiverServer, audit, deliveries_done, desk_routes
 from tests.integration.runner.rig import POLICY, TICK_MS, parts_of, setup
+from tests.unit.engine_helpers import compile_graph
 
 SCOPE = "simulated/sim-main"
 # another policy on the same account: its stage 1 comes two minutes after a 2% drawdown, when the
@@ -35,9 +34,7 @@ LATE = textwrap.dedent("""\
 
 
 def graph():
-    res = compile_documents(load_text(POLICY + "---\n" + LATE, "policies.yaml"))
-    assert res.graph is not None, [d.message for d in res.errors]
-    return res.graph
+    return compile_graph(POLICY + "---\n" + LATE, "policies.yaml")
 
 
 def level(desk, policy: str) -> int:

@@ -7,16 +7,15 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import threading
 
 from click.testing import CliRunner
 
 from killswitch.cli.main import cli
 from killswitch.client import RunnerClient
-from killswitch.face.api.api import make_app, start_api, stop_api
+from killswitch.face.api.api import make_app
 from killswitch.face.api.identity import parse_tokens, token_digest
 from killswitch.process.bootstrap import build_runner_and_desk
-from tests.integration.runner.rig import TICK_MS, graph, setup
+from tests.integration.runner.rig import TICK_MS, api_served, graph, setup, started
 
 ALICE, VAL = "silence-test-alice", "silence-test-val"
 PEOPLE = parse_tokens({"apiVersion": "killswitch/v1", "kind": "ApiTokens", "tokens": [
@@ -25,37 +24,11 @@ PEOPLE = parse_tokens({"apiVersion": "killswitch/v1", "kind": "ApiTokens", "toke
 SCOPE = "simulated/sim-main"
 
 
-def _serve(runner, desk, clock):
-    loop = asyncio.new_event_loop()
-    ready = threading.Event()
-    holder: dict = {}
-
-    async def serve():
-        await runner.start()
-        for _ in range(60):  # the flash crash: stage 3, latched
-            clock.advance(TICK_MS)
-            await runner.tick()
-        holder["site"], holder["url"] = await start_api(make_app(desk, tokens=PEOPLE))
-        ready.set()
-
-    thread = threading.Thread(target=lambda: (loop.run_until_complete(serve()), loop.run_forever()), daemon=True)
-    thread.start()
-    assert ready.wait(60)
-
-    def stop():
-        asyncio.run_coroutine_threadsafe(stop_api(holder["site"]), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-
-    return holder["url"], stop
-
-
 def test_silence_and_ack_through_the_cli_the_api_and_a_restart(tmp_path):
     runner, engine, clock, store, _, desk = setup(tmp_path)
-    url, stop = _serve(runner, desk, clock)
-    alice, val = CliRunner(env={"KS_API_TOKEN": ALICE}), CliRunner(env={"KS_API_TOKEN": VAL})
-    add = ["silence", "add", "--api", url, "--duration", "2h", "--reason", "alice: flatten done, on it"]
-    try:
+    with api_served(lambda: make_app(desk, tokens=PEOPLE), lambda: started(runner, clock)) as url:
+        alice, val = CliRunner(env={"KS_API_TOKEN": ALICE}), CliRunner(env={"KS_API_TOKEN": VAL})
+        add = ["silence", "add", "--api", url, "--duration", "2h", "--reason", "alice: flatten done, on it"]
         # refusals: a label no page carries, a policy the runner does not run, a silence of everything
         r = alice.invoke(cli, add + ["--match", "polcy=crash-ladder"])
         assert r.exit_code == 1 and r.output.startswith("UNKNOWN_LABEL: no page carries a label 'polcy'; "
@@ -116,14 +89,11 @@ def test_silence_and_ack_through_the_cli_the_api_and_a_restart(tmp_path):
         assert rows["incident_acknowledged"]["by"] == "alice"
         assert any("refused" in r.payload and r.payload["refused"].startswith("UNKNOWN_LABEL")
                    for r in store.audit_rows(kinds=["silence_added"]))
-    finally:
-        stop()
     # a restart on the same store: the silence and the acknowledgement are still there
     again, again_desk, again_parts = build_runner_and_desk(
         graph(), runner.venues, store, lock_path=tmp_path / "lock2.json", dry_run=False,
         clock=clock, confirm_gap_ms=TICK_MS)
-    url, stop = _serve(again, again_desk, clock)
-    try:
+    with api_served(lambda: make_app(again_desk, tokens=PEOPLE), lambda: started(again, clock)) as url:
         assert [s.id for s in again_desk.silences()] == [sid] and again_desk.silences()[0].state == "active"
         assert again_desk.status().scopes[0].ack is not None and again_desk.status().scopes[0].ack.author == "alice"
         r = alice.invoke(cli, ["silence", "expire", "--api", url, "--silence", sid])
@@ -136,8 +106,6 @@ def test_silence_and_ack_through_the_cli_the_api_and_a_restart(tmp_path):
         assert f"{sid}  EXPIRED " in r.output and "expired by alice" in r.output
         [incident] = [i for i in RunnerClient(url, ALICE).incidents() if i.kind == "stage"]
         assert incident.silenced_by == ()
-    finally:
-        stop()
 
 
 def test_an_acknowledgement_is_rendered_into_the_incident_runbook(tmp_path):

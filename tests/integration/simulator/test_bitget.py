@@ -25,6 +25,7 @@ from killswitch.state import open_store
 from tests.conftest import bench_module
 from tests.integration.sim_helpers import T0, engine, intent, run
 from tests.ports import confirmed_cancel
+from tests.unit.engine_helpers import compile_graph
 
 BTC, ETH, SOL = "BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT"
 
@@ -295,15 +296,11 @@ def test_bitget_has_no_countdown_the_adapter_says_so_and_nothing_is_sent():
 
 
 def dms_graph():
-    from killswitch.compile.compiler import compile_documents
-    from killswitch.policy.load import load_text
 
     actions = "actions: [close_all, {lock_trading: {mode: halted}}"
     text = bench.POLICY.replace(actions + "]", actions + ", {arm_exchange_dms: {after: 60s}}]")
     assert text != bench.POLICY
-    res = compile_documents(load_text(text, "close-all.yaml"))
-    assert res.graph is not None, [d.message for d in res.errors]
-    return res.graph
+    return compile_graph(text, "close-all.yaml")
 
 
 def test_a_runner_flattens_every_hedge_leg_on_bitget_leg_by_leg(tmp_path):

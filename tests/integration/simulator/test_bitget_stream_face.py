@@ -15,7 +15,7 @@ import ccxt
 import pytest
 
 from adapters.simulated.http import SimServer
-from adapters.venues.bitget.face_stream import UNKNOWN_CHANNEL, bitget_pro_client
+from adapters.venues.bitget.face.stream import UNKNOWN_CHANNEL, bitget_pro_client
 from tests.integration.simulator.face_helpers import (
     channels,
     frames,

@@ -16,7 +16,7 @@ import pytest
 
 from adapters.simulated.http import SimServer, wall_clock
 from adapters.venues.bybit.face import bybit_client
-from adapters.venues.bybit.face_stream import UNKNOWN_TOPIC, bybit_pro_client
+from adapters.venues.bybit.face.stream import UNKNOWN_TOPIC, bybit_pro_client
 from tests.integration.simulator.face_helpers import serve_clients, subscribed
 from tests.integration.simulator.test_stream_face import until
 

@@ -21,7 +21,7 @@ from adapters.simulated.http import SimServer, wall_clock
 from adapters.simulated.paths import Flat
 from adapters.venues.hyperliquid.dialect import to_cloid
 from adapters.venues.hyperliquid.face import account_address, account_key, action_digest, hyperliquid_client
-from adapters.venues.hyperliquid.face_params import universe
+from adapters.venues.hyperliquid.face.params import universe
 from killswitch.engine.planner import client_order_id
 from tests.integration.sim_helpers import T0, engine, hyperliquid_account, intent, run
 

@@ -11,7 +11,7 @@ import json
 
 import aiohttp
 
-from adapters.venues.kraken.face_stream import INVALID_SESSION, PATH, kraken_pro_client, ws_symbol
+from adapters.venues.kraken.face.stream import INVALID_SESSION, PATH, kraken_pro_client, ws_symbol
 from tests.integration.simulator.face_helpers import frames, serve_clients
 
 

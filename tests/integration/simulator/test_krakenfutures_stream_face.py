@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 
 from adapters.simulated.http import SimServer
-from adapters.venues.krakenfutures.face_stream import AUTH_FAILED, PATH, UNKNOWN_FEED, krakenfutures_pro_client, signed
+from adapters.venues.krakenfutures.face.stream import AUTH_FAILED, PATH, UNKNOWN_FEED, krakenfutures_pro_client, signed
 from tests.integration.simulator.face_helpers import frames, serve_clients, subscribed
 from tests.integration.simulator.test_stream_face import until
 

@@ -1,5 +1,5 @@
 """The real ``ccxt.async_support.mexc`` and the production CcxtAdapter (venue mexc, a spot account)
-against the simulated exchange's MEXC spot face (:mod:`adapters.venues.mexc.face_spot`).
+against the simulated exchange's MEXC spot face (:mod:`adapters.venues.mexc.face.spot`).
 
 Each test starts a :class:`SimServer` on a free 127.0.0.1 port, runs, and stops; each is bounded
 in time. The engine runs on a manual clock at T0 (flat marks); the account holds the scenario's
@@ -19,7 +19,7 @@ import pytest
 from adapters.base import AdapterError, CancelSelector, Reason
 from adapters.simulated.http import wall_clock
 from adapters.venues.mexc.face import mexc_client
-from adapters.venues.mexc.face_spot import sim_account
+from adapters.venues.mexc.face.spot import sim_account
 from killswitch.orders import OrderIntent
 from killswitch.snapshot import Order
 from tests.integration.spot_face_helpers import BTC, CID, serve_spot, spot_sell, valued_at_the_tickers

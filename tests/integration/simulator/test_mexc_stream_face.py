@@ -15,7 +15,7 @@ import aiohttp
 import pytest
 
 from adapters.simulated.http import SimServer, wall_clock
-from adapters.venues.mexc.face_stream import NO_CONTRACT, PATH, UNKNOWN_CHANNEL, mexc_pro_client
+from adapters.venues.mexc.face.stream import NO_CONTRACT, PATH, UNKNOWN_CHANNEL, mexc_pro_client
 from tests.integration.simulator.face_helpers import frames, serve_clients, subscribed
 from tests.integration.simulator.test_stream_face import until
 

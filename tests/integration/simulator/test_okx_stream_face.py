@@ -16,7 +16,7 @@ import pytest
 
 from adapters.simulated.http import SimServer
 from adapters.venues.okx.face import okx_client
-from adapters.venues.okx.face_stream import UNKNOWN_CHANNEL, okx_pro_client
+from adapters.venues.okx.face.stream import UNKNOWN_CHANNEL, okx_pro_client
 from tests.integration.simulator.face_helpers import (
     channels,
     frames,

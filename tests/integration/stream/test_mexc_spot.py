@@ -346,7 +346,7 @@ def test_the_deals_push_tells_each_fill_as_my_trades_lists_it_with_its_client_id
     from adapters.ccxt_exchange.dialects import dialect_for
     from adapters.simulated.http import SimServer, wall_clock
     from adapters.simulated.scenarios import build
-    from adapters.venues.mexc.face_stream import mexc_pro_client
+    from adapters.venues.mexc.face.stream import mexc_pro_client
 
     async def t() -> None:
         async with SimServer(build("calm", wall_clock), auth_clock=wall_clock) as server:
@@ -449,7 +449,7 @@ def test_the_faces_listen_keys_and_sockets_as_ccxt_meets_them():
 
     from adapters.simulated.http import SimServer, wall_clock
     from adapters.simulated.scenarios import build
-    from adapters.venues.mexc.face_stream import mexc_pro_client
+    from adapters.venues.mexc.face.stream import mexc_pro_client
 
     async def t() -> None:
         async with SimServer(build("calm", wall_clock), auth_clock=wall_clock) as server:
@@ -483,7 +483,7 @@ def test_the_faces_listen_keys_and_sockets_as_ccxt_meets_them():
 
 def test_the_face_refuses_a_sockets_31st_subscription_in_mexcs_refusal_shape():
     """MEXC documents 30 subscriptions a socket: the 31st is refused (the face's answer: MEXC's
-    refusal shape, see face_spot_stream's docstring), the 30 kept; an unsubscription frees one;
+    refusal shape, see face/spot_stream.py's docstring), the 30 kept; an unsubscription frees one;
     every pair's mini tickers come in one push of one subscription."""
     import aiohttp
 

@@ -14,24 +14,16 @@ import asyncio
 from adapters.ccxt_exchange import CcxtAdapter
 from adapters.simulated.http import SimServer, wall_clock
 from adapters.simulated.venues import sim_account
-from killswitch.compile.compiler import compile_documents
-from killswitch.policy.load import load_text
 from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.state import open_store
 from tests.integration.sim_helpers import BTC, ETH, engine
-from tests.unit.engine_helpers import loss_policy
+from tests.unit.engine_helpers import compile_graph, loss_policy
 
 TICK_MS = 1_000
 MAIN, OTHER = "binanceusdm/sim-main", "binanceusdm/sim-hedge"
 
 POLICY = loss_policy("main-guard", actions=("{cancel_orders: all}", "close_all", "{arm_exchange_dms: {after: 60s}}"),
                      unwind="{chunk_notional: 10m}")
-
-
-def graph():
-    res = compile_documents(load_text(POLICY, "main-guard.yaml"))
-    assert res.graph is not None, [d.message for d in res.errors]
-    return res.graph
 
 
 def test_a_flattens_countdown_is_armed_on_its_account_alone_and_a_stop_turns_it_off(tmp_path):
@@ -51,8 +43,9 @@ def test_a_flattens_countdown_is_armed_on_its_account_alone_and_a_stop_turns_it_
                                            labels={"book": "hedges"}),
                                urls=srv.base_url, timeout=5.0, ccxt_rate_limit=False, position_max_age_s=0.0)}
         store = open_store(f"sqlite://{tmp_path / 'state.db'}")
-        runner, desk, parts = build_runner_and_desk(graph(), adapters, store, lock_path=tmp_path / "lock.json",
-                                                    dry_run=False, clock=clock, confirm_gap_ms=TICK_MS)
+        runner, desk, parts = build_runner_and_desk(compile_graph(POLICY, "main-guard.yaml"), adapters, store,
+                                                    lock_path=tmp_path / "lock.json", dry_run=False, clock=clock,
+                                                    confirm_gap_ms=TICK_MS)
         try:
             await runner.start()
             for _ in range(25):  # the entry, its closes, and the countdown refreshed past a third of it

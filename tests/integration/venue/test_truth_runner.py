@@ -28,13 +28,11 @@ from adapters.ccxt_exchange import CcxtAdapter
 from adapters.simulated.http import SimServer, wall_clock
 from adapters.simulated.venues import sim_account
 from killswitch.client import LockDocument
-from killswitch.compile.compiler import compile_documents
 from killswitch.events import CLOSE_RESIDUAL, ORDER_FAILED, POSITION_MODE_MISMATCH
 from killswitch.face.console.model import page_model
 from killswitch.metrics import parse_families
 from killswitch.notify.alerts import Alert
 from killswitch.notify.message import headline
-from killswitch.policy.load import load_text
 from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.render.history import history_text
 from killswitch.render.report import report_markdown
@@ -42,7 +40,7 @@ from killswitch.render.status import status_text
 from killswitch.runbooks.report import closure_report
 from killswitch.state import open_store
 from tests.integration.sim_helpers import engine
-from tests.unit.engine_helpers import loss_policy
+from tests.unit.engine_helpers import compile_graph, loss_policy
 
 TICK_MS = 1_000
 
@@ -69,9 +67,7 @@ class Recorder:
 
 
 def graph():
-    res = compile_documents(load_text(POLICY, "leg-guard.yaml"))
-    assert res.graph is not None, [d.message for d in res.errors]
-    return res.graph
+    return compile_graph(POLICY, "leg-guard.yaml")
 
 
 def run_case(tmp_path, account: str, scenario, *, fault=None, venue: str = "binanceusdm"):

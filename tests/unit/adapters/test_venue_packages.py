@@ -30,7 +30,7 @@ INIT = '''"""A made-up venue (no ccxt id of its name), added as a folder."""
 
 ORDER = {order}
 CCXT_IDS = {ids}
-STREAM_FACE = "face_stream"
+STREAM_FACE = "face.stream"
 '''
 DIALECT = '''
 from ...ccxt_exchange.dialects.base import Dialect
@@ -95,9 +95,9 @@ print(json.dumps({
 def _copy_with_venue(tmp_path: Path, folder: str, init: str) -> Path:
     shutil.copytree(ROOT / "adapters", tmp_path / "adapters", ignore=shutil.ignore_patterns("__pycache__"))
     pkg = tmp_path / "adapters" / "venues" / folder
-    pkg.mkdir()
+    (pkg / "face").mkdir(parents=True)  # a face split into a room (face/), a one-module dialect
     (pkg / "__init__.py").write_text(init)
-    for name, text in (("dialect", DIALECT), ("face", FACE), ("face_stream", STREAM_FACE)):
+    for name, text in (("dialect", DIALECT), ("face/__init__", FACE), ("face/stream", STREAM_FACE)):
         (pkg / f"{name}.py").write_text(textwrap.dedent(text))
     return tmp_path
 

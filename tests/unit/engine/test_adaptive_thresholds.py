@@ -15,10 +15,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from killswitch.compile.compiler import compile_documents
 from killswitch.engine import triggers
 from killswitch.engine.state import TriggerState
-from killswitch.policy.load import load_text
 from killswitch.preview.plan import plan_ticks
 from killswitch.preview.replay import read_ticks, replay
 from killswitch.render.evaluation import replay_json, replay_text
@@ -28,6 +26,7 @@ from killswitch.telemetry.thresholds import check, comparisons, describe
 from killswitch.view.charts import sample_of, threshold_key, thresholds_of
 from killswitch.view.triggers import _check
 from tests.conftest import ROOT
+from tests.unit.engine_helpers import compile_graph
 
 POLICY = ROOT / "policies" / "volatility-drawdown.yaml"
 RECORDING = ROOT / "policies" / "recordings" / "futures-crash.jsonl"
@@ -36,9 +35,7 @@ EXPR = "max(4.5%, 5 * vol_1h)"
 
 
 def graph(text: str = POLICY.read_text()):
-    result = compile_documents(load_text(text, "volatility-drawdown.yaml"), revision=None)
-    assert result.errors == [], [str(x) for x in result.errors]
-    return result.graph
+    return compile_graph(text, "volatility-drawdown.yaml")
 
 
 def recording() -> str:

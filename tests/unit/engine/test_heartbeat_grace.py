@@ -16,7 +16,7 @@ from killswitch.compile.compiler import compile_documents
 from killswitch.engine.state import State, record_heartbeat
 from killswitch.policy.load import load_text
 from tests.conftest import POLICIES
-from tests.unit.engine_helpers import MIN, SEC, only, run, signal, single_signal_graph, snap, trig
+from tests.unit.engine_helpers import MIN, SEC, compile_graph, only, run, signal, single_signal_graph, snap, trig
 
 GRACE = "{heartbeat_age: {source: bot-a, grace: 10m}}"
 
@@ -84,8 +84,7 @@ def test_another_source_starts_its_own_grace():
 
 def test_the_example_policy_gives_a_fresh_runner_its_grace_then_fires():
     text = (POLICIES / "dead-mans-switch.yaml").read_text()
-    g = compile_documents(load_text(text, "dead-mans-switch.yaml")).graph
-    assert g is not None
+    g = compile_graph(text, "dead-mans-switch.yaml")
     # (an account that declares strategy-a: without one the policy selects nothing, test_strategy_unmatched)
     evs, _ = run(g, [(t, [snap(ts=t, strategies=["strategy-a"])]) for t in range(0, 10 * MIN, 5 * SEC)])
     assert all(only(e).stage_after == 0 for e in evs), "the first ticks of a fresh runner latch nothing"
@@ -126,6 +125,5 @@ BEFORE_GRACE = (POLICIES / "dead-mans-switch.yaml").read_text().replace(", grace
 
 
 def test_a_policy_without_grace_keeps_its_digest():
-    g = compile_documents(load_text(BEFORE_GRACE, "dead-mans-switch.yaml")).graph
-    assert g is not None
+    g = compile_graph(BEFORE_GRACE, "dead-mans-switch.yaml")
     assert g.digest == "sha256:49747ae3ba8816a091ef980caf50019bb613c3d0270616f97b0b305ba85a8280"

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import textwrap
 
-from killswitch.compile.compiler import compile_documents
 from killswitch.engine.limit_tables import book_breaches, limit_tables, usage_rows
-from killswitch.policy.load import load_text
 from killswitch.preview.plan import plan_snapshots
 from killswitch.snapshot import FetchStatus, Order, Position, Snapshot
+from tests.unit.engine_helpers import compile_graph
 
 T0 = 1_700_000_000_000
 BTC, ETH = "BTC/USDT:USDT", "ETH/USDT:USDT"
@@ -28,9 +27,7 @@ def graph(limits: str, scope: str = "{level: account}"):
           stages: [{{level: 1, name: flatten, on: [hard], actions: [close_all]}}]
           limits: {limits}
         """)
-    res = compile_documents(load_text(text, "p.yaml"))
-    assert res.graph is not None, [d.message for d in res.errors]
-    return res.graph
+    return compile_graph(text, "p.yaml")
 
 
 def pos(symbol, side, contracts, mark, strategy=None):

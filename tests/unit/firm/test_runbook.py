@@ -7,12 +7,11 @@ from __future__ import annotations
 import asyncio
 import textwrap
 
-from killswitch.compile.compiler import compile_documents
 from killswitch.events import STAGE_TRANSITION, Event
-from killswitch.policy.load import load_text
 from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.runbooks.sink import RunbookSink
 from killswitch.state import open_store
+from tests.unit.engine_helpers import compile_graph
 
 T0 = 1_772_456_400_000
 
@@ -30,18 +29,12 @@ LOCAL = textwrap.dedent("""\
 FIRM = LOCAL.replace("desk-local", "firm-breaker").replace("level: account", "level: global")
 
 
-def graph(text: str, name: str):
-    res = compile_documents(load_text(text, name))
-    assert res.graph is not None, [d.message for d in res.errors]
-    return res.graph
-
-
 def test_a_firm_entry_told_through_a_shard_runner_gets_its_runbook(tmp_path):
     store = open_store(f"sqlite://{tmp_path / 'state.db'}")
     sink = RunbookSink(None)
-    runner, _, parts = build_runner_and_desk(graph(LOCAL, "local.yaml"), {}, store, sinks=[sink], dry_run=False,
+    runner, _, parts = build_runner_and_desk(compile_graph(LOCAL, "local.yaml"), {}, store, sinks=[sink], dry_run=False,
             clock=lambda: T0)
-    firm = graph(FIRM, "firm.yaml")
+    firm = compile_graph(FIRM, "firm.yaml")
     parts.book.take_firm_graph(firm)  # as the shard's firm link does
     incident = "firm-breaker/global/L3/e1"
     event = Event.make(STAGE_TRANSITION, T0, {

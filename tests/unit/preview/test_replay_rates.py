@@ -8,12 +8,11 @@ import json
 
 import pytest
 
-from killswitch.compile.compiler import compile_documents
-from killswitch.policy.load import load_sources
 from killswitch.preview.plan import plan_ticks
 from killswitch.preview.replay import read_ticks
 from killswitch.sources import read_sources
 from tests.conftest import POLICIES
+from tests.unit.engine_helpers import compile_graph
 
 RECORDING = POLICIES / "recordings" / "futures-crash.jsonl"
 
@@ -24,7 +23,7 @@ def spacing(rates):
     lines = RECORDING.read_text().splitlines()
     if rates is not None:
         lines = [json.dumps({**json.loads(line), "rates": rates}) for line in lines]
-    graph = compile_documents(load_sources(read_sources([str(POLICIES)]).files)).graph
+    graph = compile_graph(read_sources([str(POLICIES)]).files)
     result = plan_ticks(graph, read_ticks(io.StringIO("\n".join(lines))))
     orders = next(c.plan.orders for c in result.changes if c.plan is not None and c.plan.orders)
     return [b.not_before_ms - a.not_before_ms for a, b in zip(orders, orders[1:])]

@@ -8,8 +8,6 @@ import copy
 
 import pytest
 
-from killswitch.compile.compiler import compile_documents
-from killswitch.policy.load import load_sources
 from killswitch.render.runbook import inline, markdown_html
 from killswitch.runbooks.incident import age_text, order_summary, value_text
 from killswitch.runbooks.render import BUILTIN, render_runbook
@@ -17,14 +15,14 @@ from killswitch.runbooks.sample import sample_incident
 from killswitch.runbooks.templates import Templates
 from killswitch.sources import read_sources
 from tests.conftest import POLICIES, ROOT
+from tests.unit.engine_helpers import compile_graph
 
 FILLED = "Every close of this tick filled"
 
 
 @pytest.fixture(scope="module")
 def flatten_incident() -> dict:
-    graph = compile_documents(load_sources(read_sources([str(POLICIES)]).files)).graph
-    assert graph is not None
+    graph = compile_graph(read_sources([str(POLICIES)]).files)
     data = sample_incident(graph.policy("futures-book"), 3, digest="sha256:" + "5e" * 32, revision=None)
     assert data["template"] == "flatten.md.j2"
     return data

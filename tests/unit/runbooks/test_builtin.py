@@ -8,8 +8,6 @@ import re
 
 import pytest
 
-from killswitch.compile.compiler import compile_documents
-from killswitch.policy.load import load_sources
 from killswitch.runbooks import render as render_module
 from killswitch.runbooks.builtin import builtin_templates
 from killswitch.runbooks.render import BUILTIN, render_runbook
@@ -17,6 +15,7 @@ from killswitch.runbooks.sample import sample_incident
 from killswitch.runbooks.templates import Templates
 from killswitch.sources import read_sources
 from tests.conftest import POLICIES, ROOT
+from tests.unit.engine_helpers import compile_graph
 
 # what README's "How to read a runbook" promises of every runbook
 PROMISED = ("## First steps", "## 1. What fired", "## 2. What was done", "## 3. Positions left",
@@ -25,8 +24,7 @@ PROMISED = ("## First steps", "## 1. What fired", "## 2. What was done", "## 3. 
 
 
 def _incidents() -> list[dict]:
-    graph = compile_documents(load_sources(read_sources([str(POLICIES)]).files)).graph
-    assert graph is not None
+    graph = compile_graph(read_sources([str(POLICIES)]).files)
     return [sample_incident(node, stage.level, digest="sha256:" + "5e" * 32, revision=None)
             for node in graph.policies for stage in node.stages]
 

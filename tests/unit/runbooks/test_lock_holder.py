@@ -10,8 +10,6 @@ from types import SimpleNamespace
 
 import pytest
 
-from killswitch.compile.compiler import compile_documents
-from killswitch.policy.load import load_sources
 from killswitch.render.report import halt_break_lines
 from killswitch.runbooks.halt_breaks import halt_breaks
 from killswitch.runbooks.render import render_runbook
@@ -23,6 +21,7 @@ from killswitch.runner.operator.commands import operator_lock
 from killswitch.runner.watch.enforce import Violation, with_step
 from killswitch.sources import read_sources
 from tests.conftest import POLICIES, ROOT
+from tests.unit.engine_helpers import compile_graph
 
 T = SAMPLE_TIME_MS
 MIN = 60_000
@@ -31,8 +30,7 @@ POLICY = "exchange-faults"
 
 @pytest.fixture(scope="module")
 def incident() -> dict:
-    graph = compile_documents(load_sources(read_sources([str(POLICIES)]).files)).graph
-    assert graph is not None
+    graph = compile_graph(read_sources([str(POLICIES)]).files)
     return sample_incident(graph.policy(POLICY), 1, digest="sha256:" + "5e" * 32, revision=None)
 
 

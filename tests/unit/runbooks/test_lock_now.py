@@ -10,8 +10,6 @@ from types import SimpleNamespace
 
 import pytest
 
-from killswitch.compile.compiler import compile_documents
-from killswitch.policy.load import load_sources
 from killswitch.runbooks.lock_view import lock_view
 from killswitch.runbooks.render import render_runbook
 from killswitch.runbooks.sample import SAMPLE_TIME_MS, sample_incident
@@ -22,6 +20,7 @@ from killswitch.runner.lock.lock import LockBook, iso_ms
 from killswitch.runner.operator.commands import lift_unlocked, operator_lock
 from killswitch.sources import read_sources
 from tests.conftest import POLICIES
+from tests.unit.engine_helpers import compile_graph
 
 T = SAMPLE_TIME_MS
 POLICY = "exchange-faults"  # stage B: the incident whose runbook is read
@@ -30,8 +29,7 @@ OTHER = "quick-watch"  # stage A: another policy's halt on the same scope, reset
 
 @pytest.fixture(scope="module")
 def incident() -> dict:
-    graph = compile_documents(load_sources(read_sources([str(POLICIES)]).files)).graph
-    assert graph is not None
+    graph = compile_graph(read_sources([str(POLICIES)]).files)
     return sample_incident(graph.policy(POLICY), 1, digest="sha256:" + "5e" * 32, revision=None)
 
 

@@ -8,14 +8,13 @@ from types import SimpleNamespace
 
 import pytest
 
-from killswitch.compile.compiler import compile_documents
-from killswitch.policy.load import load_sources
 from killswitch.runbooks.render import render_runbook
 from killswitch.runbooks.sample import SAMPLE_TIME_MS, sample_incident
 from killswitch.runbooks.story import incident_story
 from killswitch.runbooks.templates import Templates
 from killswitch.sources import read_sources
 from tests.conftest import POLICIES, ROOT
+from tests.unit.engine_helpers import compile_graph
 
 T = SAMPLE_TIME_MS
 SEC = 1_000
@@ -23,8 +22,7 @@ SEC = 1_000
 
 @pytest.fixture(scope="module")
 def incident() -> dict:
-    graph = compile_documents(load_sources(read_sources([str(POLICIES)]).files)).graph
-    assert graph is not None
+    graph = compile_graph(read_sources([str(POLICIES)]).files)
     return sample_incident(graph.policy("futures-book"), 3, digest="sha256:" + "5e" * 32, revision=None)
 
 

@@ -26,6 +26,7 @@ from killswitch.runner.lock.lock import LockBook
 from killswitch.runner.tick.report import TickReport
 from killswitch.snapshot import FetchStatus, Position, Snapshot
 from tests.conftest import ROOT
+from tests.unit.engine_helpers import compile_graph
 
 T0 = 1_772_456_400_000
 
@@ -292,7 +293,7 @@ class _Runner:
 def test_secrets_in_adapters_errors_and_environment_never_reach_the_runbook(monkeypatch, repo_templates):
     monkeypatch.setenv("BINANCE_FUTURES_API_KEY", SECRET)
     monkeypatch.setenv("KS_API_TOKEN", SECRET)
-    graph = compile_documents(load_text(FAULTS, "faults.yaml")).graph
+    graph = compile_graph(FAULTS, "faults.yaml")
     good = Snapshot(venue="binanceusdm", account="main", market_type="futures", ts_event=T0, equity=1e6,
                     positions=[Position(symbol="BTC/USDT:USDT", side="long", contracts=1, notional=60_000,
                                         mark_price=60_000, unrealized_pnl=-100)])

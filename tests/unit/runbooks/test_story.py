@@ -10,10 +10,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from killswitch.compile.compiler import compile_documents
 from killswitch.facts.rejected import accept_command
 from killswitch.facts.violations import violation_text
-from killswitch.policy.load import load_sources
 from killswitch.runbooks.incident import order_summary, residual_doc
 from killswitch.runbooks.render import render_runbook
 from killswitch.runbooks.sample import SAMPLE_TIME_MS, sample_incident
@@ -21,6 +19,7 @@ from killswitch.runbooks.story import incident_story
 from killswitch.runbooks.templates import Templates
 from killswitch.sources import read_sources
 from tests.conftest import POLICIES, ROOT
+from tests.unit.engine_helpers import compile_graph
 
 T = SAMPLE_TIME_MS
 MIN = 60_000
@@ -28,8 +27,7 @@ MIN = 60_000
 
 @pytest.fixture(scope="module")
 def flatten_incident() -> dict:
-    graph = compile_documents(load_sources(read_sources([str(POLICIES)]).files)).graph
-    assert graph is not None
+    graph = compile_graph(read_sources([str(POLICIES)]).files)
     return sample_incident(graph.policy("futures-book"), 3, digest="sha256:" + "5e" * 32, revision=None)
 
 

@@ -22,8 +22,9 @@ from killswitch.runner.effects.beat_sources import (
     SourceGate,
     named_sources,
 )
+from tests.unit.engine_helpers import compile_graph
 from tests.unit.runner.lease.test_standby import leader_armed_and_standby
-from tests.unit.runner.operator.rig import GUARD, compiled, make, run, start, ticks
+from tests.unit.runner.operator.rig import GUARD, make, run, start, ticks
 
 # the guard policy names bot-x (a heartbeat age); the simulated account's Accounts strategies name
 # bot-a; this policy names desk-1 and desk-2 as its scope's strategies
@@ -144,7 +145,7 @@ def test_a_standby_stores_only_the_sources_it_knows(tmp_path):
 
 
 def test_close_matches_are_worked_out_for_a_few_new_names_a_batch_and_kept_for_each():
-    graph = compiled()
+    graph = compile_graph(GUARD, "guard.yaml")
     gate = SourceGate(limit=100)
     named = gate.named(graph, frozenset(f"strategy-{i:03d}" for i in range(500)), frozenset())
     assert gate.named(graph, frozenset(f"strategy-{i:03d}" for i in range(500)), frozenset()) is named

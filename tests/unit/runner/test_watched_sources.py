@@ -8,12 +8,13 @@ from killswitch.client import DmsStatus
 from killswitch.render.dms import dms_text
 from killswitch.runner.effects.beat_sources import named_by
 from killswitch.view import decode
+from tests.unit.engine_helpers import compile_graph
 from tests.unit.face.console.test_model import model, render, status, text_of
-from tests.unit.runner.operator.rig import compiled, make, run, start, ticks
+from tests.unit.runner.operator.rig import GUARD, make, run, start, ticks
 
 
 def test_each_watched_source_says_what_names_it():
-    g = compiled()
+    g = compile_graph(GUARD, "guard.yaml")
     assert named_by(g, {"bot-a"}, {"bot-x", "cron-1"}) == {
         "bot-a": ("the Accounts document",), "bot-x": ("policy bot-guard", "the dead man's switch"),
         "cron-1": ("the dead man's switch",)}

@@ -16,18 +16,17 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, StatusCode
 from prometheus_client.utils import floatToGoString
 
-from killswitch.compile.compiler import compile_documents
 from killswitch.engine.evaluate import Evaluation, ScopeEvaluation
 from killswitch.engine.signals import SignalValue
 from killswitch.engine.stages import StageTransition
 from killswitch.engine.triggers import TriggerResult
 from killswitch.events import MANUAL_CLOSE, ORDER_FAILED, STAGE_TRANSITION, Event
 from killswitch.metrics import Registry
-from killswitch.policy.load import load_text
 from killswitch.runner.tick.report import TickReport
 from killswitch.runner.venue.execution import ExecutionReport, OrderOutcome
 from killswitch.telemetry import TelemetrySink, attributes as A, export, find
 from killswitch.telemetry.thresholds import check, comparisons, describe
+from tests.unit.engine_helpers import compile_graph
 
 POLICY = textwrap.dedent(
     """\
@@ -54,9 +53,7 @@ T0 = 1_772_456_400_000 * MS  # wall clock of the test's first tick, ns
 
 
 def graph():
-    res = compile_documents(load_text(POLICY, "desk.yaml"), REVISION)
-    assert res.graph is not None, [d.message for d in res.errors]
-    return res.graph
+    return compile_graph(POLICY, "desk.yaml", REVISION)
 
 
 class FakeRunner:

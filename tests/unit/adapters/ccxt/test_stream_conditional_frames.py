@@ -17,7 +17,7 @@ import pytest
 
 from adapters.ccxt_exchange.dialects import KNOWN_RAW_FIELDS, dialect_for
 from adapters.ccxt_exchange.parsing import parse_order
-from adapters.venues.binance.dialect_stream import ALGO_ENDED, ALGO_OPEN
+from adapters.venues.binance.dialect.stream import ALGO_ENDED, ALGO_OPEN
 from adapters.venues.bybit.dialect import ENDED_STATUSES, OPEN_STATUSES
 from tests.venue_fixtures import fixture
 

@@ -117,7 +117,8 @@ def test_every_route_of_a_face_has_the_operation_that_answers_it():
 
 
 def test_mexc_hands_its_spot_paths_to_the_spot_face_whose_routes_are_answered():
-    from adapters.venues.mexc import face, face_spot
+    from adapters.venues.mexc import face
+    from adapters.venues.mexc.face import spot as face_spot
 
     assert "/api/v3/" in face.PREFIXES and all(p.startswith("/api/v3/") for _, p in face_spot.ROUTES)
     assert not [p for _, p in face.ROUTES if p.startswith("/api/v3/")]  # none left to the contract face

@@ -25,7 +25,7 @@ from adapters.registry import parts
 for field in ("FACE", "STREAM_FACE"):
     parts(field)
 before = "ccxt" in sys.modules
-from adapters.venues.hyperliquid.face_keys import account_address, action_digest
+from adapters.venues.hyperliquid.face.keys import account_address, action_digest
 digest = action_digest({"type": "noop"}, 1, None)
 print(json.dumps({"at_start": before, "after_a_signature": "ccxt" in sys.modules,
                   "digest": digest.hex(), "address": account_address("sim-main")}))
@@ -49,7 +49,7 @@ def test_a_warmed_server_has_loaded_what_the_first_hyperliquid_action_needs():
 import json, sys, asyncio
 from adapters.simulated.http import SimServer
 from adapters.simulated.scenarios import build
-from adapters.venues.hyperliquid import face_keys
+from adapters.venues.hyperliquid.face import keys as face_keys
 server = SimServer(build("calm", lambda: 1_700_000_000_000, seed=1))
 before = "ccxt" in sys.modules or face_keys._domain_and_agent.cache_info().currsize
 server.warm()

@@ -26,7 +26,7 @@ import pytest
 
 from adapters.base import AdapterError, Reason
 from adapters.ccxt_exchange.dialects import dialect_for
-from adapters.venues.bitget.dialect_stream import HEARTBEAT_SYMBOL, MARKS_PER_REQUEST, PLAN_TYPES, watch_marks
+from adapters.venues.bitget.dialect.stream import HEARTBEAT_SYMBOL, MARKS_PER_REQUEST, PLAN_TYPES, watch_marks
 from tests.unit.adapters.ccxt.fake import market
 
 BITGET = dialect_for("bitget")

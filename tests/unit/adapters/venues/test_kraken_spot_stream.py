@@ -21,12 +21,12 @@ import pytest
 from adapters.base import AdapterError, Reason
 from adapters.ccxt_exchange.dialects import KNOWN_RAW_FIELDS, dialect_for
 from adapters.ccxt_exchange.parsing import parse_order
-from adapters.venues.kraken import dialect_stream
-from adapters.venues.kraken.dialect_stream import HEARTBEAT_SYMBOL, watch_marks
+from adapters.venues.kraken.dialect import stream as dialect_stream
+from adapters.venues.kraken.dialect.stream import HEARTBEAT_SYMBOL, watch_marks
 from tests.unit.adapters.ccxt.fake import market
 
 KRAKEN = dialect_for("kraken")
-CASES = json.loads((Path(dialect_stream.__file__).parent / "fixtures" / "websocket-v2-documented.json")
+CASES = json.loads((Path(dialect_stream.__file__).parents[1] / "fixtures" / "websocket-v2-documented.json")
                    .read_text())["cases"]
 CLIENT = ccxt_pro.kraken()
 CLIENT.set_markets([market("BTC/USD", "XXBTZUSD"), market("ETH/USD", "XETHZUSD")])

@@ -8,7 +8,7 @@ import pytest
 
 from adapters.base import AdapterError, Reason
 from adapters.ccxt_exchange.dialects import dialect_for
-from adapters.venues.okx.dialect_stream import HEARTBEAT_SYMBOL, watch_marks
+from adapters.venues.okx.dialect.stream import HEARTBEAT_SYMBOL, watch_marks
 
 OKX = dialect_for("okx")
 

@@ -19,6 +19,7 @@ from killswitch.policy.load import load_sources, load_text
 from killswitch.policy.scope import Scope
 from killswitch.snapshot import Snapshot
 from tests.conftest import POLICIES
+from tests.unit.engine_helpers import compile_graph
 
 ACCOUNTS = (POLICIES / "accounts.yaml").read_text()  # binance-futures-main, bybit-futures, binance-spot
 
@@ -211,7 +212,7 @@ def selects_compiled(scope: dict, snap: Snapshot) -> bool:
     """The engine's rule on the scope as the compiler hands it to a graph node."""
     global _NODE
     if _NODE is None:
-        _NODE = compile_documents(load_sources([("p.yaml", policy("accounts: {}"))])).graph.policy("p")
+        _NODE = compile_graph([("p.yaml", policy("accounts: {}"))]).policy("p")
     full = Scope.model_validate({"level": "account", **scope}).model_dump(mode="json", exclude_none=True)
     return selects(dataclasses.replace(_NODE, scope=full), snap)
 

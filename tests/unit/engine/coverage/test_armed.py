@@ -10,8 +10,7 @@ from killswitch.compile.compiler import compile_documents
 from killswitch.engine import coverage as cv
 from killswitch.engine.evaluate import evaluate
 from killswitch.engine.state import FROZEN_AFTER_MS, State
-from killswitch.policy.load import load_sources
-from tests.unit.engine_helpers import MIN, SEC, failed, only, policy_graph, policy_text, pos, run, snap
+from tests.unit.engine_helpers import MIN, SEC, compile_graph, failed, only, policy_graph, policy_text, pos, run, snap
 
 ROOT = Path(__file__).resolve().parents[4]
 
@@ -25,9 +24,7 @@ def example_graph(replace: tuple[str, str] = ("", "")):
             assert replace[0] in text
             text = text.replace(*replace)
         sources.append((str(p), text))
-    result = compile_documents(load_sources(sources))
-    assert result.graph is not None, [str(d) for d in result.diagnostics if d.is_error]
-    return result.graph
+    return compile_graph(sources)
 
 
 def futures(ts: int, equity: float = 1_000_000.0, **kw):

@@ -12,10 +12,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from killswitch.compile.compiler import compile_documents
 from killswitch.face.console import chart_svg
 from killswitch.face.console.chart_svg import render_svg, time_ticks
-from killswitch.policy.load import load_text
 from killswitch.state import SignalSampleRow
 from killswitch.view.charts import (
     EQUITY,
@@ -29,6 +27,7 @@ from killswitch.view.charts import (
     thin,
     thresholds_of,
 )
+from tests.unit.engine_helpers import compile_graph
 
 SVG = "{http://www.w3.org/2000/svg}"
 T0 = 1_772_456_400_000  # 2026-03-02T13:00:00Z
@@ -56,9 +55,7 @@ POLICY = textwrap.dedent(
 
 
 def policy():
-    res = compile_documents(load_text(POLICY, "p.yaml"))
-    assert res.graph is not None, [d.message for d in res.errors]
-    return res.graph.policies[0]
+    return compile_graph(POLICY, "p.yaml").policies[0]
 
 
 def chart(points, *, thresholds=(), marks=(), gaps=(), since=T0, until=T0 + 600_000, name="dd", **kw):

@@ -26,7 +26,18 @@ from killswitch.policy.load import load_sources, load_text
 from killswitch.preview.policytest import run_tests
 from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.state import open_store
-from tests.unit.engine_helpers import MIN, action_policy, entry_plan, only, order, policy_text, pos, run, snap
+from tests.unit.engine_helpers import (
+    MIN,
+    action_policy,
+    compile_graph,
+    entry_plan,
+    only,
+    order,
+    policy_text,
+    pos,
+    run,
+    snap,
+)
 
 BTC, ETH, SOL, XRP = "BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT", "XRP/USDT:USDT"
 
@@ -107,7 +118,7 @@ def test_while_the_positions_are_unknown_it_asks_nothing_and_cancels_once_they_a
     cancels are planned again at the first tick that reads the book."""
     text = policy_text("age: data_age", 't: {when: "age >= 30s", on_missing_data: fire}',
                        "- {level: 1, name: cut, on: [t], cooldown: 1h, actions: [cancel_losing_entries]}")
-    graph = compile_documents(load_text(text, "p.yaml")).graph
+    graph = compile_graph(text, "p.yaml")
     seen = [snap(10_000.0, 0, positions=POSITIONS, orders=ORDERS)]
     evs, _ = run(graph, [(0, seen), (MIN, [snap(None, MIN, ok=False)]), (2 * MIN, seen)])
     entered = only(evs[1])
@@ -184,8 +195,7 @@ def test_a_runners_tick_cancels_them_at_the_venue_and_leaves_the_others_resting(
         "sol-stop": ex.place_order("sim-main", "SOLUSDT", "BUY", "LIMIT", 10.0, 130.0, time_in_force="GTC",
                                    reduce_only=True),
     }
-    graph = compile_documents(load_text(RUNNER_POLICY, "losers.yaml")).graph
-    assert graph is not None
+    graph = compile_graph(RUNNER_POLICY, "losers.yaml")
     store = open_store(f"sqlite://{tmp_path / 'state.db'}")
     adapter = SimulatedAdapter(ex, "sim-main", venue="simulated", timeout_s=2.0)
     runner, _, parts = build_runner_and_desk(graph, {"simulated/sim-main": adapter}, store,

@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import pytest
 
-from killswitch.compile.compiler import compile_documents
 from killswitch.compile.nodes import ActionNode
 from killswitch.policy.actions import ACTIONS, CLOSING_ACTIONS
 from killswitch.policy.kinds import close_side
-from killswitch.policy.load import load_text
-from tests.unit.engine_helpers import MIN, MarketRules, only, order, policy_text, pos, run, snap
+from tests.unit.engine_helpers import MIN, MarketRules, compile_graph, only, order, policy_text, pos, run, snap
 
 BTC, ETH, SOL = "BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT"
 
@@ -28,9 +26,7 @@ def cut_policy(action: str) -> str:
 
 
 def the_action(action: str) -> ActionNode:
-    result = compile_documents(load_text(cut_policy(action), "p.yaml"))
-    assert not result.diagnostics, result.diagnostics
-    [node] = result.graph.policies[0].stages[0].actions
+    [node] = compile_graph(cut_policy(action), "p.yaml", clean=True).policies[0].stages[0].actions
     assert isinstance(node, ActionNode)
     return node
 
@@ -95,7 +91,7 @@ ORDERS = [order("o1", BTC, "buy"), order("o2", BTC, "sell", reduce_only=True), o
 
 
 def test_its_closes_take_the_planner_path():
-    graph = compile_documents(load_text(cut_policy("{close_side: long}"), "p.yaml")).graph
+    graph = compile_graph(cut_policy("{close_side: long}"), "p.yaml")
     ticks = [(0, [snap(10_000.0, 0, positions=POSITIONS, orders=ORDERS, markets=MARKETS)]),
              (MIN, [snap(9_000.0, MIN, positions=POSITIONS, orders=ORDERS, markets=MARKETS)])]
     evs, _ = run(graph, ticks)

@@ -19,15 +19,13 @@ from killswitch.compile.nodes import ActionNode
 from killswitch.policy.actions import CLOSING_ACTIONS
 from killswitch.policy.kinds import reduce_leverage_to
 from killswitch.policy.load import load_text
-from tests.unit.engine_helpers import MarketRules, action_policy, entry_plan, order, pos
+from tests.unit.engine_helpers import MarketRules, action_policy, compile_graph, entry_plan, order, pos
 
 BTC, ETH = "BTC/USDT:USDT", "ETH/USDT:USDT"
 
 
 def the_action(action: str) -> ActionNode:
-    result = compile_documents(load_text(action_policy(action), "p.yaml"))
-    assert not result.diagnostics, result.diagnostics
-    [node] = result.graph.policies[0].stages[0].actions
+    [node] = compile_graph(action_policy(action), "p.yaml", clean=True).policies[0].stages[0].actions
     assert isinstance(node, ActionNode)
     return node
 

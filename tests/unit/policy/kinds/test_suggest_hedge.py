@@ -14,7 +14,7 @@ from killswitch.compile.nodes import ActionNode
 from killswitch.policy.actions import ACTIONS, CLOSING_ACTIONS
 from killswitch.policy.kinds import suggest_hedge
 from killswitch.policy.load import load_text
-from tests.unit.engine_helpers import MIN, only, policy_text, pos, run, snap
+from tests.unit.engine_helpers import MIN, compile_graph, only, policy_text, pos, run, snap
 
 BTC, ETH, ETH_USDC = "BTC/USDT:USDT", "ETH/USDT:USDT", "ETH/USDC:USDC"
 
@@ -85,8 +85,7 @@ POSITIONS = [pos(BTC, "long", 2.0, 25_000.0), pos(ETH, "long", 10.0, 2_000.0), p
 
 
 def entry(actions: str):
-    graph = compile_documents(load_text(cut_policy(actions), "p.yaml")).graph
-    evs, _ = run(graph, [(0, [snap(10_000.0, 0, positions=POSITIONS)]),
+    evs, _ = run(compile_graph(cut_policy(actions), "p.yaml"), [(0, [snap(10_000.0, 0, positions=POSITIONS)]),
                          (MIN, [snap(9_000.0, MIN, positions=POSITIONS)])])
     plan = only(evs[1]).plan
     assert plan is not None

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from killswitch.compile.compiler import compile_documents
-from killswitch.policy.load import load_text
 from killswitch.runner.gate.gate import check_order
 from killswitch.runner.gate.limits_state import LimitsState, MessageBuckets
 from killswitch.runner.lock.lock import LockBook
 from killswitch.snapshot import Position, Snapshot
+from tests.unit.engine_helpers import compile_graph
 
 T0 = 1_700_000_000_000
 KEY = ("p", "binance/a", "bot-1")
@@ -67,7 +66,7 @@ def snap(ts=T0):
 
 
 def test_the_gate_spends_a_token_only_on_an_allowed_order_and_refills_on_the_time_given():
-    graph = compile_documents(load_text(POLICY, "p.yaml")).graph
+    graph = compile_graph(POLICY, "p.yaml")
     state = LimitsState()
     snaps = {"binance/a": snap()}
     order = {"account": "binance/a", "symbol": "BTC/USDT:USDT", "side": "buy", "amount": 1, "price": 100,
@@ -86,7 +85,7 @@ def test_the_gate_spends_a_token_only_on_an_allowed_order_and_refills_on_the_tim
 
 
 def test_the_tables_are_made_once_per_graph_and_snapshots():
-    graph = compile_documents(load_text(POLICY, "p.yaml")).graph
+    graph = compile_graph(POLICY, "p.yaml")
     state = LimitsState()
     snaps = {"binance/a": snap()}
     first = state.tables(graph, snaps)
@@ -96,14 +95,14 @@ def test_the_tables_are_made_once_per_graph_and_snapshots():
 
 def test_a_graph_without_limits_hands_the_gate_nothing():
     text = POLICY.replace("  limits: {message_rate: {per_second: 1, burst: 2}, max_order_notional: 1M}\n", "")
-    graph = compile_documents(load_text(text, "p.yaml")).graph
+    graph = compile_graph(text, "p.yaml")
     assert LimitsState().for_gate(graph, {}) is None
 
 
 def test_an_account_without_a_snapshot_is_refused_not_let_through_unlimited():
     """A runner that just started, or a standby that takes no snapshots, cannot tell which limits
     bind the account nor what it holds: it says no."""
-    graph = compile_documents(load_text(POLICY, "p.yaml")).graph
+    graph = compile_graph(POLICY, "p.yaml")
     order = {"account": "binance/a", "symbol": "BTC/USDT:USDT", "side": "buy", "amount": 1, "price": 100}
     d = check_order(LockBook(), order, None, T0, limits=LimitsState().for_gate(graph, {}))
     assert d.allow is False and d.reason.startswith("LIMITS_UNKNOWN: no snapshot of binance/a yet")

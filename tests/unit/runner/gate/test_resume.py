@@ -9,8 +9,8 @@ from killswitch.compile.compiler import compile_documents
 from killswitch.policy.load import load_text
 from killswitch.runner.gate.gate import check_order
 from killswitch.runner.tick.reload import GraphReload
-from tests.unit.engine_helpers import guard_policy
-from tests.unit.runner.operator.rig import ACCOUNT, COUNTDOWN, GUARD, TICK_MS, compiled, make, run, start, ticks
+from tests.unit.engine_helpers import compile_graph, guard_policy
+from tests.unit.runner.operator.rig import ACCOUNT, COUNTDOWN, GUARD, TICK_MS, make, run, start, ticks
 
 DAY = 86_400_000
 RESUME = "  resume: {start: 25%, step: x2, every: 1d, max_positions: 8, max_gross_exposure: 4M}\n"
@@ -59,7 +59,7 @@ def test_the_resume_block_compiles_into_the_graph():
     r = res.graph.policies[0].resume
     assert (r.start_fraction, r.step_factor, r.step_ms, r.from_level, r.max_positions, r.max_gross_exposure) == \
         (0.25, 2.0, DAY, 1, 8, 4_000_000.0)
-    assert compiled().policies[0].resume is None
+    assert compile_graph(GUARD, "guard.yaml").policies[0].resume is None
 
 
 def test_the_digest_follows_the_resume_plan_and_not_its_spelling():
@@ -180,7 +180,7 @@ def test_only_resets_from_the_resume_level_up_start_one(tmp_path):
 def test_a_policy_reload_without_the_resume_block_ends_the_resumption(tmp_path):
     w = make(tmp_path, text=GUARD + RESUME)
     halt_and_reset(w)
-    run(w.runner.apply_graph(GraphReload(compiled(GUARD))))
+    run(w.runner.apply_graph(GraphReload(compile_graph(GUARD, "guard.yaml"))))
     assert w.desk.check_order(order(amount=50)).reason == "ACTIVE"
     ticks(w, 1, beat=("bot-x",))
     assert w.parts.book.resume_starts == {}

@@ -13,14 +13,13 @@ from types import MappingProxyType
 
 import pytest
 
-from killswitch.compile.compiler import compile_documents
-from killswitch.policy.load import load_text
 from killswitch.runner.gate.limits_state import LimitsState, MessageBuckets
 from killswitch.runner.gate.placement import Placement
 from killswitch.runner.gate.view import GATE_VIEW_MISSING, GATE_VIEW_STALE, GateView, PublishedGate, answer
 from killswitch.runner.lock.lock import OPERATOR, LockBook
 from killswitch.runner.names import Catalog
 from killswitch.snapshot import FetchStatus, Position, Snapshot
+from tests.unit.engine_helpers import compile_graph
 
 T0 = 1_700_000_000_000
 ACCOUNT = "binance/a"
@@ -238,7 +237,7 @@ def test_the_buckets_are_spent_exactly_once_per_allowed_order_whichever_thread_c
     """Eight threads ask at one instant for the same strategy, a burst of 1, over 150 strategies:
     exactly one order of each is allowed. Read and spent apart, two checks of one strategy would
     both see its token."""
-    graph = compile_documents(load_text(POLICY, "p.yaml")).graph
+    graph = compile_graph(POLICY, "p.yaml")
     limits = LimitsState()
     snaps = {ACCOUNT: snap(1.0)}
     tables = limits.for_gate(graph, snaps).tables
@@ -324,7 +323,7 @@ def test_a_scope_naming_an_account_is_answered_as_that_account(amount, price, co
     """Every other verb spells the account ``--scope``: a check-order's ``scope`` naming an
     account of the runner reads that account's positions and limits, as ``account`` does (not
     "positions unknown" under a reducing lock)."""
-    graph = compile_documents(load_text(POLICY, "p.yaml")).graph
+    graph = compile_graph(POLICY, "p.yaml")
     snaps = {ACCOUNT: snap(5.0)}
     tables = LimitsState().for_gate(graph, snaps).tables
     v = GateView(reducing(), (), Placement(CATALOG), tables, MappingProxyType(snaps), False)

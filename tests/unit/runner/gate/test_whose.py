@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from killswitch.compile.compiler import compile_documents
 from killswitch.overrides import Override, OverrideIndex
-from killswitch.policy.load import load_text
 from killswitch.runner.gate.gate import check_order
 from killswitch.runner.gate.limits_state import LimitsState
 from killswitch.runner.gate.placement import Placement
@@ -21,6 +19,7 @@ from killswitch.runner.lock.lock import LockBook
 from killswitch.runner.names import Catalog
 from killswitch.runner.override.resolve import bound_of
 from killswitch.snapshot import Snapshot
+from tests.unit.engine_helpers import compile_graph
 
 T0 = 1_800_000_000_000
 MAIN, HEDGE = "binanceusdm/sim-main", "binanceusdm/sim-hedge"
@@ -92,7 +91,7 @@ def test_an_order_carrying_no_strategy_is_judged_as_its_accounts_book_and_an_ove
     """Issue 81: per-strategy limits refused an order naming no strategy (and no client id naming
     one) with ``scope=-``, a scope no override can name. It names the account, leads with
     STRATEGY_MISSING saying what to send, and an override on the account's scope lifts it."""
-    graph = compile_documents(load_text(PER_STRATEGY, "bots.yaml")).graph
+    graph = compile_graph(PER_STRATEGY, "bots.yaml")
     snaps = {a: Snapshot(venue="binanceusdm", account=a.split("/")[1], market_type="futures", ts_event=T0,
                          equity=1e6) for a in (MAIN, HEDGE)}
     state = LimitsState()

@@ -16,13 +16,11 @@ from adapters.base import AdapterError, Reason
 from adapters.simulated.adapter import SimulatedAdapter
 from adapters.simulated.engine import ManualClock
 from adapters.simulated.scenarios import build
-from killswitch.compile.compiler import compile_documents
 from killswitch.events import DMS_FIRED
-from killswitch.policy.load import load_text
 from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.runner.lock.lock import DEAD_MANS_SWITCH, OPERATOR
 from killswitch.state import open_store
-from tests.unit.engine_helpers import HALTED, guard_policy
+from tests.unit.engine_helpers import HALTED, compile_graph, guard_policy
 
 T0 = 1_772_456_400_000  # 2026-03-02T13:00:00Z
 TICK_MS = 5_000
@@ -31,12 +29,6 @@ ACCOUNT = "simulated/sim-main"
 COUNTDOWN = (HALTED, "{arm_exchange_dms: {after: 30s}}")  # the stage's actions
 GUARD = guard_policy(actions=COUNTDOWN)
 TWO_PERSON = guard_policy(actions=COUNTDOWN, approvals=2)
-
-
-def compiled(text: str = GUARD):
-    res = compile_documents(load_text(text, "guard.yaml"))
-    assert res.graph is not None, [d.message for d in res.errors]
-    return res.graph
 
 
 class FlakyCountdown:
@@ -81,7 +73,7 @@ def make(tmp_path, *, text: str = GUARD, dry_run: bool = False, engine=None, clo
     if other:  # same venue, same capabilities, another book
         adapters[OTHER] = SimulatedAdapter(engine, "sim-hedge", venue="simulated", labels={"book": "hedges"},
                                            timeout_s=2.0)
-    runner, desk, parts = build_runner_and_desk(compiled(text), adapters, store,
+    runner, desk, parts = build_runner_and_desk(compile_graph(text, "guard.yaml"), adapters, store,
             lock_path=tmp_path / "lock.json",
                                          dry_run=dry_run, clock=clock, holder=holder, sinks=sinks,
                                          lease_ttl_ms=lease_ttl_ms)

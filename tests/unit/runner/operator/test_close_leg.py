@@ -11,8 +11,9 @@ from adapters.simulated.engine import ManualClock
 from adapters.simulated.scenarios import build
 from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.state import open_store
+from tests.unit.engine_helpers import compile_graph
 
-from .rig import T0, TICK_MS, compiled
+from .rig import GUARD, T0, TICK_MS
 
 HEDGE = "simulated/sim-hedge"
 BTC = "BTC/USDT:USDT"
@@ -27,7 +28,7 @@ def hedged(tmp_path, clock=None, engine=None):
     adapter = SimulatedAdapter(engine, "sim-hedge", venue="simulated", labels={"book": "futures"}, timeout_s=2.0)
     store = open_store(f"sqlite://{tmp_path / 'state.db'}")
     runner, desk, parts = build_runner_and_desk(
-        compiled(), {HEDGE: adapter}, store, lock_path=tmp_path / "lock.json", clock=clock,
+        compile_graph(GUARD, "guard.yaml"), {HEDGE: adapter}, store, lock_path=tmp_path / "lock.json", clock=clock,
         dry_run=False)
     return runner, engine, clock, store, desk
 

@@ -20,6 +20,7 @@ from killswitch.runner.gate.gate import check_order
 from killswitch.runner.lock.lock import OPERATOR, LockBook, iso_ms
 from killswitch.view import RunnerStatus, ThresholdCheck, TriggerStatus
 from killswitch.view.relatch import still_firing
+from tests.unit.engine_helpers import compile_graph
 
 T0 = 1_700_000_000_000
 ACCOUNT = "binanceusdm/main"
@@ -43,9 +44,7 @@ spec:
 
 
 def _node():
-    res = compile_documents(load_text(POLICY, "guard.yaml"))
-    assert res.graph is not None, [d.message for d in res.errors]
-    return res.graph.policies[0]
+    return compile_graph(POLICY, "guard.yaml").policies[0]
 
 
 def _trigger(name: str, firing: bool, value: str, threshold: str, as_of=T0) -> TriggerStatus:

@@ -13,11 +13,10 @@ from types import SimpleNamespace
 from adapters.simulated.adapter import SimulatedAdapter
 from adapters.simulated.engine import ManualClock
 from adapters.simulated.scenarios import build
-from killswitch.compile.compiler import compile_documents
-from killswitch.policy.load import load_text
 from killswitch.process.bootstrap import build_runner_and_desk
 from killswitch.runner.operator.closes import RECOVER_WITHIN_MS
 from killswitch.state import open_store
+from tests.unit.engine_helpers import compile_graph
 from tests.unit.runner.operator.rig import live_close
 
 T0 = 1_772_456_400_000  # 2026-03-02T13:00:00Z
@@ -45,9 +44,8 @@ POLICY = textwrap.dedent(
 def world(tmp_path):
     clock = ManualClock(T0)
     engine = build("calm", clock)
-    res = compile_documents(load_text(POLICY, "quiet.yaml"))
-    assert res.graph is not None, [d.message for d in res.errors]
-    return SimpleNamespace(clock=clock, engine=engine, graph=res.graph, db=tmp_path / "state.db", tmp=tmp_path)
+    return SimpleNamespace(clock=clock, engine=engine, graph=compile_graph(POLICY, "quiet.yaml"),
+                           db=tmp_path / "state.db", tmp=tmp_path)
 
 
 def runner_of(w):

@@ -7,12 +7,11 @@ from __future__ import annotations
 import textwrap
 from types import SimpleNamespace
 
-from killswitch.compile.compiler import compile_documents
-from killswitch.policy.load import load_sources
 from killswitch.policy.matchers import parse_matchers
 from killswitch.runner.names import Catalog
 from killswitch.runner.silence.check import idle, preview
 from killswitch.silences import Silence
+from tests.unit.engine_helpers import compile_graph
 
 POLICY = textwrap.dedent(
     """\
@@ -49,9 +48,8 @@ CATALOG = Catalog(accounts=frozenset({SCOPE}), policy_scopes={"bot-watch": froze
 
 
 def book():
-    res = compile_documents(load_sources([("bot-watch.yaml", POLICY), ("routes.yaml", ROUTES)]))
-    assert res.graph is not None, [d.message for d in res.errors]
-    return SimpleNamespace(node=lambda name: next((p for p in res.graph.policies if p.name == name), None))
+    graph = compile_graph([("bot-watch.yaml", POLICY), ("routes.yaml", ROUTES)])
+    return SimpleNamespace(node=lambda name: next((p for p in graph.policies if p.name == name), None))
 
 
 def silence(text, incidents=None):

@@ -8,9 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from killswitch.compile.compiler import compile_documents
 from killswitch.facts.violations import violation_lines
-from killswitch.policy.load import load_sources
 from killswitch.render.report import halt_break_lines
 from killswitch.runbooks.halt_breaks import halt_breaks
 from killswitch.runbooks.render import render_runbook
@@ -19,6 +17,7 @@ from killswitch.runbooks.templates import Templates
 from killswitch.runner.watch.attribution import FillRead, attribute
 from killswitch.sources import read_sources
 from tests.conftest import POLICIES, ROOT
+from tests.unit.engine_helpers import compile_graph
 
 from .test_growth_attribution import fill, grown
 
@@ -27,8 +26,7 @@ T = SAMPLE_TIME_MS
 
 @pytest.fixture(scope="module")
 def incident() -> dict:
-    graph = compile_documents(load_sources(read_sources([str(POLICIES)]).files)).graph
-    assert graph is not None
+    graph = compile_graph(read_sources([str(POLICIES)]).files)
     return sample_incident(graph.policy("exchange-faults"), 1, digest="sha256:" + "5e" * 32, revision=None)
 
 

@@ -308,7 +308,7 @@ def test_a_position_row_reads_as_ccxts_parse_of_it():
     documented rows and an isolated and a flat one."""
     import ccxt
 
-    from adapters.venues.hyperliquid.dialect_positions import unified_position
+    from adapters.venues.hyperliquid.dialect.positions import unified_position
 
     ex = ccxt.hyperliquid()
     first = STATE["assetPositions"][0]["position"]

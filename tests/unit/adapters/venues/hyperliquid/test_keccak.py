@@ -11,7 +11,7 @@ from ccxt.static_dependencies import keccak as ccxt_keccak
 from hypothesis import given, settings, strategies as st
 
 from adapters.ccxt_exchange import keccak as hl_keccak
-from adapters.venues.hyperliquid import face_keys
+from adapters.venues.hyperliquid.face import keys as face_keys
 
 PURE = ccxt_keccak.keccak.SHA3  # the pure-Python sponge, whatever the package exports
 

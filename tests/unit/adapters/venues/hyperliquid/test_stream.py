@@ -1,4 +1,4 @@
-"""Hyperliquid's websocket frames as the stream reads them (venues/hyperliquid/dialect_stream.py): the
+"""Hyperliquid's websocket frames as the stream reads them (venues/hyperliquid/dialect/stream.py): the
 documented shapes (hyperliquid.gitbook.io, websocket/subscriptions; ccxt.pro's hyperliquid's own
 examples), each channel's verdict, its events, its time, and a frame that does not parse named by
 channel and field."""
@@ -13,7 +13,7 @@ from adapters.ccxt_exchange.dialects import dialect_for
 from adapters.ccxt_exchange.parsing import BadData
 from adapters.ccxt_exchange.streaming.state import STREAM_KIND
 from adapters.venues.hyperliquid.dialect import HYPERLIQUID, to_cloid
-from adapters.venues.hyperliquid.dialect_stream import stream_events, stream_message, stream_problem
+from adapters.venues.hyperliquid.dialect.stream import stream_events, stream_message, stream_problem
 
 ccxt = pytest.importorskip("ccxt.pro")
 

@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl
 import ccxt.async_support as ccxt_async
 
 from adapters.ccxt_exchange import CcxtAdapter
-from adapters.venues.kraken.dialect_rows import to_cl_ord_id
+from adapters.venues.kraken.dialect.rows import to_cl_ord_id
 from killswitch.orders import OrderIntent
 from killswitch.policy.accounts_doc import Account
 from tests.unit.adapters.ccxt.fake import market

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from adapters.base import AdapterError, Reason
-from adapters.venues.kraken.dialect_rows import from_cl_ord_id, to_cl_ord_id
+from adapters.venues.kraken.dialect.rows import from_cl_ord_id, to_cl_ord_id
 from tests.unit.adapters.ccxt.fake import run
 from tests.unit.adapters.venues.kraken_spot.rig import (
     BTC,

@@ -16,7 +16,7 @@ from adapters.ccxt_exchange import CcxtAdapter
 from adapters.ccxt_exchange.dialects import dialect_for
 from adapters.simulated.http import SimServer, wall_clock
 from adapters.venues.krakenfutures.face import krakenfutures_client, sim_account
-from adapters.venues.krakenfutures.face_wire import order_uuid, trigger_uuid
+from adapters.venues.krakenfutures.face.wire import order_uuid, trigger_uuid
 from killswitch.engine.planner import OrderIntent
 from killswitch.snapshot import Order
 from tests.integration.sim_helpers import engine, run

@@ -22,6 +22,7 @@ from adapters.venues.krakenfutures.dialect import KrakenFuturesDialect
 from killswitch.orders import OrderIntent
 from killswitch.policy.accounts_doc import Account
 from tests.unit.adapters.ccxt.fake import market, run
+from tests.unit.adapters.venues.answered import PathVenue, answered_adapter
 from tests.venue_fixtures import recorded
 
 RECORDED = json.loads(recorded("krakenfutures").read_text())
@@ -47,12 +48,12 @@ def tickers(*rows) -> dict:
     return {"result": "success", "tickers": list(rows), "serverTime": "2024-02-06T22:25:22.290Z"}
 
 
-class KrakenVenue:
+class KrakenVenue(PathVenue):
     """Answers ccxt's krakenfutures: the recorded bodies where ccxt recorded them, the documented
     ones elsewhere; ``answers`` overrides a path's body."""
 
     def __init__(self, **answers):
-        self.answers = {
+        super().__init__({
             "/derivatives/api/v3/accounts": documented("accounts"),
             "/derivatives/api/v3/openpositions": case("fetchPositions")["httpResponse"],
             "/derivatives/api/v3/tickers": tickers(ticker_row("PF_LTCUSD", 70.0), ticker_row("PF_XBTUSD", 43000.0),
@@ -63,16 +64,7 @@ class KrakenVenue:
             "/derivatives/api/v3/cancelallorders": documented("cancelallorders"),
             "/derivatives/api/v3/cancelallordersafter": documented("cancelallordersafter"),
             **{f"/derivatives/api/v3/{k}": v for k, v in answers.items()},
-        }
-        self.requests: list[tuple[str, str, dict]] = []
-
-    async def fetch(self, url, method="GET", headers=None, body=None, **kw):
-        parts = urlsplit(url)
-        self.requests.append((method, parts.path, dict(parse_qsl(parts.query))))
-        answer = self.answers.get(parts.path)
-        if answer is None:
-            raise AssertionError(f"unexpected request {method} {parts.path}")
-        return answer
+        })
 
 
 def kraken_markets() -> list:
@@ -93,13 +85,12 @@ def kraken_account(**extra) -> Account:
 
 
 def kraken_adapter(venue: KrakenVenue, acc: Optional[Account] = None, **kw) -> CcxtAdapter:
-    def build(config: dict):
+    def client(config: dict):
         ex = ccxt_async.krakenfutures(config)
         ex.set_markets(kraken_markets())
-        ex.fetch = venue.fetch
         return ex
 
-    return CcxtAdapter(acc or kraken_account(), exchange_factory=build, **kw)
+    return answered_adapter(venue, client, acc or kraken_account(), **kw)
 
 
 @pytest.fixture(autouse=True)

@@ -24,7 +24,7 @@ import pytest
 
 from adapters.base import AdapterError, Reason
 from adapters.ccxt_exchange.dialects import dialect_for
-from adapters.venues.krakenfutures.dialect_stream import HEARTBEAT_SYMBOL, watch_marks
+from adapters.venues.krakenfutures.dialect.stream import HEARTBEAT_SYMBOL, watch_marks
 from tests.unit.adapters.ccxt.fake import market
 
 KF = dialect_for("krakenfutures")

@@ -10,6 +10,7 @@ import asyncio
 import copy
 import json
 from types import SimpleNamespace
+from typing import Optional
 from urllib.parse import parse_qsl, urlsplit
 
 import ccxt.async_support as ccxt_async
@@ -22,6 +23,7 @@ from adapters.ccxt_exchange.parsing import parse_order
 from adapters.venues.mexc.dialect import MEXC, position_mode
 from killswitch.policy.accounts_doc import Account
 from tests.unit.adapters.ccxt.fake import market, run
+from tests.unit.adapters.venues.answered import PathVenue
 from tests.venue_fixtures import fixture, recorded
 
 DOCS = json.loads(fixture("contract-docs.json").read_text())
@@ -50,36 +52,23 @@ STOP = dict(doc("stoporder_list")["data"][0], id=3001, symbol="ETH_USDT", positi
             takeProfitPrice=1300.0, state=1, positionType=1, vol=1.0, isFinished=0)
 
 
-class MexcVenue:
-    """Answers ccxt's mexc as the contract API (the documented answers above)."""
+class MexcVenue(PathVenue):
+    """Answers ccxt's mexc as the contract API (the documented answers above); what a POST sent is
+    its JSON body."""
 
     def __init__(self, mode=2, tickers=None, positions=None):
-        self.mode = mode
-        self.tickers = TICKERS if tickers is None else tickers
-        self.positions = doc("open_positions") if positions is None else positions
-        self.answers: dict[str, object] = {}
-        self.requests: list[tuple[str, str, object]] = []
+        super().__init__({
+            "/api/v1/private/position/open_positions": doc("open_positions") if positions is None else positions,
+            "/api/v1/contract/ticker": ok(TICKERS if tickers is None else tickers),
+            "/api/v1/private/position/position_mode": ok(mode),
+            "/api/v1/private/account/assets": doc("account_assets"),
+            "/api/v1/private/order/list/open_orders": ok([ORDER]),
+            "/api/v1/private/planorder/list/orders": ok([TRIGGER]),
+            "/api/v1/private/stoporder/list/orders": ok([STOP]),
+        })
 
-    async def fetch(self, url, method="GET", headers=None, body_=None, **kw):
-        raw = kw.get("body", body_)
-        parts = urlsplit(url)
-        params = dict(parse_qsl(parts.query)) if method == "GET" else json.loads(raw or "{}")
-        self.requests.append((method, parts.path, params))
-        path = parts.path
-        if path in self.answers:
-            return self.answers[path]
-        table = {
-            "/api/v1/private/position/open_positions": lambda: self.positions,
-            "/api/v1/contract/ticker": lambda: ok(self.tickers),
-            "/api/v1/private/position/position_mode": lambda: ok(self.mode),
-            "/api/v1/private/account/assets": lambda: doc("account_assets"),
-            "/api/v1/private/order/list/open_orders": lambda: ok([ORDER]),
-            "/api/v1/private/planorder/list/orders": lambda: ok([TRIGGER]),
-            "/api/v1/private/stoporder/list/orders": lambda: ok([STOP]),
-        }
-        if path in table:
-            return table[path]()
-        raise AssertionError(f"unexpected request {method} {path}")
+    def params(self, url: str, body: Optional[str]) -> dict:
+        return super().params(url, body) if body is None else json.loads(body or "{}")
 
 
 def client(venue: MexcVenue):
@@ -88,6 +77,7 @@ def client(venue: MexcVenue):
                     market(STEPN, "STEPN_USDT", amount_step=1, price_step=0.001, min_amount=1, contract_size=1.0),
                     market(BTC, "BTC_USDT", amount_step=1, price_step=0.1, min_amount=1, contract_size=0.0001)])
     ex.fetch = venue.fetch
+    venue.ex = ex
     return ex
 
 

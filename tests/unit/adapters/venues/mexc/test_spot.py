@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from adapters.base import AdapterError, CancelSelector, Reason
 from adapters.ccxt_exchange import CcxtAdapter, dialect_for
-from adapters.venues.mexc import dialect_spot
+from adapters.venues.mexc.dialect import spot as dialect_spot
 from killswitch.orders import OrderIntent
 from killswitch.policy.accounts_doc import Account
 from tests.unit.adapters.ccxt.fake import market
@@ -132,7 +132,7 @@ def test_mexc_spot_declares_its_own_reads_and_limits_beside_the_contract_apis():
 
 def test_a_spot_account_asking_for_a_stream_is_given_the_spot_websockets():
     """MEXC spot has a websocket of its own (the orders and account pushes after a listen key,
-    :mod:`adapters.venues.mexc.dialect_spot_stream`): a spot account with ``stream:`` is given a
+    :mod:`adapters.venues.mexc.dialect.spot_stream`): a spot account with ``stream:`` is given a
     stream whose book is its assets, as a futures account of the venue is given the contract
     websocket's; until it is live and confirmed, the snapshot is REST's."""
     venue = MexcSpotVenue()

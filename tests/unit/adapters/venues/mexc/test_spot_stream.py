@@ -17,8 +17,8 @@ import pytest
 from adapters.base import AdapterError, Reason
 from adapters.ccxt_exchange.dialects import dialect_for
 from adapters.ccxt_exchange.dialects.stream_hooks import EVERY
-from adapters.venues.mexc import dialect_spot
-from adapters.venues.mexc.dialect_spot_stream import WS_TYPES
+from adapters.venues.mexc.dialect import spot as dialect_spot
+from adapters.venues.mexc.dialect.spot_stream import WS_TYPES
 from tests.unit.adapters.ccxt.fake import market
 from tests.venue_fixtures import fixture
 

@@ -16,7 +16,7 @@ import pytest
 
 from adapters.base import AdapterError, Reason
 from adapters.ccxt_exchange.dialects import dialect_for
-from adapters.venues.mexc.dialect_stream import HEARTBEAT_SYMBOL, watch_marks
+from adapters.venues.mexc.dialect.stream import HEARTBEAT_SYMBOL, watch_marks
 from tests.unit.adapters.ccxt.fake import market
 
 MEXC = dialect_for("mexc")
